@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# latebind build. BPF objects (bpf/*.bpf.c) become skeletons (build/*.skel.h) that
+# are embedded in the one `latebind` binary; tests link the same user objects.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+ARCH    ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+BUILD    := build
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+CFLAGS_COMMON := -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror
+CFLAGS   += $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iheaders -Iuser -I$(BUILD) \
+            -DLATEBIND_VERSION='"$(VERSION)"'
+LDLIBS   += -lxdp -lbpf -lelf -lz -lyaml
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+              -Ivmlinux/$(ARCH) -Iheaders -Ibpf
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS  := $(wildcard bpf/*.h headers/*.h)
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# Everything but main() so tests can link the real code.
+LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+BPFT_SRCS := $(wildcard tests/bpf/*.c)
+
+.DELETE_ON_ERROR:
+.PHONY: all deps install uninstall clean vmlinux test test-unit test-bpf test-lab \
+        lab-up lab-down demo bench format
+
+all: $(BUILD)/latebind $(BPF_OBJS)
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# Every user object may include any skeleton; regenerate them first.
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard headers/*.h) $(SKELS) | $(BUILD)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/latebind: $(USER_OBJS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(LIB_OBJS) $(wildcard tests/unit/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(LIB_OBJS) -o $@ $(LDLIBS) \
+		$$(pkg-config --libs check)
+
+$(BUILD)/tests/bpf_tests: $(BPFT_SRCS) $(LIB_OBJS) $(SKELS) $(wildcard tests/bpf/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/bpf $(BPFT_SRCS) $(LIB_OBJS) -o $@ $(LDLIBS) \
+		$$(pkg-config --libs check)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+deps:
+	@scripts/deps.sh
+
+install: $(BUILD)/latebind
+	install -D -m 0755 $(BUILD)/latebind $(DESTDIR)$(PREFIX)/sbin/latebind
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/latebind
+
+# --- tests -----------------------------------------------------------------
+# Each layer prints its own summary; tests/run.sh adds them up into one
+# closing "N passed, N failed" line and fails if anything failed.
+test: deps all $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests
+	@tests/run.sh unit bpf lab
+
+test-unit: deps $(BUILD)/tests/unit_tests
+	@tests/run.sh unit
+
+test-bpf: deps all $(BUILD)/tests/bpf_tests
+	@tests/run.sh bpf
+
+test-lab: deps all
+	@tests/run.sh lab
+
+lab-up: deps all
+	tests/lab/lab.sh up
+
+lab-down:
+	tests/lab/lab.sh down
+
+demo: deps all
+	tests/lab/demo.sh
+
+bench: deps all
+	bench/run.sh
+
+format:
+	clang-format -i bpf/*.c bpf/*.h headers/*.h user/*.c user/*.h tests/unit/*.c tests/bpf/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Keys and values of the balancer's BPF maps, shared by bpf/ and user/.
+ * Network byte order is written into the type (__be32/__be16); padding is
+ * explicit so BPF and userspace agree on every byte, and bpftool prints it.
+ */
+#ifndef LATEBIND_MAPS_H
+#define LATEBIND_MAPS_H
+
+#include "lb_types.h"
+
+#define LB_PIN_DIR	 "/sys/fs/bpf/latebind"
+#define LB_MAX_VIPS	 64
+#define LB_MAX_BACKENDS	 256
+#define LB_MAX_FLOWS	 (1 << 20)
+#define LB_MAX_QUEUES	 64
+
+/* VIP mode: when the balancer binds the connection to a backend. */
+enum lb_vip_mode {
+	LB_VIP_HTTP = 0, /* on the first request (delayed binding) */
+	LB_VIP_TCP = 1,	 /* on the handshake (server speaks first) */
+};
+
+/* `vips` hash: which destination address:port is ours. */
+struct lb_vip_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct lb_vip_key) == 8, "lb_vip_key layout");
+
+struct lb_vip {
+	__u32 index; /* position in the config's vips list */
+	__u32 mode;  /* enum lb_vip_mode */
+};
+_Static_assert(sizeof(struct lb_vip) == 8, "lb_vip layout");
+
+/* `flows` LRU hash key: a connection as the client sent it (client → VIP). */
+struct lb_flow_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lb_flow_key) == 16, "lb_flow_key layout");
+
+enum lb_flow_state {
+	LB_FLOW_DISPATCH = 1, /* cookie checked, request being collected: to the dispatcher */
+	LB_FLOW_BOUND = 2,    /* handed off: fast path to the backend */
+	LB_FLOW_CLOSING = 3,  /* FIN or RST seen: lingers for the last ACKs */
+};
+
+struct lb_flow {
+	__u32 state;	       /* enum lb_flow_state */
+	__u32 backend;	       /* index into `backends` */
+	__u8 backend_mac[6];
+	__u8 client_hop_mac[6]; /* next hop towards the client, learnt from its frames */
+	__u32 pad;
+	__u64 last_seen_ns;    /* bpf_ktime_get_ns() of the last packet */
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct lb_flow) == 48, "lb_flow layout");
+
+enum lb_backend_state {
+	LB_BACKEND_DOWN = 0,
+	LB_BACKEND_UP = 1,
+	LB_BACKEND_DRAINING = 2,
+};
+
+/* `backends` array slot. */
+struct lb_backend {
+	__be32 addr;
+	__u8 mac[6];
+	__u16 weight;
+	__u32 ifindex;	 /* where to send frames for it (0: the balancer's interface) */
+	__u32 state;	 /* enum lb_backend_state */
+	__u64 active;	 /* flows bound and not yet closed */
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct lb_backend) == 48, "lb_backend layout");
+
+#endif

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The balancer's configuration (one YAML file, see DESIGN.md "Config"), parsed
+ * into typed structs. Every error names the file, the line, the key and what
+ * is expected there.
+ */
+#ifndef LATEBIND_CONFIG_H
+#define LATEBIND_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LB_NAME_MAX	  64
+#define LB_IFNAME_MAX	  16
+#define LB_PATH_MAX	  4096
+#define LB_ERR_MAX	  512
+
+enum lb_handoff_mode {
+	LB_HANDOFF_COOKIE = 0, /* backend kernel adopts the cookie (>= 6.9) */
+	LB_HANDOFF_REPLAY = 1, /* replayed SYN + translation on the backend */
+};
+
+struct lb_cfg_vip {
+	struct in_addr address;
+	uint16_t port;	/* host order */
+	int mode;	/* enum lb_vip_mode (headers/maps.h) */
+	int line;	/* where it was defined, for later messages */
+};
+
+struct lb_cfg_backend {
+	char name[LB_NAME_MAX];
+	struct in_addr address;
+	uint8_t mac[6];
+	bool mac_given;	/* else resolved from the neighbour table */
+	uint16_t weight; /* 1..65535, default 1 */
+	int handoff;	/* enum lb_handoff_mode */
+	int state;	/* enum lb_backend_state: up (default) or draining */
+	int line;
+};
+
+/* One entry of the content directory: which backends hold what. */
+struct lb_cfg_route {
+	char *name;	/* label for metrics; default "route<N>" */
+	char *host;	/* "*", "example.com" or "*.example.com" (lower case) */
+	char *path;	/* exact path, or NULL */
+	char *prefix;	/* path prefix, or NULL (exactly one of path/prefix is set) */
+	uint32_t *backends; /* indexes into lb_config.backends */
+	size_t n_backends;
+	int line;
+};
+
+struct lb_cfg_health {
+	char path[LB_PATH_MAX];	/* default "/" */
+	uint32_t interval_ms;	/* default 1000 */
+	uint32_t timeout_ms;	/* default 1000 */
+	uint32_t rise;		/* default 2 */
+	uint32_t fall;		/* default 3 */
+};
+
+struct lb_cfg_handoff {
+	uint16_t mss;		   /* advertised MSS, default 1400 (never above the client's) */
+	uint8_t wscale;		   /* advertised window scale, default 7 */
+	uint32_t request_limit;	   /* bytes of request head buffered, default 16384 */
+	uint32_t request_timeout_ms; /* default 10000 */
+};
+
+struct lb_cfg_metrics {
+	char listen[128];	/* "127.0.0.1:9180" by default; "" disables */
+};
+
+struct lb_cfg_cookie {
+	char key_file[LB_PATH_MAX]; /* default /etc/latebind/cookie.key */
+	uint32_t period_s;	    /* time counter granularity, default 64 */
+	uint32_t windows;	    /* counter values accepted, default 2 (1..4) */
+};
+
+struct lb_config {
+	char path[LB_PATH_MAX]; /* the file it came from */
+	char interface[LB_IFNAME_MAX];
+	struct lb_cfg_vip *vips;
+	size_t n_vips;
+	struct lb_cfg_backend *backends;
+	size_t n_backends;
+	struct lb_cfg_route *routes;
+	size_t n_routes;
+	struct lb_cfg_health health;
+	struct lb_cfg_handoff handoff;
+	struct lb_cfg_metrics metrics;
+	struct lb_cfg_cookie cookie;
+};
+
+/*
+ * Parse @path into @cfg. Returns 0, or -1 with a one-line message in @err of
+ * the form "FILE:LINE: KEY: what is wrong; what to write instead".
+ */
+int lb_config_load(const char *path, struct lb_config *cfg, char *err, size_t errlen);
+
+/* Same, from a string already in memory (tests, fuzzing); @name labels errors. */
+int lb_config_parse(const char *name, const char *text, size_t len, struct lb_config *cfg,
+		    char *err, size_t errlen);
+
+void lb_config_free(struct lb_config *cfg);
+
+/* Index of the backend called @name, or -1. */
+int lb_config_backend_index(const struct lb_config *cfg, const char *name);
+
+#endif

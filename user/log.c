@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "log.h"
+
+bool lb_verbose;
+
+void lb_log(const char *level, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "latebind: %s: ", level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !lb_verbose)
+		return 0;
+	fputs("libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBXDP_DEBUG && !lb_verbose)
+		return 0;
+	fputs("libxdp: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+void lb_log_setup_libs(void)
+{
+	libbpf_set_print(libbpf_print);
+	libxdp_set_print(libxdp_print);
+}
