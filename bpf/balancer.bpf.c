@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The balancer's XDP program (see DESIGN.md "The packet walk").
+ *
+ *   SYN to a VIP           → SYN/ACK whose ISN is a keyed cookie, XDP_TX; no state
+ *   ACK, valid cookie      → bare: dropped (handshake done); with data/FIN/RST:
+ *                            to the dispatcher's AF_XDP socket on this RX queue
+ *   packet of a known flow → to the dispatcher (the fast path comes with hand-off)
+ *   anything else to a VIP → dropped under its own reason
+ *   not to a VIP           → XDP_PASS, untouched
+ *
+ * Every packet leaves through verdict(), which counts it in `stats`.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <xdp/xdp_helpers.h>
+
+#include "balancer_maps.h"
+#include "consts.h"
+#include "cookie.h"
+#include "csum.h"
+#include "parse.h"
+
+/* Load-time settings, written through the skeleton before load. */
+const volatile __u16 cfg_mss = LB_DEFAULT_MSS;
+const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE;
+const volatile __u16 cfg_syn_window = LB_DEFAULT_SYN_WINDOW;
+
+static __always_inline int verdict(__u64 bytes, enum lb_xdp_reason reason, int action)
+{
+	__u32 key = reason;
+	struct lb_counter *c = bpf_map_lookup_elem(&stats, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+	return action;
+}
+
+/* The SYN/ACK as it is built on the stack before it replaces the SYN. */
+struct synack {
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u32 opts[5]; /* MSS, SACK-permitted + timestamps, window scale: at most 20 bytes */
+};
+
+/*
+ * TCP options of our SYN/ACK, in the order Linux sends them. Only options the
+ * client offered are answered. Returns the options length in bytes.
+ */
+static __always_inline __u32 synack_options(__u32 *opts, const struct syn_options *so,
+					    __u16 mss, __u32 tsval)
+{
+	__u32 n = 0;
+
+	opts[n++] = bpf_htonl(TCPOPT_MSS << 24 | 4 << 16 | mss);
+	if (so->has_ts) {
+		if (so->sack_ok)
+			opts[n++] = bpf_htonl(TCPOPT_SACK_PERM << 24 | 2 << 16 | TCPOPT_TIMESTAMP << 8 | 10);
+		else
+			opts[n++] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 | TCPOPT_TIMESTAMP << 8 | 10);
+		opts[n++] = bpf_htonl(tsval);
+		opts[n++] = bpf_htonl(so->tsval);
+	} else if (so->sack_ok) {
+		opts[n++] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 | TCPOPT_SACK_PERM << 8 | 2);
+	}
+	if (so->has_wscale)
+		opts[n++] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_WINDOW << 16 | 3 << 8 | cfg_wscale);
+	return n * 4;
+}
+
+/* The timestamp clock of our SYN/ACKs: milliseconds, like Linux's. */
+static __always_inline __u32 ts_clock(void)
+{
+	return (__u32)(bpf_ktime_get_ns() / 1000000);
+}
+
+static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct ethhdr *eth,
+				      struct iphdr *iph, struct tcphdr *th, __u32 tcp_hdr_len)
+{
+	__u8 optbuf[64] = {};
+	struct syn_options so = {};
+	struct lb_cookie_opts co = {};
+	struct lb_cookie_tuple t;
+	struct lb_cookie_secret *secret;
+	struct synack sa = {};
+	__u8 mac[ETH_ALEN];
+	__u32 optlen = tcp_hdr_len - sizeof(*th);
+	__u32 key0 = 0, client_isn, cookie, out_optlen, out_len;
+	void *data, *data_end;
+	__u16 mss;
+	int delta;
+
+	if (optlen > TCP_MAX_OPTLEN)
+		return verdict(bytes, LB_XDP_DROP_TCP_DOFF, XDP_DROP);
+	if (optlen && bpf_xdp_load_bytes(ctx, sizeof(*eth) + sizeof(*iph) + sizeof(*th), optbuf,
+					 optlen))
+		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
+	if (parse_syn_options(optbuf, optlen, &so))
+		return verdict(bytes, LB_XDP_DROP_TCP_OPTIONS, XDP_DROP);
+
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!secret)
+		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
+
+	/* What the cookie remembers is what the client can take (RFC 9293: 536 default). */
+	co.mss = so.mss ? so.mss : LB_COOKIE_MSS_0;
+	co.wscale = so.has_wscale ? (so.wscale > LB_TCP_MAX_WSCALE ? LB_TCP_MAX_WSCALE : so.wscale)
+				  : LB_COOKIE_WSCALE_NONE;
+	co.sack = so.sack_ok;
+	co.ecn = (tcp_flags(th) & (TH_ECE | TH_CWR)) == (TH_ECE | TH_CWR);
+
+	t.caddr = iph->saddr;
+	t.vaddr = iph->daddr;
+	t.cport = th->source;
+	t.vport = th->dest;
+	client_isn = bpf_ntohl(th->seq);
+	cookie = lb_cookie_make(secret->key, &t, client_isn,
+				lb_cookie_counter(secret, bpf_ktime_get_tai_ns() / 1000000000ULL),
+				lb_cookie_encode_opts(&co));
+
+	/* We tell the client our MSS, never more than it can take itself. */
+	mss = cfg_mss;
+	if (so.mss && so.mss < mss)
+		mss = so.mss;
+
+	out_optlen = synack_options(sa.opts, &so, mss, ts_clock());
+	out_len = sizeof(sa.ip) + sizeof(sa.tcp) + out_optlen;
+
+	sa.ip.version = 4;
+	sa.ip.ihl = 5;
+	sa.ip.tot_len = bpf_htons(out_len);
+	sa.ip.frag_off = bpf_htons(IP_DF);
+	sa.ip.ttl = LB_SYNACK_TTL;
+	sa.ip.protocol = IPPROTO_TCP;
+	sa.ip.saddr = iph->daddr;
+	sa.ip.daddr = iph->saddr;
+	sa.ip.check = ipv4_csum(&sa.ip);
+
+	sa.tcp.source = th->dest;
+	sa.tcp.dest = th->source;
+	sa.tcp.seq = bpf_htonl(cookie);
+	sa.tcp.ack_seq = bpf_htonl(client_isn + 1);
+	sa.tcp.doff = (sizeof(sa.tcp) + out_optlen) / 4;
+	sa.tcp.syn = 1;
+	sa.tcp.ack = 1;
+	sa.tcp.ece = co.ecn;
+	sa.tcp.window = bpf_htons(cfg_syn_window);
+	sa.tcp.check = tcp_csum_stack(sa.ip.saddr, sa.ip.daddr, &sa.tcp, sizeof(sa.tcp) + out_optlen);
+
+	/* Back the way it came: swap MACs. */
+	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+
+	/* Resize the frame to the SYN/ACK; every packet pointer is stale after this. */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	delta = (int)(sizeof(struct ethhdr) + out_len) - (int)(data_end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
+	if (out_len > sizeof(sa) ||
+	    bpf_xdp_store_bytes(ctx, sizeof(struct ethhdr), &sa, out_len))
+		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
+	return verdict(bytes, LB_XDP_TX_SYNACK, XDP_TX);
+}
+
+static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes)
+{
+	__u32 queue = ctx->rx_queue_index;
+
+	/* Without a socket on this queue the redirect would fail: say so in the count. */
+	if (!bpf_map_lookup_elem(&xsks, &queue))
+		return verdict(bytes, LB_XDP_DROP_NO_XSK, XDP_DROP);
+	if (bpf_redirect_map(&xsks, queue, XDP_DROP) != XDP_REDIRECT)
+		return verdict(bytes, LB_XDP_DROP_NO_XSK, XDP_DROP);
+	return verdict(bytes, LB_XDP_REDIRECT_DISPATCH, XDP_REDIRECT);
+}
+
+SEC("xdp")
+int lb_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	struct cursor c = { .pos = data, .end = data_end };
+	struct lb_vip_key vkey = {};
+	struct lb_flow_key fkey = {};
+	struct lb_cookie_secret *secret;
+	struct lb_cookie_opts co;
+	struct lb_cookie_tuple t;
+	struct lb_vip *vip;
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	struct tcphdr *th;
+	__u32 tot_len, tcp_hdr_len, payload, key0 = 0;
+	__u8 flags;
+
+	eth = parse_eth(&c);
+	if (!eth)
+		return verdict(bytes, LB_XDP_DROP_ETH_TRUNC, XDP_DROP);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return verdict(bytes, LB_XDP_PASS_NOT_IPV4, XDP_PASS);
+	iph = parse_ipv4_fixed(&c);
+	if (!iph)
+		return verdict(bytes, LB_XDP_DROP_IP_TRUNC, XDP_DROP);
+	if (iph->protocol != IPPROTO_TCP)
+		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
+
+	/*
+	 * Port 0 entries mark VIP addresses: from here on the packet is addressed to
+	 * us and is held to our standards, whichever port it is for.
+	 */
+	vkey.addr = iph->daddr;
+	vkey.proto = IPPROTO_TCP;
+	if (!bpf_map_lookup_elem(&vips, &vkey))
+		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
+	if (iph->version != 4 || iph->ihl < 5)
+		return verdict(bytes, LB_XDP_DROP_IP_IHL, XDP_DROP);
+	if (iph->ihl > 5)
+		return verdict(bytes, LB_XDP_DROP_IP_OPTIONS, XDP_DROP);
+	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return verdict(bytes, LB_XDP_DROP_IP_FRAGMENT, XDP_DROP);
+	th = parse_tcp_fixed(&c);
+	if (!th)
+		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
+	vkey.port = th->dest;
+	vip = bpf_map_lookup_elem(&vips, &vkey);
+	if (!vip)
+		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
+	tot_len = bpf_ntohs(iph->tot_len);
+	if (tot_len > bytes - sizeof(*eth) || tot_len < sizeof(*iph) + sizeof(*th))
+		return verdict(bytes, LB_XDP_DROP_IP_LEN, XDP_DROP);
+	tcp_hdr_len = th->doff * 4;
+	if (tcp_hdr_len < sizeof(*th) || tcp_hdr_len > tot_len - sizeof(*iph))
+		return verdict(bytes, LB_XDP_DROP_TCP_DOFF, XDP_DROP);
+	payload = tot_len - sizeof(*iph) - tcp_hdr_len;
+	flags = tcp_flags(th);
+
+	fkey.saddr = iph->saddr;
+	fkey.daddr = iph->daddr;
+	fkey.sport = th->source;
+	fkey.dport = th->dest;
+	fkey.proto = IPPROTO_TCP;
+	if (bpf_map_lookup_elem(&flows, &fkey))
+		return to_dispatcher(ctx, bytes);
+
+	if (flags & TH_SYN) {
+		if (flags & (TH_ACK | TH_FIN | TH_RST))
+			return verdict(bytes, LB_XDP_DROP_TCP_FLAGS, XDP_DROP);
+		if (payload)
+			return verdict(bytes, LB_XDP_DROP_SYN_PAYLOAD, XDP_DROP);
+		return answer_syn(ctx, bytes, eth, iph, th, tcp_hdr_len);
+	}
+	/* Without a flow, anything but a SYN must acknowledge our SYN/ACK. */
+	if (!(flags & TH_ACK))
+		return verdict(bytes, LB_XDP_DROP_TCP_FLAGS, XDP_DROP);
+
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!secret)
+		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
+	t.caddr = iph->saddr;
+	t.vaddr = iph->daddr;
+	t.cport = th->source;
+	t.vport = th->dest;
+	/* Until a flow exists the client has sent nothing we took: seq is ISN + 1. */
+	if (lb_cookie_check(secret, &t, bpf_ntohl(th->seq) - 1, bpf_ntohl(th->ack_seq) - 1,
+			    bpf_ktime_get_tai_ns() / 1000000000ULL, &co))
+		return verdict(bytes, LB_XDP_DROP_BAD_COOKIE, XDP_DROP);
+
+	if (!payload && !(flags & (TH_FIN | TH_RST)) && vip->mode != LB_VIP_TCP)
+		return verdict(bytes, LB_XDP_DROP_HANDSHAKE_ACK, XDP_DROP);
+	return to_dispatcher(ctx, bytes);
+}
+
+/* Run before other programs' defaults when chained by libxdp's dispatcher. */
+struct {
+	__uint(priority, 10);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(lb_xdp);
+
+char LICENSE[] SEC("license") = "GPL";

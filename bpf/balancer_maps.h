@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps of the balancer's XDP program. Pinned under LB_PIN_DIR by userspace;
+ * the key/value structs live in headers/maps.h so BPF and userspace share them.
+ */
+#ifndef LATEBIND_BALANCER_MAPS_H
+#define LATEBIND_BALANCER_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "cookie.h"
+#include "maps.h"
+#include "stats.h"
+
+/* VIP address:port → mode. Written by the daemon from the config. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_VIPS * 2);
+	__type(key, struct lb_vip_key);
+	__type(value, struct lb_vip);
+} vips SEC(".maps");
+
+/*
+ * Connections the balancer has accepted a request on (client → VIP tuple).
+ * Written by the dispatcher when it takes a connection and at hand-off; the
+ * XDP program updates counters and closing state. LRU: a full table evicts the
+ * least recently used flow instead of refusing new ones.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_MAX_FLOWS);
+	__type(key, struct lb_flow_key);
+	__type(value, struct lb_flow);
+} flows SEC(".maps");
+
+/* Backend index → address, MAC, state, active flows. Written by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb_backend);
+} backends SEC(".maps");
+
+/* Slot 0: the SYN cookie key(s) and time window. Written by the daemon (rotation). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_cookie_secret);
+} cookie_secret SEC(".maps");
+
+/* RX queue → the dispatcher's AF_XDP socket on that queue. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, LB_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+/* enum lb_xdp_reason → packets and bytes, per CPU. Only the XDP program writes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_XDP_REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_counter);
+} stats SEC(".maps");
+
+#endif

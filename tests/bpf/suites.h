@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The BPF packet-table suites; each tests/bpf/test_*.c defines one. */
+#ifndef LATEBIND_BPF_SUITES_H
+#define LATEBIND_BPF_SUITES_H
+
+#include <check.h>
+
+Suite *balancer_suite(void);
+
+#endif

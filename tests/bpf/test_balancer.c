@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Packet tables for the balancer's XDP program, run with BPF_PROG_TEST_RUN on
+ * the real object (loaded from its skeleton, as the daemon does).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "balancer.skel.h"
+#include "cookie.h"
+#include "maps.h"
+#include "packet.h"
+#include "stats.h"
+#include "suites.h"
+
+#define VIP	   "192.0.2.80"
+#define CLIENT	   "203.0.113.10"
+#define VPORT	   80
+#define CPORT	   40000
+#define CISN	   0x11223344u
+#define TCP_MODE_PORT 8025 /* a tcp-mode VIP port on the same address */
+#define TEST_MSS   1400
+#define TEST_WS	   7
+
+static struct balancer *skel;
+static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
+static const uint8_t lb_mac[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
+
+static struct lb_cookie_secret secret = {
+	.key = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL },
+	.prev_key = { 0x1111111111111111ULL, 0x2222222222222222ULL },
+	.period_s = 64,
+	.windows = 2,
+};
+
+static uint64_t tai_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return ts.tv_sec;
+}
+
+static void set_secret(const struct lb_cookie_secret *s)
+{
+	uint32_t k = 0;
+
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.cookie_secret), &k, s, 0), 0);
+}
+
+static void add_vip(const char *addr, uint16_t port, uint32_t mode)
+{
+	struct lb_vip_key k = { .port = htons(port), .proto = IPPROTO_TCP };
+	struct lb_vip v = { .mode = mode };
+	int fd = bpf_map__fd(skel->maps.vips);
+
+	inet_pton(AF_INET, addr, &k.addr);
+	ck_assert_int_eq(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	k.port = 0; /* the address marker */
+	ck_assert_int_eq(bpf_map_update_elem(fd, &k, &v, 0), 0);
+}
+
+static void setup(void)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	skel = balancer__open();
+	ck_assert_msg(skel, "open balancer skeleton: %s", strerror(errno));
+	/* A small flow table keeps the test cheap; the daemon sizes it from the config. */
+	bpf_map__set_max_entries(skel->maps.flows, 1024);
+	skel->rodata->cfg_mss = TEST_MSS;
+	skel->rodata->cfg_wscale = TEST_WS;
+	ck_assert_msg(balancer__load(skel) == 0, "load balancer: %s (run as root)", strerror(errno));
+
+	/* It really loaded: the kernel holds a verified program of some size. */
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.lb_xdp), &info, &len), 0);
+	ck_assert_uint_gt(info.xlated_prog_len, 1000);
+
+	set_secret(&secret);
+	add_vip(VIP, VPORT, LB_VIP_HTTP);
+	add_vip(VIP, TCP_MODE_PORT, LB_VIP_TCP);
+}
+
+static void teardown(void)
+{
+	balancer__destroy(skel);
+	skel = NULL;
+}
+
+/* ---- running a frame ---------------------------------------------------- */
+
+struct run {
+	int action;
+	uint8_t out[PKT_MAX];
+	uint32_t out_len;
+	uint64_t stats[LB_XDP_REASON_MAX]; /* change of each counter's packets */
+};
+
+static void read_stats(uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_counter vals[ncpu];
+	uint32_t r;
+	int c;
+
+	for (r = 0; r < LB_XDP_REASON_MAX; r++) {
+		out[r] = 0;
+		ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &r, vals), 0);
+		for (c = 0; c < ncpu; c++)
+			out[r] += vals[c].packets;
+	}
+}
+
+static void run_frame(const uint8_t *frame, size_t len, struct run *r)
+{
+	uint64_t before[LB_XDP_REASON_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
+	int i;
+
+	read_stats(before);
+	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.lb_xdp), &opts), 0);
+	r->action = opts.retval;
+	r->out_len = opts.data_size_out;
+	read_stats(r->stats);
+	for (i = 0; i < LB_XDP_REASON_MAX; i++)
+		r->stats[i] -= before[i];
+}
+
+/* The one counter that moved must be @reason, by one. */
+static void assert_counted(const struct run *r, enum lb_xdp_reason reason)
+{
+	int i;
+
+	for (i = 0; i < LB_XDP_REASON_MAX; i++)
+		ck_assert_msg(r->stats[i] == (i == (int)reason),
+			      "counter %s moved by %llu, expected %s to move by 1",
+			      lb_xdp_reason_names[i], (unsigned long long)r->stats[i],
+			      lb_xdp_reason_names[reason]);
+}
+
+static struct pkt_spec client_pkt(uint8_t flags)
+{
+	struct pkt_spec s = {
+		.saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+		.seq = CISN, .flags = flags, .window = 64240,
+	};
+
+	memcpy(s.src_mac, client_mac, 6);
+	memcpy(s.dst_mac, lb_mac, 6);
+	return s;
+}
+
+static struct lb_cookie_tuple client_tuple(void)
+{
+	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(VPORT) };
+
+	inet_pton(AF_INET, CLIENT, &t.caddr);
+	inet_pton(AF_INET, VIP, &t.vaddr);
+	return t;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ---- SYN → SYN/ACK -------------------------------------------------------- */
+
+/* Markers in expected option bytes for the two timestamp fields we can't know. */
+#define TSV 0xf1 /* our TSval: any 4 bytes */
+#define TSE 0xf2 /* must equal the client's TSval */
+
+struct syn_case {
+	const char *name;
+	uint8_t opts[40];
+	size_t optlen;
+	uint8_t flags;		/* extra flags on the SYN (ECE|CWR) */
+	/* expected */
+	uint8_t synack_opts[20];
+	size_t synack_optlen;
+	uint16_t cookie_mss;
+	uint8_t cookie_wscale;
+	uint8_t cookie_sack;
+	uint8_t cookie_ecn;
+};
+
+#define MSS(v) 2, 4, (v) >> 8, (v) & 0xff
+#define WS(v)  3, 3, (v)
+#define SACKP  4, 2
+#define TS(v)  8, 10, (v) >> 24, ((v) >> 16) & 0xff, ((v) >> 8) & 0xff, (v) & 0xff, 0, 0, 0, 0
+#define NOP    1
+#define OUR_TS 8, 10, TSV, TSV, TSV, TSV, TSE, TSE, TSE, TSE
+
+static const struct syn_case syn_cases[] = {
+	{ "no options", {}, 0, 0,
+	  { MSS(TEST_MSS) }, 4, 536, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "MSS only", { MSS(1460) }, 4, 0,
+	  { MSS(TEST_MSS) }, 4, 1460, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "Linux default: MSS SACK TS WS", { MSS(1460), SACKP, TS(0xa0b0c0d0), NOP, WS(7) }, 20, 0,
+	  { MSS(TEST_MSS), SACKP, OUR_TS, NOP, WS(TEST_WS) }, 20, 1460, 7, 1, 0 },
+	{ "wscale 0", { MSS(1460), NOP, WS(0) }, 8, 0,
+	  { MSS(TEST_MSS), NOP, WS(TEST_WS) }, 8, 1460, 0, 0, 0 },
+	{ "wscale 14", { MSS(1460), NOP, WS(14) }, 8, 0,
+	  { MSS(TEST_MSS), NOP, WS(TEST_WS) }, 8, 1460, 14, 0, 0 },
+	{ "wscale 15 clamped to 14", { MSS(1460), NOP, WS(15) }, 8, 0,
+	  { MSS(TEST_MSS), NOP, WS(TEST_WS) }, 8, 1460, 14, 0, 0 },
+	{ "MSS 536 caps ours", { MSS(536) }, 4, 0,
+	  { MSS(536) }, 4, 536, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "MSS 1220 caps ours", { MSS(1220), NOP, NOP, SACKP }, 8, 0,
+	  { MSS(1220), NOP, NOP, SACKP }, 8, 1220, LB_COOKIE_WSCALE_NONE, 1, 0 },
+	{ "MSS 1300 → cookie 1220", { MSS(1300) }, 4, 0,
+	  { MSS(1300) }, 4, 1220, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "odd order WS TS SACK MSS", { NOP, WS(2), TS(5), SACKP, MSS(1400), NOP, NOP, NOP }, 24, 0,
+	  { MSS(TEST_MSS), SACKP, OUR_TS, NOP, WS(TEST_WS) }, 20, 1400, 2, 1, 0 },
+	{ "TS without SACK", { MSS(1460), NOP, NOP, TS(77) }, 16, 0,
+	  { MSS(TEST_MSS), NOP, NOP, OUR_TS }, 16, 1460, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "unknown options skipped", { 30, 4, 9, 9, MSS(1460), 253, 2, NOP, NOP }, 12, 0,
+	  { MSS(TEST_MSS) }, 4, 1460, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "EOL ends the list", { MSS(1460), 0, 3, 3, 9 }, 8, 0,
+	  { MSS(TEST_MSS) }, 4, 1460, LB_COOKIE_WSCALE_NONE, 0, 0 },
+	{ "ECN set-up", { MSS(1460) }, 4, 0xc0,
+	  { MSS(TEST_MSS) }, 4, 1460, LB_COOKIE_WSCALE_NONE, 0, 1 },
+};
+
+/* Where the client's TSval sits in its options, and where our TSecr starts in ours. */
+static size_t client_tsval_at(const struct syn_case *tc)
+{
+	size_t j = 0;
+
+	while (j + 10 <= tc->optlen && !(tc->opts[j] == 8 && tc->opts[j + 1] == 10))
+		j += tc->opts[j] == NOP ? 1 : tc->opts[j + 1];
+	return j + 2;
+}
+
+static size_t first_tse(const struct syn_case *tc)
+{
+	size_t i = 0;
+
+	while (tc->synack_opts[i] != TSE)
+		i++;
+	return i;
+}
+
+START_TEST(test_syn_answered)
+{
+	const struct syn_case *tc = &syn_cases[_i];
+	struct pkt_spec s = client_pkt(0x02 | tc->flags);
+	struct lb_cookie_tuple t = client_tuple();
+	struct lb_cookie_opts co;
+	uint8_t frame[PKT_MAX];
+	const uint8_t *ip, *tcp, *in_ip;
+	struct run r;
+	size_t len, i;
+	uint32_t cookie;
+
+	s.opts = tc->opts;
+	s.optlen = tc->optlen;
+	len = pkt_build_tcp(frame, &s);
+	run_frame(frame, len, &r);
+
+	ck_assert_msg(r.action == XDP_TX, "%s: action %d", tc->name, r.action);
+	assert_counted(&r, LB_XDP_TX_SYNACK);
+	ck_assert_uint_eq(r.out_len, 14 + 20 + 20 + tc->synack_optlen);
+	ck_assert_int_eq(pkt_check_csums(r.out, r.out_len), 0);
+
+	/* Ethernet: back to the sender. */
+	ck_assert_mem_eq(r.out, client_mac, 6);
+	ck_assert_mem_eq(r.out + 6, lb_mac, 6);
+	ck_assert_uint_eq(get16(r.out + 12), 0x0800);
+
+	ip = r.out + PKT_IP;
+	in_ip = frame + PKT_IP;
+	ck_assert_uint_eq(ip[0], 0x45);
+	ck_assert_uint_eq(get16(ip + 2), 40 + tc->synack_optlen);
+	ck_assert_uint_eq(get16(ip + 6), 0x4000);
+	ck_assert_uint_eq(ip[8], 64);
+	ck_assert_uint_eq(ip[9], 6);
+	ck_assert_mem_eq(ip + 12, in_ip + 16, 4);
+	ck_assert_mem_eq(ip + 16, in_ip + 12, 4);
+
+	tcp = r.out + PKT_TCP;
+	ck_assert_uint_eq(get16(tcp), VPORT);
+	ck_assert_uint_eq(get16(tcp + 2), CPORT);
+	ck_assert_uint_eq(get32(tcp + 8), CISN + 1);
+	ck_assert_uint_eq(tcp[12] >> 4, (20 + tc->synack_optlen) / 4);
+	ck_assert_uint_eq(tcp[13], tc->cookie_ecn ? 0x52 : 0x12);
+	ck_assert_uint_eq(get16(tcp + 14), 65535);
+	ck_assert_uint_eq(get16(tcp + 18), 0);
+
+	for (i = 0; i < tc->synack_optlen; i++) {
+		if (tc->synack_opts[i] == TSV)
+			continue;
+		if (tc->synack_opts[i] == TSE) {
+			/* TSecr echoes the client's TSval, byte for byte. */
+			ck_assert_uint_eq(tcp[20 + i], tc->opts[client_tsval_at(tc) + i - first_tse(tc)]);
+			continue;
+		}
+		ck_assert_msg(tcp[20 + i] == tc->synack_opts[i], "%s: option byte %zu is %u, expected %u",
+			      tc->name, i, tcp[20 + i], tc->synack_opts[i]);
+	}
+
+	/* The cookie validates in userspace and remembers what the client offered. */
+	cookie = get32(tcp + 4);
+	ck_assert_int_eq(lb_cookie_check(&secret, &t, CISN, cookie, tai_now(), &co), 0);
+	ck_assert_uint_eq(co.mss, tc->cookie_mss);
+	ck_assert_uint_eq(co.wscale, tc->cookie_wscale);
+	ck_assert_uint_eq(co.sack, tc->cookie_sack);
+	ck_assert_uint_eq(co.ecn, tc->cookie_ecn);
+}
+END_TEST
+
+START_TEST(test_syn_retransmit_same_cookie)
+{
+	/* One counter value for the whole test: no period boundary can fall inside it. */
+	struct lb_cookie_secret s = secret;
+	struct pkt_spec p = client_pkt(0x02);
+	uint8_t opts[] = { MSS(1460), SACKP, TS(1), NOP, WS(7) };
+	uint8_t frame[PKT_MAX];
+	struct run a, b;
+	size_t len;
+
+	s.period_s = 1u << 31;
+	set_secret(&s);
+	p.opts = opts;
+	p.optlen = sizeof(opts);
+	len = pkt_build_tcp(frame, &p);
+	run_frame(frame, len, &a);
+	run_frame(frame, len, &b);
+	ck_assert_int_eq(a.action, XDP_TX);
+	ck_assert_int_eq(b.action, XDP_TX);
+	ck_assert_uint_eq(get32(a.out + PKT_TCP + 4), get32(b.out + PKT_TCP + 4));
+
+	/* Another client ISN is another cookie. */
+	p.seq++;
+	len = pkt_build_tcp(frame, &p);
+	run_frame(frame, len, &b);
+	ck_assert_uint_ne(get32(a.out + PKT_TCP + 4), get32(b.out + PKT_TCP + 4));
+}
+END_TEST
+
+/* ---- ACKs ----------------------------------------------------------------- */
+
+enum cookie_kind { COOKIE_NOW, COOKIE_LAST_WINDOW, COOKIE_EXPIRED, COOKIE_PREV_KEY,
+		   COOKIE_PREV_KEY_RETIRED, COOKIE_FORGED, COOKIE_OPTS_CHANGED };
+
+struct ack_case {
+	const char *name;
+	enum cookie_kind kind;
+	uint8_t flags;
+	const char *payload;
+	uint16_t vport;
+	int action;
+	enum lb_xdp_reason reason;
+};
+
+static const struct ack_case ack_cases[] = {
+	{ "bare ACK, valid cookie", COOKIE_NOW, 0x10, NULL, VPORT, XDP_DROP, LB_XDP_DROP_HANDSHAKE_ACK },
+	{ "ACK + request, no dispatcher", COOKIE_NOW, 0x18, "GET / HTTP/1.1\r\n", VPORT, XDP_DROP,
+	  LB_XDP_DROP_NO_XSK },
+	{ "FIN, valid cookie → dispatcher", COOKIE_NOW, 0x11, NULL, VPORT, XDP_DROP, LB_XDP_DROP_NO_XSK },
+	{ "RST+ACK, valid cookie → dispatcher", COOKIE_NOW, 0x14, NULL, VPORT, XDP_DROP,
+	  LB_XDP_DROP_NO_XSK },
+	{ "bare ACK on a tcp-mode VIP → dispatcher", COOKIE_NOW, 0x10, NULL, TCP_MODE_PORT, XDP_DROP,
+	  LB_XDP_DROP_NO_XSK },
+	{ "cookie from the previous window", COOKIE_LAST_WINDOW, 0x10, NULL, VPORT, XDP_DROP,
+	  LB_XDP_DROP_HANDSHAKE_ACK },
+	{ "cookie from an expired window", COOKIE_EXPIRED, 0x10, NULL, VPORT, XDP_DROP,
+	  LB_XDP_DROP_BAD_COOKIE },
+	{ "cookie under the previous key", COOKIE_PREV_KEY, 0x10, NULL, VPORT, XDP_DROP,
+	  LB_XDP_DROP_HANDSHAKE_ACK },
+	{ "previous key past its grace", COOKIE_PREV_KEY_RETIRED, 0x10, NULL, VPORT, XDP_DROP,
+	  LB_XDP_DROP_BAD_COOKIE },
+	{ "forged cookie", COOKIE_FORGED, 0x18, "GET / HTTP/1.1\r\n", VPORT, XDP_DROP,
+	  LB_XDP_DROP_BAD_COOKIE },
+	{ "options bits altered", COOKIE_OPTS_CHANGED, 0x10, NULL, VPORT, XDP_DROP,
+	  LB_XDP_DROP_BAD_COOKIE },
+	{ "RST without ACK", COOKIE_NOW, 0x04, NULL, VPORT, XDP_DROP, LB_XDP_DROP_TCP_FLAGS },
+	{ "no flags at all", COOKIE_NOW, 0x00, NULL, VPORT, XDP_DROP, LB_XDP_DROP_TCP_FLAGS },
+};
+
+START_TEST(test_ack_verdicts)
+{
+	const struct ack_case *tc = &ack_cases[_i];
+	struct lb_cookie_secret s = secret;
+	struct lb_cookie_tuple t = client_tuple();
+	struct pkt_spec p = client_pkt(tc->flags);
+	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
+	uint64_t now = tai_now();
+	uint32_t counter = now / s.period_s, opts = lb_cookie_encode_opts(&co), cookie;
+	const __u64 *key = s.key;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	t.vport = htons(tc->vport);
+	switch (tc->kind) {
+	case COOKIE_LAST_WINDOW: counter -= 1; break;
+	case COOKIE_EXPIRED: counter -= 2; break;
+	case COOKIE_PREV_KEY:
+		s.prev_until_s = now + 3600;
+		key = s.prev_key;
+		break;
+	case COOKIE_PREV_KEY_RETIRED:
+		s.prev_until_s = now - 1;
+		key = s.prev_key;
+		break;
+	default: break;
+	}
+	set_secret(&s);
+	cookie = lb_cookie_make(key, &t, CISN, counter, opts);
+	if (tc->kind == COOKIE_FORGED)
+		cookie ^= 0x100;
+	if (tc->kind == COOKIE_OPTS_CHANGED)
+		cookie ^= 0x40; /* claim SACK differently */
+
+	p.dport = tc->vport;
+	p.seq = CISN + 1;
+	p.ack = cookie + 1;
+	if (tc->payload) {
+		p.payload = (const uint8_t *)tc->payload;
+		p.paylen = strlen(tc->payload);
+	}
+	len = pkt_build_tcp(frame, &p);
+	run_frame(frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
+		      tc->action);
+	assert_counted(&r, tc->reason);
+}
+END_TEST
+
+/* ---- malformed frames to a VIP, and traffic that is not ours ------------------- */
+
+enum mangle {
+	M_NONE, M_TRUNC_IP, M_TRUNC_TCP, M_IHL4, M_IP_OPTIONS, M_VERSION6, M_FRAG_MF,
+	M_FRAG_OFFSET, M_TOTLEN_LONG, M_TOTLEN_SHORT, M_DOFF4, M_DOFF_PAST, M_SYN_FIN, M_SYN_RST,
+	M_SYN_ACK, M_SYN_PAYLOAD, M_BAD_OPTLEN0, M_BAD_OPTLEN_PAST, M_BAD_MSS_LEN, M_ARP, M_IPV6,
+	M_OTHER_DADDR, M_OTHER_PORT, M_UDP_TO_VIP,
+};
+
+struct bad_case {
+	const char *name;
+	enum mangle m;
+	int action;
+	enum lb_xdp_reason reason;
+};
+
+static const struct bad_case bad_cases[] = {
+	/* BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header. */
+	{ "truncated IP header", M_TRUNC_IP, XDP_DROP, LB_XDP_DROP_IP_TRUNC },
+	{ "truncated TCP header", M_TRUNC_TCP, XDP_DROP, LB_XDP_DROP_TCP_TRUNC },
+	{ "ihl 4", M_IHL4, XDP_DROP, LB_XDP_DROP_IP_IHL },
+	{ "IP options", M_IP_OPTIONS, XDP_DROP, LB_XDP_DROP_IP_OPTIONS },
+	{ "version 6 in an IPv4 frame", M_VERSION6, XDP_DROP, LB_XDP_DROP_IP_IHL },
+	{ "first fragment (MF)", M_FRAG_MF, XDP_DROP, LB_XDP_DROP_IP_FRAGMENT },
+	{ "later fragment (offset)", M_FRAG_OFFSET, XDP_DROP, LB_XDP_DROP_IP_FRAGMENT },
+	{ "tot_len past the frame", M_TOTLEN_LONG, XDP_DROP, LB_XDP_DROP_IP_LEN },
+	{ "tot_len shorter than headers", M_TOTLEN_SHORT, XDP_DROP, LB_XDP_DROP_IP_LEN },
+	{ "doff 4", M_DOFF4, XDP_DROP, LB_XDP_DROP_TCP_DOFF },
+	{ "doff past the packet", M_DOFF_PAST, XDP_DROP, LB_XDP_DROP_TCP_DOFF },
+	{ "SYN+FIN", M_SYN_FIN, XDP_DROP, LB_XDP_DROP_TCP_FLAGS },
+	{ "SYN+RST", M_SYN_RST, XDP_DROP, LB_XDP_DROP_TCP_FLAGS },
+	{ "SYN+ACK from a client", M_SYN_ACK, XDP_DROP, LB_XDP_DROP_TCP_FLAGS },
+	{ "SYN with data", M_SYN_PAYLOAD, XDP_DROP, LB_XDP_DROP_SYN_PAYLOAD },
+	{ "option length 0", M_BAD_OPTLEN0, XDP_DROP, LB_XDP_DROP_TCP_OPTIONS },
+	{ "option past the header", M_BAD_OPTLEN_PAST, XDP_DROP, LB_XDP_DROP_TCP_OPTIONS },
+	{ "MSS option of length 3", M_BAD_MSS_LEN, XDP_DROP, LB_XDP_DROP_TCP_OPTIONS },
+	{ "ARP passes", M_ARP, XDP_PASS, LB_XDP_PASS_NOT_IPV4 },
+	{ "IPv6 passes", M_IPV6, XDP_PASS, LB_XDP_PASS_NOT_IPV4 },
+	{ "other destination passes", M_OTHER_DADDR, XDP_PASS, LB_XDP_PASS_NOT_VIP },
+	{ "VIP address, other port passes", M_OTHER_PORT, XDP_PASS, LB_XDP_PASS_NOT_VIP },
+	{ "UDP to the VIP passes", M_UDP_TO_VIP, XDP_PASS, LB_XDP_PASS_NOT_VIP },
+};
+
+START_TEST(test_bad_and_foreign)
+{
+	const struct bad_case tc_ = bad_cases[_i], *tc = &tc_;
+	struct pkt_spec p = client_pkt(0x02);
+	uint8_t opts[8] = { MSS(1460), NOP, NOP, NOP, NOP };
+	uint8_t frame[PKT_MAX];
+	uint8_t *ip = frame + PKT_IP, *tcp = frame + PKT_TCP;
+	size_t len;
+	struct run r;
+	int fix = 1;
+
+	p.opts = opts;
+	p.optlen = sizeof(opts);
+	switch (tc->m) {
+	case M_SYN_FIN: p.flags = 0x03; break;
+	case M_SYN_RST: p.flags = 0x06; break;
+	case M_SYN_ACK: p.flags = 0x12; break;
+	case M_SYN_PAYLOAD: p.payload = (const uint8_t *)"x"; p.paylen = 1; break;
+	case M_OTHER_DADDR: p.daddr = "198.51.100.11"; break;
+	case M_OTHER_PORT: p.dport = 8080; break;
+	case M_BAD_OPTLEN0: opts[4] = 30; opts[5] = 0; break;
+	case M_BAD_OPTLEN_PAST: opts[4] = 30; opts[5] = 6; break;
+	case M_BAD_MSS_LEN: opts[1] = 3; break;
+	default: break;
+	}
+	len = pkt_build_tcp(frame, &p);
+
+	switch (tc->m) {
+	case M_TRUNC_IP: len = PKT_IP + 12; break;
+	case M_TRUNC_TCP: len = PKT_TCP + 12; break;
+	case M_IHL4: ip[0] = 0x44; break;
+	case M_IP_OPTIONS: ip[0] = 0x46; break;
+	case M_VERSION6: ip[0] = 0x65; break;
+	case M_FRAG_MF: ip[6] |= 0x20; break;
+	case M_FRAG_OFFSET: ip[7] = 0x10; break;
+	case M_TOTLEN_LONG: ip[3] += 8; break;
+	case M_TOTLEN_SHORT: ip[2] = 0; ip[3] = 36; break;
+	case M_DOFF4: tcp[12] = 0x40; break;
+	case M_DOFF_PAST: tcp[12] = 0xf0; break;
+	case M_ARP: frame[12] = 0x08; frame[13] = 0x06; fix = 0; break;
+	case M_IPV6: frame[12] = 0x86; frame[13] = 0xdd; fix = 0; break;
+	case M_UDP_TO_VIP: ip[9] = 17; fix = 0; break;
+	default: break;
+	}
+	if (fix && len > PKT_TCP + 20)
+		pkt_fix_csums(frame, len);
+
+	run_frame(frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
+		      tc->action);
+	assert_counted(&r, tc->reason);
+	if (tc->action == XDP_PASS) {
+		/* Not ours: not a byte changed. */
+		ck_assert_uint_eq(r.out_len, len);
+		ck_assert_mem_eq(r.out, frame, len);
+	}
+}
+END_TEST
+
+Suite *balancer_suite(void)
+{
+	Suite *s = suite_create("balancer_xdp");
+	TCase *tc = tcase_create("packets");
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_syn_answered, 0, sizeof(syn_cases) / sizeof(syn_cases[0]));
+	tcase_add_test(tc, test_syn_retransmit_same_cookie);
+	tcase_add_loop_test(tc, test_ack_verdicts, 0, sizeof(ack_cases) / sizeof(ack_cases[0]));
+	tcase_add_loop_test(tc, test_bad_and_foreign, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The unit-test suites; each tests/unit/test_*.c defines one. */
+#ifndef LATEBIND_UNIT_SUITES_H
+#define LATEBIND_UNIT_SUITES_H
+
+#include <check.h>
+
+Suite *cookie_suite(void);
+Suite *config_suite(void);
+Suite *http_suite(void);
+Suite *directory_suite(void);
+Suite *select_suite(void);
+
+#endif
