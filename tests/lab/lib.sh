@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034 # constants used by the files that source this
+#
+# Shared by lab.sh, run.sh and every tests/lab/test_*.sh: the lab's names,
+# addresses and MACs, and a few helpers. Source it; it defines, it does nothing.
+#
+# Test files are sourced by run.sh in a fresh bash with this file already
+# loaded. They record results with check / check_eq / check_match (one line
+# each: "ok - NAME" or "FAIL - NAME: detail") and should exit 0: a non-zero exit
+# counts as one more failure.
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_ROOT=$(cd "$LAB_DIR/../.." && pwd)
+LAB_PREFIX=${LB_LAB_PREFIX:-lbl}
+if [[ $LAB_PREFIX == lbl ]]; then
+	LAB_RUN=/run/latebind-lab
+else
+	LAB_RUN=/run/latebind-lab-$LAB_PREFIX
+fi
+LAB_MANIFEST=$LAB_RUN/manifest.sha256 # "SHA256  path" (path relative to URL root)
+LAB_HOLDERS=$LAB_RUN/holders          # "path web1 web2 ..." for every served file
+LAB_XDP_PASS=$LAB_ROOT/build/xdp_pass.bpf.o
+
+# Addresses (documentation ranges only).
+VIP=192.0.2.80
+VIP_PORT=80
+CLIENT1_IP=203.0.113.10
+CLIENT2_IP=203.0.113.11
+ROUTER_CLIENT_IP=203.0.113.1
+ROUTER_SITE_IP=198.51.100.1
+BALANCER_IP=198.51.100.2
+WEB1_IP=198.51.100.11
+WEB2_IP=198.51.100.12
+WEB3_IP=198.51.100.13
+
+# MACs 02:00:00:00:SS:HH. SS: 01 client LAN, 02 site segment, 11 the router's
+# client-LAN bridge ports, 12 the switch's br0 ports. HH: the host's last
+# address octet written as hex digits (web1 .11 -> 11), or 01 for the router.
+CLIENT1_MAC=02:00:00:00:01:10
+CLIENT2_MAC=02:00:00:00:01:11
+ROUTER_CLIENT_MAC=02:00:00:00:01:01 # lan0, the router's client-side bridge
+ROUTER_SITE_MAC=02:00:00:00:02:01   # the router's eth0
+BALANCER_MAC=02:00:00:00:02:02
+WEB1_MAC=02:00:00:00:02:11
+WEB2_MAC=02:00:00:00:02:12
+WEB3_MAC=02:00:00:00:02:13
+
+# Namespaces. Interfaces: eth0 in clients, balancer and backends; the router
+# has eth0 (site side) and bridge lan0 (ports lan-client1/2); the switch has
+# bridge br0 with ports sw-router, sw-balancer, sw-web1..3 (the peers of the
+# site-side eth0s, each with the XDP pass program).
+CLIENT1_NS=$LAB_PREFIX-client1
+CLIENT2_NS=$LAB_PREFIX-client2
+ROUTER_NS=$LAB_PREFIX-router
+SWITCH_NS=$LAB_PREFIX-switch
+BALANCER_NS=$LAB_PREFIX-balancer
+WEB1_NS=$LAB_PREFIX-web1
+WEB2_NS=$LAB_PREFIX-web2
+WEB3_NS=$LAB_PREFIX-web3
+LAB_IF=eth0
+SWITCH_BR=br0
+BALANCER_PEER=sw-balancer
+LAB_NODES=(client1 client2 router switch balancer web1 web2 web3)
+LAB_CLIENTS=(client1 client2)
+LAB_WEBS=(web1 web2 web3)
+
+# lab_var NODE FIELD: the variable NODE_FIELD, e.g. lab_var web2 IP -> WEB2_IP.
+lab_var() {
+	local v="${1^^}_$2"
+	printf '%s\n' "${!v}"
+}
+lab_ip() { lab_var "$1" IP; }
+lab_mac() { lab_var "$1" MAC; }
+# lab_ns NODE: full namespace name; accepts "web1" or "lbl-web1".
+lab_ns() {
+	if [[ $1 == "$LAB_PREFIX"-* ]]; then echo "$1"; else echo "$LAB_PREFIX-$1"; fi
+}
+# Per-node bpffs (balancer and backends), mounted by lab.sh up, so that pins
+# survive between commands; readable from the root namespace too (bpftool).
+lab_bpffs() {
+	local ns
+	ns=$(lab_ns "$1")
+	echo "$LAB_RUN/bpffs/${ns#"$LAB_PREFIX"-}"
+}
+lab_access_log() { echo "$LAB_RUN/$1/access.log"; }
+
+# pid_alive PID: the process exists and is not a zombie (dead, waiting for its
+# reaper, which may be an init we do not control).
+pid_alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# lab_exec NODE CMD...: run CMD in the node's network namespace.
+lab_exec() {
+	local ns
+	ns=$(lab_ns "$1")
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# lab_exec_bpf NODE CMD...: like lab_exec, with a bpffs on /sys/fs/bpf (ip netns
+# exec remounts /sys, so it is not there otherwise). Nodes with a lab bpffs get
+# it bind-mounted, so pins persist and `latebind status` finds them later;
+# other nodes get a fresh bpffs that lives as long as the command.
+lab_exec_bpf() {
+	local ns fs
+	ns=$(lab_ns "$1")
+	fs=$(lab_bpffs "$ns")
+	shift
+	if mountpoint -q "$fs" 2>/dev/null; then
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		ip netns exec "$ns" sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' "$fs" "$@"
+	else
+		# shellcheck disable=SC2016
+		ip netns exec "$ns" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh "$@"
+	fi
+}
+
+# lab_curl NODE ARGS...: curl from NODE, quiet, with bounded timeouts.
+lab_curl() {
+	local node=$1
+	shift
+	lab_exec "$node" curl -sS --connect-timeout 3 --max-time "${LAB_CURL_TIMEOUT:-20}" "$@"
+}
+
+# lab_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds or about
+# SECONDS (whole seconds) have passed.
+lab_wait() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# lab_sha256 PATH: the manifest's SHA-256 of a URL path ("/web1/1k.bin").
+lab_sha256() {
+	awk -v p="${1#/}" '$2 == p { print $1 }' "$LAB_MANIFEST"
+}
+
+# --- results ---------------------------------------------------------------
+# Every result is one line on stdout; run.sh also counts them in $LAB_RESULTS.
+LAB_PASSED=0
+LAB_FAILED=0
+
+lab_pass() {
+	echo "ok - $1"
+	LAB_PASSED=$((LAB_PASSED + 1))
+	if [[ -n ${LAB_RESULTS:-} ]]; then echo ok >>"$LAB_RESULTS"; fi
+}
+
+# lab_fail NAME DETAIL [OUTPUT]: OUTPUT (if any) is shown below, indented.
+lab_fail() {
+	local detail=${2//$'\n'/ | }
+	echo "FAIL - $1: ${detail:0:300}"
+	if [[ -n ${3:-} ]]; then head -n 20 <<<"$3" | sed 's/^/#   /'; fi
+	LAB_FAILED=$((LAB_FAILED + 1))
+	if [[ -n ${LAB_RESULTS:-} ]]; then echo FAIL >>"$LAB_RESULTS"; fi
+}
+
+# check NAME CMD...: passes if CMD exits 0 (its output is shown on failure).
+# CMD runs in this shell, so a function may set variables or wait for children.
+check() {
+	local name=$1 out rc=0 tmp
+	shift
+	tmp=$(mktemp /tmp/latebind-lab-check.XXXXXX)
+	"$@" >"$tmp" 2>&1 || rc=$?
+	out=$(cat "$tmp")
+	rm -f "$tmp"
+	if ((rc == 0)); then
+		lab_pass "$name"
+	else
+		lab_fail "$name" "'$*' exited $rc" "$out"
+	fi
+}
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+	if [[ $2 == "$3" ]]; then
+		lab_pass "$1"
+	else
+		lab_fail "$1" "expected '$2', got '$3'"
+	fi
+}
+
+# check_match NAME REGEX TEXT: TEXT matches the (extended) regular expression.
+check_match() {
+	if [[ $3 =~ $2 ]]; then
+		lab_pass "$1"
+	else
+		lab_fail "$1" "no match for /$2/ in: ${3:0:200}"
+	fi
+}

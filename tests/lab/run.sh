@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The lab test runner (tests/run.sh lab): brings the lab up, runs every
+# tests/lab/test_*.sh in order, each in a fresh bash with lib.sh loaded and a
+# time limit, always takes the lab down (also on failure or interrupt), checks
+# that nothing was left behind, and ends with "lab: N passed, N failed".
+#
+# env: LAB_TESTS="topology ..."  run only test_topology.sh ... (in that order)
+#      LAB_TEST_TIMEOUT=120      seconds per test file
+#      LB_LAB_PREFIX=lbl         namespace prefix (lets labs run side by side)
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+LAB_TEST_TIMEOUT=${LAB_TEST_TIMEOUT:-120}
+LAB_RESULTS=$(mktemp /tmp/latebind-lab-results.XXXXXX)
+export LAB_RESULTS
+# lab.sh up refuses to take over a lab whose owner is alive; we are its owner.
+export LAB_OWNER_PID=$$
+
+lab_started=0
+test_pid=
+
+# What must be gone after `down`: namespaces, processes, mounts, the run dir.
+leftovers() {
+	local pid
+	ip netns list | awk -v p="$LAB_PREFIX-" 'index($1, p) == 1 { print "namespace " $1 }'
+	for pid in "${lab_pids_seen[@]}"; do
+		if pid_alive "$pid"; then echo "process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline")"; fi
+	done
+	for pid in $(pgrep -f -- "$LAB_RUN/" || true); do
+		echo "process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+	done
+	awk -v r="$LAB_RUN/" 'index($5, r) == 1 { print "mount " $5 }' /proc/self/mountinfo
+	if [[ -e $LAB_RUN ]]; then echo "run dir $LAB_RUN"; fi
+}
+
+finish() {
+	local rc=$? passed failed out
+	trap - EXIT INT TERM
+	if [[ -n $test_pid ]]; then
+		# timeout(1) passes SIGTERM on to the test's process group and sends
+		# SIGKILL 5 s later, so this wait is bounded.
+		kill -TERM "$test_pid" 2>/dev/null || true
+		wait "$test_pid" 2>/dev/null || true
+	fi
+	if ((lab_started)); then
+		# Every process of the lab, to prove afterwards that each one is gone.
+		mapfile -t lab_pids_seen < <(for ns in $(ip netns list | awk '{ print $1 }'); do
+			[[ $ns == "$LAB_PREFIX"-* ]] && ip netns pids "$ns"
+		done 2>/dev/null)
+		if ! timeout --foreground -k 5 60 "$LAB_DIR/lab.sh" down; then
+			lab_fail "lab down" "lab.sh down failed"
+		fi
+		out=$(leftovers)
+		if [[ -z $out ]]; then
+			lab_pass "teardown: no namespace, process, mount or run dir left"
+		else
+			lab_fail "teardown: no namespace, process, mount or run dir left" "left behind" "$out"
+		fi
+	fi
+	if ((rc != 0)) && ! grep -q '^FAIL' "$LAB_RESULTS"; then
+		lab_fail "lab runner" "interrupted or failed (exit $rc)"
+	fi
+	passed=$(grep -c '^ok' "$LAB_RESULTS" || true)
+	failed=$(grep -c '^FAIL' "$LAB_RESULTS" || true)
+	rm -f "$LAB_RESULTS"
+	echo "lab: $passed passed, $failed failed"
+	((failed == 0)) || exit 1
+	exit 0
+}
+lab_pids_seen=()
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# run_test FILE: one test file in a fresh bash with lib.sh, time-limited.
+run_test() {
+	local file=$1 name before after rc=0
+	name=$(basename "$file" .sh)
+	echo "# $name"
+	before=$(wc -l <"$LAB_RESULTS")
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout -k 5 "$LAB_TEST_TIMEOUT" bash -c 'set -uo pipefail; cd "$3"; source "$1"; source "$2"' \
+		"$name" "$LAB_DIR/lib.sh" "$file" "$LAB_ROOT" </dev/null &
+	test_pid=$!
+	wait "$test_pid" || rc=$?
+	test_pid=
+	after=$(wc -l <"$LAB_RESULTS")
+	if ((rc == 124)); then
+		lab_fail "$name" "timed out after $LAB_TEST_TIMEOUT s"
+	elif ((rc != 0)); then
+		lab_fail "$name" "exited $rc"
+	elif ((after == before)); then
+		lab_fail "$name" "ran no checks"
+	fi
+}
+
+if ((EUID != 0)); then
+	echo "lab: must run as root: the lab creates network namespaces and loads XDP programs" >&2
+	lab_fail "lab: run as root" "running as uid $EUID"
+	exit 1
+fi
+missing=()
+for t in ip nginx curl ethtool sha256sum mountpoint timeout; do
+	command -v "$t" >/dev/null || missing+=("$t")
+done
+if ((${#missing[@]})); then
+	lab_fail "lab: tools installed" "missing ${missing[*]} (make deps)"
+	exit 1
+fi
+if [[ ! -f $LAB_XDP_PASS ]]; then
+	lab_fail "lab: $LAB_XDP_PASS built" "missing (run make)"
+	exit 1
+fi
+
+tests=()
+if [[ -n ${LAB_TESTS:-} ]]; then
+	for t in $LAB_TESTS; do
+		if [[ -f $LAB_DIR/test_$t.sh ]]; then
+			tests+=("$LAB_DIR/test_$t.sh")
+		else
+			lab_fail "lab: test $t" "no $LAB_DIR/test_$t.sh"
+		fi
+	done
+else
+	for t in "$LAB_DIR"/test_*.sh; do
+		[[ -f $t ]] && tests+=("$t")
+	done
+fi
+
+t0=$SECONDS
+lab_started=1
+rc=0
+timeout --foreground -k 5 120 "$LAB_DIR/lab.sh" up || rc=$?
+if ((rc == 75)); then
+	lab_started=0 # somebody else's lab: leave it alone
+	lab_fail "lab up" "the $LAB_PREFIX lab is in use (set LB_LAB_PREFIX to run another one)"
+	exit 1
+elif ((rc != 0)); then
+	lab_fail "lab up" "lab.sh up failed (exit $rc)"
+	exit 1
+fi
+lab_pass "lab up ($((SECONDS - t0)) s)"
+
+for t in "${tests[@]}"; do
+	run_test "$t"
+done
+echo "# tests took $((SECONDS - t0)) s"
