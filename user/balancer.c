@@ -1,8 +1,335 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * latebind balancer: loads bpf/balancer.bpf.c, pins its maps under LB_PIN_DIR,
+ * fills them from the config, attaches through libxdp and runs until told to
+ * stop. open → set rodata → pin → attach (loads) → fill maps → wait → detach.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include <xdp/libxdp.h>
+
+#include "balancer.skel.h"
 #include "commands.h"
+#include "config.h"
+#include "cookie.h"
+#include "cookie_key.h"
+#include "log.h"
+#include "maps.h"
+
+#define LB_PROG_NAME "lb_xdp"
+
+/* The daemon's state; `struct balancer` is the skeleton's name. */
+struct lb_daemon {
+	struct lb_config cfg;
+	struct balancer *skel;
+	struct xdp_program *prog;
+	int ifindex;
+	enum xdp_attach_mode mode;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: latebind balancer --config FILE [--xdp-mode auto|native|generic]\n\n"
+		"Runs the balancer on the config's interface until SIGINT or SIGTERM, then\n"
+		"detaches and removes its pinned maps (%s). Killed any other way, the\n"
+		"program and maps stay and a new daemon takes them over.\n",
+		LB_PIN_DIR);
+}
+
+static int check_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
+		pr_warn("/sys/fs/bpf is not a BPF filesystem; mount it first: "
+			"mount -t bpf bpf /sys/fs/bpf\n");
+		return -1;
+	}
+	if (mkdir(LB_PIN_DIR, 0700) && errno != EEXIST) {
+		pr_warn("cannot create %s: %s\n", LB_PIN_DIR, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Every map of the object is pinned by its name, so bpftool and `status` see it. */
+static int set_pin_paths(struct bpf_object *obj)
+{
+	char path[256];
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", LB_PIN_DIR, bpf_map__name(map));
+		if (bpf_map__set_pin_path(map, path))
+			return -1;
+	}
+	return 0;
+}
+
+/* A previous daemon killed without cleanup leaves its program attached: take it off. */
+static void detach_stale(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p;
+
+	if (libxdp_get_error(mp) || !mp)
+		return;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && !strcmp(xdp_program__name(p), LB_PROG_NAME)) {
+			pr_info("replacing a latebind program left attached\n");
+			xdp_multiprog__detach(mp);
+		}
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+			if (strcmp(xdp_program__name(p), LB_PROG_NAME))
+				continue;
+			pr_info("replacing a latebind program left attached\n");
+			xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+			break;
+		}
+	}
+	xdp_multiprog__close(mp);
+}
+
+static int attach(struct lb_daemon *lb, const char *mode_arg)
+{
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = lb->skel->obj,
+			    .prog_name = LB_PROG_NAME);
+	int err;
+
+	lb->prog = xdp_program__create(&opts);
+	err = libxdp_get_error(lb->prog);
+	if (err) {
+		lb->prog = NULL;
+		pr_warn("cannot prepare the XDP program: %s\n", strerror(-err));
+		return -1;
+	}
+	detach_stale(lb->ifindex);
+	if (strcmp(mode_arg, "generic")) {
+		lb->mode = XDP_MODE_NATIVE;
+		err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
+		if (!err) {
+			pr_info("attached to %s in native mode\n", lb->cfg.interface);
+			return 0;
+		}
+		if (!strcmp(mode_arg, "native")) {
+			pr_warn("cannot attach to %s in native mode: %s\n", lb->cfg.interface,
+				strerror(-err));
+			return -1;
+		}
+		pr_warn("native XDP unavailable on %s (%s); using generic mode, which is slower\n",
+			lb->cfg.interface, strerror(-err));
+	}
+	lb->mode = XDP_MODE_SKB;
+	err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
+	if (err) {
+		pr_warn("cannot attach to %s: %s\n", lb->cfg.interface, strerror(-err));
+		return -1;
+	}
+	pr_info("attached to %s in generic mode\n", lb->cfg.interface);
+	return 0;
+}
+
+static int fill_secret(struct lb_daemon *lb)
+{
+	struct lb_cookie_secret s = {
+		.period_s = lb->cfg.cookie.period_s,
+		.windows = lb->cfg.cookie.windows,
+	};
+	char err[LB_ERR_MAX];
+	__u32 k = 0;
+
+	if (lb_cookie_key_load(lb->cfg.cookie.key_file, true, s.key, err, sizeof(err))) {
+		pr_warn("%s\n", err);
+		return -1;
+	}
+	return bpf_map_update_elem(bpf_map__fd(lb->skel->maps.cookie_secret), &k, &s, 0);
+}
+
+static int vip_in_config(const struct lb_config *cfg, const struct lb_vip_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].address.s_addr == k->addr &&
+		    (!k->port || htons(cfg->vips[i].port) == k->port))
+			return 1;
+	return 0;
+}
+
+/*
+ * Insert the config's VIPs (address:port, plus an address-only marker with
+ * port 0 that makes the program strict about everything sent to the address),
+ * then remove what a previous run left that the config no longer has.
+ */
+static int fill_vips(struct lb_daemon *lb)
+{
+	int fd = bpf_map__fd(lb->skel->maps.vips);
+	struct lb_vip_key k, next, *prev = NULL;
+	size_t i;
+
+	for (i = 0; i < lb->cfg.n_vips; i++) {
+		const struct lb_cfg_vip *v = &lb->cfg.vips[i];
+		struct lb_vip val = { .index = i, .mode = v->mode };
+
+		k = (struct lb_vip_key){ .addr = v->address.s_addr, .port = htons(v->port),
+					 .proto = IPPROTO_TCP };
+		if (bpf_map_update_elem(fd, &k, &val, 0))
+			return -1;
+		k.port = 0;
+		if (bpf_map_update_elem(fd, &k, &val, 0))
+			return -1;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!vip_in_config(&lb->cfg, &next)) {
+			bpf_map_delete_elem(fd, &next);
+			continue; /* restart after a delete; the table is small */
+		}
+		k = next;
+		prev = &k;
+	}
+	return 0;
+}
+
+static int fill_backends(struct lb_daemon *lb)
+{
+	int fd = bpf_map__fd(lb->skel->maps.backends);
+	__u32 i;
+
+	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
+		const struct lb_cfg_backend *b = &lb->cfg.backends[i];
+		struct lb_backend val = {};
+
+		/* Keep the live counters of a flow table we took over. */
+		bpf_map_lookup_elem(fd, &i, &val);
+		val.addr = b->address.s_addr;
+		memcpy(val.mac, b->mac, sizeof(val.mac));
+		val.weight = b->weight;
+		val.state = b->state;
+		if (bpf_map_update_elem(fd, &i, &val, 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int wait_for_stop(void)
+{
+	sigset_t set;
+	struct signalfd_siginfo si;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return -1;
+	for (;;) {
+		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			pr_warn("SIGHUP: reloading the config is not built in this version yet; "
+				"restart the daemon to apply a new config\n");
+			continue;
+		}
+		pr_info("%s: detaching\n", strsignal(si.ssi_signo));
+		break;
+	}
+	close(sfd);
+	return 0;
+}
+
 int cmd_balancer(int argc, char **argv)
 {
-	fprintf(stderr, "latebind balancer: not built in this version yet\n");
-	return LB_EXIT_NOT_BUILT;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "xdp-mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *config = NULL, *mode = "auto";
+	struct lb_daemon lb = {};
+	char err[LB_ERR_MAX];
+	int opt, ret = LB_EXIT_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "c:m:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'm': mode = optarg; break;
+		case 'h': usage(stdout); return LB_EXIT_OK;
+		default: usage(stderr); return LB_EXIT_USAGE;
+		}
+	}
+	if (!config || optind != argc ||
+	    (strcmp(mode, "auto") && strcmp(mode, "native") && strcmp(mode, "generic"))) {
+		usage(stderr);
+		return LB_EXIT_USAGE;
+	}
+	if (lb_config_load(config, &lb.cfg, err, sizeof(err))) {
+		fprintf(stderr, "latebind: %s\n", err);
+		return LB_EXIT_FAIL;
+	}
+	lb.ifindex = if_nametoindex(lb.cfg.interface);
+	if (!lb.ifindex) {
+		pr_warn("%s: interface '%s' not found on this host (ip link shows the names)\n",
+			config, lb.cfg.interface);
+		goto out;
+	}
+	if (check_bpffs())
+		goto out;
+
+	lb.skel = balancer__open();
+	if (!lb.skel) {
+		pr_warn("cannot open the balancer program: %s\n", strerror(errno));
+		goto out;
+	}
+	lb.skel->rodata->cfg_mss = lb.cfg.handoff.mss;
+	lb.skel->rodata->cfg_wscale = lb.cfg.handoff.wscale;
+	if (set_pin_paths(lb.skel->obj))
+		goto out;
+	/* libxdp loads the object while attaching (through its dispatcher). */
+	if (attach(&lb, mode))
+		goto out;
+	if (fill_secret(&lb) || fill_vips(&lb) || fill_backends(&lb)) {
+		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
+		goto detach;
+	}
+	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
+		lb.cfg.interface, LB_PIN_DIR);
+
+	if (wait_for_stop() == 0)
+		ret = LB_EXIT_OK;
+detach:
+	xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
+	bpf_object__unpin_maps(lb.skel->obj, NULL);
+	rmdir(LB_PIN_DIR);
+out:
+	xdp_program__close(lb.prog);
+	balancer__destroy(lb.skel);
+	lb_config_free(&lb.cfg);
+	return ret;
 }

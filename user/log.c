@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <bpf/libbpf.h>
@@ -24,15 +25,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	if (level == LIBBPF_DEBUG && !lb_verbose)
 		return 0;
-	fputs("libbpf: ", stderr);
-	return vfprintf(stderr, fmt, ap);
+	/* libxdp's sections (.xdp_run_config, xdp_metadata) are its own, not a problem. */
+	if (!lb_verbose && strstr(fmt, "skipping unrecognized data section"))
+		return 0;
+	return vfprintf(stderr, fmt, ap); /* libbpf's messages carry their own prefix */
 }
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBXDP_DEBUG && !lb_verbose)
 		return 0;
-	fputs("libxdp: ", stderr);
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -1,16 +1,155 @@
 // SPDX-License-Identifier: GPL-2.0
-/* latebind status: what the balancer is doing, read from its pinned maps. */
+/*
+ * latebind status: what the balancer is doing, read from its pinned maps, so
+ * it works whether or not the daemon is running.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "commands.h"
+#include "maps.h"
+#include "stats.h"
+
+static int open_pinned(const char *name)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", LB_PIN_DIR, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fprintf(stderr, "latebind status: cannot open %s: %s%s\n", path, strerror(errno),
+			errno == ENOENT ? " (no balancer has run on this host since boot, or it was "
+					  "stopped cleanly)" : "");
+	return fd;
+}
+
+static int sum_counters(int fd, struct lb_counter *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct lb_counter vals[ncpu > 0 ? ncpu : 1];
+	__u32 r;
+
+	if (ncpu <= 0)
+		return -1;
+	for (r = 0; r < LB_XDP_REASON_MAX; r++) {
+		out[r] = (struct lb_counter){};
+		if (bpf_map_lookup_elem(fd, &r, vals))
+			return -1;
+		for (c = 0; c < ncpu; c++) {
+			out[r].packets += vals[c].packets;
+			out[r].bytes += vals[c].bytes;
+		}
+	}
+	return 0;
+}
+
+static long count_keys(int fd, size_t key_size)
+{
+	unsigned char key[64], next[64];
+	void *prev = NULL;
+	long n = 0;
+
+	if (key_size > sizeof(key))
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void print_vips(int fd, bool json)
+{
+	struct lb_vip_key key, next, *prev = NULL;
+	struct lb_vip val;
+	char addr[INET_ADDRSTRLEN];
+	bool first = true;
+
+	printf(json ? "\"vips\":[" : "VIPs:\n");
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!key.port || bpf_map_lookup_elem(fd, &key, &val))
+			continue; /* port 0: the address marker */
+		inet_ntop(AF_INET, &key.addr, addr, sizeof(addr));
+		if (json)
+			printf("%s{\"address\":\"%s\",\"port\":%u,\"mode\":\"%s\"}", first ? "" : ",",
+			       addr, ntohs(key.port), val.mode == LB_VIP_TCP ? "tcp" : "http");
+		else
+			printf("  %s:%u %s\n", addr, ntohs(key.port),
+			       val.mode == LB_VIP_TCP ? "tcp" : "http");
+		first = false;
+	}
+	printf(json ? "]," : "");
+}
 
 int cmd_status(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: latebind status [--json] [--flows]\n");
-		return LB_EXIT_OK;
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct lb_counter counters[LB_XDP_REASON_MAX];
+	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, ret = LB_EXIT_FAIL, r;
+	bool json = false;
+	long flows;
+
+	while ((opt = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j': json = true; break;
+		case 'h':
+			printf("usage: latebind status [--json]\n\n"
+			       "VIPs, flows and the XDP program's counters, from the maps pinned under "
+			       "%s.\n", LB_PIN_DIR);
+			return LB_EXIT_OK;
+		default:
+			fprintf(stderr, "usage: latebind status [--json]\n");
+			return LB_EXIT_USAGE;
+		}
 	}
-	fprintf(stderr, "latebind status: not built in this version yet\n");
-	return LB_EXIT_NOT_BUILT;
+	stats_fd = open_pinned("stats");
+	flows_fd = open_pinned("flows");
+	vips_fd = open_pinned("vips");
+	if (stats_fd < 0 || flows_fd < 0 || vips_fd < 0)
+		goto out;
+	if (sum_counters(stats_fd, counters)) {
+		fprintf(stderr, "latebind status: cannot read the counters: %s\n", strerror(errno));
+		goto out;
+	}
+	flows = count_keys(flows_fd, sizeof(struct lb_flow_key));
+
+	printf(json ? "{" : "");
+	print_vips(vips_fd, json);
+	printf(json ? "\"flows\":%ld,\"counters\":{" : "Flows: %ld\nCounters (packets bytes):\n",
+	       flows);
+	for (r = 0; r < LB_XDP_REASON_MAX; r++) {
+		if (json)
+			printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", r ? "," : "",
+			       lb_xdp_reason_names[r], (unsigned long long)counters[r].packets,
+			       (unsigned long long)counters[r].bytes);
+		else
+			printf("  %-20s %llu %llu\n", lb_xdp_reason_names[r],
+			       (unsigned long long)counters[r].packets,
+			       (unsigned long long)counters[r].bytes);
+	}
+	printf(json ? "}}\n" : "");
+	ret = LB_EXIT_OK;
+out:
+	if (stats_fd >= 0)
+		close(stats_fd);
+	if (flows_fd >= 0)
+		close(flows_fd);
+	if (vips_fd >= 0)
+		close(vips_fd);
+	return ret;
 }

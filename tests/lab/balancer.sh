@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Running `latebind balancer` in the lab's balancer namespace: its config, start
+# and stop (by PID). Sourced by lab tests and the demo, after lib.sh.
+
+LAB_LATEBIND=$LAB_ROOT/build/latebind
+LAB_BALANCER_CONF=$LAB_RUN/balancer.yaml
+LAB_BALANCER_LOG=$LAB_RUN/balancer.log
+LAB_BALANCER_PID=
+
+# The lab's site: each backend's own content, /pair/ on web1+web2, the rest on all.
+lab_balancer_config() {
+	cat >"$LAB_BALANCER_CONF" <<-YAML
+	interface: $LAB_IF
+	vips:
+	  - {address: $VIP, port: $VIP_PORT, mode: http}
+	backends:
+	  - {name: web1, address: $WEB1_IP, mac: "$WEB1_MAC"}
+	  - {name: web2, address: $WEB2_IP, mac: "$WEB2_MAC"}
+	  - {name: web3, address: $WEB3_IP, mac: "$WEB3_MAC"}
+	routes:
+	  - {name: web1-only, host: "*", prefix: /web1/, backends: [web1]}
+	  - {name: web2-only, host: "*", prefix: /web2/, backends: [web2]}
+	  - {name: web3-only, host: "*", prefix: /web3/, backends: [web3]}
+	  - {name: pair, host: "*", prefix: /pair/, backends: [web1, web2]}
+	  - {name: everything, host: "*", prefix: /, backends: [web1, web2, web3]}
+	handoff: {mss: 1400, wscale: 7}
+	cookie: {key_file: $LAB_RUN/cookie.key}
+	YAML
+}
+
+# lab_balancer_start [ARGS...]: start the daemon; wait until its maps are pinned.
+lab_balancer_start() {
+	[[ -f $LAB_BALANCER_CONF ]] || lab_balancer_config
+	# exec all the way down, so $! is the daemon itself and stop can signal it.
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	(exec ip netns exec "$BALANCER_NS" sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' \
+		"$(lab_bpffs balancer)" "$LAB_LATEBIND" balancer --config "$LAB_BALANCER_CONF" "$@" \
+		>>"$LAB_BALANCER_LOG" 2>&1) &
+	LAB_BALANCER_PID=$!
+	if ! lab_wait 10 lab_exec_bpf balancer "$LAB_LATEBIND" status; then
+		echo "balancer did not come up; its log:" >&2
+		cat "$LAB_BALANCER_LOG" >&2
+		return 1
+	fi
+}
+
+# lab_balancer_stop: SIGTERM the daemon we started and wait for it (bounded);
+# returns its exit status. Call it from the shell that started it.
+lab_balancer_stop() {
+	[[ -n $LAB_BALANCER_PID ]] || return 0
+	kill -TERM "$LAB_BALANCER_PID" 2>/dev/null || true
+	# Gone or a zombie waiting for us: either way it has finished.
+	if ! lab_wait 10 bash -c "[[ \$(awk '{ print \$3 }' /proc/$LAB_BALANCER_PID/stat 2>/dev/null) =~ ^Z?\$ ]]"; then
+		kill -KILL "$LAB_BALANCER_PID" 2>/dev/null || true
+	fi
+	wait "$LAB_BALANCER_PID" 2>/dev/null
+	local rc=$?
+	LAB_BALANCER_PID=
+	return $rc
+}
+
+# lab_balancer_counter NAME: packets counted under NAME (see headers/stats.h).
+lab_balancer_counter() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+lab_balancer_flows() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '$1 == "Flows:" { print $2 }'
+}

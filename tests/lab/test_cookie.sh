@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Stateless handshakes: a real Linux client completes TCP handshakes with the
+# VIP while nothing listens anywhere (the balancer's XDP program answers with
+# SYN cookies), with timestamps, SACK and window scaling each switched off in
+# turn. The negotiated options are read on the client's side (ss -ti); the
+# balancer's counters show one SYN/ACK per SYN and no flow state.
+
+# shellcheck source=tests/lab/balancer.sh
+source "$LAB_DIR/balancer.sh"
+
+# handshake_info: connect from client1, print the socket's ss -ti line, close.
+handshake_info() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	lab_exec client1 timeout 5 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		ss -tinoH state established dst "$0"
+		exec 3<&-' "$VIP" "$VIP_PORT"
+}
+
+set_client_sysctls() { # TS SACK WS
+	lab_exec client1 sysctl -q -w net.ipv4.tcp_timestamps="$1" net.ipv4.tcp_sack="$2" \
+		net.ipv4.tcp_window_scaling="$3"
+}
+
+# shellcheck disable=SC2119 # no extra daemon options here
+if ! lab_balancer_start; then
+	lab_fail "cookie: balancer starts" "see $LAB_BALANCER_LOG"
+	return 0
+fi
+lab_pass "cookie: balancer starts and pins its maps"
+
+synacks_before=$(lab_balancer_counter tx_synack)
+handshakes=0
+
+# name ts sack ws | regex the ss line must match | regex it must not match
+while read -r name ts sack ws want unwanted; do
+	set_client_sysctls "$ts" "$sack" "$ws"
+	info=$(handshake_info) || true
+	handshakes=$((handshakes + 1))
+	check_match "cookie: handshake, $name: negotiated" "$want" "$info"
+	if [[ $unwanted != - && $info =~ $unwanted ]]; then
+		lab_fail "cookie: handshake, $name: nothing more" "matched /$unwanted/: $info"
+	else
+		lab_pass "cookie: handshake, $name: nothing more"
+	fi
+done <<'CASES'
+all-on     1 1 1 (^|[[:space:]])ts[[:space:]].*sack.*wscale:7,[0-9]+.*mss:1388          -
+ts-off     0 1 1 sack.*wscale:7,[0-9]+.*mss:1400                                  (^|[[:space:]])ts[[:space:]]
+sack-off   1 0 1 (^|[[:space:]])ts[[:space:]].*wscale:7,[0-9]+.*mss:1388               sack
+wscale-off 1 1 0 (^|[[:space:]])ts[[:space:]].*sack.*mss:1388                          wscale
+all-off    0 0 0 mss:1400                                                      (^|[[:space:]])ts[[:space:]]|sack|wscale
+CASES
+set_client_sysctls 1 1 1
+
+synacks_after=$(lab_balancer_counter tx_synack)
+check_eq "cookie: one SYN/ACK per SYN" "$handshakes" "$((synacks_after - synacks_before))"
+check_eq "cookie: no flow state kept" 0 "$(lab_balancer_flows)"
+bad=$(lab_balancer_counter drop_bad_cookie)
+check_eq "cookie: real clients' ACKs all validate" 0 "$bad"
+
+# A stopped balancer leaves nothing behind: program detached, maps unpinned.
+rc=0
+lab_balancer_stop || rc=$?
+check_eq "cookie: balancer exits 0 on SIGTERM" 0 "$rc"
+check "cookie: XDP program detached" \
+	bash -c "! ip netns exec $BALANCER_NS ip link show $LAB_IF | grep -q xdp"
+check "cookie: maps unpinned" test ! -e "$(lab_bpffs balancer)/latebind"
