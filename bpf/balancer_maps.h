@@ -66,4 +66,15 @@ struct {
 	__type(value, struct lb_counter);
 } stats SEC(".maps");
 
+/*
+ * enum lb_dispatch_counter → count. Only the dispatcher (userspace) writes it;
+ * it lives here so it is pinned and read like every other counter.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_DISP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} disp_stats SEC(".maps");
+
 #endif

@@ -79,9 +79,10 @@ struct lb_backend {
 	__u32 ifindex;	 /* where to send frames for it (0: the balancer's interface) */
 	__u32 state;	 /* enum lb_backend_state */
 	__u64 active;	 /* flows bound and not yet closed */
+	__u64 chosen;	 /* times the dispatcher picked it for a request */
 	__u64 packets;
 	__u64 bytes;
 };
-_Static_assert(sizeof(struct lb_backend) == 48, "lb_backend layout");
+_Static_assert(sizeof(struct lb_backend) == 56, "lb_backend layout");
 
 #endif

@@ -47,7 +47,48 @@ struct lb_counter {
 	__u64 bytes;
 };
 
+/*
+ * The dispatcher's counters (userspace only), in the pinned array
+ * `disp_stats` so `latebind status` and bpftool read them like the rest.
+ */
+#define LB_DISPATCH_COUNTERS(X)                                                 \
+	X(CONNS_TAKEN,       "conns_taken")       /* valid first segment: buffering */ \
+	X(CONNS_EVICTED,     "conns_evicted")     /* oldest dropped at the global cap */ \
+	X(BAD_COOKIE,        "bad_cookie")        /* re-validation failed            */ \
+	X(SEGMENTS,          "segments")          /* client segments received        */ \
+	X(SEGMENTS_DUP,      "segments_dup")      /* nothing new in them             */ \
+	X(SEGMENTS_OOO,      "segments_ooo")      /* ahead of a hole, kept           */ \
+	X(SEGMENTS_OUTSIDE,  "segments_outside")  /* beyond the request limit        */ \
+	X(CLIENT_RST,        "client_rst")        /* reset before binding            */ \
+	X(CLIENT_FIN,        "client_fin")        /* closed before a full request    */ \
+	X(DECISIONS,         "decisions")         /* request parsed, backend chosen  */ \
+	X(REPLY_400,         "reply_400")                                             \
+	X(REPLY_404,         "reply_404")                                             \
+	X(REPLY_408,         "reply_408")                                             \
+	X(REPLY_414,         "reply_414")                                             \
+	X(REPLY_431,         "reply_431")                                             \
+	X(REPLY_501,         "reply_501")                                             \
+	X(REPLY_503,         "reply_503")                                             \
+	X(REPLY_505,         "reply_505")                                             \
+	X(REPLY_RETRANSMIT,  "reply_retransmits") /* our reply sent again            */ \
+	X(REPLY_ABANDONED,   "reply_abandoned")   /* client never acknowledged it    */ \
+	X(TCP_MODE,          "tcp_mode_unbound")  /* tcp-mode VIP: not built yet     */ \
+	X(TX_FULL,           "tx_full")           /* no room to send a frame         */
+
+enum lb_dispatch_counter {
+#define LB_DISP_ENUM(id, name) LB_DISP_##id,
+	LB_DISPATCH_COUNTERS(LB_DISP_ENUM)
+#undef LB_DISP_ENUM
+	LB_DISP_MAX
+};
+
 #if !defined(__bpf__)
+static const char *const lb_dispatch_counter_names[LB_DISP_MAX] = {
+#define LB_DISP_NAME(id, name) [LB_DISP_##id] = name,
+	LB_DISPATCH_COUNTERS(LB_DISP_NAME)
+#undef LB_DISP_NAME
+};
+
 static const char *const lb_xdp_reason_names[LB_XDP_REASON_MAX] = {
 #define LB_REASON_NAME(id, name) [LB_XDP_##id] = name,
 	LB_XDP_REASONS(LB_REASON_NAME)

@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -28,8 +29,11 @@
 #include "config.h"
 #include "cookie.h"
 #include "cookie_key.h"
+#include "directory.h"
+#include "dispatcher.h"
 #include "log.h"
 #include "maps.h"
+#include "xsk.h"
 
 #define LB_PROG_NAME "lb_xdp"
 
@@ -40,12 +44,17 @@ struct lb_daemon {
 	struct xdp_program *prog;
 	int ifindex;
 	enum xdp_attach_mode mode;
+	struct lb_cookie_secret secret;
+	struct lb_directory *dir;
+	struct lb_xsk *xsk;
+	struct lb_dispatcher *disp;
+	unsigned int tx_queue; /* where the dispatcher's frames leave */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: latebind balancer --config FILE [--xdp-mode auto|native|generic]\n\n"
+		"usage: latebind balancer --config FILE [--xdp-mode auto|native|generic] [--verbose]\n\n"
 		"Runs the balancer on the config's interface until SIGINT or SIGTERM, then\n"
 		"detaches and removes its pinned maps (%s). Killed any other way, the\n"
 		"program and maps stay and a new daemon takes them over.\n",
@@ -149,20 +158,24 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 	return 0;
 }
 
-static int fill_secret(struct lb_daemon *lb)
+static int load_secret(struct lb_daemon *lb)
 {
-	struct lb_cookie_secret s = {
-		.period_s = lb->cfg.cookie.period_s,
-		.windows = lb->cfg.cookie.windows,
-	};
 	char err[LB_ERR_MAX];
-	__u32 k = 0;
 
-	if (lb_cookie_key_load(lb->cfg.cookie.key_file, true, s.key, err, sizeof(err))) {
+	lb->secret.period_s = lb->cfg.cookie.period_s;
+	lb->secret.windows = lb->cfg.cookie.windows;
+	if (lb_cookie_key_load(lb->cfg.cookie.key_file, true, lb->secret.key, err, sizeof(err))) {
 		pr_warn("%s\n", err);
 		return -1;
 	}
-	return bpf_map_update_elem(bpf_map__fd(lb->skel->maps.cookie_secret), &k, &s, 0);
+	return 0;
+}
+
+static int fill_secret(struct lb_daemon *lb)
+{
+	__u32 k = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(lb->skel->maps.cookie_secret), &k, &lb->secret, 0);
 }
 
 static int vip_in_config(const struct lb_config *cfg, const struct lb_vip_key *k)
@@ -231,35 +244,117 @@ static int fill_backends(struct lb_daemon *lb)
 	return 0;
 }
 
-static int wait_for_stop(void)
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct rx_ctx {
+	struct lb_daemon *lb;
+	uint64_t now_ms, tai_s;
+};
+
+static void on_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct rx_ctx *rx = arg;
+
+	lb_dispatcher_input(rx->lb->disp, frame, len, rx->now_ms, rx->tai_s);
+}
+
+/* Replies leave through the queue being served (the timers use queue 0). */
+static int send_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct lb_daemon *lb = arg;
+
+	return lb_xsk_send(lb->xsk, lb->tx_queue, frame, len);
+}
+
+static int signal_fd(void)
 {
 	sigset_t set;
-	struct signalfd_siginfo si;
-	int sfd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0)
-		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Returns 0 when asked to stop by a signal. */
+static int run(struct lb_daemon *lb, int sfd)
+{
+	unsigned int nq = lb_xsk_queues(lb->xsk), i;
+	struct pollfd pfd[LB_MAX_QUEUES + 1];
+	struct signalfd_siginfo si;
+	uint64_t wait_ms = 0;
+
+	for (i = 0; i < nq && i < LB_MAX_QUEUES; i++)
+		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
+	pfd[nq] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+
 	for (;;) {
-		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
-			if (errno == EINTR)
+		struct rx_ctx rx = { .lb = lb };
+
+		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
+		if (poll(pfd, nq + 1, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 && errno != EINTR)
+			return -1;
+		rx.now_ms = clock_ms(CLOCK_MONOTONIC);
+		rx.tai_s = clock_ms(CLOCK_TAI) / 1000;
+		for (i = 0; i < nq; i++) {
+			lb->tx_queue = i;
+			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
+				;
+			lb_xsk_flush(lb->xsk, i);
+		}
+		lb->tx_queue = 0;
+		wait_ms = lb_dispatcher_timers(lb->disp, rx.now_ms);
+		lb_xsk_flush(lb->xsk, 0);
+		lb_dispatcher_flush_stats(lb->disp);
+
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				pr_warn("SIGHUP: reloading the config is not built in this version "
+					"yet; restart the daemon to apply a new config\n");
 				continue;
-			break;
+			}
+			pr_info("%s: detaching\n", strsignal(si.ssi_signo));
+			return 0;
 		}
-		if (si.ssi_signo == SIGHUP) {
-			pr_warn("SIGHUP: reloading the config is not built in this version yet; "
-				"restart the daemon to apply a new config\n");
-			continue;
-		}
-		pr_info("%s: detaching\n", strsignal(si.ssi_signo));
-		break;
 	}
-	close(sfd);
+}
+
+/* The dispatcher: content directory, AF_XDP sockets, and its state. */
+static int start_dispatcher(struct lb_daemon *lb)
+{
+	struct lb_dispatcher_maps maps = {
+		.flows_fd = bpf_map__fd(lb->skel->maps.flows),
+		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
+		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
+	};
+	struct lb_directory_stats ds;
+	char err[LB_ERR_MAX];
+
+	lb->dir = lb_directory_build(lb->cfg.routes, lb->cfg.n_routes, err, sizeof(err));
+	if (!lb->dir) {
+		pr_warn("%s: %s\n", lb->cfg.path, err);
+		return -1;
+	}
+	lb_directory_stats(lb->dir, &ds);
+	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->skel->maps.xsks));
+	if (!lb->xsk) {
+		pr_warn("cannot open AF_XDP sockets on %s: %s\n", lb->cfg.interface, strerror(errno));
+		return -1;
+	}
+	lb->disp = lb_dispatcher_new(&lb->cfg, lb->dir, &lb->secret, &maps, send_frame, lb);
+	if (!lb->disp)
+		return -1;
+	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
+		lb_xsk_queues(lb->xsk), lb_xsk_zerocopy(lb->xsk) ? "zero-copy" : "copy", ds.routes,
+		ds.bytes / 1024);
 	return 0;
 }
 
@@ -268,17 +363,19 @@ int cmd_balancer(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "xdp-mode", required_argument, NULL, 'm' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *config = NULL, *mode = "auto";
 	struct lb_daemon lb = {};
 	char err[LB_ERR_MAX];
-	int opt, ret = LB_EXIT_FAIL;
+	int opt, sfd = -1, ret = LB_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "c:m:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:m:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
+		case 'v': lb_verbose = true; break;
 		case 'm': mode = optarg; break;
 		case 'h': usage(stdout); return LB_EXIT_OK;
 		default: usage(stderr); return LB_EXIT_USAGE;
@@ -299,7 +396,7 @@ int cmd_balancer(int argc, char **argv)
 			config, lb.cfg.interface);
 		goto out;
 	}
-	if (check_bpffs())
+	if (check_bpffs() || load_secret(&lb))
 		goto out;
 
 	lb.skel = balancer__open();
@@ -309,6 +406,9 @@ int cmd_balancer(int argc, char **argv)
 	}
 	lb.skel->rodata->cfg_mss = lb.cfg.handoff.mss;
 	lb.skel->rodata->cfg_wscale = lb.cfg.handoff.wscale;
+	/* The client may send this much before our first ACK: what we are ready to buffer. */
+	lb.skel->rodata->cfg_syn_window =
+		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
 	if (set_pin_paths(lb.skel->obj))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
@@ -318,16 +418,24 @@ int cmd_balancer(int argc, char **argv)
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
+	sfd = signal_fd();
+	if (sfd < 0 || start_dispatcher(&lb))
+		goto detach;
 	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
 		lb.cfg.interface, LB_PIN_DIR);
 
-	if (wait_for_stop() == 0)
+	if (run(&lb, sfd) == 0)
 		ret = LB_EXIT_OK;
 detach:
 	xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
 	bpf_object__unpin_maps(lb.skel->obj, NULL);
 	rmdir(LB_PIN_DIR);
 out:
+	if (sfd >= 0)
+		close(sfd);
+	lb_dispatcher_free(lb.disp);
+	lb_xsk_close(lb.xsk);
+	lb_directory_free(lb.dir);
 	xdp_program__close(lb.prog);
 	balancer__destroy(lb.skel);
 	lb_config_free(&lb.cfg);

@@ -100,7 +100,7 @@ int cmd_status(int argc, char **argv)
 		{}
 	};
 	struct lb_counter counters[LB_XDP_REASON_MAX];
-	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, ret = LB_EXIT_FAIL, r;
+	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, ret = LB_EXIT_FAIL, r;
 	bool json = false;
 	long flows;
 
@@ -120,7 +120,8 @@ int cmd_status(int argc, char **argv)
 	stats_fd = open_pinned("stats");
 	flows_fd = open_pinned("flows");
 	vips_fd = open_pinned("vips");
-	if (stats_fd < 0 || flows_fd < 0 || vips_fd < 0)
+	disp_fd = open_pinned("disp_stats");
+	if (stats_fd < 0 || flows_fd < 0 || vips_fd < 0 || disp_fd < 0)
 		goto out;
 	if (sum_counters(stats_fd, counters)) {
 		fprintf(stderr, "latebind status: cannot read the counters: %s\n", strerror(errno));
@@ -142,6 +143,19 @@ int cmd_status(int argc, char **argv)
 			       (unsigned long long)counters[r].packets,
 			       (unsigned long long)counters[r].bytes);
 	}
+	printf(json ? "},\"dispatcher\":{" : "Dispatcher:\n");
+	for (r = 0; r < LB_DISP_MAX; r++) {
+		__u64 v = 0;
+		__u32 k = r;
+
+		if (disp_fd >= 0)
+			bpf_map_lookup_elem(disp_fd, &k, &v);
+		if (json)
+			printf("%s\"%s\":%llu", r ? "," : "", lb_dispatch_counter_names[r],
+			       (unsigned long long)v);
+		else
+			printf("  %-20s %llu\n", lb_dispatch_counter_names[r], (unsigned long long)v);
+	}
 	printf(json ? "}}\n" : "");
 	ret = LB_EXIT_OK;
 out:
@@ -151,5 +165,7 @@ out:
 		close(flows_fd);
 	if (vips_fd >= 0)
 		close(vips_fd);
+	if (disp_fd >= 0)
+		close(disp_fd);
 	return ret;
 }

@@ -1,0 +1,651 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dispatcher's TCP bookkeeping before binding. A connection is born when
+ * its first segment with a valid cookie arrives; from then on the flows map
+ * sends all of its segments here (state LB_FLOW_DISPATCH). Request bytes are
+ * stored at their offset in a buffer of handoff.request_limit bytes with a bit
+ * per byte received, so duplicates, overlaps and out-of-order segments are
+ * handled alike and the first copy of a byte wins (a retransmission cannot
+ * change what was already parsed).
+ *
+ *   COLLECTING  ─ head complete ─► routed: hand-off (bind callback) or 503
+ *       │        └ bad / no route / too large / timeout ─► REPLYING
+ *   REPLYING: our reply + FIN sent, retransmitted until the client acknowledges
+ *             it and sends its FIN, which we acknowledge ─► LINGER
+ *   LINGER: kept briefly to acknowledge a retransmitted FIN, then gone
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "dispatcher.h"
+#include "http.h"
+#include "log.h"
+#include "maps.h"
+#include "packet.h"
+#include "select.h"
+
+#define LB_CONN_BUCKETS	     65536
+#define LB_DEFAULT_MAX_CONNS 16384
+#define LB_REPLY_RTO_MS	     200  /* first retransmission of our reply */
+#define LB_REPLY_TRIES	     6	  /* then the client is reset */
+#define LB_LINGER_MS	     2000 /* to acknowledge a retransmitted FIN */
+
+enum conn_state { COLLECTING, REPLYING, LINGER };
+
+struct lb_conn {
+	struct lb_flow_key key;
+	struct lb_conn *hnext;	     /* hash chain */
+	struct lb_conn *prev, *next; /* age list, oldest first */
+	uint8_t client_mac[6];	     /* next hop towards the client */
+	uint8_t own_mac[6];
+	uint32_t client_isn;
+	uint32_t cookie;	     /* our ISN */
+	struct lb_cookie_opts opts;
+	bool ts_ok;
+	uint32_t ts_recent;	     /* the client's last TSval, echoed in ours */
+	enum conn_state state;
+	uint8_t *buf;		     /* request_limit bytes, then the received bitmap */
+	uint32_t held;		     /* contiguous request bytes from offset 0 */
+	bool fin_seen;		     /* the client's FIN, in order, at offset `held` */
+	uint64_t deadline_ms;	     /* request timeout, retransmission or linger end */
+	/* REPLYING */
+	char *reply;
+	uint32_t reply_len;
+	uint32_t tries;
+	bool reply_acked;
+};
+
+struct lb_dispatcher {
+	const struct lb_config *cfg;
+	const struct lb_directory *dir;
+	struct lb_cookie_secret secret;
+	struct lb_dispatcher_maps maps;
+	lb_send_fn send;
+	void *send_ctx;
+	lb_bind_fn bind;
+	void *bind_ctx;
+	struct lb_conn **buckets;
+	struct lb_conn *oldest, *newest;
+	size_t n_conns, max_conns;
+	uint32_t rr;
+	uint64_t now_ms;
+	uint64_t counters[LB_DISP_MAX];
+	uint8_t frame[2048];
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
+{
+	d->counters[c]++;
+}
+
+static uint32_t key_hash(const struct lb_flow_key *k)
+{
+	uint64_t h = ((uint64_t)k->saddr << 32 | k->daddr) * 0x9e3779b97f4a7c15ULL;
+
+	h ^= ((uint64_t)k->sport << 16 | k->dport) * 0xc2b2ae3d27d4eb4fULL;
+	return (uint32_t)(h >> 32) & (LB_CONN_BUCKETS - 1);
+}
+
+static bool key_eq(const struct lb_flow_key *a, const struct lb_flow_key *b)
+{
+	return a->saddr == b->saddr && a->daddr == b->daddr && a->sport == b->sport &&
+	       a->dport == b->dport;
+}
+
+static struct lb_conn *conn_find(struct lb_dispatcher *d, const struct lb_flow_key *k)
+{
+	struct lb_conn *c;
+
+	for (c = d->buckets[key_hash(k)]; c; c = c->hnext)
+		if (key_eq(&c->key, k))
+			return c;
+	return NULL;
+}
+
+static uint32_t limit(const struct lb_dispatcher *d)
+{
+	return d->cfg->handoff.request_limit;
+}
+
+static bool have_byte(const struct lb_conn *c, uint32_t lim, uint32_t off)
+{
+	return c->buf[lim + off / 8] & (1u << (off % 8));
+}
+
+static void conn_free(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	struct lb_conn **pp = &d->buckets[key_hash(&c->key)];
+
+	while (*pp != c)
+		pp = &(*pp)->hnext;
+	*pp = c->hnext;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->oldest = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		d->newest = c->prev;
+	d->n_conns--;
+	if (d->maps.flows_fd >= 0)
+		bpf_map_delete_elem(d->maps.flows_fd, &c->key);
+	free(c->buf);
+	free(c->reply);
+	free(c);
+}
+
+/* ---- sending ----------------------------------------------------------------- */
+
+/* A segment from the VIP to the client on @c's connection. */
+static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, uint8_t flags,
+		      const char *data, uint32_t len)
+{
+	uint32_t lim = limit(d), space = c->held < lim ? lim - c->held : 0;
+	struct lb_segment s = {
+		.saddr = c->key.daddr, .daddr = c->key.saddr,
+		.sport = c->key.dport, .dport = c->key.sport,
+		.seq = seq, .ack = c->client_isn + 1 + c->held + (c->fin_seen ? 1 : 0),
+		.flags = flags | LB_TH_ACK,
+		.has_ts = c->ts_ok, .tsval = (uint32_t)d->now_ms, .tsecr = c->ts_recent,
+		.payload = (const uint8_t *)data, .len = len,
+	};
+	size_t n;
+
+	/* The right edge of our window never moves back: it stays at the limit. */
+	if (c->opts.wscale != LB_COOKIE_WSCALE_NONE)
+		space >>= d->cfg->handoff.wscale;
+	s.window = space > 0xffff ? 0xffff : space;
+	memcpy(s.dst_mac, c->client_mac, 6);
+	memcpy(s.src_mac, c->own_mac, 6);
+	n = lb_segment_build(d->frame, sizeof(d->frame), &s);
+	if (!n || d->send(d->send_ctx, d->frame, n))
+		count(d, LB_DISP_TX_FULL);
+}
+
+static void conn_ack(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	conn_send(d, c, c->cookie + 1, 0, NULL, 0);
+}
+
+/* Our reply and FIN, split to the client's MSS. */
+static void send_reply(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	uint32_t mss = c->opts.mss - (c->ts_ok ? 12 : 0), off = 0;
+
+	do {
+		uint32_t n = c->reply_len - off > mss ? mss : c->reply_len - off;
+		bool last = off + n == c->reply_len;
+
+		conn_send(d, c, c->cookie + 1 + off, last ? LB_TH_FIN | LB_TH_PSH : 0,
+			  c->reply + off, n);
+		off += n;
+	} while (off < c->reply_len);
+}
+
+static void send_rst(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	uint32_t seq = c->cookie + 1 + (c->state == REPLYING ? c->reply_len + 1 : 0);
+
+	conn_send(d, c, seq, LB_TH_RST, NULL, 0);
+}
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+static enum lb_dispatch_counter reply_counter(int status)
+{
+	switch (status) {
+	case 400: return LB_DISP_REPLY_400;
+	case 404: return LB_DISP_REPLY_404;
+	case 408: return LB_DISP_REPLY_408;
+	case 414: return LB_DISP_REPLY_414;
+	case 431: return LB_DISP_REPLY_431;
+	case 501: return LB_DISP_REPLY_501;
+	case 505: return LB_DISP_REPLY_505;
+	default: return LB_DISP_REPLY_503;
+	}
+}
+
+/*
+ * Answer the client ourselves and close: a complete HTTP/1.1 response with
+ * Connection: close, then FIN. @head_only for HEAD requests (no body).
+ */
+static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, const char *why,
+		       bool head_only)
+{
+	char body[256];
+	int blen, n;
+
+	blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_phrase(status), why);
+	c->reply = malloc(512 + blen);
+	if (!c->reply) {
+		send_rst(d, c);
+		conn_free(d, c);
+		return;
+	}
+	n = sprintf(c->reply,
+		    "HTTP/1.1 %d %s\r\nServer: latebind\r\nContent-Type: text/plain\r\n"
+		    "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
+		    status, reason_phrase(status), blen,
+		    status == 503 ? "Retry-After: 5\r\n" : "", head_only ? "" : body);
+	c->reply_len = n;
+	c->state = REPLYING;
+	c->tries = 1;
+	c->deadline_ms = d->now_ms + LB_REPLY_RTO_MS;
+	count(d, reply_counter(status));
+	send_reply(d, c);
+}
+
+/* ---- the request ------------------------------------------------------------- */
+
+static void read_backends(struct lb_dispatcher *d, struct lb_backend_view *view, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct lb_cfg_backend *b = &d->cfg->backends[i];
+		struct lb_backend val;
+		__u32 k = i;
+
+		view[i] = (struct lb_backend_view){ .state = b->state, .weight = b->weight };
+		if (d->maps.backends_fd >= 0 && !bpf_map_lookup_elem(d->maps.backends_fd, &k, &val)) {
+			view[i].state = val.state;
+			view[i].active = val.active;
+		}
+	}
+}
+
+static void note_chosen(struct lb_dispatcher *d, uint32_t backend)
+{
+	struct lb_backend val;
+	__u32 k = backend;
+
+	if (d->maps.backends_fd < 0 || bpf_map_lookup_elem(d->maps.backends_fd, &k, &val))
+		return;
+	val.chosen++;
+	bpf_map_update_elem(d->maps.backends_fd, &k, &val, BPF_EXIST);
+}
+
+/* The head is complete (or broken): decide. */
+static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
+			const struct lb_http_request *req)
+{
+	struct lb_backend_view view[LB_MAX_BACKENDS];
+	struct lb_route_match m;
+	char path[4096];
+	bool head = ret == LB_HTTP_DONE && req->method_id == LB_METHOD_HEAD;
+	int plen, chosen;
+
+	if (ret != LB_HTTP_DONE) {
+		pr_debug("request rejected (%d): %s\n", lb_http_status(ret),
+			 req->error ? req->error : "malformed");
+		conn_reply(d, c, lb_http_status(ret), req->error ? req->error : "malformed request",
+			   false);
+		return;
+	}
+	plen = lb_http_route_path(req, path, sizeof(path));
+	if (plen < 0) {
+		conn_reply(d, c, lb_http_status(plen) ? lb_http_status(plen) : 400,
+			   "request path cannot be normalised", head);
+		return;
+	}
+	if (!lb_directory_lookup(d->dir, req->host, req->host_len, path, plen, &m)) {
+		conn_reply(d, c, 404, "no route for this resource", head);
+		return;
+	}
+	read_backends(d, view, d->cfg->n_backends);
+	chosen = lb_select_backend(m.holders, m.n_holders, view, d->cfg->n_backends, &d->rr);
+	if (chosen < 0) {
+		conn_reply(d, c, 503, "no holder of this resource is up", head);
+		return;
+	}
+	count(d, LB_DISP_DECISIONS);
+	note_chosen(d, chosen);
+	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
+		 (int)req->target_len, req->target, req->host, m.name,
+		 d->cfg->backends[chosen].name);
+	if (d->bind && d->bind(d->bind_ctx, d, c, chosen) == 0) {
+		conn_free(d, c); /* the hand-off owns the connection now */
+		return;
+	}
+	conn_reply(d, c, 503, "the hand-off to the chosen backend is not available", head);
+}
+
+/* New bytes arrived at the front: is the head complete? */
+static void conn_parse(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	struct lb_http_limits lim = LB_HTTP_LIMITS_DEFAULT;
+	struct lb_http_request req;
+	int ret;
+
+	lim.max_head = limit(d);
+	ret = lb_http_parse_head((const char *)c->buf, c->held, &lim, &req);
+	if (ret == LB_HTTP_AGAIN) {
+		if (c->held >= limit(d)) {
+			conn_reply(d, c, 431, "request head larger than the balancer accepts", false);
+			return;
+		}
+		if (c->fin_seen) {
+			count(d, LB_DISP_CLIENT_FIN);
+			conn_reply(d, c, 400, "connection closed before the request was complete",
+				   false);
+			return;
+		}
+		conn_ack(d, c);
+		return;
+	}
+	conn_decide(d, c, ret, &req);
+}
+
+/* Store a segment's bytes at their offset; first copy wins. Returns true if the front grew. */
+static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	uint32_t lim = limit(d), held_before = c->held, i;
+	int64_t off = (int32_t)(s->seq - (c->client_isn + 1));
+	int64_t end = off + s->len;
+	bool fresh = false;
+
+	if (end <= c->held && !(s->flags & LB_TH_FIN)) {
+		count(d, LB_DISP_SEGMENTS_DUP);
+		return false;
+	}
+	if (off < 0)
+		off = 0;
+	if (end > lim) {
+		count(d, LB_DISP_SEGMENTS_OUTSIDE);
+		end = lim;
+	}
+	if (!c->buf && off < end) {
+		c->buf = calloc(1, lim + (lim + 7) / 8);
+		if (!c->buf)
+			return false;
+	}
+	for (i = off; i < end; i++) {
+		if (have_byte(c, lim, i))
+			continue;
+		c->buf[i] = s->payload[i - (s->seq - (c->client_isn + 1))];
+		c->buf[lim + i / 8] |= 1u << (i % 8);
+		fresh = true;
+	}
+	if (off > c->held && fresh)
+		count(d, LB_DISP_SEGMENTS_OOO);
+	while (c->held < lim && c->buf && have_byte(c, lim, c->held))
+		c->held++;
+	/* A FIN counts once everything before it is here. */
+	if ((s->flags & LB_TH_FIN) && off + s->len == c->held)
+		c->fin_seen = true;
+	return c->held != held_before || c->fin_seen;
+}
+
+/* ---- segments -------------------------------------------------------------- */
+
+static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment *s,
+				const struct lb_cookie_opts *o)
+{
+	struct lb_conn *c = calloc(1, sizeof(*c));
+	uint32_t h;
+
+	if (!c)
+		return NULL;
+	if (d->n_conns >= d->max_conns && d->oldest) {
+		/* The oldest is the likeliest to be a slow or abandoned client. */
+		count(d, LB_DISP_CONNS_EVICTED);
+		send_rst(d, d->oldest);
+		conn_free(d, d->oldest);
+	}
+	c->key = lb_segment_flow_key(s);
+	memcpy(c->client_mac, s->src_mac, 6);
+	memcpy(c->own_mac, s->dst_mac, 6);
+	c->client_isn = s->seq - 1;
+	c->cookie = s->ack - 1;
+	c->opts = *o;
+	c->ts_ok = s->has_ts;
+	c->ts_recent = s->tsval;
+	c->state = COLLECTING;
+	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
+
+	h = key_hash(&c->key);
+	c->hnext = d->buckets[h];
+	d->buckets[h] = c;
+	c->prev = d->newest;
+	if (d->newest)
+		d->newest->next = c;
+	else
+		d->oldest = c;
+	d->newest = c;
+	d->n_conns++;
+	count(d, LB_DISP_CONNS_TAKEN);
+
+	/* From now on the XDP program sends every segment of it here. */
+	if (d->maps.flows_fd >= 0) {
+		struct lb_flow f = { .state = LB_FLOW_DISPATCH };
+
+		memcpy(f.client_hop_mac, c->client_mac, 6);
+		f.last_seen_ns = d->now_ms * 1000000;
+		bpf_map_update_elem(d->maps.flows_fd, &c->key, &f, BPF_ANY);
+	}
+	return c;
+}
+
+static void segment_replying(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	uint32_t fin_seq = c->cookie + 1 + c->reply_len; /* our FIN */
+
+	if ((s->flags & LB_TH_ACK) && (int32_t)(s->ack - (fin_seq + 1)) >= 0)
+		c->reply_acked = true;
+	if (s->flags & LB_TH_FIN) {
+		int64_t off = (int32_t)(s->seq - (c->client_isn + 1));
+
+		if (off + s->len >= c->held)
+			c->fin_seen = true;
+	}
+	if (c->fin_seen)
+		conn_send(d, c, fin_seq + 1, 0, NULL, 0);
+	if (c->reply_acked && c->fin_seen) {
+		c->state = LINGER;
+		c->deadline_ms = d->now_ms + LB_LINGER_MS;
+	}
+}
+
+void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
+			 uint64_t now_ms, uint64_t tai_s)
+{
+	struct lb_segment s;
+	struct lb_flow_key k;
+	struct lb_conn *c;
+
+	d->now_ms = now_ms;
+	if (lb_segment_parse(frame, len, &s))
+		return;
+	count(d, LB_DISP_SEGMENTS);
+	k = lb_segment_flow_key(&s);
+	c = conn_find(d, &k);
+
+	if (!c) {
+		struct lb_cookie_tuple t = { s.saddr, s.daddr, s.sport, s.dport };
+		struct lb_cookie_opts o;
+
+		if (s.flags & LB_TH_RST)
+			return; /* nothing to clean up */
+		if (!(s.flags & LB_TH_ACK) ||
+		    lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o)) {
+			count(d, LB_DISP_BAD_COOKIE);
+			return;
+		}
+		c = conn_new(d, &s, &o);
+		if (!c)
+			return;
+		if (!s.len && !(s.flags & LB_TH_FIN)) {
+			/* Only a tcp-mode VIP sends a bare ACK up; binding on it comes later. */
+			count(d, LB_DISP_TCP_MODE);
+			send_rst(d, c);
+			conn_free(d, c);
+			return;
+		}
+	}
+
+	if (s.flags & LB_TH_RST) {
+		count(d, LB_DISP_CLIENT_RST);
+		conn_free(d, c);
+		return;
+	}
+	if (s.has_ts && c->ts_ok)
+		c->ts_recent = s.tsval;
+
+	switch (c->state) {
+	case COLLECTING:
+		if (conn_store(d, c, &s))
+			conn_parse(d, c);
+		else
+			conn_ack(d, c); /* a duplicate: tell the client where we are */
+		break;
+	case REPLYING:
+		segment_replying(d, c, &s);
+		break;
+	case LINGER:
+		if (s.flags & LB_TH_FIN)
+			conn_send(d, c, c->cookie + 1 + c->reply_len + 1, 0, NULL, 0);
+		break;
+	}
+}
+
+uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
+{
+	struct lb_conn *c, *next;
+	uint64_t wait = 1000;
+
+	d->now_ms = now_ms;
+	for (c = d->oldest; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms > now_ms) {
+			if (c->deadline_ms - now_ms < wait)
+				wait = c->deadline_ms - now_ms;
+			continue;
+		}
+		switch (c->state) {
+		case COLLECTING:
+			conn_reply(d, c, 408, "the request did not arrive in time", false);
+			break;
+		case REPLYING:
+			if (c->reply_acked) {
+				/* The client has our reply but never closed: we are done with it. */
+				conn_free(d, c);
+				break;
+			}
+			if (c->tries >= LB_REPLY_TRIES) {
+				count(d, LB_DISP_REPLY_ABANDONED);
+				send_rst(d, c);
+				conn_free(d, c);
+				break;
+			}
+			count(d, LB_DISP_REPLY_RETRANSMIT);
+			send_reply(d, c);
+			c->deadline_ms = now_ms + ((uint64_t)LB_REPLY_RTO_MS << c->tries);
+			c->tries++;
+			break;
+		case LINGER:
+			conn_free(d, c);
+			break;
+		}
+	}
+	return wait;
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struct lb_directory *dir,
+					const struct lb_cookie_secret *secret,
+					const struct lb_dispatcher_maps *maps, lb_send_fn send,
+					void *send_ctx)
+{
+	struct lb_dispatcher *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->buckets = calloc(LB_CONN_BUCKETS, sizeof(*d->buckets));
+	if (!d->buckets) {
+		free(d);
+		return NULL;
+	}
+	d->cfg = cfg;
+	d->dir = dir;
+	d->secret = *secret;
+	d->maps = *maps;
+	d->send = send;
+	d->send_ctx = send_ctx;
+	d->max_conns = LB_DEFAULT_MAX_CONNS;
+	return d;
+}
+
+void lb_dispatcher_free(struct lb_dispatcher *d)
+{
+	if (!d)
+		return;
+	while (d->oldest)
+		conn_free(d, d->oldest);
+	free(d->buckets);
+	free(d);
+}
+
+void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx)
+{
+	d->bind = bind;
+	d->bind_ctx = ctx;
+}
+
+void lb_dispatcher_set_max_conns(struct lb_dispatcher *d, size_t max)
+{
+	d->max_conns = max ? max : 1;
+}
+
+uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c)
+{
+	return d->counters[c];
+}
+
+size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
+{
+	return d->n_conns;
+}
+
+void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
+{
+	__u32 i;
+
+	if (d->maps.stats_fd < 0)
+		return;
+	for (i = 0; i < LB_DISP_MAX; i++)
+		bpf_map_update_elem(d->maps.stats_fd, &i, &d->counters[i], BPF_ANY);
+}
+
+void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
+{
+	v->key = c->key;
+	memcpy(v->client_hop_mac, c->client_mac, 6);
+	memcpy(v->own_mac, c->own_mac, 6);
+	v->client_isn = c->client_isn;
+	v->cookie = c->cookie;
+	v->opts = c->opts;
+	v->request = c->buf;
+	v->request_len = c->held;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The dispatcher: the balancer's userspace half. It receives (via AF_XDP) the
+ * segments of connections the XDP program accepted with a valid cookie, keeps
+ * the little TCP state needed to collect a request head (ACKing what it holds),
+ * parses the head, looks the resource up in the content directory and picks the
+ * least-loaded healthy holder. Requests it cannot route get the balancer's own
+ * small HTTP reply on the client's connection.
+ *
+ * It does no I/O itself: frames come in through lb_dispatcher_input(), go out
+ * through the send callback, and time is passed in, so the unit tests drive the
+ * real thing with frames and a clock of their own.
+ */
+#ifndef LATEBIND_DISPATCHER_H
+#define LATEBIND_DISPATCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "cookie.h"
+#include "directory.h"
+#include "maps.h"
+#include "stats.h"
+
+struct lb_conn;
+struct lb_dispatcher;
+
+/* Sends one complete Ethernet frame; returns 0, or -1 if it could not be queued. */
+typedef int (*lb_send_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+/*
+ * Called when a request has been routed to @backend (index into the config's
+ * backends). Returning 0 means the connection now belongs to the hand-off
+ * (the dispatcher forgets it); non-zero makes the dispatcher answer 503.
+ */
+typedef int (*lb_bind_fn)(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
+			  uint32_t backend);
+
+struct lb_dispatcher_maps {
+	int flows_fd;	 /* -1: no flows map (unit tests) */
+	int backends_fd; /* -1: every backend is up with no load */
+	int stats_fd;	 /* -1: counters stay in memory only */
+};
+
+struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struct lb_directory *dir,
+					const struct lb_cookie_secret *secret,
+					const struct lb_dispatcher_maps *maps, lb_send_fn send,
+					void *send_ctx);
+void lb_dispatcher_free(struct lb_dispatcher *d);
+
+/* Where routed requests go; without one, they are answered 503 and logged. */
+void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx);
+
+/* At most this many connections collecting a request at once; the oldest gives way. */
+void lb_dispatcher_set_max_conns(struct lb_dispatcher *d, size_t max);
+
+/* One frame the XDP program sent up. @now_ms: CLOCK_MONOTONIC milliseconds. */
+void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
+			 uint64_t now_ms, uint64_t tai_s);
+
+/* Run timers (request timeouts, reply retransmission, linger). Returns ms until the next. */
+uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms);
+
+/* Counters, and the connections currently held. */
+uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
+size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
+/* Publish the counters to the stats map (cheap; called once per batch). */
+void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
+
+/* What a hand-off needs to know about the connection it takes over. */
+struct lb_conn_view {
+	struct lb_flow_key key;
+	uint8_t client_hop_mac[6]; /* where frames to the client go */
+	uint8_t own_mac[6];
+	uint32_t client_isn;
+	uint32_t cookie;
+	struct lb_cookie_opts opts;
+	const uint8_t *request; /* the request bytes held, as the client sent them */
+	uint32_t request_len;
+};
+void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v);
+
+#endif

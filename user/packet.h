@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * IPv4/TCP frames in userspace: parsing what the XDP program sent up to the
+ * dispatcher, and building the segments the dispatcher sends back (ACKs, the
+ * balancer's own replies, resets). Checksums are always complete: frames go
+ * out through AF_XDP, below any offload.
+ */
+#ifndef LATEBIND_PACKET_H
+#define LATEBIND_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maps.h"
+
+#define LB_TH_FIN 0x01
+#define LB_TH_SYN 0x02
+#define LB_TH_RST 0x04
+#define LB_TH_PSH 0x08
+#define LB_TH_ACK 0x10
+#define LB_TH_ECE 0x40
+#define LB_TH_CWR 0x80
+
+#define LB_FRAME_HEADROOM (14 + 20 + 60) /* Ethernet, IPv4, TCP with options */
+
+/* A TCP segment as seen on the wire; multi-byte fields in host order. */
+struct lb_segment {
+	uint8_t dst_mac[6];
+	uint8_t src_mac[6];
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t window;	/* as in the header, unscaled */
+	bool has_ts;
+	uint32_t tsval, tsecr;
+	uint8_t ttl;
+	const uint8_t *payload; /* points into the frame */
+	uint32_t len;
+};
+
+/*
+ * Parse an Ethernet/IPv4/TCP frame. Returns 0, or -1 if it is not one (bad
+ * lengths, options, fragments). Checksums are not verified: the XDP program
+ * already vouched for the frame's structure, and the kernel for checksums.
+ */
+int lb_segment_parse(const uint8_t *frame, size_t len, struct lb_segment *seg);
+
+/* The 4-tuple of a client segment as the flows map keys it. */
+struct lb_flow_key lb_segment_flow_key(const struct lb_segment *seg);
+
+/*
+ * Write @seg as a frame into @buf (at most @cap bytes), with a timestamp
+ * option when seg->has_ts, valid IPv4 and TCP checksums, DF set. Returns the
+ * frame length, or 0 if it does not fit.
+ */
+size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *seg);
+
+#endif
