@@ -226,6 +226,15 @@ static enum lb_dispatch_counter reply_counter(int status)
 	}
 }
 
+/* Close without a reply: just our FIN, retransmitted like a reply would be. */
+static void conn_close(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	c->state = REPLYING;
+	c->tries = 1;
+	c->deadline_ms = d->now_ms + LB_REPLY_RTO_MS;
+	send_reply(d, c);
+}
+
 /*
  * Answer the client ourselves and close: a complete HTTP/1.1 response with
  * Connection: close, then FIN. @head_only for HEAD requests (no body).
@@ -249,11 +258,8 @@ static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, c
 		    status, reason_phrase(status), blen,
 		    status == 503 ? "Retry-After: 5\r\n" : "", head_only ? "" : body);
 	c->reply_len = n;
-	c->state = REPLYING;
-	c->tries = 1;
-	c->deadline_ms = d->now_ms + LB_REPLY_RTO_MS;
 	count(d, reply_counter(status));
-	send_reply(d, c);
+	conn_close(d, c);
 }
 
 /* ---- the request ------------------------------------------------------------- */
@@ -347,8 +353,11 @@ static void conn_parse(struct lb_dispatcher *d, struct lb_conn *c)
 		}
 		if (c->fin_seen) {
 			count(d, LB_DISP_CLIENT_FIN);
-			conn_reply(d, c, 400, "connection closed before the request was complete",
-				   false);
+			if (c->held)
+				conn_reply(d, c, 400,
+					   "connection closed before the request was complete", false);
+			else
+				conn_close(d, c); /* asked for nothing: nothing to answer */
 			return;
 		}
 		conn_ack(d, c);

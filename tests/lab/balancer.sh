@@ -9,7 +9,9 @@ LAB_BALANCER_CONF=$LAB_RUN/balancer.yaml
 LAB_BALANCER_LOG=$LAB_RUN/balancer.log
 LAB_BALANCER_PID=
 
-# The lab's site: each backend's own content, /pair/ on web1+web2, the rest on all.
+# The lab's site: each backend's own content, /pair/ on web1+web2, /shared/, / and
+# /health on all; anything else has no route (404). LAB_HANDOFF overrides the
+# handoff settings.
 lab_balancer_config() {
 	cat >"$LAB_BALANCER_CONF" <<-YAML
 	interface: $LAB_IF
@@ -24,8 +26,10 @@ lab_balancer_config() {
 	  - {name: web2-only, host: "*", prefix: /web2/, backends: [web2]}
 	  - {name: web3-only, host: "*", prefix: /web3/, backends: [web3]}
 	  - {name: pair, host: "*", prefix: /pair/, backends: [web1, web2]}
-	  - {name: everything, host: "*", prefix: /, backends: [web1, web2, web3]}
-	handoff: {mss: 1400, wscale: 7}
+	  - {name: shared, host: "*", prefix: /shared/, backends: [web1, web2, web3]}
+	  - {name: index, host: "*", path: /, backends: [web1, web2, web3]}
+	  - {name: health, host: "*", path: /health, backends: [web1, web2, web3]}
+	handoff: ${LAB_HANDOFF:-{mss: 1400, wscale: 7\}}
 	cookie: {key_file: $LAB_RUN/cookie.key}
 	YAML
 }
@@ -64,6 +68,12 @@ lab_balancer_stop() {
 # lab_balancer_counter NAME: packets counted under NAME (see headers/stats.h).
 lab_balancer_counter() {
 	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# lab_dispatcher_counter NAME: the dispatcher's counter NAME.
+lab_dispatcher_counter() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v n="$1" '
+		/^Dispatcher:/ { d = 1; next } d && $1 == n { print $2 }'
 }
 
 lab_balancer_flows() {

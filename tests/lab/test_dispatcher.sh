@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# The dispatcher with real clients: the balancer's own replies (404 for no route,
+# 400 for garbage, 431 for a head over the limit, 408 for a request that never
+# completes), a request head split over many small segments (client MSS 536)
+# reassembled and decided exactly once, and every connection cleaned up after.
+
+# shellcheck source=tests/lab/balancer.sh
+source "$LAB_DIR/balancer.sh"
+
+# raw_request NODE BYTES: send BYTES (printf format) on a new connection to the
+# VIP and print what comes back until the balancer closes it.
+raw_request() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	lab_exec "$1" timeout 10 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		printf "$2" >&3
+		cat <&3' "$VIP" "$VIP_PORT" "$2"
+}
+
+status_line() { head -n 1 | tr -d '\r'; }
+
+LAB_HANDOFF="{mss: 1400, wscale: 7, request_limit: 16384, request_timeout_ms: 2000}" \
+	lab_balancer_config
+# --verbose: the log shows each decision.
+if ! lab_balancer_start --verbose; then
+	lab_fail "dispatcher: balancer starts" "see $LAB_BALANCER_LOG"
+	return 0
+fi
+
+out=$(lab_curl client1 -si "http://$VIP/no/such/thing")
+check_eq "dispatcher: unrouted path gets 404" "HTTP/1.1 404 Not Found" "$(status_line <<<"$out")"
+check_match "dispatcher: 404 says why and closes" "Connection: close.*no route" "$(tr -d '\r\n' <<<"$out")"
+
+out=$(lab_curl client1 -sI "http://$VIP/no/such/thing")
+check_match "dispatcher: HEAD gets the status without a body" \
+	"^HTTP/1.1 404 Not Found.*Content-Length: [0-9]+" "$(tr -d '\r\n' <<<"$out")"
+
+out=$(raw_request client1 'HELLO THERE\r\n\r\n')
+check_eq "dispatcher: garbage gets 400" "HTTP/1.1 400 Bad Request" "$(status_line <<<"$out")"
+
+out=$(raw_request client2 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')
+check_eq "dispatcher: duplicate Host gets 400" "HTTP/1.1 400 Bad Request" "$(status_line <<<"$out")"
+
+big=$(head -c 20000 /dev/zero | tr '\0' 'a')
+out=$(lab_curl client2 -si -H "X-Big: $big" "http://$VIP/shared/1k.bin")
+check_eq "dispatcher: head over the limit gets 431" \
+	"HTTP/1.1 431 Request Header Fields Too Large" "$(status_line <<<"$out")"
+
+out=$(raw_request client1 'GET /shared/1k.bin HTTP/1.1\r\nHost: x\r\n')
+check_eq "dispatcher: unfinished head gets 408 after the timeout" \
+	"HTTP/1.1 408 Request Timeout" "$(status_line <<<"$out")"
+
+# A 6 KiB head in segments of at most 536 bytes: reassembled, decided once.
+lab_exec client1 ip route replace default via "$ROUTER_CLIENT_IP" advmss 536
+decisions=$(lab_dispatcher_counter decisions)
+taken=$(lab_dispatcher_counter conns_taken)
+filler=$(head -c 6144 /dev/zero | tr '\0' 'b')
+out=$(lab_curl client1 -si -H "X-Filler: $filler" "http://$VIP/web2/1k.bin")
+lab_exec client1 ip route replace default via "$ROUTER_CLIENT_IP"
+check_eq "dispatcher: split head decided once" 1 "$(($(lab_dispatcher_counter decisions) - decisions))"
+check_eq "dispatcher: split head is one connection" 1 "$(($(lab_dispatcher_counter conns_taken) - taken))"
+check_match "dispatcher: split head routed to its holder" "route web2-only → web2" \
+	"$(grep -a 'web2/1k.bin' "$LAB_BALANCER_LOG" || true)"
+check_match "dispatcher: split head answered" "^HTTP/1.1 " "$out"
+
+# Every connection ends: nothing left in the flow table after the linger.
+no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
+check "dispatcher: no flow left behind" lab_wait 6 no_flows
+
+rc=0
+lab_balancer_stop || rc=$?
+check_eq "dispatcher: balancer exits 0 on SIGTERM" 0 "$rc"
