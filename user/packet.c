@@ -112,13 +112,56 @@ struct lb_flow_key lb_segment_flow_key(const struct lb_segment *s)
 	return k;
 }
 
+/* TCP checksum of @len bytes at @tcp under the pseudo-header of the IPv4 header @ip. */
+static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
+{
+	uint8_t pseudo[12];
+
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 6;
+	wr16(pseudo + 10, len);
+	return fold(sum16(tcp, len, sum16(pseudo, sizeof(pseudo), 0)));
+}
+
+void lb_frame_fix_csums(uint8_t *frame, size_t len)
+{
+	uint8_t *ip = frame + 14;
+	size_t ihl, tot;
+
+	if (len < 14 + 20)
+		return;
+	ihl = (ip[0] & 0xf) * 4;
+	tot = rd16(ip + 2);
+	wr16(ip + 10, 0);
+	wr16(ip + 10, fold(sum16(ip, ihl, 0)));
+	if (tot > len - 14 || tot < ihl + 20)
+		return;
+	wr16(ip + ihl + 16, 0);
+	wr16(ip + ihl + 16, tcp_csum(ip, ip + ihl, tot - ihl));
+}
+
+int lb_frame_check_csums(const uint8_t *frame, size_t len)
+{
+	const uint8_t *ip = frame + 14;
+	size_t ihl, tot;
+
+	if (len < 14 + 20)
+		return -1;
+	ihl = (ip[0] & 0xf) * 4;
+	tot = rd16(ip + 2);
+	if (ihl < 20 || tot > len - 14 || tot < ihl + 20 || fold(sum16(ip, ihl, 0)))
+		return -1;
+	return tcp_csum(ip, ip + ihl, tot - ihl) ? -1 : 0;
+}
+
 size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 {
-	size_t optlen = s->has_ts ? 12 : 0, thl = 20 + optlen, tot = 20 + thl + s->len;
-	uint8_t *ip = buf + 14, *th = ip + 20, pseudo[12];
-	uint16_t c;
+	size_t optlen = s->opts ? s->optlen : s->has_ts ? 12 : 0;
+	size_t thl = 20 + optlen, tot = 20 + thl + s->len;
+	uint8_t *ip = buf + 14, *th = ip + 20;
 
-	if (tot > 0xffff || 14 + tot > cap)
+	if (optlen % 4 || optlen > 40 || tot > 0xffff || 14 + tot > cap)
 		return 0;
 	memset(buf, 0, 14 + 20 + thl);
 	memcpy(buf, s->dst_mac, 6);
@@ -132,8 +175,6 @@ size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 	ip[9] = 6;
 	memcpy(ip + 12, &s->saddr, 4);
 	memcpy(ip + 16, &s->daddr, 4);
-	c = fold(sum16(ip, 20, 0));
-	wr16(ip + 10, c);
 
 	memcpy(th, &s->sport, 2);
 	memcpy(th + 2, &s->dport, 2);
@@ -142,7 +183,9 @@ size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 	th[12] = (thl / 4) << 4;
 	th[13] = s->flags;
 	wr16(th + 14, s->window);
-	if (s->has_ts) {
+	if (s->opts) {
+		memcpy(th + 20, s->opts, optlen);
+	} else if (s->has_ts) {
 		th[20] = 1;
 		th[21] = 1;
 		th[22] = 8;
@@ -152,12 +195,6 @@ size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 	}
 	if (s->len)
 		memmove(th + thl, s->payload, s->len);
-
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = 6;
-	wr16(pseudo + 10, thl + s->len);
-	c = fold(sum16(th, thl + s->len, sum16(pseudo, sizeof(pseudo), 0)));
-	wr16(th + 16, c);
+	lb_frame_fix_csums(buf, 14 + tot);
 	return 14 + tot;
 }

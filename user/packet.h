@@ -36,6 +36,8 @@ struct lb_segment {
 	bool has_ts;
 	uint32_t tsval, tsecr;
 	uint8_t ttl;
+	const uint8_t *opts;	/* build only: raw TCP options (4n bytes) instead of TS */
+	uint8_t optlen;
 	const uint8_t *payload; /* points into the frame */
 	uint32_t len;
 };
@@ -56,5 +58,11 @@ struct lb_flow_key lb_segment_flow_key(const struct lb_segment *seg);
  * frame length, or 0 if it does not fit.
  */
 size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *seg);
+
+/* 0 if the frame's IPv4 header and TCP checksums are right (options-free IPv4). */
+int lb_frame_check_csums(const uint8_t *frame, size_t len);
+
+/* Recompute both checksums, e.g. after a test edited a header on purpose. */
+void lb_frame_fix_csums(uint8_t *frame, size_t len);
 
 #endif

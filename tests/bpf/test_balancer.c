@@ -16,7 +16,7 @@
 #include "balancer.skel.h"
 #include "cookie.h"
 #include "maps.h"
-#include "packet.h"
+#include "frames.h"
 #include "stats.h"
 #include "suites.h"
 
@@ -442,6 +442,41 @@ START_TEST(test_ack_verdicts)
 }
 END_TEST
 
+/*
+ * A connection the dispatcher has taken goes to it whatever its ack number: after
+ * the first segment the client's seq no longer tells its ISN, so the cookie can't
+ * be checked again. Without the flow entry the same segment is a bad cookie.
+ */
+START_TEST(test_known_flow_goes_to_dispatcher)
+{
+	struct pkt_spec p = client_pkt(0x18);
+	struct lb_flow f = { .state = LB_FLOW_DISPATCH };
+	struct lb_flow_key k = { .sport = htons(CPORT), .dport = htons(VPORT), .proto = IPPROTO_TCP };
+	const char *data = "rest of the head\r\n\r\n";
+	int fd = bpf_map__fd(skel->maps.flows);
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	inet_pton(AF_INET, CLIENT, &k.saddr);
+	inet_pton(AF_INET, VIP, &k.daddr);
+	p.seq = CISN + 1 + 700; /* a later segment */
+	p.ack = 0x12345678;
+	p.payload = (const uint8_t *)data;
+	p.paylen = strlen(data);
+	len = pkt_build_tcp(frame, &p);
+
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_DROP_BAD_COOKIE);
+
+	ck_assert_int_eq(bpf_map_update_elem(fd, &k, &f, BPF_ANY), 0);
+	run_frame(frame, len, &r);
+	/* No AF_XDP socket in a test run: the redirect is counted as such. */
+	assert_counted(&r, LB_XDP_DROP_NO_XSK);
+	ck_assert_int_eq(bpf_map_delete_elem(fd, &k), 0);
+}
+END_TEST
+
 /* ---- malformed frames to a VIP, and traffic that is not ours ------------------- */
 
 enum mangle {
@@ -553,6 +588,7 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_syn_answered, 0, sizeof(syn_cases) / sizeof(syn_cases[0]));
 	tcase_add_test(tc, test_syn_retransmit_same_cookie);
 	tcase_add_loop_test(tc, test_ack_verdicts, 0, sizeof(ack_cases) / sizeof(ack_cases[0]));
+	tcase_add_test(tc, test_known_flow_goes_to_dispatcher);
 	tcase_add_loop_test(tc, test_bad_and_foreign, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;

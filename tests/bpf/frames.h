@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Building and checking IPv4/TCP frames for the BPF packet tables. */
-#ifndef LATEBIND_TEST_PACKET_H
-#define LATEBIND_TEST_PACKET_H
+#ifndef LATEBIND_TEST_FRAMES_H
+#define LATEBIND_TEST_FRAMES_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "packet.h" /* user/packet.h: the builder under test elsewhere */
 
 #define PKT_MAX 2048
 
@@ -24,11 +26,8 @@ struct pkt_spec {
 /* Writes a well-formed frame (valid checksums) into @buf; returns its length. */
 size_t pkt_build_tcp(uint8_t *buf, const struct pkt_spec *s);
 
-/* 0 if the IPv4 header and TCP checksums of the frame are right. */
-int pkt_check_csums(const uint8_t *frame, size_t len);
-
-/* Recompute both checksums after a test edited the frame on purpose. */
-void pkt_fix_csums(uint8_t *frame, size_t len);
+#define pkt_check_csums lb_frame_check_csums
+#define pkt_fix_csums	lb_frame_fix_csums
 
 /* Offsets into a frame without IP options. */
 #define PKT_IP  14
