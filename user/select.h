@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Choosing the backend for a request among the holders of its resource:
+ * the least active flows per unit of weight, among those that are up.
+ */
+#ifndef LATEBIND_SELECT_H
+#define LATEBIND_SELECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maps.h"
+
+/*
+ * What selection needs to know of one backend, indexed like lb_config.backends
+ * (and the `backends` map). The dispatcher fills it from the map and its
+ * health checks; selection itself never touches a map.
+ */
+struct lb_backend_view {
+	uint32_t state;	 /* enum lb_backend_state: only LB_BACKEND_UP takes new flows */
+	uint32_t weight; /* 0 takes no new flows, like draining */
+	uint64_t active; /* flows bound and not yet closed */
+};
+
+/*
+ * Pick one of @holders[0..n) (indexes into @view[0..nview); out-of-range ones
+ * are skipped). Returns the chosen backend index, or -1 when no holder is up
+ * with a non-zero weight (the caller answers 503).
+ *
+ * a beats b when active_a / weight_a < active_b / weight_b, compared as
+ * active_a * weight_b < active_b * weight_a without division or rounding.
+ * Among equally loaded holders the choice rotates with *rr_state (advanced on
+ * every call), so idle backends share new flows instead of the first one
+ * taking them all. Keep one rr_state per dispatcher thread; no locking here.
+ */
+int lb_select_backend(const uint32_t *holders, size_t n, const struct lb_backend_view *view,
+		      size_t nview, uint32_t *rr_state);
+
+#endif
