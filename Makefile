@@ -19,7 +19,8 @@ CFLAGS   += $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iheaders -Iuser -I$(BUILD
             -DLATEBIND_VERSION='"$(VERSION)"'
 LDLIBS   += -lxdp -lbpf -lelf -lz -lyaml
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+# -mcpu=v3: atomic compare-and-swap on flow state (exactly-once active counts).
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
               -Ivmlinux/$(ARCH) -Iheaders -Ibpf
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)

@@ -5,7 +5,9 @@
  *   SYN to a VIP           → SYN/ACK whose ISN is a keyed cookie, XDP_TX; no state
  *   ACK, valid cookie      → bare: dropped (handshake done); with data/FIN/RST:
  *                            to the dispatcher's AF_XDP socket on this RX queue
- *   packet of a known flow → to the dispatcher (the fast path comes with hand-off)
+ *   packet of a flow being collected → to the dispatcher
+ *   packet of a bound flow → MACs rewritten towards its backend, XDP_TX
+ *   a backend's diverted FIN/RST (from a VIP) → to the client, XDP_TX
  *   anything else to a VIP → dropped under its own reason
  *   not to a VIP           → XDP_PASS, untouched
  *
@@ -179,6 +181,74 @@ static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes)
 	return verdict(bytes, LB_XDP_REDIRECT_DISPATCH, XDP_REDIRECT);
 }
 
+/* The first FIN or RST of a bound flow, from either side, ends its count. */
+static __always_inline void close_flow(struct lb_flow *f)
+{
+	struct lb_backend *b;
+	__u32 idx = f->backend;
+
+	if (__sync_val_compare_and_swap(&f->state, LB_FLOW_BOUND, LB_FLOW_CLOSING) != LB_FLOW_BOUND)
+		return;
+	b = bpf_map_lookup_elem(&backends, &idx);
+	if (b)
+		__sync_fetch_and_add(&b->active, -1);
+}
+
+static __always_inline void count_flow(struct lb_flow *f, __u64 bytes)
+{
+	struct lb_backend *b;
+	__u32 idx = f->backend;
+
+	f->last_seen_ns = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&f->packets, 1);
+	__sync_fetch_and_add(&f->bytes, bytes);
+	b = bpf_map_lookup_elem(&backends, &idx);
+	if (b) {
+		__sync_fetch_and_add(&b->packets, 1);
+		__sync_fetch_and_add(&b->bytes, bytes);
+	}
+}
+
+/* Client → backend on a bound flow: only the MACs change. */
+static __always_inline int fast_path(struct ethhdr *eth, struct lb_flow *f, __u8 flags, __u64 bytes)
+{
+	if (flags & (TH_FIN | TH_RST))
+		close_flow(f);
+	count_flow(f, bytes);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
+	return verdict(bytes, LB_XDP_TX_FAST_PATH, XDP_TX);
+}
+
+/*
+ * A backend's FIN or RST, sent to us by its TC egress program so we see the
+ * connection end: note it, then send it on to the client's next hop.
+ */
+static __always_inline int diverted(struct ethhdr *eth, struct iphdr *iph, struct cursor *c,
+				    __u64 bytes)
+{
+	struct lb_flow_key fkey = {};
+	struct tcphdr *th;
+	struct lb_flow *f;
+
+	if (iph->ihl != 5 || !(th = parse_tcp_fixed(c)))
+		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
+	fkey.saddr = iph->daddr;
+	fkey.daddr = iph->saddr;
+	fkey.sport = th->dest;
+	fkey.dport = th->source;
+	fkey.proto = IPPROTO_TCP;
+	f = bpf_map_lookup_elem(&flows, &fkey);
+	if (!f || f->state == LB_FLOW_DISPATCH)
+		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
+	if (tcp_flags(th) & (TH_FIN | TH_RST))
+		close_flow(f);
+	f->last_seen_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, f->client_hop_mac, ETH_ALEN);
+	return verdict(bytes, LB_XDP_TX_DIVERTED, XDP_TX);
+}
+
 SEC("xdp")
 int lb_xdp(struct xdp_md *ctx)
 {
@@ -191,6 +261,7 @@ int lb_xdp(struct xdp_md *ctx)
 	struct lb_cookie_secret *secret;
 	struct lb_cookie_opts co;
 	struct lb_cookie_tuple t;
+	struct lb_flow *flow;
 	struct lb_vip *vip;
 	struct ethhdr *eth;
 	struct iphdr *iph;
@@ -215,8 +286,13 @@ int lb_xdp(struct xdp_md *ctx)
 	 */
 	vkey.addr = iph->daddr;
 	vkey.proto = IPPROTO_TCP;
-	if (!bpf_map_lookup_elem(&vips, &vkey))
+	if (!bpf_map_lookup_elem(&vips, &vkey)) {
+		/* From a VIP: only our backends send that, diverting a connection's end. */
+		vkey.addr = iph->saddr;
+		if (bpf_map_lookup_elem(&vips, &vkey))
+			return diverted(eth, iph, &c, bytes);
 		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
+	}
 	if (iph->version != 4 || iph->ihl < 5)
 		return verdict(bytes, LB_XDP_DROP_IP_IHL, XDP_DROP);
 	if (iph->ihl > 5)
@@ -244,8 +320,12 @@ int lb_xdp(struct xdp_md *ctx)
 	fkey.sport = th->source;
 	fkey.dport = th->dest;
 	fkey.proto = IPPROTO_TCP;
-	if (bpf_map_lookup_elem(&flows, &fkey))
-		return to_dispatcher(ctx, bytes);
+	flow = bpf_map_lookup_elem(&flows, &fkey);
+	if (flow) {
+		if (flow->state == LB_FLOW_DISPATCH)
+			return to_dispatcher(ctx, bytes);
+		return fast_path(eth, flow, flags, bytes);
+	}
 
 	if (flags & TH_SYN) {
 		if (flags & (TH_ACK | TH_FIN | TH_RST))

@@ -34,9 +34,14 @@ struct {
 	__type(value, struct lb_flow);
 } flows SEC(".maps");
 
-/* Backend index → address, MAC, state, active flows. Written by the daemon. */
+/*
+ * Backend index → address, MAC, state, active flows. The daemon writes the
+ * config part, the dispatcher counts hand-offs in, the XDP program counts
+ * closes out and traffic. Mmapable so both sides can use atomics on it.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, LB_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct lb_backend);

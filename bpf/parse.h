@@ -53,7 +53,7 @@ static __always_inline __u8 tcp_flags(const struct tcphdr *th)
 	return ((const __u8 *)th)[13];
 }
 
-/* What a SYN offered, from its options. */
+/* What a SYN offered (or an ACK carries), from its options. */
 struct syn_options {
 	__u16 mss;	/* 0: no MSS option */
 	__u8 wscale;	/* valid when has_wscale */
@@ -61,6 +61,7 @@ struct syn_options {
 	__u8 sack_ok;
 	__u8 has_ts;
 	__u32 tsval;	/* host order */
+	__u32 tsecr;	/* host order; 0 in a SYN */
 };
 
 /*
@@ -127,6 +128,8 @@ static long parse_one_option(__u32 n, void *arg)
 			goto bad;
 		o->tsval = (__u32)buf[idx64(i + 2)] << 24 | (__u32)buf[idx64(i + 3)] << 16 |
 			   (__u32)buf[idx64(i + 4)] << 8 | buf[idx64(i + 5)];
+		o->tsecr = (__u32)buf[idx64(i + 6)] << 24 | (__u32)buf[idx64(i + 7)] << 16 |
+			   (__u32)buf[idx64(i + 8)] << 8 | buf[idx64(i + 9)];
 		o->has_ts = 1;
 		break;
 	}

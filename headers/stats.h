@@ -20,6 +20,9 @@
 	X(DROP_HANDSHAKE_ACK, "drop_handshake_ack") /* valid bare ACK: done    */ \
 	X(REDIRECT_DISPATCH,  "redirect_dispatch")  /* to the dispatcher (xsk) */ \
 	X(DROP_NO_XSK,        "drop_no_xsk")        /* no dispatcher on queue  */ \
+	X(TX_FAST_PATH,       "tx_fast_path")       /* bound flow → backend    */ \
+	X(TX_DIVERTED,        "tx_diverted")        /* backend FIN/RST → client*/ \
+	X(DROP_DIVERT_NO_FLOW, "drop_divert_no_flow") /* diverted, flow unknown */ \
 	X(DROP_BAD_COOKIE,    "drop_bad_cookie")    /* forged, stale, wrong key*/ \
 	X(DROP_ETH_TRUNC,     "drop_eth_trunc")                                  \
 	X(DROP_IP_TRUNC,      "drop_ip_trunc")                                   \
@@ -33,6 +36,26 @@
 	X(DROP_TCP_OPTIONS,   "drop_tcp_options")   /* malformed SYN options   */ \
 	X(DROP_SYN_PAYLOAD,   "drop_syn_payload")   /* data on a SYN (no TFO)  */ \
 	X(DROP_INTERNAL,      "drop_internal")      /* helper failed; a bug    */
+
+/* The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST diversion). */
+#define LB_BACKEND_REASONS(X)                                                   \
+	X(PASS_OTHER,        "pass_other")        /* not for the VIP service      */ \
+	X(PASS_SOCKET,       "pass_socket")       /* for an existing connection   */ \
+	X(PASS_NO_LISTENER,  "pass_no_listener")  /* nothing listens: kernel RSTs */ \
+	X(ADOPTED,           "adopted")           /* cookie ACK → connection      */ \
+	X(DROP_NOT_BALANCER, "drop_not_balancer") /* cookie ACK from elsewhere    */ \
+	X(DROP_BAD_COOKIE,   "drop_bad_cookie")                                  \
+	X(DROP_MALFORMED,    "drop_malformed")                                   \
+	X(DROP_ASSIGN,       "drop_assign_failed") /* the kernel refused it      */ \
+	X(EGRESS_DIVERTED,   "egress_diverted")   /* FIN/RST sent to the balancer */ \
+	X(EGRESS_PASS,       "egress_pass")
+
+enum lb_backend_reason {
+#define LB_BREASON_ENUM(id, name) LB_BE_##id,
+	LB_BACKEND_REASONS(LB_BREASON_ENUM)
+#undef LB_BREASON_ENUM
+	LB_BE_REASON_MAX
+};
 
 enum lb_xdp_reason {
 #define LB_REASON_ENUM(id, name) LB_XDP_##id,
@@ -87,6 +110,12 @@ static const char *const lb_dispatch_counter_names[LB_DISP_MAX] = {
 #define LB_DISP_NAME(id, name) [LB_DISP_##id] = name,
 	LB_DISPATCH_COUNTERS(LB_DISP_NAME)
 #undef LB_DISP_NAME
+};
+
+static const char *const lb_backend_reason_names[LB_BE_REASON_MAX] = {
+#define LB_BREASON_NAME(id, name) [LB_BE_##id] = name,
+	LB_BACKEND_REASONS(LB_BREASON_NAME)
+#undef LB_BREASON_NAME
 };
 
 static const char *const lb_xdp_reason_names[LB_XDP_REASON_MAX] = {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -31,6 +32,7 @@
 #include "cookie_key.h"
 #include "directory.h"
 #include "dispatcher.h"
+#include "handoff.h"
 #include "log.h"
 #include "maps.h"
 #include "xsk.h"
@@ -48,8 +50,14 @@ struct lb_daemon {
 	struct lb_directory *dir;
 	struct lb_xsk *xsk;
 	struct lb_dispatcher *disp;
-	unsigned int tx_queue; /* where the dispatcher's frames leave */
+	struct lb_handoff handoff;
+	struct lb_backend *backends; /* the backends map, mmapped */
+	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 };
+
+#define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
+#define LB_FLOW_LINGER_NS    (3ULL * 1000000000) /* closed: time for the last ACKs */
+#define LB_FLOW_IDLE_NS	     (300ULL * 1000000000) /* bound, silent: gone */
 
 static void usage(FILE *out)
 {
@@ -223,25 +231,61 @@ static int fill_vips(struct lb_daemon *lb)
 	return 0;
 }
 
-static int fill_backends(struct lb_daemon *lb)
+/* Map the backends array: the dispatcher and XDP update its counters atomically. */
+static int map_backends(struct lb_daemon *lb)
 {
-	int fd = bpf_map__fd(lb->skel->maps.backends);
-	__u32 i;
-
-	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
-		const struct lb_cfg_backend *b = &lb->cfg.backends[i];
-		struct lb_backend val = {};
-
-		/* Keep the live counters of a flow table we took over. */
-		bpf_map_lookup_elem(fd, &i, &val);
-		val.addr = b->address.s_addr;
-		memcpy(val.mac, b->mac, sizeof(val.mac));
-		val.weight = b->weight;
-		val.state = b->state;
-		if (bpf_map_update_elem(fd, &i, &val, 0))
-			return -1;
+	lb->backends = mmap(NULL, LB_BACKENDS_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    bpf_map__fd(lb->skel->maps.backends), 0);
+	if (lb->backends == MAP_FAILED) {
+		lb->backends = NULL;
+		return -1;
 	}
 	return 0;
+}
+
+static int fill_backends(struct lb_daemon *lb)
+{
+	size_t i;
+
+	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
+		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
+		struct lb_backend *b = &lb->backends[i];
+
+		/* Config fields only: live counters of a flow table we took over stay. */
+		b->addr = c->address.s_addr;
+		memcpy(b->mac, c->mac, sizeof(b->mac));
+		b->weight = c->weight;
+		__atomic_store_n(&b->state, c->state, __ATOMIC_RELAXED);
+		if (!c->mac_given)
+			pr_warn("backend %s has no 'mac:' in the config; it gets no hand-offs\n",
+				c->name);
+	}
+	return 0;
+}
+
+/*
+ * Flows that closed linger for their last ACKs, then go; bound flows silent for
+ * too long are closed here (their count drops once, as a FIN would).
+ */
+static void expire_flows(struct lb_daemon *lb, uint64_t now_ns)
+{
+	int fd = bpf_map__fd(lb->skel->maps.flows);
+	struct lb_flow_key key, next, *prev = NULL;
+	struct lb_flow f;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &f) || f.last_seen_ns > now_ns)
+			continue;
+		if (f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) {
+			bpf_map_delete_elem(fd, &key);
+		} else if (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS) {
+			f.state = LB_FLOW_CLOSING;
+			if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST) && f.backend < LB_MAX_BACKENDS)
+				__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
+		}
+	}
 }
 
 static uint64_t clock_ms(clockid_t id)
@@ -296,6 +340,8 @@ static int run(struct lb_daemon *lb, int sfd)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
 	pfd[nq] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
+	uint64_t next_expiry = 0;
+
 	for (;;) {
 		struct rx_ctx rx = { .lb = lb };
 
@@ -304,6 +350,7 @@ static int run(struct lb_daemon *lb, int sfd)
 			return -1;
 		rx.now_ms = clock_ms(CLOCK_MONOTONIC);
 		rx.tai_s = clock_ms(CLOCK_TAI) / 1000;
+		lb->handoff.now_ns = rx.now_ms * 1000000;
 		for (i = 0; i < nq; i++) {
 			lb->tx_queue = i;
 			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
@@ -314,6 +361,12 @@ static int run(struct lb_daemon *lb, int sfd)
 		wait_ms = lb_dispatcher_timers(lb->disp, rx.now_ms);
 		lb_xsk_flush(lb->xsk, 0);
 		lb_dispatcher_flush_stats(lb->disp);
+		if (rx.now_ms >= next_expiry) {
+			expire_flows(lb, rx.now_ms * 1000000);
+			next_expiry = rx.now_ms + 1000;
+		}
+		if (wait_ms > 1000)
+			wait_ms = 1000;
 
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
@@ -334,6 +387,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 		.flows_fd = bpf_map__fd(lb->skel->maps.flows),
 		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
 		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
+		.backends = lb->backends,
 	};
 	struct lb_directory_stats ds;
 	char err[LB_ERR_MAX];
@@ -352,6 +406,11 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->disp = lb_dispatcher_new(&lb->cfg, lb->dir, &lb->secret, &maps, send_frame, lb);
 	if (!lb->disp)
 		return -1;
+	lb->handoff = (struct lb_handoff){
+		.cfg = &lb->cfg, .backends = lb->backends,
+		.flows_fd = bpf_map__fd(lb->skel->maps.flows), .send = send_frame, .send_ctx = lb,
+	};
+	lb_dispatcher_set_bind(lb->disp, lb_handoff_cookie, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
 		lb_xsk_queues(lb->xsk), lb_xsk_zerocopy(lb->xsk) ? "zero-copy" : "copy", ds.routes,
 		ds.bytes / 1024);
@@ -414,7 +473,7 @@ int cmd_balancer(int argc, char **argv)
 	/* libxdp loads the object while attaching (through its dispatcher). */
 	if (attach(&lb, mode))
 		goto out;
-	if (fill_secret(&lb) || fill_vips(&lb) || fill_backends(&lb)) {
+	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) || fill_backends(&lb)) {
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
@@ -436,6 +495,8 @@ out:
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
 	lb_directory_free(lb.dir);
+	if (lb.backends)
+		munmap(lb.backends, LB_BACKENDS_MMAP_LEN);
 	xdp_program__close(lb.prog);
 	balancer__destroy(lb.skel);
 	lb_config_free(&lb.cfg);

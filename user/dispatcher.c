@@ -48,6 +48,8 @@ struct lb_conn {
 	struct lb_cookie_opts opts;
 	bool ts_ok;
 	uint32_t ts_recent;	     /* the client's last TSval, echoed in ours */
+	uint32_t first_tsecr;	     /* the client's echo of our SYN/ACK's TSval */
+	uint16_t client_window;	     /* from its last segment, unscaled */
 	enum conn_state state;
 	uint8_t *buf;		     /* request_limit bytes, then the received bitmap */
 	uint32_t held;		     /* contiguous request bytes from offset 0 */
@@ -119,7 +121,8 @@ static bool have_byte(const struct lb_conn *c, uint32_t lim, uint32_t off)
 	return c->buf[lim + off / 8] & (1u << (off % 8));
 }
 
-static void conn_free(struct lb_dispatcher *d, struct lb_conn *c)
+/* Forget @c; @drop_flow also removes its flows entry (not after a hand-off). */
+static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_flow)
 {
 	struct lb_conn **pp = &d->buckets[key_hash(&c->key)];
 
@@ -135,11 +138,16 @@ static void conn_free(struct lb_dispatcher *d, struct lb_conn *c)
 	else
 		d->newest = c->prev;
 	d->n_conns--;
-	if (d->maps.flows_fd >= 0)
+	if (drop_flow && d->maps.flows_fd >= 0)
 		bpf_map_delete_elem(d->maps.flows_fd, &c->key);
 	free(c->buf);
 	free(c->reply);
 	free(c);
+}
+
+static void conn_free(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	conn_unlink(d, c, true);
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -274,7 +282,11 @@ static void read_backends(struct lb_dispatcher *d, struct lb_backend_view *view,
 		__u32 k = i;
 
 		view[i] = (struct lb_backend_view){ .state = b->state, .weight = b->weight };
-		if (d->maps.backends_fd >= 0 && !bpf_map_lookup_elem(d->maps.backends_fd, &k, &val)) {
+		if (d->maps.backends) {
+			view[i].state = d->maps.backends[i].state;
+			view[i].active = __atomic_load_n(&d->maps.backends[i].active, __ATOMIC_RELAXED);
+		} else if (d->maps.backends_fd >= 0 &&
+			   !bpf_map_lookup_elem(d->maps.backends_fd, &k, &val)) {
 			view[i].state = val.state;
 			view[i].active = val.active;
 		}
@@ -283,13 +295,8 @@ static void read_backends(struct lb_dispatcher *d, struct lb_backend_view *view,
 
 static void note_chosen(struct lb_dispatcher *d, uint32_t backend)
 {
-	struct lb_backend val;
-	__u32 k = backend;
-
-	if (d->maps.backends_fd < 0 || bpf_map_lookup_elem(d->maps.backends_fd, &k, &val))
-		return;
-	val.chosen++;
-	bpf_map_update_elem(d->maps.backends_fd, &k, &val, BPF_EXIST);
+	if (d->maps.backends)
+		__atomic_fetch_add(&d->maps.backends[backend].chosen, 1, __ATOMIC_RELAXED);
 }
 
 /* The head is complete (or broken): decide. */
@@ -331,7 +338,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
 	if (d->bind && d->bind(d->bind_ctx, d, c, chosen) == 0) {
-		conn_free(d, c); /* the hand-off owns the connection now */
+		conn_unlink(d, c, false); /* the hand-off owns the connection, and its flow */
 		return;
 	}
 	conn_reply(d, c, 503, "the hand-off to the chosen backend is not available", head);
@@ -430,6 +437,8 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	c->opts = *o;
 	c->ts_ok = s->has_ts;
 	c->ts_recent = s->tsval;
+	c->first_tsecr = s->tsecr;
+	c->client_window = s->window;
 	c->state = COLLECTING;
 	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
 
@@ -520,6 +529,7 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	}
 	if (s.has_ts && c->ts_ok)
 		c->ts_recent = s.tsval;
+	c->client_window = s.window;
 
 	switch (c->state) {
 	case COLLECTING:
@@ -657,4 +667,8 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 	v->opts = c->opts;
 	v->request = c->buf;
 	v->request_len = c->held;
+	v->client_window = c->client_window;
+	v->ts_ok = c->ts_ok;
+	v->tsval = c->ts_recent;
+	v->tsecr = c->first_tsecr;
 }

@@ -42,6 +42,8 @@ struct lb_dispatcher_maps {
 	int flows_fd;	 /* -1: no flows map (unit tests) */
 	int backends_fd; /* -1: every backend is up with no load */
 	int stats_fd;	 /* -1: counters stay in memory only */
+	/* The backends map mmapped (state, load; atomics shared with XDP), or NULL. */
+	struct lb_backend *backends;
 };
 
 struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struct lb_directory *dir,
@@ -79,6 +81,10 @@ struct lb_conn_view {
 	struct lb_cookie_opts opts;
 	const uint8_t *request; /* the request bytes held, as the client sent them */
 	uint32_t request_len;
+	uint16_t client_window; /* as in the client's last segment, unscaled */
+	bool ts_ok;
+	uint32_t tsval;		/* the client's latest TSval */
+	uint32_t tsecr;		/* what it echoed: our SYN/ACK's TSval */
 };
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v);
 

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The backend's TC programs, cookie mode (DESIGN.md "cookie mode").
+ *
+ * ingress: the balancer forwards a client's ACK (+ request) for the VIP service.
+ *   No socket exists for it yet, only the listener: if the ACK comes from the
+ *   balancer's MAC and carries a cookie valid under the shared key, we hand the
+ *   kernel a request socket built from what the cookie remembers of the client's
+ *   SYN (bpf_sk_assign_tcp_reqsk), and the kernel completes the connection as if
+ *   it had sent our SYN/ACK itself. Everything else passes untouched.
+ * egress: the VIP service's FIN and RST go to the balancer (by MAC) instead of
+ *   the router, so it sees every connection end; all other data goes out directly.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "consts.h"
+#include "cookie.h"
+#include "parse.h"
+#include "stats.h"
+
+#define TC_ACT_OK   0
+#define TC_ACT_SHOT 2
+
+/* Set by `latebind backend attach` before load. */
+const volatile __be32 cfg_vip_addr;
+const volatile __be16 cfg_vip_port;
+const volatile __u8 cfg_balancer_mac[ETH_ALEN];
+const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE; /* the balancer's handoff.wscale */
+
+extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
+				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
+
+/* Slot 0: the cookie key, the same file as the balancer's. Written by attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_cookie_secret);
+} cookie_secret SEC(".maps");
+
+/* enum lb_backend_reason → packets and bytes, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_BE_REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_counter);
+} stats SEC(".maps");
+
+static __always_inline int count(struct __sk_buff *skb, enum lb_backend_reason reason, int action)
+{
+	__u32 key = reason;
+	struct lb_counter *c = bpf_map_lookup_elem(&stats, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += skb->len;
+	}
+	return action;
+}
+
+#define LINEAR_HEADERS (sizeof(struct ethhdr) + sizeof(struct iphdr) + 60)
+
+struct l4 {
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	struct tcphdr *th;
+};
+
+/* IPv4/TCP without IP options, headers in the linear part. */
+static __always_inline int parse(struct __sk_buff *skb, struct l4 *p)
+{
+	struct cursor c;
+
+	/*
+	 * Headers may sit in fragments: make eth + IP + TCP with options linear.
+	 * Unconditionally: a conditional pull makes clang merge two ctx loads into
+	 * one with a computed offset, which the verifier refuses.
+	 */
+	bpf_skb_pull_data(skb, skb->len < LINEAR_HEADERS ? skb->len : LINEAR_HEADERS);
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	p->eth = parse_eth(&c);
+	if (!p->eth || p->eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	p->iph = parse_ipv4_fixed(&c);
+	if (!p->iph || p->iph->protocol != IPPROTO_TCP || p->iph->ihl != 5)
+		return -1;
+	p->th = parse_tcp_fixed(&c);
+	return p->th ? 0 : -1;
+}
+
+static __always_inline bool from_balancer(const struct ethhdr *eth)
+{
+	int i;
+
+	for (i = 0; i < ETH_ALEN; i++)
+		if (eth->h_source[i] != cfg_balancer_mac[i])
+			return false;
+	return true;
+}
+
+/* The ACK's timestamp option, if any (the kernel needs both values). */
+static __always_inline int ack_timestamps(struct __sk_buff *skb, const struct tcphdr *th,
+					  struct syn_options *o)
+{
+	__u8 optbuf[64] = {};
+	__u32 optlen = th->doff * 4 - sizeof(*th);
+
+	if (th->doff < 5 || optlen > TCP_MAX_OPTLEN)
+		return -1;
+	if (!optlen)
+		return 0;
+	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(*th),
+			       optbuf, optlen))
+		return -1;
+	return parse_syn_options(optbuf, optlen, o);
+}
+
+SEC("tc")
+int lb_backend_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_tcp_req_attrs attrs = {};
+	struct syn_options so = {};
+	struct lb_cookie_opts co;
+	struct lb_cookie_tuple ct;
+	struct lb_cookie_secret *secret;
+	struct bpf_sock *skc;
+	struct tcp_sock *tp;
+	struct l4 p;
+	__u32 key0 = 0, seq, ack;
+	__u8 flags;
+	int ret;
+
+	if (parse(skb, &p) || p.iph->daddr != cfg_vip_addr || p.th->dest != cfg_vip_port)
+		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
+	flags = tcp_flags(p.th);
+	/* Only an ACK can complete a hand-off; SYNs and RSTs are the kernel's business. */
+	if ((flags & (TH_SYN | TH_RST)) || !(flags & TH_ACK))
+		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+
+	tuple.ipv4.saddr = p.iph->saddr;
+	tuple.ipv4.daddr = p.iph->daddr;
+	tuple.ipv4.sport = p.th->source;
+	tuple.ipv4.dport = p.th->dest;
+	seq = bpf_ntohl(p.th->seq);
+	ack = bpf_ntohl(p.th->ack_seq);
+	if (!from_balancer(p.eth)) {
+		/* Look no further unless it could open a connection. */
+		skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+		if (!skc)
+			return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
+		ret = skc->state == BPF_TCP_LISTEN;
+		bpf_sk_release(skc);
+		/* A cookie ACK straight from a client: never adopted, and dropped so the
+		 * kernel's own syncookies can't be probed through it either. */
+		return ret ? count(skb, LB_BE_DROP_NOT_BALANCER, TC_ACT_SHOT)
+			   : count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+	}
+
+	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!skc)
+		return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
+	if (skc->state != BPF_TCP_LISTEN) {
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!tp || !secret)
+		goto drop_assign;
+
+	ct.caddr = p.iph->saddr;
+	ct.vaddr = p.iph->daddr;
+	ct.cport = p.th->source;
+	ct.vport = p.th->dest;
+	if (lb_cookie_check(secret, &ct, seq - 1, ack - 1, bpf_ktime_get_tai_ns() / 1000000000ULL,
+			    &co)) {
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_DROP_BAD_COOKIE, TC_ACT_SHOT);
+	}
+	if (ack_timestamps(skb, p.th, &so)) {
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	}
+
+	/* The connection the client was told about by the balancer's SYN/ACK. */
+	attrs.mss = co.mss;
+	attrs.wscale_ok = co.wscale != LB_COOKIE_WSCALE_NONE;
+	attrs.snd_wscale = attrs.wscale_ok ? co.wscale : 0;
+	attrs.rcv_wscale = attrs.wscale_ok ? cfg_wscale : 0;
+	attrs.sack_ok = co.sack;
+	attrs.ecn_ok = co.ecn;
+	attrs.tstamp_ok = so.has_ts;
+	attrs.rcv_tsval = so.tsval;
+	attrs.rcv_tsecr = so.tsecr;
+
+	ret = bpf_sk_assign_tcp_reqsk(skb, (struct sock *)tp, &attrs, sizeof(attrs));
+	bpf_sk_release(skc);
+	if (ret < 0)
+		return count(skb, LB_BE_DROP_ASSIGN, TC_ACT_SHOT);
+	return count(skb, LB_BE_ADOPTED, TC_ACT_OK);
+
+drop_assign:
+	bpf_sk_release(skc);
+	return count(skb, LB_BE_DROP_ASSIGN, TC_ACT_SHOT);
+}
+
+SEC("tc")
+int lb_backend_egress(struct __sk_buff *skb)
+{
+	__u8 mac[ETH_ALEN];
+	struct l4 p;
+	int i;
+
+	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port ||
+	    !(tcp_flags(p.th) & (TH_FIN | TH_RST)))
+		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
+	for (i = 0; i < ETH_ALEN; i++)
+		mac[i] = cfg_balancer_mac[i];
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0))
+		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
+	return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
+}
+
+char LICENSE[] SEC("license") = "GPL";
