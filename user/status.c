@@ -51,6 +51,35 @@ static int sum_counters(int fd, struct lb_counter *out)
 	return 0;
 }
 
+static void print_backends(int fd, bool json)
+{
+	static const char *const states[] = { "down", "up", "draining" };
+	struct lb_backend b;
+	char addr[INET_ADDRSTRLEN];
+	bool first = true;
+	__u32 i;
+
+	printf(json ? "\"backends\":[" : "Backends (index address state active chosen packets bytes):\n");
+	for (i = 0; i < LB_MAX_BACKENDS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &b) || !b.addr)
+			continue;
+		inet_ntop(AF_INET, &b.addr, addr, sizeof(addr));
+		if (json)
+			printf("%s{\"index\":%u,\"address\":\"%s\",\"state\":\"%s\",\"weight\":%u,"
+			       "\"active\":%llu,\"chosen\":%llu,\"packets\":%llu,\"bytes\":%llu}",
+			       first ? "" : ",", i, addr, b.state < 3 ? states[b.state] : "?",
+			       b.weight, (unsigned long long)b.active, (unsigned long long)b.chosen,
+			       (unsigned long long)b.packets, (unsigned long long)b.bytes);
+		else
+			printf("  %-3u %-15s %-8s %llu %llu %llu %llu\n", i, addr,
+			       b.state < 3 ? states[b.state] : "?", (unsigned long long)b.active,
+			       (unsigned long long)b.chosen, (unsigned long long)b.packets,
+			       (unsigned long long)b.bytes);
+		first = false;
+	}
+	printf(json ? "]," : "");
+}
+
 static long count_keys(int fd, size_t key_size)
 {
 	unsigned char key[64], next[64];
@@ -100,7 +129,7 @@ int cmd_status(int argc, char **argv)
 		{}
 	};
 	struct lb_counter counters[LB_XDP_REASON_MAX];
-	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, ret = LB_EXIT_FAIL, r;
+	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1, ret = LB_EXIT_FAIL, r;
 	bool json = false;
 	long flows;
 
@@ -121,7 +150,8 @@ int cmd_status(int argc, char **argv)
 	flows_fd = open_pinned("flows");
 	vips_fd = open_pinned("vips");
 	disp_fd = open_pinned("disp_stats");
-	if (stats_fd < 0 || flows_fd < 0 || vips_fd < 0 || disp_fd < 0)
+	backends_fd = open_pinned("backends");
+	if (stats_fd < 0 || flows_fd < 0 || vips_fd < 0 || disp_fd < 0 || backends_fd < 0)
 		goto out;
 	if (sum_counters(stats_fd, counters)) {
 		fprintf(stderr, "latebind status: cannot read the counters: %s\n", strerror(errno));
@@ -131,6 +161,7 @@ int cmd_status(int argc, char **argv)
 
 	printf(json ? "{" : "");
 	print_vips(vips_fd, json);
+	print_backends(backends_fd, json);
 	printf(json ? "\"flows\":%ld,\"counters\":{" : "Flows: %ld\nCounters (packets bytes):\n",
 	       flows);
 	for (r = 0; r < LB_XDP_REASON_MAX; r++) {
@@ -167,5 +198,7 @@ out:
 		close(vips_fd);
 	if (disp_fd >= 0)
 		close(disp_fd);
+	if (backends_fd >= 0)
+		close(backends_fd);
 	return ret;
 }

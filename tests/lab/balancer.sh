@@ -79,3 +79,35 @@ lab_dispatcher_counter() {
 lab_balancer_flows() {
 	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '$1 == "Flows:" { print $2 }'
 }
+
+# lab_backends_attach [NODE...]: the cookie-mode programs on the backends (default all).
+lab_backends_attach() {
+	local w
+	[[ -f $LAB_RUN/cookie.key ]] || lab_cookie_key
+	for w in "${@:-${LAB_WEBS[@]}}"; do
+		lab_exec_bpf "$w" "$LAB_LATEBIND" backend attach --interface "$LAB_IF" \
+			--vip "$VIP:$VIP_PORT" --balancer-mac "$BALANCER_MAC" \
+			--cookie-key "$LAB_RUN/cookie.key" || return 1
+	done
+}
+
+lab_backends_detach() {
+	local w
+	for w in "${@:-${LAB_WEBS[@]}}"; do
+		lab_exec_bpf "$w" "$LAB_LATEBIND" backend detach --interface "$LAB_IF"
+	done
+}
+
+# The shared key, made before anyone starts (the balancer would create it too).
+lab_cookie_key() {
+	(umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$LAB_RUN/cookie.key")
+}
+
+# lab_backend_field NODE FIELD: a field of `latebind status` for a backend's row
+# (FIELD: active, chosen, packets, bytes).
+lab_backend_field() {
+	local ip col
+	ip=$(lab_ip "$1")
+	case $2 in active) col=4 ;; chosen) col=5 ;; packets) col=6 ;; bytes) col=7 ;; esac
+	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v ip="$ip" -v c="$col" '$2 == ip { print $c }'
+}

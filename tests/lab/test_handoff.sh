@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Cookie-mode hand-off end to end: real clients through the VIP, real nginx on
+# the backends. Content arrives intact from its holder, replicated content is
+# spread, the 64 MiB response does not cross the balancer, client TCP variants
+# work, keep-alive stays on its backend, and every way a connection can end
+# leaves the flow table and the active counts as they were.
+
+# shellcheck source=tests/lab/balancer.sh
+source "$LAB_DIR/balancer.sh"
+
+lab_cookie_key
+# shellcheck disable=SC2119 # every backend
+if ! lab_backends_attach; then
+	lab_fail "handoff: backends attach" "latebind backend attach failed"
+	return 0
+fi
+lab_pass "handoff: backends attach"
+lab_balancer_config
+# shellcheck disable=SC2119 # no extra daemon options
+if ! lab_balancer_start; then
+	lab_fail "handoff: balancer starts" "see $LAB_BALANCER_LOG"
+	# shellcheck disable=SC2119
+	lab_backends_detach
+	return 0
+fi
+
+# fetch NODE PATH: download through the VIP; print "HTTP-code sha256".
+fetch() {
+	local tmp code
+	tmp=$(mktemp)
+	code=$(lab_curl "$1" -s -o "$tmp" -w '%{http_code}' "http://$VIP$2") || code="curl-failed:$code"
+	echo "$code $(sha256sum <"$tmp" | cut -d' ' -f1)"
+	rm -f "$tmp"
+}
+
+served_by() { # PATH: the backends whose access log has it, in order
+	local w
+	for w in "${LAB_WEBS[@]}"; do
+		if grep -qF " $1 " "$(lab_access_log "$w")" 2>/dev/null; then printf '%s ' "$w"; fi
+	done
+}
+
+for w in "${LAB_WEBS[@]}"; do
+	check_eq "handoff: /$w/1m.bin intact" "200 $(lab_sha256 "/$w/1m.bin")" "$(fetch client1 "/$w/1m.bin")"
+	check_eq "handoff: /$w/1m.bin served by its holder" "$w " "$(served_by "/$w/1m.bin")"
+done
+
+# Replicated content under concurrent load: spread over all its holders.
+before=()
+for w in "${LAB_WEBS[@]}"; do before+=("$(grep -c ' /shared/1k.bin ' "$(lab_access_log "$w")" || true)"); done
+seq 1 60 | xargs -P 6 -I{} ip netns exec "$CLIENT2_NS" curl -s -o /dev/null --max-time 10 \
+	"http://$VIP/shared/1k.bin?n={}"
+spread=""
+i=0
+for w in "${LAB_WEBS[@]}"; do
+	n=$(($(grep -c ' /shared/1k.bin' "$(lab_access_log "$w")" || true) - before[i]))
+	spread+="$w=$n "
+	i=$((i + 1))
+done
+check_match "handoff: replicated content spread over every holder" \
+	"^web1=[1-9][0-9]* web2=[1-9][0-9]* web3=[1-9][0-9]* $" "$spread"
+
+# Direct return: the big response leaves the backend, not the balancer.
+tx0=$(lab_exec balancer cat "/sys/class/net/$LAB_IF/statistics/tx_bytes")
+check_eq "handoff: 64 MiB byte-exact" "200 $(lab_sha256 /web3/64m.bin)" "$(fetch client1 /web3/64m.bin)"
+tx=$(($(lab_exec balancer cat "/sys/class/net/$LAB_IF/statistics/tx_bytes") - tx0))
+check "handoff: balancer sent < 1% of the 64 MiB ($tx bytes)" test "$tx" -lt $((64 * 1024 * 1024 / 100))
+
+# Client TCP variants, one at a time.
+while read -r name sysctl value; do
+	lab_exec client1 sysctl -q -w "$sysctl=$value"
+	check_eq "handoff: client with $name" "200 $(lab_sha256 /web2/1m.bin)" "$(fetch client1 /web2/1m.bin)"
+	lab_exec client1 sysctl -q -w "$sysctl=1"
+done <<'VARIANTS'
+timestamps-off net.ipv4.tcp_timestamps 0
+sack-off net.ipv4.tcp_sack 0
+wscale-off net.ipv4.tcp_window_scaling 0
+VARIANTS
+lab_exec client1 ip route replace default via "$ROUTER_CLIENT_IP" advmss 536
+check_eq "handoff: client with MSS 536" "200 $(lab_sha256 /web2/1m.bin)" "$(fetch client1 /web2/1m.bin)"
+lab_exec client1 ip route replace default via "$ROUTER_CLIENT_IP"
+
+# Keep-alive: 100 requests on one connection, all on the bound backend.
+out=$(lab_curl client1 -s -o /dev/null -w '%{http_code} %{num_connects}\n' \
+	"http://$VIP/web1/1k.bin?k=[1-100]")
+check_eq "handoff: keep-alive, 100 requests succeed" 100 "$(grep -c '^200 ' <<<"$out")"
+check_eq "handoff: keep-alive, on one connection" 1 "$(awk '{ s += $2 } END { print s }' <<<"$out")"
+
+# Endings: every order of FIN and RST leaves no flow and no count behind.
+no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
+no_active() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
+}
+settled() { no_flows && no_active; }
+
+lab_curl client1 -s -o /dev/null -H 'Connection: close' "http://$VIP/web1/1k.bin"
+check "handoff: server closes first: flow and count settle" lab_wait 8 settled
+lab_curl client1 -s -o /dev/null "http://$VIP/web1/1k.bin"
+check "handoff: client closes first: flow and count settle" lab_wait 8 settled
+
+# The backend resets mid-transfer: the client hears of it promptly, not by timeout.
+lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
+slow=$!
+lab_wait 5 bash -c "ip netns exec $WEB2_NS ss -tnH state established src $VIP:80 | grep -q ."
+start=$SECONDS
+lab_exec web2 ss -K -tn state established src "$VIP:80" >/dev/null
+rc=0
+wait "$slow" || rc=$?
+check_match "handoff: backend RST reaches the client (curl exit $rc)" "^(56|18|52)$" "$rc"
+check "handoff: ... within 3 s" test $((SECONDS - start)) -le 3
+check "handoff: backend RST: flow and count settle" lab_wait 8 settled
+
+rc=0
+lab_balancer_stop || rc=$?
+check_eq "handoff: balancer exits 0 on SIGTERM" 0 "$rc"
+# shellcheck disable=SC2119
+lab_backends_detach
+check "handoff: backend detach leaves no pins" test ! -e "$(lab_bpffs web1)/latebind-backend"
