@@ -485,6 +485,15 @@ static void segment_replying(struct lb_dispatcher *d, struct lb_conn *c, const s
 	}
 }
 
+/* Has this connection been handed off already (its flow is past DISPATCH)? */
+static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
+{
+	struct lb_flow f;
+
+	return d->maps.flows_fd >= 0 && !bpf_map_lookup_elem(d->maps.flows_fd, k, &f) &&
+	       f.state != LB_FLOW_DISPATCH;
+}
+
 void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
 			 uint64_t now_ms, uint64_t tai_s)
 {
@@ -508,6 +517,11 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 		if (!(s.flags & LB_TH_ACK) ||
 		    lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o)) {
 			count(d, LB_DISP_BAD_COOKIE);
+			return;
+		}
+		if (flow_bound(d, &k)) {
+			/* Sent up before the hand-off took it; the backend has it now. */
+			count(d, LB_DISP_SEGMENTS_DUP);
 			return;
 		}
 		c = conn_new(d, &s, &o);
