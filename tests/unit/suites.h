@@ -10,5 +10,6 @@ Suite *config_suite(void);
 Suite *http_suite(void);
 Suite *directory_suite(void);
 Suite *select_suite(void);
+Suite *dispatcher_suite(void);
 
 #endif

@@ -5,7 +5,7 @@
 #include "suites.h"
 
 /* Weak so a suite not written yet does not break the link. */
-#define SUITES(X) X(cookie_suite) X(config_suite) X(http_suite) X(directory_suite) X(select_suite)
+#define SUITES(X) X(cookie_suite) X(config_suite) X(http_suite) X(directory_suite) X(select_suite) X(dispatcher_suite)
 #define DECLARE_WEAK(fn) Suite *fn(void) __attribute__((weak));
 SUITES(DECLARE_WEAK)
 

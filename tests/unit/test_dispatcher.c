@@ -1,0 +1,1153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dispatcher (user/dispatcher.c) driven through its public API only:
+ * client segments built with lb_segment_build() and a real cookie go in, the
+ * frames it sends are captured and parsed back, time is a number we choose.
+ * Each test asserts the bytes and fields on the wire and the counters, so it
+ * fails when the feature it names breaks.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cookie.h"
+#include "directory.h"
+#include "dispatcher.h"
+#include "packet.h"
+#include "stats.h"
+#include "suites.h"
+
+#define TAI	    1800000000ULL	/* a fixed TAI second for every cookie */
+#define CLIENT_IP   0xcb00710aU		/* 203.0.113.10 */
+#define VIP_IP	    0xc0000250U		/* 192.0.2.80 */
+#define VIP_PORT    80
+#define CLIENT_PORT 40000
+#define LIMIT	    4096		/* handoff.request_limit below */
+#define TIMEOUT_MS  1000		/* handoff.request_timeout_ms below */
+#define SCALE	    7			/* handoff.wscale below */
+#define MAX_SENT    64
+#define D_FLAGS	    (LB_TH_ACK | LB_TH_PSH)
+
+static const char yaml[] =
+	"interface: eth0\n"
+	"vips:\n"
+	"  - {address: 192.0.2.80, port: 80, mode: http}\n"
+	"backends:\n"
+	"  - {name: web1, address: 198.51.100.11}\n"
+	"  - {name: web2, address: 198.51.100.12}\n"
+	"  - {name: web3, address: 198.51.100.13}\n"
+	"routes:\n"
+	"  - {host: \"*\", prefix: /web1/, backends: [web1]}\n"
+	"  - {host: \"*\", prefix: /pair/, backends: [web1, web2]}\n"
+	"  - {host: \"*\", path: /, backends: [web1, web2, web3]}\n"
+	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n";
+
+static const uint8_t hop_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0c }; /* router */
+static const uint8_t lb_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x1b };  /* balancer */
+
+/* What the client's SYN offered: everything, or nothing at all. */
+static const struct lb_cookie_opts opts_full = { .mss = 1460, .wscale = 7, .sack = 1 };
+static const struct lb_cookie_opts opts_none = { .mss = 536, .wscale = LB_COOKIE_WSCALE_NONE };
+
+struct sent_frame {
+	size_t len;
+	uint64_t at; /* t.now when it was sent */
+	uint8_t buf[2048];
+};
+
+/* One fixture per test (Check forks each one). */
+static struct {
+	struct lb_config cfg;
+	struct lb_directory *dir;
+	struct lb_cookie_secret secret;
+	struct lb_dispatcher *d;
+	uint64_t now;
+	uint64_t tai;
+	/* send callback */
+	struct sent_frame sent[MAX_SENT];
+	size_t n_sent;
+	bool send_fail;
+	/* bind callback */
+	int bind_ret;
+	unsigned binds;
+	uint32_t bound;
+	size_t conns_in_bind;
+	struct lb_conn_view view;
+	uint8_t request[LIMIT];
+} t;
+
+struct client {
+	uint16_t port;
+	uint32_t isn;
+	uint32_t cookie;
+	struct lb_cookie_opts opts;
+	bool ts;
+	uint32_t tsval; /* the last TSval sent */
+};
+
+/* ---- callbacks --------------------------------------------------------------- */
+
+static int capture(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	if (t.send_fail)
+		return -1;
+	ck_assert_uint_lt(t.n_sent, MAX_SENT);
+	ck_assert_uint_le(len, sizeof(t.sent[0].buf));
+	memcpy(t.sent[t.n_sent].buf, frame, len);
+	t.sent[t.n_sent].len = len;
+	t.sent[t.n_sent].at = t.now;
+	t.n_sent++;
+	return 0;
+}
+
+static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend)
+{
+	(void)ctx;
+	t.binds++;
+	t.bound = backend;
+	t.conns_in_bind = lb_dispatcher_conns(d);
+	lb_conn_describe(c, &t.view);
+	ck_assert_uint_le(t.view.request_len, sizeof(t.request));
+	if (t.view.request_len)
+		memcpy(t.request, t.view.request, t.view.request_len);
+	t.view.request = NULL; /* not ours to keep */
+	return t.bind_ret;
+}
+
+static void setup(void)
+{
+	struct lb_dispatcher_maps maps = { .flows_fd = -1, .backends_fd = -1, .stats_fd = -1 };
+	char err[LB_ERR_MAX];
+
+	memset(&t, 0, sizeof(t));
+	ck_assert_msg(!lb_config_parse("dispatcher.yaml", yaml, strlen(yaml), &t.cfg, err,
+				       sizeof(err)),
+		      "config: %s", err);
+	t.dir = lb_directory_build(t.cfg.routes, t.cfg.n_routes, err, sizeof(err));
+	ck_assert_msg(t.dir, "directory: %s", err);
+	t.secret = (struct lb_cookie_secret){
+		.key = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL },
+		.period_s = 64,
+		.windows = 2,
+	};
+	t.tai = TAI;
+	t.d = lb_dispatcher_new(&t.cfg, t.dir, &t.secret, &maps, capture, NULL);
+	ck_assert_ptr_nonnull(t.d);
+	lb_dispatcher_set_bind(t.d, on_bind, NULL);
+}
+
+static void teardown(void)
+{
+	lb_dispatcher_free(t.d);
+	lb_directory_free(t.dir);
+	lb_config_free(&t.cfg);
+}
+
+/* ---- the client side ----------------------------------------------------------- */
+
+static void client_init(struct client *cl, uint16_t port, uint32_t isn, bool ts,
+			const struct lb_cookie_opts *o)
+{
+	struct lb_cookie_tuple tu = {
+		.caddr = htonl(CLIENT_IP), .vaddr = htonl(VIP_IP),
+		.cport = htons(port), .vport = htons(VIP_PORT),
+	};
+
+	memset(cl, 0, sizeof(*cl));
+	cl->port = port;
+	cl->isn = isn;
+	cl->opts = *o;
+	cl->ts = ts;
+	cl->tsval = 0x5eed0000 + port;
+	cl->cookie = lb_cookie_make(t.secret.key, &tu, isn, lb_cookie_counter(&t.secret, TAI),
+				    lb_cookie_encode_opts(o));
+}
+
+/* The default client: 203.0.113.10:40000, timestamps and all options on. */
+static void client_default(struct client *cl)
+{
+	client_init(cl, CLIENT_PORT, 0x10000000, true, &opts_full);
+}
+
+static size_t client_frame(struct client *cl, uint8_t *buf, size_t cap, uint32_t seq, uint32_t ack,
+			   uint8_t flags, const void *data, size_t len)
+{
+	struct lb_segment s = {
+		.saddr = htonl(CLIENT_IP), .daddr = htonl(VIP_IP),
+		.sport = htons(cl->port), .dport = htons(VIP_PORT),
+		.seq = seq, .ack = ack, .flags = flags, .window = 502,
+		.has_ts = cl->ts, .tsval = ++cl->tsval, .tsecr = 0x0badcafe,
+		.payload = data, .len = (uint32_t)len,
+	};
+	size_t n;
+
+	memcpy(s.dst_mac, lb_mac, 6);
+	memcpy(s.src_mac, hop_mac, 6);
+	n = lb_segment_build(buf, cap, &s);
+	ck_assert_uint_gt(n, 0);
+	return n;
+}
+
+/* A segment with explicit seq and ack, in at time t.now. */
+static void client_raw(struct client *cl, uint32_t seq, uint32_t ack, uint8_t flags,
+		       const void *data, size_t len)
+{
+	uint8_t buf[2048];
+	size_t n = client_frame(cl, buf, sizeof(buf), seq, ack, flags, data, len);
+
+	lb_dispatcher_input(t.d, buf, n, t.now, t.tai);
+}
+
+/* Request bytes at offset @off of the client's stream, acknowledging our SYN/ACK. */
+static void client_send(struct client *cl, uint32_t off, uint8_t flags, const void *data,
+			size_t len)
+{
+	client_raw(cl, cl->isn + 1 + off, cl->cookie + 1, flags, data, len);
+}
+
+static void client_str(struct client *cl, uint32_t off, const char *s)
+{
+	client_send(cl, off, D_FLAGS, s, strlen(s));
+}
+
+/* ---- what came out ------------------------------------------------------------- */
+
+static void sent_seg(size_t i, struct lb_segment *s)
+{
+	ck_assert_uint_lt(i, t.n_sent);
+	ck_assert_msg(lb_segment_parse(t.sent[i].buf, t.sent[i].len, s) == 0,
+		      "frame %zu does not parse", i);
+}
+
+static uint64_t ctr(enum lb_dispatch_counter c)
+{
+	return lb_dispatcher_counter(t.d, c);
+}
+
+static uint64_t replies(void)
+{
+	return ctr(LB_DISP_REPLY_400) + ctr(LB_DISP_REPLY_404) + ctr(LB_DISP_REPLY_408) +
+	       ctr(LB_DISP_REPLY_414) + ctr(LB_DISP_REPLY_431) + ctr(LB_DISP_REPLY_501) +
+	       ctr(LB_DISP_REPLY_503) + ctr(LB_DISP_REPLY_505);
+}
+
+/* Addressed from VIP:80 to @cl, on the Ethernet hop the client's frames came from. */
+static void expect_to_client(const struct lb_segment *s, const struct client *cl)
+{
+	ck_assert_uint_eq(s->saddr, htonl(VIP_IP));
+	ck_assert_uint_eq(s->daddr, htonl(CLIENT_IP));
+	ck_assert_uint_eq(ntohs(s->sport), VIP_PORT);
+	ck_assert_uint_eq(ntohs(s->dport), cl->port);
+	ck_assert_mem_eq(s->dst_mac, hop_mac, 6);
+	ck_assert_mem_eq(s->src_mac, lb_mac, 6);
+	ck_assert(!(s->flags & (LB_TH_SYN)));
+	if (cl->ts) {
+		ck_assert(s->has_ts);
+		ck_assert_uint_eq(s->tsecr, cl->tsval); /* echoes the client's latest TSval */
+	} else {
+		ck_assert(!s->has_ts);
+	}
+}
+
+/* The receive window never reaches past what the dispatcher can buffer. */
+static void expect_window(const struct lb_segment *s, const struct client *cl, uint32_t held)
+{
+	uint32_t shift = cl->opts.wscale == LB_COOKIE_WSCALE_NONE ? 0 : SCALE;
+	uint64_t win = (uint64_t)s->window << shift;
+
+	ck_assert_uint_le(held + win, LIMIT);
+	ck_assert_uint_gt(held + win + (1u << shift), LIMIT);
+}
+
+/* Frame @i is a pure ACK with this seq and ack. */
+static void expect_ack(size_t i, const struct client *cl, uint32_t seq, uint32_t ack)
+{
+	struct lb_segment s;
+
+	sent_seg(i, &s);
+	expect_to_client(&s, cl);
+	ck_assert_msg(s.flags == LB_TH_ACK, "frame %zu: flags %#x, want a pure ACK", i, s.flags);
+	ck_assert_uint_eq(s.len, 0);
+	ck_assert_msg(s.seq == seq, "frame %zu: seq %u, want %u", i, s.seq, seq);
+	ck_assert_msg(s.ack == ack, "frame %zu: ack %u, want %u (%+d)", i, s.ack, ack,
+		      (int32_t)(s.ack - ack));
+}
+
+/*
+ * Frames [first, t.n_sent) are exactly one reply of ours: in sequence from
+ * cookie + 1, every one ACKing @ack, FIN and PSH on the last only. Their
+ * payload, reassembled, goes into @out (NUL-terminated); returns its length.
+ */
+static size_t collect_reply(const struct client *cl, size_t first, uint32_t ack, char *out,
+			    size_t cap)
+{
+	size_t i, n = 0;
+
+	ck_assert_uint_lt(first, t.n_sent);
+	for (i = first; i < t.n_sent; i++) {
+		struct lb_segment s;
+		bool last = i + 1 == t.n_sent;
+
+		sent_seg(i, &s);
+		expect_to_client(&s, cl);
+		ck_assert_uint_eq(s.seq, cl->cookie + 1 + n);
+		ck_assert_uint_eq(s.ack, ack);
+		ck_assert(s.flags & LB_TH_ACK);
+		ck_assert(!(s.flags & LB_TH_RST));
+		ck_assert_msg(!!(s.flags & LB_TH_FIN) == last, "FIN on frame %zu of %zu", i - first,
+			      t.n_sent - first);
+		if (last)
+			ck_assert(s.flags & LB_TH_PSH);
+		ck_assert_uint_le(s.len, cl->opts.mss);
+		ck_assert_uint_lt(n + s.len, cap);
+		memcpy(out + n, s.payload, s.len);
+		n += s.len;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* @text is a complete HTTP/1.1 reply starting with @status_line, closing the connection. */
+static void check_http_reply(const char *text, size_t len, const char *status_line, bool head)
+{
+	const char *end = strstr(text, "\r\n\r\n"), *cl;
+	size_t hlen, blen;
+	unsigned long clen;
+
+	ck_assert_msg(!strncmp(text, status_line, strlen(status_line)), "reply starts '%.40s'",
+		      text);
+	ck_assert_ptr_nonnull(end);
+	hlen = end + 4 - text;
+	blen = len - hlen;
+	ck_assert_msg(memmem(text, hlen, "\r\nConnection: close\r\n", 21), "%s", text);
+	cl = memmem(text, hlen, "\r\nContent-Length: ", 18);
+	ck_assert_msg(cl, "no Content-Length in %s", text);
+	clen = strtoul(cl + 18, NULL, 10);
+	if (head) {
+		ck_assert_uint_eq(blen, 0);
+		ck_assert_uint_gt(clen, 0);
+	} else {
+		ck_assert_uint_eq(clen, blen);
+		ck_assert_uint_gt(blen, 0);
+	}
+}
+
+/* The whole of what was sent from @first on is one reply with this status line. */
+static void expect_reply(const struct client *cl, size_t first, uint32_t ack,
+			 const char *status_line, bool head, char *text, size_t cap)
+{
+	size_t n = collect_reply(cl, first, ack, text, cap);
+
+	check_http_reply(text, n, status_line, head);
+}
+
+/* ---- 1. an unrouted request: the balancer's own 404 ------------------------------ */
+
+static const struct unrouted_row {
+	const char *name;
+	const char *req;
+	bool ts;
+	const struct lb_cookie_opts *opts;
+	bool head;
+} unrouted_rows[] = {
+	{ "GET, timestamps", "GET /nothing HTTP/1.1\r\nHost: example.com\r\n\r\n", true,
+	  &opts_full, false },
+	{ "GET, no options", "GET /nothing HTTP/1.1\r\nHost: example.com\r\n\r\n", false,
+	  &opts_none, false },
+	{ "HEAD: no body", "HEAD /nothing HTTP/1.1\r\nHost: example.com\r\n\r\n", true,
+	  &opts_full, true },
+	{ "dot segments cannot dodge", "GET /web1/../nothing HTTP/1.1\r\nHost: a\r\n\r\n", true,
+	  &opts_full, false },
+	{ "%2e%2e cannot dodge", "GET /web1/%2e%2E/x HTTP/1.1\r\nHost: a\r\n\r\n", true,
+	  &opts_full, false },
+	{ "prefix is a byte prefix", "GET /web1 HTTP/1.1\r\nHost: a\r\n\r\n", true, &opts_full,
+	  false },
+};
+
+START_TEST(test_unrouted_404)
+{
+	const struct unrouted_row *r = &unrouted_rows[_i];
+	uint32_t len = strlen(r->req);
+	struct client cl;
+	char text[1024];
+
+	client_init(&cl, CLIENT_PORT, 0xfffffff0, r->ts, r->opts); /* seq wraps inside */
+	client_str(&cl, 0, r->req);
+	ck_assert_msg(t.n_sent >= 1, "%s: nothing sent", r->name);
+	expect_reply(&cl, 0, cl.isn + 1 + len, "HTTP/1.1 404 Not Found\r\n", r->head, text,
+		     sizeof(text));
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 1);
+	ck_assert_uint_eq(replies(), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_COOKIE), 0);
+	ck_assert_uint_eq(t.binds, 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1); /* until the close completes */
+
+	/* The request again (our ACK was lost): decided once, not answered twice. */
+	t.n_sent = 0;
+	client_str(&cl, 0, r->req);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
+	ck_assert_uint_eq(t.binds, 0);
+}
+END_TEST
+
+/* ---- 2. a routed request goes to the bind callback ------------------------------ */
+
+static const struct route_row {
+	const char *name;
+	const char *req;
+	uint32_t holders; /* bit i: backend i may be chosen */
+} route_rows[] = {
+	{ "prefix /web1/", "GET /web1/a.jpg HTTP/1.1\r\nHost: example.com\r\n\r\n", 1 << 0 },
+	{ "prefix /pair/", "GET /pair/b HTTP/1.1\r\nHost: example.com\r\n\r\n", 1 << 0 | 1 << 1 },
+	{ "exact /", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 7 },
+	{ "body passes untouched",
+	  "POST /web1/up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", 1 << 0 },
+	{ "/a/../web1/x", "GET /a/../web1/x HTTP/1.1\r\nHost: h\r\n\r\n", 1 << 0 },
+	{ "//web1//x", "GET //web1//x HTTP/1.1\r\nHost: h\r\n\r\n", 1 << 0 },
+	{ "%2F splits", "GET /x/..%2Fweb1/y HTTP/1.1\r\nHost: h\r\n\r\n", 1 << 0 },
+	{ "absolute form", "GET http://example.com/a/../web1/x HTTP/1.1\r\nHost: example.com\r\n\r\n",
+	  1 << 0 },
+	{ "query ignored", "GET /pair/../web1/?q=/pair/ HTTP/1.1\r\nHost: h\r\n\r\n", 1 << 0 },
+	{ "HTTP/1.0 without Host", "GET /web1/x HTTP/1.0\r\n\r\n", 1 << 0 },
+};
+
+START_TEST(test_routed_bind)
+{
+	const struct route_row *r = &route_rows[_i];
+	uint32_t len = strlen(r->req);
+	struct client cl;
+
+	client_default(&cl);
+	client_str(&cl, 0, r->req);
+	ck_assert_msg(t.binds == 1, "%s: bind called %u times", r->name, t.binds);
+	ck_assert_msg(r->holders & 1u << t.bound, "%s: bound to backend %u", r->name, t.bound);
+	ck_assert_uint_eq(t.conns_in_bind, 1);
+	/* What the hand-off gets: the connection as the client sees it. */
+	ck_assert_uint_eq(t.view.request_len, len);
+	ck_assert_mem_eq(t.request, r->req, len);
+	ck_assert_uint_eq(t.view.client_isn, cl.isn);
+	ck_assert_uint_eq(t.view.cookie, cl.cookie);
+	ck_assert_uint_eq(t.view.key.saddr, htonl(CLIENT_IP));
+	ck_assert_uint_eq(t.view.key.daddr, htonl(VIP_IP));
+	ck_assert_uint_eq(ntohs(t.view.key.sport), CLIENT_PORT);
+	ck_assert_uint_eq(ntohs(t.view.key.dport), VIP_PORT);
+	ck_assert_mem_eq(t.view.client_hop_mac, hop_mac, 6);
+	ck_assert_mem_eq(t.view.own_mac, lb_mac, 6);
+	ck_assert_uint_eq(t.view.opts.mss, opts_full.mss);
+	ck_assert_uint_eq(t.view.opts.wscale, opts_full.wscale);
+	ck_assert_uint_eq(t.view.opts.sack, opts_full.sack);
+	ck_assert_uint_eq(t.view.opts.ecn, opts_full.ecn);
+	/* Taken by the hand-off: forgotten, nothing said to the client. */
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(t.n_sent, 0);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 1);
+	ck_assert_uint_eq(replies(), 0);
+	/* No timer left behind for it. */
+	t.now += 60000;
+	lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(t.n_sent, 0);
+}
+END_TEST
+
+/* Routed, but nobody to hand it to: 503 with Retry-After. */
+static const struct unbound_row {
+	const char *name;
+	bool has_bind;
+	int bind_ret;
+	bool head;
+} unbound_rows[] = {
+	{ "no bind callback", false, 0, false },
+	{ "bind refuses", true, -1, false },
+	{ "bind refuses a HEAD", true, 1, true },
+};
+
+START_TEST(test_unbound_503)
+{
+	const struct unbound_row *r = &unbound_rows[_i];
+	const char *req = r->head ? "HEAD /web1/x HTTP/1.1\r\nHost: h\r\n\r\n"
+				  : "GET /web1/x HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct client cl;
+	char text[1024];
+
+	if (!r->has_bind)
+		lb_dispatcher_set_bind(t.d, NULL, NULL);
+	t.bind_ret = r->bind_ret;
+	client_default(&cl);
+	client_str(&cl, 0, req);
+	ck_assert_uint_eq(t.binds, r->has_bind ? 1 : 0);
+	if (r->has_bind)
+		ck_assert_uint_eq(t.bound, 0);
+	expect_reply(&cl, 0, cl.isn + 1 + strlen(req), "HTTP/1.1 503 Service Unavailable\r\n",
+		     r->head, text, sizeof(text));
+	ck_assert_msg(strstr(text, "\r\nRetry-After: "), "%s: no Retry-After in %s", r->name, text);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_503), 1);
+	ck_assert_uint_eq(replies(), 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1);
+}
+END_TEST
+
+/* ---- 3. a segment without a valid cookie allocates nothing, answers nothing ------- */
+
+enum forge { FLIP_ACK, SEQ_OFF, STALE, FUTURE, WRONG_PORT, NO_ACK_FLAG };
+
+static const struct forge_row {
+	const char *name;
+	enum forge how;
+	uint32_t arg;
+} forge_rows[] = {
+	{ "ack bit 0 (opts)", FLIP_ACK, 0 },
+	{ "ack bit 7 (ecn)", FLIP_ACK, 7 },
+	{ "ack bit 8 (tag)", FLIP_ACK, 8 },
+	{ "ack bit 31 (tag)", FLIP_ACK, 31 },
+	{ "seq not at ISN + 1", SEQ_OFF, 1 },
+	{ "cookie two periods old", STALE, 2 },
+	{ "cookie from the next period", FUTURE, 1 },
+	{ "other client port", WRONG_PORT, 1 },
+	{ "no ACK flag", NO_ACK_FLAG, 0 },
+};
+
+START_TEST(test_bad_cookie)
+{
+	const struct forge_row *r = &forge_rows[_i];
+	const char *req = "GET /web1/x HTTP/1.1\r\nHost: h\r\n\r\n";
+	uint32_t seq, ack;
+	uint8_t flags = D_FLAGS;
+	struct client cl;
+
+	client_default(&cl);
+	seq = cl.isn + 1;
+	ack = cl.cookie + 1;
+	switch (r->how) {
+	case FLIP_ACK:
+		ack ^= 1u << r->arg;
+		break;
+	case SEQ_OFF:
+		seq += r->arg;
+		break;
+	case STALE:
+		t.tai = TAI + (uint64_t)r->arg * t.secret.period_s;
+		break;
+	case FUTURE:
+		t.tai = TAI - (uint64_t)r->arg * t.secret.period_s;
+		break;
+	case WRONG_PORT:
+		cl.port += r->arg; /* the cookie was made for the other port */
+		break;
+	case NO_ACK_FLAG:
+		flags = LB_TH_PSH;
+		break;
+	}
+	client_raw(&cl, seq, ack, flags, req, strlen(req));
+	ck_assert_msg(t.n_sent == 0, "%s: %zu frames sent", r->name, t.n_sent);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_COOKIE), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(t.binds, 0);
+	ck_assert_uint_eq(replies(), 0);
+	/* Timers find nothing to do either. */
+	t.now += 60000;
+	lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(t.n_sent, 0);
+}
+END_TEST
+
+/* ---- 4. a head in pieces: out of order, duplicated, overlapping ------------------- */
+
+static const char split_req[] =
+	"GET /pair/x HTTP/1.1\r\nHost: example.com\r\nUser-Agent: unit\r\nAccept: */*\r\n\r\n";
+
+/*
+ * The connection opens with "GET " (a segment at ISN + 1 is the only kind that
+ * can open one: the client ISN, and so the cookie check, comes from its seq).
+ * The rest is three segments, A [4, 24), B [24, 48), C [48, 74), delivered
+ * C, A, B, with a differing copy of C, a duplicate of A and an overlap of A
+ * and B whose A bytes differ (first copy wins) in between.
+ */
+START_TEST(test_split_out_of_order)
+{
+	const uint32_t len = sizeof(split_req) - 1, a = 4, b = 24, c = 48, o_end = 36;
+	char c_alt[64], o_alt[64];
+	struct client cl;
+	uint32_t i;
+
+	ck_assert_uint_eq(len, 74);
+	client_default(&cl);
+
+	/* Differing copies: C' with every letter changed, O = "/web1/..." over A, then B. */
+	memcpy(c_alt, split_req + c, len - c);
+	for (i = 0; i < len - c; i++)
+		if (c_alt[i] >= 'a' && c_alt[i] <= 'z')
+			c_alt[i] = 'z';
+	memcpy(o_alt, split_req + a, o_end - a);
+	memcpy(o_alt, "/web1/", 6);
+	ck_assert(memcmp(o_alt, split_req + a, b - a));
+	ck_assert(!memcmp(o_alt + (b - a), split_req + b, o_end - b));
+
+	client_send(&cl, 0, D_FLAGS, split_req, a); /* "GET " */
+	ck_assert_uint_eq(t.n_sent, 1);
+	expect_ack(0, &cl, cl.cookie + 1, cl.isn + 1 + a);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
+
+	client_send(&cl, c, D_FLAGS, split_req + c, len - c); /* 3rd: ahead of a hole */
+	ck_assert_uint_eq(t.n_sent, 2);
+	expect_ack(1, &cl, cl.cookie + 1, cl.isn + 1 + a); /* still at the hole */
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_OOO), 1);
+
+	client_send(&cl, c, D_FLAGS, c_alt, len - c); /* 3rd again, other bytes */
+	ck_assert_uint_eq(t.n_sent, 3);
+	expect_ack(2, &cl, cl.cookie + 1, cl.isn + 1 + a);
+
+	client_send(&cl, a, D_FLAGS, split_req + a, b - a); /* 1st */
+	ck_assert_uint_eq(t.n_sent, 4);
+	expect_ack(3, &cl, cl.cookie + 1, cl.isn + 1 + b);
+	{
+		struct lb_segment s;
+
+		sent_seg(3, &s);
+		expect_window(&s, &cl, b);
+	}
+
+	client_send(&cl, a, D_FLAGS, split_req + a, b - a); /* 1st, duplicate */
+	ck_assert_uint_eq(t.n_sent, 5);
+	expect_ack(4, &cl, cl.cookie + 1, cl.isn + 1 + b);
+	ck_assert_uint_ge(ctr(LB_DISP_SEGMENTS_DUP), 1);
+
+	client_send(&cl, a, D_FLAGS, o_alt, o_end - a); /* overlap, differing over A */
+	ck_assert_uint_eq(t.n_sent, 6);
+	expect_ack(5, &cl, cl.cookie + 1, cl.isn + 1 + o_end);
+	ck_assert_uint_eq(t.binds, 0);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 0);
+
+	client_send(&cl, b, D_FLAGS, split_req + b, c - b); /* 2nd: completes the head */
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 1);
+	ck_assert_uint_eq(t.view.request_len, len);
+	ck_assert_msg(!memcmp(t.request, split_req, len), "request given to bind: '%.*s'", (int)len,
+		      (const char *)t.request);
+	ck_assert_msg(t.bound == 0 || t.bound == 1, "bound to %u", t.bound);
+	ck_assert_uint_eq(t.n_sent, 6); /* no ACK after the hand-off took it */
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_OOO), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS), 7);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_COOKIE), 0);
+	ck_assert_uint_eq(replies(), 0);
+}
+END_TEST
+
+/*
+ * The 3rd segment first, on a connection not seen yet: its seq is not ISN + 1,
+ * so its cookie cannot be checked and nothing is kept or sent. The client's
+ * retransmission from the start then goes through.
+ */
+START_TEST(test_split_third_first)
+{
+	const uint32_t len = sizeof(split_req) - 1, b = 24, c = 48;
+	struct client cl;
+
+	client_default(&cl);
+	client_send(&cl, c, D_FLAGS, split_req + c, len - c);
+	ck_assert_uint_eq(t.n_sent, 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_COOKIE), 1);
+
+	client_send(&cl, 0, D_FLAGS, split_req, b);
+	ck_assert_uint_eq(t.n_sent, 1);
+	expect_ack(0, &cl, cl.cookie + 1, cl.isn + 1 + b);
+	client_send(&cl, b, D_FLAGS, split_req + b, c - b);
+	ck_assert_uint_eq(t.n_sent, 2);
+	expect_ack(1, &cl, cl.cookie + 1, cl.isn + 1 + c);
+	ck_assert_uint_eq(t.binds, 0);
+	client_send(&cl, c, D_FLAGS, split_req + c, len - c);
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(t.view.request_len, len);
+	ck_assert_mem_eq(t.request, split_req, len);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+}
+END_TEST
+
+/* A segment with nothing new in it is a duplicate, also when it repeats held out-of-order bytes. */
+START_TEST(test_dup_counted)
+{
+	const uint32_t len = sizeof(split_req) - 1, c = 48;
+	struct client cl;
+
+	client_default(&cl);
+	client_send(&cl, 0, D_FLAGS, split_req, 4);
+	client_send(&cl, 0, D_FLAGS, split_req, 4); /* in order, again */
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_DUP), 1);
+	client_send(&cl, c, D_FLAGS, split_req + c, len - c);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_OOO), 1);
+	client_send(&cl, c, D_FLAGS, split_req + c, len - c); /* out of order, again */
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_OOO), 1);
+	ck_assert_msg(ctr(LB_DISP_SEGMENTS_DUP) == 2,
+		      "a repeat of held out-of-order bytes: segments_dup %llu, want 2",
+		      (unsigned long long)ctr(LB_DISP_SEGMENTS_DUP));
+}
+END_TEST
+
+/* ---- 5. a head that does not fit: 431 --------------------------------------------- */
+
+START_TEST(test_head_too_large_431)
+{
+	const uint32_t seg = 1400, total = 3 * seg;
+	char *big = malloc(total), text[1024];
+	const char *start = "GET /web1/x HTTP/1.1\r\nHost: h\r\nX-Fill: ";
+	struct client cl;
+	uint32_t off;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', total);
+	memcpy(big, start, strlen(start));
+	client_default(&cl);
+	for (off = 0; off < 2 * seg; off += seg) {
+		struct lb_segment s;
+
+		client_send(&cl, off, D_FLAGS, big + off, seg);
+		ck_assert_uint_eq(t.n_sent, off / seg + 1);
+		expect_ack(t.n_sent - 1, &cl, cl.cookie + 1, cl.isn + 1 + off + seg);
+		sent_seg(t.n_sent - 1, &s);
+		expect_window(&s, &cl, off + seg);
+	}
+	ck_assert_uint_eq(replies(), 0);
+	client_send(&cl, 2 * seg, D_FLAGS, big + 2 * seg, seg); /* crosses the limit */
+	expect_reply(&cl, 2, cl.isn + 1 + LIMIT, "HTTP/1.1 431 Request Header Fields Too Large\r\n",
+		     false, text, sizeof(text));
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_431), 1);
+	ck_assert_uint_eq(replies(), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_OUTSIDE), 1);
+	ck_assert_uint_eq(t.binds, 0);
+	free(big);
+}
+END_TEST
+
+/* ---- 6. a head that never completes: 408 at the timeout --------------------------- */
+
+START_TEST(test_request_timeout_408)
+{
+	const char *part = "GET /web1/x HTTP/1.1\r\nHo";
+	uint32_t len = strlen(part);
+	struct client cl;
+	char text[1024];
+	uint64_t wait;
+
+	t.now = 5000;
+	client_default(&cl);
+	client_str(&cl, 0, part);
+	ck_assert_uint_eq(t.n_sent, 1);
+	expect_ack(0, &cl, cl.cookie + 1, cl.isn + 1 + len);
+
+	t.now = 5000 + TIMEOUT_MS / 2;
+	wait = lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(wait, TIMEOUT_MS / 2);
+	t.now = 5000 + TIMEOUT_MS - 1;
+	wait = lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(wait, 1);
+	ck_assert_uint_eq(t.n_sent, 1);
+	ck_assert_uint_eq(replies(), 0);
+
+	t.now = 5000 + TIMEOUT_MS + 1;
+	lb_dispatcher_timers(t.d, t.now);
+	expect_reply(&cl, 1, cl.isn + 1 + len, "HTTP/1.1 408 Request Timeout\r\n", false, text,
+		     sizeof(text));
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_408), 1);
+	ck_assert_uint_eq(replies(), 1);
+	ck_assert_uint_eq(t.binds, 0);
+}
+END_TEST
+
+/* ---- 7. the client resets before the head is complete ----------------------------- */
+
+static const uint8_t rst_rows[] = { LB_TH_RST, LB_TH_RST | LB_TH_ACK };
+
+START_TEST(test_client_rst)
+{
+	const char *part = "GET /web1/x HTTP/1.1\r\nHo";
+	uint32_t len = strlen(part);
+	struct client cl, other;
+
+	client_default(&cl);
+	client_str(&cl, 0, part);
+	ck_assert_uint_eq(t.n_sent, 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1);
+
+	client_send(&cl, len, rst_rows[_i], NULL, 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_CLIENT_RST), 1);
+	ck_assert_uint_eq(t.n_sent, 1);
+
+	/* Nothing left to time out, and no reply ever. */
+	t.now += 10 * TIMEOUT_MS;
+	lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(t.n_sent, 1);
+	ck_assert_uint_eq(replies(), 0);
+
+	/* A reset for a connection never seen: nothing to do, nothing counted. */
+	client_init(&other, CLIENT_PORT + 1, 0x20000000, true, &opts_full);
+	client_send(&other, 0, rst_rows[_i], NULL, 0);
+	ck_assert_uint_eq(t.n_sent, 1);
+	ck_assert_uint_eq(ctr(LB_DISP_CLIENT_RST), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_COOKIE), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+}
+END_TEST
+
+/* ---- 8. the client closes first ---------------------------------------------------- */
+
+static const struct fin_row {
+	const char *name;
+	const char *data;
+	bool separate_fin; /* data first, then a FIN of its own */
+	int status;	   /* 0: no reply, just our FIN */
+} fin_rows[] = {
+	{ "FIN, no data", "", false, 0 },
+	{ "FIN on a partial head", "GET /web1/x HTTP/1.1\r\nHo", false, 400 },
+	{ "FIN after a partial head", "GET /web1/x HTTP/1.1\r\nHo", true, 400 },
+};
+
+START_TEST(test_client_fin)
+{
+	const struct fin_row *r = &fin_rows[_i];
+	uint32_t len = strlen(r->data);
+	struct client cl;
+	size_t first = 0;
+	char text[1024];
+
+	client_default(&cl);
+	if (r->separate_fin) {
+		client_str(&cl, 0, r->data);
+		ck_assert_uint_eq(t.n_sent, 1);
+		expect_ack(0, &cl, cl.cookie + 1, cl.isn + 1 + len);
+		first = 1;
+		client_send(&cl, len, LB_TH_FIN | LB_TH_ACK, NULL, 0);
+	} else {
+		client_send(&cl, 0, LB_TH_FIN | LB_TH_ACK | (len ? LB_TH_PSH : 0), r->data, len);
+	}
+	ck_assert_uint_eq(ctr(LB_DISP_CLIENT_FIN), 1);
+	ck_assert_uint_eq(t.binds, 0);
+	if (!r->status) {
+		struct lb_segment s;
+
+		ck_assert_uint_eq(t.n_sent, first + 1);
+		sent_seg(first, &s);
+		expect_to_client(&s, &cl);
+		ck_assert(s.flags & LB_TH_FIN);
+		ck_assert(s.flags & LB_TH_ACK);
+		ck_assert(!(s.flags & LB_TH_RST));
+		ck_assert_uint_eq(s.len, 0);
+		ck_assert_uint_eq(s.seq, cl.cookie + 1);
+		ck_assert_uint_eq(s.ack, cl.isn + 1 + 1); /* their FIN */
+		ck_assert_uint_eq(replies(), 0);
+		ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMIT), 0);
+	} else {
+		char line[64];
+
+		snprintf(line, sizeof(line), "HTTP/1.1 %d ", r->status);
+		expect_reply(&cl, first, cl.isn + 1 + len + 1, line, false, text, sizeof(text));
+		ck_assert_uint_eq(ctr(LB_DISP_REPLY_400), 1);
+		ck_assert_uint_eq(replies(), 1);
+	}
+}
+END_TEST
+
+/* ---- 9. our reply: retransmitted, then abandoned; or closed properly ---------------- */
+
+START_TEST(test_reply_retransmit_abandon)
+{
+	const char *req = "GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n";
+	uint32_t len = strlen(req);
+	struct lb_segment first, s;
+	struct client cl;
+	uint64_t wait;
+	size_t i, n_reply;
+	char text[1024];
+
+	client_default(&cl);
+	client_str(&cl, 0, req);
+	n_reply = t.n_sent;
+	expect_reply(&cl, 0, cl.isn + 1 + len, "HTTP/1.1 404 Not Found\r\n", false, text,
+		     sizeof(text));
+	ck_assert_uint_eq(n_reply, 1);
+	sent_seg(0, &first);
+
+	/* Nothing is resent straight away. */
+	wait = lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_gt(wait, 0);
+	ck_assert_uint_eq(t.n_sent, 1);
+	t.now += wait - 1;
+	lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(t.n_sent, 1);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMIT), 0);
+	wait = 1;
+
+	/* The client never answers. */
+	while (lb_dispatcher_conns(t.d) && t.now < 600000) {
+		t.now += wait;
+		wait = lb_dispatcher_timers(t.d, t.now);
+		ck_assert_uint_gt(wait, 0);
+	}
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_ge(ctr(LB_DISP_REPLY_RETRANSMIT), 2);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_ABANDONED), 1);
+	ck_assert_uint_eq(t.n_sent, 1 + ctr(LB_DISP_REPLY_RETRANSMIT) + 1);
+	for (i = 1; i + 1 < t.n_sent; i++) {
+		sent_seg(i, &s);
+		expect_to_client(&s, &cl);
+		ck_assert_uint_eq(s.seq, first.seq);
+		ck_assert_uint_eq(s.ack, first.ack);
+		ck_assert_uint_eq(s.flags, first.flags);
+		ck_assert_uint_eq(s.len, first.len);
+		ck_assert_mem_eq(s.payload, first.payload, first.len);
+		/* Backing off: each wait at least as long as the one before. */
+		ck_assert_uint_gt(t.sent[i].at, t.sent[i - 1].at);
+		if (i >= 2)
+			ck_assert_uint_ge(t.sent[i].at - t.sent[i - 1].at,
+					  t.sent[i - 1].at - t.sent[i - 2].at);
+	}
+	sent_seg(t.n_sent - 1, &s);
+	expect_to_client(&s, &cl);
+	ck_assert(s.flags & LB_TH_RST);
+	ck_assert(!(s.flags & (LB_TH_FIN | LB_TH_PSH)));
+	ck_assert_uint_eq(s.len, 0);
+	ck_assert_uint_eq(s.seq, cl.cookie + 1 + first.len + 1); /* after our FIN */
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 1);
+}
+END_TEST
+
+enum close_how { ACK_AND_FIN, ACK_THEN_FIN, FIN_THEN_ACK, ACK_ONLY };
+
+static const struct close_row {
+	const char *name;
+	enum close_how how;
+	uint32_t body; /* bytes of body sent after the head, which the reply made moot */
+} close_rows[] = {
+	{ "ACK of our FIN with their FIN", ACK_AND_FIN, 0 },
+	{ "ACK, then FIN", ACK_THEN_FIN, 0 },
+	{ "FIN (not acking ours), then ACK", FIN_THEN_ACK, 0 },
+	{ "ACK, never a FIN", ACK_ONLY, 0 },
+	{ "body, then ACK with FIN", ACK_AND_FIN, 10 },
+};
+
+START_TEST(test_reply_close)
+{
+	const struct close_row *r = &close_rows[_i];
+	const char *req = r->body ? "POST /nothing HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"
+				  : "GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n";
+	uint32_t len = strlen(req), our_fin, their_fin;
+	struct lb_segment reply;
+	struct client cl;
+	uint64_t wait, t0;
+	size_t n;
+
+	client_default(&cl);
+	client_str(&cl, 0, req);
+	ck_assert_uint_eq(t.n_sent, 1);
+	sent_seg(0, &reply);
+	our_fin = cl.cookie + 1 + reply.len; /* seq of our FIN */
+	their_fin = cl.isn + 1 + len + r->body;
+	t.now = 50;
+	if (r->body) {
+		/* The body is discarded (like a lingering close); it must not stall the close. */
+		client_send(&cl, len, D_FLAGS, "0123456789", r->body);
+		ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 1);
+		t.n_sent = 1;
+	}
+
+	switch (r->how) {
+	case ACK_AND_FIN:
+		client_raw(&cl, their_fin, our_fin + 1, LB_TH_ACK | LB_TH_FIN, NULL, 0);
+		break;
+	case ACK_THEN_FIN:
+		client_raw(&cl, their_fin, our_fin + 1, LB_TH_ACK, NULL, 0);
+		ck_assert_uint_eq(t.n_sent, 1); /* nothing to acknowledge yet */
+		client_raw(&cl, their_fin, our_fin + 1, LB_TH_ACK | LB_TH_FIN, NULL, 0);
+		break;
+	case FIN_THEN_ACK:
+		client_raw(&cl, their_fin, cl.cookie + 1, LB_TH_ACK | LB_TH_FIN, NULL, 0);
+		ck_assert_uint_eq(t.n_sent, 2);
+		expect_ack(1, &cl, our_fin + 1, their_fin + 1);
+		client_raw(&cl, their_fin + 1, our_fin + 1, LB_TH_ACK, NULL, 0);
+		/* A pure ACK of ours is not acknowledged. */
+		ck_assert_msg(t.n_sent == 2, "the client's pure ACK was answered: %zu frames",
+			      t.n_sent);
+		break;
+	case ACK_ONLY:
+		client_raw(&cl, their_fin, our_fin + 1, LB_TH_ACK, NULL, 0);
+		break;
+	}
+	if (r->how != ACK_ONLY) {
+		/* Their FIN acknowledged: ack = their FIN's seq + 1, from after our FIN. */
+		ck_assert_uint_ge(t.n_sent, 2);
+		expect_ack(t.n_sent - 1, &cl, our_fin + 1, their_fin + 1);
+	} else {
+		ck_assert_uint_eq(t.n_sent, 1);
+	}
+	n = t.n_sent;
+
+	/* Acknowledged: never resent; lingers a while, then is gone without a reset. */
+	t0 = t.now;
+	t.now += 1;
+	wait = lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1);
+	if (r->how != ACK_ONLY) {
+		/* Their FIN again (our ACK was lost): acknowledged again. */
+		client_raw(&cl, their_fin, our_fin + 1, LB_TH_ACK | LB_TH_FIN, NULL, 0);
+		ck_assert_uint_eq(t.n_sent, n + 1);
+		expect_ack(n, &cl, our_fin + 1, their_fin + 1);
+		n++;
+	}
+	while (lb_dispatcher_conns(t.d) && t.now < t0 + 600000) {
+		t.now += wait;
+		wait = lb_dispatcher_timers(t.d, t.now);
+	}
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(t.n_sent, n);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMIT), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_ABANDONED), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 1);
+}
+END_TEST
+
+/* ---- 10. the global cap: the oldest gives way ---------------------------------------- */
+
+START_TEST(test_global_cap)
+{
+	const char *part = "GET /web1/x HTTP/1.1\r\n";
+	const char *rest = "Host: h\r\n\r\n";
+	uint32_t len = strlen(part);
+	struct client cl[3];
+	size_t i, rsts = 0;
+
+	lb_dispatcher_set_max_conns(t.d, 2);
+	for (i = 0; i < 3; i++) {
+		client_init(&cl[i], CLIENT_PORT + i, 0x30000000 + 0x1000 * i, true, &opts_full);
+		t.now = i;
+		client_str(&cl[i], 0, part);
+	}
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 3);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_EVICTED), 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 2);
+	for (i = 0; i < t.n_sent; i++) {
+		struct lb_segment s;
+
+		sent_seg(i, &s);
+		if (!(s.flags & LB_TH_RST))
+			continue;
+		rsts++;
+		expect_to_client(&s, &cl[0]);
+		ck_assert_uint_eq(s.seq, cl[0].cookie + 1);
+		ck_assert_uint_eq(s.len, 0);
+	}
+	ck_assert_uint_eq(rsts, 1);
+
+	/* The two kept finish and are bound; the evicted one is no longer known. */
+	client_str(&cl[1], len, rest);
+	client_str(&cl[2], len, rest);
+	ck_assert_uint_eq(t.binds, 2);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	client_str(&cl[0], len, rest);
+	ck_assert_uint_eq(t.binds, 2);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_COOKIE), 1);
+}
+END_TEST
+
+/* ---- 11. malformed requests: the parser's verdict, on the wire ----------------------- */
+
+static const struct bad_row {
+	const char *name;
+	const char *req;
+	int status;
+	enum lb_dispatch_counter counter;
+} bad_rows[] = {
+	{ "duplicate Host", "GET /web1/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400,
+	  LB_DISP_REPLY_400 },
+	{ "bare LF", "GET /web1/x HTTP/1.1\nHost: a\n\n", 400, LB_DISP_REPLY_400 },
+	{ "bare LF in a field", "GET /web1/x HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", 400,
+	  LB_DISP_REPLY_400 },
+	{ "no Host in 1.1", "GET /web1/x HTTP/1.1\r\nAccept: */*\r\n\r\n", 400,
+	  LB_DISP_REPLY_400 },
+	{ "space before colon", "GET /web1/x HTTP/1.1\r\nHost : a\r\n\r\n", 400,
+	  LB_DISP_REPLY_400 },
+	{ "bad escape", "GET /web1/%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400, LB_DISP_REPLY_400 },
+	{ "Content-Length and Transfer-Encoding",
+	  "POST /web1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n",
+	  400, LB_DISP_REPLY_400 },
+	{ "CONNECT", "CONNECT web1:443 HTTP/1.1\r\nHost: web1:443\r\n\r\n", 400, LB_DISP_REPLY_400 },
+	{ "HTTP/2.0", "GET /web1/x HTTP/2.0\r\nHost: a\r\n\r\n", 505, LB_DISP_REPLY_505 },
+	{ "unknown coding", "POST /web1/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+	  501, LB_DISP_REPLY_501 },
+};
+
+START_TEST(test_malformed)
+{
+	const struct bad_row *r = &bad_rows[_i];
+	struct client cl;
+	char line[64], text[1024];
+
+	client_default(&cl);
+	client_str(&cl, 0, r->req);
+	ck_assert_msg(t.n_sent >= 1, "%s: nothing sent", r->name);
+	snprintf(line, sizeof(line), "HTTP/1.1 %d ", r->status);
+	expect_reply(&cl, 0, cl.isn + 1 + strlen(r->req), line, false, text, sizeof(text));
+	ck_assert_msg(ctr(r->counter) == 1, "%s: counter %s not moved", r->name,
+		      lb_dispatch_counter_names[r->counter]);
+	ck_assert_uint_eq(replies(), 1);
+	ck_assert_uint_eq(t.binds, 0);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 0);
+}
+END_TEST
+
+/* ---- the send callback failing ---------------------------------------------------------- */
+
+START_TEST(test_tx_full)
+{
+	struct client cl;
+
+	t.send_fail = true;
+	client_default(&cl);
+	client_str(&cl, 0, "GET /web1/x HTTP/1.1\r\n"); /* wants to ACK */
+	ck_assert_uint_eq(ctr(LB_DISP_TX_FULL), 1);
+	client_str(&cl, 0, "GET /web1/x HTTP/1.1\r\n"); /* a duplicate: ACK again */
+	ck_assert_uint_eq(ctr(LB_DISP_TX_FULL), 2);
+	ck_assert_uint_eq(t.n_sent, 0);
+}
+END_TEST
+
+/* One iteration per table row (_i is the row). */
+#define ADD_ROWS(tc, fn, rows)                                                 \
+	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(rows) / sizeof((rows)[0])))
+
+Suite *dispatcher_suite(void)
+{
+	Suite *s = suite_create("dispatcher");
+	TCase *tc = tcase_create("dispatcher");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	ADD_ROWS(tc, test_unrouted_404, unrouted_rows);
+	ADD_ROWS(tc, test_routed_bind, route_rows);
+	ADD_ROWS(tc, test_unbound_503, unbound_rows);
+	ADD_ROWS(tc, test_bad_cookie, forge_rows);
+	tcase_add_test(tc, test_split_out_of_order);
+	tcase_add_test(tc, test_split_third_first);
+	tcase_add_test(tc, test_dup_counted);
+	tcase_add_test(tc, test_head_too_large_431);
+	tcase_add_test(tc, test_request_timeout_408);
+	ADD_ROWS(tc, test_client_rst, rst_rows);
+	ADD_ROWS(tc, test_client_fin, fin_rows);
+	tcase_add_test(tc, test_reply_retransmit_abandon);
+	ADD_ROWS(tc, test_reply_close, close_rows);
+	tcase_add_test(tc, test_global_cap);
+	ADD_ROWS(tc, test_malformed, bad_rows);
+	tcase_add_test(tc, test_tx_full);
+	suite_add_tcase(s, tc);
+	return s;
+}
