@@ -53,7 +53,8 @@ struct lb_conn {
 	enum conn_state state;
 	uint8_t *buf;		     /* request_limit bytes, then the received bitmap */
 	uint32_t held;		     /* contiguous request bytes from offset 0 */
-	bool fin_seen;		     /* the client's FIN, in order, at offset `held` */
+	bool fin_seen;		     /* the client's FIN, in order, at offset `held` + `discarded` */
+	uint32_t discarded;	     /* in-order bytes after the head we took and dropped */
 	uint64_t deadline_ms;	     /* request timeout, retransmission or linger end */
 	/* REPLYING */
 	char *reply;
@@ -152,6 +153,12 @@ static void conn_free(struct lb_dispatcher *d, struct lb_conn *c)
 
 /* ---- sending ----------------------------------------------------------------- */
 
+/* The next client sequence number we expect: everything taken, and its FIN. */
+static uint32_t rcv_nxt(const struct lb_conn *c)
+{
+	return c->client_isn + 1 + c->held + c->discarded + (c->fin_seen ? 1 : 0);
+}
+
 /* A segment from the VIP to the client on @c's connection. */
 static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, uint8_t flags,
 		      const char *data, uint32_t len)
@@ -160,7 +167,7 @@ static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, 
 	struct lb_segment s = {
 		.saddr = c->key.daddr, .daddr = c->key.saddr,
 		.sport = c->key.dport, .dport = c->key.sport,
-		.seq = seq, .ack = c->client_isn + 1 + c->held + (c->fin_seen ? 1 : 0),
+		.seq = seq, .ack = rcv_nxt(c),
 		.flags = flags | LB_TH_ACK,
 		.has_ts = c->ts_ok, .tsval = (uint32_t)d->now_ms, .tsecr = c->ts_recent,
 		.payload = (const uint8_t *)data, .len = len,
@@ -405,6 +412,8 @@ static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct 
 	}
 	if (off > c->held && fresh)
 		count(d, LB_DISP_SEGMENTS_OOO);
+	else if (!fresh && off < end)
+		count(d, LB_DISP_SEGMENTS_DUP); /* all of it already held, out of order */
 	while (c->held < lim && c->buf && have_byte(c, lim, c->held))
 		c->held++;
 	/* A FIN counts once everything before it is here. */
@@ -465,19 +474,28 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	return c;
 }
 
+/*
+ * After our reply: bytes the client still sends (a request body we will not
+ * read) are taken in order and dropped, so its FIN can be acknowledged at the
+ * right sequence number; a bare ACK gets no answer.
+ */
 static void segment_replying(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
 {
 	uint32_t fin_seq = c->cookie + 1 + c->reply_len; /* our FIN */
+	int32_t ahead = (int32_t)(s->seq - rcv_nxt(c));
+	bool news = false;
 
 	if ((s->flags & LB_TH_ACK) && (int32_t)(s->ack - (fin_seq + 1)) >= 0)
 		c->reply_acked = true;
-	if (s->flags & LB_TH_FIN) {
-		int64_t off = (int32_t)(s->seq - (c->client_isn + 1));
-
-		if (off + s->len >= c->held)
-			c->fin_seen = true;
+	if (!c->fin_seen && ahead <= 0 && (int64_t)ahead + s->len > 0) {
+		c->discarded += ahead + s->len; /* the part we had not seen yet */
+		news = true;
 	}
-	if (c->fin_seen)
+	if (!c->fin_seen && (s->flags & LB_TH_FIN) && (uint32_t)(s->seq + s->len) == rcv_nxt(c)) {
+		c->fin_seen = true;
+		news = true;
+	}
+	if (news || (c->fin_seen && (s->flags & LB_TH_FIN)))
 		conn_send(d, c, fin_seq + 1, 0, NULL, 0);
 	if (c->reply_acked && c->fin_seen) {
 		c->state = LINGER;

@@ -982,7 +982,9 @@ START_TEST(test_reply_close)
 		client_raw(&cl, their_fin, our_fin + 1, LB_TH_ACK, NULL, 0);
 		break;
 	}
-	if (r->how != ACK_ONLY) {
+	if (r->how == FIN_THEN_ACK) {
+		/* Checked above, when it was sent (the client's TSval has moved on since). */
+	} else if (r->how != ACK_ONLY) {
 		/* Their FIN acknowledged: ack = their FIN's seq + 1, from after our FIN. */
 		ck_assert_uint_ge(t.n_sent, 2);
 		expect_ack(t.n_sent - 1, &cl, our_fin + 1, their_fin + 1);
