@@ -6,5 +6,6 @@
 #include <check.h>
 
 Suite *balancer_suite(void);
+Suite *backend_suite(void);
 
 #endif

@@ -579,6 +579,325 @@ START_TEST(test_bad_and_foreign)
 }
 END_TEST
 
+/* ---- bound flows: fast path, closing, diversion ---------------------------- */
+
+#define BACKEND_IDX  1
+#define ACTIVE_START 5
+#define SERVER_ISN   0x55667788u
+
+static const uint8_t backend_mac[6] = { 0x02, 0, 0, 0, 0x03, 0x0b };
+static const uint8_t client_hop_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
+
+/* Each test uses its own client port, so a failed test's leftovers harm no other. */
+static struct lb_flow_key flow_key(uint16_t cport)
+{
+	struct lb_flow_key k = { .sport = htons(cport), .dport = htons(VPORT), .proto = IPPROTO_TCP };
+
+	inet_pton(AF_INET, CLIENT, &k.saddr);
+	inet_pton(AF_INET, VIP, &k.daddr);
+	return k;
+}
+
+/* A flow as the dispatcher leaves it, with counters already running. */
+static void put_flow(uint16_t cport, uint32_t state)
+{
+	struct lb_flow_key k = flow_key(cport);
+	struct lb_flow f = {
+		.state = state, .backend = BACKEND_IDX, .packets = 10, .bytes = 1000,
+	};
+
+	memcpy(f.backend_mac, backend_mac, 6);
+	memcpy(f.client_hop_mac, client_hop_mac, 6);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &k, &f, BPF_ANY), 0);
+}
+
+static struct lb_flow get_flow(uint16_t cport)
+{
+	struct lb_flow_key k = flow_key(cport);
+	struct lb_flow f;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &k, &f), 0);
+	return f;
+}
+
+static void del_flow(uint16_t cport)
+{
+	struct lb_flow_key k = flow_key(cport);
+
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.flows), &k);
+}
+
+/* `backends` is BPF_F_MMAPABLE; the syscall accessors work on it all the same. */
+static const struct lb_backend backend_start = {
+	.mac = { 0x02, 0, 0, 0, 0x03, 0x0b },
+	.weight = 1,
+	.state = LB_BACKEND_UP,
+	.active = ACTIVE_START,
+	.chosen = 42,
+	.packets = 100,
+	.bytes = 100000,
+};
+
+static void put_backend(void)
+{
+	struct lb_backend b = backend_start;
+	uint32_t k = BACKEND_IDX;
+
+	inet_pton(AF_INET, "198.51.100.11", &b.addr);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.backends), &k, &b, BPF_ANY), 0);
+}
+
+static struct lb_backend get_backend(void)
+{
+	uint32_t k = BACKEND_IDX;
+	struct lb_backend b;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.backends), &k, &b), 0);
+	return b;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A later segment of a handed-off connection, client → VIP, via the client's router. */
+static size_t client_segment(uint8_t *frame, uint16_t cport, uint8_t flags, const char *data)
+{
+	static const uint8_t ts[] = { NOP, NOP, 8, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0 };
+	struct pkt_spec p = client_pkt(flags);
+
+	p.sport = cport;
+	p.seq = CISN + 1 + 77;
+	p.ack = SERVER_ISN + 1 + 5000;
+	p.opts = ts;
+	p.optlen = sizeof(ts);
+	if (data) {
+		p.payload = (const uint8_t *)data;
+		p.paylen = strlen(data);
+	}
+	return pkt_build_tcp(frame, &p);
+}
+
+/* The backend's FIN/RST as its TC egress program sends it: from the VIP, to our MAC. */
+static size_t backend_segment(uint8_t *frame, uint16_t cport, uint8_t flags)
+{
+	struct pkt_spec p = {
+		.saddr = VIP, .daddr = CLIENT, .sport = VPORT, .dport = cport,
+		.seq = SERVER_ISN + 1 + 5000, .ack = CISN + 1 + 77, .flags = flags, .window = 502,
+	};
+
+	memcpy(p.src_mac, backend_mac, 6);
+	memcpy(p.dst_mac, lb_mac, 6);
+	return pkt_build_tcp(frame, &p);
+}
+
+/* XDP_TX of @in with only the Ethernet addresses changed: dst @dst, src the input's dst. */
+static void assert_tx_rewritten(const struct run *r, const uint8_t *in, size_t len,
+				const uint8_t *dst)
+{
+	ck_assert_int_eq(r->action, XDP_TX);
+	ck_assert_uint_eq(r->out_len, len);
+	ck_assert_mem_eq(r->out, dst, 6);
+	ck_assert_mem_eq(r->out + 6, in, 6); /* in[0..5]: our MAC, as the frame came */
+	ck_assert_mem_eq(r->out + 12, in + 12, len - 12);
+	ck_assert_int_eq(pkt_check_csums(r->out, r->out_len), 0);
+}
+
+START_TEST(test_fast_path)
+{
+	const uint16_t cport = 41001;
+	const char *data = "GET /next.jpg HTTP/1.1\r\nHost: site\r\n\r\n";
+	uint8_t frame[PKT_MAX];
+	struct lb_backend b;
+	struct lb_flow f;
+	uint64_t t0, t1;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow(cport, LB_FLOW_BOUND);
+	len = client_segment(frame, cport, 0x18, data);
+	ck_assert_mem_eq(frame, lb_mac, 6);
+
+	t0 = mono_ns();
+	run_frame(frame, len, &r);
+	t1 = mono_ns();
+
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	assert_tx_rewritten(&r, frame, len, backend_mac);
+
+	f = get_flow(cport);
+	ck_assert_uint_eq(f.state, LB_FLOW_BOUND);
+	ck_assert_uint_eq(f.backend, BACKEND_IDX);
+	ck_assert_mem_eq(f.backend_mac, backend_mac, 6);
+	ck_assert_mem_eq(f.client_hop_mac, client_hop_mac, 6);
+	ck_assert_uint_eq(f.packets, 10 + 1);
+	ck_assert_uint_eq(f.bytes, 1000 + len);
+	ck_assert_msg(f.last_seen_ns >= t0 && f.last_seen_ns <= t1,
+		      "last_seen_ns %llu not within the run [%llu, %llu]",
+		      (unsigned long long)f.last_seen_ns, (unsigned long long)t0,
+		      (unsigned long long)t1);
+
+	/* Data does not close anything: only the traffic counters of the backend move. */
+	b = get_backend();
+	ck_assert_uint_eq(b.active, ACTIVE_START);
+	ck_assert_uint_eq(b.packets, backend_start.packets + 1);
+	ck_assert_uint_eq(b.bytes, backend_start.bytes + len);
+	ck_assert_uint_eq(b.chosen, backend_start.chosen);
+	ck_assert_uint_eq(b.addr, htonl(0xc633640b)); /* 198.51.100.11 */
+	ck_assert_uint_eq(b.state, LB_BACKEND_UP);
+
+	/* A second segment adds up. */
+	len = client_segment(frame, cport, 0x10, NULL);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	assert_tx_rewritten(&r, frame, len, backend_mac);
+	ck_assert_uint_eq(get_flow(cport).packets, 10 + 2);
+	ck_assert_uint_eq(get_backend().packets, backend_start.packets + 2);
+	del_flow(cport);
+}
+END_TEST
+
+/* ---- closing exactly once ---- */
+
+enum closer { C_CLIENT_FIN, C_CLIENT_RST_ACK, C_CLIENT_RST, C_BACKEND_FIN, C_BACKEND_RST };
+
+static const struct {
+	const char *name;
+	enum closer who;
+} closers[] = {
+	{ "client FIN|ACK", C_CLIENT_FIN },
+	{ "client RST|ACK", C_CLIENT_RST_ACK },
+	{ "client RST", C_CLIENT_RST },
+	{ "diverted backend FIN|ACK", C_BACKEND_FIN },
+	{ "diverted backend RST", C_BACKEND_RST },
+};
+
+/* Send one closing segment of @who on @cport's flow; it must be forwarded whatever the state. */
+static void send_closer(enum closer who, uint16_t cport, const char *name)
+{
+	static const uint8_t flags[] = {
+		[C_CLIENT_FIN] = 0x11, [C_CLIENT_RST_ACK] = 0x14, [C_CLIENT_RST] = 0x04,
+		[C_BACKEND_FIN] = 0x11, [C_BACKEND_RST] = 0x04,
+	};
+	int backend = who == C_BACKEND_FIN || who == C_BACKEND_RST;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	len = backend ? backend_segment(frame, cport, flags[who])
+		      : client_segment(frame, cport, flags[who], NULL);
+	run_frame(frame, len, &r);
+	ck_assert_msg(r.action == XDP_TX, "%s: action %d", name, r.action);
+	assert_counted(&r, backend ? LB_XDP_TX_DIVERTED : LB_XDP_TX_FAST_PATH);
+	assert_tx_rewritten(&r, frame, len, backend ? client_hop_mac : backend_mac);
+}
+
+START_TEST(test_close_exactly_once)
+{
+	const uint16_t cport = 41100 + _i;
+	enum closer first = closers[_i].who, w;
+
+	put_backend();
+	put_flow(cport, LB_FLOW_BOUND);
+
+	send_closer(first, cport, closers[_i].name);
+	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+
+	/* Retransmitted FINs, the other side's FIN, a late RST: none counts again. */
+	for (w = C_CLIENT_FIN; w <= C_BACKEND_RST; w++) {
+		send_closer(w, cport, closers[w].name);
+		ck_assert_msg(get_backend().active == ACTIVE_START - 1,
+			      "first %s, then %s: active %llu", closers[_i].name, closers[w].name,
+			      (unsigned long long)get_backend().active);
+		ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
+	}
+	send_closer(first, cport, closers[_i].name);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	del_flow(cport);
+}
+END_TEST
+
+/* ---- the backend's diverted FIN/RST ---- */
+
+struct divert_case {
+	const char *name;
+	int flow_state;	/* 0: no flow */
+	uint8_t flags;
+	int action;
+	enum lb_xdp_reason reason;
+	int closes;	/* the backend's active count drops by one */
+};
+
+static const struct divert_case divert_cases[] = {
+	{ "FIN|ACK, bound flow", LB_FLOW_BOUND, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
+	{ "RST, bound flow", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
+	{ "RST|ACK, bound flow", LB_FLOW_BOUND, 0x14, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
+	/* Not sent by our egress program, but if it comes it is no close. */
+	{ "bare ACK, bound flow", LB_FLOW_BOUND, 0x10, XDP_TX, LB_XDP_TX_DIVERTED, 0 },
+	{ "FIN|ACK, closing flow", LB_FLOW_CLOSING, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 0 },
+	{ "FIN|ACK, no flow", 0, 0x11, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0 },
+	{ "RST, no flow", 0, 0x04, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0 },
+	{ "FIN|ACK, flow still at the dispatcher", LB_FLOW_DISPATCH, 0x11, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NO_FLOW, 0 },
+};
+
+START_TEST(test_diverted)
+{
+	const struct divert_case *tc = &divert_cases[_i];
+	const uint16_t cport = 41200 + _i;
+	uint8_t frame[PKT_MAX];
+	struct lb_flow f;
+	uint64_t t0;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	del_flow(cport);
+	if (tc->flow_state)
+		put_flow(cport, tc->flow_state);
+	len = backend_segment(frame, cport, tc->flags);
+
+	t0 = mono_ns();
+	run_frame(frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
+		      tc->action);
+	assert_counted(&r, tc->reason);
+	if (tc->action == XDP_TX) {
+		/* To the client's next hop; IP and TCP exactly as the backend sent them. */
+		assert_tx_rewritten(&r, frame, len, client_hop_mac);
+	}
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - tc->closes);
+
+	if (tc->flow_state) {
+		f = get_flow(cport);
+		if (tc->action == XDP_TX)
+			ck_assert_uint_ge(f.last_seen_ns, t0);
+		if (tc->closes || tc->flow_state == LB_FLOW_CLOSING)
+			ck_assert_uint_eq(f.state, LB_FLOW_CLOSING);
+		else
+			ck_assert_uint_eq(f.state, tc->flow_state);
+	} else {
+		/* A stray close creates nothing. */
+		struct lb_flow_key k = flow_key(cport);
+
+		ck_assert_int_ne(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &k, &f), 0);
+	}
+
+	/* The same close again (retransmitted): forwarded or dropped alike, never counted twice. */
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, tc->action);
+	assert_counted(&r, tc->reason);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - tc->closes);
+	del_flow(cport);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
 	Suite *s = suite_create("balancer_xdp");
@@ -590,6 +909,9 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_ack_verdicts, 0, sizeof(ack_cases) / sizeof(ack_cases[0]));
 	tcase_add_test(tc, test_known_flow_goes_to_dispatcher);
 	tcase_add_loop_test(tc, test_bad_and_foreign, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
+	tcase_add_test(tc, test_fast_path);
+	tcase_add_loop_test(tc, test_close_exactly_once, 0, sizeof(closers) / sizeof(closers[0]));
+	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
