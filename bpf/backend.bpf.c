@@ -10,6 +10,8 @@
  *   it had sent our SYN/ACK itself. Everything else passes untouched.
  * egress: the VIP service's FIN and RST go to the balancer (by MAC) instead of
  *   the router, so it sees every connection end; all other data goes out directly.
+ *   SYN/ACKs for the VIP are dropped: every connection to it is adopted from a
+ *   cookie, so one would answer a SYN that did not come from a client.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -91,6 +93,21 @@ static __always_inline int parse(struct __sk_buff *skb, struct l4 *p)
 	return p->th ? 0 : -1;
 }
 
+/*
+ * skc->state, loaded with a constant offset: left to itself clang merges the
+ * loads of several branches into one with a computed offset, and the verifier
+ * refuses pointer arithmetic on a socket.
+ */
+static __always_inline __u32 sk_state(struct bpf_sock *skc)
+{
+	__u32 state;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)"
+		     : "=r"(state)
+		     : "r"(skc), "i"(__builtin_offsetof(struct bpf_sock, state)));
+	return state;
+}
+
 static __always_inline bool from_balancer(const struct ethhdr *eth)
 {
 	int i;
@@ -118,6 +135,65 @@ static __always_inline int ack_timestamps(struct __sk_buff *skb, const struct tc
 	return parse_syn_options(optbuf, optlen, o);
 }
 
+/* Offsets of TCP fields in an Ethernet/IPv4 (no options) frame. */
+#define TCP_OFF	      (sizeof(struct ethhdr) + sizeof(struct iphdr))
+#define TCP_SEQ_OFF   (TCP_OFF + offsetof(struct tcphdr, seq))
+#define TCP_ACK_OFF   (TCP_OFF + offsetof(struct tcphdr, ack_seq))
+#define TCP_FLAGS_OFF (TCP_OFF + 12) /* the 16-bit word of doff and flags */
+#define TCP_CSUM_OFF  (TCP_OFF + offsetof(struct tcphdr, check))
+
+/* The hand-off ACK, re-injected after its TIME_WAIT was cleared. */
+#define LB_REINJECT_MARK 0x1b1d1b1d
+
+/* Rewrite seq, ack and the flags word in place, checksum included. */
+static __always_inline int set_tcp(struct __sk_buff *skb, __be32 seq, __be32 ack, __be16 word)
+{
+	__be32 old32;
+	__be16 old16;
+
+	if (bpf_skb_load_bytes(skb, TCP_SEQ_OFF, &old32, 4) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF, old32, seq, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF, &seq, 4, 0))
+		return -1;
+	if (bpf_skb_load_bytes(skb, TCP_ACK_OFF, &old32, 4) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF, old32, ack, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_ACK_OFF, &ack, 4, 0))
+		return -1;
+	if (bpf_skb_load_bytes(skb, TCP_FLAGS_OFF, &old16, 2) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF, old16, word, 2) ||
+	    bpf_skb_store_bytes(skb, TCP_FLAGS_OFF, &word, 2, 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * A hand-off for a 4-tuple this host still holds in TIME_WAIT (it closed the
+ * client's previous connection on that port first). The kernel will not adopt
+ * a second socket for the tuple, and only a SYN ends a TIME_WAIT early. So two
+ * copies go back into this interface's receive path:
+ *   a SYN+FIN at the client's ISN: TIME_WAIT takes it as a new SYN and gives
+ *     way at once; the listener then discards it (SYN+FIN), making nothing;
+ *   the hand-off ACK itself, marked: now adopted like any other.
+ * Payload and options ride along unchanged; only seq, ack and flags change in
+ * the first. The original is dropped.
+ */
+static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct tcphdr *th)
+{
+	__be32 seq = th->seq, ack = th->ack_seq, isn = bpf_htonl(bpf_ntohl(th->seq) - 1);
+	__be16 word = ((const __be16 *)th)[6];
+	__be16 doff = word & bpf_htons(0xf000);
+	__u32 ifindex = skb->ifindex;
+
+	if (set_tcp(skb, isn, 0, doff | bpf_htons(TH_SYN | TH_FIN)) ||
+	    bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS) ||
+	    set_tcp(skb, seq, ack, word))
+		return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
+	skb->mark = LB_REINJECT_MARK;
+	if (bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS))
+		return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
+	return count(skb, LB_BE_TIME_WAIT_CLEARED, TC_ACT_SHOT);
+}
+
 SEC("tc")
 int lb_backend_ingress(struct __sk_buff *skb)
 {
@@ -131,6 +207,7 @@ int lb_backend_ingress(struct __sk_buff *skb)
 	struct tcp_sock *tp;
 	struct l4 p;
 	__u32 key0 = 0, seq, ack;
+	bool valid;
 	__u8 flags;
 	int ret;
 
@@ -152,7 +229,7 @@ int lb_backend_ingress(struct __sk_buff *skb)
 		skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
 		if (!skc)
 			return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
-		ret = skc->state == BPF_TCP_LISTEN;
+		ret = sk_state(skc) == BPF_TCP_LISTEN;
 		bpf_sk_release(skc);
 		/* A cookie ACK straight from a client: never adopted, and dropped so the
 		 * kernel's own syncookies can't be probed through it either. */
@@ -160,24 +237,32 @@ int lb_backend_ingress(struct __sk_buff *skb)
 			   : count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 	}
 
-	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
-	if (!skc)
-		return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
-	if (skc->state != BPF_TCP_LISTEN) {
-		bpf_sk_release(skc);
-		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
-	}
-	tp = bpf_skc_to_tcp_sock(skc);
-	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
-	if (!tp || !secret)
-		goto drop_assign;
-
 	ct.caddr = p.iph->saddr;
 	ct.vaddr = p.iph->daddr;
 	ct.cport = p.th->source;
 	ct.vport = p.th->dest;
-	if (lb_cookie_check(secret, &ct, seq - 1, ack - 1, bpf_ktime_get_tai_ns() / 1000000000ULL,
-			    &co)) {
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	valid = secret && !lb_cookie_check(secret, &ct, seq - 1, ack - 1,
+					   bpf_ktime_get_tai_ns() / 1000000000ULL, &co);
+
+	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!skc)
+		return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
+	if (sk_state(skc) == BPF_TCP_TIME_WAIT && valid) {
+		bpf_sk_release(skc);
+		if (skb->mark == LB_REINJECT_MARK)
+			return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
+		return clear_time_wait(skb, p.th);
+	}
+	skb->mark = 0;
+	if (sk_state(skc) != BPF_TCP_LISTEN) {
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		goto drop_assign;
+	if (!valid) {
 		bpf_sk_release(skc);
 		return count(skb, LB_BE_DROP_BAD_COOKIE, TC_ACT_SHOT);
 	}
@@ -211,12 +296,20 @@ drop_assign:
 SEC("tc")
 int lb_backend_egress(struct __sk_buff *skb)
 {
-	__u8 mac[ETH_ALEN];
+	__u8 mac[ETH_ALEN], flags;
 	struct l4 p;
 	int i;
 
-	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port ||
-	    !(tcp_flags(p.th) & (TH_FIN | TH_RST)))
+	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port)
+		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
+	flags = tcp_flags(p.th);
+	/*
+	 * Every connection to the VIP is adopted from a cookie; this host never
+	 * answers a SYN for it itself (the balancer's TIME_WAIT-clearing SYN).
+	 */
+	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);
+	if (!(flags & (TH_FIN | TH_RST)))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	for (i = 0; i < ETH_ALEN; i++)
 		mac[i] = cfg_balancer_mac[i];

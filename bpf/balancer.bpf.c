@@ -181,6 +181,12 @@ static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes)
 	return verdict(bytes, LB_XDP_REDIRECT_DISPATCH, XDP_REDIRECT);
 }
 
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return ((const __u32 *)a)[0] == ((const __u32 *)b)[0] &&
+	       ((const __u16 *)a)[2] == ((const __u16 *)b)[2];
+}
+
 /* The first FIN or RST of a bound flow, from either side, ends its count. */
 static __always_inline void close_flow(struct lb_flow *f)
 {
@@ -239,8 +245,11 @@ static __always_inline int diverted(struct ethhdr *eth, struct iphdr *iph, struc
 	fkey.dport = th->source;
 	fkey.proto = IPPROTO_TCP;
 	f = bpf_map_lookup_elem(&flows, &fkey);
-	if (!f || f->state == LB_FLOW_DISPATCH)
+	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
+	/* Only the flow's own backend may end it: a forged "VIP" frame must not. */
+	if (!mac_eq(eth->h_source, f->backend_mac))
+		return verdict(bytes, LB_XDP_DROP_DIVERT_NOT_BACKEND, XDP_DROP);
 	if (tcp_flags(th) & (TH_FIN | TH_RST))
 		close_flow(f);
 	f->last_seen_ns = bpf_ktime_get_ns();
@@ -321,6 +330,11 @@ int lb_xdp(struct xdp_md *ctx)
 	fkey.dport = th->dest;
 	fkey.proto = IPPROTO_TCP;
 	flow = bpf_map_lookup_elem(&flows, &fkey);
+	if (flow && (flags & (TH_SYN | TH_ACK)) == TH_SYN && flow->state == LB_FLOW_CLOSING) {
+		/* The client reuses the port of a connection that has ended: a new one. */
+		bpf_map_delete_elem(&flows, &fkey);
+		flow = NULL;
+	}
 	if (flow) {
 		if (flow->state == LB_FLOW_DISPATCH)
 			return to_dispatcher(ctx, bytes);

@@ -23,6 +23,7 @@
 	X(TX_FAST_PATH,       "tx_fast_path")       /* bound flow → backend    */ \
 	X(TX_DIVERTED,        "tx_diverted")        /* backend FIN/RST → client*/ \
 	X(DROP_DIVERT_NO_FLOW, "drop_divert_no_flow") /* diverted, flow unknown */ \
+	X(DROP_DIVERT_NOT_BACKEND, "drop_divert_not_backend") /* not its backend's MAC */ \
 	X(DROP_BAD_COOKIE,    "drop_bad_cookie")    /* forged, stale, wrong key*/ \
 	X(DROP_ETH_TRUNC,     "drop_eth_trunc")                                  \
 	X(DROP_IP_TRUNC,      "drop_ip_trunc")                                   \
@@ -47,7 +48,10 @@
 	X(DROP_BAD_COOKIE,   "drop_bad_cookie")                                  \
 	X(DROP_MALFORMED,    "drop_malformed")                                   \
 	X(DROP_ASSIGN,       "drop_assign_failed") /* the kernel refused it      */ \
+	X(TIME_WAIT_CLEARED, "time_wait_cleared") /* port reuse: SYN+FIN first   */ \
+	X(DROP_TIME_WAIT,    "drop_time_wait")    /* TIME_WAIT would not clear   */ \
 	X(EGRESS_DIVERTED,   "egress_diverted")   /* FIN/RST sent to the balancer */ \
+	X(EGRESS_SYNACK_DROPPED, "egress_synack_dropped") /* never ours to send */ \
 	X(EGRESS_PASS,       "egress_pass")
 
 enum lb_backend_reason {

@@ -270,22 +270,38 @@ static int fill_backends(struct lb_daemon *lb)
 static void expire_flows(struct lb_daemon *lb, uint64_t now_ns)
 {
 	int fd = bpf_map__fd(lb->skel->maps.flows);
-	struct lb_flow_key key, next, *prev = NULL;
+	struct lb_flow_key key, next, *prev = NULL, *gone = NULL;
+	size_t n_gone = 0, cap = 0, i;
 	struct lb_flow f;
 
+	/*
+	 * Collect first, delete after: deleting the key a walk stands on sends
+	 * get_next_key back to the start, which turns one sweep quadratic.
+	 */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &f) || f.last_seen_ns > now_ns)
 			continue;
 		if (f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) {
-			bpf_map_delete_elem(fd, &key);
+			if (n_gone == cap) {
+				struct lb_flow_key *more = realloc(gone, (cap ? cap * 2 : 256) * sizeof(*gone));
+
+				if (!more)
+					break;
+				gone = more;
+				cap = cap ? cap * 2 : 256;
+			}
+			gone[n_gone++] = key;
 		} else if (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS) {
 			f.state = LB_FLOW_CLOSING;
 			if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST) && f.backend < LB_MAX_BACKENDS)
 				__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 		}
 	}
+	for (i = 0; i < n_gone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+	free(gone);
 }
 
 static uint64_t clock_ms(clockid_t id)

@@ -235,11 +235,21 @@ int lb_xsk_send(struct lb_xsk *x, unsigned int queue, const uint8_t *frame, size
 void lb_xsk_flush(struct lb_xsk *x, unsigned int queue)
 {
 	struct xsk_queue *q = &x->q[queue];
+	int kicks;
 
 	if (!q->tx_queued)
 		return;
-	/* In copy mode the kernel only transmits when told to. */
-	sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
-	q->tx_queued = 0;
+	/*
+	 * In copy mode the kernel only transmits when told to, and then at most a
+	 * small batch per call (32 frames): kick until the ring is drained.
+	 */
+	for (kicks = 0; kicks < RING_SIZE / 32 + 1; kicks++) {
+		if (xsk_prod_nb_free(&q->tx, RING_SIZE) == RING_SIZE)
+			break;
+		if (sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
+		    errno != EAGAIN && errno != EBUSY && errno != ENOBUFS)
+			break;
+	}
+	q->tx_queued = xsk_prod_nb_free(&q->tx, RING_SIZE) != RING_SIZE;
 	reclaim_tx(q);
 }

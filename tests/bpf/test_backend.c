@@ -483,7 +483,7 @@ struct eg_case {
 	const char *saddr;
 	int other_port;
 	uint8_t flags;
-	int diverted;
+	int diverted; /* 1: to the balancer, 0: untouched, -1: dropped */
 };
 
 static const struct eg_case eg_cases[] = {
@@ -496,6 +496,9 @@ static const struct eg_case eg_cases[] = {
 	{ "FIN from the VIP address, another port", VIP, 1, 0x11, 0 },
 	{ "FIN from the backend's own address", BACKEND, 0, 0x11, 0 },
 	{ "RST from the backend's own address", BACKEND, 0, 0x04, 0 },
+	/* Connections to the VIP are adopted from cookies, never from a SYN. */
+	{ "SYN|ACK from the VIP: dropped", VIP, 0, 0x12, -1 },
+	{ "SYN|ACK from the backend's own address", BACKEND, 0, 0x12, 0 },
 };
 
 START_TEST(test_egress)
@@ -519,6 +522,11 @@ START_TEST(test_egress)
 	len = pkt_build_tcp(frame, &p);
 	run_prog(be, be->progs.lb_backend_egress, frame, len, &r);
 
+	if (tc->diverted < 0) {
+		ck_assert_msg(r.action == TC_ACT_SHOT, "%s: action %d", tc->name, r.action);
+		assert_counted(&r, LB_BE_EGRESS_SYNACK_DROPPED);
+		return;
+	}
 	ck_assert_msg(r.action == TC_ACT_OK, "%s: action %d", tc->name, r.action);
 	assert_counted(&r, tc->diverted ? LB_BE_EGRESS_DIVERTED : LB_BE_EGRESS_PASS);
 	ck_assert_uint_eq(r.out_len, len);

@@ -832,19 +832,23 @@ struct divert_case {
 	int action;
 	enum lb_xdp_reason reason;
 	int closes;	/* the backend's active count drops by one */
+	bool forged;	/* from another MAC than the flow's backend */
 };
 
 static const struct divert_case divert_cases[] = {
-	{ "FIN|ACK, bound flow", LB_FLOW_BOUND, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
-	{ "RST, bound flow", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
-	{ "RST|ACK, bound flow", LB_FLOW_BOUND, 0x14, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
+	{ "FIN|ACK, bound flow", LB_FLOW_BOUND, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 1, false },
+	{ "RST, bound flow", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1, false },
+	{ "RST|ACK, bound flow", LB_FLOW_BOUND, 0x14, XDP_TX, LB_XDP_TX_DIVERTED, 1, false },
 	/* Not sent by our egress program, but if it comes it is no close. */
-	{ "bare ACK, bound flow", LB_FLOW_BOUND, 0x10, XDP_TX, LB_XDP_TX_DIVERTED, 0 },
-	{ "FIN|ACK, closing flow", LB_FLOW_CLOSING, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 0 },
-	{ "FIN|ACK, no flow", 0, 0x11, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0 },
-	{ "RST, no flow", 0, 0x04, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0 },
+	{ "bare ACK, bound flow", LB_FLOW_BOUND, 0x10, XDP_TX, LB_XDP_TX_DIVERTED, 0, false },
+	{ "FIN|ACK, closing flow", LB_FLOW_CLOSING, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 0, false },
+	{ "FIN|ACK, no flow", 0, 0x11, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
+	{ "RST, no flow", 0, 0x04, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
 	{ "FIN|ACK, flow still at the dispatcher", LB_FLOW_DISPATCH, 0x11, XDP_DROP,
-	  LB_XDP_DROP_DIVERT_NO_FLOW, 0 },
+	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
+	/* Anyone can put a VIP in a source address; only the backend has its MAC. */
+	{ "forged RST from another MAC", LB_FLOW_BOUND, 0x04, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true },
 };
 
 START_TEST(test_diverted)
@@ -862,6 +866,8 @@ START_TEST(test_diverted)
 	if (tc->flow_state)
 		put_flow(cport, tc->flow_state);
 	len = backend_segment(frame, cport, tc->flags);
+	if (tc->forged)
+		frame[11] ^= 0x01; /* the last byte of the source MAC */
 
 	t0 = mono_ns();
 	run_frame(frame, len, &r);

@@ -88,6 +88,19 @@ out=$(lab_curl client1 -s -o /dev/null -w '%{http_code} %{num_connects}\n' \
 check_eq "handoff: keep-alive, 100 requests succeed" 100 "$(grep -c '^200 ' <<<"$out")"
 check_eq "handoff: keep-alive, on one connection" 1 "$(awk '{ s += $2 } END { print s }' <<<"$out")"
 
+# Port reuse: the backend closed each connection first and holds its tuple in
+# TIME_WAIT; the next connection from the same client port must still be adopted.
+reuse_before=$(lab_exec_bpf web1 "$LAB_LATEBIND" backend status | awk '$1 == "time_wait_cleared" { print $2 }')
+codes=""
+for i in 1 2 3; do
+	codes+="$(lab_curl client2 -s -o /dev/null -w '%{http_code}' --local-port 41000 \
+		-H 'Connection: close' "http://$VIP/web1/1k.bin?reuse=$i") "
+done
+check_eq "handoff: same client port three times, server closing first" "200 200 200 " "$codes"
+reuse_after=$(lab_exec_bpf web1 "$LAB_LATEBIND" backend status | awk '$1 == "time_wait_cleared" { print $2 }')
+check "handoff: ... through the backend's TIME_WAIT ($reuse_before → $reuse_after)" \
+	test "$((reuse_after - reuse_before))" -ge 2
+
 # Endings: every order of FIN and RST leaves no flow and no count behind.
 no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
 no_active() {
