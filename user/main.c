@@ -18,6 +18,7 @@ static const struct subcommand subcommands[] = {
 	{ "backend", cmd_backend, "attach/detach/status of the backend programs on this node" },
 	{ "status", cmd_status, "VIPs, backends, flows and counters from the pinned maps" },
 	{ "check-config", cmd_check_config, "validate a balancer config file" },
+	{ "index", cmd_index, "write the routes from the backends' document roots" },
 	{ "version", NULL, "print the version" },
 };
 
