@@ -22,6 +22,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 #include <xdp/libxdp.h>
 
@@ -38,6 +39,7 @@
 #include "xsk.h"
 
 #define LB_PROG_NAME "lb_xdp"
+#define LB_PID_FILE  "/run/latebind.pid"
 
 /* The daemon's state; `struct balancer` is the skeleton's name. */
 struct lb_daemon {
@@ -62,11 +64,27 @@ struct lb_daemon {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: latebind balancer --config FILE [--xdp-mode auto|native|generic] [--verbose]\n\n"
-		"Runs the balancer on the config's interface until SIGINT or SIGTERM, then\n"
-		"detaches and removes its pinned maps (%s). Killed any other way, the\n"
-		"program and maps stay and a new daemon takes them over.\n",
+		"usage: latebind balancer --config FILE [--xdp-mode auto|native|generic] [--verbose]\n"
+		"                         [--pid-file FILE (default " LB_PID_FILE ")]\n\n"
+		"Runs the balancer on the config's interface. Signals:\n"
+		"  SIGHUP          reload the config (a bad one is refused; the running one stays)\n"
+		"  SIGINT, SIGTERM stop: detach and remove the pinned maps (%s)\n"
+		"  SIGUSR2         exit leaving program and maps forwarding established flows;\n"
+		"                  the next daemon (e.g. a new build) takes them over atomically\n"
+		"Killed any other way, everything stays in place the same.\n",
 		LB_PIN_DIR);
+}
+
+/* For `latebind reload`. */
+static void write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0)
+		pr_warn("cannot write %s: %s (latebind reload will not find this daemon)\n", path,
+			strerror(errno));
+	if (f)
+		fclose(f);
 }
 
 static int check_bpffs(void)
@@ -101,38 +119,84 @@ static int set_pin_paths(struct bpf_object *obj)
 	return 0;
 }
 
-/* A previous daemon killed without cleanup leaves its program attached: take it off. */
-static void detach_stale(int ifindex)
+/*
+ * A latebind program left attached by a daemon that was killed or told to
+ * leave (SIGUSR2): its id and attach mode, so the new one can replace it in one
+ * step. Returns 0 when there is none. Under libxdp's dispatcher an old one is
+ * taken off instead (the dispatcher has no atomic replace of one component).
+ */
+static __u32 find_previous(int ifindex, enum xdp_attach_mode *mode)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	struct xdp_program *p;
+	__u32 id = 0;
 
 	if (libxdp_get_error(mp) || !mp)
-		return;
+		return 0;
 	if (xdp_multiprog__is_legacy(mp)) {
 		p = xdp_multiprog__main_prog(mp);
 		if (p && !strcmp(xdp_program__name(p), LB_PROG_NAME)) {
-			pr_info("replacing a latebind program left attached\n");
-			xdp_multiprog__detach(mp);
+			id = xdp_program__id(p);
+			*mode = xdp_multiprog__attach_mode(mp);
 		}
 	} else {
 		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
 			if (strcmp(xdp_program__name(p), LB_PROG_NAME))
 				continue;
-			pr_info("replacing a latebind program left attached\n");
+			pr_info("taking a previous latebind program off libxdp's dispatcher\n");
 			xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
 			break;
 		}
 	}
 	xdp_multiprog__close(mp);
+	return id;
+}
+
+/* Load ours and swap it for the previous program atomically: no packet misses both. */
+static int replace_previous(struct lb_daemon *lb, __u32 old_id, enum xdp_attach_mode mode)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+	__u32 flags = XDP_FLAGS_REPLACE |
+		      (mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+	int err, fd;
+
+	err = balancer__load(lb->skel);
+	if (err) {
+		pr_warn("cannot load the XDP program: %s%s\n", strerror(-err),
+			err == -EINVAL ? " (maps pinned by an incompatible latebind build? stop "
+					 "it and remove " LB_PIN_DIR ")" : "");
+		return -1;
+	}
+	opts.old_prog_fd = bpf_prog_get_fd_by_id(old_id);
+	if (opts.old_prog_fd < 0)
+		return -1;
+	fd = bpf_program__fd(lb->skel->progs.lb_xdp);
+	err = bpf_xdp_attach(lb->ifindex, fd, flags, &opts);
+	close(opts.old_prog_fd);
+	if (err) {
+		pr_warn("cannot replace the previous program on %s: %s\n", lb->cfg.interface,
+			strerror(-err));
+		return -1;
+	}
+	lb->prog = xdp_program__from_fd(fd);
+	if (libxdp_get_error(lb->prog))
+		lb->prog = NULL;
+	lb->mode = mode;
+	pr_info("took over %s from the previous latebind program (%s mode, flows kept)\n",
+		lb->cfg.interface, mode == XDP_MODE_SKB ? "generic" : "native");
+	return 0;
 }
 
 static int attach(struct lb_daemon *lb, const char *mode_arg)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = lb->skel->obj,
 			    .prog_name = LB_PROG_NAME);
+	enum xdp_attach_mode old_mode = XDP_MODE_NATIVE;
+	__u32 old_id = find_previous(lb->ifindex, &old_mode);
 	int err;
 
+	if (old_id)
+		return replace_previous(lb, old_id, old_mode);
 	lb->prog = xdp_program__create(&opts);
 	err = libxdp_get_error(lb->prog);
 	if (err) {
@@ -140,7 +204,6 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 		pr_warn("cannot prepare the XDP program: %s\n", strerror(-err));
 		return -1;
 	}
-	detach_stale(lb->ifindex);
 	if (strcmp(mode_arg, "generic")) {
 		lb->mode = XDP_MODE_NATIVE;
 		err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
@@ -164,6 +227,41 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 	}
 	pr_info("attached to %s in generic mode\n", lb->cfg.interface);
 	return 0;
+}
+
+/*
+ * Connections a previous dispatcher was still collecting requests for: their
+ * state died with it. Without a flows entry, the client's retransmitted first
+ * segment opens them again here.
+ */
+static void forget_dispatch_flows(struct lb_daemon *lb)
+{
+	int fd = bpf_map__fd(lb->skel->maps.flows);
+	struct lb_flow_key key, next, *prev = NULL, *gone = NULL;
+	size_t n = 0, cap = 0, i;
+	struct lb_flow f;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &f) || f.state != LB_FLOW_DISPATCH)
+			continue;
+		if (n == cap) {
+			struct lb_flow_key *more = realloc(gone, (cap ? cap * 2 : 64) * sizeof(*gone));
+
+			if (!more)
+				break;
+			gone = more;
+			cap = cap ? cap * 2 : 64;
+		}
+		gone[n++] = key;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+	if (n)
+		pr_info("%zu connection(s) the previous dispatcher was collecting will start over\n",
+			n);
+	free(gone);
 }
 
 static int load_secret(struct lb_daemon *lb)
@@ -252,11 +350,16 @@ static int fill_backends(struct lb_daemon *lb)
 		struct lb_backend *b = &lb->backends[i];
 
 		/* Config fields only: live counters of a flow table we took over stay. */
+		if (!c->name[0]) { /* a slot freed by a reload */
+			b->addr = 0;
+			__atomic_store_n(&b->state, LB_BACKEND_DOWN, __ATOMIC_RELAXED);
+			continue;
+		}
 		b->addr = c->address.s_addr;
 		memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->weight = c->weight;
 		__atomic_store_n(&b->state, c->state, __ATOMIC_RELAXED);
-		if (!c->mac_given)
+		if (!c->mac_given && c->state != LB_BACKEND_DRAINING)
 			pr_warn("backend %s has no 'mac:' in the config; it gets no hand-offs\n",
 				c->name);
 	}
@@ -304,6 +407,122 @@ static void expire_flows(struct lb_daemon *lb, uint64_t now_ns)
 	free(gone);
 }
 
+/*
+ * Backends keep their slot in the backends map across reloads, matched by
+ * name, so established flows keep pointing at the right one. A removed backend
+ * with flows left stays in its slot, draining, until they end; a new one takes
+ * a free slot. Route holders are renumbered to slots. On return @fresh's
+ * backends array is indexed by slot.
+ */
+static int remap_backends(const struct lb_daemon *lb, struct lb_config *fresh, char *err,
+			  size_t errlen)
+{
+	size_t n_old = lb->cfg.n_backends, n;
+	int slot_of[LB_MAX_BACKENDS], next_free = 0;
+	struct lb_cfg_backend *slots;
+	bool used[LB_MAX_BACKENDS] = {};
+	size_t i, j, n_slots = 0;
+
+	n = n_old + fresh->n_backends; /* the most slots this can need */
+	if (n > LB_MAX_BACKENDS)
+		n = LB_MAX_BACKENDS;
+	slots = calloc(n, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (j = 0; j < fresh->n_backends; j++) {
+		slot_of[j] = -1;
+		for (i = 0; i < n_old; i++)
+			if (lb->cfg.backends[i].name[0] && !strcmp(lb->cfg.backends[i].name,
+								   fresh->backends[j].name))
+				slot_of[j] = i;
+		if (slot_of[j] >= 0)
+			used[slot_of[j]] = true;
+	}
+	/* Removed backends still carrying flows keep their slot, draining. */
+	for (i = 0; i < n_old; i++) {
+		if (used[i] || !lb->cfg.backends[i].name[0] ||
+		    !__atomic_load_n(&lb->backends[i].active, __ATOMIC_RELAXED))
+			continue;
+		slots[i] = lb->cfg.backends[i];
+		slots[i].state = LB_BACKEND_DRAINING;
+		used[i] = true;
+		if (i + 1 > n_slots)
+			n_slots = i + 1;
+	}
+	for (j = 0; j < fresh->n_backends; j++) {
+		if (slot_of[j] < 0) {
+			while (next_free < (int)n && used[next_free])
+				next_free++;
+			if (next_free >= (int)n) {
+				snprintf(err, errlen, "more than %d backends counting the ones still "
+					 "draining; restart to reload", LB_MAX_BACKENDS);
+				free(slots);
+				return -1;
+			}
+			slot_of[j] = next_free;
+			used[next_free] = true;
+		}
+		slots[slot_of[j]] = fresh->backends[j];
+		if ((size_t)slot_of[j] + 1 > n_slots)
+			n_slots = slot_of[j] + 1;
+	}
+	for (i = 0; i < fresh->n_routes; i++)
+		for (j = 0; j < fresh->routes[i].n_backends; j++)
+			fresh->routes[i].backends[j] = slot_of[fresh->routes[i].backends[j]];
+	free(fresh->backends);
+	fresh->backends = slots; /* holes: empty name, address 0, down */
+	fresh->n_backends = n_slots;
+	return 0;
+}
+
+/* SIGHUP: the new config or, if anything is wrong with it, the running one. */
+static void reload(struct lb_daemon *lb)
+{
+	struct lb_config fresh = {};
+	struct lb_directory *dir;
+	char err[LB_ERR_MAX];
+
+	if (lb_config_load(lb->cfg.path, &fresh, err, sizeof(err))) {
+		pr_warn("reload refused, the running config stays: %s\n", err);
+		return;
+	}
+	if (strcmp(fresh.interface, lb->cfg.interface)) {
+		pr_warn("reload refused, the running config stays: %s: interface: changing it "
+			"needs a restart\n", fresh.path);
+		goto refuse;
+	}
+	if (fresh.handoff.mss != lb->cfg.handoff.mss || fresh.handoff.wscale != lb->cfg.handoff.wscale ||
+	    strcmp(fresh.cookie.key_file, lb->cfg.cookie.key_file) ||
+	    fresh.cookie.period_s != lb->cfg.cookie.period_s ||
+	    fresh.cookie.windows != lb->cfg.cookie.windows)
+		pr_warn("%s: handoff.mss/wscale and cookie settings take effect at the next "
+			"restart\n", fresh.path);
+	if (remap_backends(lb, &fresh, err, sizeof(err))) {
+		pr_warn("reload refused, the running config stays: %s\n", err);
+		goto refuse;
+	}
+	dir = lb_directory_build(fresh.routes, fresh.n_routes, err, sizeof(err));
+	if (!dir) {
+		pr_warn("reload refused, the running config stays: %s: %s\n", fresh.path, err);
+		goto refuse;
+	}
+	/* The pieces that held the old config and directory move to the new ones. */
+	lb_dispatcher_set_config(lb->disp, &fresh, dir);
+	lb_directory_free(lb->dir);
+	lb->dir = dir;
+	lb_config_free(&lb->cfg);
+	lb->cfg = fresh;
+	lb_dispatcher_set_config(lb->disp, &lb->cfg, lb->dir);
+	lb->handoff.cfg = &lb->cfg;
+	if (fill_vips(lb) || fill_backends(lb))
+		pr_warn("reload: cannot update the maps: %s\n", strerror(errno));
+	pr_info("reloaded %s: %zu VIP(s), %zu backend slot(s), %zu route(s)\n", lb->cfg.path,
+		lb->cfg.n_vips, lb->cfg.n_backends, lb->cfg.n_routes);
+	return;
+refuse:
+	lb_config_free(&fresh);
+}
+
 static uint64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;
@@ -340,11 +559,14 @@ static int signal_fd(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Returns 0 when asked to stop by a signal. */
+enum { RUN_STOP = 0, RUN_LEAVE = 1 };
+
+/* Serves until a signal says stop (RUN_STOP), leave in place (RUN_LEAVE); -1 on error. */
 static int run(struct lb_daemon *lb, int sfd)
 {
 	unsigned int nq = lb_xsk_queues(lb->xsk), i;
@@ -386,12 +608,16 @@ static int run(struct lb_daemon *lb, int sfd)
 
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				pr_warn("SIGHUP: reloading the config is not built in this version "
-					"yet; restart the daemon to apply a new config\n");
+				reload(lb);
 				continue;
 			}
+			if (si.ssi_signo == SIGUSR2) {
+				pr_info("SIGUSR2: leaving the program and maps in place for the next "
+					"daemon\n");
+				return RUN_LEAVE;
+			}
 			pr_info("%s: detaching\n", strsignal(si.ssi_signo));
-			return 0;
+			return RUN_STOP;
 		}
 	}
 }
@@ -433,23 +659,52 @@ static int start_dispatcher(struct lb_daemon *lb)
 	return 0;
 }
 
+int cmd_reload(int argc, char **argv)
+{
+	const char *pid_file = argc > 2 && !strcmp(argv[1], "--pid-file") ? argv[2] : LB_PID_FILE;
+	FILE *f;
+	int pid = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: latebind reload [--pid-file FILE]\n\nAsks the running balancer to "
+		       "re-read its config (SIGHUP); its log says whether it took it.\n");
+		return LB_EXIT_OK;
+	}
+	f = fopen(pid_file, "r");
+	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
+		fprintf(stderr, "latebind reload: no balancer pid in %s (is the daemon running?)\n",
+			pid_file);
+		if (f)
+			fclose(f);
+		return LB_EXIT_FAIL;
+	}
+	fclose(f);
+	if (kill(pid, SIGHUP)) {
+		fprintf(stderr, "latebind reload: pid %d: %s\n", pid, strerror(errno));
+		return LB_EXIT_FAIL;
+	}
+	return LB_EXIT_OK;
+}
+
 int cmd_balancer(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "xdp-mode", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "pid-file", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *config = NULL, *mode = "auto";
+	const char *config = NULL, *mode = "auto", *pid_file = LB_PID_FILE;
 	struct lb_daemon lb = {};
 	char err[LB_ERR_MAX];
 	int opt, sfd = -1, ret = LB_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "c:m:vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:m:vp:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
+		case 'p': pid_file = optarg; break;
 		case 'v': lb_verbose = true; break;
 		case 'm': mode = optarg; break;
 		case 'h': usage(stdout); return LB_EXIT_OK;
@@ -496,18 +751,29 @@ int cmd_balancer(int argc, char **argv)
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
+	forget_dispatch_flows(&lb);
+	write_pid_file(pid_file);
 	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
 		lb.cfg.interface, LB_PIN_DIR);
 
-	if (run(&lb, sfd) == 0)
+	switch (run(&lb, sfd)) {
+	case RUN_LEAVE:
 		ret = LB_EXIT_OK;
+		goto out; /* the next daemon takes over program and maps */
+	case RUN_STOP:
+		ret = LB_EXIT_OK;
+		break;
+	}
 detach:
-	xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
+	if (lb.prog)
+		xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
 	bpf_object__unpin_maps(lb.skel->obj, NULL);
 	rmdir(LB_PIN_DIR);
 out:
-	if (sfd >= 0)
+	if (sfd >= 0) {
 		close(sfd);
+		unlink(pid_file);
+	}
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
 	lb_directory_free(lb.dir);

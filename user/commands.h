@@ -14,5 +14,6 @@ int cmd_check_config(int argc, char **argv);
 int cmd_backend(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 #endif

@@ -658,6 +658,13 @@ void lb_dispatcher_free(struct lb_dispatcher *d)
 	free(d);
 }
 
+void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
+			      const struct lb_directory *dir)
+{
+	d->cfg = cfg;
+	d->dir = dir;
+}
+
 void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx)
 {
 	d->bind = bind;

@@ -52,6 +52,10 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 					void *send_ctx);
 void lb_dispatcher_free(struct lb_dispatcher *d);
 
+/* A reloaded config and its directory; connections being collected carry on. */
+void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
+			      const struct lb_directory *dir);
+
 /* Where routed requests go; without one, they are answered 503 and logged. */
 void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx);
 

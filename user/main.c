@@ -16,6 +16,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "balancer", cmd_balancer, "run the balancer daemon on this node" },
 	{ "backend", cmd_backend, "attach/detach/status of the backend programs on this node" },
+	{ "reload", cmd_reload, "make the running balancer re-read its config" },
 	{ "status", cmd_status, "VIPs, backends, flows and counters from the pinned maps" },
 	{ "check-config", cmd_check_config, "validate a balancer config file" },
 	{ "index", cmd_index, "write the routes from the backends' document roots" },

@@ -34,16 +34,28 @@ lab_balancer_config() {
 	YAML
 }
 
-# lab_balancer_start [ARGS...]: start the daemon; wait until its maps are pinned.
+# lab_balancer_serving N: the log has more than N "serving" lines.
+lab_balancer_serving() {
+	local n
+	n=$(grep -c 'info: serving' "$LAB_BALANCER_LOG" 2>/dev/null) || true
+	((${n:-0} > $1))
+}
+
+# lab_balancer_start [ARGS...]: start the daemon; wait until it serves.
 lab_balancer_start() {
+	local serving
 	[[ -f $LAB_BALANCER_CONF ]] || lab_balancer_config
+	serving=$(grep -c 'info: serving' "$LAB_BALANCER_LOG" 2>/dev/null) || true
+	serving=${serving:-0}
 	# exec all the way down, so $! is the daemon itself and stop can signal it.
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	(exec ip netns exec "$BALANCER_NS" sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' \
-		"$(lab_bpffs balancer)" "$LAB_LATEBIND" balancer --config "$LAB_BALANCER_CONF" "$@" \
+		"$(lab_bpffs balancer)" "$LAB_LATEBIND" balancer --config "$LAB_BALANCER_CONF" \
+		--pid-file "$LAB_RUN/balancer.pid" "$@" \
 		>>"$LAB_BALANCER_LOG" 2>&1) &
 	LAB_BALANCER_PID=$!
-	if ! lab_wait 10 lab_exec_bpf balancer "$LAB_LATEBIND" status; then
+	# Up when this daemon says so (pins left by a killed one exist already).
+	if ! lab_wait 10 lab_balancer_serving "$serving"; then
 		echo "balancer did not come up; its log:" >&2
 		cat "$LAB_BALANCER_LOG" >&2
 		return 1
