@@ -341,6 +341,63 @@ static int map_backends(struct lb_daemon *lb)
 	return 0;
 }
 
+/*
+ * Backends without a `mac:` in the config: their MAC from the kernel's
+ * neighbour table (/proc/net/arp) for the balancer's interface. One not there
+ * yet gets a datagram to the discard port, which makes the kernel ask ARP; the
+ * next pass (once a second) finds the answer. Until then it gets no hand-offs
+ * (the dispatcher answers 503 for content only it holds).
+ */
+static void resolve_macs(struct lb_daemon *lb)
+{
+	char line[256], ip[64], hw[64], dev[64];
+	unsigned int flags, m[6];
+	size_t i, pending = 0;
+	FILE *f;
+
+	for (i = 0; i < lb->cfg.n_backends; i++)
+		if (lb->cfg.backends[i].name[0] && !lb->cfg.backends[i].mac_given)
+			pending++;
+	if (!pending)
+		return;
+	f = fopen("/proc/net/arp", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		struct in_addr a;
+
+		/* IP address, HW type, Flags, HW address, Mask, Device */
+		if (sscanf(line, "%63s %*s %x %63s %*s %63s", ip, &flags, hw, dev) != 4 ||
+		    !(flags & 0x2) || strcmp(dev, lb->cfg.interface) || inet_pton(AF_INET, ip, &a) != 1 ||
+		    sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+			continue;
+		for (i = 0; i < lb->cfg.n_backends; i++) {
+			struct lb_backend *b = &lb->backends[i];
+			int k;
+
+			if (lb->cfg.backends[i].mac_given || b->addr != a.s_addr)
+				continue;
+			for (k = 0; k < 6; k++)
+				b->mac[k] = m[k];
+		}
+	}
+	if (f)
+		fclose(f);
+	for (i = 0; i < lb->cfg.n_backends; i++) {
+		static const uint8_t zero[6];
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+		int fd;
+
+		if (!lb->cfg.backends[i].name[0] || lb->cfg.backends[i].mac_given ||
+		    memcmp(lb->backends[i].mac, zero, 6))
+			continue;
+		to.sin_addr = lb->cfg.backends[i].address;
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd >= 0) {
+			sendto(fd, "", 0, 0, (struct sockaddr *)&to, sizeof(to));
+			close(fd);
+		}
+	}
+}
+
 static int fill_backends(struct lb_daemon *lb)
 {
 	size_t i;
@@ -355,14 +412,14 @@ static int fill_backends(struct lb_daemon *lb)
 			__atomic_store_n(&b->state, LB_BACKEND_DOWN, __ATOMIC_RELAXED);
 			continue;
 		}
+		/* A resolved MAC stays until the neighbour table says otherwise. */
+		if (c->mac_given || b->addr != c->address.s_addr)
+			memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->addr = c->address.s_addr;
-		memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->weight = c->weight;
 		__atomic_store_n(&b->state, c->state, __ATOMIC_RELAXED);
-		if (!c->mac_given && c->state != LB_BACKEND_DRAINING)
-			pr_warn("backend %s has no 'mac:' in the config; it gets no hand-offs\n",
-				c->name);
 	}
+	resolve_macs(lb);
 	return 0;
 }
 
@@ -601,6 +658,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		lb_dispatcher_flush_stats(lb->disp);
 		if (rx.now_ms >= next_expiry) {
 			expire_flows(lb, rx.now_ms * 1000000);
+			resolve_macs(lb);
 			next_expiry = rx.now_ms + 1000;
 		}
 		if (wait_ms > 1000)

@@ -25,8 +25,8 @@ int lb_handoff_cookie(void *ctx, struct lb_dispatcher *d, const struct lb_conn *
 
 	lb_conn_describe(c, &v);
 	if (!mac_known(b->mac)) {
-		pr_warn("backend %s: MAC unknown; give it as 'mac:' in the config\n",
-			h->cfg->backends[backend].name);
+		pr_debug("backend %s: MAC not resolved yet (or give it as 'mac:' in the config)\n",
+			 h->cfg->backends[backend].name);
 		return -1;
 	}
 	memcpy(flow.backend_mac, b->mac, 6);

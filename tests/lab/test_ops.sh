@@ -99,5 +99,17 @@ check "ops: keep-alive session across the restart" session_ok "$LAB_RUN/ops-sess
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "ops: balancer exits 0 on SIGTERM" 0 "$rc"
+
+# Backends given without a MAC: resolved from the neighbour table, then served.
+sed -i 's/, mac: "[0-9a-f:]*"//' "$LAB_BALANCER_CONF"
+# shellcheck disable=SC2119
+lab_balancer_start || lab_fail "ops: balancer starts without backend MACs" "see $LAB_BALANCER_LOG"
+for w in "${LAB_WEBS[@]}"; do
+	served() { [[ $(lab_curl client1 -s -o /dev/null -w '%{http_code}' "http://$VIP/$1/1k.bin") == 200 ]]; }
+	check "ops: $w's MAC resolved, its content served" lab_wait 10 served "$w"
+done
+rc=0
+lab_balancer_stop || rc=$?
+check_eq "ops: ... and it exits 0 on SIGTERM" 0 "$rc"
 # shellcheck disable=SC2119
 lab_backends_detach
