@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -80,6 +82,48 @@ static void print_backends(int fd, bool json)
 	printf(json ? "]," : "");
 }
 
+/* One line per flow, @offset flows skipped, at most @limit shown. */
+static void print_flows(int flows_fd, int backends_fd, long offset, long limit, bool json)
+{
+	static const char *const states[] = { "?", "dispatch", "bound", "closing" };
+	struct lb_flow_key key, next, *prev = NULL;
+	struct lb_flow f;
+	struct lb_backend b;
+	struct timespec now;
+	char c[INET_ADDRSTRLEN], v[INET_ADDRSTRLEN], be[INET_ADDRSTRLEN];
+	long i = 0, shown = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	printf(json ? "\"flow_list\":[" : "Flow list (client vip state backend packets bytes idle_s):\n");
+	while (!bpf_map_get_next_key(flows_fd, prev, &next) && shown < limit) {
+		uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		double idle;
+
+		key = next;
+		prev = &key;
+		if (i++ < offset || bpf_map_lookup_elem(flows_fd, &key, &f))
+			continue;
+		inet_ntop(AF_INET, &key.saddr, c, sizeof(c));
+		inet_ntop(AF_INET, &key.daddr, v, sizeof(v));
+		strcpy(be, "-");
+		if (f.state != LB_FLOW_DISPATCH && !bpf_map_lookup_elem(backends_fd, &f.backend, &b))
+			inet_ntop(AF_INET, &b.addr, be, sizeof(be));
+		idle = f.last_seen_ns && f.last_seen_ns < now_ns ? (now_ns - f.last_seen_ns) / 1e9 : 0;
+		if (json)
+			printf("%s{\"client\":\"%s:%u\",\"vip\":\"%s:%u\",\"state\":\"%s\","
+			       "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
+			       shown ? "," : "", c, ntohs(key.sport), v, ntohs(key.dport),
+			       f.state < 4 ? states[f.state] : "?", be, (unsigned long long)f.packets,
+			       (unsigned long long)f.bytes, idle);
+		else
+			printf("  %s:%u %s:%u %s %s %llu %llu %.1f\n", c, ntohs(key.sport), v,
+			       ntohs(key.dport), f.state < 4 ? states[f.state] : "?", be,
+			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle);
+		shown++;
+	}
+	printf(json ? "]," : "");
+}
+
 static long count_keys(int fd, size_t key_size)
 {
 	unsigned char key[64], next[64];
@@ -125,24 +169,31 @@ int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "flows", no_argument, NULL, 'f' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct lb_counter counters[LB_XDP_REASON_MAX];
 	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1, ret = LB_EXIT_FAIL, r;
-	bool json = false;
+	bool json = false, flows_listed = false;
+	long offset = 0, limit = 100;
 	long flows;
 
-	while ((opt = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jfo:l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': json = true; break;
+		case 'f': flows_listed = true; break;
+		case 'o': offset = strtol(optarg, NULL, 10); break;
+		case 'l': limit = strtol(optarg, NULL, 10); break;
 		case 'h':
-			printf("usage: latebind status [--json]\n\n"
+			printf("usage: latebind status [--json] [--flows [--offset N] [--limit N]]\n\n"
 			       "VIPs, flows and the XDP program's counters, from the maps pinned under "
 			       "%s.\n", LB_PIN_DIR);
 			return LB_EXIT_OK;
 		default:
-			fprintf(stderr, "usage: latebind status [--json]\n");
+			fprintf(stderr, "usage: latebind status [--json] [--flows [--offset N] [--limit N]]\n");
 			return LB_EXIT_USAGE;
 		}
 	}
@@ -162,6 +213,8 @@ int cmd_status(int argc, char **argv)
 	printf(json ? "{" : "");
 	print_vips(vips_fd, json);
 	print_backends(backends_fd, json);
+	if (flows_listed)
+		print_flows(flows_fd, backends_fd, offset, limit, json);
 	printf(json ? "\"flows\":%ld,\"counters\":{" : "Flows: %ld\nCounters (packets bytes):\n",
 	       flows);
 	for (r = 0; r < LB_XDP_REASON_MAX; r++) {

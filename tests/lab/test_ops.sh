@@ -79,6 +79,16 @@ dl_pid=$!
 session client2 "$LAB_RUN/ops-session-2"
 session_pid=$!
 sleep 1
+# What an operator sees meanwhile: the flow, typed map fields, the program.
+flows=$(lab_exec_bpf balancer "$LAB_LATEBIND" status --flows)
+check_match "ops: status --flows lists the download, bound to web1" \
+	"$CLIENT1_IP:[0-9]+ $VIP:$VIP_PORT bound $WEB1_IP" "$flows"
+check_match "ops: status --json is one object" '^\{"vips":\[.*\}$' \
+	"$(lab_exec_bpf balancer "$LAB_LATEBIND" status --json --flows)"
+check_match "ops: bpftool prints the backends' named fields" '"active": [0-9]+' \
+	"$(lab_exec_bpf balancer bpftool map dump pinned /sys/fs/bpf/latebind/backends)"
+check_match "ops: xdp-loader status lists the program" "$LAB_IF +lb_xdp +native" \
+	"$(lab_exec_bpf balancer xdp-loader status "$LAB_IF")"
 kill -KILL "$LAB_BALANCER_PID"
 wait "$LAB_BALANCER_PID" 2>/dev/null || true
 LAB_BALANCER_PID=
