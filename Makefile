@@ -105,6 +105,9 @@ demo: deps all
 bench: deps all
 	bench/run.sh
 
+# `make fuzz` and its objects (libFuzzer, ASan, UBSan): tests/fuzz/fuzz.mk.
+-include tests/fuzz/fuzz.mk
+
 format:
 	clang-format -i bpf/*.c bpf/*.h headers/*.h user/*.c user/*.h tests/unit/*.c tests/bpf/*.c
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs the named test layers (unit, bpf, lab) in order, adds up what each
+# Runs the named test layers (unit, bpf, lab, fuzz) in order, adds up what each
 # reported and closes with one "N passed, N failed" line. Exits non-zero if any
 # test failed or a layer could not run at all.
 set -uo pipefail
@@ -43,6 +43,7 @@ for layer in "$@"; do
 	unit) build/tests/unit_tests 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}; counter=count_check ;;
 	bpf) build/tests/bpf_tests 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}; counter=count_check ;;
 	lab) tests/lab/run.sh 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}; counter=count_plain ;;
+	fuzz) tests/fuzz/run-short.sh 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}; counter=count_plain ;;
 	*) echo "unknown layer $layer" >&2; exit 2 ;;
 	esac
 	if ! $counter "$log"; then
