@@ -71,6 +71,14 @@ struct {
 	__type(value, struct lb_counter);
 } stats SEC(".maps");
 
+/* Slot → backend name, for `latebind status`/`drain`. Only the daemon writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb_backend_name);
+} backend_names SEC(".maps");
+
 /*
  * enum lb_dispatch_counter → count. Only the dispatcher (userspace) writes it;
  * it lives here so it is pinned and read like every other counter.

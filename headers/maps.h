@@ -71,13 +71,25 @@ enum lb_backend_state {
 	LB_BACKEND_DRAINING = 2,
 };
 
+/* What `latebind drain`/`undrain` set; the daemon folds it into `state`. */
+enum lb_backend_admin {
+	LB_ADMIN_CONFIG = 0,  /* as the config says */
+	LB_ADMIN_DRAINED = 1, /* drained by the operator until undrained */
+};
+
+/* `backend_names` array slot: the config's name of the backend in that slot. */
+struct lb_backend_name {
+	char name[64];
+};
+
 /* `backends` array slot. */
 struct lb_backend {
 	__be32 addr;
 	__u8 mac[6];
 	__u16 weight;
 	__u32 ifindex;	 /* where to send frames for it (0: the balancer's interface) */
-	__u32 state;	 /* enum lb_backend_state */
+	__u32 state;	 /* enum lb_backend_state: what selection sees */
+	__u32 admin;	 /* enum lb_backend_admin: the operator's word */
 	__u64 active;	 /* flows bound and not yet closed */
 	__u64 chosen;	 /* times the dispatcher picked it for a request */
 	__u64 packets;

@@ -398,18 +398,44 @@ static void resolve_macs(struct lb_daemon *lb)
 	}
 }
 
-static int fill_backends(struct lb_daemon *lb)
+/*
+ * What selection sees: draining if the config or the operator (latebind drain)
+ * says so, else up. Recomputed once a second, so `undrain` takes effect then.
+ */
+static void update_states(struct lb_daemon *lb)
 {
 	size_t i;
 
 	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
 		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
 		struct lb_backend *b = &lb->backends[i];
+		__u32 state;
+
+		if (!c->name[0])
+			state = LB_BACKEND_DOWN; /* a slot freed by a reload */
+		else if (c->state == LB_BACKEND_DRAINING ||
+			 __atomic_load_n(&b->admin, __ATOMIC_RELAXED) == LB_ADMIN_DRAINED)
+			state = LB_BACKEND_DRAINING;
+		else
+			state = LB_BACKEND_UP;
+		__atomic_store_n(&b->state, state, __ATOMIC_RELAXED);
+	}
+}
+
+static int fill_backends(struct lb_daemon *lb)
+{
+	struct lb_backend_name name;
+	__u32 slot;
+
+	for (slot = 0; slot < lb->cfg.n_backends && slot < LB_MAX_BACKENDS; slot++) {
+		const struct lb_cfg_backend *c = &lb->cfg.backends[slot];
+		struct lb_backend *b = &lb->backends[slot];
 
 		/* Config fields only: live counters of a flow table we took over stay. */
 		if (!c->name[0]) { /* a slot freed by a reload */
 			b->addr = 0;
-			__atomic_store_n(&b->state, LB_BACKEND_DOWN, __ATOMIC_RELAXED);
+			memset(&name, 0, sizeof(name));
+			bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
 			continue;
 		}
 		/* A resolved MAC stays until the neighbour table says otherwise. */
@@ -417,8 +443,10 @@ static int fill_backends(struct lb_daemon *lb)
 			memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->addr = c->address.s_addr;
 		b->weight = c->weight;
-		__atomic_store_n(&b->state, c->state, __ATOMIC_RELAXED);
+		snprintf(name.name, sizeof(name.name), "%s", c->name);
+		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
 	}
+	update_states(lb);
 	resolve_macs(lb);
 	return 0;
 }
@@ -658,6 +686,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		lb_dispatcher_flush_stats(lb->disp);
 		if (rx.now_ms >= next_expiry) {
 			expire_flows(lb, rx.now_ms * 1000000);
+			update_states(lb);
 			resolve_macs(lb);
 			next_expiry = rx.now_ms + 1000;
 		}

@@ -15,5 +15,7 @@ int cmd_backend(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_drain(int argc, char **argv);
+int cmd_undrain(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "balancer", cmd_balancer, "run the balancer daemon on this node" },
 	{ "backend", cmd_backend, "attach/detach/status of the backend programs on this node" },
+	{ "drain", cmd_drain, "stop sending new flows to a backend; established ones finish" },
+	{ "undrain", cmd_undrain, "send new flows to a drained backend again" },
 	{ "reload", cmd_reload, "make the running balancer re-read its config" },
 	{ "status", cmd_status, "VIPs, backends, flows and counters from the pinned maps" },
 	{ "check-config", cmd_check_config, "validate a balancer config file" },

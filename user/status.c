@@ -53,30 +53,37 @@ static int sum_counters(int fd, struct lb_counter *out)
 	return 0;
 }
 
-static void print_backends(int fd, bool json)
+static void print_backends(int fd, int names_fd, bool json)
 {
 	static const char *const states[] = { "down", "up", "draining" };
+	struct lb_backend_name n;
 	struct lb_backend b;
 	char addr[INET_ADDRSTRLEN];
 	bool first = true;
 	__u32 i;
 
-	printf(json ? "\"backends\":[" : "Backends (index address state active chosen packets bytes):\n");
+	printf(json ? "\"backends\":[" : "Backends (index address state active chosen packets bytes name):\n");
 	for (i = 0; i < LB_MAX_BACKENDS; i++) {
 		if (bpf_map_lookup_elem(fd, &i, &b) || !b.addr)
 			continue;
+		if (names_fd < 0 || bpf_map_lookup_elem(names_fd, &i, &n))
+			n.name[0] = '\0';
+		n.name[sizeof(n.name) - 1] = '\0';
 		inet_ntop(AF_INET, &b.addr, addr, sizeof(addr));
 		if (json)
-			printf("%s{\"index\":%u,\"address\":\"%s\",\"state\":\"%s\",\"weight\":%u,"
-			       "\"active\":%llu,\"chosen\":%llu,\"packets\":%llu,\"bytes\":%llu}",
-			       first ? "" : ",", i, addr, b.state < 3 ? states[b.state] : "?",
-			       b.weight, (unsigned long long)b.active, (unsigned long long)b.chosen,
+			printf("%s{\"index\":%u,\"name\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
+			       "\"drained_by_operator\":%s,\"weight\":%u,\"active\":%llu,\"chosen\":%llu,"
+			       "\"packets\":%llu,\"bytes\":%llu}",
+			       first ? "" : ",", i, n.name, addr, b.state < 3 ? states[b.state] : "?",
+			       b.admin == LB_ADMIN_DRAINED ? "true" : "false", b.weight,
+			       (unsigned long long)b.active, (unsigned long long)b.chosen,
 			       (unsigned long long)b.packets, (unsigned long long)b.bytes);
 		else
-			printf("  %-3u %-15s %-8s %llu %llu %llu %llu\n", i, addr,
+			printf("  %-3u %-15s %-8s %llu %llu %llu %llu %s%s\n", i, addr,
 			       b.state < 3 ? states[b.state] : "?", (unsigned long long)b.active,
 			       (unsigned long long)b.chosen, (unsigned long long)b.packets,
-			       (unsigned long long)b.bytes);
+			       (unsigned long long)b.bytes, n.name,
+			       b.admin == LB_ADMIN_DRAINED ? " (drained by operator)" : "");
 		first = false;
 	}
 	printf(json ? "]," : "");
@@ -176,7 +183,7 @@ int cmd_status(int argc, char **argv)
 		{}
 	};
 	struct lb_counter counters[LB_XDP_REASON_MAX];
-	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1, ret = LB_EXIT_FAIL, r;
+	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1, names_fd = -1, ret = LB_EXIT_FAIL, r;
 	bool json = false, flows_listed = false;
 	long offset = 0, limit = 100;
 	long flows;
@@ -212,7 +219,8 @@ int cmd_status(int argc, char **argv)
 
 	printf(json ? "{" : "");
 	print_vips(vips_fd, json);
-	print_backends(backends_fd, json);
+	names_fd = open_pinned("backend_names");
+	print_backends(backends_fd, names_fd, json);
 	if (flows_listed)
 		print_flows(flows_fd, backends_fd, offset, limit, json);
 	printf(json ? "\"flows\":%ld,\"counters\":{" : "Flows: %ld\nCounters (packets bytes):\n",
@@ -253,5 +261,7 @@ out:
 		close(disp_fd);
 	if (backends_fd >= 0)
 		close(backends_fd);
+	if (names_fd >= 0)
+		close(names_fd);
 	return ret;
 }
