@@ -216,10 +216,13 @@ static __always_inline void count_flow(struct lb_flow *f, __u64 bytes)
 }
 
 /* Client → backend on a bound flow: only the MACs change. */
-static __always_inline int fast_path(struct ethhdr *eth, struct lb_flow *f, __u8 flags, __u64 bytes)
+static __always_inline int fast_path(struct ethhdr *eth, struct lb_flow *f, struct tcphdr *th,
+				     __u8 flags, __u64 bytes)
 {
 	if (flags & (TH_FIN | TH_RST))
 		close_flow(f);
+	if (flags & TH_ACK)
+		f->client_ack = bpf_ntohl(th->ack_seq);
 	count_flow(f, bytes);
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
@@ -338,7 +341,7 @@ int lb_xdp(struct xdp_md *ctx)
 	if (flow) {
 		if (flow->state == LB_FLOW_DISPATCH)
 			return to_dispatcher(ctx, bytes);
-		return fast_path(eth, flow, flags, bytes);
+		return fast_path(eth, flow, th, flags, bytes);
 	}
 
 	if (flags & TH_SYN) {

@@ -737,6 +737,8 @@ START_TEST(test_fast_path)
 	ck_assert_mem_eq(f.client_hop_mac, client_hop_mac, 6);
 	ck_assert_uint_eq(f.packets, 10 + 1);
 	ck_assert_uint_eq(f.bytes, 1000 + len);
+	/* Where a reset to the client must sit: what it last acknowledged. */
+	ck_assert_uint_eq(f.client_ack, get32(frame + PKT_TCP + 8));
 	ck_assert_msg(f.last_seen_ns >= t0 && f.last_seen_ns <= t1,
 		      "last_seen_ns %llu not within the run [%llu, %llu]",
 		      (unsigned long long)f.last_seen_ns, (unsigned long long)t0,
