@@ -10,6 +10,7 @@ PACKAGES=(
 	libyaml-dev bpftool
 	# tests
 	check iproute2 ethtool nginx-light curl procps psmisc xdp-tools
+	prometheus # promtool check metrics, and a real server scraping the exporter
 	# benchmarks and hostile-traffic tests
 	wrk haproxy hping3
 )

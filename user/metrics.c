@@ -1,0 +1,923 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Prometheus exporter: the text exposition (format 0.0.4) of the balancer's
+ * counters, and the small non-blocking HTTP server that hands it out from the
+ * daemon's poll loop. See metrics.h for the contract.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "metrics.h"
+
+#ifndef LATEBIND_VERSION
+#define LATEBIND_VERSION "unknown"
+#endif
+
+/* --- histogram ------------------------------------------------------------ */
+
+static const uint64_t hist_bound_ns[] = {
+#define LB_HIST_NS(ns, le) ns,
+	LB_HISTOGRAM_BOUNDS(LB_HIST_NS)
+#undef LB_HIST_NS
+};
+
+static const char *const hist_le[] = {
+#define LB_HIST_LE(ns, le) le,
+	LB_HISTOGRAM_BOUNDS(LB_HIST_LE)
+#undef LB_HIST_LE
+};
+
+_Static_assert(sizeof(hist_bound_ns) / sizeof(hist_bound_ns[0]) == LB_HISTOGRAM_BUCKETS - 1,
+	       "one bound per bucket but +Inf");
+
+void lb_histogram_observe_ns(struct lb_histogram *h, uint64_t ns)
+{
+	size_t i;
+
+	for (i = 0; i < LB_HISTOGRAM_BUCKETS - 1; i++)
+		if (ns <= hist_bound_ns[i])
+			break;
+	h->counts[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+void lb_histogram_observe(struct lb_histogram *h, double seconds)
+{
+	if (isnan(seconds))
+		return;
+	if (seconds <= 0)
+		seconds = 0;
+	/* Past ~584 years the nanoseconds would wrap: a duration that long is a bug. */
+	if (seconds > 1e9)
+		seconds = 1e9;
+	lb_histogram_observe_ns(h, (uint64_t)(seconds * 1e9 + 0.5));
+}
+
+/* --- text building -------------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static bool sb_reserve(struct sbuf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + more + 1 <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (!sb_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static __attribute__((format(printf, 2, 3))) void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!sb_reserve(b, 256))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		if (!sb_reserve(b, n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += n;
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void sb_u64(struct sbuf *b, uint64_t v)
+{
+	char tmp[20];
+	int i = sizeof(tmp);
+
+	do
+		tmp[--i] = '0' + v % 10;
+	while (v /= 10);
+	sb_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* A label value as the format wants it: \ → \\, " → \", newline → \n. */
+static void sb_label_value(struct sbuf *b, const char *v)
+{
+	size_t n;
+
+	for (;;) {
+		n = strcspn(v, "\\\"\n");
+		sb_put(b, v, n);
+		v += n;
+		if (!*v)
+			return;
+		sb_put(b, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\", 2);
+		v++;
+	}
+}
+
+static void family(struct sbuf *b, const char *name, const char *type, const char *help)
+{
+	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* NAME{LABEL="VALUE"} V: the bulk of a page, so without printf. */
+static void sample1(struct sbuf *b, const char *name, const char *label, const char *value,
+		    uint64_t v)
+{
+	sb_puts(b, name);
+	sb_put(b, "{", 1);
+	sb_puts(b, label);
+	sb_put(b, "=\"", 2);
+	sb_label_value(b, value);
+	sb_put(b, "\"} ", 3);
+	sb_u64(b, v);
+	sb_put(b, "\n", 1);
+}
+
+/* --- families --------------------------------------------------------------- */
+
+static const struct lb_metrics_source no_source = { .stats_fd = -1 };
+
+static void render_build(struct sbuf *b, const struct lb_metrics_source *src)
+{
+	family(b, "latebind_build_info", "gauge", "The running latebind build (always 1).");
+	sample1(b, "latebind_build_info", "version", src->version ? src->version : LATEBIND_VERSION,
+		1);
+}
+
+static void render_vips(struct sbuf *b, const struct lb_config *cfg)
+{
+	char addr[INET_ADDRSTRLEN];
+	size_t i;
+
+	if (!cfg || !cfg->n_vips)
+		return;
+	family(b, "latebind_vip_info", "gauge", "A configured virtual IP:port and its mode (always 1).");
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct lb_cfg_vip *v = &cfg->vips[i];
+
+		inet_ntop(AF_INET, &v->address, addr, sizeof(addr));
+		sb_printf(b, "latebind_vip_info{vip=\"%s:%u\",mode=\"%s\"} 1\n", addr, v->port,
+			  v->mode == LB_VIP_TCP ? "tcp" : "http");
+	}
+}
+
+/* Sum the per-CPU `stats` map; false if it cannot be read. */
+static bool read_xdp(int fd, struct lb_counter *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct lb_counter *vals;
+	bool ok = true;
+	__u32 r;
+
+	if (ncpu <= 0)
+		return false;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return false;
+	for (r = 0; r < LB_XDP_REASON_MAX && ok; r++) {
+		out[r] = (struct lb_counter){};
+		if (bpf_map_lookup_elem(fd, &r, vals)) {
+			ok = false;
+			break;
+		}
+		for (c = 0; c < ncpu; c++) {
+			out[r].packets += vals[c].packets;
+			out[r].bytes += vals[c].bytes;
+		}
+	}
+	free(vals);
+	return ok;
+}
+
+static void render_xdp(struct sbuf *b, const struct lb_metrics_source *src)
+{
+	struct lb_counter sum[LB_XDP_REASON_MAX];
+	const struct lb_counter *xdp = src->xdp;
+	int r;
+
+	if (src->stats_fd >= 0)
+		xdp = read_xdp(src->stats_fd, sum) ? sum : NULL;
+	if (!xdp)
+		return;
+	family(b, "latebind_xdp_packets_total", "counter",
+	       "Packets the balancer's XDP program handled, by verdict and reason.");
+	for (r = 0; r < LB_XDP_REASON_MAX; r++)
+		sample1(b, "latebind_xdp_packets_total", "reason", lb_xdp_reason_names[r],
+			xdp[r].packets);
+	family(b, "latebind_xdp_bytes_total", "counter",
+	       "Bytes of the packets the balancer's XDP program handled, by verdict and reason.");
+	for (r = 0; r < LB_XDP_REASON_MAX; r++)
+		sample1(b, "latebind_xdp_bytes_total", "reason", lb_xdp_reason_names[r], xdp[r].bytes);
+}
+
+/* "reply_404" → "404"; NULL for counters that are not a reply status. */
+static const char *reply_code(const char *name)
+{
+	const char *p = name + 6;
+
+	if (strncmp(name, "reply_", 6) || strlen(p) != 3)
+		return NULL;
+	if (p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9')
+		return NULL;
+	return p;
+}
+
+static void render_dispatcher(struct sbuf *b, const struct lb_metrics_source *src)
+{
+	uint64_t v[LB_DISP_MAX];
+	int c;
+
+	if (src->disp_conns) {
+		family(b, "latebind_dispatcher_connections", "gauge",
+		       "Connections the dispatcher holds while their request arrives.");
+		sb_printf(b, "latebind_dispatcher_connections %zu\n", src->disp_conns(src->disp));
+	}
+	if (!src->disp_counters && !src->disp_counter)
+		return;
+	for (c = 0; c < LB_DISP_MAX; c++)
+		v[c] = src->disp_counters ? src->disp_counters[c] : src->disp_counter(src->disp, c);
+
+	family(b, "latebind_dispatcher_events_total", "counter",
+	       "What the dispatcher saw and did before hand-off, by event.");
+	for (c = 0; c < LB_DISP_MAX; c++)
+		if (!reply_code(lb_dispatch_counter_names[c]))
+			sample1(b, "latebind_dispatcher_events_total", "event",
+				lb_dispatch_counter_names[c], v[c]);
+	family(b, "latebind_replies_total", "counter",
+	       "HTTP replies the balancer wrote itself instead of handing the request off, by status code.");
+	for (c = 0; c < LB_DISP_MAX; c++) {
+		const char *code = reply_code(lb_dispatch_counter_names[c]);
+
+		if (code)
+			sample1(b, "latebind_replies_total", "code", code, v[c]);
+	}
+}
+
+enum bfield { BF_UP, BF_DRAINING, BF_WEIGHT, BF_ACTIVE, BF_CHOSEN, BF_PACKETS, BF_BYTES, BF_N };
+
+static const struct {
+	const char *name, *type, *help;
+} backend_families[BF_N] = {
+	[BF_UP] = { "latebind_backend_up", "gauge",
+		    "1 if the backend takes new connections (state up), else 0." },
+	[BF_DRAINING] = { "latebind_backend_draining", "gauge",
+			  "1 if the backend is draining: it keeps its flows, takes no new ones." },
+	[BF_WEIGHT] = { "latebind_backend_weight", "gauge", "The backend's configured weight." },
+	[BF_ACTIVE] = { "latebind_backend_active_flows", "gauge",
+			"Connections handed off to the backend and not yet closed." },
+	[BF_CHOSEN] = { "latebind_backend_handoffs_total", "counter",
+			"Requests the dispatcher chose the backend for." },
+	[BF_PACKETS] = { "latebind_backend_packets_total", "counter",
+			 "Client packets the fast path forwarded to the backend." },
+	[BF_BYTES] = { "latebind_backend_bytes_total", "counter",
+		       "Bytes of the client packets the fast path forwarded to the backend." },
+};
+
+static uint64_t backend_field(const struct lb_backend *be, enum bfield f)
+{
+	uint32_t state = __atomic_load_n(&be->state, __ATOMIC_RELAXED);
+
+	switch (f) {
+	case BF_UP: return state == LB_BACKEND_UP;
+	case BF_DRAINING: return state == LB_BACKEND_DRAINING;
+	case BF_WEIGHT: return __atomic_load_n(&be->weight, __ATOMIC_RELAXED);
+	case BF_ACTIVE: return __atomic_load_n(&be->active, __ATOMIC_RELAXED);
+	case BF_CHOSEN: return __atomic_load_n(&be->chosen, __ATOMIC_RELAXED);
+	case BF_PACKETS: return __atomic_load_n(&be->packets, __ATOMIC_RELAXED);
+	case BF_BYTES: return __atomic_load_n(&be->bytes, __ATOMIC_RELAXED);
+	default: return 0;
+	}
+}
+
+static void render_backends(struct sbuf *b, const struct lb_metrics_source *src)
+{
+	const struct lb_config *cfg = src->cfg;
+	char addr[INET_ADDRSTRLEN];
+	uint64_t active = 0;
+	size_t n, i;
+	int f;
+
+	if (!cfg || !src->backends)
+		return;
+	n = cfg->n_backends < LB_MAX_BACKENDS ? cfg->n_backends : LB_MAX_BACKENDS;
+	if (n) {
+		family(b, "latebind_backend_info", "gauge",
+		       "A configured backend: its address and hand-off mode (always 1).");
+		for (i = 0; i < n; i++) {
+			const struct lb_cfg_backend *cb = &cfg->backends[i];
+
+			if (!cb->name[0])
+				continue;
+			inet_ntop(AF_INET, &cb->address, addr, sizeof(addr));
+			sb_printf(b, "latebind_backend_info{backend=\"");
+			sb_label_value(b, cb->name);
+			sb_printf(b, "\",address=\"%s\",handoff=\"%s\"} 1\n", addr,
+				  cb->handoff == LB_HANDOFF_REPLAY ? "replay" : "cookie");
+		}
+	}
+	for (f = 0; f < BF_N && n; f++) {
+		family(b, backend_families[f].name, backend_families[f].type, backend_families[f].help);
+		for (i = 0; i < n; i++)
+			if (cfg->backends[i].name[0])
+				sample1(b, backend_families[f].name, "backend", cfg->backends[i].name,
+					backend_field(&src->backends[i], f));
+	}
+	for (i = 0; i < n; i++)
+		active += backend_field(&src->backends[i], BF_ACTIVE);
+	family(b, "latebind_flows_active", "gauge",
+	       "Connections handed off and not yet closed, all backends together.");
+	sb_printf(b, "latebind_flows_active %" PRIu64 "\n", active);
+}
+
+static void render_routes(struct sbuf *b, const struct lb_metrics_source *src)
+{
+	const struct lb_config *cfg = src->cfg;
+	char fallback[32];
+	const char *name;
+	size_t i;
+	bool all;
+
+	if (!cfg || !src->route_requests || !cfg->n_routes)
+		return;
+	all = cfg->n_routes <= LB_METRICS_ROUTES_ALL;
+	family(b, "latebind_route_requests_total", "counter",
+	       "Requests routed by each content-directory route, by route name.");
+	/* In config order; the loader keeps route names unique, so series are too. */
+	for (i = 0; i < cfg->n_routes; i++) {
+		if (!all && !src->route_requests[i])
+			continue;
+		name = cfg->routes[i].name;
+		if (!name) {
+			snprintf(fallback, sizeof(fallback), "route%zu", i);
+			name = fallback;
+		}
+		sample1(b, "latebind_route_requests_total", "route", name, src->route_requests[i]);
+	}
+}
+
+#define NSEC_PER_SEC ((uint64_t)1000000000)
+
+/* Nanoseconds as decimal seconds, without trailing zeros: 150000 → "0.00015". */
+static void sb_seconds(struct sbuf *b, uint64_t ns)
+{
+	char frac[16];
+	int n;
+
+	if (!(ns % NSEC_PER_SEC)) {
+		sb_printf(b, "%" PRIu64, ns / NSEC_PER_SEC);
+		return;
+	}
+	n = snprintf(frac, sizeof(frac), "%09" PRIu64, ns % NSEC_PER_SEC);
+	while (n > 0 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	sb_printf(b, "%" PRIu64 ".%s", ns / NSEC_PER_SEC, frac);
+}
+
+static void render_latency(struct sbuf *b, const struct lb_histogram *h)
+{
+	static const char name[] = "latebind_handoff_latency_seconds";
+	uint64_t cum = 0;
+	size_t i;
+
+	if (!h)
+		return;
+	family(b, name, "histogram",
+	       "Time from a connection's first request segment to its hand-off being sent.");
+	for (i = 0; i < LB_HISTOGRAM_BUCKETS; i++) {
+		cum += h->counts[i];
+		sb_printf(b, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
+			  i < LB_HISTOGRAM_BUCKETS - 1 ? hist_le[i] : "+Inf", cum);
+	}
+	sb_printf(b, "%s_sum ", name);
+	sb_seconds(b, h->sum_ns);
+	/* The +Inf bucket and _count must agree: both are the buckets' total. */
+	sb_printf(b, "\n%s_count %" PRIu64 "\n", name, cum);
+}
+
+int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *len)
+{
+	struct sbuf b = {};
+
+	if (!src)
+		src = &no_source;
+	render_build(&b, src);
+	render_vips(&b, src->cfg);
+	render_xdp(&b, src);
+	render_dispatcher(&b, src);
+	render_backends(&b, src);
+	render_routes(&b, src);
+	render_latency(&b, src->handoff_latency);
+	if (b.oom || !sb_reserve(&b, 0)) {
+		free(b.p);
+		*out = NULL;
+		*len = 0;
+		return -1;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* --- the server --------------------------------------------------------------- */
+
+enum conn_state {
+	CONN_FREE,
+	CONN_READ,   /* collecting the request head */
+	CONN_WRITE,  /* sending the answer */
+	CONN_LINGER, /* answer sent and FIN queued: draining until the client closes */
+};
+
+#define LINGER_MS	   1000 /* at most this long after the answer */
+#define ACCEPT_PAUSE_MS	   100	/* out of fds: stop polling the listener this long */
+#define ACCEPTS_PER_SERVE  (2 * LB_METRICS_MAX_CLIENTS)
+
+struct mconn {
+	int fd;
+	enum conn_state state;
+	uint64_t deadline_ms;
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off;
+	char in[LB_METRICS_REQUEST_MAX];
+};
+
+struct lb_metrics {
+	int lfd;
+	uint16_t port;
+	unsigned int timeout_ms;
+	uint64_t accept_paused_until;
+	struct mconn c[LB_METRICS_MAX_CLIENTS];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = s, *p;
+	unsigned long port = 0;
+	size_t hlen;
+	bool v6 = s[0] == '[';
+
+	if (v6) {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -1;
+		h = s + 1;
+		hlen = close - h;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hlen = colon - s;
+	}
+	if (!hlen || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	p = colon + 1;
+	if (!*p || strlen(p) > 5)
+		return -1;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		port = port * 10 + (*p - '0');
+	}
+	if (port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		*sl = sizeof(*a);
+		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -1;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		*sl = sizeof(*a);
+		return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+	}
+}
+
+struct lb_metrics *lb_metrics_open(const char *listen_on, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct lb_metrics *m;
+	socklen_t sl;
+	int one = 1, i;
+
+	if (errlen)
+		err[0] = '\0';
+	if (!listen_on || !listen_on[0])
+		return NULL;
+	if (parse_listen(listen_on, &ss, &sl)) {
+		snprintf(err, errlen,
+			 "metrics.listen: '%s' is not an address:port; expected e.g. 127.0.0.1:9180 "
+			 "or [::1]:9180", listen_on);
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return NULL;
+	}
+	m->timeout_ms = LB_METRICS_TIMEOUT_MS;
+	for (i = 0; i < LB_METRICS_MAX_CLIENTS; i++)
+		m->c[i].fd = -1;
+	m->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (m->lfd < 0)
+		goto fail;
+	/* A restarted daemon must get its port back while old connections sit in TIME_WAIT. */
+	if (setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		goto fail;
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(m->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto fail;
+	if (bind(m->lfd, (struct sockaddr *)&ss, sl) || listen(m->lfd, LB_METRICS_MAX_CLIENTS))
+		goto fail;
+	sl = sizeof(ss);
+	if (getsockname(m->lfd, (struct sockaddr *)&ss, &sl))
+		goto fail;
+	m->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						 : ((struct sockaddr_in *)&ss)->sin_port);
+	return m;
+fail:
+	snprintf(err, errlen, "metrics.listen: cannot listen on %s: %s", listen_on, strerror(errno));
+	if (m->lfd >= 0)
+		close(m->lfd);
+	free(m);
+	return NULL;
+}
+
+static void conn_close(struct mconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->out);
+	c->out = NULL;
+	c->fd = -1;
+	c->state = CONN_FREE;
+	c->in_len = c->out_len = c->out_off = 0;
+}
+
+void lb_metrics_close(struct lb_metrics *m)
+{
+	int i;
+
+	if (!m)
+		return;
+	for (i = 0; i < LB_METRICS_MAX_CLIENTS; i++)
+		conn_close(&m->c[i]);
+	close(m->lfd);
+	free(m);
+}
+
+uint16_t lb_metrics_port(const struct lb_metrics *m)
+{
+	return m ? m->port : 0;
+}
+
+void lb_metrics_set_timeout(struct lb_metrics *m, unsigned int ms)
+{
+	if (m)
+		m->timeout_ms = ms ? ms : LB_METRICS_TIMEOUT_MS;
+}
+
+unsigned int lb_metrics_clients(const struct lb_metrics *m)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; m && i < LB_METRICS_MAX_CLIENTS; i++)
+		n += m->c[i].state != CONN_FREE;
+	return n;
+}
+
+int lb_metrics_pollfds(struct lb_metrics *m, struct pollfd *fds, int max)
+{
+	int n = 0, i;
+
+	if (!m || max <= 0)
+		return 0;
+	if (now_ms() >= m->accept_paused_until)
+		fds[n++] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
+	for (i = 0; i < LB_METRICS_MAX_CLIENTS && n < max; i++) {
+		struct mconn *c = &m->c[i];
+
+		if (c->state == CONN_FREE)
+			continue;
+		fds[n++] = (struct pollfd){ .fd = c->fd,
+					    .events = c->state == CONN_WRITE ? POLLOUT : POLLIN };
+	}
+	return n;
+}
+
+/* Drain what the client still sends; closes on EOF or error. */
+static void conn_linger(struct mconn *c)
+{
+	char scratch[1024];
+	ssize_t r;
+
+	for (;;) {
+		r = recv(c->fd, scratch, sizeof(scratch), 0);
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c);
+		return;
+	}
+}
+
+static void conn_write(struct mconn *c, uint64_t now)
+{
+	ssize_t w;
+
+	while (c->out_off < c->out_len) {
+		w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			c->out_off += w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c);
+		return;
+	}
+	/*
+	 * All sent: FIN after it, then read until the client closes, so bytes it
+	 * sent that we never read do not turn our close into a reset that could
+	 * destroy the answer before the client has read it.
+	 */
+	free(c->out);
+	c->out = NULL;
+	shutdown(c->fd, SHUT_WR);
+	c->state = CONN_LINGER;
+	if (c->deadline_ms > now + LINGER_MS)
+		c->deadline_ms = now + LINGER_MS;
+	conn_linger(c);
+}
+
+static void respond(struct mconn *c, int code, const char *reason, const char *ctype,
+		    const char *extra, const char *body, size_t blen, bool head_only, uint64_t now)
+{
+	struct sbuf b = {};
+
+	sb_printf(&b,
+		  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		  "Connection: close\r\n%s\r\n",
+		  code, reason, ctype, blen, extra ? extra : "");
+	if (!head_only)
+		sb_put(&b, body, blen);
+	if (b.oom) {
+		free(b.p);
+		conn_close(c);
+		return;
+	}
+	c->out = b.p;
+	c->out_len = b.len;
+	c->out_off = 0;
+	c->state = CONN_WRITE;
+	conn_write(c, now);
+}
+
+static void respond_text(struct mconn *c, int code, const char *reason, const char *extra,
+			 const char *text, bool head_only, uint64_t now)
+{
+	respond(c, code, reason, "text/plain; charset=utf-8", extra, text, strlen(text), head_only,
+		now);
+}
+
+static bool is_tchar(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* The head is complete in c->in: answer it. */
+static void handle(struct mconn *c, const struct lb_metrics_source *src, uint64_t now)
+{
+	const char *line = c->in, *eol = memchr(c->in, '\n', c->in_len), *sp1, *sp2, *end;
+	size_t mlen, tlen, blen, i;
+	bool get, head;
+	char *body;
+
+	end = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
+	sp1 = memchr(line, ' ', end - line);
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', end - sp1 - 1) : NULL;
+	if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1 || end - sp2 - 1 != 8 ||
+	    memcmp(sp2 + 1, "HTTP/1.", 7) || sp2[8] < '0' || sp2[8] > '9') {
+		respond_text(c, 400, "Bad Request", NULL, "bad request\n", false, now);
+		return;
+	}
+	mlen = sp1 - line;
+	for (i = 0; i < mlen; i++) {
+		if (!is_tchar(line[i])) {
+			respond_text(c, 400, "Bad Request", NULL, "bad request\n", false, now);
+			return;
+		}
+	}
+	get = mlen == 3 && !memcmp(line, "GET", 3);
+	head = mlen == 4 && !memcmp(line, "HEAD", 4);
+	/* The path, without a query or fragment. */
+	tlen = sp2 - sp1 - 1;
+	for (i = 0; i < tlen; i++)
+		if (sp1[1 + i] == '?' || sp1[1 + i] == '#')
+			tlen = i;
+	if (tlen != 8 || memcmp(sp1 + 1, "/metrics", 8)) {
+		respond_text(c, 404, "Not Found", NULL, "not found; the metrics are at /metrics\n",
+			     head, now);
+		return;
+	}
+	if (!get && !head) {
+		respond_text(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
+			     "method not allowed; use GET\n", false, now);
+		return;
+	}
+	if (lb_metrics_render(src, &body, &blen)) {
+		respond_text(c, 500, "Internal Server Error", NULL, "out of memory\n", head, now);
+		return;
+	}
+	respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", NULL, body, blen, head,
+		now);
+	free(body);
+}
+
+static bool head_complete(const struct mconn *c)
+{
+	return memmem(c->in, c->in_len, "\r\n\r\n", 4) || memmem(c->in, c->in_len, "\n\n", 2);
+}
+
+static void conn_read(struct mconn *c, const struct lb_metrics_source *src, uint64_t now)
+{
+	ssize_t r;
+
+	for (;;) {
+		if (c->in_len == sizeof(c->in)) {
+			respond_text(c, 431, "Request Header Fields Too Large", NULL,
+				     "request head too large\n", false, now);
+			return;
+		}
+		r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+		if (r > 0) {
+			c->in_len += r;
+			if (head_complete(c)) {
+				handle(c, src, now);
+				return;
+			}
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c); /* EOF or error before a whole request */
+		return;
+	}
+}
+
+static short revents_of(const struct pollfd *fds, int n, int fd)
+{
+	int i;
+
+	for (i = 0; fds && i < n; i++)
+		if (fds[i].fd == fd)
+			return fds[i].revents;
+	return 0;
+}
+
+static void accept_new(struct lb_metrics *m, const struct lb_metrics_source *src, uint64_t now)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+				   "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+	struct mconn *c;
+	int i, k, fd;
+
+	for (k = 0; k < ACCEPTS_PER_SERVE; k++) {
+		fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			/* Out of fds or memory: the listener would stay readable; rest a while. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				m->accept_paused_until = now + ACCEPT_PAUSE_MS;
+			return;
+		}
+		for (c = NULL, i = 0; i < LB_METRICS_MAX_CLIENTS && !c; i++)
+			if (m->c[i].state == CONN_FREE)
+				c = &m->c[i];
+		if (!c) {
+			/* A fresh socket's buffer takes this whole; if not, never mind. */
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				errno = 0;
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->state = CONN_READ;
+		c->in_len = 0;
+		c->deadline_ms = now + m->timeout_ms;
+		/* The request often comes with the connection: no need to wait a round. */
+		conn_read(c, src, now);
+	}
+}
+
+void lb_metrics_serve(struct lb_metrics *m, const struct pollfd *fds, int n,
+		      const struct lb_metrics_source *src)
+{
+	uint64_t now;
+	short ev;
+	int i;
+
+	if (!m)
+		return;
+	now = now_ms();
+	/* Clients first: a slot freed here may take a connection accepted below. */
+	for (i = 0; i < LB_METRICS_MAX_CLIENTS; i++) {
+		struct mconn *c = &m->c[i];
+
+		if (c->state == CONN_FREE)
+			continue;
+		if (now >= c->deadline_ms) {
+			conn_close(c);
+			continue;
+		}
+		ev = revents_of(fds, n, c->fd);
+		if (!ev)
+			continue;
+		switch (c->state) {
+		case CONN_READ: conn_read(c, src, now); break;
+		case CONN_WRITE: conn_write(c, now); break;
+		case CONN_LINGER: conn_linger(c); break;
+		default: break;
+		}
+	}
+	if (revents_of(fds, n, m->lfd) & POLLIN)
+		accept_new(m, src, now);
+}
