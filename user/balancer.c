@@ -36,6 +36,7 @@
 #include "handoff.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics.h"
 #include "xsk.h"
 
 #define LB_PROG_NAME "lb_xdp"
@@ -54,6 +55,8 @@ struct lb_daemon {
 	struct lb_dispatcher *disp;
 	struct lb_handoff handoff;
 	struct lb_backend *backends; /* the backends map, mmapped */
+	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
+	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 };
 
@@ -579,9 +582,10 @@ static void reload(struct lb_daemon *lb)
 	if (fresh.handoff.mss != lb->cfg.handoff.mss || fresh.handoff.wscale != lb->cfg.handoff.wscale ||
 	    strcmp(fresh.cookie.key_file, lb->cfg.cookie.key_file) ||
 	    fresh.cookie.period_s != lb->cfg.cookie.period_s ||
-	    fresh.cookie.windows != lb->cfg.cookie.windows)
-		pr_warn("%s: handoff.mss/wscale and cookie settings take effect at the next "
-			"restart\n", fresh.path);
+	    fresh.cookie.windows != lb->cfg.cookie.windows ||
+	    strcmp(fresh.metrics.listen, lb->cfg.metrics.listen))
+		pr_warn("%s: handoff.mss/wscale, cookie and metrics settings take effect at the "
+			"next restart\n", fresh.path);
 	if (remap_backends(lb, &fresh, err, sizeof(err))) {
 		pr_warn("reload refused, the running config stays: %s\n", err);
 		goto refuse;
@@ -655,9 +659,10 @@ enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 static int run(struct lb_daemon *lb, int sfd)
 {
 	unsigned int nq = lb_xsk_queues(lb->xsk), i;
-	struct pollfd pfd[LB_MAX_QUEUES + 1];
+	struct pollfd pfd[LB_MAX_QUEUES + 1 + LB_METRICS_MAX_FDS];
 	struct signalfd_siginfo si;
 	uint64_t wait_ms = 0;
+	int nm;
 
 	for (i = 0; i < nq && i < LB_MAX_QUEUES; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
@@ -668,8 +673,9 @@ static int run(struct lb_daemon *lb, int sfd)
 	for (;;) {
 		struct rx_ctx rx = { .lb = lb };
 
+		nm = lb_metrics_pollfds(lb->metrics, pfd + nq + 1, LB_METRICS_MAX_FDS);
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, nq + 1, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 && errno != EINTR)
+		if (poll(pfd, nq + 1 + nm, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 && errno != EINTR)
 			return -1;
 		rx.now_ms = clock_ms(CLOCK_MONOTONIC);
 		rx.tai_s = clock_ms(CLOCK_TAI) / 1000;
@@ -692,6 +698,8 @@ static int run(struct lb_daemon *lb, int sfd)
 		}
 		if (wait_ms > 1000)
 			wait_ms = 1000;
+		lb->msrc.route_requests = lb_dispatcher_route_requests(lb->disp);
+		lb_metrics_serve(lb->metrics, pfd + nq + 1, nm, &lb->msrc);
 
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
@@ -839,6 +847,22 @@ int cmd_balancer(int argc, char **argv)
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
 	forget_dispatch_flows(&lb);
+	lb.msrc = (struct lb_metrics_source){
+		.cfg = &lb.cfg, /* reload replaces the config in place */
+		.stats_fd = bpf_map__fd(lb.skel->maps.stats),
+		.backends = lb.backends,
+		.disp = lb.disp,
+		.disp_counter = lb_dispatcher_counter,
+		.disp_conns = lb_dispatcher_conns,
+		.route_requests = lb_dispatcher_route_requests(lb.disp),
+		.handoff_latency = lb_dispatcher_handoff_latency(lb.disp),
+	};
+	/* Without its exporter the balancer still balances: say so, carry on. */
+	lb.metrics = lb_metrics_open(lb.cfg.metrics.listen, err, sizeof(err));
+	if (!lb.metrics && err[0])
+		pr_warn("metrics exporter off: %s\n", err);
+	else if (lb.metrics)
+		pr_info("metrics at http://%s/metrics\n", lb.cfg.metrics.listen);
 	write_pid_file(pid_file);
 	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
 		lb.cfg.interface, LB_PIN_DIR);
@@ -861,6 +885,7 @@ out:
 		close(sfd);
 		unlink(pid_file);
 	}
+	lb_metrics_close(lb.metrics);
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
 	lb_directory_free(lb.dir);

@@ -19,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
 #include "dispatcher.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "maps.h"
 #include "packet.h"
 #include "select.h"
@@ -56,6 +58,7 @@ struct lb_conn {
 	bool fin_seen;		     /* the client's FIN, in order, at offset `held` + `discarded` */
 	uint32_t discarded;	     /* in-order bytes after the head we took and dropped */
 	uint64_t deadline_ms;	     /* request timeout, retransmission or linger end */
+	uint64_t first_byte_ns;	     /* CLOCK_MONOTONIC when request bytes first came */
 	/* REPLYING */
 	char *reply;
 	uint32_t reply_len;
@@ -78,10 +81,21 @@ struct lb_dispatcher {
 	uint32_t rr;
 	uint64_t now_ms;
 	uint64_t counters[LB_DISP_MAX];
+	uint64_t *route_requests;	/* [cfg->n_routes] */
+	struct lb_histogram handoff_latency;
 	uint8_t frame[2048];
 };
 
 /* ---- helpers --------------------------------------------------------------- */
+
+/* Nanoseconds for the hand-off latency; the dispatcher's ms clock is too coarse. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
 {
@@ -345,11 +359,17 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		return;
 	}
 	count(d, LB_DISP_DECISIONS);
+	if (d->route_requests && m.route < d->cfg->n_routes)
+		d->route_requests[m.route]++;
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
 	if (d->bind && d->bind(d->bind_ctx, d, c, chosen) == 0) {
+		uint64_t now = mono_ns();
+
+		if (c->first_byte_ns && now >= c->first_byte_ns)
+			lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
 		conn_unlink(d, c, false); /* the hand-off owns the connection, and its flow */
 		return;
 	}
@@ -407,6 +427,7 @@ static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct 
 		c->buf = calloc(1, lim + (lim + 7) / 8);
 		if (!c->buf)
 			return false;
+		c->first_byte_ns = mono_ns();
 	}
 	for (i = off; i < end; i++) {
 		if (have_byte(c, lim, i))
@@ -650,6 +671,12 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->send = send;
 	d->send_ctx = send_ctx;
 	d->max_conns = LB_DEFAULT_MAX_CONNS;
+	d->route_requests = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*d->route_requests));
+	if (!d->route_requests) {
+		free(d->buckets);
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -660,14 +687,38 @@ void lb_dispatcher_free(struct lb_dispatcher *d)
 	while (d->oldest)
 		conn_free(d, d->oldest);
 	free(d->buckets);
+	free(d->route_requests);
 	free(d);
 }
 
 void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
 			      const struct lb_directory *dir)
 {
+	uint64_t *counts = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*counts));
+	size_t i, j;
+
+	/* Routes keep their request counts by name, so no series goes backwards. */
+	if (counts) {
+		for (i = 0; i < cfg->n_routes; i++)
+			for (j = 0; j < d->cfg->n_routes; j++)
+				if (cfg->routes[i].name && d->cfg->routes[j].name &&
+				    !strcmp(cfg->routes[i].name, d->cfg->routes[j].name))
+					counts[i] = d->route_requests[j];
+		free(d->route_requests);
+		d->route_requests = counts;
+	}
 	d->cfg = cfg;
 	d->dir = dir;
+}
+
+const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d)
+{
+	return d->route_requests;
+}
+
+const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d)
+{
+	return &d->handoff_latency;
 }
 
 void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx)

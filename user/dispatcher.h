@@ -24,6 +24,8 @@
 #include "maps.h"
 #include "stats.h"
 
+struct lb_histogram;
+
 struct lb_conn;
 struct lb_dispatcher;
 
@@ -68,6 +70,12 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 
 /* Run timers (request timeouts, reply retransmission, linger). Returns ms until the next. */
 uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms);
+
+/* Requests routed, per route of the current config ([cfg->n_routes]). */
+const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d);
+
+/* First request byte to hand-off sent, for every hand-off (see metrics.h). */
+const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d);
 
 /* Counters, and the connections currently held. */
 uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
