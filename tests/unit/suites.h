@@ -11,6 +11,7 @@ Suite *http_suite(void);
 Suite *directory_suite(void);
 Suite *select_suite(void);
 Suite *dispatcher_suite(void);
+Suite *health_suite(void);
 Suite *metrics_suite(void);
 
 #endif
