@@ -100,7 +100,8 @@ struct lb_counter {
 	X(REPLY_RETRANSMIT,  "reply_retransmits") /* our reply sent again            */ \
 	X(REPLY_ABANDONED,   "reply_abandoned")   /* client never acknowledged it    */ \
 	X(TCP_MODE,          "tcp_mode_unbound")  /* tcp-mode VIP: not built yet     */ \
-	X(TX_FULL,           "tx_full")           /* no room to send a frame         */
+	X(TX_FULL,           "tx_full")           /* no room to send a frame         */ \
+	X(FLOWS_RESET,       "flows_reset")       /* clients of a dead backend reset */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

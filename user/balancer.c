@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -34,9 +35,11 @@
 #include "directory.h"
 #include "dispatcher.h"
 #include "handoff.h"
+#include "health.h"
 #include "log.h"
 #include "maps.h"
 #include "metrics.h"
+#include "packet.h"
 #include "xsk.h"
 
 #define LB_PROG_NAME "lb_xdp"
@@ -55,7 +58,9 @@ struct lb_daemon {
 	struct lb_dispatcher *disp;
 	struct lb_handoff handoff;
 	struct lb_backend *backends; /* the backends map, mmapped */
+	uint8_t own_mac[6];	     /* the interface's, for frames the daemon makes */
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
+	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 };
@@ -76,6 +81,21 @@ static void usage(FILE *out)
 		"                  the next daemon (e.g. a new build) takes them over atomically\n"
 		"Killed any other way, everything stays in place the same.\n",
 		LB_PIN_DIR);
+}
+
+static int read_own_mac(const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ret = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	close(fd);
+	if (!ret)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return ret;
 }
 
 /* For `latebind reload`. */
@@ -402,6 +422,50 @@ static void resolve_macs(struct lb_daemon *lb)
 }
 
 /*
+ * @slot's backend is dead: its clients would wait for it until their own
+ * timeouts. Each bound flow gets a RST from the VIP at the sequence number the
+ * client last acknowledged (its receive point, so it is taken at once), goes to
+ * closing and leaves the backend's count.
+ */
+static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
+{
+	int fd = bpf_map__fd(lb->skel->maps.flows);
+	struct lb_flow_key key, next, *prev = NULL;
+	struct lb_flow f;
+	uint8_t frame[128];
+	uint64_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct lb_segment rst;
+		size_t len;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &f) || f.state != LB_FLOW_BOUND ||
+		    f.backend != slot || !f.client_ack)
+			continue;
+		rst = (struct lb_segment){
+			.saddr = key.daddr, .daddr = key.saddr, .sport = key.dport, .dport = key.sport,
+			.seq = f.client_ack, .flags = LB_TH_RST,
+		};
+		memcpy(rst.dst_mac, f.client_hop_mac, 6);
+		memcpy(rst.src_mac, lb->own_mac, 6);
+		len = lb_segment_build(frame, sizeof(frame), &rst);
+		if (len)
+			lb_xsk_send(lb->xsk, 0, frame, len);
+		f.state = LB_FLOW_CLOSING;
+		if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST))
+			__atomic_fetch_sub(&lb->backends[slot].active, 1, __ATOMIC_RELAXED);
+		n++;
+	}
+	lb_xsk_flush(lb->xsk, 0);
+	lb_dispatcher_count(lb->disp, LB_DISP_FLOWS_RESET, n);
+	if (n)
+		pr_info("backend %s: reset %llu client connection(s)\n", lb->cfg.backends[slot].name,
+			(unsigned long long)n);
+}
+
+/*
  * What selection sees: draining if the config or the operator (latebind drain)
  * says so, else up. Recomputed once a second, so `undrain` takes effect then.
  */
@@ -412,16 +476,36 @@ static void update_states(struct lb_daemon *lb)
 	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
 		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
 		struct lb_backend *b = &lb->backends[i];
-		__u32 state;
+		int admin = c->state == LB_BACKEND_DRAINING ||
+					__atomic_load_n(&b->admin, __ATOMIC_RELAXED) == LB_ADMIN_DRAINED
+				    ? LB_BACKEND_DRAINING
+				    : LB_BACKEND_UP;
+		int state = LB_BACKEND_DOWN; /* a slot freed by a reload */
 
-		if (!c->name[0])
-			state = LB_BACKEND_DOWN; /* a slot freed by a reload */
-		else if (c->state == LB_BACKEND_DRAINING ||
-			 __atomic_load_n(&b->admin, __ATOMIC_RELAXED) == LB_ADMIN_DRAINED)
-			state = LB_BACKEND_DRAINING;
-		else
-			state = LB_BACKEND_UP;
+		if (c->name[0]) {
+			lb_health_set_admin(lb->health, i, admin);
+			state = lb_health_effective_state(lb->health, i);
+			if (state < 0)
+				state = admin; /* before the health checks exist */
+		}
 		__atomic_store_n(&b->state, state, __ATOMIC_RELAXED);
+	}
+}
+
+/* A backend's health changed: selection sees it now; a dead one's clients are reset. */
+static void on_health(void *arg, unsigned int slot, int state, const char *reason)
+{
+	struct lb_daemon *lb = arg;
+	const char *name = slot < lb->cfg.n_backends ? lb->cfg.backends[slot].name : "?";
+
+	if (slot >= LB_MAX_BACKENDS)
+		return;
+	__atomic_store_n(&lb->backends[slot].state, state, __ATOMIC_RELAXED);
+	if (state == LB_BACKEND_DOWN) {
+		pr_warn("backend %s is down: %s\n", name, reason);
+		reset_backend_flows(lb, slot);
+	} else {
+		pr_info("backend %s is %s: %s\n", name, lb_health_state_name(state), reason);
 	}
 }
 
@@ -603,6 +687,8 @@ static void reload(struct lb_daemon *lb)
 	lb->cfg = fresh;
 	lb_dispatcher_set_config(lb->disp, &lb->cfg, lb->dir);
 	lb->handoff.cfg = &lb->cfg;
+	if (lb_health_reconfigure(lb->health, &lb->cfg, 0))
+		pr_warn("reload: health checks keep the old backends: %s\n", strerror(errno));
 	if (fill_vips(lb) || fill_backends(lb))
 		pr_warn("reload: cannot update the maps: %s\n", strerror(errno));
 	pr_info("reloaded %s: %zu VIP(s), %zu backend slot(s), %zu route(s)\n", lb->cfg.path,
@@ -659,10 +745,10 @@ enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 static int run(struct lb_daemon *lb, int sfd)
 {
 	unsigned int nq = lb_xsk_queues(lb->xsk), i;
-	struct pollfd pfd[LB_MAX_QUEUES + 1 + LB_METRICS_MAX_FDS];
+	struct pollfd pfd[LB_MAX_QUEUES + 1 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
 	struct signalfd_siginfo si;
-	uint64_t wait_ms = 0;
-	int nm;
+	uint64_t wait_ms = 0, health_ms;
+	int nm, nh;
 
 	for (i = 0; i < nq && i < LB_MAX_QUEUES; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
@@ -674,12 +760,18 @@ static int run(struct lb_daemon *lb, int sfd)
 		struct rx_ctx rx = { .lb = lb };
 
 		nm = lb_metrics_pollfds(lb->metrics, pfd + nq + 1, LB_METRICS_MAX_FDS);
+		nh = lb_health_pollfds(lb->health, pfd + nq + 1 + nm, LB_MAX_BACKENDS);
+		health_ms = lb_health_next_ms(lb->health, clock_ms(CLOCK_MONOTONIC));
+		if (health_ms < wait_ms)
+			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, nq + 1 + nm, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 && errno != EINTR)
+		if (poll(pfd, nq + 1 + nm + nh, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
+		    errno != EINTR)
 			return -1;
 		rx.now_ms = clock_ms(CLOCK_MONOTONIC);
 		rx.tai_s = clock_ms(CLOCK_TAI) / 1000;
 		lb->handoff.now_ns = rx.now_ms * 1000000;
+		lb_health_process(lb->health, pfd + nq + 1 + nm, nh, rx.now_ms);
 		for (i = 0; i < nq; i++) {
 			lb->tx_queue = i;
 			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
@@ -821,7 +913,7 @@ int cmd_balancer(int argc, char **argv)
 			config, lb.cfg.interface);
 		goto out;
 	}
-	if (check_bpffs() || load_secret(&lb))
+	if (check_bpffs() || load_secret(&lb) || read_own_mac(lb.cfg.interface, lb.own_mac))
 		goto out;
 
 	lb.skel = balancer__open();
@@ -847,6 +939,12 @@ int cmd_balancer(int argc, char **argv)
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
 	forget_dispatch_flows(&lb);
+	lb.health = lb_health_new(&lb.cfg, 0, on_health, &lb);
+	if (!lb.health) {
+		pr_warn("cannot start the health checks: %s\n", strerror(errno));
+		goto detach;
+	}
+	update_states(&lb);
 	lb.msrc = (struct lb_metrics_source){
 		.cfg = &lb.cfg, /* reload replaces the config in place */
 		.stats_fd = bpf_map__fd(lb.skel->maps.stats),
@@ -886,6 +984,7 @@ out:
 		unlink(pid_file);
 	}
 	lb_metrics_close(lb.metrics);
+	lb_health_free(lb.health);
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
 	lb_directory_free(lb.dir);

@@ -737,6 +737,11 @@ uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_c
 	return d->counters[c];
 }
 
+void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n)
+{
+	d->counters[c] += n;
+}
+
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
 {
 	return d->n_conns;

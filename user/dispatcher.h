@@ -79,6 +79,8 @@ const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatc
 
 /* Counters, and the connections currently held. */
 uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
+/* For events the daemon handles around the dispatcher (resets of dead backends' flows). */
+void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n);
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
 /* Publish the counters to the stats map (cheap; called once per batch). */
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
