@@ -19,6 +19,7 @@
 
 #include "consts.h"
 #include "cookie.h"
+#include "cookie_map.h"
 #include "parse.h"
 #include "stats.h"
 
@@ -34,13 +35,6 @@ const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE; /* the balancer's handoff.ws
 extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
 				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
 
-/* Slot 0: the cookie key, the same file as the balancer's. Written by attach. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_cookie_secret);
-} cookie_secret SEC(".maps");
 
 /* enum lb_backend_reason → packets and bytes, per CPU. */
 struct {

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cookie.h"
+#include "cookie_map.h"
 #include "maps.h"
 #include "stats.h"
 
@@ -47,13 +48,6 @@ struct {
 	__type(value, struct lb_backend);
 } backends SEC(".maps");
 
-/* Slot 0: the SYN cookie key(s) and time window. Written by the daemon (rotation). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_cookie_secret);
-} cookie_secret SEC(".maps");
 
 /* RX queue → the dispatcher's AF_XDP socket on that queue. */
 struct {

@@ -253,6 +253,42 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 }
 
 /*
+ * Flow keys to delete once a walk of the flows map is over: deleting the key a
+ * walk stands on sends get_next_key back to the start, turning a sweep quadratic.
+ */
+struct key_list {
+	struct lb_flow_key *keys;
+	size_t n, cap;
+};
+
+static int key_list_push(struct key_list *l, const struct lb_flow_key *k)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct lb_flow_key *more = realloc(l->keys, cap * sizeof(*more));
+
+		if (!more)
+			return -1;
+		l->keys = more;
+		l->cap = cap;
+	}
+	l->keys[l->n++] = *k;
+	return 0;
+}
+
+/* Delete every listed key from @fd, free the list; returns how many were listed. */
+static size_t key_list_delete(struct key_list *l, int fd)
+{
+	size_t i, n = l->n;
+
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &l->keys[i]);
+	free(l->keys);
+	*l = (struct key_list){};
+	return n;
+}
+
+/*
  * Connections a previous dispatcher was still collecting requests for: their
  * state died with it. Without a flows entry, the client's retransmitted first
  * segment opens them again here.
@@ -260,31 +296,22 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
 	int fd = bpf_map__fd(lb->skel->maps.flows);
-	struct lb_flow_key key, next, *prev = NULL, *gone = NULL;
-	size_t n = 0, cap = 0, i;
+	struct lb_flow_key key, next, *prev = NULL;
+	struct key_list gone = {};
 	struct lb_flow f;
+	size_t n;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &f) || f.state != LB_FLOW_DISPATCH)
-			continue;
-		if (n == cap) {
-			struct lb_flow_key *more = realloc(gone, (cap ? cap * 2 : 64) * sizeof(*gone));
-
-			if (!more)
-				break;
-			gone = more;
-			cap = cap ? cap * 2 : 64;
-		}
-		gone[n++] = key;
+		if (!bpf_map_lookup_elem(fd, &key, &f) && f.state == LB_FLOW_DISPATCH &&
+		    key_list_push(&gone, &key))
+			break;
 	}
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
+	n = key_list_delete(&gone, fd);
 	if (n)
 		pr_info("%zu connection(s) the previous dispatcher was collecting will start over\n",
 			n);
-	free(gone);
 }
 
 static int load_secret(struct lb_daemon *lb)
@@ -545,38 +572,25 @@ static int fill_backends(struct lb_daemon *lb)
 static void expire_flows(struct lb_daemon *lb, uint64_t now_ns)
 {
 	int fd = bpf_map__fd(lb->skel->maps.flows);
-	struct lb_flow_key key, next, *prev = NULL, *gone = NULL;
-	size_t n_gone = 0, cap = 0, i;
+	struct lb_flow_key key, next, *prev = NULL;
+	struct key_list gone = {};
 	struct lb_flow f;
 
-	/*
-	 * Collect first, delete after: deleting the key a walk stands on sends
-	 * get_next_key back to the start, which turns one sweep quadratic.
-	 */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &f) || f.last_seen_ns > now_ns)
 			continue;
 		if (f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) {
-			if (n_gone == cap) {
-				struct lb_flow_key *more = realloc(gone, (cap ? cap * 2 : 256) * sizeof(*gone));
-
-				if (!more)
-					break;
-				gone = more;
-				cap = cap ? cap * 2 : 256;
-			}
-			gone[n_gone++] = key;
+			if (key_list_push(&gone, &key))
+				break;
 		} else if (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS) {
 			f.state = LB_FLOW_CLOSING;
 			if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST) && f.backend < LB_MAX_BACKENDS)
 				__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 		}
 	}
-	for (i = 0; i < n_gone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
-	free(gone);
+	key_list_delete(&gone, fd);
 }
 
 /*

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "hex.h"
 #include "config.h"
 #include "maps.h"
 
@@ -852,16 +853,6 @@ static int want_host(struct parse *p, const struct ynode *n, const char *key, ch
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * A route path or prefix. Requests are percent-decoded and dot-segment
@@ -894,13 +885,13 @@ static int want_route_path(struct parse *p, const struct ynode *n, const char *k
 			d[o++] = s[i];
 			continue;
 		}
-		if (i + 2 >= n->n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
+		if (i + 2 >= n->n || lb_hex_digit(s[i + 1]) < 0 || lb_hex_digit(s[i + 2]) < 0) {
 			free(d);
 			return fail(p, n->line, key,
 				    "%s has a bad percent escape; expected %%XX with two hex digits",
 				    quote(&q, n));
 		}
-		d[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		d[o++] = (char)(lb_hex_digit(s[i + 1]) << 4 | lb_hex_digit(s[i + 2]));
 		i += 2;
 	}
 	d[o] = '\0';
@@ -1022,8 +1013,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	int i, hi, lo;
 
 	for (i = 0; i < 6; i++) {
-		hi = hexval(s[0]);
-		lo = hi < 0 ? -1 : hexval(s[1]);
+		hi = lb_hex_digit(s[0]);
+		lo = hi < 0 ? -1 : lb_hex_digit(s[1]);
 		if (lo < 0)
 			return -1;
 		mac[i] = (uint8_t)(hi << 4 | lo);

@@ -7,21 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "cookie.h"
 #include "cookie_key.h"
 
 #define KEY_HEX_LEN (LB_COOKIE_KEY_LEN * 2)
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static void bytes_to_key(const unsigned char *b, __u64 key[2])
 {
@@ -101,7 +92,7 @@ int lb_cookie_key_load(const char *path, bool create, __u64 key[2], char *err, s
 		return -1;
 	}
 	for (i = 0; i < LB_COOKIE_KEY_LEN; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+		int hi = lb_hex_digit(text[2 * i]), lo = lb_hex_digit(text[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			snprintf(err, errlen, "%s: character %d is not a hex digit; a cookie key is %d "

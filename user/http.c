@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "hex.h"
 #include "http.h"
 
 enum line_kind {
@@ -59,16 +60,6 @@ static inline bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static inline int hex_val(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * RFC 3986 pchar and '/', minus '%' (checked separately): unreserved,
@@ -230,7 +221,7 @@ static int parse_host(const unsigned char *s, size_t n, bool allow_empty, char *
 	if (s[0] == '[') {
 		out[o++] = '[';
 		for (i = 1; i < n && s[i] != ']'; i++) {
-			if (hex_val(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+			if (lb_hex_digit(s[i]) < 0 && s[i] != ':' && s[i] != '.')
 				return -1;
 			if (o >= LB_HTTP_HOST_MAX - 1)
 				return -1;
@@ -321,7 +312,7 @@ static int scan_path(struct parser *p)
 				r = peek(p, &c);
 				if (r)
 					return r;
-				if (hex_val(c) < 0)
+				if (lb_hex_digit(c) < 0)
 					return fail(p, LB_HTTP_E400, "invalid percent-escape in path");
 				p->pos++;
 			}
@@ -847,8 +838,8 @@ static inline int next_decoded(const unsigned char *s, size_t n, size_t *i)
 	}
 	if (n - *i < 3)
 		return -1;
-	hi = hex_val(s[*i + 1]);
-	lo = hex_val(s[*i + 2]);
+	hi = lb_hex_digit(s[*i + 1]);
+	lo = lb_hex_digit(s[*i + 2]);
 	if (hi < 0 || lo < 0)
 		return -1;
 	*i += 3;
