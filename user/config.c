@@ -1031,10 +1031,11 @@ static int parse_backend(struct parse *p, const struct ynode *n, size_t idx)
 						[LB_HANDOFF_REPLAY] = "replay" };
 	static const char *const states[] = { [LB_BACKEND_UP] = "up", [LB_BACKEND_DRAINING] = "draining" };
 	static const char mac_expect[] = "a unicast MAC address like \"02:00:00:00:00:11\"";
-	enum { B_NAME, B_ADDRESS, B_MAC, B_WEIGHT, B_HANDOFF, B_STATE, B_N };
+	enum { B_NAME, B_ADDRESS, B_MAC, B_WEIGHT, B_HANDOFF, B_STATE, B_HEALTH_PATH, B_N };
 	struct field f[B_N] = {
 		[B_NAME] = { "name" },	   [B_ADDRESS] = { "address" }, [B_MAC] = { "mac" },
 		[B_WEIGHT] = { "weight" }, [B_HANDOFF] = { "handoff" }, [B_STATE] = { "state" },
+		[B_HEALTH_PATH] = { "health_path" },
 	};
 	struct lb_cfg_backend b = {
 		.weight = 1,
@@ -1109,6 +1110,20 @@ static int parse_backend(struct parse *p, const struct ynode *n, size_t idx)
 		if (want_enum(p, f[B_STATE].val, key, "a backend state", states, 3, "up or draining",
 			      &b.state))
 			return -1;
+	}
+	if (f[B_HEALTH_PATH].val) {
+		const struct ynode *v = f[B_HEALTH_PATH].val;
+
+		subkey(key, where, "health_path");
+		if (want_string(p, v, key, b.health_path, sizeof(b.health_path),
+				"a request path like /healthz"))
+			return -1;
+		for (i = 0; i < v->n; i++)
+			if (b.health_path[i] <= ' ' || b.health_path[i] > '~' || b.health_path[i] == '#')
+				break;
+		if (b.health_path[0] != '/' || i < v->n)
+			return fail(p, v->line, key, "%s is not a request path; expected a request "
+				    "path like /healthz (printable, no spaces)", quote(&q, v));
 	}
 	if (grow((void **)&cfg->backends, &p->cap_backends, cfg->n_backends + 1, sizeof(b)))
 		return oom(p, n->line, where);
@@ -1289,10 +1304,11 @@ static int parse_route(struct parse *p, const struct ynode *n, size_t idx)
 static int parse_health(struct parse *p, const struct ynode *n)
 {
 	static const char path_expect[] = "a request path like /healthz (printable, no spaces)";
-	enum { H_PATH, H_INTERVAL, H_TIMEOUT, H_RISE, H_FALL, H_N };
+	enum { H_PATH, H_INTERVAL, H_TIMEOUT, H_RISE, H_FALL, H_SMIN, H_SMAX, H_N };
 	struct field f[H_N] = {
 		[H_PATH] = { "path" }, [H_INTERVAL] = { "interval_ms" }, [H_TIMEOUT] = { "timeout_ms" },
-		[H_RISE] = { "rise" }, [H_FALL] = { "fall" },
+		[H_RISE] = { "rise" }, [H_FALL] = { "fall" }, [H_SMIN] = { "status_min" },
+		[H_SMAX] = { "status_max" },
 	};
 	struct lb_cfg_health *h = &p->cfg->health;
 	char key[CFG_KEY_MAX];
@@ -1324,8 +1340,16 @@ static int parse_health(struct parse *p, const struct ynode *n)
 	    (f[H_RISE].val && want_uint(p, f[H_RISE].val, subkey(key, "health", "rise"), 1, 100,
 					&h->rise)) ||
 	    (f[H_FALL].val && want_uint(p, f[H_FALL].val, subkey(key, "health", "fall"), 1, 100,
-					&h->fall)))
+					&h->fall)) ||
+	    (f[H_SMIN].val && want_uint(p, f[H_SMIN].val, subkey(key, "health", "status_min"), 100,
+					599, &h->status_min)) ||
+	    (f[H_SMAX].val && want_uint(p, f[H_SMAX].val, subkey(key, "health", "status_max"), 100,
+					599, &h->status_max)))
 		return -1;
+	if (h->status_min > h->status_max)
+		return fail(p, (f[H_SMIN].val ? f[H_SMIN].val : f[H_SMAX].val)->line, "health.status_min",
+			    "%u is above status_max %u; expected status_min <= status_max",
+			    h->status_min, h->status_max);
 	return 0;
 }
 
@@ -1774,6 +1798,8 @@ static void set_defaults(struct lb_config *cfg)
 	cfg->health.interval_ms = 1000;
 	cfg->health.timeout_ms = 1000;
 	cfg->health.rise = 2;
+	cfg->health.status_min = 200;
+	cfg->health.status_max = 399;
 	cfg->health.fall = 3;
 	cfg->handoff.mss = 1400;
 	cfg->handoff.wscale = 7;

@@ -37,6 +37,7 @@ struct lb_cfg_backend {
 	uint16_t weight; /* 1..65535, default 1 */
 	int handoff;	/* enum lb_handoff_mode */
 	int state;	/* enum lb_backend_state: up (default) or draining */
+	char health_path[256]; /* overrides health.path for this backend; "" = none */
 	int line;
 };
 
@@ -57,6 +58,8 @@ struct lb_cfg_health {
 	uint32_t timeout_ms;	/* default 1000 */
 	uint32_t rise;		/* default 2 */
 	uint32_t fall;		/* default 3 */
+	uint32_t status_min;	/* a passing status is status_min..status_max, */
+	uint32_t status_max;	/* default 200..399 (2xx and 3xx) */
 };
 
 struct lb_cfg_handoff {

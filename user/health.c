@@ -648,7 +648,9 @@ static struct lb_health_target *config_targets(const struct lb_config *cfg, uint
 
 		targets[i] = (struct lb_health_target){
 			.port = port,
-			.path = cfg->health.path,
+			.path = b->health_path[0] ? b->health_path : cfg->health.path,
+			.status_min = cfg->health.status_min,
+			.status_max = cfg->health.status_max,
 			.interval_ms = cfg->health.interval_ms,
 			.timeout_ms = cfg->health.timeout_ms,
 			.rise = cfg->health.rise,

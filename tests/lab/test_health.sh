@@ -73,6 +73,14 @@ lab_exec web2 ip route replace default via "$ROUTER_SITE_IP"
 rm -f "$dl"
 check "health: web2 back after its link returns" lab_wait 5 is_code 200 /web2/1k.bin
 
+# A backend's own check path, given by a reload: web1's is missing, so web1 is down.
+sed -i 's|{name: web1, address: \([0-9.]*\)|{name: web1, address: \1, health_path: /no-such-check|' \
+	"$LAB_BALANCER_CONF"
+"$LAB_LATEBIND" reload --pid-file "$LAB_RUN/balancer.pid"
+check "health: web1's own failing check path (by reload) takes it down" \
+	lab_wait 3 is_code 503 /web1/1k.bin
+check_eq "health: ... the others stay up" 200 "$(code_of /web3/1k.bin)"
+
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "health: balancer exits 0 on SIGTERM" 0 "$rc"

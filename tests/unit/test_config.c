@@ -149,6 +149,27 @@ END_TEST
 #define BE(x)	 "backends: [{name: web1, address: 198.51.100.11" x "}, {name: web2, address: 198.51.100.12}]\n"
 #define ROUTE(x) "routes: [{" x "}]\n"
 
+/* The health check's passing statuses and a backend's own check path. */
+START_TEST(test_health_overrides)
+{
+	static const char text[] = IFACE VIPS
+		"backends: [{name: web1, address: 198.51.100.11, health_path: /up}, "
+		"{name: web2, address: 198.51.100.12}]\n" ROUTES
+		"health: {path: /h, status_min: 200, status_max: 204}\n";
+	struct lb_config cfg;
+	char err[LB_ERR_MAX];
+
+	ck_assert_msg(lb_config_parse("t.yaml", text, strlen(text), &cfg, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(cfg.health.status_min, 200);
+	ck_assert_uint_eq(cfg.health.status_max, 204);
+	ck_assert_str_eq(cfg.health.path, "/h");
+	ck_assert_str_eq(cfg.backends[0].health_path, "/up");
+	ck_assert_str_eq(cfg.backends[1].health_path, "");
+	lb_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct lb_config cfg;
@@ -166,6 +187,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg.health.timeout_ms, 1000);
 	ck_assert_uint_eq(cfg.health.rise, 2);
 	ck_assert_uint_eq(cfg.health.fall, 3);
+	ck_assert_uint_eq(cfg.health.status_min, 200);
+	ck_assert_uint_eq(cfg.health.status_max, 399);
+	ck_assert_str_eq(cfg.backends[0].health_path, "");
 	ck_assert_uint_eq(cfg.handoff.mss, 1400);
 	ck_assert_uint_eq(cfg.handoff.wscale, 7);
 	ck_assert_uint_eq(cfg.handoff.request_limit, 16384);
@@ -268,6 +292,9 @@ static const struct bad bad[] = {
 	{ BASE "health: {fall: many}\n", 5, "health.fall", "\"many\" is not a number" },
 	{ BASE "health: {path: health}\n", 5, "health.path", "is not a request path" },
 	{ BASE "health: {path: \"/a b\"}\n", 5, "health.path", "is not a request path" },
+	{ BASE "health: {status_min: 99}\n", 5, "health.status_min", "out of range" },
+	{ BASE "health: {status_min: 300, status_max: 299}\n", 5, "health.status_min",
+	  "expected status_min <= status_max" },
 	{ BASE "metrics: {listen: \"localhost:9180\"}\n", 5, "metrics.listen", "is not an address:port" },
 	{ BASE "metrics: {listen: \"127.0.0.1:99999\"}\n", 5, "metrics.listen", "is not an address:port" },
 
@@ -340,7 +367,7 @@ static const struct bad bad[] = {
 	{ IFACE VIP(", Port: 80") BACKENDS ROUTES, 2, "vips[0].Port", "did you mean 'port'?" },
 	{ IFACE VIPS BACKENDS "route: []\n", 4, "route", "did you mean 'routes'?" },
 	{ BASE "zork: 1\n", 5, "zork", "unknown key; expected one of interface, vips, backends, routes" },
-	{ BASE "health: {zork: 1}\n", 5, "health.zork", "expected one of path, interval_ms, timeout_ms, rise, fall" },
+	{ BASE "health: {zork: 1}\n", 5, "health.zork", "expected one of path, interval_ms, timeout_ms, rise, fall, status_min, status_max" },
 	{ BASE "handoff: {<<: {mss: 1400}}\n", 5, "handoff.<<", "merge keys are not supported" },
 
 	/* Missing and wrongly shaped sections: missing keys name the enclosing mapping. */
@@ -653,6 +680,7 @@ Suite *config_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_example_values);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_health_overrides);
 	tcase_add_loop_test(tc, test_good_variants, 0, sizeof(good) / sizeof(good[0]));
 	tcase_add_test(tc, test_routes_before_backends);
 	tcase_add_loop_test(tc, test_errors, 0, sizeof(bad) / sizeof(bad[0]));
