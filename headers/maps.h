@@ -88,7 +88,7 @@ struct lb_backend {
 	__be32 addr;
 	__u8 mac[6];
 	__u16 weight;
-	__u32 ifindex;	 /* where to send frames for it (0: the balancer's interface) */
+	__u32 ifindex;	 /* reserved: backends behind another interface (XDP_REDIRECT), not built yet */
 	__u32 state;	 /* enum lb_backend_state: what selection sees */
 	__u32 admin;	 /* enum lb_backend_admin: the operator's word */
 	__u64 active;	 /* flows bound and not yet closed */
