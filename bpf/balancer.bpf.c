@@ -293,8 +293,10 @@ int lb_xdp(struct xdp_md *ctx)
 		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
 
 	/*
-	 * Port 0 entries mark VIP addresses: from here on the packet is addressed to
-	 * us and is held to our standards, whichever port it is for.
+	 * Port 0 entries mark VIP addresses: a TCP packet to one is held to our
+	 * standards for its IP header whichever port it is for; only a VIP's own
+	 * port gets the TCP checks. Anything else (other ports, other protocols)
+	 * goes to the balancer host's stack, which has no VIP and drops it.
 	 */
 	vkey.addr = iph->daddr;
 	vkey.proto = IPPROTO_TCP;

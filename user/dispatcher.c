@@ -53,7 +53,9 @@ struct lb_conn {
 	uint32_t first_tsecr;	     /* the client's echo of our SYN/ACK's TSval */
 	uint16_t client_window;	     /* from its last segment, unscaled */
 	enum conn_state state;
-	uint8_t *buf;		     /* request_limit bytes, then the received bitmap */
+	uint8_t *buf;		     /* request bytes by offset, `cap` of them so far */
+	uint8_t *have;		     /* a bit per byte of buf: received */
+	uint32_t cap;		     /* grows with what arrives, up to request_limit */
 	uint32_t held;		     /* contiguous request bytes from offset 0 */
 	bool fin_seen;		     /* the client's FIN, in order, at offset `held` + `discarded` */
 	uint32_t discarded;	     /* in-order bytes after the head we took and dropped */
@@ -131,9 +133,37 @@ static uint32_t limit(const struct lb_dispatcher *d)
 	return d->cfg->handoff.request_limit;
 }
 
-static bool have_byte(const struct lb_conn *c, uint32_t lim, uint32_t off)
+static bool have_byte(const struct lb_conn *c, uint32_t off)
 {
-	return c->buf[lim + off / 8] & (1u << (off % 8));
+	return off < c->cap && (c->have[off / 8] & (1u << (off % 8)));
+}
+
+/*
+ * Room for bytes up to offset @end: memory follows what a client has sent, not
+ * what it may send, so thousands of slow clients cost little. Doubles from 2 KiB.
+ */
+static int conn_grow(struct lb_conn *c, uint32_t end, uint32_t lim)
+{
+	uint32_t cap = c->cap ? c->cap : 2048;
+	uint8_t *buf, *have;
+
+	while (cap < end)
+		cap *= 2;
+	if (cap > lim)
+		cap = lim;
+	if (cap <= c->cap)
+		return 0;
+	buf = realloc(c->buf, cap);
+	if (!buf)
+		return -1;
+	c->buf = buf;
+	have = realloc(c->have, (cap + 7) / 8);
+	if (!have)
+		return -1;
+	memset(have + (c->cap + 7) / 8, 0, (cap + 7) / 8 - (c->cap + 7) / 8);
+	c->have = have;
+	c->cap = cap;
+	return 0;
 }
 
 /* Forget @c; @drop_flow also removes its flows entry (not after a hand-off). */
@@ -156,6 +186,7 @@ static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_fl
 	if (drop_flow && d->maps.flows_fd >= 0)
 		bpf_map_delete_elem(d->maps.flows_fd, &c->key);
 	free(c->buf);
+	free(c->have);
 	free(c->reply);
 	free(c);
 }
@@ -423,24 +454,24 @@ static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct 
 		count(d, LB_DISP_SEGMENTS_OUTSIDE);
 		end = lim;
 	}
-	if (!c->buf && off < end) {
-		c->buf = calloc(1, lim + (lim + 7) / 8);
-		if (!c->buf)
+	if (off < end) {
+		if (!c->first_byte_ns)
+			c->first_byte_ns = mono_ns();
+		if (conn_grow(c, end, lim))
 			return false;
-		c->first_byte_ns = mono_ns();
 	}
 	for (i = off; i < end; i++) {
-		if (have_byte(c, lim, i))
+		if (have_byte(c, i))
 			continue;
 		c->buf[i] = s->payload[i - (s->seq - (c->client_isn + 1))];
-		c->buf[lim + i / 8] |= 1u << (i % 8);
+		c->have[i / 8] |= 1u << (i % 8);
 		fresh = true;
 	}
 	if (off > c->held && fresh)
 		count(d, LB_DISP_SEGMENTS_OOO);
 	else if (!fresh && off < end)
 		count(d, LB_DISP_SEGMENTS_DUP); /* all of it already held, out of order */
-	while (c->held < lim && c->buf && have_byte(c, lim, c->held))
+	while (c->held < lim && have_byte(c, c->held))
 		c->held++;
 	/* A FIN counts once everything before it is here. */
 	if ((s->flags & LB_TH_FIN) && off + s->len == c->held)
