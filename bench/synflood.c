@@ -30,8 +30,17 @@
  * sent is then the CPU cost of one packet's whole trip, however much of the CPU
  * other processes took meanwhile.
  *
+ * With --ack-flows N it sends, instead of SYNs, the segments of N established
+ * connections: ACK + 8 bytes of data, options NOP NOP timestamps, also 74 bytes
+ * on the wire, each on one of N fixed 4-tuples drawn at random per frame.
+ * Tuple i (0 <= i < N) is source address net + 1 + i % H and source port
+ * 10000 + i / H, where H is the number of host addresses in --src-net (its
+ * network and broadcast addresses skipped as above); bench/fastflows.c makes
+ * the matching entries in latebind's `flows` map, so these frames take the
+ * balancer's fast path (bench/xdp.sh).
+ *
  * Only run it inside a network namespace you made for it, towards documentation
- * addresses: it spoofs sources by design. Used by bench/run.sh, and meant for
+ * addresses: it spoofs sources by design. Used by bench/xdp.sh, and meant for
  * the SYN-flood hostile-traffic test too.
  */
 #ifndef _GNU_SOURCE
@@ -75,6 +84,9 @@
 #define DEFAULT_SECONDS 5.0
 #define MAX_COUNT (1ULL << 40)
 #define MAX_SECONDS 600.0
+#define ACK_DATA_LEN 8			   /* with NOP NOP TS, an ACK is as long as a SYN */
+#define ACK_OPT_LEN (TCP_OPT_LEN - ACK_DATA_LEN) /* 12 */
+#define ACK_SPORT_BASE 10000
 
 struct options {
 	const char *ifname;
@@ -91,6 +103,7 @@ struct options {
 	unsigned int batch;
 	uint64_t seed;
 	bool have_seed;
+	unsigned long long ack_flows; /* 0: SYNs */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -106,7 +119,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: synflood --interface IF --dst-mac MAC --dst IP --dport PORT\n"
 		"                [--src-mac MAC] [--src-net A.B.C.D/LEN] [--count N]\n"
-		"                [--seconds S] [--batch N] [--seed N]\n"
+		"                [--seconds S] [--batch N] [--seed N] [--ack-flows N]\n"
 		"\n"
 		"Sends TCP SYNs (Linux-like options, valid checksums) from random\n"
 		"sources in --src-net (default 203.0.113.0/24) and random ports to\n"
@@ -114,6 +127,8 @@ static void usage(FILE *f)
 		"--count packets (default %llu, at most 2^40) or --seconds (default %.0f,\n"
 		"at most %.0f), whichever comes first. --src-mac defaults to IF's MAC;\n"
 		"--batch is the sendmmsg batch (default %d, at most %d).\n"
+		"--ack-flows N: ACKs with 8 data bytes on N fixed 4-tuples instead (tuple i:\n"
+		"source net + 1 + i %% H, port 10000 + i / H; H hosts in --src-net).\n"
 		"Prints: sent=N rejected=N seconds=S pps=R cpu_seconds=C qdisc_bypass=0|1 batch=N\n",
 		DEFAULT_COUNT, DEFAULT_SECONDS, MAX_SECONDS, DEFAULT_BATCH, MAX_BATCH);
 }
@@ -178,6 +193,16 @@ static bool parse_net(const char *s, uint32_t *net, unsigned int *plen)
 	return true;
 }
 
+/* Host addresses --ack-flows tuples use: the network's, as randomize_frame picks them. */
+static unsigned long long ack_hosts(const struct options *o)
+{
+	unsigned int host_bits = 32 - o->plen;
+
+	if (host_bits >= 2)
+		return (1ULL << host_bits) - 2;
+	return host_bits == 1 ? 2 : 1;
+}
+
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -191,6 +216,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "ack-flows", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,7 +228,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 			       .batch = DEFAULT_BATCH };
 	parse_net("203.0.113.0/24", &o->net, &o->plen);
 
-	while ((c = getopt_long(argc, argv, "i:M:m:d:p:s:c:t:b:S:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:M:m:d:p:s:c:t:b:S:A:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			o->ifname = optarg;
@@ -252,6 +278,10 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->seed = v;
 			o->have_seed = true;
 			break;
+		case 'A':
+			if (!parse_ull(optarg, 1, 1ULL << 24, &o->ack_flows))
+				die("bad --ack-flows '%s' (want 1..2^24)", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -265,6 +295,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 	if (!o->ifname || !o->have_dst_mac || !o->have_dst || !o->dport) {
 		usage(stderr);
 		exit(2);
+	}
+	if (o->ack_flows) {
+		unsigned long long hosts = ack_hosts(o);
+
+		if (o->ack_flows > hosts * (65536 - ACK_SPORT_BASE))
+			die("--ack-flows: more than --src-net has address and port pairs for%s", "");
 	}
 }
 
@@ -344,6 +380,15 @@ static void build_template(uint8_t *f, const struct options *o)
 	memcpy(ip + 16, &o->dst.s_addr, 4);		/* already network order */
 
 	put16(tcp + 2, o->dport);
+	if (o->ack_flows) {
+		tcp[12] = (TCP_LEN + ACK_OPT_LEN) / 4 << 4; /* data offset */
+		tcp[13] = 0x18;				    /* ACK | PSH */
+		put16(tcp + 14, 502);			    /* window (scaled) */
+		/* NOP | NOP | timestamps (TSval at opt+4, TSecr at opt+8) | 8 data bytes */
+		opt[0] = 1, opt[1] = 1, opt[2] = 8, opt[3] = 10;
+		memcpy(opt + ACK_OPT_LEN, "latebind", ACK_DATA_LEN);
+		return;
+	}
 	tcp[12] = (TCP_LEN + TCP_OPT_LEN) / 4 << 4;	/* data offset */
 	tcp[13] = 0x02;					/* SYN */
 	put16(tcp + 14, 64240);				/* window */
@@ -356,14 +401,49 @@ static void build_template(uint8_t *f, const struct options *o)
 	opt[17] = 3, opt[18] = 3, opt[19] = 7;
 }
 
+/*
+ * An established connection's segment on tuple rnd % ack_flows: source, port,
+ * seq, ack, IP ID and TSval/TSecr vary; the checksums are right.
+ */
+static void ack_frame(uint8_t *f, const struct options *o)
+{
+	uint8_t *ip = f + ETH_LEN, *tcp = ip + IP_LEN, *opt = tcp + TCP_LEN;
+	unsigned long long hosts = ack_hosts(o), i;
+	uint64_t r1 = rnd(), r2 = rnd();
+	uint32_t host, sum;
+
+	i = r1 % o->ack_flows;
+	host = (uint32_t)(i % hosts) + (32 - o->plen >= 2 ? 1 : 0);
+	put16(ip + 4, (uint16_t)(r1 >> 48));		   /* IP ID */
+	put16(ip + 10, 0);
+	put32(ip + 12, o->net | host);
+	put16(ip + 10, csum_fold(csum_partial(ip, IP_LEN, 0)));
+
+	put16(tcp, (uint16_t)(ACK_SPORT_BASE + i / hosts)); /* source port */
+	put32(tcp + 4, (uint32_t)r2);			   /* seq */
+	put32(tcp + 8, (uint32_t)(r2 >> 32));		   /* ack */
+	put32(opt + 4, (uint32_t)(r1 >> 16));		   /* TSval */
+	put32(opt + 8, (uint32_t)r2 ^ 0x5a5a5a5a);	   /* TSecr */
+	put16(tcp + 16, 0);
+	sum = csum_partial(ip + 12, 8, 0);
+	sum += IPPROTO_TCP + TCP_LEN + TCP_OPT_LEN;	   /* header, options, data: 40 */
+	sum = csum_partial(tcp, TCP_LEN + TCP_OPT_LEN, sum);
+	put16(tcp + 16, csum_fold(sum));
+}
+
 /* Fill in what varies (source, port, ISN, IP ID, TSval) and the checksums. */
 static void randomize_frame(uint8_t *f, const struct options *o)
 {
 	uint8_t *ip = f + ETH_LEN, *tcp = ip + IP_LEN, *opt = tcp + TCP_LEN;
 	unsigned int host_bits = 32 - o->plen;
-	uint64_t r1 = rnd(), r2 = rnd();
+	uint64_t r1, r2;
 	uint32_t host = 0, saddr, sum;
 
+	if (o->ack_flows) {
+		ack_frame(f, o);
+		return;
+	}
+	r1 = rnd(), r2 = rnd();
 	if (host_bits >= 2) /* skip the network and broadcast addresses */
 		host = 1 + (uint32_t)(r1 % ((1ULL << host_bits) - 2));
 	else if (host_bits == 1)

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# What the SYN cookie costs: SYN/ACKs per second from latebind's XDP program
-# next to plain XDP_TX (and XDP_DROP) on the same veth link of the lab.
-# Method, caveats and the latest figures: bench/README.md.
+# What latebind's XDP program costs per packet (issue 9, e): SYN/ACKs per second
+# (the SYN cookie) and fast-path packets per second (a bound flow's segments,
+# MACs rewritten, XDP_TX) next to plain XDP_TX (and XDP_DROP) on the same veth
+# link of the lab. Method, caveats and the latest figures: bench/README.md.
 #
-# usage: bench/run.sh [--quick]      (as root; `make bench` builds latebind first)
+# usage: bench/xdp.sh [--quick]      (as root, latebind built; bench/run.sh runs it
+#                                     as its "xdp" section, `make bench` runs that)
 #
 #   --quick   one round of half a second per measurement: a smoke run of the
 #             harness (results in build/bench/, not bench/results/)
 #
 # env: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_STAT_SECONDS (2): rounds, and
 #      seconds per rate and per program-time measurement;
+#      BENCH_FAST_FLOWS (4096): bound flows the fast-path flood spreads over;
 #      LB_LAB_PREFIX (lbbench): the lab's namespace prefix;
+#      BENCH_LAB_SHARED=1: the lab is up and belongs to the caller (bench/run.sh):
+#        use it, leave it up, put back the switch port's pass program at the end;
+#      BENCH_LATEBIND: the latebind binary to measure (default: a copy of build/latebind);
+#      BENCH_OUT (build/bench): where tools, logs and raw data go;
+#      BENCH_BUILT=1: the tools in BENCH_OUT are fresh (bench/run.sh built them);
 #      XDP_BENCH (xdp-bench): the xdp-bench command to try for the references.
 set -euo pipefail
 
@@ -29,7 +37,7 @@ case ${1:-} in
 --quick) QUICK=1 ;;
 "") ;;
 -h | --help)
-	sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
@@ -45,16 +53,20 @@ if ((QUICK)); then
 	ROUNDS=1 RATE_SECONDS=0.5 STAT_SECONDS=0.3
 fi
 XDP_BENCH=${XDP_BENCH:-xdp-bench}
+FAST_FLOWS=${BENCH_FAST_FLOWS:-4096}
+SHARED=0
+if [[ ${BENCH_LAB_SHARED:-0} == 1 ]]; then SHARED=1; fi
 
-OUT=$ROOT/build/bench
+OUT=${BENCH_OUT:-$ROOT/build/bench}
 SYNFLOOD=$OUT/synflood
 PROGSTAT=$OUT/progstat
-RAW=$OUT/syncookie-raw.tsv
+FASTFLOWS=$OUT/fastflows
+RAW=$OUT/xdp-raw.tsv
 DATE=$(date -u +%Y-%m-%d)
 if ((QUICK)); then
-	RESULTS=$OUT/syncookie-quick.md
+	RESULTS=$OUT/xdp-quick.md
 else
-	RESULTS=$BENCH_DIR/results/syncookie-$DATE.md
+	RESULTS=$BENCH_DIR/results/xdp-$DATE.md
 fi
 
 # The generator sits in the switch namespace and sends out of the balancer's
@@ -81,6 +93,7 @@ build() {
 	mkdir -p "$OUT"
 	cc -O2 -Wall -Werror -o "$SYNFLOOD" "$BENCH_DIR/synflood.c"
 	cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
+	cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$FASTFLOWS" "$BENCH_DIR/fastflows.c" -lbpf
 	for p in sink tx drop; do
 		clang -g -O2 -target bpf -Wall -Werror -I"$ROOT/vmlinux/$arch" \
 			-c "$BENCH_DIR/xdp_$p.bpf.c" -o "$OUT/xdp_$p.bpf.o"
@@ -102,6 +115,12 @@ cleanup() {
 	fi
 	ref_stop || true
 	lab_balancer_stop || true
+	if ((SHARED)) && ip netns list | grep -qx "$SWITCH_NS\( .*\)\?"; then
+		# The caller's lab: its pass program back on the generator's port.
+		ip -n "$SWITCH_NS" link set dev "$GEN_IF" xdpdrv off 2>/dev/null || true
+		ip -n "$SWITCH_NS" link set dev "$GEN_IF" xdpdrv obj "$LAB_XDP_PASS" sec xdp 2>/dev/null ||
+			{ say "could not put the pass program back on $GEN_IF" >&2 && rc=1; }
+	fi
 	if ((LAB_IS_UP)); then
 		timeout --foreground -k 5 60 "$ROOT/tests/lab/lab.sh" down >>"$OUT/lab.log" 2>&1 ||
 			{ say "lab.sh down failed; see $OUT/lab.log" >&2 && rc=1; }
@@ -127,13 +146,16 @@ veth_stats() {
 		}'
 }
 
-# snapshot: "xdp_packets xdp_tx xdp_drops ring_drops sink tx_synack" right now.
+# snapshot: "xdp_packets xdp_tx xdp_drops ring_drops sink tx_synack tx_fast_path" right now.
 snapshot() {
-	local synack=0
-	if [[ -n $LAB_BALANCER_PID ]]; then synack=$(lab_balancer_counter tx_synack); fi
+	local synack=0 fast=0
+	if [[ -n $LAB_BALANCER_PID ]]; then
+		read -r synack fast < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+			awk '$1 == "tx_synack" { s = $2 } $1 == "tx_fast_path" { f = $2 } END { print s + 0, f + 0 }')
+	fi
 	echo "$(veth_stats balancer "$LAB_IF" rx_queue_0_xdp_packets rx_queue_0_xdp_tx \
 		rx_queue_0_xdp_drops rx_queue_0_drops)" \
-		"$(veth_stats "$GEN_NODE" "$GEN_IF" rx_queue_0_xdp_drops)" "${synack:-0}"
+		"$(veth_stats "$GEN_NODE" "$GEN_IF" rx_queue_0_xdp_drops)" "${synack:-0}" "${fast:-0}"
 }
 
 # ksoftirqd_cpu: CPU seconds used so far by the ksoftirqd threads (read only).
@@ -155,14 +177,28 @@ kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # --- the flood -----------------------------------------------------------------
 
-# flood_cmd SECONDS: FLOOD_CMD becomes the command for SYNs to the VIP during
-# SECONDS (and at most MAX_PPS a second); it prints synflood's result line. Run
-# as a simple command, so that in the background $! is synflood itself.
+# flood_cmd SECONDS [MODE]: FLOOD_CMD becomes the command for SYNs to the VIP
+# during SECONDS (and at most MAX_PPS a second) — for MODE fastpath, segments of
+# the FAST_FLOWS bound flows instead; it prints synflood's result line. Run as a
+# simple command, so that in the background $! is synflood itself.
 flood_cmd() {
 	FLOOD_CMD=(ip netns exec "$(lab_ns "$GEN_NODE")" "$SYNFLOOD" --interface "$GEN_IF"
 		--dst-mac "$BALANCER_MAC" --src-mac "$GEN_MAC" --dst "$VIP" --dport "$VIP_PORT"
 		--src-net "$GEN_NET" --seconds "$1"
 		--count "$(awk -v s="$1" -v m="$MAX_PPS" 'BEGIN { printf "%d", s * m }')")
+	if [[ ${2:-} == fastpath ]]; then FLOOD_CMD+=(--ack-flows "$FAST_FLOWS"); fi
+}
+
+# fast_flows add|delete: the bound flows of the fast-path flood, in the running
+# balancer's pinned flows map; their backend MAC is the generator's, so what
+# latebind forwards comes back to the sink like every other answer.
+fast_flows() {
+	local res extra=()
+	if [[ $1 == delete ]]; then extra=(--delete); fi
+	res=$("$FASTFLOWS" --map "$(lab_bpffs balancer)/latebind/flows" --src-net "$GEN_NET" \
+		--vip "$VIP" --dport "$VIP_PORT" --flows "$FAST_FLOWS" --backend-mac "$GEN_MAC" \
+		"${extra[@]}") || die "fastflows $1 failed"
+	[[ $1 == delete || $res == "flows=$FAST_FLOWS" ]] || die "fastflows $1: $res"
 }
 
 # --- what answers: latebind, or a reference program --------------------------
@@ -202,7 +238,7 @@ ref_stop() {
 		fi
 		wait "$REF_PID" 2>/dev/null || true
 		REF_PID=
-	elif [[ $REF_KIND == own && $LAB_IS_UP == 1 ]]; then
+	elif [[ $REF_KIND == own ]] && ((LAB_IS_UP || SHARED)); then
 		ip -n "$BALANCER_NS" link set dev "$LAB_IF" xdpdrv off 2>/dev/null || true
 	fi
 }
@@ -236,11 +272,12 @@ choose_reference() {
 	ip -n "$BALANCER_NS" link set dev "$LAB_IF" xdpdrv off 2>/dev/null || true
 }
 
-# answer_start latebind|tx|drop, answer_stop MODE
+# answer_start latebind|fastpath|tx|drop, answer_stop MODE
 answer_start() {
-	if [[ $1 == latebind ]]; then
+	if [[ $1 == latebind || $1 == fastpath ]]; then
 		# shellcheck disable=SC2119 # no extra daemon options
 		lab_balancer_start >/dev/null
+		if [[ $1 == fastpath ]]; then fast_flows add; fi
 	else
 		ref_start "$1"
 	fi
@@ -248,7 +285,8 @@ answer_start() {
 }
 
 answer_stop() {
-	if [[ $1 == latebind ]]; then
+	if [[ $1 == fastpath ]]; then fast_flows delete; fi
+	if [[ $1 == latebind || $1 == fastpath ]]; then
 		lab_balancer_stop || die "latebind balancer did not exit cleanly; see $LAB_BALANCER_LOG"
 	else
 		ref_stop
@@ -266,7 +304,7 @@ measure() {
 	local -a b a
 	answer_start "$mode"
 
-	flood_cmd "$RATE_SECONDS"
+	flood_cmd "$RATE_SECONDS" "$mode"
 	before=$(snapshot)
 	ks0=$(ksoftirqd_cpu)
 	res=$("${FLOOD_CMD[@]}")
@@ -286,6 +324,12 @@ measure() {
 			say "warning: round $round: tx_synack moved $answered, the veth's xdp_tx $((a[1] - b[1]))" >&2
 		fi
 		;;
+	fastpath)
+		answered=$((a[6] - b[6]))
+		if ((answered != a[1] - b[1])); then
+			say "warning: round $round: tx_fast_path moved $answered, the veth's xdp_tx $((a[1] - b[1]))" >&2
+		fi
+		;;
 	tx) answered=$((a[1] - b[1])) ;;
 	drop) answered=$((a[2] - b[2])) ;;
 	esac
@@ -297,7 +341,7 @@ measure() {
 	fi
 
 	# Program time: the flood runs a little longer than the statistics window.
-	flood_cmd "$(awk -v s="$STAT_SECONDS" 'BEGIN { print s + 0.4 }')"
+	flood_cmd "$(awk -v s="$STAT_SECONDS" 'BEGIN { print s + 0.4 }')" "$mode"
 	"${FLOOD_CMD[@]}" >/dev/null &
 	FLOOD_PID=$!
 	sleep 0.2
@@ -347,20 +391,21 @@ col() {
 	}' "$RAW"
 }
 
-# paired rate-tx|rate-drop|cpu-tx|cpu-drop|cpu-extra|prog-extra: per round,
-# latebind against a reference: answered per second over the reference's, packets
-# per CPU second over the reference's, and extra nanoseconds per SYN (CPU, whole
+# paired rate-tx|rate-drop|cpu-tx|cpu-drop|cpu-extra|prog-extra [MODE]: per
+# round, latebind's MODE (latebind: SYN → SYN/ACK, the default; fastpath)
+# against a reference: answered per second over the reference's, packets per
+# CPU second over the reference's, and extra nanoseconds per packet (CPU, whole
 # path; in the program).
 paired() {
-	awk -F'\t' -v w="$1" '{ r[$1, $2] = $6 / $3; c[$1, $2] = $12 * 1e9 / $4; ns[$1, $2] = $10; rounds[$1] = 1 }
+	awk -F'\t' -v w="$1" -v m="${2:-latebind}" '{ r[$1, $2] = $6 / $3; c[$1, $2] = $12 * 1e9 / $4; ns[$1, $2] = $10; rounds[$1] = 1 }
 		END {
 			for (i in rounds) {
-				if (w == "rate-tx") print r[i, "latebind"] / r[i, "tx"]
-				else if (w == "rate-drop") print r[i, "latebind"] / r[i, "drop"]
-				else if (w == "cpu-tx") print c[i, "tx"] / c[i, "latebind"]
-				else if (w == "cpu-drop") print c[i, "drop"] / c[i, "latebind"]
-				else if (w == "cpu-extra") print c[i, "latebind"] - c[i, "tx"]
-				else if (w == "prog-extra") print ns[i, "latebind"] - ns[i, "tx"]
+				if (w == "rate-tx") print r[i, m] / r[i, "tx"]
+				else if (w == "rate-drop") print r[i, m] / r[i, "drop"]
+				else if (w == "cpu-tx") print c[i, "tx"] / c[i, m]
+				else if (w == "cpu-drop") print c[i, "drop"] / c[i, m]
+				else if (w == "cpu-extra") print c[i, m] - c[i, "tx"]
+				else if (w == "prog-extra") print ns[i, m] - ns[i, "tx"]
 			}
 		}' "$RAW"
 }
@@ -373,8 +418,9 @@ summary_row() {
 }
 
 report() {
-	local cpu load_end ref_desc lines how=bench/run.sh
-	if ((QUICK)); then how="bench/run.sh --quick"; fi
+	local cpu load_end ref_desc lines how=bench/xdp.sh
+	if ((SHARED)); then how="bench/run.sh (its xdp section)"; fi
+	if ((QUICK)); then how="$how, --quick"; fi
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	if [[ $REF_KIND == xdp-bench ]]; then
@@ -383,7 +429,7 @@ report() {
 		ref_desc="bench/xdp_tx.bpf.c (swap MACs, XDP_TX) and bench/xdp_drop.bpf.c, attached native with ip link — $REF_WHY"
 	fi
 	lines=$(
-		echo "# What the SYN cookie costs — $DATE"
+		echo "# What latebind's XDP program costs per packet: SYN cookie and fast path — $DATE"
 		echo
 		echo "Written by \`$how\`; method and caveats in bench/README.md."
 		echo
@@ -394,9 +440,10 @@ report() {
 		echo "| kernel | $(uname -r) |"
 		echo "| commit | $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) |"
 		echo "| load average at start → end | $LOAD_START → $load_end |"
-		echo "| rounds | $ROUNDS, interleaved (latebind, XDP_TX, XDP_DROP in each); $RATE_SECONDS s per rate, $STAT_SECONDS s per program time |"
+		echo "| rounds | $ROUNDS, interleaved (latebind SYN, latebind fast path, XDP_TX, XDP_DROP in each); $RATE_SECONDS s per rate, $STAT_SECONDS s per program time |"
 		echo "| link | veth $GEN_IF (switch) → $LAB_IF (balancer), generator in the switch namespace, sink (XDP) on $GEN_IF |"
-		echo "| flood | 74-byte SYNs to $VIP:$VIP_PORT from random $GEN_NET sources and ports, MSS+SACK+TS+WS, sendmmsg batches of 64, qdisc bypassed |"
+		echo "| flood | 74-byte SYNs to $VIP:$VIP_PORT from random $GEN_NET sources and ports, MSS+SACK+TS+WS, sendmmsg batches of 64, qdisc bypassed (the references get this flood too) |"
+		echo "| fast-path flood | 74-byte segments (ACK+PSH, NOP NOP TS, 8 data bytes) of $FAST_FLOWS bound flows put in latebind's \`flows\` map by bench/fastflows (backend MAC: the generator's, so they come back to the sink), one flow drawn at random per frame |"
 		echo "| latebind | $LATEBIND_VERSION (build/latebind), $(grep -m1 'attached to' "$LAB_BALANCER_LOG" | sed 's/^latebind: info: //')$(grep -q 'without dispatcher' "$LAB_BALANCER_LOG" && echo ' (libxdp: without its dispatcher)') |"
 		echo "| plain XDP reference | $ref_desc |"
 		echo "| softirq work outside the generator (ksoftirqd CPU during the rate floods) | $(awk -F'\t' '{ t += $13 } END { printf "%.2f s of %.1f s", t, s }' s="$(awk -F'\t' '{ s += $3 } END { print s }' "$RAW")" "$RAW") |"
@@ -406,6 +453,7 @@ report() {
 		echo "| measurement | generator sent, k/s | answered, k/s | lost | CPU ns per packet, whole path | ns per packet in the XDP program |"
 		echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 		summary_row "latebind: SYN → SYN/ACK (\`tx_synack\`)" latebind
+		summary_row "latebind: fast path, bound flow → backend (\`tx_fast_path\`)" fastpath
 		summary_row "plain XDP_TX (swap MACs; veth \`xdp_tx\`)" tx
 		summary_row "XDP_DROP (ceiling; veth \`xdp_drops\`)" drop
 		echo
@@ -417,6 +465,10 @@ report() {
 		echo "| latebind / XDP_DROP, packets per CPU second (whole path) | $(paired cpu-drop | spread %.3f) |"
 		echo "| extra CPU per SYN over plain XDP_TX, whole path (ns) | $(paired cpu-extra | spread %.0f) |"
 		echo "| extra time per SYN over plain XDP_TX, in the XDP program (ns) | $(paired prog-extra | spread %.1f) |"
+		echo "| **latebind fast path / plain XDP_TX**, forwarded per second (wall clock) | $(paired rate-tx fastpath | spread %.3f) |"
+		echo "| **latebind fast path / plain XDP_TX**, packets per CPU second (whole path) | $(paired cpu-tx fastpath | spread %.3f) |"
+		echo "| extra CPU per fast-path packet over plain XDP_TX, whole path (ns) | $(paired cpu-extra fastpath | spread %.0f) |"
+		echo "| extra time per fast-path packet over plain XDP_TX, in the XDP program (ns) | $(paired prog-extra fastpath | spread %.1f) |"
 		echo
 		echo "## Every measurement"
 		echo
@@ -426,7 +478,7 @@ report() {
 			$1, $2, $3, $4, $5, $6, ($2 == "drop" ? "–" : $7), $8, $9, $6 / $3, $12, $12 * 1e9 / $4, $10, $11 }' "$RAW"
 		echo
 		echo "sent: frames the generator's sendmmsg accepted; refused: sends the kernel turned away"
-		echo "(a full veth ring; retried); answered: latebind's \`tx_synack\`, or the veth's \`xdp_tx\`"
+		echo "(a full veth ring; retried); answered: latebind's \`tx_synack\` (fastpath: \`tx_fast_path\`), or the veth's \`xdp_tx\`"
 		echo "/ \`xdp_drops\` for the references; came back: answers that reached the sink on $GEN_IF;"
 		echo "ring drops: the balancer veth's \`rx_queue_0_drops\`; lost: sent − answered."
 		echo "CPU ns per packet: the generator's user + system time over the packets it sent; the"
@@ -454,11 +506,21 @@ main() {
 		command -v "$t" >/dev/null || die "$t is not installed (make deps)"
 	done
 	[[ -x $LAB_LATEBIND && -f $LAB_XDP_PASS ]] || die "build latebind first: make (or make bench)"
-	build
+	if [[ ${BENCH_BUILT:-0} == 1 ]]; then
+		for t in "$SYNFLOOD" "$PROGSTAT" "$FASTFLOWS" "$OUT"/xdp_{sink,tx,drop}.bpf.o; do
+			[[ -e $t ]] || die "BENCH_BUILT=1 but $t is missing"
+		done
+	else
+		build
+	fi
 	# Our own copy (BPF objects are embedded), so a rebuild in the tree meanwhile
-	# cannot change what is measured half way through.
-	cp "$LAB_LATEBIND" "$OUT/latebind"
-	LAB_LATEBIND=$OUT/latebind
+	# cannot change what is measured half way through; bench/run.sh hands us its.
+	if [[ -n ${BENCH_LATEBIND:-} ]]; then
+		LAB_LATEBIND=$BENCH_LATEBIND
+	else
+		cp "$LAB_LATEBIND" "$OUT/latebind"
+		LAB_LATEBIND=$OUT/latebind
+	fi
 	LATEBIND_VERSION=$("$LAB_LATEBIND" --version 2>&1 | head -n 1)
 	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	IRQ_TIME=unknown
@@ -471,14 +533,20 @@ main() {
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	say "lab $LB_LAB_PREFIX up (log: $OUT/lab.log)"
-	LAB_IS_UP=1
-	LAB_OWNER_PID=$$ "$ROOT/tests/lab/lab.sh" up >"$OUT/lab.log" 2>&1 || rc=$?
-	if ((rc == 75)); then
-		LAB_IS_UP=0 # someone else's: leave it alone
-		die "the $LB_LAB_PREFIX lab is in use (another bench run?); set LB_LAB_PREFIX"
+	if ((SHARED)); then
+		if [[ ! -d $LAB_RUN ]] || ! ip netns list | grep -q "^$SWITCH_NS\b"; then
+			die "BENCH_LAB_SHARED=1 but the $LB_LAB_PREFIX lab is not up"
+		fi
+	else
+		say "lab $LB_LAB_PREFIX up (log: $OUT/lab.log)"
+		LAB_IS_UP=1
+		LAB_OWNER_PID=$$ "$ROOT/tests/lab/lab.sh" up >"$OUT/lab.log" 2>&1 || rc=$?
+		if ((rc == 75)); then
+			LAB_IS_UP=0 # someone else's: leave it alone
+			die "the $LB_LAB_PREFIX lab is in use (another bench run?); set LB_LAB_PREFIX"
+		fi
+		((rc == 0)) || die "lab.sh up failed: $(tail -n 3 "$OUT/lab.log")"
 	fi
-	((rc == 0)) || die "lab.sh up failed: $(tail -n 3 "$OUT/lab.log")"
 
 	# The answers come back to the generator's port: drop them there, count them.
 	ip -n "$SWITCH_NS" link set dev "$GEN_IF" xdpdrv off
@@ -488,10 +556,10 @@ main() {
 
 	choose_reference
 	say "plain XDP reference: $REF_KIND${REF_WHY:+ ($REF_WHY)}"
-	say "$ROUNDS round(s): latebind, XDP_TX, XDP_DROP; ${RATE_SECONDS} s rate + ${STAT_SECONDS} s program time each"
+	say "$ROUNDS round(s): latebind SYN, latebind fast path, XDP_TX, XDP_DROP; ${RATE_SECONDS} s rate + ${STAT_SECONDS} s program time each"
 	: >"$RAW"
 	for ((round = 1; round <= ROUNDS; round++)); do
-		for mode in latebind tx drop; do
+		for mode in latebind fastpath tx drop; do
 			measure "$round" "$mode"
 		done
 	done

@@ -1,0 +1,560 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: latebind side by side with no balancer at all (direct to a
+# backend) and with HAProxy, on one lab, in one run (issue 9). Sections:
+#
+#   http       (a) new connection per request, 1 KiB: requests/s, p50/p99 latency
+#              (b) keep-alive requests/s   (c) 64 MiB objects, parallel clients
+#              (d) balancer-side CPU and bytes through its interface per GB
+#              — direct, latebind (cookie mode) and HAProxy, bench/http.sh
+#   xdp        (e) SYN/ACKs and fast-path packets per second next to plain
+#              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
+#   decisions  (f) dispatcher decisions per second with a million routes,
+#              bench/decisions.c on the project's own parser/directory/selection
+#
+# Method, caveats and the latest figures: bench/README.md.
+#
+# usage: bench/run.sh [--quick] [--sections http,xdp,decisions]   (as root)
+#
+#   --quick      tiny durations, one round: a smoke run of the whole harness
+#                (under a minute; results in build/bench/quick.md, never in
+#                bench/results/)
+#   --sections   run only these (comma-separated); default all three
+#
+# env: LB_LAB_PREFIX (lbbench): the lab's namespace prefix;
+#      BENCH_OUT (build/bench): where tools, logs and raw data go;
+#      BENCH_HTTP_ROUNDS (5), BENCH_HTTP_SECONDS (3), BENCH_WRK_THREADS (2),
+#      BENCH_WRK_CONNS (16), BENCH_BIG_PER_CLIENT (4), BENCH_BIG_FILE (64m.bin),
+#      BENCH_UNLOADED_SAMPLES (200): the http section;
+#      BENCH_ROUNDS (3 here), BENCH_SECONDS (3 here), BENCH_STAT_SECONDS (2),
+#      BENCH_FAST_FLOWS (4096): the xdp section (bench/xdp.sh alone defaults to
+#      5 rounds of 5 s);
+#      BENCH_ROUTES (1000000), BENCH_DECISIONS (2000000), BENCH_DECISION_ROUNDS (3):
+#      the decisions section.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+export LB_LAB_PREFIX=${LB_LAB_PREFIX:-lbbench}
+# shellcheck source=tests/lab/lib.sh
+source "$ROOT/tests/lab/lib.sh"
+# shellcheck source=tests/lab/balancer.sh
+source "$ROOT/tests/lab/balancer.sh"
+
+QUICK=0
+SECTIONS=http,xdp,decisions
+while (($#)); do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--sections)
+		[[ $# -ge 2 ]] || {
+			echo "usage: $0 [--quick] [--sections http,xdp,decisions]" >&2
+			exit 2
+		}
+		SECTIONS=$2
+		shift
+		;;
+	-h | --help)
+		sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "usage: $0 [--quick] [--sections http,xdp,decisions]" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+[[ ,$SECTIONS, =~ ^(,(http|xdp|decisions))+,$ ]] || {
+	echo "$0: --sections takes http, xdp, decisions (comma-separated)" >&2
+	exit 2
+}
+section_on() { [[ ,$SECTIONS, == *,$1,* ]]; }
+
+OUT=${BENCH_OUT:-$ROOT/build/bench}
+PROGSTAT=$OUT/progstat
+DECISIONS=$OUT/decisions
+DATE=$(date -u +%Y-%m-%d)
+if ((QUICK)); then
+	RESULTS=$OUT/quick.md
+else
+	RESULTS=$BENCH_DIR/results/$DATE.md
+fi
+ROUTES=${BENCH_ROUTES:-1000000}
+DECISIONS_PER_ROUND=${BENCH_DECISIONS:-2000000}
+DECISION_ROUNDS=${BENCH_DECISION_ROUNDS:-3}
+if ((QUICK)); then ROUTES=20000 DECISIONS_PER_ROUND=200000 DECISION_ROUNDS=1; fi
+
+say() { echo "bench: $*"; }
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+pid_gone() { ! pid_alive "$1"; }
+
+# xdp_prog_id: the id of the XDP program on the balancer's eth0 (none: fails).
+xdp_prog_id() {
+	ip -n "$BALANCER_NS" -d link show dev "$LAB_IF" |
+		awk '$1 == "prog/xdp" && $2 == "id" { print $3; found = 1; exit } END { exit !found }'
+}
+
+# spread FORMAT: "min / median / max" of the numbers on stdin.
+spread() {
+	sort -g | awk -v f="$1" '{ v[NR] = $1 }
+		END {
+			if (!NR) { print "n/a"; exit }
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf f " / " f " / " f "\n", v[1], m, v[NR]
+		}'
+}
+
+# median: of the numbers on stdin (empty: nothing).
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# shellcheck source=bench/http.sh
+source "$BENCH_DIR/http.sh"
+if ((QUICK)); then http_quick; fi
+
+# --- build --------------------------------------------------------------------------
+
+build() {
+	local arch p
+	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+	mkdir -p "$OUT"
+	cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
+	# bench/xdp.sh's tools (it builds them itself when run alone).
+	cc -O2 -Wall -Werror -o "$OUT/synflood" "$BENCH_DIR/synflood.c"
+	cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$OUT/fastflows" "$BENCH_DIR/fastflows.c" -lbpf
+	for p in sink tx drop; do
+		clang -g -O2 -target bpf -Wall -Werror -I"$ROOT/vmlinux/$arch" \
+			-c "$BENCH_DIR/xdp_$p.bpf.c" -o "$OUT/xdp_$p.bpf.o"
+	done
+	# The dispatcher's own code, built as the Makefile builds it.
+	cc -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
+		-I"$ROOT/headers" -I"$ROOT/user" -o "$DECISIONS" "$BENCH_DIR/decisions.c" \
+		"$ROOT/user/http.c" "$ROOT/user/directory.c" "$ROOT/user/select.c" "$ROOT/user/config.c" \
+		-lyaml -lbpf
+}
+
+# --- cleanup: everything we started, by PID, then the lab ---------------------------------
+
+LAB_IS_UP=0
+XDP_PID=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $XDP_PID ]]; then
+		kill -TERM "$XDP_PID" 2>/dev/null || true
+		wait "$XDP_PID" 2>/dev/null || true
+	fi
+	http_cleanup || true
+	if ((LAB_IS_UP)); then
+		timeout --foreground -k 5 60 "$ROOT/tests/lab/lab.sh" down >>"$OUT/lab.log" 2>&1 ||
+			{ say "lab.sh down failed; see $OUT/lab.log" >&2 && rc=1; }
+	fi
+	if ((rc)); then say "failed (exit $rc)" >&2; fi
+	exit "$rc"
+}
+
+# --- sections ------------------------------------------------------------------------------
+
+xdp_section() {
+	local args=() rc=0
+	if ((QUICK)); then args=(--quick); fi
+	XDP_RESULTS=$BENCH_DIR/results/xdp-$DATE.md
+	if ((QUICK)); then XDP_RESULTS=$OUT/xdp-quick.md; fi
+	say "xdp: bench/xdp.sh ${args[*]} on this lab (log: $OUT/xdp.log)"
+	BENCH_LAB_SHARED=1 BENCH_BUILT=1 BENCH_OUT=$OUT BENCH_LATEBIND=$LAB_LATEBIND BENCH_ROUNDS=${BENCH_ROUNDS:-3} \
+		BENCH_SECONDS=${BENCH_SECONDS:-3} "$BENCH_DIR/xdp.sh" "${args[@]}" >"$OUT/xdp.log" 2>&1 &
+	XDP_PID=$!
+	wait "$XDP_PID" || rc=$?
+	XDP_PID=
+	grep '^bench: round' "$OUT/xdp.log" || true
+	((rc == 0)) || die "bench/xdp.sh failed (exit $rc): $(tail -n 3 "$OUT/xdp.log")"
+}
+
+decisions_section() {
+	local unit=$ROOT/build/tests/unit_tests
+	say "decisions: $ROUTES routes through latebind's config loader, $DECISION_ROUNDS × $DECISIONS_PER_ROUND decisions on one core"
+	"$DECISIONS" --routes "$ROUTES" --requests "$DECISIONS_PER_ROUND" --rounds "$DECISION_ROUNDS" \
+		>"$OUT/decisions.out" 2>&1 || die "decisions failed: $(tail -n 3 "$OUT/decisions.out")"
+	sed 's/^/bench:   /' "$OUT/decisions.out"
+	# The unit test's own figure (directory lookups alone), where the unit tests are built.
+	UNIT_DIRECTORY=
+	if ((!QUICK)) && [[ -x $unit ]]; then
+		UNIT_DIRECTORY=$(CK_RUN_SUITE=directory CK_RUN_CASE=scale CK_FORK=yes timeout 120 "$unit" 2>&1 |
+			grep -m1 '^directory:' || true)
+		if [[ -n $UNIT_DIRECTORY ]]; then say "  unit test: $UNIT_DIRECTORY"; fi
+	fi
+}
+
+# --- report --------------------------------------------------------------------------------
+
+# The http section's figures, computed once (one awk over the raw file, not
+# hundreds): STAT["v:MODE:WORKLOAD:METRIC"] = "min median max", one value per
+# round; STAT["r:M1:M2:WORKLOAD:METRIC"] the same of M1/M2 paired by round,
+# STAT["d:..."] of M1-M2.
+declare -A STAT
+# shellcheck disable=SC2016 # awk code, expanded by awk
+STATS_AWK='
+function val(k) {
+	if (k == "rps") return $5 / $4
+	if (k == "p50") return $8
+	if (k == "p90") return $9
+	if (k == "p99") return $10
+	if (k == "p50ms") return $8 / 1000
+	if (k == "mbs") return $6 / $4 / 1e6
+	if (k == "errors") return $7
+	if (k == "cpu_us_req") return $11 * 1e6 / $5
+	if (k == "cpu_s_gb") return $11 / ($6 / 1e9)
+	if (k == "xdp_us_req") return $14 / 1e3 / $5
+	if (k == "xdp_s_gb") return $14 / 1e9 / ($6 / 1e9)
+	if (k == "bal_pct") return ($12 + $13) * 100 / $6
+	if (k == "thru_pct") return ($12 + $13) / 2 * 100 / $6
+	if (k == "thru_mb_gb") return ($12 + $13) / 2 / 1e6 / ($6 / 1e9)
+	if (k == "fast_pct") return $20 * 100 / $6
+	if (k == "div_pct") return $22 * 100 / $6
+	if (k == "div_b_pkt") return $21 ? $22 / $21 : 0
+	if (k == "fast_b_pkt") return $19 ? $20 / $19 : 0
+	if (k == "tc_ns_run") return $17 ? $16 / $17 : 0
+	if (k == "tc_us_req") return $16 / 1e3 / $5
+	if (k == "dec_per_req") return $18 / $5
+}
+# out KEY, the values in list L (space-separated): "KEY min median max"
+function out(key, l,   v, n, i, j, t) {
+	n = split(l, v, " ")
+	if (!n) return
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+	print key, v[1], (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[n]
+}
+BEGIN {
+	nk = split("rps p50 p90 p99 p50ms mbs errors cpu_us_req cpu_s_gb xdp_us_req xdp_s_gb bal_pct thru_pct thru_mb_gb fast_pct div_pct div_b_pkt fast_b_pkt tc_ns_run tc_us_req dec_per_req", K, " ")
+	nm = split("direct latebind haproxy", M, " ")
+}
+{
+	rounds[$1] = 1; wl[$3] = 1
+	for (i = 1; i <= nk; i++) v[$1, $2, $3, K[i]] = val(K[i])
+	have[$1, $2, $3] = 1
+}
+END {
+	for (w in wl) for (i = 1; i <= nk; i++) {
+		for (a = 1; a <= nm; a++) {
+			l = ""
+			for (r in rounds) if ((r, M[a], w) in have) l = l " " v[r, M[a], w, K[i]]
+			out("v:" M[a] ":" w ":" K[i], l)
+			for (b = 1; b <= nm; b++) if (a != b) {
+				lr = ""; ld = ""
+				for (r in rounds) if ((r, M[a], w) in have && (r, M[b], w) in have) {
+					x = v[r, M[a], w, K[i]]; y = v[r, M[b], w, K[i]]
+					if (y != 0) lr = lr " " x / y
+					ld = ld " " x - y
+				}
+				out("r:" M[a] ":" M[b] ":" w ":" K[i], lr)
+				out("d:" M[a] ":" M[b] ":" w ":" K[i], ld)
+			}
+		}
+	}
+}'
+
+stats_load() {
+	local key lo mid hi
+	while read -r key lo mid hi; do STAT[$key]="$lo $mid $hi"; done < <(awk -F'\t' "$STATS_AWK" "$HTTP_RAW")
+}
+
+# fmt3 FORMAT KEY: "min / median / max" of STAT[KEY] with FORMAT (n/a if none).
+fmt3() {
+	local -a v
+	read -ra v <<<"${STAT[$2]:-}"
+	if ((${#v[@]} != 3)); then
+		echo n/a
+		return
+	fi
+	# shellcheck disable=SC2059 # the format is the point
+	printf "$1 / $1 / $1\n" "${v[0]}" "${v[1]}" "${v[2]}"
+}
+
+# med KEY [FORMAT]: the median of STAT[KEY] (empty if none).
+med() {
+	local -a v
+	read -ra v <<<"${STAT[$1]:-}"
+	if ((${#v[@]} == 3)); then
+		# shellcheck disable=SC2059
+		printf "${2:-%s}\n" "${v[1]}"
+	fi
+}
+
+# hs MODE WORKLOAD METRIC FORMAT; hps M1 M2 WORKLOAD METRIC FORMAT [diff]
+hs() { fmt3 "$4" "v:$1:$2:$3"; }
+hps() { if [[ ${6:-} == diff ]]; then fmt3 "$5" "d:$1:$2:$3:$4"; else fmt3 "$5" "r:$1:$2:$3:$4"; fi; }
+
+# num X: X with as many digits as it deserves.
+num() {
+	awk -v x="$1" 'BEGIN { a = x < 0 ? -x : x
+		if (a >= 1000) printf "%.0f\n", x; else if (a >= 10) printf "%.1f\n", x; else printf "%.3f\n", x }'
+}
+
+# goal TEXT VALUE OP THRESHOLD: a row of the goals table, judged on the median.
+goal() {
+	local verdict
+	if [[ -z $2 || $2 == n/a ]]; then
+		verdict="not measured"
+	elif awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { exit !(op == ">=" ? v >= t : v <= t) }'; then
+		verdict="**met**"
+	else
+		verdict="**not met**"
+	fi
+	echo "| $1 | $3 $4 | $(if [[ -n $2 ]]; then num "$2"; fi) | $verdict |"
+}
+
+machine_rows() {
+	echo "| date | $(date -u +%Y-%m-%dT%H:%M:%SZ) (started $START_TIME) |"
+	echo "| machine | $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) |"
+	echo "| kernel | $(uname -r) |"
+	echo "| commit | $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- user bpf headers 2>/dev/null || echo ' (with uncommitted changes in user/, bpf/ or headers/)') — \`latebind --version\`: $LATEBIND_VERSION |"
+	echo "| load average at start → end | $LOAD_START → $(cut -d' ' -f1-3 /proc/loadavg) |"
+	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != http,xdp,decisions ]] && echo " --sections $SECTIONS")\` in $((SECONDS - T0)) s |"
+}
+
+http_report() {
+	local w m label
+	echo "## HTTP: direct, latebind, HAProxy (a–d)"
+	echo
+	echo "Same lab, same nginx backends (1 worker each), same client path (client → router →"
+	echo "switch); modes interleaved, their order rotated each round. $HTTP_ROUNDS round(s);"
+	echo "min / median / max over rounds. wrk $WRK_VERSION from client1: -t$WRK_THREADS -c$WRK_CONNS,"
+	echo "${HTTP_SECONDS} s, /web1/1k.bin (held by web1 only, so every mode asks the same nginx)."
+	echo "HAProxy $HAPROXY_VERSION: \`nbthread $(nproc)\`, leastconn, keep-alive and \`http-reuse safe\`"
+	echo "to the servers, health checks, the same routes; it holds the VIP while latebind is"
+	echo "stopped (config: build/bench/haproxy.cfg, generated from latebind's)."
+	echo
+	echo "| workload | measure | direct | latebind | HAProxy |"
+	echo "| --- | --- | ---: | ---: | ---: |"
+	row() { # LABEL WORKLOAD METRIC FORMAT
+		echo "| $1 | $(hs direct "$2" "$3" "$4") | $(hs latebind "$2" "$3" "$4") | $(hs haproxy "$2" "$3" "$4") |"
+	}
+	row "unloaded, new connection each (curl, $UNLOADED_SAMPLES in a row) | p50 µs (handshake included)" unloaded p50 %.0f
+	row "unloaded | p99 µs" unloaded p99 %.0f
+	row "(a) new connection per request, 1 KiB | requests/s" close rps %.0f
+	row "(a) | p50 µs (wrk: request written → response read)" close p50 %.0f
+	row "(a) | p99 µs" close p99 %.0f
+	row "(b) keep-alive, 1 KiB | requests/s" keepalive rps %.0f
+	row "(b) | p50 µs" keepalive p50 %.0f
+	row "(b) | p99 µs" keepalive p99 %.0f
+	row "(c) $((2 * BIG_PER_CLIENT)) × $BIG_FILE in parallel, both clients | MB/s (10^6 B), all bytes / wall time" big mbs %.0f
+	row "(c) | one transfer's time, median, ms" big p50ms "%.0f"
+	echo
+	echo "Errors (non-2xx, socket errors, short transfers), summed over rounds:"
+	for m in direct latebind haproxy; do
+		printf '%s %s; ' "$m" "$(awk -F'\t' -v m="$m" '$2 == m { e += $7 } END { print e + 0 }' "$HTTP_RAW")"
+	done | sed 's/; $/./'
+	echo
+	echo
+	echo "### Ratios, paired by round (min / median / max)"
+	echo
+	echo "| | latebind / direct | latebind / HAProxy |"
+	echo "| --- | ---: | ---: |"
+	echo "| (a) new-connection requests/s | $(hps latebind direct close rps %.3f) | $(hps latebind haproxy close rps %.3f) |"
+	echo "| (b) keep-alive requests/s | $(hps latebind direct keepalive rps %.3f) | $(hps latebind haproxy keepalive rps %.3f) |"
+	echo "| (c) 64 MiB throughput | $(hps latebind direct big mbs %.3f) | $(hps latebind haproxy big mbs %.3f) |"
+	echo
+	echo "| added latency, µs, paired by round | latebind − direct | HAProxy − direct |"
+	echo "| --- | ---: | ---: |"
+	echo "| unloaded p50 (handshake included) | $(hps latebind direct unloaded p50 %.0f diff) | $(hps haproxy direct unloaded p50 %.0f diff) |"
+	echo "| (a) under load, p50 | $(hps latebind direct close p50 %.0f diff) | $(hps haproxy direct close p50 %.0f diff) |"
+	echo "| (a) under load, p99 | $(hps latebind direct close p99 %.0f diff) | $(hps haproxy direct close p99 %.0f diff) |"
+	echo
+	echo "### (d) What the balancer side spends"
+	echo
+	echo "CPU: the balancer process's user + system time (/proc/PID/stat: the latebind daemon,"
+	echo "or haproxy with all its threads); for latebind also its XDP program's run time"
+	echo "(kernel BPF statistics, on in every mode alike), which runs in softirq and is charged"
+	echo "to whatever process was interrupted. HAProxy's own softirq work (TCP receive) is in"
+	echo "neither column: its figure is a floor. Bytes *through* the balancer: half of its"
+	echo "eth0's rx + tx bytes (a forwarded frame is counted once in, once out; XDP_TX frames"
+	echo "are in both), over the bytes the clients received; in + out is twice that. For"
+	echo "latebind, from its own counters: client → backend frames on the fast path, and"
+	echo "backend FIN/RST segments diverted through it (with any data they carry)."
+	echo
+	echo "| workload | measure | latebind | HAProxy |"
+	echo "| --- | --- | ---: | ---: |"
+	for w in close keepalive; do
+		label="(a) new connection"
+		if [[ $w == keepalive ]]; then label="(b) keep-alive"; fi
+		echo "| $label | daemon / haproxy CPU, µs per request | $(hs latebind $w cpu_us_req %.2f) | $(hs haproxy $w cpu_us_req %.2f) |"
+		echo "| $label | + XDP program, µs per request | $(hs latebind $w xdp_us_req %.2f) | – |"
+		echo "| $label | bytes through the balancer, % of bytes served | $(hs latebind $w thru_pct %.1f) | $(hs haproxy $w thru_pct %.1f) |"
+		echo "| $label | of which backend FIN segments diverted, % of bytes served (bytes per segment) | $(hs latebind $w div_pct %.1f) ($(med v:latebind:$w:div_b_pkt %.0f)) | – |"
+	done
+	echo "| (c) 64 MiB | daemon / haproxy CPU, s per GB served | $(hs latebind big cpu_s_gb %.3f) | $(hs haproxy big cpu_s_gb %.3f) |"
+	echo "| (c) 64 MiB | + XDP program, s per GB served | $(hs latebind big xdp_s_gb %.4f) | – |"
+	echo "| (c) 64 MiB | bytes through the balancer, MB per GB served | $(hs latebind big thru_mb_gb %.1f) | $(hs haproxy big thru_mb_gb %.0f) |"
+	echo "| (c) 64 MiB | the same, % of bytes served | $(hs latebind big thru_pct %.2f) | $(hs haproxy big thru_pct %.1f) |"
+	echo "| (c) 64 MiB | of which client → backend (ACKs) on the fast path, % (bytes per frame) | $(hs latebind big fast_pct %.2f) ($(med v:latebind:big:fast_b_pkt %.0f)) | – |"
+	echo "| (c) 64 MiB | of which backend FIN segments diverted, % (bytes per segment) | $(hs latebind big div_pct %.3f) ($(med v:latebind:big:div_b_pkt %.0f)) | – |"
+	echo
+	echo "latebind's dispatcher decisions per wrk request, (a): $(hs latebind close dec_per_req %.3f)"
+	echo "(a decision per connection: every request was handed off, none answered by the balancer)."
+	echo "Backends' TC programs (attached in every mode): ns per run, median over rounds — direct"
+	echo "$(med v:direct:close:tc_ns_run %.0f), latebind $(med v:latebind:close:tc_ns_run %.0f)," \
+		"HAProxy $(med v:haproxy:close:tc_ns_run %.0f) (workload a); per request, latebind: $(med v:latebind:close:tc_us_req %.2f) µs."
+	echo
+}
+
+xdp_report() {
+	echo "## XDP: SYN cookie and fast path next to plain XDP_TX (e)"
+	echo
+	echo "From bench/xdp.sh (method in bench/README.md); full table: $(basename "$XDP_RESULTS")."
+	echo
+	sed -n '/^## Summary/,/^## Every/p' "$XDP_RESULTS" | sed -e '1d' -e '$d'
+}
+
+decisions_report() {
+	local sum
+	sum=$(grep '^routes=' "$OUT/decisions.out")
+	echo "## Dispatcher decisions with $(kv routes "$sum") routes (f)"
+	echo
+	echo "bench/decisions.c, linked with user/http.c, directory.c, select.c, config.c as the"
+	echo "Makefile builds them; one core; parse → normalise → directory lookup → least-loaded"
+	echo "choice for request heads drawn at random over the whole directory (5 % answered 404)."
+	echo "Config load of the generated YAML: $(kv config_load_s "$sum") s; directory build:"
+	echo "$(kv build_s "$sum") s, $(kv directory_mib "$sum") MiB; decisions wrong: $(kv wrong "$sum")."
+	echo
+	echo "| round | decisions | seconds | per second (wall) | per CPU second | ns per decision (CPU) |"
+	echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+	grep '^round=' "$OUT/decisions.out" | while read -r l; do
+		echo "| $(kv round "$l") | $(kv decisions "$l") | $(kv seconds "$l") | $(kv per_second "$l") | $(kv per_cpu_second "$l") | $(kv ns_per_decision "$l") |"
+	done
+	echo
+	if [[ -n ${UNIT_DIRECTORY:-} ]]; then
+		echo "The unit test's figure for directory lookups alone (tests/unit/test_directory.c):"
+		echo "\`$UNIT_DIRECTORY\`"
+		echo
+	fi
+}
+
+goals_report() {
+	echo "## Issue 9's goals, judged on the medians above"
+	echo
+	echo "| goal | wanted | measured (median) | |"
+	echo "| --- | --- | ---: | --- |"
+	if section_on http; then
+		goal "(c) throughput, latebind / direct" "$(med r:latebind:direct:big:mbs)" ">=" 0.95
+		goal "(c) throughput, latebind / HAProxy" "$(med r:latebind:haproxy:big:mbs)" ">=" 1.5
+		goal "(a) new-connection requests/s, latebind / HAProxy" "$(med r:latebind:haproxy:close:rps)" ">=" 1.0
+		goal "(a) added p50 latency over direct, unloaded, µs" "$(med d:latebind:direct:unloaded:p50)" "<=" 100
+		goal "(a) added p50 latency over direct, under load (wrk), µs" "$(med d:latebind:direct:close:p50)" "<=" 100
+		goal "(b) keep-alive requests/s, latebind / direct" "$(med r:latebind:direct:keepalive:rps)" ">=" 0.9
+		goal "(d) bytes through the balancer ((in + out) / 2), % of served, 64 MiB" "$(med v:latebind:big:thru_pct)" "<=" 1
+		goal "(d) the same counting in + out, 64 MiB" "$(med v:latebind:big:bal_pct)" "<=" 1
+		goal "(d) bytes through the balancer, % of served, 1 KiB new connections" "$(med v:latebind:close:thru_pct)" "<=" 1
+	fi
+	if section_on xdp; then
+		goal "(e) fast path / plain XDP_TX, packets per CPU second" \
+			"$(awk -F'\t' '{ c[$1, $2] = $12 / $4; r[$1] = 1 } END { for (i in r) print c[i, "tx"] / c[i, "fastpath"] }' "$OUT/xdp-raw.tsv" | median)" ">=" 0.8
+		goal "(e) fast path / plain XDP_TX, wall clock" \
+			"$(awk -F'\t' '{ v[$1, $2] = $6 / $3; r[$1] = 1 } END { for (i in r) print v[i, "fastpath"] / v[i, "tx"] }' "$OUT/xdp-raw.tsv" | median)" ">=" 0.8
+	fi
+	if section_on decisions; then
+		goal "(f) decisions per second, one core (wall, median round)" "$(kv median_per_second "$(grep '^routes=' "$OUT/decisions.out")")" ">=" 1000000
+		goal "(f) decisions per CPU second" "$(grep '^round=' "$OUT/decisions.out" | while read -r l; do kv per_cpu_second "$l"; done | median)" ">=" 1000000
+	fi
+	echo
+}
+
+http_every() {
+	echo "### HTTP: every measurement"
+	echo
+	echo "| round | mode | workload | s | requests | bytes | errors | p50 µs | p90 µs | p99 µs | balancer CPU s | eth0 rx B | eth0 tx B | XDP ns (runs) | backend TC ns (runs) | decisions | fast path pkts (B) | diverted pkts (B) |"
+	echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s (%s) | %s (%s) |\n",
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 }' "$HTTP_RAW"
+	echo
+	echo "requests: for big, the number of transfers; p50–p99: unloaded, curl's time_total per request;"
+	echo "close / keepalive, wrk's latency; big, one transfer's time."
+	echo
+}
+
+report() {
+	local lines
+	if section_on http; then stats_load; fi
+	lines=$(
+		echo "# latebind side by side — $DATE"
+		echo
+		echo "Method, caveats and what the figures mean: bench/README.md."
+		echo
+		echo "| | |"
+		echo "| --- | --- |"
+		machine_rows
+		echo
+		goals_report
+		if section_on http; then http_report; fi
+		if section_on xdp; then xdp_report; fi
+		if section_on decisions; then decisions_report; fi
+		if section_on http; then http_every; fi
+	)
+	mkdir -p "$(dirname "$RESULTS")"
+	printf '%s\n' "$lines" >"$RESULTS"
+	echo
+	sed -n '/^## Issue 9/,/^## HTTP\|^## XDP\|^## Dispatcher/p' "$RESULTS" | sed '$d'
+	say "results: $RESULTS (raw: $OUT/*-raw.tsv, $OUT/decisions.out)"
+}
+
+# --- main ----------------------------------------------------------------------------------
+
+main() {
+	local rc=0 t
+	T0=$SECONDS
+	START_TIME=$(date -u +%H:%M:%SZ)
+	((EUID == 0)) || die "run as root (network namespaces, XDP)"
+	for t in cc clang ip ethtool tc awk curl wrk haproxy; do
+		command -v "$t" >/dev/null || die "$t is not installed (make deps)"
+	done
+	[[ -x $LAB_LATEBIND && -f $LAB_XDP_PASS ]] || die "build latebind first: make (or make bench)"
+	build
+	say "built the tools in $((SECONDS - T0)) s"
+	# Our own copy (BPF objects are embedded), so a rebuild in the tree meanwhile
+	# cannot change what is measured half way through.
+	cp "$LAB_LATEBIND" "$OUT/latebind"
+	LAB_LATEBIND=$OUT/latebind
+	LATEBIND_VERSION=$("$LAB_LATEBIND" --version 2>&1 | awk 'NR == 1')
+	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	if section_on http || section_on xdp; then
+		say "lab $LB_LAB_PREFIX up (log: $OUT/lab.log)"
+		LAB_IS_UP=1
+		LAB_OWNER_PID=$$ "$ROOT/tests/lab/lab.sh" up >"$OUT/lab.log" 2>&1 || rc=$?
+		if ((rc == 75)); then
+			LAB_IS_UP=0 # someone else's: leave it alone
+			die "the $LB_LAB_PREFIX lab is in use (another bench run?); set LB_LAB_PREFIX"
+		fi
+		((rc == 0)) || die "lab.sh up failed: $(tail -n 3 "$OUT/lab.log")"
+		: >"$LAB_BALANCER_LOG"
+	fi
+	if section_on http; then
+		t=$SECONDS
+		http_section
+		say "http: done in $((SECONDS - t)) s"
+	fi
+	if section_on xdp; then
+		t=$SECONDS
+		xdp_section
+		say "xdp: done in $((SECONDS - t)) s"
+	fi
+	if section_on decisions; then
+		t=$SECONDS
+		decisions_section
+		say "decisions: done in $((SECONDS - t)) s"
+	fi
+	report
+	say "done in $((SECONDS - T0)) s"
+}
+
+main
