@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Packet fuzzer of the backend's TC programs (bpf/backend.bpf.c), ingress and
+ * egress, loaded from their skeleton as `latebind backend attach` loads them
+ * and run with BPF_PROG_TEST_RUN. Needs root. A plain libFuzzer target like
+ * fuzz_xdp (see there), with the programs' verdict reasons as extra counters.
+ *
+ * It runs in a network namespace of its own (unshare), where it listens on the
+ * VIP port: the ingress program looks sockets up in the namespace of the
+ * test-run skb's device, and nothing it could re-inject reaches the host's.
+ *
+ * Input: one control byte, then the frame.
+ *   bit 0  egress (else ingress)
+ *   bit 3  addressed as the VIP service: ingress to VIP:port, egress from it
+ *   bit 4  ingress: from the balancer's MAC
+ *   bit 1  ingress: acknowledgement set to a valid cookie (now) for the tuple
+ *   bit 2  checksums made valid
+ *
+ * Invariants:
+ *   - egress: TC_ACT_OK or TC_ACT_SHOT; nothing but the destination MAC ever
+ *     changes, and it changes only to the balancer's, only for a FIN or RST
+ *     from the VIP service; a drop only of a SYN/ACK from the VIP service;
+ *     anything else passes untouched;
+ *   - ingress: TC_ACT_OK or TC_ACT_SHOT and the frame unchanged; a hand-off
+ *     (adopted, or refused by the kernel's kfunc) only for an ACK without SYN
+ *     or RST, to the VIP service, from the balancer's MAC, whose cookie
+ *     lb_cookie_check() accepts: a forged cookie or a client's own cookie ACK
+ *     never gets that far; anything not for the VIP service passes;
+ *   - exactly one reason counter moves, by one.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "backend.skel.h"
+#include "cookie.h"
+#include "fuzz_common.h"
+#include "packet.h"
+#include "stats.h"
+
+#define TC_ACT_OK   0
+#define TC_ACT_SHOT 2
+#define FRAME_MAX   1600
+
+static const uint8_t balancer_mac[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
+
+static const struct lb_cookie_secret secret = {
+	.key = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL },
+	.period_s = 64,
+	.windows = 2,
+};
+
+static struct backend *skel;
+static int in_fd, eg_fd, stats_fd, ncpu, listen_fd;
+static uint32_t vip;
+static uint16_t port; /* host order */
+static uint64_t stats_prev[LB_BE_REASON_MAX];
+
+#define COV_REASON 0
+#define COV_SIZE   (LB_BE_REASON_MAX * 2 * 16)
+__attribute__((section("__libfuzzer_extra_counters"), used)) static uint8_t cov[COV_SIZE];
+
+/* LB_FUZZ_VERBOSE=1: say what each frame did (for replaying a corpus by hand). */
+static bool verbose(void)
+{
+	static int v = -1;
+
+	if (v < 0)
+		v = getenv("LB_FUZZ_VERBOSE") && strcmp(getenv("LB_FUZZ_VERBOSE"), "0");
+	return v;
+}
+
+static uint16_t rd16be(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32be(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t tai_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return ts.tv_sec;
+}
+
+static void read_stats(uint64_t *out)
+{
+	struct lb_counter vals[ncpu];
+
+	for (uint32_t r = 0; r < LB_BE_REASON_MAX; r++) {
+		CHECK(!bpf_map_lookup_elem(stats_fd, &r, vals), "stats: %s", strerror(errno));
+		out[r] = 0;
+		for (int c = 0; c < ncpu; c++)
+			out[r] += vals[c].packets;
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	socklen_t alen = sizeof(a);
+	uint32_t k = 0;
+	cpu_set_t cpus;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "fuzz_tc: loading BPF programs needs root\n");
+		exit(1);
+	}
+	CHECK(!unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET): %s", strerror(errno));
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	libbpf_set_print(NULL);
+
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(listen_fd >= 0 && !bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) &&
+		      !listen(listen_fd, 16) &&
+		      !getsockname(listen_fd, (struct sockaddr *)&a, &alen),
+	      "listener: %s", strerror(errno));
+	port = ntohs(a.sin_port);
+
+	inet_pton(AF_INET, "192.0.2.80", &vip);
+	ncpu = libbpf_num_possible_cpus();
+	skel = backend__open();
+	CHECK(skel, "open backend skeleton: %s", strerror(errno));
+	skel->rodata->cfg_vip_addr = vip;
+	skel->rodata->cfg_vip_port = htons(port);
+	memcpy((void *)skel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	skel->rodata->cfg_wscale = 7;
+	CHECK(!backend__load(skel), "load backend: %s", strerror(errno));
+	in_fd = bpf_program__fd(skel->progs.lb_backend_ingress);
+	eg_fd = bpf_program__fd(skel->progs.lb_backend_egress);
+	stats_fd = bpf_map__fd(skel->maps.stats);
+	CHECK(!bpf_map_update_elem(bpf_map__fd(skel->maps.cookie_secret), &k, &secret, 0),
+	      "secret: %s", strerror(errno));
+	read_stats(stats_prev);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t in[FRAME_MAX], out[FRAME_MAX + 256];
+	uint64_t now[LB_BE_REASON_MAX];
+	bool egress, service = false, tcp = false, from_bal, cookie_ok = false;
+	uint8_t ctl, flags = 0;
+	size_t len;
+	int moved = -1;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (size < 1 + 14 || size > 1 + FRAME_MAX)
+		return 0;
+	ctl = data[0];
+	egress = ctl & 1;
+	len = size - 1;
+	memcpy(in, data + 1, len);
+
+	if (len >= 14 + 20 + 20 && (ctl & 8)) {
+		uint16_t p = htons(port);
+
+		in[12] = 0x08;
+		in[13] = 0x00;
+		memcpy(in + (egress ? 26 : 30), &vip, 4);
+		memcpy(in + (egress ? 34 : 36), &p, 2);
+	}
+	if (!egress && (ctl & 16))
+		memcpy(in + 6, balancer_mac, 6);
+	if (!egress && (ctl & 2) && len >= 54) {
+		struct lb_cookie_tuple t;
+		uint32_t seq = rd32be(in + 38), ack = rd32be(in + 42), c;
+
+		memcpy(&t.caddr, in + 26, 4);
+		memcpy(&t.vaddr, in + 30, 4);
+		memcpy(&t.cport, in + 34, 2);
+		memcpy(&t.vport, in + 36, 2);
+		c = htonl(lb_cookie_make(secret.key, &t, seq - 1, lb_cookie_counter(&secret, tai_now()),
+					 (ack - 1) & 0xff) + 1);
+		memcpy(in + 42, &c, 4);
+	}
+	if (ctl & 4)
+		lb_frame_fix_csums(in, len);
+
+	/* What the programs should see in it: IPv4 without options, TCP, for the VIP service. */
+	if (len >= 14 + 20 + 20 && rd16be(in + 12) == 0x0800 && (in[14] & 15) == 5 && in[23] == 6) {
+		uint32_t a;
+		uint16_t p;
+
+		tcp = true;
+		flags = in[47];
+		memcpy(&a, in + (egress ? 26 : 30), 4);
+		memcpy(&p, in + (egress ? 34 : 36), 2);
+		service = a == vip && p == htons(port);
+	}
+	from_bal = !memcmp(in + 6, balancer_mac, 6);
+	if (tcp && !egress) {
+		struct lb_cookie_tuple t;
+		struct lb_cookie_opts o;
+
+		memcpy(&t.caddr, in + 26, 4);
+		memcpy(&t.vaddr, in + 30, 4);
+		memcpy(&t.cport, in + 34, 2);
+		memcpy(&t.vport, in + 36, 2);
+		cookie_ok = !lb_cookie_check(&secret, &t, rd32be(in + 38) - 1, rd32be(in + 42) - 1,
+					     tai_now(), &o);
+	}
+
+	opts.data_in = in;
+	opts.data_size_in = (uint32_t)len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.repeat = 1;
+	if (bpf_prog_test_run_opts(egress ? eg_fd : in_fd, &opts)) {
+		/* The kernel refuses to build an skb of some broken IPv4 headers: not a case. */
+		CHECK(errno == EINVAL, "test run of %zu bytes: %s", len, strerror(errno));
+		read_stats(now);
+		CHECK(!memcmp(now, stats_prev, sizeof(now)), "a refused test run counted");
+		return 0;
+	}
+
+	read_stats(now);
+	for (int r = 0; r < LB_BE_REASON_MAX; r++) {
+		uint64_t d = now[r] - stats_prev[r];
+
+		CHECK(d == 0 || (d == 1 && moved < 0), "counter %s moved by %llu",
+		      lb_backend_reason_names[r], (unsigned long long)d);
+		if (d)
+			moved = r;
+	}
+	memcpy(stats_prev, now, sizeof(stats_prev));
+	CHECK(moved >= 0, "no counter moved");
+	if (verbose())
+		fprintf(stderr, "%zu bytes: verdict %d, %s\n", len, (int)opts.retval, lb_backend_reason_names[moved]);
+	cov[COV_REASON + (moved * 2 + egress) * 16 + ((flags >> 1) & 1) + ((flags >> 3) & 2) +
+	    ((flags & 1) << 2) + ((flags & 4) << 1)]++;
+
+	CHECK(opts.retval == TC_ACT_OK || opts.retval == TC_ACT_SHOT, "verdict %d (%s)", opts.retval,
+	      lb_backend_reason_names[moved]);
+	CHECK(opts.data_size_out == len, "output of %u bytes for %zu", opts.data_size_out, len);
+
+	if (egress) {
+		bool diverted = memcmp(out, in, 6) != 0;
+
+		CHECK(!memcmp(out + 6, in + 6, len - 6), "egress changed more than the destination MAC (%s)",
+		      lb_backend_reason_names[moved]);
+		if (diverted)
+			CHECK(!memcmp(out, balancer_mac, 6) && service && (flags & 0x05) &&
+				      (flags & 0x12) != 0x12 && moved == LB_BE_EGRESS_DIVERTED,
+			      "egress sent flags %#x elsewhere than before (%s)", flags,
+			      lb_backend_reason_names[moved]);
+		if (opts.retval == TC_ACT_SHOT)
+			CHECK(service && (flags & 0x12) == 0x12, "egress dropped flags %#x (%s)", flags,
+			      lb_backend_reason_names[moved]);
+		if (!service)
+			CHECK(opts.retval == TC_ACT_OK && !diverted,
+			      "egress acted on a frame not from the VIP service (%s)",
+			      lb_backend_reason_names[moved]);
+	} else {
+		CHECK(!memcmp(out, in, len), "ingress changed the frame (%s)",
+		      lb_backend_reason_names[moved]);
+		if (moved == LB_BE_ADOPTED || moved == LB_BE_DROP_ASSIGN)
+			CHECK(service && from_bal && cookie_ok && (flags & 0x10) && !(flags & 0x06),
+			      "hand-off attempted for flags %#x, from the balancer %d, cookie valid %d",
+			      flags, from_bal, cookie_ok);
+		if (moved == LB_BE_DROP_BAD_COOKIE)
+			CHECK(from_bal && !cookie_ok, "bad cookie counted (balancer %d, valid %d)",
+			      from_bal, cookie_ok);
+		if (moved == LB_BE_DROP_NOT_BALANCER)
+			CHECK(!from_bal && service, "not_balancer counted for the balancer's frame");
+		if (!service)
+			CHECK(opts.retval == TC_ACT_OK && moved == LB_BE_PASS_OTHER,
+			      "ingress acted on a frame not for the VIP service (%s)",
+			      lb_backend_reason_names[moved]);
+	}
+	return 0;
+}
