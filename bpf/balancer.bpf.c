@@ -317,7 +317,8 @@ int lb_xdp(struct xdp_md *ctx)
 	if (!th)
 		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
 	vkey.port = th->dest;
-	vip = bpf_map_lookup_elem(&vips, &vkey);
+	/* Port 0 is the address marker's key, never a service: not ours either. */
+	vip = vkey.port ? bpf_map_lookup_elem(&vips, &vkey) : NULL;
 	if (!vip)
 		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
 	tot_len = bpf_ntohs(iph->tot_len);

@@ -83,6 +83,7 @@ struct lb_counter {
 	X(CONNS_EVICTED,     "conns_evicted")     /* oldest dropped at the global cap */ \
 	X(BAD_COOKIE,        "bad_cookie")        /* re-validation failed            */ \
 	X(SEGMENTS,          "segments")          /* client segments received        */ \
+	X(BAD_CSUM,          "bad_checksum")      /* damaged on the way: dropped     */ \
 	X(SEGMENTS_DUP,      "segments_dup")      /* nothing new in them             */ \
 	X(SEGMENTS_OOO,      "segments_ooo")      /* ahead of a hole, kept           */ \
 	X(SEGMENTS_OUTSIDE,  "segments_outside")  /* beyond the request limit        */ \

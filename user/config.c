@@ -903,6 +903,13 @@ static int want_route_path(struct parse *p, const struct ynode *n, const char *k
 				    quote(&q, n), expect);
 		}
 	}
+	/* Normalised request paths never hold "//" either: such a route could not match. */
+	if (strstr(d, "//")) {
+		free(d);
+		return fail(p, n->line, key,
+			    "%s has an empty segment (\"//\", after percent-decoding), which requests "
+			    "never have after normalisation; expected %s", quote(&q, n), expect);
+	}
 	for (seg = d; seg; seg = strchr(seg + 1, '/')) {
 		size_t len = strcspn(seg + 1, "/");
 

@@ -818,8 +818,9 @@ bool lb_directory_lookup(const struct lb_directory *d, const char *host, size_t 
 			 const char *path, size_t pathlen, struct lb_route_match *m)
 {
 	char h[HOST_MAX];
-	uint64_t hh[HOST_MAX / 2 + 1], hs, hpath;
-	uint32_t at[HOST_MAX / 2 + 1], r = NONE, sc;
+	/* A dot can stand at every position (the parser lets "[....]" through). */
+	uint64_t hh[HOST_MAX], hs, hpath;
+	uint32_t at[HOST_MAX], r = NONE, sc;
 	size_t n = 0, ndots = 0;
 
 	if (!d || !d->n_routes)

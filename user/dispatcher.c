@@ -245,7 +245,7 @@ static void send_reply(struct lb_dispatcher *d, struct lb_conn *c)
 		bool last = off + n == c->reply_len;
 
 		conn_send(d, c, c->cookie + 1 + off, last ? LB_TH_FIN | LB_TH_PSH : 0,
-			  c->reply + off, n);
+			  c->reply ? c->reply + off : NULL, n);
 		off += n;
 	} while (off < c->reply_len);
 }
@@ -579,6 +579,15 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	d->now_ms = now_ms;
 	if (lb_segment_parse(frame, len, &s))
 		return;
+	/*
+	 * AF_XDP frames never met the kernel's checksum checks, and what we take
+	 * here is replayed to a backend with fresh checksums: a damaged segment
+	 * must not become the request (the client retransmits it intact).
+	 */
+	if (lb_frame_check_csums(frame, len)) {
+		count(d, LB_DISP_BAD_CSUM);
+		return;
+	}
 	count(d, LB_DISP_SEGMENTS);
 	k = lb_segment_flow_key(&s);
 	c = conn_find(d, &k);

@@ -483,7 +483,7 @@ enum mangle {
 	M_NONE, M_TRUNC_IP, M_TRUNC_TCP, M_IHL4, M_IP_OPTIONS, M_VERSION6, M_FRAG_MF,
 	M_FRAG_OFFSET, M_TOTLEN_LONG, M_TOTLEN_SHORT, M_DOFF4, M_DOFF_PAST, M_SYN_FIN, M_SYN_RST,
 	M_SYN_ACK, M_SYN_PAYLOAD, M_BAD_OPTLEN0, M_BAD_OPTLEN_PAST, M_BAD_MSS_LEN, M_ARP, M_IPV6,
-	M_OTHER_DADDR, M_OTHER_PORT, M_UDP_TO_VIP,
+	M_OTHER_DADDR, M_OTHER_PORT, M_PORT_ZERO, M_UDP_TO_VIP,
 };
 
 struct bad_case {
@@ -517,6 +517,8 @@ static const struct bad_case bad_cases[] = {
 	{ "IPv6 passes", M_IPV6, XDP_PASS, LB_XDP_PASS_NOT_IPV4 },
 	{ "other destination passes", M_OTHER_DADDR, XDP_PASS, LB_XDP_PASS_NOT_VIP },
 	{ "VIP address, other port passes", M_OTHER_PORT, XDP_PASS, LB_XDP_PASS_NOT_VIP },
+	/* Port 0 keys the address marker in `vips`; it must not look like a service. */
+	{ "SYN to VIP port 0 passes", M_PORT_ZERO, XDP_PASS, LB_XDP_PASS_NOT_VIP },
 	{ "UDP to the VIP passes", M_UDP_TO_VIP, XDP_PASS, LB_XDP_PASS_NOT_VIP },
 };
 
@@ -540,6 +542,7 @@ START_TEST(test_bad_and_foreign)
 	case M_SYN_PAYLOAD: p.payload = (const uint8_t *)"x"; p.paylen = 1; break;
 	case M_OTHER_DADDR: p.daddr = "198.51.100.11"; break;
 	case M_OTHER_PORT: p.dport = 8080; break;
+	case M_PORT_ZERO: p.dport = 0; break;
 	case M_BAD_OPTLEN0: opts[4] = 30; opts[5] = 0; break;
 	case M_BAD_OPTLEN_PAST: opts[4] = 30; opts[5] = 6; break;
 	case M_BAD_MSS_LEN: opts[1] = 3; break;

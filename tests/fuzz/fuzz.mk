@@ -21,10 +21,10 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SAN       := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BASEFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iheaders -Iuser -I$(BUILD)
 FUZZ_CFLAGS    := $(FUZZ_BASEFLAGS) $(FUZZ_SAN) -DFUZZ_UBSAN_SUPP='"$(CURDIR)/tests/fuzz/ubsan.supp"'
-# Known bug B4 (README.md) is UBSan's pointer-overflow check in user code: that
-# one check reports through a handler that returns, so tests/fuzz/ubsan.supp can
-# name the open bug; every report not suppressed still stops the run
-# (halt_on_error=1, set by fuzz_common.h), and LB_FUZZ_STRICT=1 drops the list.
+# UBSan's pointer-overflow check reports through a handler that returns, so
+# tests/fuzz/ubsan.supp can name an open bug of that kind (there was one, B4 in
+# README.md); every report not suppressed still stops the run (halt_on_error=1,
+# set by fuzz_common.h), and LB_FUZZ_STRICT=1 drops the list.
 FUZZ_OBJFLAGS  := $(FUZZ_CFLAGS) -fsanitize-recover=pointer-overflow
 FUZZ_PFLAGS    := $(FUZZ_BASEFLAGS) -fsanitize=fuzzer
 # The harnesses are ours: hold them to -Werror. The code under test is built as

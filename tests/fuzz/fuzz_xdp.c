@@ -473,15 +473,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			} else {
 				bool syn = (p.flags & 0x17) == 0x02;
 
-				if (syn && p.dport == 0)
-					KNOWN("B5", false,
-					      "a SYN to the VIP's port 0 was answered: the address marker "
-					      "(port 0) of the vips map is taken for a service");
-				else
-					CHECK(syn && (p.dport == VPORT || p.dport == TCP_PORT),
-					      "XDP_TX of a frame that is no SYN to a VIP port, no live "
-					      "flow's (flags %#x, %s)",
-					      p.flags, lb_xdp_reason_names[moved]);
+				CHECK(syn && (p.dport == VPORT || p.dport == TCP_PORT),
+				      "XDP_TX of a frame that is no SYN to a VIP port, no live "
+				      "flow's (flags %#x, %s)",
+				      p.flags, lb_xdp_reason_names[moved]);
 				check_synack(in, len, &p, out, opts.data_size_out);
 			}
 		}

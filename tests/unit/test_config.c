@@ -348,6 +348,8 @@ static const struct bad bad[] = {
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /a%zz, backends: [web1]"), 4, "routes[0].prefix", "bad percent escape" },
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /a%00, backends: [web1]"), 4, "routes[0].prefix", "control character" },
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /a/../b, backends: [web1]"), 4, "routes[0].prefix", "'..' segment" },
+	{ IFACE VIPS BACKENDS ROUTE("prefix: /a//b, backends: [web1]"), 4, "routes[0].prefix", "empty segment" },
+	{ IFACE VIPS BACKENDS ROUTE("path: /a%2F/b, backends: [web1]"), 4, "routes[0].path", "empty segment" },
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /a/%2e%2e/b, backends: [web1]"), 4, "routes[0].prefix", "'..' segment" },
 	{ IFACE VIPS BACKENDS ROUTE("host: \"exa mple.com\", prefix: /, backends: [web1]"), 4, "routes[0].host",
 	  "is not a valid host; expected \"*\", a hostname" },

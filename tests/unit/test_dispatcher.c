@@ -512,6 +512,34 @@ static const struct forge_row {
 	{ "no ACK flag", NO_ACK_FLAG, 0 },
 };
 
+/*
+ * A segment damaged on the way (AF_XDP frames skip the kernel's checks) must
+ * not become the request: counted and dropped; the intact retransmission wins.
+ */
+START_TEST(test_bad_checksum_dropped)
+{
+	const char *req = "GET /web1/x HTTP/1.1\r\nHost: h\r\n\r\n";
+	uint8_t buf[2048];
+	struct client cl;
+	size_t n;
+
+	client_default(&cl);
+	n = client_frame(&cl, buf, sizeof(buf), cl.isn + 1, cl.cookie + 1, D_FLAGS, req,
+			 strlen(req));
+	buf[n - 3] ^= 0x20; /* "x" → "X" in the path: the TCP checksum no longer holds */
+	lb_dispatcher_input(t.d, buf, n, t.now, t.tai);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_CSUM), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 0);
+	ck_assert_uint_eq(t.n_sent, 0);
+	ck_assert_uint_eq(t.binds, 0);
+
+	client_str(&cl, 0, req);
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(t.view.request_len, strlen(req));
+	ck_assert_mem_eq(t.request, req, strlen(req));
+}
+END_TEST
+
 START_TEST(test_bad_cookie)
 {
 	const struct forge_row *r = &forge_rows[_i];
@@ -1138,6 +1166,7 @@ Suite *dispatcher_suite(void)
 	ADD_ROWS(tc, test_routed_bind, route_rows);
 	ADD_ROWS(tc, test_unbound_503, unbound_rows);
 	ADD_ROWS(tc, test_bad_cookie, forge_rows);
+	tcase_add_test(tc, test_bad_checksum_dropped);
 	tcase_add_test(tc, test_split_out_of_order);
 	tcase_add_test(tc, test_split_third_first);
 	tcase_add_test(tc, test_dup_counted);
