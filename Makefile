@@ -37,7 +37,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps install uninstall clean vmlinux test test-unit test-bpf test-lab \
+.PHONY: all deps install uninstall clean vmlinux test test-unit test-bpf test-lab test-fuzz \
         lab-up lab-down demo bench format
 
 all: $(BUILD)/latebind $(BPF_OBJS)
@@ -82,7 +82,7 @@ uninstall:
 # Each layer prints its own summary; tests/run.sh adds them up into one
 # closing "N passed, N failed" line and fails if anything failed.
 test: deps all $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests
-	@tests/run.sh unit bpf lab
+	@tests/run.sh unit bpf lab fuzz
 
 test-unit: deps $(BUILD)/tests/unit_tests
 	@tests/run.sh unit
@@ -92,6 +92,9 @@ test-bpf: deps all $(BUILD)/tests/bpf_tests
 
 test-lab: deps all
 	@tests/run.sh lab
+
+test-fuzz: deps all
+	@tests/run.sh fuzz
 
 lab-up: deps all
 	tests/lab/lab.sh up
