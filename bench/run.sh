@@ -43,10 +43,12 @@ source "$ROOT/tests/lab/lib.sh"
 source "$ROOT/tests/lab/balancer.sh"
 
 QUICK=0
+REPORT_ONLY=0
 SECTIONS=http,xdp,decisions
 while (($#)); do
 	case $1 in
 	--quick) QUICK=1 ;;
+	--report-only) REPORT_ONLY=1 ;; # write the report again from the last run's data in BENCH_OUT
 	--sections)
 		[[ $# -ge 2 ]] || {
 			echo "usage: $0 [--quick] [--sections http,xdp,decisions]" >&2
@@ -121,23 +123,45 @@ if ((QUICK)); then http_quick; fi
 
 # --- build --------------------------------------------------------------------------
 
+# stale TARGET SOURCE...: TARGET is missing or older than a source.
+stale() {
+	local t=$1 f
+	shift
+	[[ -e $t ]] || return 0
+	for f; do [[ $f -nt $t ]] && return 0; done
+	return 1
+}
+
+# Each tool is rebuilt only when a source changed (headers and user/ included).
 build() {
-	local arch p
+	local arch p hdrs
 	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 	mkdir -p "$OUT"
-	cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
+	hdrs=("$ROOT"/headers/*.h)
+	if stale "$PROGSTAT" "$BENCH_DIR/progstat.c"; then
+		cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
+	fi
 	# bench/xdp.sh's tools (it builds them itself when run alone).
-	cc -O2 -Wall -Werror -o "$OUT/synflood" "$BENCH_DIR/synflood.c"
-	cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$OUT/fastflows" "$BENCH_DIR/fastflows.c" -lbpf
+	if stale "$OUT/synflood" "$BENCH_DIR/synflood.c"; then
+		cc -O2 -Wall -Werror -o "$OUT/synflood" "$BENCH_DIR/synflood.c"
+	fi
+	if stale "$OUT/fastflows" "$BENCH_DIR/fastflows.c" "${hdrs[@]}"; then
+		cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$OUT/fastflows" "$BENCH_DIR/fastflows.c" -lbpf
+	fi
 	for p in sink tx drop; do
-		clang -g -O2 -target bpf -Wall -Werror -I"$ROOT/vmlinux/$arch" \
-			-c "$BENCH_DIR/xdp_$p.bpf.c" -o "$OUT/xdp_$p.bpf.o"
+		if stale "$OUT/xdp_$p.bpf.o" "$BENCH_DIR/xdp_$p.bpf.c"; then
+			clang -g -O2 -target bpf -Wall -Werror -I"$ROOT/vmlinux/$arch" \
+				-c "$BENCH_DIR/xdp_$p.bpf.c" -o "$OUT/xdp_$p.bpf.o"
+		fi
 	done
 	# The dispatcher's own code, built as the Makefile builds it.
-	cc -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
-		-I"$ROOT/headers" -I"$ROOT/user" -o "$DECISIONS" "$BENCH_DIR/decisions.c" \
-		"$ROOT/user/http.c" "$ROOT/user/directory.c" "$ROOT/user/select.c" "$ROOT/user/config.c" \
-		-lyaml -lbpf
+	if stale "$DECISIONS" "$BENCH_DIR/decisions.c" "$ROOT"/user/{http,directory,select,config}.[ch] \
+		"${hdrs[@]}"; then
+		cc -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
+			-I"$ROOT/headers" -I"$ROOT/user" -o "$DECISIONS" "$BENCH_DIR/decisions.c" \
+			"$ROOT/user/http.c" "$ROOT/user/directory.c" "$ROOT/user/select.c" \
+			"$ROOT/user/config.c" -lyaml -lbpf
+	fi
 }
 
 # --- cleanup: everything we started, by PID, then the lab ---------------------------------
@@ -215,8 +239,8 @@ function val(k) {
 	if (k == "xdp_us_req") return $14 / 1e3 / $5
 	if (k == "xdp_s_gb") return $14 / 1e9 / ($6 / 1e9)
 	if (k == "bal_pct") return ($12 + $13) * 100 / $6
-	if (k == "thru_pct") return ($12 + $13) / 2 * 100 / $6
-	if (k == "thru_mb_gb") return ($12 + $13) / 2 / 1e6 / ($6 / 1e9)
+	if (k == "thru_pct") return $13 * 100 / $6
+	if (k == "thru_mb_gb") return $13 / 1e6 / ($6 / 1e9)
 	if (k == "fast_pct") return $20 * 100 / $6
 	if (k == "div_pct") return $22 * 100 / $6
 	if (k == "div_b_pkt") return $21 ? $22 / $21 : 0
@@ -312,12 +336,12 @@ goal() {
 }
 
 machine_rows() {
-	echo "| date | $(date -u +%Y-%m-%dT%H:%M:%SZ) (started $START_TIME) |"
+	echo "| date | $END_TIME (started $START_TIME) |"
 	echo "| machine | $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) |"
 	echo "| kernel | $(uname -r) |"
-	echo "| commit | $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- user bpf headers 2>/dev/null || echo ' (with uncommitted changes in user/, bpf/ or headers/)') — \`latebind --version\`: $LATEBIND_VERSION |"
-	echo "| load average at start → end | $LOAD_START → $(cut -d' ' -f1-3 /proc/loadavg) |"
-	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != http,xdp,decisions ]] && echo " --sections $SECTIONS")\` in $((SECONDS - T0)) s |"
+	echo "| commit | $COMMIT_DESC — \`latebind --version\` of the binary measured: $LATEBIND_VERSION |"
+	echo "| load average at start → end | $LOAD_START → $LOAD_END |"
+	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != http,xdp,decisions ]] && echo " --sections $SECTIONS")\` in $ELAPSED s |"
 }
 
 http_report() {
@@ -374,11 +398,12 @@ http_report() {
 	echo "or haproxy with all its threads); for latebind also its XDP program's run time"
 	echo "(kernel BPF statistics, on in every mode alike), which runs in softirq and is charged"
 	echo "to whatever process was interrupted. HAProxy's own softirq work (TCP receive) is in"
-	echo "neither column: its figure is a floor. Bytes *through* the balancer: half of its"
-	echo "eth0's rx + tx bytes (a forwarded frame is counted once in, once out; XDP_TX frames"
-	echo "are in both), over the bytes the clients received; in + out is twice that. For"
-	echo "latebind, from its own counters: client → backend frames on the fast path, and"
-	echo "backend FIN/RST segments diverted through it (with any data they carry)."
+	echo "neither column: its figure is a floor. Bytes *through* the balancer: what it puts on"
+	echo "the wire, its eth0's tx bytes (whole frames, XDP_TX included), over the bytes the"
+	echo "clients received; in + out adds eth0's rx bytes (which veth counts without the"
+	echo "14-byte Ethernet header). For latebind, from its own counters: client → backend"
+	echo "frames on the fast path, and backend FIN/RST segments diverted through it (with"
+	echo "any data they carry)."
 	echo
 	echo "| workload | measure | latebind | HAProxy |"
 	echo "| --- | --- | ---: | ---: |"
@@ -409,7 +434,6 @@ xdp_report() {
 	echo "## XDP: SYN cookie and fast path next to plain XDP_TX (e)"
 	echo
 	echo "From bench/xdp.sh (method in bench/README.md); full table: $(basename "$XDP_RESULTS")."
-	echo
 	sed -n '/^## Summary/,/^## Every/p' "$XDP_RESULTS" | sed -e '1d' -e '$d'
 }
 
@@ -449,7 +473,7 @@ goals_report() {
 		goal "(a) added p50 latency over direct, unloaded, µs" "$(med d:latebind:direct:unloaded:p50)" "<=" 100
 		goal "(a) added p50 latency over direct, under load (wrk), µs" "$(med d:latebind:direct:close:p50)" "<=" 100
 		goal "(b) keep-alive requests/s, latebind / direct" "$(med r:latebind:direct:keepalive:rps)" ">=" 0.9
-		goal "(d) bytes through the balancer ((in + out) / 2), % of served, 64 MiB" "$(med v:latebind:big:thru_pct)" "<=" 1
+		goal "(d) bytes through the balancer (what it transmits), % of served, 64 MiB" "$(med v:latebind:big:thru_pct)" "<=" 1
 		goal "(d) the same counting in + out, 64 MiB" "$(med v:latebind:big:bal_pct)" "<=" 1
 		goal "(d) bytes through the balancer, % of served, 1 KiB new connections" "$(med v:latebind:close:thru_pct)" "<=" 1
 	fi
@@ -506,9 +530,30 @@ report() {
 
 # --- main ----------------------------------------------------------------------------------
 
+# What the report needs from the run, kept so --report-only can write it again.
+META_VARS=(QUICK SECTIONS DATE RESULTS LATEBIND_VERSION COMMIT_DESC LOAD_START LOAD_END START_TIME
+	END_TIME ELAPSED HTTP_ROUNDS HTTP_SECONDS WRK_THREADS WRK_CONNS BIG_PER_CLIENT BIG_FILE
+	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY)
+WRK_VERSION='' HAPROXY_VERSION='' XDP_RESULTS='' UNIT_DIRECTORY=''
+
+finish_report() {
+	END_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+	ELAPSED=$((SECONDS - T0))
+	declare -p "${META_VARS[@]}" >"$OUT/run-meta.sh"
+	report
+}
+
 main() {
 	local rc=0 t
 	T0=$SECONDS
+	if ((REPORT_ONLY)); then
+		[[ -f $OUT/run-meta.sh ]] || die "no earlier run in $OUT"
+		# shellcheck source=/dev/null
+		source "$OUT/run-meta.sh"
+		report
+		return
+	fi
 	START_TIME=$(date -u +%H:%M:%SZ)
 	((EUID == 0)) || die "run as root (network namespaces, XDP)"
 	for t in cc clang ip ethtool tc awk curl wrk haproxy; do
@@ -523,6 +568,8 @@ main() {
 	LAB_LATEBIND=$OUT/latebind
 	LATEBIND_VERSION=$("$LAB_LATEBIND" --version 2>&1 | awk 'NR == 1')
 	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+	COMMIT_DESC="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- user bpf headers 2>/dev/null ||
+		echo ' (with uncommitted changes in user/, bpf/ or headers/)') at the start"
 
 	trap cleanup EXIT
 	trap 'exit 130' INT
@@ -553,7 +600,7 @@ main() {
 		decisions_section
 		say "decisions: done in $((SECONDS - t)) s"
 	fi
-	report
+	finish_report
 	say "done in $((SECONDS - T0)) s"
 }
 
