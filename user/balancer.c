@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <net/if.h>
 #include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,13 @@ struct lb_daemon {
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
+	struct lb_flow_key sweep_at; /* where the flow-expiry pass stands */
+	bool sweep_started;
 };
 
 #define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
 #define LB_FLOW_LINGER_NS    (3ULL * 1000000000) /* closed: time for the last ACKs */
+#define LB_SWEEP_STEP	     512 /* flow-table entries looked at per loop turn */
 #define LB_FLOW_IDLE_NS	     (300ULL * 1000000000) /* bound, silent: gone */
 
 static void usage(FILE *out)
@@ -568,21 +572,31 @@ static int fill_backends(struct lb_daemon *lb)
 /*
  * Flows that closed linger for their last ACKs, then go; bound flows silent for
  * too long are closed here (their count drops once, as a FIN would).
+ *
+ * A step looks at no more than @budget entries from where the last one stopped,
+ * so the single-threaded daemon never stalls dispatching behind a walk of a
+ * large table. Returns true while a pass is under way (more steps due soon).
  */
-static void expire_flows(struct lb_daemon *lb, uint64_t now_ns)
+static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns, unsigned int budget)
 {
 	int fd = bpf_map__fd(lb->skel->maps.flows);
-	struct lb_flow_key key, next, *prev = NULL;
+	struct lb_flow_key key, next, *prev = lb->sweep_started ? &lb->sweep_at : NULL;
 	struct key_list gone = {};
+	bool more = false;
 	struct lb_flow f;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	while (budget--) {
+		/* A cursor deleted meanwhile sends get_next_key to the start: a pass over. */
+		if (bpf_map_get_next_key(fd, prev, &next))
+			break;
 		key = next;
 		prev = &key;
+		more = true;
 		if (bpf_map_lookup_elem(fd, &key, &f) || f.last_seen_ns > now_ns)
 			continue;
 		if (f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) {
-			if (key_list_push(&gone, &key))
+			/* The next step starts after the last key seen: that one stays for now. */
+			if (budget && key_list_push(&gone, &key))
 				break;
 		} else if (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS) {
 			f.state = LB_FLOW_CLOSING;
@@ -590,7 +604,11 @@ static void expire_flows(struct lb_daemon *lb, uint64_t now_ns)
 				__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 		}
 	}
+	lb->sweep_started = more && budget == UINT_MAX; /* stopped by the budget, not the end */
+	if (lb->sweep_started)
+		lb->sweep_at = key;
 	key_list_delete(&gone, fd);
+	return lb->sweep_started;
 }
 
 /*
@@ -769,6 +787,7 @@ static int run(struct lb_daemon *lb, int sfd)
 	pfd[nq] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
 	uint64_t next_expiry = 0;
+	bool sweeping = false;
 
 	for (;;) {
 		struct rx_ctx rx = { .lb = lb };
@@ -796,14 +815,18 @@ static int run(struct lb_daemon *lb, int sfd)
 		wait_ms = lb_dispatcher_timers(lb->disp, rx.now_ms);
 		lb_xsk_flush(lb->xsk, 0);
 		lb_dispatcher_flush_stats(lb->disp);
+		/* A pass over the flow table starts once a second, in steps of 512. */
+		if (rx.now_ms >= next_expiry || sweeping)
+			sweeping = expire_flows_step(lb, rx.now_ms * 1000000, LB_SWEEP_STEP);
 		if (rx.now_ms >= next_expiry) {
-			expire_flows(lb, rx.now_ms * 1000000);
 			update_states(lb);
 			resolve_macs(lb);
 			next_expiry = rx.now_ms + 1000;
 		}
 		if (wait_ms > 1000)
 			wait_ms = 1000;
+		if (sweeping && wait_ms > 5)
+			wait_ms = 5;
 		lb->msrc.route_requests = lb_dispatcher_route_requests(lb->disp);
 		lb_metrics_serve(lb->metrics, pfd + nq + 1, nm, &lb->msrc);
 
