@@ -253,6 +253,19 @@ static __always_inline int diverted(struct ethhdr *eth, struct iphdr *iph, struc
 	/* Only the flow's own backend may end it: a forged "VIP" frame must not. */
 	if (!mac_eq(eth->h_source, f->backend_mac))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NOT_BACKEND, XDP_DROP);
+	/*
+	 * A reset while nothing of the client's has come after the hand-off: the
+	 * backend refused the connection (no listener, full queue). The daemon
+	 * counts these toward the backend's health.
+	 */
+	if ((tcp_flags(th) & TH_RST) && f->state == LB_FLOW_BOUND && !f->packets) {
+		struct lb_backend *b;
+		__u32 idx = f->backend;
+
+		b = bpf_map_lookup_elem(&backends, &idx);
+		if (b)
+			__sync_fetch_and_add(&b->handoff_resets, 1);
+	}
 	if (tcp_flags(th) & (TH_FIN | TH_RST))
 		close_flow(f);
 	f->last_seen_ns = bpf_ktime_get_ns();

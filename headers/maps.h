@@ -95,7 +95,8 @@ struct lb_backend {
 	__u64 chosen;	 /* times the dispatcher picked it for a request */
 	__u64 packets;
 	__u64 bytes;
+	__u64 handoff_resets; /* reset by the backend before the client sent anything more */
 };
-_Static_assert(sizeof(struct lb_backend) == 56, "lb_backend layout");
+_Static_assert(sizeof(struct lb_backend) == 64, "lb_backend layout");
 
 #endif

@@ -65,6 +65,7 @@ struct lb_daemon {
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 	struct lb_flow_key sweep_at; /* where the flow-expiry pass stands */
+	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 	bool sweep_started;
 };
 
@@ -523,6 +524,19 @@ static void update_states(struct lb_daemon *lb)
 	}
 }
 
+/* Hand-offs the backend reset (counted by XDP) count as failed checks. */
+static void report_handoff_resets(struct lb_daemon *lb)
+{
+	size_t i;
+
+	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
+		__u64 now = __atomic_load_n(&lb->backends[i].handoff_resets, __ATOMIC_RELAXED);
+
+		for (; lb->resets_seen[i] < now; lb->resets_seen[i]++)
+			lb_health_report_failure(lb->health, i);
+	}
+}
+
 /* A backend's health changed: selection sees it now; a dead one's clients are reset. */
 static void on_health(void *arg, unsigned int slot, int state, const char *reason)
 {
@@ -805,6 +819,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		rx.tai_s = clock_ms(CLOCK_TAI) / 1000;
 		lb->handoff.now_ns = rx.now_ms * 1000000;
 		lb_health_process(lb->health, pfd + nq + 1 + nm, nh, rx.now_ms);
+		report_handoff_resets(lb);
 		for (i = 0; i < nq; i++) {
 			lb->tx_queue = i;
 			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
@@ -976,6 +991,8 @@ int cmd_balancer(int argc, char **argv)
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
 	forget_dispatch_flows(&lb);
+	for (size_t i = 0; i < LB_MAX_BACKENDS; i++) /* a taken-over map has old counts */
+		lb.resets_seen[i] = lb.backends[i].handoff_resets;
 	lb.health = lb_health_new(&lb.cfg, 0, on_health, &lb);
 	if (!lb.health) {
 		pr_warn("cannot start the health checks: %s\n", strerror(errno));

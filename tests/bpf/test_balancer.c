@@ -909,6 +909,42 @@ START_TEST(test_diverted)
 }
 END_TEST
 
+/*
+ * A backend resetting a hand-off before the client sent anything more: counted
+ * (the daemon feeds it to the health checks). A reset later in a connection's
+ * life is an ordinary close and not counted.
+ */
+START_TEST(test_handoff_reset_counted)
+{
+	const uint16_t cport = 41300;
+	struct lb_flow_key k = flow_key(cport);
+	uint8_t frame[PKT_MAX];
+	struct lb_flow f;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow(cport, LB_FLOW_BOUND);
+	len = backend_segment(frame, cport, 0x14);
+	run_frame(frame, len, &r); /* packets = 10: a connection well under way */
+	assert_counted(&r, LB_XDP_TX_DIVERTED);
+	ck_assert_uint_eq(get_backend().handoff_resets, 0);
+
+	put_backend();
+	put_flow(cport, LB_FLOW_BOUND);
+	f = get_flow(cport);
+	f.packets = 0; /* just handed off */
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &k, &f, BPF_EXIST), 0);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_DIVERTED);
+	ck_assert_uint_eq(get_backend().handoff_resets, 1);
+	/* The same reset again: the flow is closing now, nothing more to count. */
+	run_frame(frame, len, &r);
+	ck_assert_uint_eq(get_backend().handoff_resets, 1);
+	del_flow(cport);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
 	Suite *s = suite_create("balancer_xdp");
@@ -923,6 +959,7 @@ Suite *balancer_suite(void)
 	tcase_add_test(tc, test_fast_path);
 	tcase_add_loop_test(tc, test_close_exactly_once, 0, sizeof(closers) / sizeof(closers[0]));
 	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
+	tcase_add_test(tc, test_handoff_reset_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -84,5 +84,26 @@ check_eq "health: ... the others stay up" 200 "$(code_of /web3/1k.bin)"
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "health: balancer exits 0 on SIGTERM" 0 "$rc"
+
+# Failed hand-offs count toward fall: with checks a minute apart, web3's nginx
+# gone makes each hand-off end in the backend's reset; the third takes it down.
+lab_balancer_config
+printf 'health: {path: /health, interval_ms: 60000, timeout_ms: 1000, rise: 2, fall: 3}\n' \
+	>>"$LAB_BALANCER_CONF"
+# shellcheck disable=SC2119
+lab_balancer_start || lab_fail "health: balancer restarts" "see $LAB_BALANCER_LOG"
+kill -QUIT "$(cat "$(nginx_of web3)")"
+lab_wait 5 bash -c "! ip netns exec $WEB3_NS ss -tlnH | grep -q ':80 '" || true
+for i in 1 2 3; do
+	code_of "/web3/1k.bin?handoff-fails=$i" >/dev/null || true
+done
+check "health: three reset hand-offs take web3 down (no check ran meanwhile)" \
+	lab_wait 2 is_code 503 /web3/1k.bin
+check_match "health: ... and the log says so" "backend web3 is down: .*hand-off" \
+	"$(cat "$LAB_BALANCER_LOG")"
+start_nginx_on web3
+rc=0
+lab_balancer_stop || rc=$?
+check_eq "health: ... balancer exits 0 on SIGTERM" 0 "$rc"
 # shellcheck disable=SC2119
 lab_backends_detach
