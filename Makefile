@@ -15,8 +15,7 @@ BUILD    := build
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror
-CFLAGS   += $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iheaders -Iuser -I$(BUILD) \
-            -DLATEBIND_VERSION='"$(VERSION)"'
+CFLAGS   += $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iheaders -Iuser -I$(BUILD)
 LDLIBS   += -lxdp -lbpf -lelf -lz -lyaml
 
 # -mcpu=v3: atomic compare-and-swap on flow state (exactly-once active counts).
@@ -37,7 +36,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps install uninstall clean vmlinux test test-unit test-bpf test-lab test-fuzz \
+.PHONY: FORCE all deps install uninstall clean vmlinux test test-unit test-bpf test-lab test-fuzz \
         lab-up lab-down demo bench format
 
 all: $(BUILD)/latebind $(BPF_OBJS)
@@ -54,6 +53,14 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # Every user object may include any skeleton; regenerate them first.
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard headers/*.h) $(SKELS) | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The version string is rewritten only when `git describe` changes, so exactly
+# the one object that embeds it is rebuilt then.
+$(BUILD)/version.txt: FORCE | $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(BUILD)/user/version.o: $(BUILD)/version.txt
+$(BUILD)/user/version.o: CFLAGS += -DLATEBIND_VERSION='"$(VERSION)"'
+FORCE:
 
 $(BUILD)/latebind: $(USER_OBJS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "version.h"
 
 struct subcommand {
 	const char *name;
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return LB_EXIT_OK;
 		} else if (!strcmp(argv[i], "--version")) {
-			printf("latebind %s\n", LATEBIND_VERSION);
+			printf("latebind %s\n", lb_version);
 			return LB_EXIT_OK;
 		} else {
 			fprintf(stderr, "latebind: unknown option '%s'\n", argv[i]);
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], subcommands[j].name))
 			continue;
 		if (!subcommands[j].run) {
-			printf("latebind %s\n", LATEBIND_VERSION);
+			printf("latebind %s\n", lb_version);
 			return LB_EXIT_OK;
 		}
 		/* getopt_long in the subcommand sees its own name as argv[0]. */

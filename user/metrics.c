@@ -22,10 +22,8 @@
 #include <bpf/libbpf.h>
 
 #include "metrics.h"
+#include "version.h"
 
-#ifndef LATEBIND_VERSION
-#define LATEBIND_VERSION "unknown"
-#endif
 
 /* --- histogram ------------------------------------------------------------ */
 
@@ -189,7 +187,7 @@ static const struct lb_metrics_source no_source = { .stats_fd = -1 };
 static void render_build(struct sbuf *b, const struct lb_metrics_source *src)
 {
 	family(b, "latebind_build_info", "gauge", "The running latebind build (always 1).");
-	sample1(b, "latebind_build_info", "version", src->version ? src->version : LATEBIND_VERSION,
+	sample1(b, "latebind_build_info", "version", src->version ? src->version : lb_version,
 		1);
 }
 
