@@ -299,12 +299,15 @@ sent=$(kv sent "$acks")
 sent=${sent:-0}
 arrived=$((sent - ($(fwd_drops) - fwd0)))
 bad=$(grew A B drop_bad_cookie)
-lucky=$((arrived - bad))
+# A real client's stray packet after its flow is gone (a late ACK) counts as a
+# bad cookie too: a few more than the forged ones are not a forged one let in.
+strays=$((bad > arrived ? bad - arrived : 0))
+lucky=$((arrived > bad ? arrived - bad : 0))
 lucky_total=$lucky # connections made by chance so far: their flows may outlive a section
-echo "# ack flood: $(kv pps "$acks") ACK/s ($sent forged ACKs, $arrived reached the balancer, $bad counted drop_bad_cookie, $lucky let through by chance); real requests $ack_ok/40 OK"
+echo "# ack flood: $(kv pps "$acks") ACK/s ($sent forged ACKs, $arrived reached the balancer, $bad counted drop_bad_cookie, $lucky let through by chance, $strays real strays); real requests $ack_ok/40 OK"
 check "hostile: forged ACKs ran (> 10000 sent: $sent)" ge "$sent" 10000
-check "hostile: forged ACKs: each counted under drop_bad_cookie ($bad of $arrived; by chance at 2^-23 each: $lucky)" \
-	test "$lucky" -ge 0 -a "$lucky" -le 1
+check "hostile: forged ACKs: each counted under drop_bad_cookie ($bad of $arrived; by chance at 2^-23 each: $lucky; real clients' strays: $strays)" \
+	test "$lucky" -le 1 -a "$strays" -le 10
 check_eq "hostile: forged ACKs: none reached the dispatcher (bad_cookie +0)" 0 "$(grew A B disp_bad_cookie)"
 check "hostile: forged ACKs: no connection allocated (conns_taken +$(grew A B disp_conns_taken) for $ack_ok real)" \
 	le "$(($(grew A B disp_conns_taken) - ack_ok))" "$lucky"
@@ -342,15 +345,19 @@ check_eq "hostile: garbage: drop_ip_ihl counts bad versions and ihl < 5" \
 	"$(($(kv ip_version "$garbage") + $(kv drop_ip_ihl "$garbage")))" "$(grew A B drop_ip_ihl)"
 # Random TCP with ACK set is a forged ACK too: one could pass by chance (p ~ 6e-4 a run).
 lucky=$((sent - other - ($(drops B) - $(drops A))))
+strays=$((lucky < 0 ? -lucky : 0)) # real clients' late packets, as above
+lucky=$((lucky > 0 ? lucky : 0))
 lucky_total=$((lucky_total + lucky))
 tcp_random=$(($(grew A B drop_tcp_doff) + $(grew A B drop_tcp_flags) + $(grew A B drop_bad_cookie)))
 check_eq "hostile: garbage: random TCP counted under doff, flags and bad cookie (with the kinds built for the first two)" \
 	"$(($(kv random "$garbage") + $(kv drop_tcp_doff "$garbage") + $(kv drop_tcp_flags "$garbage")))" \
-	"$((tcp_random + lucky))"
-check "hostile: garbage: the drop counters grew by the TCP garbage sent ($((sent - other)), by chance let through: $lucky)" \
-	test "$lucky" -ge 0 -a "$lucky" -le 1
+	"$((tcp_random + lucky - strays))"
+check "hostile: garbage: the drop counters grew by the TCP garbage sent ($((sent - other)), by chance let through: $lucky, real strays: $strays)" \
+	test "$lucky" -le 1 -a "$strays" -le 10
+# The balancer host's own traffic passes too: health checks (a few packets per
+# backend a second) and ARP.
 check "hostile: garbage: non-TCP passed to the host ($other sent, pass_not_vip +$(grew A B pass_not_vip))" \
-	test "$(grew A B pass_not_vip)" -ge "$other" -a "$(grew A B pass_not_vip)" -le $((other + 50))
+	test "$(grew A B pass_not_vip)" -ge "$other" -a "$(grew A B pass_not_vip)" -le $((other + 300))
 check "hostile: garbage: ... whose kernel drops them (not its address, no forwarding)" \
 	ge $(($(netstat_field balancer Ip InAddrErrors) - addr_err0)) "$other"
 check "hostile: garbage: no SYN/ACK for garbage (tx_synack +$(grew A B tx_synack) for 20 real)" \
