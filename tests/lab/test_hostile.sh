@@ -266,8 +266,11 @@ check "hostile: SYN flood: ... and no more than one per SYN sent (+ real clients
 	le "$synacks" $((sent + 1000))
 check "hostile: SYN flood: SYN/ACKs to spoofed sources dropped at the router ($noroutes)" \
 	ge "$noroutes" $(((synacks - 1000 - lost_back) * 99 / 100))
+# A looped SYN/ACK would come back as a SYN+ACK to the VIP (drop_tcp_flags) once
+# per SYN: thousands. A real client's bare RST after its flow ended lands there
+# too, now and then: a handful is no loop.
 check "hostile: SYN flood: ... once each, no loop back to the VIP (drop_tcp_flags +$(grew A B drop_tcp_flags))" \
-	test "$(grew A B drop_tcp_flags)" -eq 0 -a "$noroutes" -le "$synacks"
+	test "$(grew A B drop_tcp_flags)" -le 10 -a "$noroutes" -le "$synacks"
 check "hostile: SYN flood: flow table holds real clients only (during: $flows_mid)" le "${flows_mid:-999999}" 200
 check "hostile: SYN flood: flows back to none after" lab_wait 10 no_flows
 check "hostile: SYN flood: daemon RSS does not grow ($rss0 → $rss_mid → $rss1 kB)" \
