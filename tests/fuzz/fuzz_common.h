@@ -109,38 +109,31 @@ static inline bool rd_bool(struct reader *r)
 	return rd_u8(r) & 1;
 }
 
-/* Up to @max bytes, length-prefixed by one byte; points into the input. */
-static inline const uint8_t *rd_bytes(struct reader *r, size_t max, size_t *len)
+/* @n bytes (at most @max, at most what is left); points into the input. */
+static inline const uint8_t *rd_take(struct reader *r, size_t n, size_t max, size_t *len)
 {
-	const uint8_t *p;
-	size_t n = rd_u8(r);
+	const uint8_t *p = r->p;
 
 	if (n > max)
 		n = max;
 	if (n > r->n)
 		n = r->n;
-	p = r->p;
 	r->p += n;
 	r->n -= n;
 	*len = n;
 	return p;
 }
 
+/* Up to @max bytes, length-prefixed by one byte. */
+static inline const uint8_t *rd_bytes(struct reader *r, size_t max, size_t *len)
+{
+	return rd_take(r, rd_u8(r), max, len);
+}
+
 /* Like rd_bytes() with a two-byte length. */
 static inline const uint8_t *rd_bytes16(struct reader *r, size_t max, size_t *len)
 {
-	const uint8_t *p;
-	size_t n = rd_u16(r);
-
-	if (n > max)
-		n = max;
-	if (n > r->n)
-		n = r->n;
-	p = r->p;
-	r->p += n;
-	r->n -= n;
-	*len = n;
-	return p;
+	return rd_take(r, rd_u16(r), max, len);
 }
 
 /* A private copy of exactly @n bytes, so ASan catches a read one past the end. */
