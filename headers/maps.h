@@ -51,6 +51,8 @@ enum lb_flow_state {
 	LB_FLOW_DISPATCH = 1, /* cookie checked, request being collected: to the dispatcher */
 	LB_FLOW_BOUND = 2,    /* handed off: fast path to the backend */
 	LB_FLOW_CLOSING = 3,  /* FIN or RST seen: lingers for the last ACKs */
+	LB_FLOW_REPLAY = 4,   /* replay mode: SYN replayed to the backend, waiting for its
+			       * SYN/ACK; client packets and that SYN/ACK to the dispatcher */
 };
 
 struct lb_flow {
