@@ -890,8 +890,9 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->handoff = (struct lb_handoff){
 		.cfg = &lb->cfg, .backends = lb->backends,
 		.flows_fd = bpf_map__fd(lb->skel->maps.flows), .send = send_frame, .send_ctx = lb,
+		.secret = &lb->secret,
 	};
-	lb_dispatcher_set_bind(lb->disp, lb_handoff_cookie, &lb->handoff);
+	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
 		lb_xsk_queues(lb->xsk), lb_xsk_zerocopy(lb->xsk) ? "zero-copy" : "copy", ds.routes,
 		ds.bytes / 1024);
