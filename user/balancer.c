@@ -294,9 +294,10 @@ static size_t key_list_delete(struct key_list *l, int fd)
 }
 
 /*
- * Connections a previous dispatcher was still collecting requests for: their
- * state died with it. Without a flows entry, the client's retransmitted first
- * segment opens them again here.
+ * Connections a previous dispatcher was still collecting requests for, or
+ * waiting on a replay-mode backend's SYN/ACK for: their state died with it.
+ * Without a flows entry, the client's retransmitted first segment opens them
+ * again here. A replay had counted its backend in; that count goes too.
  */
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
@@ -309,9 +310,13 @@ static void forget_dispatch_flows(struct lb_daemon *lb)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &f) && f.state == LB_FLOW_DISPATCH &&
-		    key_list_push(&gone, &key))
+		if (bpf_map_lookup_elem(fd, &key, &f) ||
+		    (f.state != LB_FLOW_DISPATCH && f.state != LB_FLOW_REPLAY))
+			continue;
+		if (key_list_push(&gone, &key))
 			break;
+		if (f.state == LB_FLOW_REPLAY && f.backend < LB_MAX_BACKENDS)
+			__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 	}
 	n = key_list_delete(&gone, fd);
 	if (n)
