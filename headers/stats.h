@@ -38,7 +38,11 @@
 	X(DROP_SYN_PAYLOAD,   "drop_syn_payload")   /* data on a SYN (no TFO)  */ \
 	X(DROP_INTERNAL,      "drop_internal")      /* helper failed; a bug    */
 
-/* The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST diversion). */
+/*
+ * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST
+ * diversion), cookie mode and replay mode in one list: a counter a mode never
+ * uses stays at zero.
+ */
 #define LB_BACKEND_REASONS(X)                                                   \
 	X(PASS_OTHER,        "pass_other")        /* not for the VIP service      */ \
 	X(PASS_SOCKET,       "pass_socket")       /* for an existing connection   */ \
@@ -52,7 +56,8 @@
 	X(DROP_TIME_WAIT,    "drop_time_wait")    /* TIME_WAIT would not clear   */ \
 	X(EGRESS_DIVERTED,   "egress_diverted")   /* FIN/RST sent to the balancer */ \
 	X(EGRESS_SYNACK_DROPPED, "egress_synack_dropped") /* never ours to send */ \
-	X(EGRESS_PASS,       "egress_pass")
+	X(EGRESS_PASS,       "egress_pass")                                      \
+	X(DROP_SPOOF_REAL_ADDR, "drop_spoof_real_addr") /* ACK to the real address finding only the listener */
 
 enum lb_backend_reason {
 #define LB_BREASON_ENUM(id, name) LB_BE_##id,
