@@ -11,13 +11,25 @@
  *
  * Socket lookups (only for ACKs to the real address) see the test process's
  * namespace, as in test_backend.c: a listener on INADDR_ANY at the VIP port.
+ *
+ * test_kernel then runs one hand-off through a real kernel: in a network
+ * namespace of its own, the programs on a veth's TC hooks, a listening socket
+ * on the VIP, and the balancer's side played through a packet socket on the
+ * veth's peer.
  */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -892,6 +904,208 @@ START_TEST(test_real_addr)
 }
 END_TEST
 
+/* ---- one hand-off through a real kernel ----------------------------------- */
+
+extern char **environ;
+
+static void sh(const char *cmd)
+{
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
+	pid_t pid;
+	int st;
+
+	ck_assert_msg(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ) == 0, "spawn %s", cmd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' failed", cmd);
+}
+
+/* Both programs on a clsact qdisc of @ifindex (made once: it serves both hooks). */
+static void tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, in, .prog_fd = bpf_program__fd(ingress));
+	LIBBPF_OPTS(bpf_tc_opts, eg, .prog_fd = bpf_program__fd(egress));
+
+	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
+	hook.attach_point = BPF_TC_INGRESS;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &in), 0);
+	hook.attach_point = BPF_TC_EGRESS;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &eg), 0);
+}
+
+/* The next TCP frame from VIP:vport on the packet socket, within a second; 0 if none. */
+static size_t next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	while (poll(&pfd, 1, 1000) == 1) {
+		n = recv(fd, buf, PKT_MAX, 0);
+		if (n > 0 && !lb_segment_parse(buf, n, seg) && seg->sport == htons(port))
+			return n;
+	}
+	return 0;
+}
+
+START_TEST(test_kernel)
+{
+	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	struct pollfd pfd;
+	struct backend_replay *k;
+	struct lb_handoff_opt ho;
+	struct lb_segment seg;
+	struct lb_handoff v;
+	uint8_t opts[40], frame[PKT_MAX], in[PKT_MAX];
+	const uint16_t cport = 40404, port = 8080;
+	uint32_t c, b, t_be, t_ack, kk = 0, got_fin = 0, data_seen = 0;
+	int lfd, afd, pfd_fd, v0, v1, n = 0, i;
+	size_t len;
+	struct lb_handoff_key key = { .cport = htons(cport), .vport = htons(port) };
+	struct lb_cookie_tuple t;
+	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
+	struct lb_segment out = {
+		.sport = htons(cport), .dport = htons(port), .seq = CISN, .flags = LB_TH_SYN,
+		.window = 64240, .opts = opts,
+	};
+
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	sh("ip link set lo up && ip addr add " VIP "/32 dev lo && "
+	   "ip link add v0 address 02:00:00:00:03:0b type veth peer name v1 address 02:00:00:00:04:0c && "
+	   "ip addr add " BACKEND "/24 dev v0 && ip link set v0 up && ip link set v1 up && "
+	   /* the kernel checks every checksum we changed, and completes its own before the wire */
+	   "ethtool -K v0 rx off tx off >/dev/null && ethtool -K v1 rx off tx off >/dev/null && "
+	   "ip neigh add 198.51.100.1 lladdr 02:00:00:00:04:0c dev v0 && "
+	   "ip route add 203.0.113.0/24 via 198.51.100.1");
+	v0 = if_nametoindex("v0");
+	v1 = if_nametoindex("v1");
+	ck_assert(v0 && v1);
+
+	k = backend_replay__open();
+	ck_assert_ptr_nonnull(k);
+	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
+	k->rodata->cfg_vip_port = htons(port);
+	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	ck_assert_int_eq(backend_replay__load(k), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
+	tc_on(v0, k->progs.lb_replay_ingress, k->progs.lb_replay_egress);
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_port = htons(port);
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	pfd_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	ck_assert_int_ge(pfd_fd, 0);
+	ll.sll_ifindex = v1;
+	ck_assert_int_eq(bind(pfd_fd, (struct sockaddr *)&ll, sizeof(ll)), 0);
+
+	/* The replayed SYN, as the dispatcher sends it. */
+	inet_pton(AF_INET, CLIENT, &out.saddr);
+	inet_pton(AF_INET, VIP, &out.daddr);
+	key.caddr = out.saddr;
+	key.vaddr = out.daddr;
+	t = (struct lb_cookie_tuple){ key.caddr, key.vaddr, key.cport, key.vport };
+	c = lb_cookie_make(secret.key, &t, CISN, lb_cookie_counter(&secret, tai_now()),
+			   lb_cookie_encode_opts(&co));
+	ho.kind = LB_HANDOFF_OPT_KIND;
+	ho.len = LB_HANDOFF_OPT_LEN;
+	ho.exid = htons(LB_HANDOFF_OPT_EXID);
+	ho.client_isn = htonl(c);
+	ho.lb_tsval = htonl(T_LB);
+	ho.wscale = WS_ADV;
+	lb_handoff_opt_set_tag(&ho, lb_handoff_tag(secret.key, &t, c, T_LB, WS_ADV));
+	memcpy(opts, (const uint8_t[]){ 2, 4, 0x05, 0xb4, 4, 2 }, 6);
+	n = 6 + put_ts(opts + 6, T_CLI, 0);
+	memcpy(opts + n, (const uint8_t[]){ NOP, 3, 3, 7 }, 4);
+	n += 4;
+	memcpy(opts + n, &ho, sizeof(ho));
+	out.optlen = pad4(opts, n + sizeof(ho));
+	memcpy(out.src_mac, balancer_mac, 6);
+	memcpy(out.dst_mac, backend_mac, 6);
+	len = lb_segment_build(frame, sizeof(frame), &out);
+	ck_assert_int_eq(send(pfd_fd, frame, len, 0), (ssize_t)len);
+
+	/* The kernel's SYN/ACK: to the balancer's MAC, the kernel's own ISN and clock. */
+	do
+		len = next_frame(pfd_fd, in, &seg, port);
+	while (len && !(seg.flags & LB_TH_SYN));
+	ck_assert_msg(len, "no SYN/ACK from the backend's kernel");
+	ck_assert_uint_eq(seg.flags, LB_TH_SYN | LB_TH_ACK);
+	ck_assert_mem_eq(in, balancer_mac, 6);
+	ck_assert_uint_eq(seg.ack, CISN + 1);
+	ck_assert(seg.has_ts);
+	ck_assert_int_eq(pkt_check_csums(in, len), 0);
+	b = seg.seq;
+	t_be = seg.tsval;
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(k->maps.handoffs), &key, &v), 0);
+	ck_assert_uint_eq(v.backend_isn, b);
+	ck_assert_uint_eq(v.be_tsval, t_be);
+	ck_assert_uint_eq(v.flags, LB_HO_F_SYNACK);
+
+	/* The client's ACK + request, in the client's sequence space. */
+	out.seq = CISN + 1;
+	out.ack = c + 1;
+	out.flags = LB_TH_ACK | LB_TH_PSH;
+	out.window = 502;
+	out.opts = NULL;
+	out.has_ts = true;
+	out.tsval = T_CLI + 1;
+	out.tsecr = T_LB;
+	out.payload = (const uint8_t *)req;
+	out.len = sizeof(req) - 1;
+	len = lb_segment_build(frame, sizeof(frame), &out);
+	ck_assert_int_eq(send(pfd_fd, frame, len, 0), (ssize_t)len);
+
+	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the server never got the connection");
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, frame, sizeof(frame), 0), (ssize_t)sizeof(req) - 1);
+	ck_assert_int_eq(send(afd, "hello", 5, 0), 5);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(k->maps.handoffs), &key, &v), 0);
+	ck_assert_uint_eq(v.state, LB_HO_ESTABLISHED);
+	close(afd);
+
+	/* What leaves: client space, valid checksums; the FIN to the balancer. */
+	for (i = 0; i < 8 && !got_fin; i++) {
+		len = next_frame(pfd_fd, in, &seg, port);
+		if (!len)
+			break;
+		ck_assert_int_eq(pkt_check_csums(in, len), 0);
+		ck_assert_uint_eq(seg.ack, CISN + 1 + sizeof(req) - 1);
+		ck_assert(seg.has_ts);
+		ck_assert_uint_eq(seg.tsecr, T_CLI + 1);
+		/* T_lb + the backend clock's progress since its SYN/ACK (well under a minute). */
+		t_ack = seg.tsval - T_LB;
+		ck_assert_uint_lt(t_ack, 60000);
+		if (seg.len) {
+			ck_assert_uint_eq(seg.seq, c + 1);
+			ck_assert_mem_eq(seg.payload, "hello", 5);
+			data_seen = 1;
+		}
+		if (seg.flags & LB_TH_FIN) {
+			ck_assert_uint_eq(seg.seq + seg.len, c + 1 + 5);
+			ck_assert_mem_eq(in, balancer_mac, 6);
+			got_fin = 1;
+		} else {
+			ck_assert_mem_eq(in, router_mac, 6);
+		}
+	}
+	ck_assert_msg(data_seen && got_fin, "response %u, FIN %u", data_seen, got_fin);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(k->maps.handoffs), &key, &v), 0);
+	ck_assert_uint_eq(v.state, LB_HO_CLOSING);
+
+	close(pfd_fd);
+	close(lfd);
+	backend_replay__destroy(k);
+}
+END_TEST
+
 Suite *backend_replay_suite(void)
 {
 	Suite *s = suite_create("backend_replay_tc");
@@ -907,6 +1121,8 @@ Suite *backend_replay_suite(void)
 	tcase_add_test(tc, test_no_entry);
 	tcase_add_test(tc, test_walk);
 	tcase_add_test(tc, test_real_addr);
+	/* Forked like every test here: the namespace it makes dies with it. */
+	tcase_add_test(tc, test_kernel);
 	suite_add_tcase(s, tc);
 	return s;
 }
