@@ -94,14 +94,15 @@ lab_balancer_flows() {
 }
 
 # lab_backends_attach [NODE...]: the hand-off programs on the backends (default
-# all), each in its mode (lab_handoff_of), as the balancer's config says.
+# all), each in its mode (lab_handoff_of), as the balancer's config says. Fails
+# with the first failing attach's exit status.
 lab_backends_attach() {
 	local w
 	[[ -f $LAB_RUN/cookie.key ]] || lab_cookie_key
 	for w in "${@:-${LAB_WEBS[@]}}"; do
 		lab_exec_bpf "$w" "$LAB_LATEBIND" backend attach --interface "$LAB_IF" \
 			--vip "$VIP:$VIP_PORT" --balancer-mac "$BALANCER_MAC" \
-			--cookie-key "$LAB_RUN/cookie.key" --mode "$(lab_handoff_of "$w")" || return 1
+			--cookie-key "$LAB_RUN/cookie.key" --mode "$(lab_handoff_of "$w")" || return
 	done
 }
 
