@@ -142,8 +142,8 @@ build() {
 		cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
 	fi
 	# bench/xdp.sh's tools (it builds them itself when run alone).
-	if stale "$OUT/synflood" "$BENCH_DIR/synflood.c"; then
-		cc -O2 -Wall -Werror -o "$OUT/synflood" "$BENCH_DIR/synflood.c"
+	if stale "$OUT/synflood" "$BENCH_DIR/synflood.c" "$ROOT/tests/hostile/rawframe.h"; then
+		cc -O2 -Wall -Werror -I"$ROOT/tests/hostile" -o "$OUT/synflood" "$BENCH_DIR/synflood.c"
 	fi
 	if stale "$OUT/fastflows" "$BENCH_DIR/fastflows.c" "${hdrs[@]}"; then
 		cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$OUT/fastflows" "$BENCH_DIR/fastflows.c" -lbpf

@@ -68,6 +68,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rawframe.h" /* tests/hostile: argument parsing, PRNG, checksums */
+
 #ifndef PACKET_QDISC_BYPASS
 #define PACKET_QDISC_BYPASS 20
 #endif
@@ -83,7 +85,6 @@
 #define DEFAULT_COUNT 1000000ULL
 #define DEFAULT_SECONDS 5.0
 #define MAX_COUNT (1ULL << 40)
-#define MAX_SECONDS 600.0
 #define ACK_DATA_LEN 8			   /* with NOP NOP TS, an ACK is as long as a SYN */
 #define ACK_OPT_LEN (TCP_OPT_LEN - ACK_DATA_LEN) /* 12 */
 #define ACK_SPORT_BASE 10000
@@ -96,8 +97,8 @@ struct options {
 	struct in_addr dst;
 	bool have_dst;
 	uint16_t dport;
-	uint32_t net;      /* host order, masked */
-	unsigned int plen; /* prefix length */
+	uint32_t net;		 /* host order, masked */
+	unsigned int host_bits; /* 32 - prefix length */
 	unsigned long long count;
 	double seconds;
 	unsigned int batch;
@@ -130,73 +131,13 @@ static void usage(FILE *f)
 		"--ack-flows N: ACKs with 8 data bytes on N fixed 4-tuples instead (tuple i:\n"
 		"source net + 1 + i %% H, port 10000 + i / H; H hosts in --src-net).\n"
 		"Prints: sent=N rejected=N seconds=S pps=R cpu_seconds=C qdisc_bypass=0|1 batch=N\n",
-		DEFAULT_COUNT, DEFAULT_SECONDS, MAX_SECONDS, DEFAULT_BATCH, MAX_BATCH);
-}
-
-static void die(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "synflood: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	exit(2);
-}
-
-static bool parse_mac(const char *s, uint8_t mac[ETH_ALEN])
-{
-	unsigned int b[ETH_ALEN];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != ETH_ALEN)
-		return false;
-	for (int i = 0; i < ETH_ALEN; i++)
-		mac[i] = (uint8_t)b[i];
-	return true;
-}
-
-static bool parse_ull(const char *s, unsigned long long min, unsigned long long max,
-		      unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s == '-' || *s == '\0')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_net(const char *s, uint32_t *net, unsigned int *plen)
-{
-	char buf[32];
-	char *slash;
-	struct in_addr a;
-	unsigned long long len = 32;
-
-	if (strlen(s) >= sizeof(buf))
-		return false;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		if (!parse_ull(slash + 1, 0, 32, &len))
-			return false;
-	}
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return false;
-	*plen = (unsigned int)len;
-	*net = ntohl(a.s_addr) & (len ? ~0U << (32 - len) : 0);
-	return true;
+		DEFAULT_COUNT, DEFAULT_SECONDS, RF_MAX_SECONDS, DEFAULT_BATCH, MAX_BATCH);
 }
 
 /* Host addresses --ack-flows tuples use: the network's, as randomize_frame picks them. */
 static unsigned long long ack_hosts(const struct options *o)
 {
-	unsigned int host_bits = 32 - o->plen;
+	unsigned int host_bits = o->host_bits;
 
 	if (host_bits >= 2)
 		return (1ULL << host_bits) - 2;
@@ -220,13 +161,11 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long v;
-	char *end;
 	int c;
 
 	*o = (struct options){ .count = DEFAULT_COUNT, .seconds = DEFAULT_SECONDS,
 			       .batch = DEFAULT_BATCH };
-	parse_net("203.0.113.0/24", &o->net, &o->plen);
+	rf_net("203.0.113.0/24", &o->net, &o->host_bits);
 
 	while ((c = getopt_long(argc, argv, "i:M:m:d:p:s:c:t:b:S:A:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -234,53 +173,38 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->ifname = optarg;
 			break;
 		case 'M':
-			if (!parse_mac(optarg, o->dst_mac))
-				die("bad --dst-mac '%s' (want aa:bb:cc:dd:ee:ff)", optarg);
+			rf_mac(optarg, o->dst_mac);
 			o->have_dst_mac = true;
 			break;
 		case 'm':
-			if (!parse_mac(optarg, o->src_mac))
-				die("bad --src-mac '%s' (want aa:bb:cc:dd:ee:ff)", optarg);
+			rf_mac(optarg, o->src_mac);
 			o->have_src_mac = true;
 			break;
 		case 'd':
-			if (inet_pton(AF_INET, optarg, &o->dst) != 1)
-				die("bad --dst '%s' (want an IPv4 address)", optarg);
+			o->dst.s_addr = rf_ip(optarg);
 			o->have_dst = true;
 			break;
 		case 'p':
-			if (!parse_ull(optarg, 1, 65535, &v))
-				die("bad --dport '%s' (want 1..65535)", optarg);
-			o->dport = (uint16_t)v;
+			o->dport = (uint16_t)rf_ull(optarg, 1, 65535, "--dport");
 			break;
 		case 's':
-			if (!parse_net(optarg, &o->net, &o->plen))
-				die("bad --src-net '%s' (want A.B.C.D/LEN)", optarg);
+			rf_net(optarg, &o->net, &o->host_bits);
 			break;
 		case 'c':
-			if (!parse_ull(optarg, 1, MAX_COUNT, &o->count))
-				die("bad --count '%s' (want 1..2^40)", optarg);
+			o->count = rf_ull(optarg, 1, MAX_COUNT, "--count");
 			break;
 		case 't':
-			errno = 0;
-			o->seconds = strtod(optarg, &end);
-			if (errno || *end || !(o->seconds > 0) || o->seconds > MAX_SECONDS)
-				die("bad --seconds '%s' (want more than 0, at most 600)", optarg);
+			o->seconds = rf_seconds(optarg);
 			break;
 		case 'b':
-			if (!parse_ull(optarg, 1, MAX_BATCH, &v))
-				die("bad --batch '%s' (want 1..1024)", optarg);
-			o->batch = (unsigned int)v;
+			o->batch = (unsigned int)rf_ull(optarg, 1, MAX_BATCH, "--batch");
 			break;
 		case 'S':
-			if (!parse_ull(optarg, 0, ULLONG_MAX, &v))
-				die("bad --seed '%s'", optarg);
-			o->seed = v;
+			o->seed = rf_ull(optarg, 0, ULLONG_MAX, "--seed");
 			o->have_seed = true;
 			break;
 		case 'A':
-			if (!parse_ull(optarg, 1, 1ULL << 24, &o->ack_flows))
-				die("bad --ack-flows '%s' (want 1..2^24)", optarg);
+			o->ack_flows = rf_ull(optarg, 1, 1ULL << 24, "--ack-flows");
 			break;
 		case 'h':
 			usage(stdout);
@@ -291,7 +215,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind != argc)
-		die("unexpected argument '%s'", argv[optind]);
+		rf_die("unexpected argument '%s'", argv[optind]);
 	if (!o->ifname || !o->have_dst_mac || !o->have_dst || !o->dport) {
 		usage(stderr);
 		exit(2);
@@ -300,64 +224,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		unsigned long long hosts = ack_hosts(o);
 
 		if (o->ack_flows > hosts * (65536 - ACK_SPORT_BASE))
-			die("--ack-flows: more than --src-net has address and port pairs for%s", "");
+			rf_die("--ack-flows: more tuples than --src-net has address and port pairs");
 	}
-}
-
-/* --- random numbers: splitmix64 to seed, xorshift64* to draw ------------- */
-
-static uint64_t rng_state;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-/* --- checksums (RFC 1071) ------------------------------------------------ */
-
-static uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
-{
-	const uint8_t *p = buf;
-
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-/* The one's complement of the folded sum: the checksum field's value (put16 it). */
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static inline void put16(uint8_t *p, uint16_t v) /* v in host order */
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v) /* v in host order */
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 /* --- frames ---------------------------------------------------------------- */
@@ -370,20 +238,20 @@ static void build_template(uint8_t *f, const struct options *o)
 	memset(f, 0, FRAME_LEN);
 	memcpy(f, o->dst_mac, ETH_ALEN);
 	memcpy(f + ETH_ALEN, o->src_mac, ETH_ALEN);
-	put16(f + 12, ETHERTYPE_IP);
+	rf_put16(f + 12, ETHERTYPE_IP);
 
 	ip[0] = 0x45;					/* version 4, ihl 5 */
-	put16(ip + 2, IP_LEN + TCP_LEN + TCP_OPT_LEN);	/* total length */
-	put16(ip + 6, 0x4000);				/* DF */
+	rf_put16(ip + 2, IP_LEN + TCP_LEN + TCP_OPT_LEN);	/* total length */
+	rf_put16(ip + 6, 0x4000);				/* DF */
 	ip[8] = 64;					/* TTL */
 	ip[9] = IPPROTO_TCP;
 	memcpy(ip + 16, &o->dst.s_addr, 4);		/* already network order */
 
-	put16(tcp + 2, o->dport);
+	rf_put16(tcp + 2, o->dport);
 	if (o->ack_flows) {
 		tcp[12] = (TCP_LEN + ACK_OPT_LEN) / 4 << 4; /* data offset */
 		tcp[13] = 0x18;				    /* ACK | PSH */
-		put16(tcp + 14, 502);			    /* window (scaled) */
+		rf_put16(tcp + 14, 502);			    /* window (scaled) */
 		/* NOP | NOP | timestamps (TSval at opt+4, TSecr at opt+8) | 8 data bytes */
 		opt[0] = 1, opt[1] = 1, opt[2] = 8, opt[3] = 10;
 		memcpy(opt + ACK_OPT_LEN, "latebind", ACK_DATA_LEN);
@@ -391,10 +259,10 @@ static void build_template(uint8_t *f, const struct options *o)
 	}
 	tcp[12] = (TCP_LEN + TCP_OPT_LEN) / 4 << 4;	/* data offset */
 	tcp[13] = 0x02;					/* SYN */
-	put16(tcp + 14, 64240);				/* window */
+	rf_put16(tcp + 14, 64240);				/* window */
 
 	/* MSS 1460 | SACK-permitted | timestamps (TSval, TSecr 0) | NOP | wscale 7 */
-	opt[0] = 2, opt[1] = 4, put16(opt + 2, 1460);
+	opt[0] = 2, opt[1] = 4, rf_put16(opt + 2, 1460);
 	opt[4] = 4, opt[5] = 2;
 	opt[6] = 8, opt[7] = 10;			/* TSval at opt+8, TSecr at opt+12 */
 	opt[16] = 1;
@@ -409,33 +277,33 @@ static void ack_frame(uint8_t *f, const struct options *o)
 {
 	uint8_t *ip = f + ETH_LEN, *tcp = ip + IP_LEN, *opt = tcp + TCP_LEN;
 	unsigned long long hosts = ack_hosts(o), i;
-	uint64_t r1 = rnd(), r2 = rnd();
+	uint64_t r1 = rf_rand(), r2 = rf_rand();
 	uint32_t host, sum;
 
 	i = r1 % o->ack_flows;
-	host = (uint32_t)(i % hosts) + (32 - o->plen >= 2 ? 1 : 0);
-	put16(ip + 4, (uint16_t)(r1 >> 48));		   /* IP ID */
-	put16(ip + 10, 0);
-	put32(ip + 12, o->net | host);
-	put16(ip + 10, csum_fold(csum_partial(ip, IP_LEN, 0)));
+	host = (uint32_t)(i % hosts) + (o->host_bits >= 2 ? 1 : 0);
+	rf_put16(ip + 4, (uint16_t)(r1 >> 48));		   /* IP ID */
+	rf_put16(ip + 10, 0);
+	rf_put32(ip + 12, o->net | host);
+	rf_put16(ip + 10, rf_fold(rf_sum(ip, IP_LEN, 0)));
 
-	put16(tcp, (uint16_t)(ACK_SPORT_BASE + i / hosts)); /* source port */
-	put32(tcp + 4, (uint32_t)r2);			   /* seq */
-	put32(tcp + 8, (uint32_t)(r2 >> 32));		   /* ack */
-	put32(opt + 4, (uint32_t)(r1 >> 16));		   /* TSval */
-	put32(opt + 8, (uint32_t)r2 ^ 0x5a5a5a5a);	   /* TSecr */
-	put16(tcp + 16, 0);
-	sum = csum_partial(ip + 12, 8, 0);
+	rf_put16(tcp, (uint16_t)(ACK_SPORT_BASE + i / hosts)); /* source port */
+	rf_put32(tcp + 4, (uint32_t)r2);			   /* seq */
+	rf_put32(tcp + 8, (uint32_t)(r2 >> 32));		   /* ack */
+	rf_put32(opt + 4, (uint32_t)(r1 >> 16));		   /* TSval */
+	rf_put32(opt + 8, (uint32_t)r2 ^ 0x5a5a5a5a);	   /* TSecr */
+	rf_put16(tcp + 16, 0);
+	sum = rf_sum(ip + 12, 8, 0);
 	sum += IPPROTO_TCP + TCP_LEN + TCP_OPT_LEN;	   /* header, options, data: 40 */
-	sum = csum_partial(tcp, TCP_LEN + TCP_OPT_LEN, sum);
-	put16(tcp + 16, csum_fold(sum));
+	sum = rf_sum(tcp, TCP_LEN + TCP_OPT_LEN, sum);
+	rf_put16(tcp + 16, rf_fold(sum));
 }
 
 /* Fill in what varies (source, port, ISN, IP ID, TSval) and the checksums. */
 static void randomize_frame(uint8_t *f, const struct options *o)
 {
 	uint8_t *ip = f + ETH_LEN, *tcp = ip + IP_LEN, *opt = tcp + TCP_LEN;
-	unsigned int host_bits = 32 - o->plen;
+	unsigned int host_bits = o->host_bits;
 	uint64_t r1, r2;
 	uint32_t host = 0, saddr, sum;
 
@@ -443,27 +311,27 @@ static void randomize_frame(uint8_t *f, const struct options *o)
 		ack_frame(f, o);
 		return;
 	}
-	r1 = rnd(), r2 = rnd();
+	r1 = rf_rand(), r2 = rf_rand();
 	if (host_bits >= 2) /* skip the network and broadcast addresses */
 		host = 1 + (uint32_t)(r1 % ((1ULL << host_bits) - 2));
 	else if (host_bits == 1)
 		host = r1 & 1;
 	saddr = o->net | host;
 
-	put16(ip + 4, (uint16_t)(r1 >> 32));		   /* IP ID */
-	put16(ip + 10, 0);
-	put32(ip + 12, saddr);
-	put16(ip + 10, csum_fold(csum_partial(ip, IP_LEN, 0)));
+	rf_put16(ip + 4, (uint16_t)(r1 >> 32));		   /* IP ID */
+	rf_put16(ip + 10, 0);
+	rf_put32(ip + 12, saddr);
+	rf_put16(ip + 10, rf_fold(rf_sum(ip, IP_LEN, 0)));
 
-	put16(tcp, (uint16_t)(1024 + (r1 >> 48) % (65536 - 1024))); /* source port */
-	put32(tcp + 4, (uint32_t)r2);			   /* ISN */
-	put32(opt + 8, (uint32_t)(r2 >> 32));		   /* TSval */
-	put16(tcp + 16, 0);
+	rf_put16(tcp, (uint16_t)(1024 + (r1 >> 48) % (65536 - 1024))); /* source port */
+	rf_put32(tcp + 4, (uint32_t)r2);			   /* ISN */
+	rf_put32(opt + 8, (uint32_t)(r2 >> 32));		   /* TSval */
+	rf_put16(tcp + 16, 0);
 	/* Pseudo-header: addresses, protocol, TCP length; then header and options. */
-	sum = csum_partial(ip + 12, 8, 0);
+	sum = rf_sum(ip + 12, 8, 0);
 	sum += IPPROTO_TCP + TCP_LEN + TCP_OPT_LEN;
-	sum = csum_partial(tcp, TCP_LEN + TCP_OPT_LEN, sum);
-	put16(tcp + 16, csum_fold(sum));
+	sum = rf_sum(tcp, TCP_LEN + TCP_OPT_LEN, sum);
+	rf_put16(tcp + 16, rf_fold(sum));
 }
 
 static double tv_seconds(struct timeval tv)
@@ -481,14 +349,6 @@ static double cpu_seconds(void)
 	return tv_seconds(ru.ru_utime) + tv_seconds(ru.ru_stime);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	static uint8_t frames[MAX_BATCH][FRAME_LEN];
@@ -504,6 +364,7 @@ int main(int argc, char **argv)
 	int fd, one = 1, bypass;
 	double t0, t1, deadline, cpu0;
 
+	rf_prog = "synflood";
 	parse_args(argc, argv, &o);
 
 	fd = socket(AF_PACKET, SOCK_RAW, 0); /* protocol 0: this socket receives nothing */
@@ -513,10 +374,10 @@ int main(int argc, char **argv)
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	if (strlen(o.ifname) >= IFNAMSIZ)
-		die("interface name too long: %s", o.ifname);
+		rf_die("interface name too long: %s", o.ifname);
 	strcpy(ifr.ifr_name, o.ifname);
 	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
-		die("no interface %s here", o.ifname);
+		rf_die("no interface %s here", o.ifname);
 	sll.sll_family = AF_PACKET;
 	sll.sll_ifindex = ifr.ifr_ifindex;
 	sll.sll_protocol = htons(ETH_P_IP);
@@ -524,20 +385,15 @@ int main(int argc, char **argv)
 	memcpy(sll.sll_addr, o.dst_mac, ETH_ALEN);
 	if (!o.have_src_mac) {
 		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-			die("cannot read the MAC of %s; give --src-mac", o.ifname);
+			rf_die("cannot read the MAC of %s; give --src-mac", o.ifname);
 		memcpy(o.src_mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
 	}
 	bypass = setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) == 0;
 
-	if (o.have_seed) {
-		rng_state = splitmix64(&o.seed);
-	} else {
-		uint64_t s = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32 ^
-			     (uint64_t)(now() * 1e9);
-		rng_state = splitmix64(&s);
-	}
-	if (!rng_state)
-		rng_state = 1; /* xorshift's one fixed point */
+	if (o.have_seed)
+		rf_seed(o.seed);
+	else
+		rf_seed_auto();
 
 	build_template(template, &o);
 	for (unsigned int i = 0; i < o.batch; i++) {
@@ -552,14 +408,14 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	cpu0 = cpu_seconds();
-	t0 = now();
+	t0 = rf_now();
 	deadline = t0 + o.seconds;
 	first = o.batch; /* nothing waiting yet */
 	for (;;) {
 		unsigned long long left = o.count - sent;
 		int n;
 
-		if (stop_requested || !left || now() >= deadline)
+		if (stop_requested || !left || rf_now() >= deadline)
 			break;
 		/* Refill the batch: new random frames where the last call sent some. */
 		if (first == o.batch) {
@@ -585,7 +441,7 @@ int main(int argc, char **argv)
 		if (first < o.batch) /* the next one was refused; it goes again */
 			rejected++;
 	}
-	t1 = now();
+	t1 = rf_now();
 	close(fd);
 
 	printf("sent=%llu rejected=%llu seconds=%.3f pps=%.0f cpu_seconds=%.3f qdisc_bypass=%d "

@@ -91,7 +91,7 @@ build() {
 	local arch p
 	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 	mkdir -p "$OUT"
-	cc -O2 -Wall -Werror -o "$SYNFLOOD" "$BENCH_DIR/synflood.c"
+	cc -O2 -Wall -Werror -I"$ROOT/tests/hostile" -o "$SYNFLOOD" "$BENCH_DIR/synflood.c"
 	cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
 	cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$FASTFLOWS" "$BENCH_DIR/fastflows.c" -lbpf
 	for p in sink tx drop; do

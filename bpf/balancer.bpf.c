@@ -8,6 +8,7 @@
  *   packet of a flow being collected → to the dispatcher
  *   packet of a bound flow → MACs rewritten towards its backend, XDP_TX
  *   a backend's diverted FIN/RST (from a VIP) → to the client, XDP_TX
+ *   a replay-mode backend's answer to a replayed SYN → to the dispatcher
  *   anything else to a VIP → dropped under its own reason
  *   not to a VIP           → XDP_PASS, untouched
  *
@@ -169,7 +170,8 @@ static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct et
 	return verdict(bytes, LB_XDP_TX_SYNACK, XDP_TX);
 }
 
-static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes)
+static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes,
+					 enum lb_xdp_reason reason)
 {
 	__u32 queue = ctx->rx_queue_index;
 
@@ -178,7 +180,7 @@ static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes)
 		return verdict(bytes, LB_XDP_DROP_NO_XSK, XDP_DROP);
 	if (bpf_redirect_map(&xsks, queue, XDP_DROP) != XDP_REDIRECT)
 		return verdict(bytes, LB_XDP_DROP_NO_XSK, XDP_DROP);
-	return verdict(bytes, LB_XDP_REDIRECT_DISPATCH, XDP_REDIRECT);
+	return verdict(bytes, reason, XDP_REDIRECT);
 }
 
 static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
@@ -233,8 +235,8 @@ static __always_inline int fast_path(struct ethhdr *eth, struct lb_flow *f, stru
  * A backend's FIN or RST, sent to us by its TC egress program so we see the
  * connection end: note it, then send it on to the client's next hop.
  */
-static __always_inline int diverted(struct ethhdr *eth, struct iphdr *iph, struct cursor *c,
-				    __u64 bytes)
+static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *iph,
+				    struct cursor *c, __u64 bytes)
 {
 	struct lb_flow_key fkey = {};
 	struct tcphdr *th;
@@ -248,11 +250,15 @@ static __always_inline int diverted(struct ethhdr *eth, struct iphdr *iph, struc
 	fkey.dport = th->source;
 	fkey.proto = IPPROTO_TCP;
 	f = bpf_map_lookup_elem(&flows, &fkey);
-	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING))
+	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING &&
+		   f->state != LB_FLOW_REPLAY))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
 	/* Only the flow's own backend may end it: a forged "VIP" frame must not. */
 	if (!mac_eq(eth->h_source, f->backend_mac))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NOT_BACKEND, XDP_DROP);
+	/* Its SYN/ACK (or refusal) for the SYN the dispatcher replayed: the dispatcher's. */
+	if (f->state == LB_FLOW_REPLAY)
+		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_REPLAY);
 	/*
 	 * A reset while nothing of the client's has come after the hand-off: the
 	 * backend refused the connection (no listener, full queue). The daemon
@@ -317,7 +323,7 @@ int lb_xdp(struct xdp_md *ctx)
 		/* From a VIP: only our backends send that, diverting a connection's end. */
 		vkey.addr = iph->saddr;
 		if (bpf_map_lookup_elem(&vips, &vkey))
-			return diverted(eth, iph, &c, bytes);
+			return diverted(ctx, eth, iph, &c, bytes);
 		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
 	}
 	if (iph->version != 4 || iph->ihl < 5)
@@ -355,8 +361,9 @@ int lb_xdp(struct xdp_md *ctx)
 		flow = NULL;
 	}
 	if (flow) {
-		if (flow->state == LB_FLOW_DISPATCH)
-			return to_dispatcher(ctx, bytes);
+		/* Being collected, or waiting for a replay-mode backend's SYN/ACK. */
+		if (flow->state == LB_FLOW_DISPATCH || flow->state == LB_FLOW_REPLAY)
+			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
 		return fast_path(eth, flow, th, flags, bytes);
 	}
 
@@ -385,7 +392,7 @@ int lb_xdp(struct xdp_md *ctx)
 
 	if (!payload && !(flags & (TH_FIN | TH_RST)) && vip->mode != LB_VIP_TCP)
 		return verdict(bytes, LB_XDP_DROP_HANDSHAKE_ACK, XDP_DROP);
-	return to_dispatcher(ctx, bytes);
+	return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
 }
 
 /* Run before other programs' defaults when chained by libxdp's dispatcher. */

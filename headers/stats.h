@@ -36,7 +36,8 @@
 	X(DROP_TCP_FLAGS,     "drop_tcp_flags")     /* SYN+FIN, no ACK, ...    */ \
 	X(DROP_TCP_OPTIONS,   "drop_tcp_options")   /* malformed SYN options   */ \
 	X(DROP_SYN_PAYLOAD,   "drop_syn_payload")   /* data on a SYN (no TFO)  */ \
-	X(DROP_INTERNAL,      "drop_internal")      /* helper failed; a bug    */
+	X(DROP_INTERNAL,      "drop_internal")      /* helper failed; a bug    */ \
+	X(REDIRECT_REPLAY,    "redirect_replay")    /* backend's answer to a replayed SYN → dispatcher */
 
 /* The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST diversion). */
 #define LB_BACKEND_REASONS(X)                                                   \
@@ -102,7 +103,12 @@ struct lb_counter {
 	X(REPLY_ABANDONED,   "reply_abandoned")   /* client never acknowledged it    */ \
 	X(TCP_MODE,          "tcp_mode_unbound")  /* tcp-mode VIP: not built yet     */ \
 	X(TX_FULL,           "tx_full")           /* no room to send a frame         */ \
-	X(FLOWS_RESET,       "flows_reset")       /* clients of a dead backend reset */
+	X(FLOWS_RESET,       "flows_reset")       /* clients of a dead backend reset */ \
+	X(REPLAY_SYNS,       "replay_syns")       /* SYNs replayed to replay-mode backends */ \
+	X(REPLAY_RETRANSMIT, "replay_retransmits") /* ... sent again: no SYN/ACK in time */ \
+	X(REPLAY_DONE,       "replay_done")       /* SYN/ACK came: connection handed over */ \
+	X(REPLAY_FAILED,     "replay_failed")     /* no answer or refused: next holder   */ \
+	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

@@ -294,9 +294,10 @@ static size_t key_list_delete(struct key_list *l, int fd)
 }
 
 /*
- * Connections a previous dispatcher was still collecting requests for: their
- * state died with it. Without a flows entry, the client's retransmitted first
- * segment opens them again here.
+ * Connections a previous dispatcher was still collecting requests for, or
+ * waiting on a replay-mode backend's SYN/ACK for: their state died with it.
+ * Without a flows entry, the client's retransmitted first segment opens them
+ * again here. A replay had counted its backend in; that count goes too.
  */
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
@@ -309,9 +310,13 @@ static void forget_dispatch_flows(struct lb_daemon *lb)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &f) && f.state == LB_FLOW_DISPATCH &&
-		    key_list_push(&gone, &key))
+		if (bpf_map_lookup_elem(fd, &key, &f) ||
+		    (f.state != LB_FLOW_DISPATCH && f.state != LB_FLOW_REPLAY))
+			continue;
+		if (key_list_push(&gone, &key))
 			break;
+		if (f.state == LB_FLOW_REPLAY && f.backend < LB_MAX_BACKENDS)
+			__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 	}
 	n = key_list_delete(&gone, fd);
 	if (n)
@@ -890,8 +895,9 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->handoff = (struct lb_handoff){
 		.cfg = &lb->cfg, .backends = lb->backends,
 		.flows_fd = bpf_map__fd(lb->skel->maps.flows), .send = send_frame, .send_ctx = lb,
+		.secret = &lb->secret,
 	};
-	lb_dispatcher_set_bind(lb->disp, lb_handoff_cookie, &lb->handoff);
+	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
 		lb_xsk_queues(lb->xsk), lb_xsk_zerocopy(lb->xsk) ? "zero-copy" : "copy", ds.routes,
 		ds.bytes / 1024);

@@ -8,14 +8,22 @@
  * handled alike and the first copy of a byte wins (a retransmission cannot
  * change what was already parsed).
  *
- *   COLLECTING  ─ head complete ─► routed: hand-off (bind callback) or 503
+ *   COLLECTING  ─ head complete ─► routed: cookie-mode hand-off (bind callback) or 503
+ *       │        │                 └ replay-mode backend: SYN replayed ─► REPLAYING
  *       │        └ bad / no route / too large / timeout ─► REPLYING
+ *   REPLAYING: waiting for the backend's SYN/ACK, which the XDP program sends
+ *             here; the SYN is sent again on a timer. SYN/ACK ─► the client's
+ *             segments go to the backend and we forget the connection; no
+ *             answer after LB_REPLAY_TRIES, or a reset ─► the next holder, or 503.
+ *             Client segments meanwhile are dropped (it retransmits them to the
+ *             backend later): never sent twice.
  *   REPLYING: our reply + FIN sent, retransmitted until the client acknowledges
  *             it and sends its FIN, which we acknowledge ─► LINGER
  *   LINGER: kept briefly to acknowledge a retransmitted FIN, then gone
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +44,15 @@
 #define LB_REPLY_RTO_MS	     200  /* first retransmission of our reply */
 #define LB_REPLY_TRIES	     6	  /* then the client is reset */
 #define LB_LINGER_MS	     2000 /* to acknowledge a retransmitted FIN */
+/*
+ * Replayed SYN: first retransmission, doubling after. A backend sits on the
+ * balancer's LAN, so 3 tries (100 + 200 + 400 ms) is generous before the next
+ * holder is tried; the client sees at most that as extra latency.
+ */
+#define LB_REPLAY_RTO_MS     100
+#define LB_REPLAY_TRIES	     3
 
-enum conn_state { COLLECTING, REPLYING, LINGER };
+enum conn_state { COLLECTING, REPLYING, LINGER, REPLAYING };
 
 struct lb_conn {
 	struct lb_flow_key key;
@@ -64,8 +79,11 @@ struct lb_conn {
 	/* REPLYING */
 	char *reply;
 	uint32_t reply_len;
-	uint32_t tries;
+	uint32_t tries;		     /* also: replayed SYNs sent */
 	bool reply_acked;
+	/* REPLAYING */
+	uint32_t backend;	     /* the holder the SYN was replayed to */
+	uint64_t tried[LB_MAX_BACKENDS / 64]; /* holders that failed this request */
 };
 
 struct lb_dispatcher {
@@ -166,10 +184,16 @@ static int conn_grow(struct lb_conn *c, uint32_t end, uint32_t lim)
 	return 0;
 }
 
-/* Forget @c; @drop_flow also removes its flows entry (not after a hand-off). */
+/*
+ * Forget @c; @drop_flow also removes its flows entry (not after a hand-off),
+ * and undoes a replay under way (the backend's count, its half-open connection).
+ */
 static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_flow)
 {
 	struct lb_conn **pp = &d->buckets[key_hash(&c->key)];
+
+	if (drop_flow && c->state == REPLAYING && d->bind)
+		d->bind(d->bind_ctx, d, c, c->backend, LB_BIND_REPLAY_ABORT);
 
 	while (*pp != c)
 		pp = &(*pp)->hnext;
@@ -324,7 +348,14 @@ static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, c
 
 /* ---- the request ------------------------------------------------------------- */
 
-static void read_backends(struct lb_dispatcher *d, struct lb_backend_view *view, size_t n)
+static bool tried(const struct lb_conn *c, uint32_t backend)
+{
+	return c->tried[backend / 64] & (1ULL << (backend % 64));
+}
+
+/* What selection sees; holders that already failed @c's replay are down for it. */
+static void read_backends(struct lb_dispatcher *d, const struct lb_conn *c,
+			  struct lb_backend_view *view, size_t n)
 {
 	size_t i;
 
@@ -347,6 +378,8 @@ static void read_backends(struct lb_dispatcher *d, struct lb_backend_view *view,
 			view[i].state = val.state;
 			view[i].active = val.active;
 		}
+		if (tried(c, i))
+			view[i].state = LB_BACKEND_DOWN;
 	}
 }
 
@@ -354,6 +387,73 @@ static void note_chosen(struct lb_dispatcher *d, uint32_t backend)
 {
 	if (d->maps.backends)
 		__atomic_fetch_add(&d->maps.backends[backend].chosen, 1, __ATOMIC_RELAXED);
+}
+
+/* The connection now belongs to the hand-off, and so does its flow. */
+static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	uint64_t now = mono_ns();
+
+	if (c->first_byte_ns && now >= c->first_byte_ns)
+		lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
+	conn_unlink(d, c, false);
+}
+
+/* Replay mode: the SYN goes out and we wait for the backend's SYN/ACK. */
+static void replay_start(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend, bool head)
+{
+	if (!d->bind || d->bind(d->bind_ctx, d, c, backend, LB_BIND_REPLAY_SYN)) {
+		conn_reply(d, c, 503, "the hand-off to the chosen backend is not available", head);
+		return;
+	}
+	count(d, LB_DISP_REPLAY_SYNS);
+	c->state = REPLAYING;
+	c->backend = backend;
+	c->tries = 1;
+	c->deadline_ms = d->now_ms + LB_REPLAY_RTO_MS;
+}
+
+static void conn_parse(struct lb_dispatcher *d, struct lb_conn *c);
+
+/*
+ * The replay to c->backend failed: undo it, remember the holder as tried and
+ * decide again from the request we still hold: another holder, or 503.
+ */
+static void replay_failed(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	count(d, LB_DISP_REPLAY_FAILED);
+	if (d->bind)
+		d->bind(d->bind_ctx, d, c, c->backend, LB_BIND_REPLAY_ABORT);
+	c->tried[c->backend / 64] |= 1ULL << (c->backend % 64);
+	c->state = COLLECTING;
+	c->tries = 0;
+	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
+	conn_parse(d, c);
+}
+
+/*
+ * A frame from the VIP side while replaying: the backend's answer to our SYN,
+ * sent here by the XDP program (only from the flow's backend). A SYN/ACK for
+ * the client's ISN completes the hand-off; a reset is a refusal.
+ */
+static void replay_answer(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	if (s->flags & LB_TH_RST) {
+		pr_debug("replay to %s: refused (reset)\n", d->cfg->backends[c->backend].name);
+		replay_failed(d, c);
+		return;
+	}
+	if ((s->flags & (LB_TH_SYN | LB_TH_ACK)) != (LB_TH_SYN | LB_TH_ACK) ||
+	    s->ack != c->client_isn + 1) {
+		count(d, LB_DISP_SEGMENTS_DUP);
+		return;
+	}
+	if (!d->bind || d->bind(d->bind_ctx, d, c, c->backend, LB_BIND_REPLAY_DONE)) {
+		replay_failed(d, c);
+		return;
+	}
+	count(d, LB_DISP_REPLAY_DONE);
+	handed_off(d, c);
 }
 
 /* The head is complete (or broken): decide. */
@@ -383,7 +483,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		conn_reply(d, c, 404, "no route for this resource", head);
 		return;
 	}
-	read_backends(d, view, d->cfg->n_backends);
+	read_backends(d, c, view, d->cfg->n_backends);
 	chosen = lb_select_backend(m.holders, m.n_holders, view, d->cfg->n_backends, &d->rr);
 	if (chosen < 0) {
 		conn_reply(d, c, 503, "no holder of this resource is up", head);
@@ -396,12 +496,12 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
-	if (d->bind && d->bind(d->bind_ctx, d, c, chosen) == 0) {
-		uint64_t now = mono_ns();
-
-		if (c->first_byte_ns && now >= c->first_byte_ns)
-			lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
-		conn_unlink(d, c, false); /* the hand-off owns the connection, and its flow */
+	if (d->cfg->backends[chosen].handoff == LB_HANDOFF_REPLAY) {
+		replay_start(d, c, chosen, head);
+		return;
+	}
+	if (d->bind && d->bind(d->bind_ctx, d, c, chosen, LB_BIND_HANDOFF) == 0) {
+		handed_off(d, c);
 		return;
 	}
 	conn_reply(d, c, 503, "the hand-off to the chosen backend is not available", head);
@@ -580,6 +680,18 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	if (lb_segment_parse(frame, len, &s))
 		return;
 	/*
+	 * From the VIP to a client: a replay-mode backend answering our SYN. Its
+	 * checksum may be left to offload (the backend sent it through its own
+	 * stack), and nothing of it but the flags and ack is used.
+	 */
+	k = (struct lb_flow_key){ .saddr = s.daddr, .daddr = s.saddr, .sport = s.dport,
+				  .dport = s.sport, .proto = IPPROTO_TCP };
+	c = conn_find(d, &k);
+	if (c && c->state == REPLAYING && (s.flags & (LB_TH_SYN | LB_TH_RST))) {
+		replay_answer(d, c, &s);
+		return;
+	}
+	/*
 	 * AF_XDP frames never met the kernel's checksum checks, and what we take
 	 * here is replayed to a backend with fresh checksums: a damaged segment
 	 * must not become the request (the client retransmits it intact).
@@ -643,6 +755,10 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 		if (s.flags & LB_TH_FIN)
 			conn_send(d, c, c->cookie + 1 + c->reply_len + 1, 0, NULL, 0);
 		break;
+	case REPLAYING:
+		/* The backend gets it from the client again once the flow is bound. */
+		count(d, LB_DISP_REPLAY_HELD);
+		break;
 	}
 }
 
@@ -682,6 +798,19 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 			break;
 		case LINGER:
 			conn_free(d, c);
+			break;
+		case REPLAYING:
+			if (c->tries >= LB_REPLAY_TRIES) {
+				pr_debug("replay to %s: no SYN/ACK after %u tries\n",
+					 d->cfg->backends[c->backend].name, c->tries);
+				replay_failed(d, c);
+				break;
+			}
+			count(d, LB_DISP_REPLAY_RETRANSMIT);
+			if (d->bind)
+				d->bind(d->bind_ctx, d, c, c->backend, LB_BIND_REPLAY_RESEND);
+			c->deadline_ms = now_ms + ((uint64_t)LB_REPLAY_RTO_MS << c->tries);
+			c->tries++;
 			break;
 		}
 	}

@@ -33,12 +33,32 @@ struct lb_dispatcher;
 typedef int (*lb_send_fn)(void *ctx, const uint8_t *frame, size_t len);
 
 /*
- * Called when a request has been routed to @backend (index into the config's
- * backends). Returning 0 means the connection now belongs to the hand-off
- * (the dispatcher forgets it); non-zero makes the dispatcher answer 503.
+ * What the dispatcher asks of the hand-off for a routed request (see handoff.h):
+ *   LB_BIND_HANDOFF        cookie mode: hand the connection over now
+ *   LB_BIND_REPLAY_SYN     replay mode: take the flow, send the replayed SYN
+ *   LB_BIND_REPLAY_RESEND  no answer in time: send that SYN again
+ *   LB_BIND_REPLAY_DONE    the backend's SYN/ACK came: send the client's ACK and
+ *                          request, the flow goes to the fast path
+ *   LB_BIND_REPLAY_ABORT   given up (no answer, refused, client gone): undo the
+ *                          flow and the count, reset the backend's half-open one
+ */
+enum lb_bind_step {
+	LB_BIND_HANDOFF,
+	LB_BIND_REPLAY_SYN,
+	LB_BIND_REPLAY_RESEND,
+	LB_BIND_REPLAY_DONE,
+	LB_BIND_REPLAY_ABORT,
+};
+
+/*
+ * Called with a request routed to @backend (index into the config's backends),
+ * in that backend's hand-off mode. For LB_BIND_HANDOFF and LB_BIND_REPLAY_DONE,
+ * returning 0 means the connection now belongs to the hand-off (the dispatcher
+ * forgets it); for LB_BIND_REPLAY_SYN, that the replay is under way. Non-zero
+ * makes the dispatcher try another holder or answer 503.
  */
 typedef int (*lb_bind_fn)(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
-			  uint32_t backend);
+			  uint32_t backend, enum lb_bind_step step);
 
 struct lb_dispatcher_maps {
 	int flows_fd;	 /* -1: no flows map (unit tests) */

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 
 #include "handoff.h"
+#include "handoff_opt.h"
 #include "log.h"
 #include "packet.h"
 
@@ -14,51 +15,181 @@ static bool mac_known(const uint8_t mac[6])
 	return memcmp(mac, zero, 6) != 0;
 }
 
-int lb_handoff_cookie(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
-		      uint32_t backend)
+static const char *name_of(const struct lb_handoff *h, uint32_t backend)
+{
+	return h->cfg->backends[backend].name;
+}
+
+/* One frame from the client's side of the connection to the backend's MAC. */
+static int send_to_backend(struct lb_handoff *h, const struct lb_conn_view *v,
+			   const struct lb_backend *b, struct lb_segment *s)
+{
+	size_t len;
+
+	memcpy(s->src_mac, v->own_mac, 6);
+	memcpy(s->dst_mac, b->mac, 6);
+	s->saddr = v->key.saddr;
+	s->daddr = v->key.daddr;
+	s->sport = v->key.sport;
+	s->dport = v->key.dport;
+	len = lb_segment_build(h->frame, sizeof(h->frame), s);
+	return len && !h->send(h->send_ctx, h->frame, len) ? 0 : -1;
+}
+
+/*
+ * The client's ACK and request as it sent them, in the client's sequence space
+ * (ack = our cookie + 1): a cookie-mode backend adopts the connection from it,
+ * a replay-mode backend's TC program translates it into its own.
+ */
+static void send_request(struct lb_handoff *h, const struct lb_conn_view *v,
+			 const struct lb_backend *b, uint32_t backend)
+{
+	/* Cut to what the client may send: its MSS less the timestamp option. */
+	uint32_t mss = v->opts.mss - (v->ts_ok ? 12 : 0), off = 0;
+
+	do {
+		uint32_t n = v->request_len - off > mss ? mss : v->request_len - off;
+		struct lb_segment s = {
+			.seq = v->client_isn + 1 + off, .ack = v->cookie + 1,
+			.flags = LB_TH_ACK | (off + n == v->request_len ? LB_TH_PSH : 0),
+			.window = v->client_window,
+			.has_ts = v->ts_ok, .tsval = v->tsval, .tsecr = v->tsecr,
+			.payload = v->request + off, .len = n,
+		};
+
+		if (send_to_backend(h, v, b, &s))
+			pr_warn("hand-off to %s: a request segment could not be sent; the client "
+				"will retransmit it\n", name_of(h, backend));
+		off += n;
+	} while (off < v->request_len);
+}
+
+/* The flow as it goes into the map: @state, towards @b, with the client's next hop. */
+static int put_flow(struct lb_handoff *h, const struct lb_conn_view *v, const struct lb_backend *b,
+		    uint32_t backend, uint32_t state)
+{
+	struct lb_flow flow = { .state = state, .backend = backend };
+
+	memcpy(flow.backend_mac, b->mac, 6);
+	memcpy(flow.client_hop_mac, v->client_hop_mac, 6);
+	flow.last_seen_ns = h->now_ns;
+	if (h->flows_fd < 0)
+		return 0; /* no map: unit tests look at the frames only */
+	return bpf_map_update_elem(h->flows_fd, &v->key, &flow, BPF_ANY) ? -1 : 0;
+}
+
+/*
+ * The SYN the client sent, rebuilt: its ISN, the options its cookie remembers
+ * (MSS, SACK, window scale, ECN) and its timestamp, plus the hand-off option
+ * that tells the backend's TC program how to translate (handoff_opt.h).
+ */
+static int send_replayed_syn(struct lb_handoff *h, const struct lb_conn_view *v,
+			     const struct lb_backend *b)
+{
+	struct lb_cookie_tuple t = { v->key.saddr, v->key.daddr, v->key.sport, v->key.dport };
+	uint8_t opts[40], n = 0;
+	struct lb_handoff_opt ho = {
+		.kind = LB_HANDOFF_OPT_KIND, .len = LB_HANDOFF_OPT_LEN,
+		.exid = htobe16(LB_HANDOFF_OPT_EXID),
+		.client_isn = htobe32(v->cookie),
+		.lb_tsval = htobe32(v->ts_ok ? v->tsecr : 0),
+		.wscale = v->opts.wscale == LB_COOKIE_WSCALE_NONE ? LB_COOKIE_WSCALE_NONE
+								  : h->cfg->handoff.wscale,
+	};
+	struct lb_segment s = {
+		.seq = v->client_isn,
+		.flags = LB_TH_SYN | (v->opts.ecn ? LB_TH_ECE | LB_TH_CWR : 0),
+		.window = v->client_window,
+	};
+
+	lb_handoff_opt_set_tag(&ho, lb_handoff_tag(h->secret->key, &t, v->cookie,
+						   be32toh(ho.lb_tsval), ho.wscale));
+	opts[n++] = 2; /* MSS */
+	opts[n++] = 4;
+	opts[n++] = v->opts.mss >> 8;
+	opts[n++] = v->opts.mss & 0xff;
+	if (v->ts_ok) {
+		uint32_t tsval = htobe32(v->tsval), tsecr = 0;
+
+		opts[n++] = v->opts.sack ? 4 : 1; /* SACK permitted, or NOP */
+		opts[n++] = v->opts.sack ? 2 : 1;
+		opts[n++] = 8; /* timestamps */
+		opts[n++] = 10;
+		memcpy(opts + n, &tsval, 4);
+		memcpy(opts + n + 4, &tsecr, 4);
+		n += 8;
+	} else if (v->opts.sack) {
+		opts[n++] = 1;
+		opts[n++] = 1;
+		opts[n++] = 4;
+		opts[n++] = 2;
+	}
+	if (v->opts.wscale != LB_COOKIE_WSCALE_NONE) {
+		opts[n++] = 1;
+		opts[n++] = 3; /* window scale */
+		opts[n++] = 3;
+		opts[n++] = v->opts.wscale;
+	}
+	memcpy(opts + n, &ho, sizeof(ho));
+	n += sizeof(ho);
+	s.opts = opts;
+	s.optlen = n;
+	return send_to_backend(h, v, b, &s);
+}
+
+/* Replay abandoned: a reset at the client's ISN + 1 ends the backend's half-open connection. */
+static void send_backend_rst(struct lb_handoff *h, const struct lb_conn_view *v,
+			     const struct lb_backend *b)
+{
+	struct lb_segment s = { .seq = v->client_isn + 1, .flags = LB_TH_RST };
+
+	send_to_backend(h, v, b, &s);
+}
+
+int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
+		    enum lb_bind_step step)
 {
 	struct lb_handoff *h = ctx;
 	struct lb_backend *b = &h->backends[backend];
-	struct lb_flow flow = { .state = LB_FLOW_BOUND, .backend = backend };
 	struct lb_conn_view v;
-	uint32_t mss, off = 0;
 
+	(void)d;
 	lb_conn_describe(c, &v);
-	if (!mac_known(b->mac)) {
-		pr_debug("backend %s: MAC not resolved yet (or give it as 'mac:' in the config)\n",
-			 h->cfg->backends[backend].name);
-		return -1;
+	switch (step) {
+	case LB_BIND_HANDOFF:
+	case LB_BIND_REPLAY_SYN:
+		if (!mac_known(b->mac)) {
+			pr_debug("backend %s: MAC not resolved yet (or give it as 'mac:' in the "
+				 "config)\n", name_of(h, backend));
+			return -1;
+		}
+		/* The flow first: the backend's answer may bring client packets at once. */
+		if (put_flow(h, &v, b, backend,
+			     step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY))
+			return -1;
+		__atomic_fetch_add(&b->active, 1, __ATOMIC_RELAXED);
+		if (step == LB_BIND_HANDOFF) {
+			send_request(h, &v, b, backend);
+			return 0;
+		}
+		/* Lost or not, the timer sends it again. */
+		if (send_replayed_syn(h, &v, b))
+			pr_warn("replay to %s: the SYN could not be sent\n", name_of(h, backend));
+		return 0;
+	case LB_BIND_REPLAY_RESEND:
+		return send_replayed_syn(h, &v, b);
+	case LB_BIND_REPLAY_DONE:
+		if (put_flow(h, &v, b, backend, LB_FLOW_BOUND))
+			return -1;
+		send_request(h, &v, b, backend);
+		return 0;
+	case LB_BIND_REPLAY_ABORT:
+		send_backend_rst(h, &v, b);
+		/* Back to the dispatcher, which may pick another holder or answer. */
+		if (put_flow(h, &v, b, backend, LB_FLOW_DISPATCH) && h->flows_fd >= 0)
+			bpf_map_delete_elem(h->flows_fd, &v.key);
+		__atomic_fetch_sub(&b->active, 1, __ATOMIC_RELAXED);
+		return 0;
 	}
-	memcpy(flow.backend_mac, b->mac, 6);
-	memcpy(flow.client_hop_mac, v.client_hop_mac, 6);
-	flow.last_seen_ns = h->now_ns;
-	/* The flow first: the backend's answer may bring client packets at once. */
-	if (bpf_map_update_elem(h->flows_fd, &v.key, &flow, BPF_ANY))
-		return -1;
-	__atomic_fetch_add(&b->active, 1, __ATOMIC_RELAXED);
-
-	/* The client's own segments, cut to what it may send (its MSS less options). */
-	mss = v.opts.mss - (v.ts_ok ? 12 : 0);
-	do {
-		uint32_t n = v.request_len - off > mss ? mss : v.request_len - off;
-		struct lb_segment s = {
-			.saddr = v.key.saddr, .daddr = v.key.daddr,
-			.sport = v.key.sport, .dport = v.key.dport,
-			.seq = v.client_isn + 1 + off, .ack = v.cookie + 1,
-			.flags = LB_TH_ACK | (off + n == v.request_len ? LB_TH_PSH : 0),
-			.window = v.client_window,
-			.has_ts = v.ts_ok, .tsval = v.tsval, .tsecr = v.tsecr,
-			.payload = v.request + off, .len = n,
-		};
-		size_t len;
-
-		memcpy(s.src_mac, v.own_mac, 6);
-		memcpy(s.dst_mac, b->mac, 6);
-		len = lb_segment_build(h->frame, sizeof(h->frame), &s);
-		if (!len || h->send(h->send_ctx, h->frame, len))
-			pr_warn("hand-off to %s: a request segment could not be sent; the client "
-				"will retransmit it\n", h->cfg->backends[backend].name);
-		off += n;
-	} while (off < v.request_len);
-	return 0;
+	return -1;
 }

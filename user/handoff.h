@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Handing a connection to its backend, cookie mode: the flow goes into the
- * flows map as bound (so the XDP program forwards everything after), the
- * backend's active count goes up once, and the client's ACK and request bytes
- * are sent to the backend's MAC exactly as the client could have sent them. The
- * backend's TC program validates the cookie and its kernel adopts the connection.
+ * Handing a connection to its backend. The flow goes into the flows map (so the
+ * XDP program forwards what follows), the backend's active count goes up once,
+ * and the client's ACK and request bytes are sent to the backend's MAC exactly
+ * as the client could have sent them.
+ *
+ * cookie mode: at once. The backend's TC program validates the cookie and its
+ *   kernel adopts the connection.
+ * replay mode: first a SYN rebuilt from the client's (its ISN, the options its
+ *   cookie remembers) with the hand-off option; the flow waits in REPLAY state
+ *   until the backend's SYN/ACK comes back through the XDP program. Then the
+ *   ACK and request follow, in the client's sequence space: the backend's TC
+ *   programs translate every packet of the connection from then on.
  */
 #ifndef LATEBIND_HANDOFF_H
 #define LATEBIND_HANDOFF_H
@@ -21,12 +28,13 @@ struct lb_handoff {
 	int flows_fd;
 	lb_send_fn send;
 	void *send_ctx;
+	const struct lb_cookie_secret *secret; /* keys the replay hand-off option */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC, set by the caller per batch */
 	uint8_t frame[2048];
 };
 
-/* An lb_bind_fn: 0 when the hand-off is under way, -1 to have the client told 503. */
-int lb_handoff_cookie(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
-		      uint32_t backend);
+/* The lb_bind_fn of the balancer (see enum lb_bind_step); @ctx is a struct lb_handoff. */
+int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
+		    enum lb_bind_step step);
 
 #endif

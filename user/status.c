@@ -92,7 +92,7 @@ static void print_backends(int fd, int names_fd, bool json)
 /* One line per flow, @offset flows skipped, at most @limit shown. */
 static void print_flows(int flows_fd, int backends_fd, long offset, long limit, bool json)
 {
-	static const char *const states[] = { "?", "dispatch", "bound", "closing" };
+	static const char *const states[] = { "?", "dispatch", "bound", "closing", "replay" };
 	struct lb_flow_key key, next, *prev = NULL;
 	struct lb_flow f;
 	struct lb_backend b;
@@ -120,11 +120,11 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 			printf("%s{\"client\":\"%s:%u\",\"vip\":\"%s:%u\",\"state\":\"%s\","
 			       "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
 			       shown ? "," : "", c, ntohs(key.sport), v, ntohs(key.dport),
-			       f.state < 4 ? states[f.state] : "?", be, (unsigned long long)f.packets,
+			       f.state < 5 ? states[f.state] : "?", be, (unsigned long long)f.packets,
 			       (unsigned long long)f.bytes, idle);
 		else
 			printf("  %s:%u %s:%u %s %s %llu %llu %.1f\n", c, ntohs(key.sport), v,
-			       ntohs(key.dport), f.state < 4 ? states[f.state] : "?", be,
+			       ntohs(key.dport), f.state < 5 ? states[f.state] : "?", be,
 			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle);
 		shown++;
 	}

@@ -473,6 +473,11 @@ START_TEST(test_known_flow_goes_to_dispatcher)
 	run_frame(frame, len, &r);
 	/* No AF_XDP socket in a test run: the redirect is counted as such. */
 	assert_counted(&r, LB_XDP_DROP_NO_XSK);
+	/* Waiting for a replay-mode backend's SYN/ACK: still the dispatcher's, no fast path. */
+	f.state = LB_FLOW_REPLAY;
+	ck_assert_int_eq(bpf_map_update_elem(fd, &k, &f, BPF_ANY), 0);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_DROP_NO_XSK);
 	ck_assert_int_eq(bpf_map_delete_elem(fd, &k), 0);
 }
 END_TEST
@@ -854,6 +859,17 @@ static const struct divert_case divert_cases[] = {
 	/* Anyone can put a VIP in a source address; only the backend has its MAC. */
 	{ "forged RST from another MAC", LB_FLOW_BOUND, 0x04, XDP_DROP,
 	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true },
+	/*
+	 * Replay mode: the backend's answer to the replayed SYN goes to the
+	 * dispatcher (no AF_XDP socket in a test run: counted as such), the flow
+	 * and the count untouched; the dispatcher decides.
+	 */
+	{ "SYN|ACK, replaying flow", LB_FLOW_REPLAY, 0x12, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false },
+	{ "RST|ACK, replaying flow", LB_FLOW_REPLAY, 0x14, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false },
+	{ "SYN|ACK, replaying flow, another MAC", LB_FLOW_REPLAY, 0x12, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true },
+	{ "SYN|ACK, flow still at the dispatcher", LB_FLOW_DISPATCH, 0x12, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
 };
 
 START_TEST(test_diverted)

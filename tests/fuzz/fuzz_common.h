@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CHECK(cond, ...)                                                       \
 	do {                                                                   \
@@ -137,6 +138,36 @@ static inline const uint8_t *rd_bytes16(struct reader *r, size_t max, size_t *le
 }
 
 /* A private copy of exactly @n bytes, so ASan catches a read one past the end. */
+/* LB_FUZZ_VERBOSE=1: say what each input did (for replaying a corpus by hand). */
+static inline bool fuzz_verbose(void)
+{
+	static int v = -1;
+
+	if (v < 0)
+		v = getenv("LB_FUZZ_VERBOSE") && strcmp(getenv("LB_FUZZ_VERBOSE"), "0");
+	return v;
+}
+
+/* Big-endian fields of a frame. */
+static inline uint16_t rd16be(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32be(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* TAI seconds, the cookie's clock. */
+static inline uint64_t tai_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return ts.tv_sec;
+}
+
 static inline uint8_t *dup_exact(const void *p, size_t n)
 {
 	uint8_t *d = malloc(n);

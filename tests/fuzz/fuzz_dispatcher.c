@@ -54,7 +54,7 @@ static const char yaml[] =
 	"vips: [{address: 192.0.2.80, port: 80}]\n"
 	"backends:\n"
 	"  - {name: web1, address: 198.51.100.11}\n"
-	"  - {name: web2, address: 198.51.100.12, weight: 3}\n"
+	"  - {name: web2, address: 198.51.100.12, weight: 3, handoff: replay}\n"
 	"  - {name: web3, address: 198.51.100.13, state: draining}\n"
 	"  - {name: web4, address: 198.51.100.14}\n"
 	"routes:\n"
@@ -142,7 +142,8 @@ static int on_send(void *ctx, const uint8_t *f, size_t len)
 }
 
 /* The hand-off: the request must be complete and routed to a holder that is up. */
-static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend)
+static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
+		   enum lb_bind_step step)
 {
 	struct lb_http_limits lim = LB_HTTP_LIMITS_DEFAULT;
 	struct lb_conn_view v;

@@ -72,34 +72,6 @@ static uint64_t stats_prev[LB_BE_REASON_MAX];
 #define COV_SIZE   (LB_BE_REASON_MAX * 2 * 16)
 __attribute__((section("__libfuzzer_extra_counters"), used)) static uint8_t cov[COV_SIZE];
 
-/* LB_FUZZ_VERBOSE=1: say what each frame did (for replaying a corpus by hand). */
-static bool verbose(void)
-{
-	static int v = -1;
-
-	if (v < 0)
-		v = getenv("LB_FUZZ_VERBOSE") && strcmp(getenv("LB_FUZZ_VERBOSE"), "0");
-	return v;
-}
-
-static uint16_t rd16be(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32be(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t tai_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_TAI, &ts);
-	return ts.tv_sec;
-}
-
 static void read_stats(uint64_t *out)
 {
 	struct lb_counter vals[ncpu];
@@ -244,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memcpy(stats_prev, now, sizeof(stats_prev));
 	CHECK(moved >= 0, "no counter moved");
-	if (verbose())
+	if (fuzz_verbose())
 		fprintf(stderr, "%zu bytes: verdict %d, %s\n", len, (int)opts.retval, lb_backend_reason_names[moved]);
 	cov[COV_REASON + (moved * 2 + egress) * 16 + ((flags >> 1) & 1) + ((flags >> 3) & 2) +
 	    ((flags & 1) << 2) + ((flags & 4) << 1)]++;

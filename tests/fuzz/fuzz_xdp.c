@@ -97,6 +97,7 @@ static const struct flowdef flowdefs[] = {
 	{ 40002, VPORT, LB_FLOW_DISPATCH },
 	{ 40003, VPORT, LB_FLOW_CLOSING },
 	{ 40004, TCP_PORT, LB_FLOW_BOUND },
+	{ 40005, VPORT, LB_FLOW_REPLAY }, /* waiting for a replay-mode SYN/ACK */
 };
 #define N_FLOWS (sizeof(flowdefs) / sizeof(flowdefs[0]))
 
@@ -108,26 +109,6 @@ static const struct flowdef flowdefs[] = {
 __attribute__((section("__libfuzzer_extra_counters"), used)) static uint8_t cov[COV_SIZE];
 
 static uint64_t stats_prev[LB_XDP_REASON_MAX];
-
-/* LB_FUZZ_VERBOSE=1: say what each frame did (for replaying a corpus by hand). */
-static bool verbose(void)
-{
-	static int v = -1;
-
-	if (v < 0)
-		v = getenv("LB_FUZZ_VERBOSE") && strcmp(getenv("LB_FUZZ_VERBOSE"), "0");
-	return v;
-}
-
-static uint16_t rd16be(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32be(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void wr16be(uint8_t *p, uint16_t v)
 {
@@ -141,14 +122,6 @@ static void wr32be(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
-}
-
-static uint64_t tai_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_TAI, &ts);
-	return ts.tv_sec;
 }
 
 static struct lb_flow_key flow_key(uint16_t cport, uint16_t vport)
@@ -431,7 +404,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memcpy(stats_prev, now_stats, sizeof(stats_prev));
 	CHECK(moved >= 0, "no counter moved");
-	if (verbose())
+	if (fuzz_verbose())
 		fprintf(stderr, "%zu bytes: verdict %d, %s\n", len, (int)opts.retval, lb_xdp_reason_names[moved]);
 
 	parse_in(in, len, &p);

@@ -44,7 +44,7 @@ hostile_build() {
 		if [[ -x $out && $out -nt $src && $out -nt $LAB_ROOT/tests/hostile/rawframe.h ]]; then
 			continue
 		fi
-		cc -O2 -Wall -Werror -o "$out.$$" "$src" || return 1
+		cc -O2 -Wall -Werror -I"$LAB_ROOT/tests/hostile" -o "$out.$$" "$src" || return 1
 		mv -f "$out.$$" "$out" || return 1
 	done
 }

@@ -15,6 +15,8 @@
 #include "cookie.h"
 #include "directory.h"
 #include "dispatcher.h"
+#include "handoff.h"
+#include "handoff_opt.h"
 #include "packet.h"
 #include "stats.h"
 #include "suites.h"
@@ -73,6 +75,9 @@ static struct {
 	int bind_ret;
 	unsigned binds;
 	uint32_t bound;
+	enum lb_bind_step steps[16]; /* every call's step, in order */
+	uint32_t step_backend[16];
+	struct lb_handoff *handoff;  /* set: the real hand-off runs too, frames captured */
 	size_t conns_in_bind;
 	struct lb_conn_view view;
 	uint8_t request[LIMIT];
@@ -103,9 +108,14 @@ static int capture(void *ctx, const uint8_t *frame, size_t len)
 	return 0;
 }
 
-static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend)
+static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
+		   enum lb_bind_step step)
 {
 	(void)ctx;
+	if (t.binds < 16) {
+		t.steps[t.binds] = step;
+		t.step_backend[t.binds] = backend;
+	}
 	t.binds++;
 	t.bound = backend;
 	t.conns_in_bind = lb_dispatcher_conns(d);
@@ -114,16 +124,18 @@ static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, 
 	if (t.view.request_len)
 		memcpy(t.request, t.view.request, t.view.request_len);
 	t.view.request = NULL; /* not ours to keep */
+	if (t.handoff && !t.bind_ret)
+		return lb_handoff_bind(t.handoff, d, c, backend, step);
 	return t.bind_ret;
 }
 
-static void setup(void)
+static void setup_with(const char *text)
 {
 	struct lb_dispatcher_maps maps = { .flows_fd = -1, .backends_fd = -1, .stats_fd = -1 };
 	char err[LB_ERR_MAX];
 
 	memset(&t, 0, sizeof(t));
-	ck_assert_msg(!lb_config_parse("dispatcher.yaml", yaml, strlen(yaml), &t.cfg, err,
+	ck_assert_msg(!lb_config_parse("dispatcher.yaml", text, strlen(text), &t.cfg, err,
 				       sizeof(err)),
 		      "config: %s", err);
 	t.dir = lb_directory_build(t.cfg.routes, t.cfg.n_routes, err, sizeof(err));
@@ -137,6 +149,11 @@ static void setup(void)
 	t.d = lb_dispatcher_new(&t.cfg, t.dir, &t.secret, &maps, capture, NULL);
 	ck_assert_ptr_nonnull(t.d);
 	lb_dispatcher_set_bind(t.d, on_bind, NULL);
+}
+
+static void setup(void)
+{
+	setup_with(yaml);
 }
 
 static void teardown(void)
@@ -1152,6 +1169,330 @@ START_TEST(test_tx_full)
 }
 END_TEST
 
+/* ---- replay mode ---------------------------------------------------------------- */
+
+static const char yaml_replay[] =
+	"interface: eth0\n"
+	"vips:\n"
+	"  - {address: 192.0.2.80, port: 80, mode: http}\n"
+	"backends:\n"
+	"  - {name: web1, address: 198.51.100.11, handoff: replay}\n"
+	"  - {name: web2, address: 198.51.100.12, handoff: replay}\n"
+	"  - {name: web3, address: 198.51.100.13}\n"
+	"routes:\n"
+	"  - {host: \"*\", prefix: /web1/, backends: [web1]}\n"
+	"  - {host: \"*\", prefix: /pair/, backends: [web1, web2]}\n"
+	"  - {host: \"*\", prefix: /web3/, backends: [web3]}\n"
+	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n";
+
+static const uint8_t be_mac[3][6] = {
+	{ 0x02, 0x00, 0x00, 0x00, 0x02, 0x11 },
+	{ 0x02, 0x00, 0x00, 0x00, 0x02, 0x12 },
+	{ 0x02, 0x00, 0x00, 0x00, 0x02, 0x13 },
+};
+
+static void setup_replay(void)
+{
+	setup_with(yaml_replay);
+}
+
+/* A backend's frame to @cl from the VIP, as its TC egress diverts it to the balancer. */
+static void backend_says(struct client *cl, uint32_t backend, uint8_t flags, uint32_t seq,
+			 uint32_t ack)
+{
+	struct lb_segment s = {
+		.saddr = htonl(VIP_IP), .daddr = htonl(CLIENT_IP),
+		.sport = htons(VIP_PORT), .dport = htons(cl->port),
+		.seq = seq, .ack = ack, .flags = flags, .window = 65160,
+		.has_ts = cl->ts, .tsval = 0x7e570000, .tsecr = cl->tsval,
+	};
+	uint8_t buf[256];
+	size_t n;
+
+	memcpy(s.dst_mac, lb_mac, 6);
+	memcpy(s.src_mac, be_mac[backend], 6);
+	n = lb_segment_build(buf, sizeof(buf), &s);
+	ck_assert_uint_gt(n, 0);
+	lb_dispatcher_input(t.d, buf, n, t.now, t.tai);
+}
+
+static void expect_step(unsigned i, enum lb_bind_step step, uint32_t backend)
+{
+	ck_assert_msg(t.binds > i, "bind call %u never came (%u calls)", i, t.binds);
+	ck_assert_msg(t.steps[i] == step, "bind call %u: step %d, want %d", i, t.steps[i], step);
+	ck_assert_msg(t.step_backend[i] == backend, "bind call %u: backend %u, want %u", i,
+		      t.step_backend[i], backend);
+}
+
+static const char req_web1[] = "GET /web1/a HTTP/1.1\r\nHost: x\r\n\r\n";
+static const char req_pair[] = "GET /pair/a HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/* SYN replayed, client segments held meanwhile, the SYN/ACK completes the hand-off. */
+START_TEST(test_replay_handoff)
+{
+	struct client cl;
+
+	client_default(&cl);
+	client_str(&cl, 0, req_web1);
+	ck_assert_uint_eq(t.binds, 1);
+	expect_step(0, LB_BIND_REPLAY_SYN, 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1); /* still ours until the SYN/ACK */
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_SYNS), 1);
+	/* The client retransmits meanwhile: held back, nothing answered, no second bind. */
+	client_str(&cl, 0, req_web1);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_HELD), 1);
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(t.n_sent, 0);
+	/* A SYN/ACK for another ISN is not the answer. */
+	backend_says(&cl, 0, LB_TH_SYN | LB_TH_ACK, 0xb0000000, cl.isn + 5);
+	ck_assert_uint_eq(t.binds, 1);
+	backend_says(&cl, 0, LB_TH_SYN | LB_TH_ACK, 0xb0000000, cl.isn + 1);
+	ck_assert_uint_eq(t.binds, 2);
+	expect_step(1, LB_BIND_REPLAY_DONE, 0);
+	ck_assert_uint_eq(t.view.request_len, strlen(req_web1));
+	ck_assert_mem_eq(t.request, req_web1, strlen(req_web1));
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_DONE), 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	/* Nothing left to time out. */
+	t.now += 60000;
+	lb_dispatcher_timers(t.d, t.now);
+	ck_assert_uint_eq(t.binds, 2);
+	ck_assert_uint_eq(t.n_sent, 0);
+}
+END_TEST
+
+/* No answer: the SYN again at 100 and 300 ms, then the next holder, then 503. */
+START_TEST(test_replay_retries_then_503)
+{
+	static const uint64_t waits[] = { 100, 200, 400 };
+	char text[1024];
+	uint32_t first, second;
+	struct client cl;
+	unsigned i, round;
+
+	client_default(&cl);
+	client_str(&cl, 0, req_pair);
+	expect_step(0, LB_BIND_REPLAY_SYN, t.step_backend[0]);
+	first = t.step_backend[0];
+	ck_assert_uint_lt(first, 2);
+	second = 1 - first;
+	for (round = 0; round < 2; round++) {
+		uint32_t b = round ? second : first;
+		unsigned base = round * 4;
+
+		for (i = 0; i < 3; i++) {
+			/* Not a millisecond early. */
+			t.now += waits[i] - 1;
+			lb_dispatcher_timers(t.d, t.now);
+			ck_assert_uint_eq(t.binds, base + 1 + i);
+			t.now += 1;
+			lb_dispatcher_timers(t.d, t.now);
+			if (i < 2)
+				expect_step(base + 1 + i, LB_BIND_REPLAY_RESEND, b);
+		}
+		expect_step(base + 3, LB_BIND_REPLAY_ABORT, b);
+		if (!round)
+			expect_step(base + 4, LB_BIND_REPLAY_SYN, second);
+	}
+	ck_assert_uint_eq(t.binds, 8); /* no third holder tried: there is none */
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_RETRANSMIT), 4);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_FAILED), 2);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_503), 1);
+	collect_reply(&cl, 0, cl.isn + 1 + strlen(req_pair), text, sizeof(text));
+	ck_assert_msg(strstr(text, "HTTP/1.1 503 ") == text, "%s", text);
+}
+END_TEST
+
+/* A reset for the replayed SYN (no listener): the other holder, whose SYN/ACK completes it. */
+START_TEST(test_replay_refused_next_holder)
+{
+	struct client cl;
+	uint32_t first;
+
+	client_default(&cl);
+	client_str(&cl, 0, req_pair);
+	first = t.step_backend[0];
+	/* A reset from the VIP for another connection changes nothing. */
+	cl.port++;
+	backend_says(&cl, first, LB_TH_RST | LB_TH_ACK, 0, 0);
+	cl.port--;
+	ck_assert_uint_eq(t.binds, 1);
+	backend_says(&cl, first, LB_TH_RST | LB_TH_ACK, 0, cl.isn + 1);
+	expect_step(1, LB_BIND_REPLAY_ABORT, first);
+	expect_step(2, LB_BIND_REPLAY_SYN, 1 - first);
+	backend_says(&cl, 1 - first, LB_TH_SYN | LB_TH_ACK, 0xb0000000, cl.isn + 1);
+	expect_step(3, LB_BIND_REPLAY_DONE, 1 - first);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_FAILED), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_DONE), 1);
+	ck_assert_uint_eq(replies(), 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+}
+END_TEST
+
+/* The client gives up while we wait: the replay is undone (count, backend's half-open one). */
+START_TEST(test_replay_client_rst)
+{
+	struct client cl;
+
+	client_default(&cl);
+	client_str(&cl, 0, req_web1);
+	client_send(&cl, strlen(req_web1), LB_TH_RST | LB_TH_ACK, NULL, 0);
+	ck_assert_uint_eq(t.binds, 2);
+	expect_step(1, LB_BIND_REPLAY_ABORT, 0);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+	/* A late SYN/ACK finds nothing. */
+	backend_says(&cl, 0, LB_TH_SYN | LB_TH_ACK, 0xb0000000, cl.isn + 1);
+	ck_assert_uint_eq(t.binds, 2);
+}
+END_TEST
+
+/* A cookie-mode backend in the same site is handed off at once, as before. */
+START_TEST(test_replay_mixed_cookie_backend)
+{
+	struct client cl;
+
+	client_default(&cl);
+	client_str(&cl, 0, "GET /web3/a HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_uint_eq(t.binds, 1);
+	expect_step(0, LB_BIND_HANDOFF, 2);
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+}
+END_TEST
+
+/* Find TCP option @kind in a built frame (Ethernet, IPv4 without options). */
+static const uint8_t *frame_option(const struct sent_frame *f, uint8_t kind, uint8_t *len)
+{
+	const uint8_t *th = f->buf + 14 + 20, *o = th + 20;
+	size_t optlen = (th[12] >> 4) * 4 - 20, i = 0;
+
+	while (i < optlen) {
+		if (o[i] == 0)
+			break;
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		ck_assert_uint_le(i + 2, optlen);
+		if (o[i] == kind) {
+			*len = o[i + 1];
+			return o + i;
+		}
+		i += o[i + 1];
+	}
+	return NULL;
+}
+
+static const struct syn_row {
+	const char *name;
+	bool ts;
+	const struct lb_cookie_opts *opts;
+} syn_rows[] = {
+	{ "all options", true, &opts_full },
+	{ "no options at all", false, &opts_none },
+};
+
+/*
+ * The real hand-off's frames: the replayed SYN (ISN, the options the cookie
+ * remembers, a hand-off option whose tag validates), then the request in the
+ * client's sequence space, and on abort a reset.
+ */
+START_TEST(test_replay_frames)
+{
+	const struct syn_row *r = &syn_rows[_i];
+	struct lb_backend backends[3] = {};
+	struct lb_handoff h = {
+		.cfg = &t.cfg, .backends = backends, .flows_fd = -1,
+		.send = capture, .secret = &t.secret,
+	};
+	struct lb_cookie_tuple tu = {
+		.caddr = htonl(CLIENT_IP), .vaddr = htonl(VIP_IP),
+		.cport = htons(CLIENT_PORT), .vport = htons(VIP_PORT),
+	};
+	const struct lb_handoff_opt *ho;
+	const uint8_t *o;
+	struct lb_segment s;
+	struct client cl;
+	uint32_t tsval;
+	uint8_t len;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		memcpy(backends[i].mac, be_mac[i], 6);
+	t.handoff = &h;
+	client_init(&cl, CLIENT_PORT, 0x10000000, r->ts, r->opts);
+	client_str(&cl, 0, req_web1);
+	tsval = cl.tsval;
+	ck_assert_uint_eq(t.n_sent, 1);
+	sent_seg(0, &s);
+	ck_assert_mem_eq(s.dst_mac, be_mac[0], 6);
+	ck_assert_mem_eq(s.src_mac, lb_mac, 6);
+	ck_assert_uint_eq(s.saddr, htonl(CLIENT_IP));
+	ck_assert_uint_eq(s.daddr, htonl(VIP_IP));
+	ck_assert_uint_eq(ntohs(s.sport), CLIENT_PORT);
+	ck_assert_uint_eq(s.flags, LB_TH_SYN);
+	ck_assert_uint_eq(s.seq, cl.isn);
+	ck_assert_uint_eq(s.len, 0);
+	ck_assert_int_eq(lb_frame_check_csums(t.sent[0].buf, t.sent[0].len), 0);
+	o = frame_option(&t.sent[0], 2, &len);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq((o[2] << 8 | o[3]), r->opts->mss);
+	ck_assert_int_eq(!!frame_option(&t.sent[0], 4, &len), r->opts->sack);
+	o = frame_option(&t.sent[0], 3, &len);
+	ck_assert_int_eq(!!o, r->opts->wscale != LB_COOKIE_WSCALE_NONE);
+	if (o)
+		ck_assert_uint_eq(o[2], r->opts->wscale);
+	ck_assert_int_eq(s.has_ts, r->ts);
+	if (r->ts) {
+		ck_assert_uint_eq(s.tsval, tsval);
+		ck_assert_uint_eq(s.tsecr, 0);
+	}
+	ho = (const struct lb_handoff_opt *)frame_option(&t.sent[0], LB_HANDOFF_OPT_KIND, &len);
+	ck_assert_ptr_nonnull(ho);
+	ck_assert_uint_eq(len, LB_HANDOFF_OPT_LEN);
+	ck_assert_uint_eq(ntohs(ho->exid), LB_HANDOFF_OPT_EXID);
+	ck_assert_uint_eq(ntohl(ho->client_isn), cl.cookie);
+	ck_assert_uint_eq(ntohl(ho->lb_tsval), r->ts ? 0x0badcafe : 0); /* the client's TSecr */
+	ck_assert_uint_eq(ho->wscale,
+			  r->opts->wscale == LB_COOKIE_WSCALE_NONE ? LB_COOKIE_WSCALE_NONE : SCALE);
+	ck_assert_int_eq(lb_handoff_tag_check(&t.secret, &tu, cl.cookie, ntohl(ho->lb_tsval),
+					      ho->wscale, lb_handoff_opt_tag(ho), TAI),
+			 0);
+	/* The tag covers every field: change one and it fails. */
+	ck_assert_int_ne(lb_handoff_tag_check(&t.secret, &tu, cl.cookie ^ 1, ntohl(ho->lb_tsval),
+					      ho->wscale, lb_handoff_opt_tag(ho), TAI),
+			 0);
+	ck_assert_int_ne(lb_handoff_tag_check(&t.secret, &tu, cl.cookie, ntohl(ho->lb_tsval) + 1,
+					      ho->wscale, lb_handoff_opt_tag(ho), TAI),
+			 0);
+
+	/* The SYN/ACK: the client's ACK and request follow, in its own sequence space. */
+	backend_says(&cl, 0, LB_TH_SYN | LB_TH_ACK, 0xb0000000, cl.isn + 1);
+	ck_assert_uint_eq(t.n_sent, 2);
+	sent_seg(1, &s);
+	ck_assert_mem_eq(s.dst_mac, be_mac[0], 6);
+	ck_assert_uint_eq(s.seq, cl.isn + 1);
+	ck_assert_uint_eq(s.ack, cl.cookie + 1);
+	ck_assert_uint_eq(s.flags, LB_TH_ACK | LB_TH_PSH);
+	ck_assert_uint_eq(s.len, strlen(req_web1));
+	ck_assert_mem_eq(s.payload, req_web1, s.len);
+	if (r->ts)
+		ck_assert_uint_eq(s.tsecr, 0x0badcafe);
+
+	/* Another connection given up on: the backend's half-open one gets a reset. */
+	client_init(&cl, CLIENT_PORT + 1, 0x20000000, r->ts, r->opts);
+	client_str(&cl, 0, req_web1);
+	ck_assert_uint_eq(t.n_sent, 3);
+	client_send(&cl, strlen(req_web1), LB_TH_RST | LB_TH_ACK, NULL, 0);
+	ck_assert_uint_eq(t.n_sent, 4);
+	sent_seg(3, &s);
+	ck_assert_mem_eq(s.dst_mac, be_mac[0], 6);
+	ck_assert_uint_eq(s.flags & LB_TH_RST, LB_TH_RST);
+	ck_assert_uint_eq(s.seq, cl.isn + 1);
+	ck_assert_uint_eq(ntohs(s.sport), CLIENT_PORT + 1);
+	ck_assert_uint_eq(backends[0].active, 1); /* the first one only */
+}
+END_TEST
+
 /* One iteration per table row (_i is the row). */
 #define ADD_ROWS(tc, fn, rows)                                                 \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(rows) / sizeof((rows)[0])))
@@ -1179,6 +1520,16 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_global_cap);
 	ADD_ROWS(tc, test_malformed, bad_rows);
 	tcase_add_test(tc, test_tx_full);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replay");
+	tcase_add_checked_fixture(tc, setup_replay, teardown);
+	tcase_add_test(tc, test_replay_handoff);
+	tcase_add_test(tc, test_replay_retries_then_503);
+	tcase_add_test(tc, test_replay_refused_next_holder);
+	tcase_add_test(tc, test_replay_client_rst);
+	tcase_add_test(tc, test_replay_mixed_cookie_backend);
+	ADD_ROWS(tc, test_replay_frames, syn_rows);
 	suite_add_tcase(s, tc);
 	return s;
 }
