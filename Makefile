@@ -26,6 +26,10 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h headers/*.h)
+# Lab-only BPF programs (tests/lab/*.bpf.c): loaded by the lab's shell with
+# ip/bpftool, never embedded in latebind, so objects only (no skeletons).
+LAB_BPF_SRCS := $(wildcard tests/lab/*.bpf.c)
+LAB_BPF_OBJS := $(patsubst tests/lab/%.bpf.c,$(BUILD)/lab/%.bpf.o,$(LAB_BPF_SRCS))
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -39,12 +43,15 @@ BPFT_SRCS := $(wildcard tests/bpf/*.c)
 .PHONY: FORCE all deps install uninstall clean vmlinux test test-unit test-bpf test-lab test-fuzz \
         lab-up lab-down demo bench format
 
-all: $(BUILD)/latebind $(BPF_OBJS)
+all: $(BUILD)/latebind $(BPF_OBJS) $(LAB_BPF_OBJS)
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests:
+$(BUILD) $(BUILD)/user $(BUILD)/tests $(BUILD)/lab:
 	mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/lab/%.bpf.o: tests/lab/%.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/lab
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o

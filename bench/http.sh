@@ -8,13 +8,18 @@
 #   latebind  through the VIP, `latebind balancer` in cookie mode;
 #   haproxy   through the VIP, Debian's HAProxy in the balancer namespace, which
 #             holds the VIP on its loopback while it runs (latebind stopped);
+#   replay    through the VIP, latebind with every backend in replay mode
+#             (`handoff: replay`, `backend attach --mode replay`): connection
+#             setup only, the unloaded and close workloads; skipped while
+#             replay mode is not built (TODO(replay): gate in http_setup);
 #
 # with the same routes, the same client path (client → router → switch) and the
-# same backends (the hand-off programs stay attached on them in every mode).
-# Workloads per mode, in this order:
+# same backends (the hand-off programs stay attached on them in every mode, in
+# cookie mode but while replay is measured). Workloads per mode, in this order:
 #
 #   unloaded   sequential new-connection requests for a 1 KiB object (curl,
-#              one at a time): latency with the handshake, no queueing;
+#              one at a time): latency with the handshake, no queueing; also
+#              the time to the first byte (connection setup + hand-off);
 #   close      (a) wrk, a new connection per request (Connection: close), 1 KiB;
 #   keepalive  (b) wrk, persistent connections, 1 KiB;
 #   big        (c) parallel curls for 64 MiB objects from both clients.
@@ -34,7 +39,10 @@ WRK_CONNS=${BENCH_WRK_CONNS:-16}
 BIG_PER_CLIENT=${BENCH_BIG_PER_CLIENT:-4}
 BIG_FILE=${BENCH_BIG_FILE:-64m.bin}
 UNLOADED_SAMPLES=${BENCH_UNLOADED_SAMPLES:-200}
-HTTP_MODES=(direct latebind haproxy)
+HTTP_MODES=(direct latebind haproxy replay)
+# Replay mode measures connection setup (what the hand-off itself costs): the
+# unloaded and close workloads only (http_section).
+REPLAY_BUILT= # yes / no, from http_setup's probe
 
 HTTP_RAW=$OUT/http-raw.tsv
 HAPROXY_CONF=$OUT/haproxy.cfg
@@ -199,11 +207,40 @@ haproxy_stop() {
 
 # --- modes -------------------------------------------------------------------------
 
+# backends_attach MODE: every backend's hand-off programs in MODE (cookie or
+# replay), and their ids for progstat.
+backends_attach() {
+	local w
+	# shellcheck disable=SC2034 # read by lab_backends_attach and lab_balancer_config
+	LAB_HANDOFF_MODE=$1
+	lab_backends_detach >>"$OUT/attach.log" 2>&1 || true
+	lab_backends_attach >>"$OUT/attach.log" 2>&1 || die "latebind backend attach --mode $1 failed; see $OUT/attach.log"
+	BACKENDS_ATTACHED=1
+	TC_PROG_IDS=()
+	for w in "${LAB_WEBS[@]}"; do
+		mapfile -t -O "${#TC_PROG_IDS[@]}" TC_PROG_IDS < <(
+			for dir in ingress egress; do
+				tc -n "$(lab_ns "$w")" filter show dev "$LAB_IF" "$dir" |
+					awk '{ for (i = 1; i < NF; i++) if ($i == "id") { print $(i + 1); exit } }'
+			done)
+	done
+	((${#TC_PROG_IDS[@]} == 2 * ${#LAB_WEBS[@]})) || die "backend TC programs not found (${TC_PROG_IDS[*]})"
+}
+
 http_mode_start() {
 	BAL_PID=
 	XDP_ID=
 	case $1 in
 	direct) ;;
+	replay)
+		backends_attach replay
+		lab_balancer_config
+		# shellcheck disable=SC2119 # no extra daemon options
+		lab_balancer_start >/dev/null || die "latebind balancer (replay) did not start; see $LAB_BALANCER_LOG"
+		BAL_PID=$LAB_BALANCER_PID
+		XDP_ID=$(xdp_prog_id) || die "latebind: no XDP program on $LAB_IF"
+		lab_wait 15 vip_ready || die "latebind (replay) did not answer on $VIP within 15 s; see $LAB_BALANCER_LOG"
+		;;
 	latebind)
 		# shellcheck disable=SC2119 # no extra daemon options
 		lab_balancer_start >/dev/null || die "latebind balancer did not start; see $LAB_BALANCER_LOG"
@@ -221,6 +258,12 @@ http_mode_start() {
 http_mode_stop() {
 	case $1 in
 	latebind) lab_balancer_stop || die "latebind balancer did not exit cleanly; see $LAB_BALANCER_LOG" ;;
+	replay)
+		lab_balancer_stop || die "latebind balancer (replay) did not exit cleanly; see $LAB_BALANCER_LOG"
+		# Back to cookie mode for every other mode (and bench/xdp.sh after us).
+		backends_attach cookie
+		lab_balancer_config
+		;;
 	haproxy) haproxy_stop ;;
 	esac
 	BAL_PID=
@@ -298,11 +341,12 @@ measure_end() {
 		END { printf "%.0f %.0f %.0f %.0f\n", xn, xr, tn, tr }' "$OUT/progstat.out")
 }
 
-# record ROUND MODE WORKLOAD SECONDS REQUESTS BYTES ERRORS P50 P90 P99 (after measure_end)
+# record ROUND MODE WORKLOAD SECONDS REQUESTS BYTES ERRORS P50 P90 P99 [TTFB-P50
+# TTFB-P99] (after measure_end)
 record() {
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${@:1:10}" \
 		"$M_CPU" "$M_RX" "$M_TX" "$M_XDP_NS" "$M_XDP_RUNS" "$M_TC_NS" "$M_TC_RUNS" "$M_LB" \
-		>>"$HTTP_RAW"
+		"${11:-0}" "${12:-0}" >>"$HTTP_RAW"
 }
 
 # $HTTP_RAW columns: 1 round, 2 mode, 3 workload, 4 seconds, 5 requests (big:
@@ -311,7 +355,9 @@ record() {
 # 11 balancer process CPU s, 12 balancer eth0 rx bytes, 13 tx bytes, 14 XDP
 # program ns, 15 XDP runs, 16 backend TC programs ns, 17 their runs; latebind's
 # counters: 18 dispatcher decisions, 19/20 fast-path packets/bytes (client →
-# backend, forwarded), 21/22 diverted packets/bytes (backend FIN/RST → client).
+# backend, forwarded), 21/22 diverted packets/bytes (backend FIN/RST → client);
+# 23/24 p50/p99 µs to the first byte (unloaded only: curl's time_starttransfer,
+# connection setup and hand-off included; 0 elsewhere).
 
 # --- workloads ------------------------------------------------------------------------
 
@@ -322,7 +368,7 @@ w_unloaded() {
 	measure_begin
 	t0=$EPOCHREALTIME
 	lab_exec client1 timeout -k 5 60 curl -s --connect-timeout 3 --max-time 5 -H 'Connection: close' \
-		-w '%{stderr}%{http_code} %{time_connect} %{time_total} %{size_download}\n' \
+		-w '%{stderr}%{http_code} %{time_connect} %{time_total} %{size_download} %{time_starttransfer}\n' \
 		"$(http_base "$mode")/web1/1k.bin?n=[1-$UNLOADED_SAMPLES]" >/dev/null 2>"$f" || true
 	t1=$EPOCHREALTIME
 	measure_end
@@ -332,7 +378,9 @@ w_unloaded() {
 		"$ok" "$(awk '$1 == 200 { s += $4 } END { print s + 0 }' "$f")" "$((UNLOADED_SAMPLES - ok))" \
 		"$(awk '$1 == 200 { print $3 * 1e6 }' "$f" | pct 50)" \
 		"$(awk '$1 == 200 { print $3 * 1e6 }' "$f" | pct 90)" \
-		"$(awk '$1 == 200 { print $3 * 1e6 }' "$f" | pct 99)"
+		"$(awk '$1 == 200 { print $3 * 1e6 }' "$f" | pct 99)" \
+		"$(awk '$1 == 200 { print $5 * 1e6 }' "$f" | pct 50)" \
+		"$(awk '$1 == 200 { print $5 * 1e6 }' "$f" | pct 99)"
 }
 
 # w_wrk ROUND MODE close|keepalive
@@ -390,21 +438,30 @@ w_big() {
 
 # --- the section ------------------------------------------------------------------------
 
+# TODO(replay): remove this probe and REPLAY_BUILT once replay mode is on main;
+# then replay is measured in every run and an attach failure fails the run.
+# replay_probe: `latebind backend attach --mode replay` really attaches (tried
+# on web1, which goes back to cookie mode after); only its "not built yet"
+# exit (3) skips the replay mode.
+replay_probe() {
+	local out rc=0
+	out=$(LAB_HANDOFF_MODE=replay lab_backends_attach web1 2>&1) || rc=$?
+	echo "$out" >>"$OUT/attach.log"
+	if ((rc == 3)) && [[ $out == *"not built"* ]]; then
+		REPLAY_BUILT=no
+		say "http: replay mode is not built yet (backend attach --mode replay exits 3): not measured"
+	else
+		REPLAY_BUILT=yes
+	fi
+}
+
 http_setup() {
-	local w
 	: >"$HTTP_RAW"
 	: >"$HAPROXY_LOG"
+	: >"$OUT/attach.log"
 	lab_cookie_key
-	lab_backends_attach >>"$OUT/attach.log" 2>&1 || die "latebind backend attach failed; see $OUT/attach.log"
-	BACKENDS_ATTACHED=1
-	for w in "${LAB_WEBS[@]}"; do
-		mapfile -t -O "${#TC_PROG_IDS[@]}" TC_PROG_IDS < <(
-			for dir in ingress egress; do
-				tc -n "$(lab_ns "$w")" filter show dev "$LAB_IF" "$dir" |
-					awk '{ for (i = 1; i < NF; i++) if ($i == "id") { print $(i + 1); exit } }'
-			done)
-	done
-	((${#TC_PROG_IDS[@]} == 2 * ${#LAB_WEBS[@]})) || die "backend TC programs not found (${TC_PROG_IDS[*]})"
+	replay_probe
+	backends_attach cookie
 	lab_balancer_config
 	haproxy_config
 	# shellcheck disable=SC2034 # both used by run.sh's report
@@ -416,26 +473,29 @@ http_setup() {
 http_section() {
 	local round mode i n=${#HTTP_MODES[@]} modes
 	http_setup
-	say "http: $HTTP_ROUNDS round(s) of ${HTTP_MODES[*]} (order rotated per round):" \
+	say "http: $HTTP_ROUNDS round(s) of ${HTTP_MODES[*]}$([[ $REPLAY_BUILT == yes ]] || echo ' (replay: not built yet)') (order rotated per round):" \
 		"$UNLOADED_SAMPLES unloaded requests, wrk ${HTTP_SECONDS} s close + keep-alive," \
 		"$((2 * BIG_PER_CLIENT)) × $BIG_FILE"
 	for ((round = 1; round <= HTTP_ROUNDS; round++)); do
 		modes=()
 		for ((i = 0; i < n; i++)); do modes+=("${HTTP_MODES[(i + round - 1) % n]}"); done
 		for mode in "${modes[@]}"; do
+			if [[ $mode == replay && $REPLAY_BUILT != yes ]]; then continue; fi
 			http_mode_start "$mode"
 			http_verify "$mode"
 			w_unloaded "$round" "$mode"
 			w_wrk "$round" "$mode" close
-			w_wrk "$round" "$mode" keepalive
-			w_big "$round" "$mode"
+			if [[ $mode != replay ]]; then
+				w_wrk "$round" "$mode" keepalive
+				w_big "$round" "$mode"
+			fi
 			http_mode_stop "$mode"
 			awk -F'\t' -v r="$round" -v m="$mode" '$1 == r && $2 == m {
 				if ($3 == "unloaded") u = sprintf("unloaded p50 %.0f µs", $8)
 				else if ($3 == "close") c = sprintf("close %.0f/s p50 %.0f µs", $5 / $4, $8)
 				else if ($3 == "keepalive") k = sprintf("keep-alive %.0f/s", $5 / $4)
 				else if ($3 == "big") b = sprintf("big %.0f MB/s", $6 / $4 / 1e6)
-			} END { printf "bench: round %d %-8s %s; %s; %s; %s\n", r, m, u, c, k, b }' "$HTTP_RAW"
+			} END { printf "bench: round %d %-8s %s; %s%s%s\n", r, m, u, c, k ? "; " k : "", b ? "; " b : "" }' "$HTTP_RAW"
 		done
 	done
 	if ((BACKENDS_ATTACHED)); then

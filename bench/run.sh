@@ -7,7 +7,9 @@
 #   http       (a) new connection per request, 1 KiB: requests/s, p50/p99 latency
 #              (b) keep-alive requests/s   (c) 64 MiB objects, parallel clients
 #              (d) balancer-side CPU and bytes through its interface per GB
-#              — direct, latebind (cookie mode) and HAProxy, bench/http.sh
+#              — direct, latebind (cookie mode) and HAProxy, bench/http.sh;
+#              and latebind in replay mode: time to first byte on a new
+#              connection and (a) (skipped while replay mode is not built)
 #   xdp        (e) SYN/ACKs and fast-path packets per second next to plain
 #              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
 #   decisions  (f) dispatcher decisions per second with a million routes,
@@ -58,7 +60,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -248,6 +250,8 @@ function val(k) {
 	if (k == "tc_ns_run") return $17 ? $16 / $17 : 0
 	if (k == "tc_us_req") return $16 / 1e3 / $5
 	if (k == "dec_per_req") return $18 / $5
+	if (k == "ttfb50") return $23
+	if (k == "ttfb99") return $24
 }
 # out KEY, the values in list L (space-separated): "KEY min median max"
 function out(key, l,   v, n, i, j, t) {
@@ -257,8 +261,8 @@ function out(key, l,   v, n, i, j, t) {
 	print key, v[1], (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[n]
 }
 BEGIN {
-	nk = split("rps p50 p90 p99 p50ms mbs errors cpu_us_req cpu_s_gb xdp_us_req xdp_s_gb bal_pct thru_pct thru_mb_gb fast_pct div_pct div_b_pkt fast_b_pkt tc_ns_run tc_us_req dec_per_req", K, " ")
-	nm = split("direct latebind haproxy", M, " ")
+	nk = split("rps p50 p90 p99 p50ms mbs errors cpu_us_req cpu_s_gb xdp_us_req xdp_s_gb bal_pct thru_pct thru_mb_gb fast_pct div_pct div_b_pkt fast_b_pkt tc_ns_run tc_us_req dec_per_req ttfb50 ttfb99", K, " ")
+	nm = split("direct latebind haproxy replay", M, " ")
 }
 {
 	rounds[$1] = 1; wl[$3] = 1
@@ -378,6 +382,7 @@ http_report() {
 	done | sed 's/; $/./'
 	echo
 	echo
+	replay_report
 	echo "### Ratios, paired by round (min / median / max)"
 	echo
 	echo "| | latebind / direct | latebind / HAProxy |"
@@ -427,6 +432,39 @@ http_report() {
 	echo "Backends' TC programs (attached in every mode): ns per run, median over rounds — direct"
 	echo "$(med v:direct:close:tc_ns_run %.0f), latebind $(med v:latebind:close:tc_ns_run %.0f)," \
 		"HAProxy $(med v:haproxy:close:tc_ns_run %.0f) (workload a); per request, latebind: $(med v:latebind:close:tc_us_req %.2f) µs."
+	echo
+}
+
+# Replay mode next to cookie mode and direct: what the hand-off costs a new
+# connection (the replayed SYN is one more round trip to the backend).
+replay_report() {
+	echo "### Connection setup: replay mode next to cookie mode"
+	echo
+	if [[ ${REPLAY_BUILT:-} != yes ]]; then
+		echo "Replay mode not measured: \`latebind backend attach --mode replay\` is not built yet."
+		echo
+		return
+	fi
+	echo "latebind with every backend in replay mode (\`handoff: replay\`, \`backend attach --mode replay\`),"
+	echo "measured in the same rounds as the other modes; unloaded and (a) only."
+	echo
+	echo "| workload | measure | direct | latebind, cookie | latebind, replay |"
+	echo "| --- | --- | ---: | ---: | ---: |"
+	rrow() { # LABEL WORKLOAD METRIC FORMAT
+		echo "| $1 | $(hs direct "$2" "$3" "$4") | $(hs latebind "$2" "$3" "$4") | $(hs replay "$2" "$3" "$4") |"
+	}
+	rrow "unloaded, new connection each (curl, $UNLOADED_SAMPLES in a row) | time to first byte, p50 µs" unloaded ttfb50 %.0f
+	rrow "unloaded | time to first byte, p99 µs" unloaded ttfb99 %.0f
+	rrow "(a) new connection per request, 1 KiB | requests/s" close rps %.0f
+	rrow "(a) | p50 µs" close p50 %.0f
+	rrow "(a) | p99 µs" close p99 %.0f
+	echo
+	echo "| paired by round | replay / cookie | replay − cookie, µs | replay − direct, µs |"
+	echo "| --- | ---: | ---: | ---: |"
+	echo "| unloaded time to first byte, p50 | $(hps replay latebind unloaded ttfb50 %.3f) | $(hps replay latebind unloaded ttfb50 %.0f diff) | $(hps replay direct unloaded ttfb50 %.0f diff) |"
+	echo "| (a) new-connection requests/s | $(hps replay latebind close rps %.3f) | – | – |"
+	echo
+	echo "Errors in replay mode, summed over rounds: $(awk -F'\t' '$2 == "replay" { e += $7 } END { print e + 0 }' "$HTTP_RAW")."
 	echo
 }
 
@@ -533,7 +571,7 @@ report() {
 # What the report needs from the run, kept so --report-only can write it again.
 META_VARS=(QUICK SECTIONS DATE RESULTS LATEBIND_VERSION COMMIT_DESC LOAD_START LOAD_END START_TIME
 	END_TIME ELAPSED HTTP_ROUNDS HTTP_SECONDS WRK_THREADS WRK_CONNS BIG_PER_CLIENT BIG_FILE
-	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY)
+	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY REPLAY_BUILT)
 WRK_VERSION='' HAPROXY_VERSION='' XDP_RESULTS='' UNIT_DIRECTORY=''
 
 finish_report() {

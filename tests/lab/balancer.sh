@@ -10,7 +10,8 @@ LAB_BALANCER_LOG=$LAB_RUN/balancer.log
 LAB_BALANCER_PID=
 
 # The lab's site: each backend's own content, /pair/ on web1+web2, /shared/, / and
-# /health on all; anything else has no route (404). LAB_HANDOFF overrides the
+# /health on all; anything else has no route (404). Each backend's hand-off mode
+# is the lab's (LB_LAB_HANDOFF, lab_handoff_of). LAB_HANDOFF overrides the
 # handoff settings.
 lab_balancer_config() {
 	cat >"$LAB_BALANCER_CONF" <<-YAML
@@ -18,9 +19,9 @@ lab_balancer_config() {
 	vips:
 	  - {address: $VIP, port: $VIP_PORT, mode: http}
 	backends:
-	  - {name: web1, address: $WEB1_IP, mac: "$WEB1_MAC"}
-	  - {name: web2, address: $WEB2_IP, mac: "$WEB2_MAC"}
-	  - {name: web3, address: $WEB3_IP, mac: "$WEB3_MAC"}
+	  - {name: web1, address: $WEB1_IP, mac: "$WEB1_MAC", handoff: $(lab_handoff_of web1)}
+	  - {name: web2, address: $WEB2_IP, mac: "$WEB2_MAC", handoff: $(lab_handoff_of web2)}
+	  - {name: web3, address: $WEB3_IP, mac: "$WEB3_MAC", handoff: $(lab_handoff_of web3)}
 	routes:
 	  - {name: web1-only, host: "*", prefix: /web1/, backends: [web1]}
 	  - {name: web2-only, host: "*", prefix: /web2/, backends: [web2]}
@@ -92,14 +93,16 @@ lab_balancer_flows() {
 	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '$1 == "Flows:" { print $2 }'
 }
 
-# lab_backends_attach [NODE...]: the cookie-mode programs on the backends (default all).
+# lab_backends_attach [NODE...]: the hand-off programs on the backends (default
+# all), each in its mode (lab_handoff_of), as the balancer's config says. Fails
+# with the first failing attach's exit status.
 lab_backends_attach() {
 	local w
 	[[ -f $LAB_RUN/cookie.key ]] || lab_cookie_key
 	for w in "${@:-${LAB_WEBS[@]}}"; do
 		lab_exec_bpf "$w" "$LAB_LATEBIND" backend attach --interface "$LAB_IF" \
 			--vip "$VIP:$VIP_PORT" --balancer-mac "$BALANCER_MAC" \
-			--cookie-key "$LAB_RUN/cookie.key" || return 1
+			--cookie-key "$LAB_RUN/cookie.key" --mode "$(lab_handoff_of "$w")" || return
 	done
 }
 

@@ -21,6 +21,11 @@ LAB_MANIFEST=$LAB_RUN/manifest.sha256 # "SHA256  path" (path relative to URL roo
 LAB_HOLDERS=$LAB_RUN/holders          # "path web1 web2 ..." for every served file
 LAB_XDP_PASS=$LAB_ROOT/build/xdp_pass.bpf.o
 
+# The hand-off mode the lab's backends run (DESIGN.md: cookie or replay, per
+# backend): cookie, replay, or mixed (web1 and web3 replay, web2 cookie, so a
+# replicated resource is handed to either kind). Tests ask lab_handoff_of.
+LAB_HANDOFF_MODE=${LB_LAB_HANDOFF:-cookie}
+
 # Addresses (documentation ranges only).
 VIP=192.0.2.80
 VIP_PORT=80
@@ -70,6 +75,15 @@ lab_var() {
 	printf '%s\n' "${!v}"
 }
 lab_ip() { lab_var "$1" IP; }
+# lab_handoff_of NODE: the hand-off mode of backend NODE in this lab's mode.
+lab_handoff_of() {
+	case $LAB_HANDOFF_MODE in
+	mixed) if [[ $1 == web2 ]]; then echo cookie; else echo replay; fi ;;
+	*) echo "$LAB_HANDOFF_MODE" ;;
+	esac
+}
+# lab_handoff_valid MODE: one of the modes above.
+lab_handoff_valid() { [[ $1 =~ ^(cookie|replay|mixed)$ ]]; }
 lab_mac() { lab_var "$1" MAC; }
 # lab_ns NODE: full namespace name; accepts "web1" or "lbl-web1".
 lab_ns() {
@@ -147,8 +161,10 @@ lab_sha256() {
 LAB_PASSED=0
 LAB_FAILED=0
 
+# LAB_RESULT_PREFIX (set by run.sh for the replay and mixed passes, e.g.
+# "replay: ") goes before every name, so the same check in two modes reads as two.
 lab_pass() {
-	echo "ok - $1"
+	echo "ok - ${LAB_RESULT_PREFIX:-}$1"
 	LAB_PASSED=$((LAB_PASSED + 1))
 	if [[ -n ${LAB_RESULTS:-} ]]; then echo ok >>"$LAB_RESULTS"; fi
 }
@@ -156,10 +172,17 @@ lab_pass() {
 # lab_fail NAME DETAIL [OUTPUT]: OUTPUT (if any) is shown below, indented.
 lab_fail() {
 	local detail=${2//$'\n'/ | }
-	echo "FAIL - $1: ${detail:0:300}"
+	echo "FAIL - ${LAB_RESULT_PREFIX:-}$1: ${detail:0:300}"
 	if [[ -n ${3:-} ]]; then head -n 20 <<<"$3" | sed 's/^/#   /'; fi
 	LAB_FAILED=$((LAB_FAILED + 1))
 	if [[ -n ${LAB_RESULTS:-} ]]; then echo FAIL >>"$LAB_RESULTS"; fi
+}
+
+# lab_skip NAME REASON: a check that could not run here, neither passed nor
+# failed (run.sh counts it apart).
+lab_skip() {
+	echo "skip - ${LAB_RESULT_PREFIX:-}$1: $2"
+	if [[ -n ${LAB_RESULTS:-} ]]; then echo skip >>"$LAB_RESULTS"; fi
 }
 
 # check NAME CMD...: passes if CMD exits 0 (its output is shown on failure).
