@@ -102,7 +102,8 @@ struct lb_counter {
 	X(REPLY_ABANDONED,   "reply_abandoned")   /* client never acknowledged it    */ \
 	X(TCP_MODE,          "tcp_mode_unbound")  /* tcp-mode VIP: not built yet     */ \
 	X(TX_FULL,           "tx_full")           /* no room to send a frame         */ \
-	X(FLOWS_RESET,       "flows_reset")       /* clients of a dead backend reset */
+	X(FLOWS_RESET,       "flows_reset")       /* clients of a dead backend reset */ \
+	X(FLOW_EVICTIONS,    "flow_evictions")    /* flow table full: one made room  */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

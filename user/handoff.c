@@ -33,7 +33,7 @@ int lb_handoff_cookie(void *ctx, struct lb_dispatcher *d, const struct lb_conn *
 	memcpy(flow.client_hop_mac, v.client_hop_mac, 6);
 	flow.last_seen_ns = h->now_ns;
 	/* The flow first: the backend's answer may bring client packets at once. */
-	if (bpf_map_update_elem(h->flows_fd, &v.key, &flow, BPF_ANY))
+	if (lb_flow_insert(lb_dispatcher_flows(d), &v.key, &flow))
 		return -1;
 	__atomic_fetch_add(&b->active, 1, __ATOMIC_RELAXED);
 

@@ -7,5 +7,6 @@
 
 Suite *balancer_suite(void);
 Suite *backend_suite(void);
+Suite *flow_table_suite(void);
 
 #endif
