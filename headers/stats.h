@@ -122,7 +122,8 @@ struct lb_counter {
 	X(REPLAY_RETRANSMIT, "replay_retransmits") /* ... sent again: no SYN/ACK in time */ \
 	X(REPLAY_DONE,       "replay_done")       /* SYN/ACK came: connection handed over */ \
 	X(REPLAY_FAILED,     "replay_failed")     /* no answer or refused: next holder   */ \
-	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */
+	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */ \
+	X(FLOW_EVICTIONS,    "flow_evictions")    /* flow table full: one made room  */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

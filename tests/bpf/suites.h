@@ -8,5 +8,6 @@
 Suite *balancer_suite(void);
 Suite *backend_suite(void);
 Suite *backend_replay_suite(void);
+Suite *flow_table_suite(void);
 
 #endif
