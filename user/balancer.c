@@ -164,6 +164,30 @@ static int set_pin_paths(struct bpf_object *obj)
 }
 
 /*
+ * The kernel adds BPF_F_RDONLY_PROG to every devmap it creates but refuses it
+ * at creation, so libbpf 1.1 never finds a pinned `tx_ports` compatible with
+ * our definition. One of ours (same type and sizes) is taken by its fd instead,
+ * so a new daemon takes over the maps of the previous one.
+ */
+static int reuse_pinned_devmap(struct bpf_map *map)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	fd = bpf_obj_get(bpf_map__pin_path(map));
+	if (fd < 0)
+		return 0; /* none pinned: libbpf creates and pins it */
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (!err && info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	    info.value_size == bpf_map__value_size(map) &&
+	    info.max_entries == bpf_map__max_entries(map))
+		err = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return err;
+}
+
+/*
  * A latebind program left attached by a daemon that was killed or told to
  * leave (SIGUSR2): its id and attach mode, so the new one can replace it in one
  * step. Returns 0 when there is none. Under libxdp's dispatcher an old one is
@@ -1181,7 +1205,7 @@ int cmd_balancer(int argc, char **argv)
 	lb.skel->rodata->cfg_syn_window =
 		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
 	lb.skel->rodata->cfg_main_ifindex = lb.ifindex;
-	if (set_pin_paths(lb.skel->obj))
+	if (set_pin_paths(lb.skel->obj) || reuse_pinned_devmap(lb.skel->maps.tx_ports))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
 	if (attach(&lb, mode))
