@@ -216,6 +216,24 @@ check "redirect: client closes first: flow and count settle" lab_wait 8 settled
 check_eq "redirect: nothing dropped for want of a tx port" 0 \
 	"$(lab_balancer_counter drop_no_tx_port)"
 
+# Killed, the daemon leaves lb_xdp on both interfaces forwarding; the next one
+# replaces it on each, and web4's flows and closes work as before.
+xdp_id() { ip -n "$BALANCER_NS" -d link show "$1" | awk '/prog\/xdp/ { for (i = 1; i < NF; i++) if ($i == "id") print $(i + 1) }'; }
+old_id=$(xdp_id "$SEG2_IF")
+kill -KILL "$LAB_BALANCER_PID"
+wait "$LAB_BALANCER_PID" 2>/dev/null || true
+LAB_BALANCER_PID=
+check "redirect: after SIGKILL lb_xdp stays on $SEG2_IF" test -n "$old_id"
+# shellcheck disable=SC2119
+lab_balancer_start || lab_fail "redirect: new daemon starts" "see $LAB_BALANCER_LOG"
+new_id=$(xdp_id "$SEG2_IF")
+check "redirect: the new daemon replaced it on $SEG2_IF ($old_id → $new_id)" \
+	test -n "$new_id" -a "$new_id" != "$old_id"
+check_eq "redirect: /web4/1m.bin intact after the restart" "200 $(sum_of /web4/1m.bin)" \
+	"$(fetch client2 /web4/1m.bin)"
+lab_curl client1 -s -o /dev/null -H 'Connection: close' "http://$VIP/web4/1k.bin"
+check "redirect: ... and closes settle" lab_wait 8 settled
+
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "redirect: balancer exits 0 on SIGTERM" 0 "$rc"
