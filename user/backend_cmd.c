@@ -242,6 +242,13 @@ static int check_host(const struct attach_opts *o, bool replay)
 			"and arp_announce=2, or use --setup-vip\n");
 		problems++;
 	}
+	/*
+	 * Not fatal: the connections work, but clients the balancer told to use
+	 * timestamps get segments without them (most stacks accept that).
+	 */
+	if (replay && read_sysctl("/proc/sys/net/ipv4/tcp_timestamps") == 0)
+		pr_warn("net.ipv4.tcp_timestamps is 0: replayed connections will carry no "
+			"timestamps the clients were promised; set it to 1\n");
 	if (!listening(o->vip, o->port)) {
 		pr_warn("nothing listens on port %u: start the web server first\n", o->port);
 		problems++;
