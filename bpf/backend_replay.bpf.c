@@ -203,6 +203,9 @@ int lb_replay_ingress(struct __sk_buff *skb)
 
 	if (tcp_options(skb, &p, old, &optlen, &so))
 		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	/* Options with nothing of ours in them are left as they are. */
+	if (!(so.has_ts && e->has_ts) && !so.sack_blocks)
+		optlen = 0;
 	__builtin_memcpy(buf, old, sizeof(buf));
 	if (so.has_ts && e->has_ts)
 		opt_wr32(buf, so.ts_off + 6, so.tsecr - d_ts);
@@ -316,6 +319,8 @@ int lb_replay_egress(struct __sk_buff *skb)
 
 	if (tcp_options(skb, &p, old, &optlen, &so))
 		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	if (!(so.has_ts && e->has_ts))
+		optlen = 0;
 	__builtin_memcpy(buf, old, sizeof(buf));
 	if (so.has_ts && e->has_ts)
 		opt_wr32(buf, so.ts_off + 2, so.tsval + d_ts);
