@@ -1171,6 +1171,31 @@ START_TEST(test_tx_full)
 }
 END_TEST
 
+/*
+ * The hand-off echoes the latest TSval the client got from us (an ACK of ours
+ * while the head came in, not only the SYN/ACK's): the backend's clock goes on
+ * from there. An older one fails the client's PAWS check: the backend's first
+ * segments are dropped and only a retransmission 200 ms later gets through.
+ */
+START_TEST(test_handoff_echoes_latest_tsval)
+{
+	const char *part1 = "GET /web1/a HTTP/1.1\r\n", *part2 = "Host: x\r\n\r\n";
+	struct lb_segment s;
+	struct client cl;
+
+	client_default(&cl);
+	t.now = 0x0badcafe + 5000; /* our clock, later than the SYN/ACK's TSval it echoes */
+	client_str(&cl, 0, part1);
+	ck_assert_uint_eq(t.n_sent, 1);
+	sent_seg(0, &s);
+	ck_assert_uint_eq(s.tsval, (uint32_t)t.now);
+	t.now += 7;
+	client_str(&cl, strlen(part1), part2);
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(t.view.tsecr, 0x0badcafe + 5000);
+}
+END_TEST
+
 /* ---- replay mode ---------------------------------------------------------------- */
 
 static const char yaml_replay[] =
@@ -1586,6 +1611,7 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_global_cap);
 	ADD_ROWS(tc, test_malformed, bad_rows);
 	tcase_add_test(tc, test_tx_full);
+	tcase_add_test(tc, test_handoff_echoes_latest_tsval);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("replay");
