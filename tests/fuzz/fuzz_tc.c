@@ -38,6 +38,11 @@
  *     recorded only from the balancer's MAC; a drop only of a SYN/ACK without
  *     a replay, a SYN without a valid hand-off option, malformed options, or a
  *     client's segment before the SYN/ACK;
+ *   - a FIN with data from the VIP service may instead become a FIN notice
+ *     (headers/fin_notice.h; the unchanged copy went out by clone): then the
+ *     output is the input's headers only, to the balancer's MAC, with the
+ *     notice flag, IP length and seq advanced past the payload (cookie mode:
+ *     nothing else changed) and valid checksums if the input's were;
  *   - exactly one reason counter moves, by one.
  */
 #include <arpa/inet.h>
@@ -155,6 +160,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	      "secret: %s", strerror(errno));
 	read_stats_of(r_stats_fd, r_stats_prev);
 	return 0;
+}
+
+/* A FIN notice (see the top): @out of @out_len bytes made from @in. */
+static void check_fin_notice(const uint8_t *in, size_t len, const uint8_t *out, size_t out_len,
+			     size_t th, uint8_t flags, bool service, bool replay)
+{
+	size_t ihl = (in[14] & 15) * 4, hdr = th + (in[th + 12] >> 4) * 4;
+	uint32_t payload = rd16be(in + 16) - (uint32_t)(hdr - 14);
+
+	CHECK(service && (flags & 0x05) == 0x01, "a FIN notice for flags %#x", flags);
+	CHECK(out_len == hdr && payload > 0 && payload <= len - hdr,
+	      "FIN notice of %zu bytes for %zu of headers and %u of payload", out_len, hdr, payload);
+	CHECK(!memcmp(out, balancer_mac, 6) && !memcmp(out + 6, in + 6, 8),
+	      "FIN notice not to the balancer, or its source changed");
+	CHECK(rd16be(out + 16) == hdr - 14 && rd16be(out + 20) == (rd16be(in + 20) | 0x8000),
+	      "FIN notice: IP length %u, flags %#x", rd16be(out + 16), rd16be(out + 20));
+	if (!replay) {
+		/* Everything else as it was: IP header but length, flags and checksum;
+		 * TCP header but seq (past the payload) and checksum. */
+		CHECK(!memcmp(out + 14, in + 14, 2) && !memcmp(out + 18, in + 18, 2) &&
+			      !memcmp(out + 22, in + 22, 2) && !memcmp(out + 26, in + 26, ihl - 12),
+		      "FIN notice changed the IP header");
+		CHECK(rd32be(out + th + 4) == rd32be(in + th + 4) + payload,
+		      "FIN notice seq %u for %u + %u", rd32be(out + th + 4), rd32be(in + th + 4),
+		      payload);
+		CHECK(!memcmp(out + th, in + th, 4) && !memcmp(out + th + 8, in + th + 8, 8) &&
+			      !memcmp(out + th + 18, in + th + 18, hdr - th - 18),
+		      "FIN notice changed the TCP header");
+	}
+	if (!lb_frame_check_csums(in, len))
+		CHECK(!lb_frame_check_csums(out, out_len), "FIN notice with a broken checksum");
 }
 
 /* The invariants of replay mode (see the top), for one frame. */
@@ -337,6 +373,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	CHECK(opts.retval == TC_ACT_OK || opts.retval == TC_ACT_SHOT, "verdict %d (%s)", opts.retval,
 	      lb_backend_reason_names[moved]);
+	if (moved == LB_BE_EGRESS_FIN_NOTICE) {
+		CHECK(egress && opts.retval == TC_ACT_OK, "a FIN notice from ingress or dropped");
+		check_fin_notice(in, len, out, opts.data_size_out, th, flags, service, replay);
+		return 0;
+	}
 	CHECK(opts.data_size_out == len, "output of %u bytes for %zu", opts.data_size_out, len);
 	if (replay) {
 		check_replay(in, out, len, egress, service, to_real, from_bal, th, flags,
