@@ -41,7 +41,9 @@
  *       bound or closing flow: only the MACs change, to the client's hop;
  *     so every XDP_TX output has valid checksums when the input had;
  *   - exactly one verdict counter moves, by one;
- *   - the bound flow only goes to closing on a FIN or RST that was sent on;
+ *   - the bound flow only goes to closing on a FIN or RST that was sent on,
+ *     or on a FIN notice (headers/fin_notice.h: a FIN with the IPv4 notice
+ *     flag, from the VIP), which is dropped;
  *   - known bug B5: a SYN to the VIP address's port 0 is answered.
  */
 #include <arpa/inet.h>
@@ -460,7 +462,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The bound flow closes only on a FIN or RST of its own that went on. */
 	CHECK(!bpf_map_lookup_elem(flows_fd, &bk, &after), "bound flow gone: %s", strerror(errno));
-	if (after.state != LB_FLOW_BOUND)
+	if (after.state != LB_FLOW_BOUND && moved == LB_XDP_DROP_FIN_NOTICE)
+		CHECK(after.state == LB_FLOW_CLOSING && opts.retval == XDP_DROP &&
+			      (p.flags & 0x05) == 0x01 && (rd16be(in + 20) & 0x8000),
+		      "bound flow closed by a FIN notice of flags %#x, IP flags %#x", p.flags,
+		      rd16be(in + 20));
+	else if (after.state != LB_FLOW_BOUND)
 		CHECK(after.state == LB_FLOW_CLOSING && opts.retval == XDP_TX_ && fl &&
 			      fl->cport == 40001 && (p.flags & 0x05),
 		      "bound flow went to state %u (%s, flags %#x)", after.state,
