@@ -42,6 +42,7 @@
 #include "backend_replay.skel.h"
 #include "cookie.h"
 #include "fin_notice.h"
+#include "backend_run.h"
 #include "frames.h"
 #include "handoff_opt.h"
 #include "stats.h"
@@ -127,54 +128,12 @@ static void teardown(void)
 
 /* ---- running a frame ---------------------------------------------------- */
 
-struct run {
-	int action;
-	uint8_t out[PKT_MAX];
-	uint32_t out_len;
-	uint64_t stats[LB_BE_REASON_MAX];
-};
-
-static void read_stats(uint64_t *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct lb_counter vals[ncpu];
-	uint32_t r;
-	int c;
-
-	for (r = 0; r < LB_BE_REASON_MAX; r++) {
-		out[r] = 0;
-		ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &r, vals), 0);
-		for (c = 0; c < ncpu; c++)
-			out[r] += vals[c].packets;
-	}
-}
-
 static void run_prog(struct bpf_program *prog, const uint8_t *frame, size_t len, struct run *r)
 {
-	uint64_t before[LB_BE_REASON_MAX];
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
-	int i;
-
-	read_stats(before);
-	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
-	r->action = opts.retval;
-	r->out_len = opts.data_size_out;
-	read_stats(r->stats);
-	for (i = 0; i < LB_BE_REASON_MAX; i++)
-		r->stats[i] -= before[i];
+	be_run_prog(skel->maps.stats, prog, frame, len, r);
 }
 
-static void assert_counted(const struct run *r, enum lb_backend_reason reason)
-{
-	int i;
-
-	for (i = 0; i < LB_BE_REASON_MAX; i++)
-		ck_assert_msg(r->stats[i] == (i == (int)reason),
-			      "counter %s moved by %llu, expected %s to move by 1",
-			      lb_backend_reason_names[i], (unsigned long long)r->stats[i],
-			      lb_backend_reason_names[reason]);
-}
+#define assert_counted be_assert_counted
 
 /* The program's output is exactly @want, and its checksums hold when recomputed. */
 static void assert_output(const char *name, const struct run *r, const uint8_t *want, size_t len)
