@@ -17,145 +17,32 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "consts.h"
-#include "cookie.h"
-#include "cookie_map.h"
-#include "parse.h"
-#include "stats.h"
-
-#define TC_ACT_OK   0
-#define TC_ACT_SHOT 2
-
-/* Set by `latebind backend attach` before load. */
-const volatile __be32 cfg_vip_addr;
-const volatile __be16 cfg_vip_port;
-const volatile __u8 cfg_balancer_mac[ETH_ALEN];
-const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE; /* the balancer's handoff.wscale */
+#include "backend_common.h"
 
 extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
 				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
-
-
-/* enum lb_backend_reason → packets and bytes, per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LB_BE_REASON_MAX);
-	__type(key, __u32);
-	__type(value, struct lb_counter);
-} stats SEC(".maps");
-
-static __always_inline int count(struct __sk_buff *skb, enum lb_backend_reason reason, int action)
-{
-	__u32 key = reason;
-	struct lb_counter *c = bpf_map_lookup_elem(&stats, &key);
-
-	if (c) {
-		c->packets++;
-		c->bytes += skb->len;
-	}
-	return action;
-}
-
-#define LINEAR_HEADERS (sizeof(struct ethhdr) + sizeof(struct iphdr) + 60)
-
-struct l4 {
-	struct ethhdr *eth;
-	struct iphdr *iph;
-	struct tcphdr *th;
-};
-
-/* IPv4/TCP without IP options, headers in the linear part. */
-static __always_inline int parse(struct __sk_buff *skb, struct l4 *p)
-{
-	struct cursor c;
-
-	/*
-	 * Headers may sit in fragments: make eth + IP + TCP with options linear.
-	 * Unconditionally: a conditional pull makes clang merge two ctx loads into
-	 * one with a computed offset, which the verifier refuses.
-	 */
-	bpf_skb_pull_data(skb, skb->len < LINEAR_HEADERS ? skb->len : LINEAR_HEADERS);
-	c.pos = (void *)(long)skb->data;
-	c.end = (void *)(long)skb->data_end;
-	p->eth = parse_eth(&c);
-	if (!p->eth || p->eth->h_proto != bpf_htons(ETH_P_IP))
-		return -1;
-	p->iph = parse_ipv4_fixed(&c);
-	if (!p->iph || p->iph->protocol != IPPROTO_TCP || p->iph->ihl != 5)
-		return -1;
-	p->th = parse_tcp_fixed(&c);
-	return p->th ? 0 : -1;
-}
-
-/*
- * skc->state, loaded with a constant offset: left to itself clang merges the
- * loads of several branches into one with a computed offset, and the verifier
- * refuses pointer arithmetic on a socket.
- */
-static __always_inline __u32 sk_state(struct bpf_sock *skc)
-{
-	__u32 state;
-
-	asm volatile("%0 = *(u32 *)(%1 + %2)"
-		     : "=r"(state)
-		     : "r"(skc), "i"(__builtin_offsetof(struct bpf_sock, state)));
-	return state;
-}
-
-static __always_inline bool from_balancer(const struct ethhdr *eth)
-{
-	int i;
-
-	for (i = 0; i < ETH_ALEN; i++)
-		if (eth->h_source[i] != cfg_balancer_mac[i])
-			return false;
-	return true;
-}
-
-/* The ACK's timestamp option, if any (the kernel needs both values). */
-static __always_inline int ack_timestamps(struct __sk_buff *skb, const struct tcphdr *th,
-					  struct syn_options *o)
-{
-	__u8 optbuf[64] = {};
-	__u32 optlen = th->doff * 4 - sizeof(*th);
-
-	if (th->doff < 5 || optlen > TCP_MAX_OPTLEN)
-		return -1;
-	if (!optlen)
-		return 0;
-	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(*th),
-			       optbuf, optlen))
-		return -1;
-	return parse_syn_options(optbuf, optlen, o);
-}
-
-/* Offsets of TCP fields in an Ethernet/IPv4 (no options) frame. */
-#define TCP_OFF	      (sizeof(struct ethhdr) + sizeof(struct iphdr))
-#define TCP_SEQ_OFF   (TCP_OFF + offsetof(struct tcphdr, seq))
-#define TCP_ACK_OFF   (TCP_OFF + offsetof(struct tcphdr, ack_seq))
-#define TCP_FLAGS_OFF (TCP_OFF + 12) /* the 16-bit word of doff and flags */
-#define TCP_CSUM_OFF  (TCP_OFF + offsetof(struct tcphdr, check))
 
 /* The hand-off ACK, re-injected after its TIME_WAIT was cleared. */
 #define LB_REINJECT_MARK 0x1b1d1b1d
 
 /* Rewrite seq, ack and the flags word in place, checksum included. */
-static __always_inline int set_tcp(struct __sk_buff *skb, __be32 seq, __be32 ack, __be16 word)
+static __always_inline int set_tcp(struct __sk_buff *skb, const struct l4 *p, __be32 seq,
+				   __be32 ack, __be16 word)
 {
 	__be32 old32;
 	__be16 old16;
 
-	if (bpf_skb_load_bytes(skb, TCP_SEQ_OFF, &old32, 4) ||
-	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF, old32, seq, 4) ||
-	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF, &seq, 4, 0))
+	if (bpf_skb_load_bytes(skb, TCP_SEQ_OFF(p), &old32, 4) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old32, seq, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF(p), &seq, 4, 0))
 		return -1;
-	if (bpf_skb_load_bytes(skb, TCP_ACK_OFF, &old32, 4) ||
-	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF, old32, ack, 4) ||
-	    bpf_skb_store_bytes(skb, TCP_ACK_OFF, &ack, 4, 0))
+	if (bpf_skb_load_bytes(skb, TCP_ACK_OFF(p), &old32, 4) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old32, ack, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_ACK_OFF(p), &ack, 4, 0))
 		return -1;
-	if (bpf_skb_load_bytes(skb, TCP_FLAGS_OFF, &old16, 2) ||
-	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF, old16, word, 2) ||
-	    bpf_skb_store_bytes(skb, TCP_FLAGS_OFF, &word, 2, 0))
+	if (bpf_skb_load_bytes(skb, TCP_FLAGS_OFF(p), &old16, 2) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old16, word, 2) ||
+	    bpf_skb_store_bytes(skb, TCP_FLAGS_OFF(p), &word, 2, 0))
 		return -1;
 	return 0;
 }
@@ -171,16 +58,17 @@ static __always_inline int set_tcp(struct __sk_buff *skb, __be32 seq, __be32 ack
  * Payload and options ride along unchanged; only seq, ack and flags change in
  * the first. The original is dropped.
  */
-static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct tcphdr *th)
+static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct l4 *p)
 {
+	const struct tcphdr *th = p->th;
 	__be32 seq = th->seq, ack = th->ack_seq, isn = bpf_htonl(bpf_ntohl(th->seq) - 1);
 	__be16 word = ((const __be16 *)th)[6];
 	__be16 doff = word & bpf_htons(0xf000);
 	__u32 ifindex = skb->ifindex;
 
-	if (set_tcp(skb, isn, 0, doff | bpf_htons(TH_SYN | TH_FIN)) ||
+	if (set_tcp(skb, p, isn, 0, doff | bpf_htons(TH_SYN | TH_FIN)) ||
 	    bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS) ||
-	    set_tcp(skb, seq, ack, word))
+	    set_tcp(skb, p, seq, ack, word))
 		return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
 	skb->mark = LB_REINJECT_MARK;
 	if (bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS))
@@ -194,28 +82,30 @@ int lb_backend_ingress(struct __sk_buff *skb)
 	struct bpf_sock_tuple tuple = {};
 	struct bpf_tcp_req_attrs attrs = {};
 	struct syn_options so = {};
+	__u8 optbuf[64] = {};
 	struct lb_cookie_opts co;
 	struct lb_cookie_tuple ct;
 	struct lb_cookie_secret *secret;
 	struct bpf_sock *skc;
 	struct tcp_sock *tp;
 	struct l4 p;
-	__u32 key0 = 0, seq, ack;
+	__u32 key0 = 0, seq, ack, optlen;
 	bool valid;
 	__u8 flags;
 	int ret;
 
-	if (parse(skb, &p) || p.iph->daddr != cfg_vip_addr || p.th->dest != cfg_vip_port)
+	if (parse(skb, &p))
+		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
+	if (p.iph->daddr != cfg_vip_addr)
+		return not_for_vip(skb, &p);
+	if (p.th->dest != cfg_vip_port)
 		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
 	flags = tcp_flags(p.th);
 	/* Only an ACK can complete a hand-off; SYNs and RSTs are the kernel's business. */
 	if ((flags & (TH_SYN | TH_RST)) || !(flags & TH_ACK))
 		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 
-	tuple.ipv4.saddr = p.iph->saddr;
-	tuple.ipv4.daddr = p.iph->daddr;
-	tuple.ipv4.sport = p.th->source;
-	tuple.ipv4.dport = p.th->dest;
+	tuple_of(&p, &tuple);
 	seq = bpf_ntohl(p.th->seq);
 	ack = bpf_ntohl(p.th->ack_seq);
 	if (!from_balancer(p.eth)) {
@@ -246,7 +136,7 @@ int lb_backend_ingress(struct __sk_buff *skb)
 		bpf_sk_release(skc);
 		if (skb->mark == LB_REINJECT_MARK)
 			return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
-		return clear_time_wait(skb, p.th);
+		return clear_time_wait(skb, &p);
 	}
 	skb->mark = 0;
 	if (sk_state(skc) != BPF_TCP_LISTEN) {
@@ -260,7 +150,8 @@ int lb_backend_ingress(struct __sk_buff *skb)
 		bpf_sk_release(skc);
 		return count(skb, LB_BE_DROP_BAD_COOKIE, TC_ACT_SHOT);
 	}
-	if (ack_timestamps(skb, p.th, &so)) {
+	/* The ACK's timestamps, if any: the kernel needs both values. */
+	if (tcp_options(skb, &p, optbuf, &optlen, &so)) {
 		bpf_sk_release(skc);
 		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
 	}
@@ -290,9 +181,8 @@ drop_assign:
 SEC("tc")
 int lb_backend_egress(struct __sk_buff *skb)
 {
-	__u8 mac[ETH_ALEN], flags;
 	struct l4 p;
-	int i;
+	__u8 flags;
 
 	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port)
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
@@ -305,9 +195,7 @@ int lb_backend_egress(struct __sk_buff *skb)
 		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);
 	if (!(flags & (TH_FIN | TH_RST)))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
-	for (i = 0; i < ETH_ALEN; i++)
-		mac[i] = cfg_balancer_mac[i];
-	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0))
+	if (to_balancer(skb))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
 }

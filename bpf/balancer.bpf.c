@@ -249,7 +249,7 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	fkey.sport = th->dest;
 	fkey.dport = th->source;
 	fkey.proto = IPPROTO_TCP;
-	f = bpf_map_lookup_elem(&flows, &fkey);
+	f = bpf_map_lookup_elem(&flows_v2, &fkey);
 	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING &&
 		   f->state != LB_FLOW_REPLAY))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
@@ -354,10 +354,10 @@ int lb_xdp(struct xdp_md *ctx)
 	fkey.sport = th->source;
 	fkey.dport = th->dest;
 	fkey.proto = IPPROTO_TCP;
-	flow = bpf_map_lookup_elem(&flows, &fkey);
+	flow = bpf_map_lookup_elem(&flows_v2, &fkey);
 	if (flow && (flags & (TH_SYN | TH_ACK)) == TH_SYN && flow->state == LB_FLOW_CLOSING) {
 		/* The client reuses the port of a connection that has ended: a new one. */
-		bpf_map_delete_elem(&flows, &fkey);
+		bpf_map_delete_elem(&flows_v2, &fkey);
 		flow = NULL;
 	}
 	if (flow) {

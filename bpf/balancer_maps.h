@@ -25,15 +25,19 @@ struct {
 /*
  * Connections the balancer has accepted a request on (client → VIP tuple).
  * Written by the dispatcher when it takes a connection and at hand-off; the
- * XDP program updates counters and closing state. LRU: a full table evicts the
- * least recently used flow instead of refusing new ones.
+ * XDP program updates counters and closing state. A plain hash, sized by the
+ * daemon (limits.flows): when it is full the dispatcher evicts a flow itself
+ * (user/flow_table.c), so the eviction is counted and a bound flow leaves its
+ * backend's active count; an LRU hash would evict silently and leak that
+ * count. Named _v2 since it replaced the LRU `flows`: a map whose layout
+ * changes gets a new name, so an older daemon's pin is never taken for it.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_FLOWS);
 	__type(key, struct lb_flow_key);
 	__type(value, struct lb_flow);
-} flows SEC(".maps");
+} flows_v2 SEC(".maps");
 
 /*
  * Backend index → address, MAC, state, active flows. The daemon writes the

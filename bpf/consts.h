@@ -27,6 +27,7 @@
 #define TCPOPT_MSS	 2
 #define TCPOPT_WINDOW	 3
 #define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK	 5
 #define TCPOPT_TIMESTAMP 8
 
 #define TCP_MAX_OPTLEN	40

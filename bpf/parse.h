@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "consts.h"
+#include "handoff_opt.h"
 
 struct cursor {
 	void *pos;
@@ -53,7 +54,11 @@ static __always_inline __u8 tcp_flags(const struct tcphdr *th)
 	return ((const __u8 *)th)[13];
 }
 
-/* What a SYN offered (or an ACK carries), from its options. */
+/*
+ * What a SYN offered (or an ACK carries), from its options, and where the
+ * options a replay-mode backend rewrites sit: offsets into the option bytes
+ * (0 is the first option byte), valid when the matching has_ flag is set.
+ */
 struct syn_options {
 	__u16 mss;	/* 0: no MSS option */
 	__u8 wscale;	/* valid when has_wscale */
@@ -62,6 +67,11 @@ struct syn_options {
 	__u8 has_ts;
 	__u32 tsval;	/* host order */
 	__u32 tsecr;	/* host order; 0 in a SYN */
+	__u8 ts_off;	   /* the timestamp option's kind byte */
+	__u8 sack_off;	   /* a well-formed SACK option's kind byte */
+	__u8 sack_blocks;  /* its blocks, 1..4; 0: no SACK option */
+	__u8 has_handoff;  /* the hand-off option (handoff_opt.h), kind 253 + our ExID */
+	__u8 handoff_off;  /* its kind byte */
 };
 
 /*
@@ -123,9 +133,26 @@ static long parse_one_option(__u32 n, void *arg)
 			goto bad;
 		o->sack_ok = 1;
 		break;
+	case TCPOPT_SACK:
+		/* Only a well-formed one is of use (its edges get rewritten); the kernel
+		 * ignores the rest, so do we. */
+		if (olen >= 10 && olen <= 34 && (olen - 2) % 8 == 0) {
+			o->sack_off = i;
+			o->sack_blocks = (olen - 2) / 8;
+		}
+		break;
+	case LB_HANDOFF_OPT_KIND:
+		/* Other experiments share the kind: only our ExID at our length is ours. */
+		if (olen == LB_HANDOFF_OPT_LEN && buf[idx64(i + 2)] == LB_HANDOFF_OPT_EXID >> 8 &&
+		    buf[idx64(i + 3)] == (LB_HANDOFF_OPT_EXID & 0xff)) {
+			o->handoff_off = i;
+			o->has_handoff = 1;
+		}
+		break;
 	case TCPOPT_TIMESTAMP:
 		if (olen != 10)
 			goto bad;
+		o->ts_off = i;
 		o->tsval = (__u32)buf[idx64(i + 2)] << 24 | (__u32)buf[idx64(i + 3)] << 16 |
 			   (__u32)buf[idx64(i + 4)] << 8 | buf[idx64(i + 5)];
 		o->tsecr = (__u32)buf[idx64(i + 6)] << 24 | (__u32)buf[idx64(i + 7)] << 16 |

@@ -12,7 +12,10 @@
 #define LB_PIN_DIR	 "/sys/fs/bpf/latebind"
 #define LB_MAX_VIPS	 64
 #define LB_MAX_BACKENDS	 256
-#define LB_MAX_FLOWS	 (1 << 20)
+#define LB_MAX_FLOWS	 (1 << 20) /* default size of the flow table (config: limits.flows) */
+#define LB_FLOWS_MAP	 "flows_v2" /* the flow table's map (and pin) name */
+#define LB_FLOWS_MIN	 16
+#define LB_FLOWS_MAX	 (1 << 24)
 #define LB_MAX_QUEUES	 64
 
 /* VIP mode: when the balancer binds the connection to a backend. */

@@ -39,7 +39,11 @@
 	X(DROP_INTERNAL,      "drop_internal")      /* helper failed; a bug    */ \
 	X(REDIRECT_REPLAY,    "redirect_replay")    /* backend's answer to a replayed SYN → dispatcher */
 
-/* The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST diversion). */
+/*
+ * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST
+ * diversion), cookie mode and replay mode in one list: a counter a mode never
+ * uses stays at zero.
+ */
 #define LB_BACKEND_REASONS(X)                                                   \
 	X(PASS_OTHER,        "pass_other")        /* not for the VIP service      */ \
 	X(PASS_SOCKET,       "pass_socket")       /* for an existing connection   */ \
@@ -53,7 +57,17 @@
 	X(DROP_TIME_WAIT,    "drop_time_wait")    /* TIME_WAIT would not clear   */ \
 	X(EGRESS_DIVERTED,   "egress_diverted")   /* FIN/RST sent to the balancer */ \
 	X(EGRESS_SYNACK_DROPPED, "egress_synack_dropped") /* never ours to send */ \
-	X(EGRESS_PASS,       "egress_pass")
+	X(EGRESS_PASS,       "egress_pass")                                      \
+	X(DROP_SPOOF_REAL_ADDR, "drop_spoof_real_addr") /* ACK to the real address finding only the listener */ \
+	X(REPLAY_SYN,        "replay_syn")        /* hand-off SYN: recorded, passed */ \
+	X(DROP_FORGED_HANDOFF, "drop_forged_handoff") /* option: not the balancer's, bad tag or cookie */ \
+	X(DROP_SYN_NO_HANDOFF, "drop_syn_no_handoff") /* replay: SYN to the VIP without the option */ \
+	X(REPLAY_SYNACK_DIVERTED, "replay_synack_diverted") /* answer to a hand-off SYN → balancer */ \
+	X(REPLAY_IN,         "replay_in")         /* client segment translated    */ \
+	X(REPLAY_OUT,        "replay_out")        /* backend segment translated   */ \
+	X(REPLAY_NO_ENTRY,   "replay_no_entry")   /* VIP segment, no hand-off: untouched */ \
+	X(DROP_REPLAY_EARLY, "drop_replay_early") /* client ACK before our SYN/ACK */ \
+	X(DROP_REWRITE,      "drop_rewrite_failed") /* a helper failed; a bug     */
 
 enum lb_backend_reason {
 #define LB_BREASON_ENUM(id, name) LB_BE_##id,
@@ -108,7 +122,8 @@ struct lb_counter {
 	X(REPLAY_RETRANSMIT, "replay_retransmits") /* ... sent again: no SYN/ACK in time */ \
 	X(REPLAY_DONE,       "replay_done")       /* SYN/ACK came: connection handed over */ \
 	X(REPLAY_FAILED,     "replay_failed")     /* no answer or refused: next holder   */ \
-	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */
+	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */ \
+	X(FLOW_EVICTIONS,    "flow_evictions")    /* flow table full: one made room  */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

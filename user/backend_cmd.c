@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * latebind backend attach|detach|status: the backend-side programs
- * (bpf/backend.bpf.c). attach checks the host, loads, attaches to TC ingress and
- * egress, pins under LB_BACKEND_PIN_DIR and exits: the programs stay attached.
+ * latebind backend attach|detach|status: the backend-side programs, cookie
+ * mode (bpf/backend.bpf.c) or replay mode (bpf/backend_replay.bpf.c). attach
+ * checks the host, loads, attaches to TC ingress and egress, pins under
+ * LB_BACKEND_PIN_DIR and exits: the programs stay attached.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -22,6 +24,8 @@
 #include <bpf/libbpf.h>
 
 #include "backend.skel.h"
+#include "backend_maps.h"
+#include "backend_replay.skel.h"
 #include "commands.h"
 #include "cookie.h"
 #include "cookie_key.h"
@@ -52,12 +56,18 @@ static void usage(FILE *out)
 		"                               --cookie-key FILE [--mode cookie|replay] [--setup-vip]\n"
 		"                               [--wscale N] [--cookie-period S] [--cookie-windows N]\n"
 		"       latebind backend detach --interface IF\n"
-		"       latebind backend status\n\n"
+		"       latebind backend status [--gc]\n\n"
 		"attach loads the hand-off programs on IF (TC ingress and egress), pins them\n"
 		"under %s and exits. --wscale and the cookie settings must match the\n"
 		"balancer's handoff.wscale and cookie.period_s/windows (defaults do).\n"
-		"--setup-vip puts the VIP on lo and sets arp_ignore=1/arp_announce=2.\n",
-		LB_BACKEND_PIN_DIR);
+		"--setup-vip puts the VIP on lo and sets arp_ignore=1/arp_announce=2.\n"
+		"--mode cookie (default) needs Linux >= 6.9 (bpf_sk_assign_tcp_reqsk);\n"
+		"--mode replay works on any kernel with TC BPF: the balancer replays the\n"
+		"client's SYN and these programs translate the connection's packets.\n"
+		"status prints the mode, the counters and, in replay mode, the hand-offs\n"
+		"by state; --gc also removes hand-offs that can carry no more traffic\n"
+		"(closing or never completed, idle over %llu s).\n",
+		LB_BACKEND_PIN_DIR, LB_HANDOFF_LINGER_NS / 1000000000ULL);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -209,12 +219,15 @@ static int setup_vip(const struct attach_opts *o)
 	       write_sysctl(path, "2");
 }
 
-/* Every missing prerequisite, said once with what to do about it. */
-static int check_host(const struct attach_opts *o)
+/*
+ * Every missing prerequisite, said once with what to do about it. Replay mode
+ * needs no kfunc: it is the mode for kernels without it.
+ */
+static int check_host(const struct attach_opts *o, bool replay)
 {
 	int problems = 0;
 
-	if (!kernel_has_kfunc("bpf_sk_assign_tcp_reqsk")) {
+	if (!replay && !kernel_has_kfunc("bpf_sk_assign_tcp_reqsk")) {
 		pr_warn("this kernel has no bpf_sk_assign_tcp_reqsk (Linux >= 6.9 needed for "
 			"cookie mode); use --mode replay\n");
 		problems++;
@@ -258,7 +271,8 @@ static void tc_detach(int ifindex, enum bpf_tc_attach_point where)
 
 static void unpin_all(void)
 {
-	static const char *const names[] = { "cookie_secret", "stats", "ingress", "egress" };
+	static const char *const names[] = { "cookie_secret", "stats", "ingress", "egress",
+					     "handoffs" };
 	char path[256];
 	size_t i;
 
@@ -269,19 +283,65 @@ static void unpin_all(void)
 	rmdir(LB_BACKEND_PIN_DIR);
 }
 
+/* What attach pins and attaches, whichever object it comes from. */
+struct be_objs {
+	struct bpf_map *cookie_secret, *stats, *handoffs; /* handoffs: replay mode only */
+	struct bpf_program *ingress, *egress;
+};
+
+/* Open, configure and load the mode's object; NULL objs->ingress on failure. */
+static int load_mode(const struct attach_opts *o, bool replay, struct backend **cskel,
+		     struct backend_replay **rskel, struct be_objs *objs)
+{
+	int e;
+
+	if (replay) {
+		struct backend_replay *skel = backend_replay__open();
+
+		*rskel = skel;
+		if (!skel)
+			return -errno;
+		skel->rodata->cfg_vip_addr = o->vip.s_addr;
+		skel->rodata->cfg_vip_port = htons(o->port);
+		memcpy((void *)skel->rodata->cfg_balancer_mac, o->balancer_mac, 6);
+		skel->rodata->cfg_wscale = o->wscale;
+		e = backend_replay__load(skel);
+		if (e)
+			return e;
+		*objs = (struct be_objs){ skel->maps.cookie_secret, skel->maps.stats,
+					  skel->maps.handoffs, skel->progs.lb_replay_ingress,
+					  skel->progs.lb_replay_egress };
+	} else {
+		struct backend *skel = backend__open();
+
+		*cskel = skel;
+		if (!skel)
+			return -errno;
+		skel->rodata->cfg_vip_addr = o->vip.s_addr;
+		skel->rodata->cfg_vip_port = htons(o->port);
+		memcpy((void *)skel->rodata->cfg_balancer_mac, o->balancer_mac, 6);
+		skel->rodata->cfg_wscale = o->wscale;
+		e = backend__load(skel);
+		if (e)
+			return e;
+		*objs = (struct be_objs){ skel->maps.cookie_secret, skel->maps.stats, NULL,
+					  skel->progs.lb_backend_ingress,
+					  skel->progs.lb_backend_egress };
+	}
+	return 0;
+}
+
 static int do_attach(const struct attach_opts *o)
 {
 	struct lb_cookie_secret secret = { .period_s = o->period_s, .windows = o->windows };
-	struct backend *skel = NULL;
+	bool replay = !strcmp(o->mode, "replay");
+	struct backend_replay *rskel = NULL;
+	struct backend *cskel = NULL;
+	struct be_objs objs = {};
 	char err[256];
 	int ifindex, ret = LB_EXIT_FAIL, e;
 	__u32 k = 0;
 
-	if (!strcmp(o->mode, "replay")) {
-		pr_warn("replay mode is not built in this version yet; use --mode cookie on "
-			"Linux >= 6.9\n");
-		return LB_EXIT_NOT_BUILT;
-	}
 	ifindex = if_nametoindex(o->ifname);
 	if (!ifindex) {
 		pr_warn("no interface '%s' on this host\n", o->ifname);
@@ -291,7 +351,7 @@ static int do_attach(const struct attach_opts *o)
 		pr_warn("--setup-vip failed: %s\n", strerror(errno));
 		return LB_EXIT_FAIL;
 	}
-	if (check_host(o))
+	if (check_host(o, replay))
 		return LB_EXIT_FAIL;
 	if (lb_cookie_key_load(o->key_file, false, secret.key, err, sizeof(err))) {
 		pr_warn("%s\n", err);
@@ -303,46 +363,40 @@ static int do_attach(const struct attach_opts *o)
 		return LB_EXIT_FAIL;
 	}
 
-	skel = backend__open();
-	if (!skel) {
-		pr_warn("cannot open the backend programs: %s\n", strerror(errno));
-		goto out;
-	}
-	skel->rodata->cfg_vip_addr = o->vip.s_addr;
-	skel->rodata->cfg_vip_port = htons(o->port);
-	memcpy((void *)skel->rodata->cfg_balancer_mac, o->balancer_mac, 6);
-	skel->rodata->cfg_wscale = o->wscale;
-	e = backend__load(skel);
+	e = load_mode(o, replay, &cskel, &rskel, &objs);
 	if (e) {
-		pr_warn("cannot load the backend programs: %s\n", strerror(-e));
+		pr_warn("cannot load the backend programs (%s mode): %s\n", o->mode, strerror(-e));
 		goto out;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.cookie_secret), &k, &secret, 0))
+	if (bpf_map_update_elem(bpf_map__fd(objs.cookie_secret), &k, &secret, 0))
 		goto out;
-	/* Replace what a previous attach pinned: this one is the one running. */
+	/* Replace what a previous attach pinned (either mode): this one is the one running. */
 	unpin_all();
 	mkdir(LB_BACKEND_PIN_DIR, 0700);
-	if (bpf_map__pin(skel->maps.cookie_secret, LB_BACKEND_PIN_DIR "/cookie_secret") ||
-	    bpf_map__pin(skel->maps.stats, LB_BACKEND_PIN_DIR "/stats") ||
-	    bpf_program__pin(skel->progs.lb_backend_ingress, LB_BACKEND_PIN_DIR "/ingress") ||
-	    bpf_program__pin(skel->progs.lb_backend_egress, LB_BACKEND_PIN_DIR "/egress")) {
+	if (bpf_map__pin(objs.cookie_secret, LB_BACKEND_PIN_DIR "/cookie_secret") ||
+	    bpf_map__pin(objs.stats, LB_BACKEND_PIN_DIR "/stats") ||
+	    (objs.handoffs && bpf_map__pin(objs.handoffs, LB_BACKEND_PIN_DIR "/handoffs")) ||
+	    bpf_program__pin(objs.ingress, LB_BACKEND_PIN_DIR "/ingress") ||
+	    bpf_program__pin(objs.egress, LB_BACKEND_PIN_DIR "/egress")) {
 		pr_warn("cannot pin under %s: %s\n", LB_BACKEND_PIN_DIR, strerror(errno));
+		unpin_all();
 		goto out;
 	}
-	e = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.lb_backend_ingress));
+	e = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(objs.ingress));
 	if (!e)
-		e = tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.lb_backend_egress));
+		e = tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(objs.egress));
 	if (e) {
 		pr_warn("cannot attach to %s's TC hooks: %s\n", o->ifname, strerror(-e));
 		tc_detach(ifindex, BPF_TC_INGRESS);
 		unpin_all();
 		goto out;
 	}
-	pr_info("cookie-mode hand-off attached to %s for %s:%u\n", o->ifname, inet_ntoa(o->vip),
-		o->port);
+	pr_info("%s-mode hand-off attached to %s for %s:%u\n", o->mode, o->ifname,
+		inet_ntoa(o->vip), o->port);
 	ret = LB_EXIT_OK;
 out:
-	backend__destroy(skel);
+	backend__destroy(cskel);
+	backend_replay__destroy(rskel);
 	return ret;
 }
 
@@ -426,6 +480,10 @@ static int cmd_detach(int argc, char **argv)
 		usage(stderr);
 		return LB_EXIT_USAGE;
 	}
+	/*
+	 * Our filters and every pin of either mode go. The clsact qdisc stays: it
+	 * may hold other tools' filters, and an empty one changes nothing.
+	 */
 	ifindex = if_nametoindex(ifname);
 	if (ifindex) {
 		tc_detach(ifindex, BPF_TC_INGRESS);
@@ -435,18 +493,91 @@ static int cmd_detach(int argc, char **argv)
 	return LB_EXIT_OK;
 }
 
+static const char *const handoff_state_names[] = {
+	[LB_HO_SYN_SEEN] = "syn_seen",
+	[LB_HO_ESTABLISHED] = "established",
+	[LB_HO_CLOSING] = "closing",
+};
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * The replay-mode hand-offs by state; with @gc, first remove those that can
+ * carry no more traffic: CLOSING or SYN_SEEN entries idle for longer than
+ * LB_HANDOFF_LINGER_NS. ESTABLISHED ones are left to the LRU however long they
+ * idle: the kernel may keep an idle connection open for hours, and without its
+ * entry it could not be translated any more.
+ */
+static void print_handoffs(int fd, bool gc)
+{
+	unsigned long long by_state[4] = {}, other = 0, removed = 0;
+	struct lb_handoff_key key, next, *prev = NULL;
+	__u64 now = monotonic_ns();
+	struct lb_handoff v;
+	int i;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue; /* gone meanwhile */
+		if (gc && v.state != LB_HO_ESTABLISHED && v.last_seen_ns < now &&
+		    now - v.last_seen_ns > LB_HANDOFF_LINGER_NS && !bpf_map_delete_elem(fd, &key)) {
+			removed++;
+			continue;
+		}
+		if (v.state >= LB_HO_SYN_SEEN && v.state <= LB_HO_CLOSING)
+			by_state[v.state]++;
+		else
+			other++;
+	}
+	printf("Hand-offs by state:\n");
+	for (i = LB_HO_SYN_SEEN; i <= LB_HO_CLOSING; i++)
+		printf("  %-20s %llu\n", handoff_state_names[i], by_state[i]);
+	if (other)
+		printf("  %-20s %llu\n", "unknown", other);
+	if (gc)
+		printf("  %-20s %llu\n", "removed_by_gc", removed);
+}
+
 static int cmd_backend_status(int argc, char **argv)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd, c;
+	static const struct option longopts[] = {
+		{ "gc", no_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int ncpu = libbpf_num_possible_cpus(), fd, hfd, c, opt;
 	struct lb_counter vals[ncpu > 0 ? ncpu : 1];
+	bool gc = false;
 	__u32 r;
 
+	while ((opt = getopt_long(argc, argv, "gh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'g': gc = true; break;
+		case 'h': usage(stdout); return LB_EXIT_OK;
+		default: usage(stderr); return LB_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return LB_EXIT_USAGE;
+	}
 	fd = bpf_obj_get(LB_BACKEND_PIN_DIR "/stats");
 	if (fd < 0) {
 		fprintf(stderr, "latebind backend status: nothing attached here (%s/stats: %s)\n",
 			LB_BACKEND_PIN_DIR, strerror(errno));
 		return LB_EXIT_FAIL;
 	}
+	/* Only replay mode pins a handoffs map. */
+	hfd = bpf_obj_get(LB_BACKEND_PIN_DIR "/handoffs");
+	printf("Mode: %s\n", hfd >= 0 ? "replay" : "cookie");
 	printf("Counters (packets bytes):\n");
 	for (r = 0; r < LB_BE_REASON_MAX; r++) {
 		__u64 p = 0, b = 0;
@@ -456,10 +587,16 @@ static int cmd_backend_status(int argc, char **argv)
 				p += vals[c].packets;
 				b += vals[c].bytes;
 			}
-		printf("  %-20s %llu %llu\n", lb_backend_reason_names[r], (unsigned long long)p,
+		printf("  %-22s %llu %llu\n", lb_backend_reason_names[r], (unsigned long long)p,
 		       (unsigned long long)b);
 	}
 	close(fd);
+	if (hfd >= 0) {
+		print_handoffs(hfd, gc);
+		close(hfd);
+	} else if (gc) {
+		printf("(--gc: cookie mode keeps no hand-off state)\n");
+	}
 	return LB_EXIT_OK;
 }
 

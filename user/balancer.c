@@ -35,6 +35,7 @@
 #include "cookie_key.h"
 #include "directory.h"
 #include "dispatcher.h"
+#include "flow_table.h"
 #include "handoff.h"
 #include "health.h"
 #include "log.h"
@@ -145,6 +146,63 @@ static int set_pin_paths(struct bpf_object *obj)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A pinned map left by a previous daemon is reused only if it matches this
+ * build's exactly; libbpf refuses a mismatch with a bare EINVAL at load. Say
+ * which map differs and what to do instead. The flow table's size comes from
+ * the config, so a different limits.flows gets its own message.
+ */
+static int check_pinned_maps(struct lb_daemon *lb)
+{
+	struct bpf_map *map;
+	int bad = 0;
+
+	if (!access(LB_PIN_DIR "/flows", F_OK))
+		pr_warn(LB_PIN_DIR "/flows is the flow table of a latebind build from before "
+			LB_FLOWS_MAP ": its connections are not taken over (their packets now count "
+			"as drop_bad_cookie); remove it once they are gone\n");
+	bpf_object__for_each_map(map, lb->skel->obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		const char *path = bpf_map__pin_path(map);
+		int fd;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue; /* not pinned yet: created at load */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			continue; /* libbpf will say what is wrong with it */
+		}
+		close(fd);
+		if (map == lb->skel->maps.flows_v2 && info.type == bpf_map__type(map) &&
+		    info.max_entries != bpf_map__max_entries(map)) {
+			pr_warn("%s holds %u flows (pinned by the balancer before this one) but "
+				"limits.flows in %s is %u: set limits.flows: %u to take its flows "
+				"over, or stop that balancer and remove %s (its established "
+				"connections are lost) to create it at the new size\n", path,
+				info.max_entries, lb->cfg.path, bpf_map__max_entries(map),
+				info.max_entries, path);
+			bad = -1;
+		} else if (info.type != bpf_map__type(map) ||
+			   info.key_size != bpf_map__key_size(map) ||
+			   info.value_size != bpf_map__value_size(map) ||
+			   info.max_entries != bpf_map__max_entries(map) ||
+			   info.map_flags != bpf_map__map_flags(map)) {
+			pr_warn("%s was pinned by an incompatible latebind build (type %u, key %u, "
+				"value %u bytes, %u entries; this build wants %u, %u, %u, %u): stop the "
+				"balancer that made it and remove %s\n", path, info.type,
+				info.key_size, info.value_size, info.max_entries, bpf_map__type(map),
+				bpf_map__key_size(map), bpf_map__value_size(map),
+				bpf_map__max_entries(map), LB_PIN_DIR);
+			bad = -1;
+		}
+	}
+	return bad;
 }
 
 /*
@@ -281,13 +339,16 @@ static int key_list_push(struct key_list *l, const struct lb_flow_key *k)
 	return 0;
 }
 
-/* Delete every listed key from @fd, free the list; returns how many were listed. */
-static size_t key_list_delete(struct key_list *l, int fd)
+/*
+ * Delete every listed flow (a bound one leaves its backend's count, as on
+ * eviction), free the list; returns how many were listed.
+ */
+static size_t key_list_delete(struct key_list *l, struct lb_flow_table *t)
 {
 	size_t i, n = l->n;
 
 	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &l->keys[i]);
+		lb_flow_remove(t, &l->keys[i], NULL);
 	free(l->keys);
 	*l = (struct key_list){};
 	return n;
@@ -301,7 +362,7 @@ static size_t key_list_delete(struct key_list *l, int fd)
  */
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
-	int fd = bpf_map__fd(lb->skel->maps.flows);
+	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
 	struct lb_flow_key key, next, *prev = NULL;
 	struct key_list gone = {};
 	struct lb_flow f;
@@ -318,7 +379,7 @@ static void forget_dispatch_flows(struct lb_daemon *lb)
 		if (f.state == LB_FLOW_REPLAY && f.backend < LB_MAX_BACKENDS)
 			__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 	}
-	n = key_list_delete(&gone, fd);
+	n = key_list_delete(&gone, lb_dispatcher_flows(lb->disp));
 	if (n)
 		pr_info("%zu connection(s) the previous dispatcher was collecting will start over\n",
 			n);
@@ -459,37 +520,65 @@ static void resolve_macs(struct lb_daemon *lb)
 }
 
 /*
+ * A RST from the VIP to @f's client at the sequence number the client last
+ * acknowledged (its receive point, so it is taken at once), out of @queue.
+ * Without a known ACK (no client packet since the hand-off) there is no safe
+ * sequence number, and nothing is sent.
+ */
+static void reset_client(struct lb_daemon *lb, unsigned int queue, const struct lb_flow_key *key,
+			 const struct lb_flow *f)
+{
+	struct lb_segment rst = {
+		.saddr = key->daddr, .daddr = key->saddr, .sport = key->dport, .dport = key->sport,
+		.seq = f->client_ack, .flags = LB_TH_RST,
+	};
+	uint8_t frame[128];
+	size_t len;
+
+	if (!f->client_ack)
+		return;
+	memcpy(rst.dst_mac, f->client_hop_mac, 6);
+	memcpy(rst.src_mac, lb->own_mac, 6);
+	len = lb_segment_build(frame, sizeof(frame), &rst);
+	if (len)
+		lb_xsk_send(lb->xsk, queue, frame, len);
+}
+
+/*
+ * A bound flow evicted from the full flow table: its client's next packet
+ * would find no flow and be dropped as a bad cookie (a stateless balancer
+ * cannot tell it from a forged ACK), so the client would hang until its own
+ * timeout. Reset it now instead: an idle keep-alive connection is what gets
+ * evicted, and clients open a fresh one after a reset. Closing flows are
+ * ending anyway. The backend's socket ends by its own keep-alive timeout.
+ */
+static void on_flow_evicted(void *arg, const struct lb_flow_key *key, const struct lb_flow *f)
+{
+	struct lb_daemon *lb = arg;
+
+	if (f->state == LB_FLOW_BOUND)
+		reset_client(lb, lb->tx_queue, key, f); /* flushed with the batch */
+}
+
+/*
  * @slot's backend is dead: its clients would wait for it until their own
- * timeouts. Each bound flow gets a RST from the VIP at the sequence number the
- * client last acknowledged (its receive point, so it is taken at once), goes to
- * closing and leaves the backend's count.
+ * timeouts. Each bound flow's client gets a RST (reset_client), the flow goes
+ * to closing and leaves the backend's count.
  */
 static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 {
-	int fd = bpf_map__fd(lb->skel->maps.flows);
+	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
 	struct lb_flow_key key, next, *prev = NULL;
 	struct lb_flow f;
-	uint8_t frame[128];
 	uint64_t n = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct lb_segment rst;
-		size_t len;
-
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &f) || f.state != LB_FLOW_BOUND ||
 		    f.backend != slot || !f.client_ack)
 			continue;
-		rst = (struct lb_segment){
-			.saddr = key.daddr, .daddr = key.saddr, .sport = key.dport, .dport = key.sport,
-			.seq = f.client_ack, .flags = LB_TH_RST,
-		};
-		memcpy(rst.dst_mac, f.client_hop_mac, 6);
-		memcpy(rst.src_mac, lb->own_mac, 6);
-		len = lb_segment_build(frame, sizeof(frame), &rst);
-		if (len)
-			lb_xsk_send(lb->xsk, 0, frame, len);
+		reset_client(lb, 0, &key, &f);
 		f.state = LB_FLOW_CLOSING;
 		if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST))
 			__atomic_fetch_sub(&lb->backends[slot].active, 1, __ATOMIC_RELAXED);
@@ -590,7 +679,8 @@ static int fill_backends(struct lb_daemon *lb)
 
 /*
  * Flows that closed linger for their last ACKs, then go; bound flows silent for
- * too long are closed here (their count drops once, as a FIN would).
+ * too long go at once. Both leave through lb_flow_remove(), as evicted flows
+ * do, so a bound one's count drops exactly once whichever way it ends.
  *
  * A step looks at no more than @budget entries from where the last one stopped,
  * so the single-threaded daemon never stalls dispatching behind a walk of a
@@ -598,7 +688,7 @@ static int fill_backends(struct lb_daemon *lb)
  */
 static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns, unsigned int budget)
 {
-	int fd = bpf_map__fd(lb->skel->maps.flows);
+	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
 	struct lb_flow_key key, next, *prev = lb->sweep_started ? &lb->sweep_at : NULL;
 	struct key_list gone = {};
 	bool more = false;
@@ -613,20 +703,17 @@ static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns, unsigned in
 		more = true;
 		if (bpf_map_lookup_elem(fd, &key, &f) || f.last_seen_ns > now_ns)
 			continue;
-		if (f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) {
+		if ((f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) ||
+		    (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS)) {
 			/* The next step starts after the last key seen: that one stays for now. */
 			if (budget && key_list_push(&gone, &key))
 				break;
-		} else if (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS) {
-			f.state = LB_FLOW_CLOSING;
-			if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST) && f.backend < LB_MAX_BACKENDS)
-				__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
 		}
 	}
 	lb->sweep_started = more && budget == UINT_MAX; /* stopped by the budget, not the end */
 	if (lb->sweep_started)
 		lb->sweep_at = key;
-	key_list_delete(&gone, fd);
+	key_list_delete(&gone, lb_dispatcher_flows(lb->disp));
 	return lb->sweep_started;
 }
 
@@ -721,6 +808,11 @@ static void reload(struct lb_daemon *lb)
 	    strcmp(fresh.metrics.listen, lb->cfg.metrics.listen))
 		pr_warn("%s: handoff.mss/wscale, cookie and metrics settings take effect at the "
 			"next restart\n", fresh.path);
+	if (fresh.limits.flows != lb->cfg.limits.flows)
+		pr_warn("%s: limits.flows stays %u: the flow table is sized when it is created; "
+			"stop the balancer (SIGTERM removes the pinned table, and with it every "
+			"established flow) and start it again to change it\n", fresh.path,
+			lb->cfg.limits.flows);
 	if (remap_backends(lb, &fresh, err, sizeof(err))) {
 		pr_warn("reload refused, the running config stays: %s\n", err);
 		goto refuse;
@@ -870,7 +962,7 @@ static int run(struct lb_daemon *lb, int sfd)
 static int start_dispatcher(struct lb_daemon *lb)
 {
 	struct lb_dispatcher_maps maps = {
-		.flows_fd = bpf_map__fd(lb->skel->maps.flows),
+		.flows_fd = bpf_map__fd(lb->skel->maps.flows_v2),
 		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
 		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
 		.backends = lb->backends,
@@ -894,7 +986,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 		return -1;
 	lb->handoff = (struct lb_handoff){
 		.cfg = &lb->cfg, .backends = lb->backends,
-		.flows_fd = bpf_map__fd(lb->skel->maps.flows), .send = send_frame, .send_ctx = lb,
+		.send = send_frame, .send_ctx = lb,
 		.secret = &lb->secret,
 	};
 	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
@@ -984,7 +1076,9 @@ int cmd_balancer(int argc, char **argv)
 	/* The client may send this much before our first ACK: what we are ready to buffer. */
 	lb.skel->rodata->cfg_syn_window =
 		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
-	if (set_pin_paths(lb.skel->obj))
+	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
+	if (bpf_map__set_max_entries(lb.skel->maps.flows_v2, lb.cfg.limits.flows) ||
+	    set_pin_paths(lb.skel->obj) || check_pinned_maps(&lb))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
 	if (attach(&lb, mode))
@@ -996,6 +1090,8 @@ int cmd_balancer(int argc, char **argv)
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
+	lb_dispatcher_flows(lb.disp)->evicted = on_flow_evicted;
+	lb_dispatcher_flows(lb.disp)->evicted_ctx = &lb;
 	forget_dispatch_flows(&lb);
 	for (size_t i = 0; i < LB_MAX_BACKENDS; i++) /* a taken-over map has old counts */
 		lb.resets_seen[i] = lb.backends[i].handoff_resets;

@@ -68,6 +68,8 @@ static void summary(const struct lb_config *cfg)
 		       cfg->n_backends - cookie);
 
 	printf("  %zu %s\n", cfg->n_routes, plural(cfg->n_routes, "route", "routes"));
+	/* The flow table's size decides when eviction starts (and its kernel memory). */
+	printf("  %-10s flows %u\n", "limits", cfg->limits.flows);
 }
 
 int cmd_check_config(int argc, char **argv)

@@ -146,6 +146,7 @@ enum section {
 	S_HANDOFF,
 	S_METRICS,
 	S_COOKIE,
+	S_LIMITS,
 	S_COUNT,
 };
 
@@ -158,6 +159,7 @@ static const char *const section_names[S_COUNT] = {
 	[S_HANDOFF] = "handoff",
 	[S_METRICS] = "metrics",
 	[S_COOKIE] = "cookie",
+	[S_LIMITS] = "limits",
 };
 
 struct parse {
@@ -1459,6 +1461,21 @@ static int parse_metrics(struct parse *p, const struct ynode *n)
 	return 0;
 }
 
+static int parse_limits(struct parse *p, const struct ynode *n)
+{
+	struct field f[] = { { .key = "flows" } };
+	struct lb_cfg_limits *l = &p->cfg->limits;
+
+	if (n->type == YN_NULL)
+		return 0;
+	if (want_map(p, n, "limits", "{flows: 1048576}") || map_fields(p, n, "limits", f, 1))
+		return -1;
+	/* The kernel preallocates every entry (~112 bytes): 16M is already ~2 GB. */
+	if (f[0].val && want_uint(p, f[0].val, "limits.flows", LB_FLOWS_MIN, LB_FLOWS_MAX, &l->flows))
+		return -1;
+	return 0;
+}
+
 static int parse_cookie(struct parse *p, const struct ynode *n)
 {
 	static const char expect[] = "a file name like /etc/latebind/cookie.key";
@@ -1680,6 +1697,8 @@ static int parse_section(struct parse *p, enum section s, const struct ynode *n)
 		return parse_metrics(p, n);
 	case S_COOKIE:
 		return parse_cookie(p, n);
+	case S_LIMITS:
+		return parse_limits(p, n);
 	default:
 		/* A list section whose value is not a list. */
 		return fail(p, n->line, section_names[s], "is %s; expected a list of %s", kind(n),
@@ -1816,6 +1835,7 @@ static void set_defaults(struct lb_config *cfg)
 	strcpy(cfg->cookie.key_file, "/etc/latebind/cookie.key");
 	cfg->cookie.period_s = 64;
 	cfg->cookie.windows = 2;
+	cfg->limits.flows = LB_MAX_FLOWS;
 }
 
 int lb_config_parse(const char *name, const char *text, size_t len, struct lb_config *cfg,

@@ -79,6 +79,10 @@ struct lb_cfg_cookie {
 	uint32_t windows;	    /* counter values accepted, default 2 (1..4) */
 };
 
+struct lb_cfg_limits {
+	uint32_t flows;		/* entries of the flow table, default LB_MAX_FLOWS (maps.h) */
+};
+
 struct lb_config {
 	char path[LB_PATH_MAX]; /* the file it came from */
 	char interface[LB_IFNAME_MAX];
@@ -92,6 +96,7 @@ struct lb_config {
 	struct lb_cfg_handoff handoff;
 	struct lb_cfg_metrics metrics;
 	struct lb_cfg_cookie cookie;
+	struct lb_cfg_limits limits;
 };
 
 /*

@@ -32,6 +32,7 @@
 #include <bpf/bpf.h>
 
 #include "dispatcher.h"
+#include "flow_table.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,6 +92,7 @@ struct lb_dispatcher {
 	const struct lb_directory *dir;
 	struct lb_cookie_secret secret;
 	struct lb_dispatcher_maps maps;
+	struct lb_flow_table flows;	/* maps.flows_fd with its accounting */
 	lb_send_fn send;
 	void *send_ctx;
 	lb_bind_fn bind;
@@ -207,8 +209,8 @@ static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_fl
 	else
 		d->newest = c->prev;
 	d->n_conns--;
-	if (drop_flow && d->maps.flows_fd >= 0)
-		bpf_map_delete_elem(d->maps.flows_fd, &c->key);
+	if (drop_flow)
+		lb_flow_remove(&d->flows, &c->key, NULL);
 	free(c->buf);
 	free(c->have);
 	free(c->reply);
@@ -620,13 +622,21 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	d->n_conns++;
 	count(d, LB_DISP_CONNS_TAKEN);
 
-	/* From now on the XDP program sends every segment of it here. */
+	/*
+	 * From now on the XDP program sends every segment of it here. With no
+	 * room (a table full of connections collecting requests, none of which
+	 * may be evicted) only segments that pass the cookie check come: the
+	 * first, or its retransmission, which is usually the whole request.
+	 */
 	if (d->maps.flows_fd >= 0) {
 		struct lb_flow f = { .state = LB_FLOW_DISPATCH };
+		int err;
 
 		memcpy(f.client_hop_mac, c->client_mac, 6);
 		f.last_seen_ns = d->now_ms * 1000000;
-		bpf_map_update_elem(d->maps.flows_fd, &c->key, &f, BPF_ANY);
+		err = lb_flow_insert(&d->flows, &c->key, &f);
+		if (err)
+			pr_debug("no flow for a new connection: %s\n", strerror(-err));
 	}
 	return c;
 }
@@ -837,6 +847,8 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->dir = dir;
 	d->secret = *secret;
 	d->maps = *maps;
+	lb_flow_table_init(&d->flows, maps->flows_fd, maps->backends,
+			   &d->counters[LB_DISP_FLOW_EVICTIONS]);
 	d->send = send;
 	d->send_ctx = send_ctx;
 	d->max_conns = LB_DEFAULT_MAX_CONNS;
@@ -909,6 +921,11 @@ uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_c
 void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n)
 {
 	d->counters[c] += n;
+}
+
+struct lb_flow_table *lb_dispatcher_flows(struct lb_dispatcher *d)
+{
+	return &d->flows;
 }
 
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d)

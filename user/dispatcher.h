@@ -21,6 +21,7 @@
 #include "config.h"
 #include "cookie.h"
 #include "directory.h"
+#include "flow_table.h"
 #include "maps.h"
 #include "stats.h"
 
@@ -102,6 +103,8 @@ uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_c
 /* For events the daemon handles around the dispatcher (resets of dead backends' flows). */
 void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n);
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
+/* The flow table: every insert and removal (hand-off, expiry) goes through it. */
+struct lb_flow_table *lb_dispatcher_flows(struct lb_dispatcher *d);
 /* Publish the counters to the stats map (cheap; called once per batch). */
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
 

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
 
-#include <bpf/bpf.h>
-
+#include "flow_table.h"
 #include "handoff.h"
 #include "handoff_opt.h"
 #include "log.h"
@@ -64,18 +63,19 @@ static void send_request(struct lb_handoff *h, const struct lb_conn_view *v,
 	} while (off < v->request_len);
 }
 
-/* The flow as it goes into the map: @state, towards @b, with the client's next hop. */
-static int put_flow(struct lb_handoff *h, const struct lb_conn_view *v, const struct lb_backend *b,
-		    uint32_t backend, uint32_t state)
+/*
+ * The flow as it goes into the map (making room if the table is full): @state,
+ * towards @b, with the client's next hop.
+ */
+static int put_flow(struct lb_handoff *h, struct lb_dispatcher *d, const struct lb_conn_view *v,
+		    const struct lb_backend *b, uint32_t backend, uint32_t state)
 {
 	struct lb_flow flow = { .state = state, .backend = backend };
 
 	memcpy(flow.backend_mac, b->mac, 6);
 	memcpy(flow.client_hop_mac, v->client_hop_mac, 6);
 	flow.last_seen_ns = h->now_ns;
-	if (h->flows_fd < 0)
-		return 0; /* no map: unit tests look at the frames only */
-	return bpf_map_update_elem(h->flows_fd, &v->key, &flow, BPF_ANY) ? -1 : 0;
+	return lb_flow_insert(lb_dispatcher_flows(d), &v->key, &flow) ? -1 : 0;
 }
 
 /*
@@ -153,7 +153,6 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 	struct lb_backend *b = &h->backends[backend];
 	struct lb_conn_view v;
 
-	(void)d;
 	lb_conn_describe(c, &v);
 	switch (step) {
 	case LB_BIND_HANDOFF:
@@ -164,7 +163,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 			return -1;
 		}
 		/* The flow first: the backend's answer may bring client packets at once. */
-		if (put_flow(h, &v, b, backend,
+		if (put_flow(h, d, &v, b, backend,
 			     step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY))
 			return -1;
 		__atomic_fetch_add(&b->active, 1, __ATOMIC_RELAXED);
@@ -179,15 +178,15 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 	case LB_BIND_REPLAY_RESEND:
 		return send_replayed_syn(h, &v, b);
 	case LB_BIND_REPLAY_DONE:
-		if (put_flow(h, &v, b, backend, LB_FLOW_BOUND))
+		if (put_flow(h, d, &v, b, backend, LB_FLOW_BOUND))
 			return -1;
 		send_request(h, &v, b, backend);
 		return 0;
 	case LB_BIND_REPLAY_ABORT:
 		send_backend_rst(h, &v, b);
 		/* Back to the dispatcher, which may pick another holder or answer. */
-		if (put_flow(h, &v, b, backend, LB_FLOW_DISPATCH) && h->flows_fd >= 0)
-			bpf_map_delete_elem(h->flows_fd, &v.key);
+		if (put_flow(h, d, &v, b, backend, LB_FLOW_DISPATCH))
+			lb_flow_remove(lb_dispatcher_flows(d), &v.key, NULL);
 		__atomic_fetch_sub(&b->active, 1, __ATOMIC_RELAXED);
 		return 0;
 	}

@@ -25,7 +25,6 @@
 struct lb_handoff {
 	const struct lb_config *cfg;
 	struct lb_backend *backends; /* the mmapped backends map */
-	int flows_fd;
 	lb_send_fn send;
 	void *send_ctx;
 	const struct lb_cookie_secret *secret; /* keys the replay hand-off option */

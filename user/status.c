@@ -205,7 +205,7 @@ int cmd_status(int argc, char **argv)
 		}
 	}
 	stats_fd = open_pinned("stats");
-	flows_fd = open_pinned("flows");
+	flows_fd = open_pinned(LB_FLOWS_MAP);
 	vips_fd = open_pinned("vips");
 	disp_fd = open_pinned("disp_stats");
 	backends_fd = open_pinned("backends");

@@ -15,6 +15,8 @@ int main(void)
 		fprintf(stderr, "bpf tests: not root; loading BPF programs will fail\n");
 	sr = srunner_create(balancer_suite());
 	srunner_add_suite(sr, backend_suite());
+	srunner_add_suite(sr, backend_replay_suite());
+	srunner_add_suite(sr, flow_table_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -23,3 +23,17 @@ size_t pkt_build_tcp(uint8_t *buf, const struct pkt_spec *s)
 	inet_pton(AF_INET, s->daddr, &seg.daddr);
 	return lb_segment_build(buf, PKT_MAX, &seg);
 }
+
+size_t pkt_add_ip_options(uint8_t *frame, size_t len, const uint8_t *opts, size_t n)
+{
+	uint8_t *ip = frame + PKT_IP;
+	unsigned int tot = (ip[2] << 8 | ip[3]) + n;
+
+	memmove(frame + PKT_TCP + n, frame + PKT_TCP, len - PKT_TCP);
+	memcpy(frame + PKT_TCP, opts, n);
+	ip[0] = 0x40 | (5 + n / 4);
+	ip[2] = tot >> 8;
+	ip[3] = tot;
+	pkt_fix_csums(frame, len + n);
+	return len + n;
+}

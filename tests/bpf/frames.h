@@ -26,6 +26,13 @@ struct pkt_spec {
 /* Writes a well-formed frame (valid checksums) into @buf; returns its length. */
 size_t pkt_build_tcp(uint8_t *buf, const struct pkt_spec *s);
 
+/*
+ * Insert @n bytes (4k, at most 40) of IP options after the fixed IPv4 header
+ * of a frame built above: ihl, total length and both checksums follow.
+ * Returns the new length.
+ */
+size_t pkt_add_ip_options(uint8_t *frame, size_t len, const uint8_t *opts, size_t n);
+
 #define pkt_check_csums lb_frame_check_csums
 #define pkt_fix_csums	lb_frame_fix_csums
 

@@ -7,5 +7,7 @@
 
 Suite *balancer_suite(void);
 Suite *backend_suite(void);
+Suite *backend_replay_suite(void);
+Suite *flow_table_suite(void);
 
 #endif

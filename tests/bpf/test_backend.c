@@ -223,7 +223,13 @@ enum ack_kind {
 };
 
 enum opt_kind { OPT_NONE, OPT_TS, OPT_MALFORMED };
-enum target { T_LISTENER, T_NO_LISTENER, T_OTHER_PORT, T_OTHER_ADDR, T_UDP, T_ARP };
+enum target {
+	T_LISTENER, T_NO_LISTENER, T_OTHER_PORT,
+	T_OTHER_ADDR,	 /* the backend's real address, service port (a listener) */
+	T_OTHER_ADDR_NL, /* the real address, service port, nothing listening */
+	T_UDP, T_ARP,
+	T_IP_OPTIONS,	 /* to the listener, with IP options */
+};
 
 struct in_case {
 	const char *name;
@@ -284,9 +290,27 @@ static const struct in_case in_cases[] = {
 	{ "SYN|ACK", 0, 0x12, ACK_PLAIN, OPT_NONE, T_LISTENER, TC_ACT_OK, LB_BE_PASS_SOCKET },
 	{ "FIN without ACK", 1, 0x01, ACK_PLAIN, OPT_NONE, T_LISTENER, TC_ACT_OK,
 	  LB_BE_PASS_SOCKET },
-	/* Not for the VIP service. */
-	{ "to the backend's own address", 1, 0x18, ACK_VALID, OPT_NONE, T_OTHER_ADDR, TC_ACT_OK,
+	{ "hand-off with IP options, valid cookie", 1, 0x18, ACK_VALID, OPT_TS, T_IP_OPTIONS,
+	  KFUNC_ACTION, KFUNC_REASON },
+	{ "IP options, forged cookie", 1, 0x18, ACK_FORGED, OPT_NONE, T_IP_OPTIONS, TC_ACT_SHOT,
+	  LB_BE_DROP_BAD_COOKIE },
+	/*
+	 * The real address's service port: an ACK that finds only the listener is
+	 * a cookie replayed past the VIP, or junk (issue 10).
+	 */
+	{ "real address, a valid cookie from the balancer's MAC", 1, 0x18, ACK_VALID, OPT_NONE,
+	  T_OTHER_ADDR, TC_ACT_SHOT, LB_BE_DROP_SPOOF_REAL_ADDR },
+	{ "real address, a valid cookie from a client", 0, 0x18, ACK_VALID, OPT_NONE, T_OTHER_ADDR,
+	  TC_ACT_SHOT, LB_BE_DROP_SPOOF_REAL_ADDR },
+	{ "real address, stray ACK", 0, 0x10, ACK_PLAIN, OPT_NONE, T_OTHER_ADDR, TC_ACT_SHOT,
+	  LB_BE_DROP_SPOOF_REAL_ADDR },
+	{ "real address, SYN (a health check)", 1, 0x02, ACK_PLAIN, OPT_NONE, T_OTHER_ADDR,
+	  TC_ACT_OK, LB_BE_PASS_OTHER },
+	{ "real address, RST|ACK", 0, 0x14, ACK_PLAIN, OPT_NONE, T_OTHER_ADDR, TC_ACT_OK,
 	  LB_BE_PASS_OTHER },
+	{ "real address, nothing listens", 0, 0x10, ACK_VALID, OPT_NONE, T_OTHER_ADDR_NL,
+	  TC_ACT_OK, LB_BE_PASS_OTHER },
+	/* Not for the VIP service. */
 	{ "to the VIP, another port", 1, 0x18, ACK_VALID, OPT_NONE, T_OTHER_PORT, TC_ACT_OK,
 	  LB_BE_PASS_OTHER },
 	{ "UDP to the VIP port", 1, 0x18, ACK_VALID, OPT_NONE, T_UDP, TC_ACT_OK,
@@ -305,8 +329,10 @@ START_TEST(test_ingress)
 	static const uint8_t ts_opts[] = { NOP, NOP, TS(0x01020304u, 0x0a0b0c0du) };
 	static const uint8_t bad_opts[] = { 2, 4, 5, 0xb4, 30, 0, NOP, NOP }; /* length 0 */
 	const char *req = "GET /images/a.jpg HTTP/1.1\r\nHost: site\r\n\r\n";
-	struct backend *skel = tc->to == T_NO_LISTENER ? be_nl : be;
-	uint16_t vport = tc->to == T_NO_LISTENER ? port_q : port_p;
+	static const uint8_t ip_opts[] = { 1, 1, 1, 0 }; /* NOP NOP NOP EOL */
+	int nl = tc->to == T_NO_LISTENER || tc->to == T_OTHER_ADDR_NL;
+	struct backend *skel = nl ? be_nl : be;
+	uint16_t vport = nl ? port_q : port_p;
 	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
 	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(vport) };
 	struct pkt_spec p = {
@@ -347,7 +373,7 @@ START_TEST(test_ingress)
 		p.payload = (const uint8_t *)req;
 		p.paylen = strlen(req);
 	}
-	if (tc->to == T_OTHER_ADDR)
+	if (tc->to == T_OTHER_ADDR || tc->to == T_OTHER_ADDR_NL)
 		p.daddr = BACKEND;
 	if (tc->to == T_OTHER_PORT)
 		p.dport = OTHER_PORT;
@@ -361,6 +387,8 @@ START_TEST(test_ingress)
 		frame[12] = 0x08;
 		frame[13] = 0x06;
 	}
+	if (tc->to == T_IP_OPTIONS)
+		len = pkt_add_ip_options(frame, len, ip_opts, sizeof(ip_opts));
 
 	run_prog(skel, skel->progs.lb_backend_ingress, frame, len, &r);
 	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
@@ -412,9 +440,15 @@ static void netns_with_vip(void)
 	close(fd);
 }
 
+/*
+ * _i 0: from a client's MAC, 1: from the balancer's; 2: to the real address
+ * (127.0.0.1 stands in for it: any local address but the VIP), where an ACK of
+ * an established connection passes and the same ACK finding only the listener
+ * is dropped as a spoof.
+ */
 START_TEST(test_ingress_established)
 {
-	const int from_balancer = _i;
+	const int from_balancer = _i == 1, real_addr = _i == 2;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port_p) };
 	struct sockaddr_in ca;
 	socklen_t alen = sizeof(ca);
@@ -432,7 +466,8 @@ START_TEST(test_ingress_established)
 	ck_assert_int_ge(orig, 0);
 	netns_with_vip();
 
-	inet_pton(AF_INET, VIP, &a.sin_addr);
+	inet_pton(AF_INET, real_addr ? "127.0.0.1" : VIP, &a.sin_addr);
+	p.daddr = real_addr ? "127.0.0.1" : VIP;
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(lfd, 0);
@@ -469,10 +504,12 @@ START_TEST(test_ingress_established)
 	close(orig);
 
 	ck_assert_int_eq(r.action, TC_ACT_OK);
-	assert_counted(&r, LB_BE_PASS_SOCKET);
+	assert_counted(&r, real_addr ? LB_BE_PASS_OTHER : LB_BE_PASS_SOCKET);
 	assert_unchanged(&r, frame, len);
 	ck_assert_int_eq(r2.action, TC_ACT_SHOT);
-	assert_counted(&r2, from_balancer ? LB_BE_DROP_BAD_COOKIE : LB_BE_DROP_NOT_BALANCER);
+	assert_counted(&r2, real_addr	   ? LB_BE_DROP_SPOOF_REAL_ADDR
+			    : from_balancer ? LB_BE_DROP_BAD_COOKIE
+					    : LB_BE_DROP_NOT_BALANCER);
 }
 END_TEST
 
@@ -484,25 +521,33 @@ struct eg_case {
 	int other_port;
 	uint8_t flags;
 	int diverted; /* 1: to the balancer, 0: untouched, -1: dropped */
+	int ip_options;
 };
 
 static const struct eg_case eg_cases[] = {
-	{ "FIN|ACK from the VIP", VIP, 0, 0x11, 1 },
-	{ "FIN|PSH|ACK with the last data", VIP, 0, 0x19, 1 },
-	{ "RST from the VIP", VIP, 0, 0x04, 1 },
-	{ "RST|ACK from the VIP", VIP, 0, 0x14, 1 },
-	{ "data from the VIP (direct return)", VIP, 0, 0x18, 0 },
-	{ "bare ACK from the VIP", VIP, 0, 0x10, 0 },
-	{ "FIN from the VIP address, another port", VIP, 1, 0x11, 0 },
-	{ "FIN from the backend's own address", BACKEND, 0, 0x11, 0 },
-	{ "RST from the backend's own address", BACKEND, 0, 0x04, 0 },
+	{ "FIN|ACK from the VIP", VIP, 0, 0x11, 1, 0 },
+	{ "FIN|PSH|ACK with the last data", VIP, 0, 0x19, 1, 0 },
+	{ "RST from the VIP", VIP, 0, 0x04, 1, 0 },
+	{ "RST|ACK from the VIP", VIP, 0, 0x14, 1, 0 },
+	{ "data from the VIP (direct return)", VIP, 0, 0x18, 0, 0 },
+	{ "bare ACK from the VIP", VIP, 0, 0x10, 0, 0 },
+	{ "FIN from the VIP address, another port", VIP, 1, 0x11, 0, 0 },
+	{ "FIN from the backend's own address", BACKEND, 0, 0x11, 0, 0 },
+	{ "RST from the backend's own address", BACKEND, 0, 0x04, 0, 0 },
 	/* Connections to the VIP are adopted from cookies, never from a SYN. */
-	{ "SYN|ACK from the VIP: dropped", VIP, 0, 0x12, -1 },
-	{ "SYN|ACK from the backend's own address", BACKEND, 0, 0x12, 0 },
+	{ "SYN|ACK from the VIP: dropped", VIP, 0, 0x12, -1, 0 },
+	{ "SYN|ACK from the backend's own address", BACKEND, 0, 0x12, 0, 0 },
+	/* IP options move the TCP header; a FIN behind them is still one (issue 10). */
+	{ "FIN|ACK from the VIP, IP options", VIP, 0, 0x11, 1, 1 },
+	{ "RST from the VIP, IP options", VIP, 0, 0x04, 1, 1 },
+	{ "data from the VIP, IP options", VIP, 0, 0x18, 0, 1 },
+	{ "SYN|ACK from the VIP, IP options: dropped", VIP, 0, 0x12, -1, 1 },
 };
 
 START_TEST(test_egress)
 {
+	/* Record route (one slot), then EOL. */
+	static const uint8_t ip_opts[] = { 7, 7, 4, 198, 51, 100, 1, 0 };
 	const struct eg_case *tc = &eg_cases[_i];
 	struct pkt_spec p = {
 		.saddr = tc->saddr, .daddr = CLIENT, .dport = CPORT,
@@ -520,6 +565,8 @@ START_TEST(test_egress)
 		p.paylen = 17;
 	}
 	len = pkt_build_tcp(frame, &p);
+	if (tc->ip_options)
+		len = pkt_add_ip_options(frame, len, ip_opts, sizeof(ip_opts));
 	run_prog(be, be->progs.lb_backend_egress, frame, len, &r);
 
 	if (tc->diverted < 0) {
@@ -576,7 +623,7 @@ Suite *backend_suite(void)
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_ingress, 0, sizeof(in_cases) / sizeof(in_cases[0]));
-	tcase_add_loop_test(tc, test_ingress_established, 0, 2);
+	tcase_add_loop_test(tc, test_ingress_established, 0, 3);
 	tcase_add_loop_test(tc, test_egress, 0, sizeof(eg_cases) / sizeof(eg_cases[0]));
 	tcase_add_test(tc, test_egress_not_tcp);
 	suite_add_tcase(s, tc);

@@ -25,7 +25,8 @@
  *     (adopted, or refused by the kernel's kfunc) only for an ACK without SYN
  *     or RST, to the VIP service, from the balancer's MAC, whose cookie
  *     lb_cookie_check() accepts: a forged cookie or a client's own cookie ACK
- *     never gets that far; anything not for the VIP service passes;
+ *     never gets that far; anything not for the VIP service passes, except an
+ *     ACK to another address's service port dropped as drop_spoof_real_addr;
  *   - exactly one reason counter moves, by one.
  */
 #include <arpa/inet.h>
@@ -130,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t in[FRAME_MAX], out[FRAME_MAX + 256];
 	uint64_t now[LB_BE_REASON_MAX];
-	bool egress, service = false, tcp = false, from_bal, cookie_ok = false;
+	bool egress, service = false, tcp = false, from_bal, cookie_ok = false, to_real = false;
+	size_t th = 34;
 	uint8_t ctl, flags = 0;
 	size_t len;
 	int moved = -1;
@@ -168,16 +170,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctl & 4)
 		lb_frame_fix_csums(in, len);
 
-	/* What the programs should see in it: IPv4 without options, TCP, for the VIP service. */
-	if (len >= 14 + 20 + 20 && rd16be(in + 12) == 0x0800 && (in[14] & 15) == 5 && in[23] == 6) {
+	/*
+	 * What the programs should see in it: IPv4 (options allowed, not a later
+	 * fragment), TCP with a sane data offset, for the VIP service.
+	 */
+	if (len >= 14 + 20 && rd16be(in + 12) == 0x0800 && (in[14] & 15) >= 5 && in[23] == 6 &&
+	    !(rd16be(in + 20) & 0x1fff) && len >= 14 + (in[14] & 15) * 4 + 20 &&
+	    in[14 + (in[14] & 15) * 4 + 12] >> 4 >= 5) {
 		uint32_t a;
 		uint16_t p;
 
+		th = 14 + (in[14] & 15) * 4;
 		tcp = true;
-		flags = in[47];
+		flags = in[th + 13];
 		memcpy(&a, in + (egress ? 26 : 30), 4);
-		memcpy(&p, in + (egress ? 34 : 36), 2);
+		memcpy(&p, in + th + (egress ? 0 : 2), 2);
 		service = a == vip && p == htons(port);
+		/* Ingress to another address's service port, an ACK: maybe a replayed cookie. */
+		to_real = !egress && a != vip && p == htons(port) && (flags & 0x16) == 0x10;
 	}
 	from_bal = !memcmp(in + 6, balancer_mac, 6);
 	if (tcp && !egress) {
@@ -186,10 +196,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memcpy(&t.caddr, in + 26, 4);
 		memcpy(&t.vaddr, in + 30, 4);
-		memcpy(&t.cport, in + 34, 2);
-		memcpy(&t.vport, in + 36, 2);
-		cookie_ok = !lb_cookie_check(&secret, &t, rd32be(in + 38) - 1, rd32be(in + 42) - 1,
-					     tai_now(), &o);
+		memcpy(&t.cport, in + th, 2);
+		memcpy(&t.vport, in + th + 2, 2);
+		cookie_ok = !lb_cookie_check(&secret, &t, rd32be(in + th + 4) - 1,
+					     rd32be(in + th + 8) - 1, tai_now(), &o);
 	}
 
 	opts.data_in = in;
@@ -254,7 +264,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      from_bal, cookie_ok);
 		if (moved == LB_BE_DROP_NOT_BALANCER)
 			CHECK(!from_bal && service, "not_balancer counted for the balancer's frame");
-		if (!service)
+		if (moved == LB_BE_DROP_SPOOF_REAL_ADDR)
+			CHECK(to_real && opts.retval == TC_ACT_SHOT,
+			      "spoof_real_addr counted for flags %#x, to the real address %d", flags,
+			      to_real);
+		else if (!service)
 			CHECK(opts.retval == TC_ACT_OK && moved == LB_BE_PASS_OTHER,
 			      "ingress acted on a frame not for the VIP service (%s)",
 			      lb_backend_reason_names[moved]);

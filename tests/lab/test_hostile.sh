@@ -444,10 +444,12 @@ for line in "real address, random cookies|$to_real" "real address, a real cookie
 	"VIP as the balancer's MAC, random cookies|$as_balancer"; do
 	echo "# spoof: ${line%%|*}: ${line#*|}"
 done
-check_match "hostile: spoof: to web1's real address: RST only, no HTTP" \
-	"cookie=random sent=5 replies=5 rst=5 synack=0 acks=0 data_bytes=0 http=0" "$to_real"
-check_match "hostile: spoof: ... a real cookie replayed there: RST only, no HTTP" \
-	"cookie=valid sent=1 replies=1 rst=1 synack=0 acks=0 data_bytes=0 http=0" "$to_real_valid"
+# Dropped by web1's TC ingress (issue 10): an ACK to the real address's service
+# port that finds only the listener, so not even the kernel's reset comes back.
+check_match "hostile: spoof: to web1's real address: nothing comes back" \
+	"cookie=random sent=5 replies=0 " "$to_real"
+check_match "hostile: spoof: ... a real cookie replayed there: nothing comes back" \
+	"cookie=valid sent=1 replies=0 " "$to_real_valid"
 check_match "hostile: spoof: to the VIP on web1's MAC: nothing comes back" \
 	"cookie=random sent=5 replies=0 " "$to_vip"
 check_match "hostile: spoof: ... with a real cookie: nothing comes back" \
@@ -459,8 +461,8 @@ check_eq "hostile: spoof: web1 counted 6 drop_not_balancer (the VIP, not from th
 check_eq "hostile: spoof: web1 counted 5 drop_bad_cookie (the balancer's MAC, forged cookie)" 5 \
 	"$(grew BA BB drop_bad_cookie)"
 check_eq "hostile: spoof: web1 adopted nothing" 0 "$(grew BA BB adopted)"
-check "hostile: spoof: the real-address ones went to the kernel as pass_other (+$(grew BA BB pass_other))" \
-	ge "$(grew BA BB pass_other)" 6
+check_eq "hostile: spoof: web1 counted 6 drop_spoof_real_addr (its real address, only a listener)" 6 \
+	"$(grew BA BB drop_spoof_real_addr)"
 check "hostile: spoof: nginx on web1 never saw the request" \
 	bash -c "! grep -qF '$spoof_id' '$(lab_access_log web1)'"
 check_eq "hostile: spoof: real clients still served" 200 \

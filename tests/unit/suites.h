@@ -13,5 +13,6 @@ Suite *select_suite(void);
 Suite *dispatcher_suite(void);
 Suite *health_suite(void);
 Suite *metrics_suite(void);
+Suite *flow_table_suite(void);
 
 #endif

@@ -38,7 +38,8 @@ static const char example[] =
 	"health: {path: /healthz, interval_ms: 500, timeout_ms: 250, rise: 4, fall: 5}\n"
 	"handoff: {mss: 1360, wscale: 9, request_limit: 8192, request_timeout_ms: 3000}\n"
 	"metrics: {listen: \"[::1]:9181\"}\n"
-	"cookie: {key_file: /run/lb/cookie.key, period_s: 32, windows: 3}\n";
+	"cookie: {key_file: /run/lb/cookie.key, period_s: 32, windows: 3}\n"
+	"limits: {flows: 4096}\n";
 
 static int parse(const char *yaml, struct lb_config *cfg, char *err, size_t errlen)
 {
@@ -126,6 +127,7 @@ START_TEST(test_example_values)
 	ck_assert_uint_eq(cfg.handoff.wscale, 9);
 	ck_assert_uint_eq(cfg.handoff.request_limit, 8192);
 	ck_assert_uint_eq(cfg.handoff.request_timeout_ms, 3000);
+	ck_assert_uint_eq(cfg.limits.flows, 4096);
 	ck_assert_str_eq(cfg.metrics.listen, "[::1]:9181");
 	ck_assert_str_eq(cfg.cookie.key_file, "/run/lb/cookie.key");
 	ck_assert_uint_eq(cfg.cookie.period_s, 32);
@@ -198,6 +200,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg.cookie.key_file, "/etc/latebind/cookie.key");
 	ck_assert_uint_eq(cfg.cookie.period_s, 64);
 	ck_assert_uint_eq(cfg.cookie.windows, 2);
+	ck_assert_uint_eq(cfg.limits.flows, LB_MAX_FLOWS);
 	lb_config_free(&cfg);
 
 	/* Sections given empty keep their defaults; an empty listen disables metrics. */
@@ -217,6 +220,9 @@ END_TEST
 static const char *const good[] = {
 	BASE "handoff: {mss: 536, wscale: 0}\ncookie: {windows: 1, period_s: 1}\n",
 	BASE "handoff: {mss: 9000, wscale: 14}\ncookie: {windows: 4}\n",
+	BASE "limits: {flows: 16}\n",
+	BASE "limits: {flows: 16777216}\n",
+	BASE "limits: {}\n",
 	IFACE VIP(", mode: tcp") BE(", weight: 65535, mac: \"aa:bb:cc:dd:ee:f0\"") ROUTES,
 	/* Same address, other port; same prefix, other host; path and prefix alike. */
 	IFACE "vips: [{address: 192.0.2.80, port: 80}, {address: 192.0.2.80, port: 443}]\n" BACKENDS
@@ -285,6 +291,11 @@ static const struct bad bad[] = {
 	{ BASE "handoff: {wscale: 15}\n", 5, "handoff.wscale", "expected an integer 0..14" },
 	{ BASE "handoff: {request_limit: 0}\n", 5, "handoff.request_limit", "out of range" },
 	{ BASE "cookie: {windows: 0}\n", 5, "cookie.windows", "expected an integer 1..4" },
+	{ BASE "limits: {flows: 15}\n", 5, "limits.flows", "15 is out of range; expected an integer 16..16777216" },
+	{ BASE "limits: {flows: 16777217}\n", 5, "limits.flows", "out of range" },
+	{ BASE "limits: {flows: lots}\n", 5, "limits.flows", "\"lots\" is not a number" },
+	{ BASE "limits: {flow: 64}\n", 5, "limits.flow", "unknown key; did you mean 'flows'?" },
+	{ BASE "limits: 64\n", 5, "limits", "expected a mapping" },
 	{ BASE "cookie: {windows: 5}\n", 5, "cookie.windows", "5 is out of range" },
 	{ BASE "cookie: {period_s: 0}\n", 5, "cookie.period_s", "0 is out of range" },
 	{ BASE "cookie: {key_file: \"\"}\n", 5, "cookie.key_file", "is empty" },
@@ -631,7 +642,7 @@ START_TEST(test_mutations)
 			if (lb_config_parse("t.yaml", s, j == sizeof(subst) ? i : len, &cfg, err,
 					    sizeof(err))) {
 				ck_assert_msg(sscanf(err, "t.yaml:%d: ", &line) == 1 && line >= 1 &&
-						      line <= 24,
+						      line <= 25,
 					      "byte %zu: %s", i, err);
 				ck_assert_msg(!strchr(err, '\n'), "byte %zu: %s", i, err);
 			}

@@ -1401,7 +1401,7 @@ START_TEST(test_replay_frames)
 	const struct syn_row *r = &syn_rows[_i];
 	struct lb_backend backends[3] = {};
 	struct lb_handoff h = {
-		.cfg = &t.cfg, .backends = backends, .flows_fd = -1,
+		.cfg = &t.cfg, .backends = backends,
 		.send = capture, .secret = &t.secret,
 	};
 	struct lb_cookie_tuple tu = {

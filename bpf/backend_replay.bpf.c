@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The backend's TC programs, replay mode (DESIGN.md "replay mode"): for
+ * kernels without bpf_sk_assign_tcp_reqsk (< 6.9). Nothing here may reference
+ * that kfunc: this object must load where it does not exist.
+ *
+ * The dispatcher replays the client's SYN (client ISN, its options, and the
+ * hand-off option of headers/handoff_opt.h) from the balancer's MAC. This host's
+ * kernel answers it with a SYN/ACK of its own ISN B and clock T_be, which we
+ * send to the balancer instead of the client: the client already holds the
+ * balancer's SYN/ACK (ISN C, clock T_lb). From the client's ACK on, every
+ * packet of the connection is translated between the two views, per the
+ * `handoffs` entry (headers/backend_maps.h):
+ *
+ * ingress (client → backend): ack and SACK edges − (C − B), TSecr − (T_lb − T_be).
+ *   A SYN with the hand-off option counts only from the balancer's MAC with a
+ *   valid tag and C a valid cookie for the tuple and the SYN's ISN; it then
+ *   makes the entry and goes on to the kernel.
+ * egress (backend → client): seq + (C − B), TSval + (T_lb − T_be), the window
+ *   rescaled to the scale the client was told; then FIN and RST diverted to the
+ *   balancer as in cookie mode. A SYN/ACK goes to the balancer untranslated,
+ *   and only as the answer to a replayed SYN.
+ *
+ * Checksums are updated incrementally, with no pseudo-header flag: none of these
+ * fields is in the pseudo-header, which is also what CHECKSUM_PARTIAL on egress
+ * needs. A GSO super-packet carries its first segment's seq; the kernel numbers
+ * the rest from it after us, so translating that one is enough.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "backend_common.h"
+#include "backend_maps.h"
+#include "handoff_opt.h"
+
+/*
+ * Handed-off connections, client 4-tuple → translation state. Written by
+ * both programs; read and pruned (CLOSING and stale SYN_SEEN entries) by
+ * `latebind backend status --gc`. LRU: under pressure the least recently used
+ * go first, which are idle or finished connections.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_HANDOFFS_MAX);
+	__type(key, struct lb_handoff_key);
+	__type(value, struct lb_handoff);
+} handoffs SEC(".maps");
+
+/* Big-endian 32-bit words at any byte offset of a 64-byte option buffer. */
+static __always_inline __u32 opt_rd32(const __u8 *b, __u32 off)
+{
+	return (__u32)b[idx64(off)] << 24 | (__u32)b[idx64(off + 1)] << 16 |
+	       (__u32)b[idx64(off + 2)] << 8 | b[idx64(off + 3)];
+}
+
+static __always_inline void opt_wr32(__u8 *b, __u32 off, __u32 v)
+{
+	b[idx64(off)] = v >> 24;
+	b[idx64(off + 1)] = v >> 16;
+	b[idx64(off + 2)] = v >> 8;
+	b[idx64(off + 3)] = v;
+}
+
+/* Replace an aligned 32-bit header field, checksum first. */
+static __always_inline int set32(struct __sk_buff *skb, const struct l4 *p, __u32 off, __be32 old,
+				 __be32 new)
+{
+	if (old == new)
+		return 0;
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old, new, 4))
+		return -1;
+	return bpf_skb_store_bytes(skb, off, &new, 4, 0);
+}
+
+/*
+ * Write back the option bytes edited in @new (@old as they were). The fields
+ * sit at any byte offset, so the checksum takes the difference over the whole
+ * option area, which is 4-byte aligned in the header like its length.
+ */
+static __always_inline int set_options(struct __sk_buff *skb, const struct l4 *p, __u8 *old,
+				       __u8 *new, __u32 optlen)
+{
+	__s64 diff;
+
+	optlen = idx64(optlen);
+	if (!optlen)
+		return 0;
+	diff = bpf_csum_diff((__be32 *)old, optlen, (__be32 *)new, optlen, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), 0, (__u32)diff, 0))
+		return -1;
+	return bpf_skb_store_bytes(skb, TCP_OPT_OFF(p), new, optlen, 0);
+}
+
+static __always_inline void key_of_client(const struct l4 *p, struct lb_handoff_key *k)
+{
+	k->caddr = p->iph->saddr;
+	k->vaddr = p->iph->daddr;
+	k->cport = p->th->source;
+	k->vport = p->th->dest;
+}
+
+/* A SYN to the VIP service: only a replay the balancer vouches for goes in. */
+static __always_inline int replay_syn(struct __sk_buff *skb, const struct l4 *p)
+{
+	struct syn_options so = {};
+	struct lb_cookie_secret *secret;
+	struct lb_cookie_tuple ct;
+	struct lb_cookie_opts co;
+	struct lb_handoff_key key;
+	struct lb_handoff ho = {}, *old;
+	__u32 key0 = 0, optlen, c, t_lb, tag, off, isn = bpf_ntohl(p->th->seq);
+	__u8 buf[64] = {};
+	__u64 tai_s;
+	__u8 ws;
+
+	key_of_client(p, &key);
+	ct.caddr = key.caddr;
+	ct.vaddr = key.vaddr;
+	ct.cport = key.cport;
+	ct.vport = key.vport;
+	if (tcp_options(skb, p, buf, &optlen, &so))
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	/* Nothing but the dispatcher opens connections to the VIP here. */
+	if (!so.has_handoff)
+		return count(skb, LB_BE_DROP_SYN_NO_HANDOFF, TC_ACT_SHOT);
+	if (!from_balancer(p->eth))
+		return count(skb, LB_BE_DROP_FORGED_HANDOFF, TC_ACT_SHOT);
+
+	off = so.handoff_off;
+	c = opt_rd32(buf, off + offsetof(struct lb_handoff_opt, client_isn));
+	t_lb = opt_rd32(buf, off + offsetof(struct lb_handoff_opt, lb_tsval));
+	ws = buf[idx64(off + offsetof(struct lb_handoff_opt, wscale))];
+	off += offsetof(struct lb_handoff_opt, tag);
+	tag = (__u32)buf[idx64(off)] << 16 | (__u32)buf[idx64(off + 1)] << 8 | buf[idx64(off + 2)];
+
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	tai_s = bpf_ktime_get_tai_ns() / 1000000000ULL;
+	/* The tag says the balancer wrote it; the cookie bounds its life. */
+	if (!secret || (ws > LB_TCP_MAX_WSCALE && ws != LB_COOKIE_WSCALE_NONE) ||
+	    lb_handoff_tag_check(secret, &ct, c, t_lb, ws, tag, tai_s) ||
+	    lb_cookie_check(secret, &ct, isn, c, tai_s, &co))
+		return count(skb, LB_BE_DROP_FORGED_HANDOFF, TC_ACT_SHOT);
+
+	/*
+	 * The dispatcher sending the same replay again (our SYN/ACK got lost): keep
+	 * what the entry learnt. Another C is a new connection on the same ports:
+	 * it replaces the old entry.
+	 */
+	old = bpf_map_lookup_elem(&handoffs, &key);
+	if (old && old->client_isn == c) {
+		old->last_seen_ns = bpf_ktime_get_ns();
+		return count(skb, LB_BE_REPLAY_SYN, TC_ACT_OK);
+	}
+	ho.client_isn = c;
+	ho.lb_tsval = t_lb;
+	ho.ws_adv = ws;
+	ho.has_ts = so.has_ts;
+	ho.state = LB_HO_SYN_SEEN;
+	ho.last_seen_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&handoffs, &key, &ho, BPF_ANY))
+		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+	return count(skb, LB_BE_REPLAY_SYN, TC_ACT_OK);
+}
+
+SEC("tc")
+int lb_replay_ingress(struct __sk_buff *skb)
+{
+	struct syn_options so = {};
+	struct lb_handoff_key key;
+	struct lb_handoff *e;
+	__u32 d_isn, d_ts, optlen, off, k;
+	__u8 old[64] = {}, buf[64] = {};
+	__be32 ack;
+	struct l4 p;
+	__u8 flags;
+
+	if (parse(skb, &p))
+		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
+	if (p.iph->daddr != cfg_vip_addr)
+		return not_for_vip(skb, &p);
+	if (p.th->dest != cfg_vip_port)
+		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
+	flags = tcp_flags(p.th);
+	if ((flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+		return replay_syn(skb, &p);
+	if (flags & TH_SYN)
+		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+
+	key_of_client(&p, &key);
+	ack = p.th->ack_seq;
+	e = bpf_map_lookup_elem(&handoffs, &key);
+	/* Not handed off here (or evicted): untranslated, the kernel judges it. */
+	if (!e)
+		return count(skb, LB_BE_REPLAY_NO_ENTRY, TC_ACT_OK);
+	/* Nothing to translate with until our SYN/ACK told us B. */
+	if (!(e->flags & LB_HO_F_SYNACK))
+		return count(skb, LB_BE_DROP_REPLAY_EARLY, TC_ACT_SHOT);
+	d_isn = e->client_isn - e->backend_isn;
+	d_ts = e->lb_tsval - e->be_tsval;
+
+	if (tcp_options(skb, &p, old, &optlen, &so))
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	__builtin_memcpy(buf, old, sizeof(buf));
+	if (so.has_ts && e->has_ts)
+		opt_wr32(buf, so.ts_off + 6, so.tsecr - d_ts);
+	for (k = 0; k < 4; k++) {
+		if (k >= so.sack_blocks)
+			break;
+		off = so.sack_off + 2 + k * 8;
+		opt_wr32(buf, off, opt_rd32(buf, off) - d_isn);
+		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) - d_isn);
+	}
+	if (((flags & TH_ACK) &&
+	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) - d_isn))) ||
+	    set_options(skb, &p, old, buf, optlen))
+		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+
+	if (flags & TH_RST) {
+		bpf_map_delete_elem(&handoffs, &key);
+		return count(skb, LB_BE_REPLAY_IN, TC_ACT_OK);
+	}
+	if (flags & TH_FIN)
+		e->state = LB_HO_CLOSING;
+	else if ((flags & TH_ACK) && e->state == LB_HO_SYN_SEEN)
+		e->state = LB_HO_ESTABLISHED;
+	e->last_seen_ns = bpf_ktime_get_ns();
+	return count(skb, LB_BE_REPLAY_IN, TC_ACT_OK);
+}
+
+/*
+ * The window in the scale the client was told: win' = (win << be_ws) >> ws,
+ * at most 65535. A window that is open stays open (at least 1): rounding it to
+ * zero would stall a connection the backend keeps open.
+ */
+static __always_inline __u16 rescale_window(__u16 win, __u8 be_ws, __u8 ws)
+{
+	__u32 w;
+
+	if (ws == LB_COOKIE_WSCALE_NONE || ws == be_ws)
+		return win;
+	w = ((__u32)win << (be_ws & 15)) >> (ws & 15);
+	if (w > 65535)
+		w = 65535;
+	if (!w && win)
+		w = 1;
+	return w;
+}
+
+/* The answer to a replayed SYN: learn B, T_be and the scale; the balancer gets it. */
+static __always_inline int replay_synack(struct __sk_buff *skb, const struct l4 *p,
+					 struct lb_handoff *e)
+{
+	struct syn_options so = {};
+	__u32 optlen, isn = bpf_ntohl(p->th->seq);
+	__u8 buf[64] = {};
+
+	if (!e || e->state != LB_HO_SYN_SEEN)
+		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);
+	if (tcp_options(skb, p, buf, &optlen, &so))
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	e->backend_isn = isn;
+	e->be_tsval = so.has_ts ? so.tsval : 0;
+	e->be_wscale = so.has_wscale ? so.wscale : 0;
+	/* Both ends must have agreed to timestamps for any to flow. */
+	e->has_ts = e->has_ts && so.has_ts;
+	e->flags |= LB_HO_F_SYNACK;
+	e->last_seen_ns = bpf_ktime_get_ns();
+	if (to_balancer(skb))
+		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+	return count(skb, LB_BE_REPLAY_SYNACK_DIVERTED, TC_ACT_OK);
+}
+
+SEC("tc")
+int lb_replay_egress(struct __sk_buff *skb)
+{
+	struct syn_options so = {};
+	struct lb_handoff_key key;
+	struct lb_handoff *e;
+	__u32 d_isn, d_ts, optlen;
+	__u8 old[64] = {}, buf[64] = {};
+	__be32 seq;
+	__be16 win, new_win;
+	struct l4 p;
+	__u8 flags;
+
+	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port)
+		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
+	flags = tcp_flags(p.th);
+	key.caddr = p.iph->daddr;
+	key.vaddr = p.iph->saddr;
+	key.cport = p.th->dest;
+	key.vport = p.th->source;
+	seq = p.th->seq;
+	win = p.th->window;
+	e = bpf_map_lookup_elem(&handoffs, &key);
+	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+		return replay_synack(skb, &p, e);
+
+	if (!e || !(e->flags & LB_HO_F_SYNACK)) {
+		/* Not a hand-off of ours: its end still goes to the balancer. */
+		if (!(flags & (TH_FIN | TH_RST)))
+			return count(skb, LB_BE_REPLAY_NO_ENTRY, TC_ACT_OK);
+		if (to_balancer(skb))
+			return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
+		return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
+	}
+	d_isn = e->client_isn - e->backend_isn;
+	d_ts = e->lb_tsval - e->be_tsval;
+	new_win = bpf_htons(rescale_window(bpf_ntohs(win), e->be_wscale, e->ws_adv));
+
+	if (tcp_options(skb, &p, old, &optlen, &so))
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	__builtin_memcpy(buf, old, sizeof(buf));
+	if (so.has_ts && e->has_ts)
+		opt_wr32(buf, so.ts_off + 2, so.tsval + d_ts);
+	if (set32(skb, &p, TCP_SEQ_OFF(&p), seq, bpf_htonl(bpf_ntohl(seq) + d_isn)) ||
+	    (win != new_win && (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(&p), win, new_win, 2) ||
+				bpf_skb_store_bytes(skb, TCP_WIN_OFF(&p), &new_win, 2, 0))) ||
+	    set_options(skb, &p, old, buf, optlen))
+		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+
+	if (flags & TH_RST)
+		bpf_map_delete_elem(&handoffs, &key);
+	else {
+		if (flags & TH_FIN)
+			e->state = LB_HO_CLOSING;
+		e->last_seen_ns = bpf_ktime_get_ns();
+	}
+	if (!(flags & (TH_FIN | TH_RST)))
+		return count(skb, LB_BE_REPLAY_OUT, TC_ACT_OK);
+	/* Translated first: the balancer forwards it to the client as it is. */
+	if (to_balancer(skb))
+		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+	return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The backend's replay-mode map `handoffs` (DESIGN.md "replay mode"): the one
+ * definition of its key and value, used by bpf/backend_replay.bpf.c, which
+ * writes it, and `latebind backend status`, which reads and prunes it.
+ *
+ * One entry per handed-off connection, keyed by the 4-tuple as the client
+ * sends it (client → VIP). It holds what the backend's TC programs need to
+ * translate between the client's view of the connection (the balancer's
+ * cookie as ISN, its timestamp clock and window scale) and the backend
+ * kernel's own (its ISN, clock and scale).
+ */
+#ifndef LATEBIND_BACKEND_MAPS_H
+#define LATEBIND_BACKEND_MAPS_H
+
+#include "lb_types.h"
+
+/* Pinned under the backend's bpffs folder as "handoffs". */
+#define LB_HANDOFFS_MAX 65536
+
+struct lb_handoff_key {
+	__be32 caddr; /* client */
+	__be32 vaddr; /* VIP */
+	__be16 cport;
+	__be16 vport;
+};
+_Static_assert(sizeof(struct lb_handoff_key) == 12, "lb_handoff_key layout");
+
+enum lb_handoff_state {
+	LB_HO_SYN_SEEN = 1,    /* replayed SYN accepted; backend's SYN/ACK maybe seen */
+	LB_HO_ESTABLISHED = 2, /* the client's hand-off ACK went in */
+	LB_HO_CLOSING = 3,     /* a FIN went either way */
+};
+
+/* lb_handoff.flags */
+#define LB_HO_F_SYNACK 0x01 /* backend_isn, be_tsval and be_wscale are known */
+
+/*
+ * Sequence numbers and timestamps in host order. The translations:
+ *   backend → client: seq + (client_isn − backend_isn), TSval + (lb_tsval − be_tsval)
+ *   client → backend: ack and SACK edges − (client_isn − backend_isn),
+ *                     TSecr − (lb_tsval − be_tsval)
+ */
+struct lb_handoff {
+	__u32 client_isn;  /* C: the ISN the client was given (the balancer's cookie) */
+	__u32 backend_isn; /* B: the ISN of the backend's SYN/ACK */
+	__u32 lb_tsval;	   /* T_lb: TSval of the balancer's SYN/ACK */
+	__u32 be_tsval;	   /* T_be: TSval of the backend's SYN/ACK */
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last packet */
+	__u8 ws_adv;	   /* window scale the client was told; LB_COOKIE_WSCALE_NONE: none */
+	__u8 be_wscale;	   /* the backend's own, from its SYN/ACK (0 without the option) */
+	__u8 has_ts;	   /* the replayed SYN carried timestamps */
+	__u8 state;	   /* enum lb_handoff_state */
+	__u8 flags;	   /* LB_HO_F_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lb_handoff) == 32, "lb_handoff layout");
+
+/*
+ * How long `latebind backend status --gc` lets an entry that can no longer
+ * carry traffic sit idle: CLOSING beyond the kernel's 60 s TIME_WAIT, SYN_SEEN
+ * (a replay the dispatcher gave up on) beyond any retransmission of it.
+ */
+#define LB_HANDOFF_LINGER_NS (120ULL * 1000000000ULL)
+
+#endif
