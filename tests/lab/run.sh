@@ -49,6 +49,7 @@ leftovers() {
 
 # lab_teardown: take this pass's lab down and prove nothing is left.
 lab_teardown() {
+	local out
 	((lab_started)) || return 0
 	lab_started=0
 	# Every process of the lab, to prove afterwards that each one is gone.
