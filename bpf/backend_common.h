@@ -86,6 +86,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct l4 *p)
 	p->th = parse_tcp_fixed(&c);
 	if (!p->th || p->th->doff < 5)
 		return -1;
+	/*
+	 * Headers longer than the IP packet says it is: not a segment we could
+	 * rewrite consistently (its checksum covers tot_len). 0 is BIG TCP's
+	 * GSO packet over 64 KiB, whose length is the skb's.
+	 */
+	if (p->iph->tot_len && bpf_ntohs(p->iph->tot_len) < ihl + p->th->doff * 4)
+		return -1;
 	p->off = sizeof(struct ethhdr) + ihl;
 	return 0;
 }

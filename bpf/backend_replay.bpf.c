@@ -12,14 +12,16 @@
  * packet of the connection is translated between the two views, per the
  * `handoffs` entry (headers/backend_maps.h):
  *
- * ingress (client → backend): ack and SACK edges − (C − B), TSecr − (T_lb − T_be).
+ * ingress (client → backend): ack and SACK edges − (C − B), TSecr − (T_lb − T_be);
+ *   a FIN or RST marks the entry CLOSING.
  *   A SYN with the hand-off option counts only from the balancer's MAC with a
  *   valid tag and C a valid cookie for the tuple and the SYN's ISN; it then
  *   makes the entry and goes on to the kernel.
  * egress (backend → client): seq + (C − B), TSval + (T_lb − T_be), the window
  *   rescaled to the scale the client was told; then FIN and RST diverted to the
- *   balancer as in cookie mode. A SYN/ACK goes to the balancer untranslated,
- *   and only as the answer to a replayed SYN.
+ *   balancer as in cookie mode; a FIN marks the entry CLOSING, a RST (the
+ *   kernel has dropped the connection) deletes it. A SYN/ACK goes to the
+ *   balancer untranslated, and only as the answer to a replayed SYN.
  *
  * Checksums are updated incrementally, with no pseudo-header flag: none of these
  * fields is in the pseudo-header, which is also what CHECKSUM_PARTIAL on egress
@@ -201,6 +203,9 @@ int lb_replay_ingress(struct __sk_buff *skb)
 
 	if (tcp_options(skb, &p, old, &optlen, &so))
 		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	/* Options with nothing of ours in them are left as they are. */
+	if (!(so.has_ts && e->has_ts) && !so.sack_blocks)
+		optlen = 0;
 	__builtin_memcpy(buf, old, sizeof(buf));
 	if (so.has_ts && e->has_ts)
 		opt_wr32(buf, so.ts_off + 6, so.tsecr - d_ts);
@@ -216,11 +221,14 @@ int lb_replay_ingress(struct __sk_buff *skb)
 	    set_options(skb, &p, old, buf, optlen))
 		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
 
-	if (flags & TH_RST) {
-		bpf_map_delete_elem(&handoffs, &key);
-		return count(skb, LB_BE_REPLAY_IN, TC_ACT_OK);
-	}
-	if (flags & TH_FIN)
+	/*
+	 * A client's RST only marks the entry: whether it resets anything is the
+	 * kernel's call (RFC 5961: only an exact in-window one does), and deleting
+	 * here would let a blind RST for a known 4-tuple break a live connection's
+	 * translation. A reset connection's entry goes with --gc, the LRU, a new
+	 * replay for the tuple, or the kernel's own RST for its next segment.
+	 */
+	if (flags & (TH_FIN | TH_RST))
 		e->state = LB_HO_CLOSING;
 	else if ((flags & TH_ACK) && e->state == LB_HO_SYN_SEEN)
 		e->state = LB_HO_ESTABLISHED;
@@ -311,6 +319,8 @@ int lb_replay_egress(struct __sk_buff *skb)
 
 	if (tcp_options(skb, &p, old, &optlen, &so))
 		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	if (!(so.has_ts && e->has_ts))
+		optlen = 0;
 	__builtin_memcpy(buf, old, sizeof(buf));
 	if (so.has_ts && e->has_ts)
 		opt_wr32(buf, so.ts_off + 2, so.tsval + d_ts);

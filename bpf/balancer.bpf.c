@@ -6,8 +6,10 @@
  *   ACK, valid cookie      → bare: dropped (handshake done); with data/FIN/RST:
  *                            to the dispatcher's AF_XDP socket on this RX queue
  *   packet of a flow being collected → to the dispatcher
- *   packet of a bound flow → MACs rewritten towards its backend, XDP_TX
- *   a backend's diverted FIN/RST (from a VIP) → to the client, XDP_TX
+ *   packet of a bound flow → MACs rewritten towards its backend, XDP_TX; a
+ *                            backend behind another interface: XDP_REDIRECT there
+ *   a backend's diverted FIN/RST (from a VIP) → to the client, XDP_TX; arriving
+ *                            on a backend-side interface: XDP_REDIRECT to the main one
  *   a replay-mode backend's answer to a replayed SYN → to the dispatcher
  *   anything else to a VIP → dropped under its own reason
  *   not to a VIP           → XDP_PASS, untouched
@@ -29,6 +31,12 @@
 const volatile __u16 cfg_mss = LB_DEFAULT_MSS;
 const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE;
 const volatile __u16 cfg_syn_window = LB_DEFAULT_SYN_WINDOW;
+/*
+ * The interface clients come through. The program also runs on the interfaces
+ * backends sit behind, where only their diverted FIN/RST concern it. 0: every
+ * interface is the main one (tests, benchmarks).
+ */
+const volatile __u32 cfg_main_ifindex;
 
 static __always_inline int verdict(__u64 bytes, enum lb_xdp_reason reason, int action)
 {
@@ -202,7 +210,8 @@ static __always_inline void close_flow(struct lb_flow *f)
 		__sync_fetch_and_add(&b->active, -1);
 }
 
-static __always_inline void count_flow(struct lb_flow *f, __u64 bytes)
+/* Counts the packet on its flow and backend; returns the backend (NULL: none in the slot). */
+static __always_inline struct lb_backend *count_flow(struct lb_flow *f, __u64 bytes)
 {
 	struct lb_backend *b;
 	__u32 idx = f->backend;
@@ -215,17 +224,45 @@ static __always_inline void count_flow(struct lb_flow *f, __u64 bytes)
 		__sync_fetch_and_add(&b->packets, 1);
 		__sync_fetch_and_add(&b->bytes, bytes);
 	}
+	return b;
 }
 
-/* Client → backend on a bound flow: only the MACs change. */
-static __always_inline int fast_path(struct ethhdr *eth, struct lb_flow *f, struct tcphdr *th,
-				     __u8 flags, __u64 bytes)
+/*
+ * Out of another interface of ours, @ifindex: our MAC there as the source (the
+ * destination is already set), through the devmap. An interface the daemon did
+ * not enter is a config the program cannot serve: dropped, counted.
+ */
+static __always_inline int redirect_out(struct ethhdr *eth, __u32 ifindex, __u64 bytes,
+					enum lb_xdp_reason reason)
 {
+	struct lb_iface *port = bpf_map_lookup_elem(&ifaces, &ifindex);
+
+	if (!port)
+		return verdict(bytes, LB_XDP_DROP_NO_TX_PORT, XDP_DROP);
+	__builtin_memcpy(eth->h_source, port->mac, ETH_ALEN);
+	if (bpf_redirect_map(&tx_ports, ifindex, 0) != XDP_REDIRECT)
+		return verdict(bytes, LB_XDP_DROP_NO_TX_PORT, XDP_DROP);
+	return verdict(bytes, reason, XDP_REDIRECT);
+}
+
+/*
+ * Client → backend on a bound flow: only the MACs change. Out the way it came
+ * (XDP_TX), or, for a backend behind another interface, redirected out of that.
+ */
+static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, struct lb_flow *f,
+				     struct tcphdr *th, __u8 flags, __u64 bytes)
+{
+	struct lb_backend *b;
+
 	if (flags & (TH_FIN | TH_RST))
 		close_flow(f);
 	if (flags & TH_ACK)
 		f->client_ack = bpf_ntohl(th->ack_seq);
-	count_flow(f, bytes);
+	b = count_flow(f, bytes);
+	if (b && b->ifindex && b->ifindex != ctx->ingress_ifindex) {
+		__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
+		return redirect_out(eth, b->ifindex, bytes, LB_XDP_REDIRECT_FAST_PATH);
+	}
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
 	return verdict(bytes, LB_XDP_TX_FAST_PATH, XDP_TX);
@@ -233,7 +270,9 @@ static __always_inline int fast_path(struct ethhdr *eth, struct lb_flow *f, stru
 
 /*
  * A backend's FIN or RST, sent to us by its TC egress program so we see the
- * connection end: note it, then send it on to the client's next hop.
+ * connection end: note it, then send it on to the client's next hop. Clients
+ * are always behind the main interface, so a close that came in on a
+ * backend-side interface is redirected there; the flow needs no field for it.
  */
 static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *iph,
 				    struct cursor *c, __u64 bytes)
@@ -275,6 +314,10 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (tcp_flags(th) & (TH_FIN | TH_RST))
 		close_flow(f);
 	f->last_seen_ns = bpf_ktime_get_ns();
+	if (cfg_main_ifindex && ctx->ingress_ifindex != cfg_main_ifindex) {
+		__builtin_memcpy(eth->h_dest, f->client_hop_mac, ETH_ALEN);
+		return redirect_out(eth, cfg_main_ifindex, bytes, LB_XDP_REDIRECT_DIVERTED);
+	}
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, f->client_hop_mac, ETH_ALEN);
 	return verdict(bytes, LB_XDP_TX_DIVERTED, XDP_TX);
@@ -364,7 +407,7 @@ int lb_xdp(struct xdp_md *ctx)
 		/* Being collected, or waiting for a replay-mode backend's SYN/ACK. */
 		if (flow->state == LB_FLOW_DISPATCH || flow->state == LB_FLOW_REPLAY)
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
-		return fast_path(eth, flow, th, flags, bytes);
+		return fast_path(ctx, eth, flow, th, flags, bytes);
 	}
 
 	if (flags & TH_SYN) {

@@ -61,6 +61,26 @@ struct {
 	__type(value, __u32);
 } xsks SEC(".maps");
 
+/*
+ * ifindex → that interface, for XDP_REDIRECT out of it: the main interface and
+ * those backends sit behind (lb_backend.ifindex). Key and value are the same
+ * ifindex; the daemon fills it at start.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, LB_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_ports SEC(".maps");
+
+/* ifindex → its MAC, the source of frames redirected out of it. Only the daemon writes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct lb_iface);
+} ifaces SEC(".maps");
+
 /* enum lb_xdp_reason → packets and bytes, per CPU. Only the XDP program writes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -17,6 +17,7 @@
 #define LB_FLOWS_MIN	 16
 #define LB_FLOWS_MAX	 (1 << 24)
 #define LB_MAX_QUEUES	 64
+#define LB_MAX_IFACES	 16 /* the main interface and those backends sit behind */
 
 /* VIP mode: when the balancer binds the connection to a backend. */
 enum lb_vip_mode {
@@ -93,7 +94,8 @@ struct lb_backend {
 	__be32 addr;
 	__u8 mac[6];
 	__u16 weight;
-	__u32 ifindex;	 /* reserved: backends behind another interface (XDP_REDIRECT), not built yet */
+	__u32 ifindex;	 /* 0: behind the main interface (XDP_TX); else the balancer's
+			  * interface it sits behind (XDP_REDIRECT through `tx_ports`) */
 	__u32 state;	 /* enum lb_backend_state: what selection sees */
 	__u32 admin;	 /* enum lb_backend_admin: the operator's word */
 	__u64 active;	 /* flows bound and not yet closed */
@@ -103,5 +105,16 @@ struct lb_backend {
 	__u64 handoff_resets; /* reset by the backend before the client sent anything more */
 };
 _Static_assert(sizeof(struct lb_backend) == 64, "lb_backend layout");
+
+/*
+ * `ifaces` hash, ifindex → what XDP writes into frames it redirects out of that
+ * interface: its MAC as the source. Holds the main interface and every
+ * interface a backend sits behind; only the daemon writes it.
+ */
+struct lb_iface {
+	__u8 mac[6];
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lb_iface) == 8, "lb_iface layout");
 
 #endif

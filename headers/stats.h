@@ -37,7 +37,10 @@
 	X(DROP_TCP_OPTIONS,   "drop_tcp_options")   /* malformed SYN options   */ \
 	X(DROP_SYN_PAYLOAD,   "drop_syn_payload")   /* data on a SYN (no TFO)  */ \
 	X(DROP_INTERNAL,      "drop_internal")      /* helper failed; a bug    */ \
-	X(REDIRECT_REPLAY,    "redirect_replay")    /* backend's answer to a replayed SYN → dispatcher */
+	X(REDIRECT_REPLAY,    "redirect_replay")    /* backend's answer to a replayed SYN → dispatcher */ \
+	X(REDIRECT_FAST_PATH, "redirect_fast_path") /* bound flow → backend behind another interface */ \
+	X(REDIRECT_DIVERTED,  "redirect_diverted")  /* FIN/RST from another interface → client */ \
+	X(DROP_NO_TX_PORT,    "drop_no_tx_port")    /* that interface is not in tx_ports/ifaces */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST

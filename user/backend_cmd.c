@@ -62,8 +62,8 @@ static void usage(FILE *out)
 		"balancer's handoff.wscale and cookie.period_s/windows (defaults do).\n"
 		"--setup-vip puts the VIP on lo and sets arp_ignore=1/arp_announce=2.\n"
 		"--mode cookie (default) needs Linux >= 6.9 (bpf_sk_assign_tcp_reqsk);\n"
-		"--mode replay works on any kernel with TC BPF: the balancer replays the\n"
-		"client's SYN and these programs translate the connection's packets.\n"
+		"--mode replay needs Linux >= 6.1: the balancer replays the client's SYN\n"
+		"and these programs translate the connection's packets.\n"
 		"status prints the mode, the counters and, in replay mode, the hand-offs\n"
 		"by state; --gc also removes hand-offs that can carry no more traffic\n"
 		"(closing or never completed, idle over %llu s).\n",
@@ -221,12 +221,20 @@ static int setup_vip(const struct attach_opts *o)
 
 /*
  * Every missing prerequisite, said once with what to do about it. Replay mode
- * needs no kfunc: it is the mode for kernels without it.
+ * needs no kfunc: it is the mode for kernels without it (6.1 to 6.8).
  */
 static int check_host(const struct attach_opts *o, bool replay)
 {
 	int problems = 0;
 
+	/* The helpers of replay mode's newest kernels: the cookie clock and the option loop. */
+	if (replay &&
+	    (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_ktime_get_tai_ns, NULL) != 1 ||
+	     libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, NULL) != 1)) {
+		pr_warn("this kernel lacks bpf_ktime_get_tai_ns or bpf_loop (Linux >= 6.1 needed "
+			"for replay mode); upgrade the backend's kernel\n");
+		problems++;
+	}
 	if (!replay && !kernel_has_kfunc("bpf_sk_assign_tcp_reqsk")) {
 		pr_warn("this kernel has no bpf_sk_assign_tcp_reqsk (Linux >= 6.9 needed for "
 			"cookie mode); use --mode replay\n");
@@ -242,6 +250,13 @@ static int check_host(const struct attach_opts *o, bool replay)
 			"and arp_announce=2, or use --setup-vip\n");
 		problems++;
 	}
+	/*
+	 * Not fatal: the connections work, but clients the balancer told to use
+	 * timestamps get segments without them (most stacks accept that).
+	 */
+	if (replay && read_sysctl("/proc/sys/net/ipv4/tcp_timestamps") == 0)
+		pr_warn("net.ipv4.tcp_timestamps is 0: replayed connections will carry no "
+			"timestamps the clients were promised; set it to 1\n");
 	if (!listening(o->vip, o->port)) {
 		pr_warn("nothing listens on port %u: start the web server first\n", o->port);
 		problems++;

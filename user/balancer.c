@@ -24,7 +24,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/magic.h>
 #include <xdp/libxdp.h>
 
@@ -47,6 +49,17 @@
 #define LB_PROG_NAME "lb_xdp"
 #define LB_PID_FILE  "/run/latebind.pid"
 
+/*
+ * An interface of the balancer other than the main one, with backends behind
+ * it: lb_xdp runs there too (for their diverted FIN/RST), and hand-offs leave
+ * through it (ports[] of the hand-off, same index).
+ */
+struct lb_side {
+	char name[LB_IFNAME_MAX];
+	struct xdp_program *prog; /* how lb_xdp was attached there, for the detach */
+	bool legacy;		  /* attached without libxdp (its attach failed) */
+};
+
 /* The daemon's state; `struct balancer` is the skeleton's name. */
 struct lb_daemon {
 	struct lb_config cfg;
@@ -61,6 +74,9 @@ struct lb_daemon {
 	struct lb_handoff handoff;
 	struct lb_backend *backends; /* the backends map, mmapped */
 	uint8_t own_mac[6];	     /* the interface's, for frames the daemon makes */
+	struct lb_side sides[LB_MAX_IFACES - 1];
+	struct lb_handoff_port ports[LB_MAX_IFACES - 1];
+	size_t n_sides;
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
@@ -169,7 +185,8 @@ static int check_pinned_maps(struct lb_daemon *lb)
 		const char *path = bpf_map__pin_path(map);
 		int fd;
 
-		if (!path)
+		/* The devmap's flags never match as pinned: reuse_pinned_devmap() takes it. */
+		if (!path || map == lb->skel->maps.tx_ports)
 			continue;
 		fd = bpf_obj_get(path);
 		if (fd < 0)
@@ -203,6 +220,30 @@ static int check_pinned_maps(struct lb_daemon *lb)
 		}
 	}
 	return bad;
+}
+
+/*
+ * The kernel adds BPF_F_RDONLY_PROG to every devmap it creates but refuses it
+ * at creation, so libbpf 1.1 never finds a pinned `tx_ports` compatible with
+ * our definition. One of ours (same type and sizes) is taken by its fd instead,
+ * so a new daemon takes over the maps of the previous one.
+ */
+static int reuse_pinned_devmap(struct bpf_map *map)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	fd = bpf_obj_get(bpf_map__pin_path(map));
+	if (fd < 0)
+		return 0; /* none pinned: libbpf creates and pins it */
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (!err && info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	    info.value_size == bpf_map__value_size(map) &&
+	    info.max_entries == bpf_map__max_entries(map))
+		err = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return err;
 }
 
 /*
@@ -312,6 +353,170 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 		return -1;
 	}
 	pr_info("attached to %s in generic mode\n", lb->cfg.interface);
+	return 0;
+}
+
+/* The balancer interface backend @c sits behind: its ports[] index, or -1 for the main one. */
+static int side_of(const struct lb_daemon *lb, const struct lb_cfg_backend *c)
+{
+	size_t i;
+
+	for (i = 0; c->interface[0] && i < lb->n_sides; i++)
+		if (!strcmp(lb->sides[i].name, c->interface))
+			return i;
+	return -1;
+}
+
+/*
+ * Every interface the config puts backends behind: its ifindex, our MAC there
+ * and a raw socket for hand-offs (protocol 0: it sends, never receives).
+ */
+static int open_sides(struct lb_daemon *lb)
+{
+	size_t i;
+
+	for (i = 0; i < lb->cfg.n_backends; i++) {
+		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
+		struct lb_handoff_port *port = &lb->ports[lb->n_sides];
+		struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+
+		if (!c->interface[0] || side_of(lb, c) >= 0)
+			continue;
+		if (lb->n_sides == LB_MAX_IFACES - 1)
+			return -1; /* the config loader allows no more */
+		port->fd = -1;
+		port->ifindex = if_nametoindex(c->interface);
+		if (!port->ifindex) {
+			pr_warn("%s:%d: backends[%zu].interface: '%s' not found on this host (ip link "
+				"shows the names)\n", lb->cfg.path, c->interface_line, i, c->interface);
+			return -1;
+		}
+		if (read_own_mac(c->interface, port->mac)) {
+			pr_warn("cannot read the MAC of %s: %s\n", c->interface, strerror(errno));
+			return -1;
+		}
+		port->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		sll.sll_ifindex = port->ifindex;
+		if (port->fd < 0 || bind(port->fd, (struct sockaddr *)&sll, sizeof(sll))) {
+			pr_warn("cannot open a packet socket on %s: %s\n", c->interface, strerror(errno));
+			if (port->fd >= 0)
+				close(port->fd);
+			return -1;
+		}
+		snprintf(lb->sides[lb->n_sides].name, LB_IFNAME_MAX, "%s", c->interface);
+		lb->n_sides++;
+	}
+	return 0;
+}
+
+/*
+ * lb_xdp on every backend-side interface, in the main interface's mode, so the
+ * backends' diverted FIN/RST arriving there reach it. A program a previous
+ * daemon left there goes first (replaced in place when attached alone).
+ */
+static int attach_sides(struct lb_daemon *lb)
+{
+	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	int fd = bpf_program__fd(lb->skel->progs.lb_xdp), err;
+	size_t i;
+
+	for (i = 0; i < lb->n_sides; i++) {
+		struct lb_side *side = &lb->sides[i];
+		int ifindex = lb->ports[i].ifindex;
+		enum xdp_attach_mode old_mode = lb->mode;
+		__u32 old_id = find_previous(ifindex, &old_mode);
+
+		if (old_id) {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+
+			opts.old_prog_fd = bpf_prog_get_fd_by_id(old_id);
+			err = opts.old_prog_fd < 0 ? -errno
+						   : bpf_xdp_attach(ifindex, fd, flags | XDP_FLAGS_REPLACE,
+								    &opts);
+			if (opts.old_prog_fd >= 0)
+				close(opts.old_prog_fd);
+			side->legacy = true;
+		} else {
+			err = lb->prog ? xdp_program__attach(lb->prog, ifindex, lb->mode, 0) : -ENOENT;
+			if (!err)
+				side->prog = lb->prog;
+			else if (!(err = bpf_xdp_attach(ifindex, fd, flags, NULL)))
+				side->legacy = true;
+		}
+		if (err) {
+			pr_warn("cannot attach to %s (backends behind it): %s\n", side->name,
+				strerror(-err));
+			return -1;
+		}
+		pr_info("attached to %s too (%zu backend interface(s)): closes of its backends "
+			"come back there\n", side->name, lb->n_sides);
+	}
+	return 0;
+}
+
+static void detach_sides(struct lb_daemon *lb)
+{
+	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	size_t i;
+
+	for (i = 0; i < lb->n_sides; i++) {
+		if (lb->sides[i].prog)
+			xdp_program__detach(lb->sides[i].prog, lb->ports[i].ifindex, lb->mode, 0);
+		else if (lb->sides[i].legacy)
+			bpf_xdp_detach(lb->ports[i].ifindex, flags, NULL);
+		lb->sides[i].prog = NULL;
+		lb->sides[i].legacy = false;
+	}
+}
+
+static void close_sides(struct lb_daemon *lb)
+{
+	size_t i;
+
+	for (i = 0; i < lb->n_sides; i++)
+		if (lb->ports[i].fd >= 0)
+			close(lb->ports[i].fd);
+	lb->n_sides = 0;
+}
+
+/*
+ * tx_ports and ifaces: where XDP may redirect and our MAC there. The main
+ * interface is in them for closes arriving on a backend-side one. Entries a
+ * previous daemon left for interfaces no longer used go.
+ */
+static int fill_ports(struct lb_daemon *lb)
+{
+	int dev_fd = bpf_map__fd(lb->skel->maps.tx_ports);
+	int if_fd = bpf_map__fd(lb->skel->maps.ifaces);
+	__u32 k, next, *prev = NULL;
+	struct lb_iface iface = {};
+	size_t i;
+
+	k = lb->ifindex;
+	memcpy(iface.mac, lb->own_mac, 6);
+	if (bpf_map_update_elem(dev_fd, &k, &k, 0) || bpf_map_update_elem(if_fd, &k, &iface, 0))
+		return -1;
+	for (i = 0; i < lb->n_sides; i++) {
+		k = lb->ports[i].ifindex;
+		memcpy(iface.mac, lb->ports[i].mac, 6);
+		if (bpf_map_update_elem(dev_fd, &k, &k, 0) ||
+		    bpf_map_update_elem(if_fd, &k, &iface, 0))
+			return -1;
+	}
+	while (!bpf_map_get_next_key(if_fd, prev, &next)) {
+		bool used = next == (__u32)lb->ifindex;
+
+		for (i = 0; i < lb->n_sides; i++)
+			used |= next == lb->ports[i].ifindex;
+		if (!used) {
+			bpf_map_delete_elem(if_fd, &next);
+			bpf_map_delete_elem(dev_fd, &next);
+			prev = NULL; /* restart after a delete; the table is small */
+			continue;
+		}
+		k = next;
+		prev = &k;
+	}
 	return 0;
 }
 
@@ -487,14 +692,17 @@ static void resolve_macs(struct lb_daemon *lb)
 
 		/* IP address, HW type, Flags, HW address, Mask, Device */
 		if (sscanf(line, "%63s %*s %x %63s %*s %63s", ip, &flags, hw, dev) != 4 ||
-		    !(flags & 0x2) || strcmp(dev, lb->cfg.interface) || inet_pton(AF_INET, ip, &a) != 1 ||
+		    !(flags & 0x2) || inet_pton(AF_INET, ip, &a) != 1 ||
 		    sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
 			continue;
 		for (i = 0; i < lb->cfg.n_backends; i++) {
+			const struct lb_cfg_backend *c = &lb->cfg.backends[i];
 			struct lb_backend *b = &lb->backends[i];
 			int k;
 
-			if (lb->cfg.backends[i].mac_given || b->addr != a.s_addr)
+			/* Learnt on the interface the backend sits behind, nowhere else. */
+			if (c->mac_given || b->addr != a.s_addr ||
+			    strcmp(dev, c->interface[0] ? c->interface : lb->cfg.interface))
 				continue;
 			for (k = 0; k < 6; k++)
 				b->mac[k] = m[k];
@@ -669,6 +877,8 @@ static int fill_backends(struct lb_daemon *lb)
 			memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->addr = c->address.s_addr;
 		b->weight = c->weight;
+		/* 0 for the main interface: XDP_TX, as the program did before redirects. */
+		b->ifindex = side_of(lb, c) >= 0 ? lb->ports[side_of(lb, c)].ifindex : 0;
 		snprintf(name.name, sizeof(name.name), "%s", c->name);
 		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
 	}
@@ -813,6 +1023,16 @@ static void reload(struct lb_daemon *lb)
 			"stop the balancer (SIGTERM removes the pinned table, and with it every "
 			"established flow) and start it again to change it\n", fresh.path,
 			lb->cfg.limits.flows);
+	for (size_t i = 0; i < fresh.n_backends; i++) {
+		const struct lb_cfg_backend *c = &fresh.backends[i];
+
+		if (c->interface[0] && side_of(lb, c) < 0) {
+			pr_warn("reload refused, the running config stays: %s:%d: backends[%zu]."
+				"interface: %s has no backend yet; a new backend interface needs a "
+				"restart\n", fresh.path, c->interface_line, i, c->interface);
+			goto refuse;
+		}
+	}
 	if (remap_backends(lb, &fresh, err, sizeof(err))) {
 		pr_warn("reload refused, the running config stays: %s\n", err);
 		goto refuse;
@@ -987,7 +1207,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->handoff = (struct lb_handoff){
 		.cfg = &lb->cfg, .backends = lb->backends,
 		.send = send_frame, .send_ctx = lb,
-		.secret = &lb->secret,
+		.secret = &lb->secret, .ports = lb->ports, .n_ports = lb->n_sides,
 	};
 	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
@@ -1063,7 +1283,8 @@ int cmd_balancer(int argc, char **argv)
 			config, lb.cfg.interface);
 		goto out;
 	}
-	if (check_bpffs() || load_secret(&lb) || read_own_mac(lb.cfg.interface, lb.own_mac))
+	if (check_bpffs() || load_secret(&lb) || read_own_mac(lb.cfg.interface, lb.own_mac) ||
+	    open_sides(&lb))
 		goto out;
 
 	lb.skel = balancer__open();
@@ -1076,17 +1297,23 @@ int cmd_balancer(int argc, char **argv)
 	/* The client may send this much before our first ACK: what we are ready to buffer. */
 	lb.skel->rodata->cfg_syn_window =
 		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
+	lb.skel->rodata->cfg_main_ifindex = lb.ifindex;
 	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
 	if (bpf_map__set_max_entries(lb.skel->maps.flows_v2, lb.cfg.limits.flows) ||
-	    set_pin_paths(lb.skel->obj) || check_pinned_maps(&lb))
+	    set_pin_paths(lb.skel->obj) || check_pinned_maps(&lb) ||
+	    reuse_pinned_devmap(lb.skel->maps.tx_ports))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
 	if (attach(&lb, mode))
 		goto out;
-	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) || fill_backends(&lb)) {
+	/* The maps first: a close arriving on a backend-side interface is redirected at once. */
+	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) || fill_ports(&lb) ||
+	    fill_backends(&lb)) {
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
+	if (attach_sides(&lb))
+		goto detach;
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
@@ -1130,6 +1357,7 @@ int cmd_balancer(int argc, char **argv)
 		break;
 	}
 detach:
+	detach_sides(&lb);
 	if (lb.prog)
 		xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
 	bpf_object__unpin_maps(lb.skel->obj, NULL);
@@ -1143,6 +1371,7 @@ out:
 	lb_health_free(lb.health);
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
+	close_sides(&lb);
 	lb_directory_free(lb.dir);
 	if (lb.backends)
 		munmap(lb.backends, LB_BACKENDS_MMAP_LEN);

@@ -740,7 +740,7 @@ static int map_fields(struct parse *p, const struct ynode *map, const char *wher
 	size_t i;
 	int j;
 
-	/* Sized for the widest mapping (backends: 6 keys). */
+	/* Sized for the widest mapping (backends: 8 keys). */
 	if (nf > sizeof(known) / sizeof(known[0]))
 		return fail(p, map->line, where, "internal error: too many keys; expected at most 8");
 	for (i = 0; i < nf; i++)
@@ -933,27 +933,33 @@ static int want_route_path(struct parse *p, const struct ynode *n, const char *k
 
 /* --- sections ------------------------------------------------------------ */
 
-static int parse_interface(struct parse *p, const struct ynode *n)
+/* An interface name at @key into @buf (LB_IFNAME_MAX bytes). */
+static int want_ifname(struct parse *p, const struct ynode *n, const char *key, char *buf)
 {
 	static const char expect[] = "a network interface name like eth0";
-	const char *s = want_scalar(p, n, "interface", expect);
+	const char *s = want_scalar(p, n, key, expect);
 	struct qbuf q;
 	size_t i;
 
 	if (!s)
 		return -1;
 	if (!n->n || n->n >= LB_IFNAME_MAX)
-		return fail(p, n->line, "interface", "%s has %zu characters; expected 1..%d", quote(&q, n),
+		return fail(p, n->line, key, "%s has %zu characters; expected 1..%d", quote(&q, n),
 			    n->n, LB_IFNAME_MAX - 1);
 	/* The kernel's rules (dev_valid_name), kept to printable ASCII. */
 	for (i = 0; i < n->n; i++)
 		if (s[i] <= ' ' || s[i] > '~' || s[i] == '/' || s[i] == ':')
 			break;
 	if (i < n->n || !strcmp(s, ".") || !strcmp(s, ".."))
-		return fail(p, n->line, "interface", "%s is not a valid interface name; expected %s",
+		return fail(p, n->line, key, "%s is not a valid interface name; expected %s",
 			    quote(&q, n), expect);
-	memcpy(p->cfg->interface, s, n->n + 1);
+	memcpy(buf, s, n->n + 1);
 	return 0;
+}
+
+static int parse_interface(struct parse *p, const struct ynode *n)
+{
+	return want_ifname(p, n, "interface", p->cfg->interface);
 }
 
 /* Grow an array of @size-byte elements to hold @need of them. */
@@ -1040,11 +1046,12 @@ static int parse_backend(struct parse *p, const struct ynode *n, size_t idx)
 						[LB_HANDOFF_REPLAY] = "replay" };
 	static const char *const states[] = { [LB_BACKEND_UP] = "up", [LB_BACKEND_DRAINING] = "draining" };
 	static const char mac_expect[] = "a unicast MAC address like \"02:00:00:00:00:11\"";
-	enum { B_NAME, B_ADDRESS, B_MAC, B_WEIGHT, B_HANDOFF, B_STATE, B_HEALTH_PATH, B_N };
+	enum { B_NAME, B_ADDRESS, B_MAC, B_WEIGHT, B_HANDOFF, B_STATE, B_HEALTH_PATH, B_INTERFACE,
+	       B_N };
 	struct field f[B_N] = {
 		[B_NAME] = { "name" },	   [B_ADDRESS] = { "address" }, [B_MAC] = { "mac" },
 		[B_WEIGHT] = { "weight" }, [B_HANDOFF] = { "handoff" }, [B_STATE] = { "state" },
-		[B_HEALTH_PATH] = { "health_path" },
+		[B_HEALTH_PATH] = { "health_path" }, [B_INTERFACE] = { "interface" },
 	};
 	struct lb_cfg_backend b = {
 		.weight = 1,
@@ -1133,6 +1140,11 @@ static int parse_backend(struct parse *p, const struct ynode *n, size_t idx)
 		if (b.health_path[0] != '/' || i < v->n)
 			return fail(p, v->line, key, "%s is not a request path; expected a request "
 				    "path like /healthz (printable, no spaces)", quote(&q, v));
+	}
+	if (f[B_INTERFACE].val) {
+		if (want_ifname(p, f[B_INTERFACE].val, subkey(key, where, "interface"), b.interface))
+			return -1;
+		b.interface_line = f[B_INTERFACE].val->line;
 	}
 	if (grow((void **)&cfg->backends, &p->cap_backends, cfg->n_backends + 1, sizeof(b)))
 		return oom(p, n->line, where);
@@ -1610,6 +1622,46 @@ static int check_route_dups(struct parse *p, bool by_name)
 	return ret;
 }
 
+/*
+ * Backends behind another interface of the balancer, now that the main one is
+ * known (it may come after the list): naming the main one is the default
+ * written out; the others must fit the XDP program's map of interfaces, and
+ * replay mode needs its SYN/ACK on the dispatcher's own interface.
+ */
+static int check_backend_interfaces(struct parse *p)
+{
+	struct lb_config *cfg = p->cfg;
+	const char *seen[LB_MAX_IFACES - 1];
+	char key[CFG_KEY_MAX], where[CFG_KEY_MAX];
+	size_t i, j, n_seen = 0;
+
+	for (i = 0; i < cfg->n_backends; i++) {
+		struct lb_cfg_backend *b = &cfg->backends[i];
+
+		if (!strcmp(b->interface, cfg->interface))
+			b->interface[0] = '\0';
+		if (!b->interface[0])
+			continue;
+		subkey(key, subidx(where, "backends", i), "interface");
+		if (b->handoff == LB_HANDOFF_REPLAY)
+			return fail(p, b->interface_line, key,
+				    "a replay-mode backend behind %s: its SYN/ACK must reach the "
+				    "dispatcher on %s; expected handoff: cookie, or the backend "
+				    "behind %s", b->interface, cfg->interface, cfg->interface);
+		for (j = 0; j < n_seen && strcmp(seen[j], b->interface); j++)
+			;
+		if (j < n_seen)
+			continue;
+		if (n_seen == LB_MAX_IFACES - 1)
+			return fail(p, b->interface_line, key,
+				    "%s is one interface too many; expected backends behind at most "
+				    "%d interfaces besides %s", b->interface, LB_MAX_IFACES - 1,
+				    cfg->interface);
+		seen[n_seen++] = b->interface;
+	}
+	return 0;
+}
+
 static int finish(struct parse *p)
 {
 	static const char *const expect[] = {
@@ -1635,7 +1687,7 @@ static int finish(struct parse *p)
 	}
 	if (check_route_dups(p, false) || check_route_dups(p, true))
 		return -1;
-	return 0;
+	return check_backend_interfaces(p);
 }
 
 /* --- the document -------------------------------------------------------- */

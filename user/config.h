@@ -38,6 +38,10 @@ struct lb_cfg_backend {
 	int handoff;	/* enum lb_handoff_mode */
 	int state;	/* enum lb_backend_state: up (default) or draining */
 	char health_path[256]; /* overrides health.path for this backend; "" = none */
+	/* The balancer's interface it sits behind; "" = the main `interface:` (also
+	 * when the config names that one). Others: XDP_REDIRECT, hand-offs sent there. */
+	char interface[LB_IFNAME_MAX];
+	int interface_line;
 	int line;
 };
 

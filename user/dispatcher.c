@@ -66,7 +66,8 @@ struct lb_conn {
 	struct lb_cookie_opts opts;
 	bool ts_ok;
 	uint32_t ts_recent;	     /* the client's last TSval, echoed in ours */
-	uint32_t first_tsecr;	     /* the client's echo of our SYN/ACK's TSval */
+	uint32_t ts_sent;	     /* the latest TSval the client got from us: our
+				      * SYN/ACK's (its first echo), then our ACKs' */
 	uint16_t client_window;	     /* from its last segment, unscaled */
 	enum conn_state state;
 	uint8_t *buf;		     /* request bytes by offset, `cap` of them so far */
@@ -251,6 +252,8 @@ static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, 
 	s.window = space > 0xffff ? 0xffff : space;
 	memcpy(s.dst_mac, c->client_mac, 6);
 	memcpy(s.src_mac, c->own_mac, 6);
+	if (c->ts_ok && (int32_t)(s.tsval - c->ts_sent) > 0)
+		c->ts_sent = s.tsval;
 	n = lb_segment_build(d->frame, sizeof(d->frame), &s);
 	if (!n || d->send(d->send_ctx, d->frame, n))
 		count(d, LB_DISP_TX_FULL);
@@ -605,7 +608,7 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	c->opts = *o;
 	c->ts_ok = s->has_ts;
 	c->ts_recent = s->tsval;
-	c->first_tsecr = s->tsecr;
+	c->ts_sent = s->tsecr;
 	c->client_window = s->window;
 	c->state = COLLECTING;
 	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
@@ -956,5 +959,5 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 	v->client_window = c->client_window;
 	v->ts_ok = c->ts_ok;
 	v->tsval = c->ts_recent;
-	v->tsecr = c->first_tsecr;
+	v->tsecr = c->ts_sent;
 }

@@ -121,7 +121,15 @@ struct lb_conn_view {
 	uint16_t client_window; /* as in the client's last segment, unscaled */
 	bool ts_ok;
 	uint32_t tsval;		/* the client's latest TSval */
-	uint32_t tsecr;		/* what it echoed: our SYN/ACK's TSval */
+	/*
+	 * The latest TSval the client got from the balancer: our SYN/ACK's, or an
+	 * ACK's sent while the request came in. Hand-off segments echo it, and
+	 * the backend's timestamp clock continues from it (cookie mode: the kernel
+	 * takes its offset from the echo; replay mode: T_lb in the option). An
+	 * older clock would fail the client's PAWS check, and the backend's first
+	 * segments would be dropped until retransmitted.
+	 */
+	uint32_t tsecr;
 };
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
+#include <sys/socket.h>
 
 #include "flow_table.h"
 #include "handoff.h"
@@ -19,20 +20,42 @@ static const char *name_of(const struct lb_handoff *h, uint32_t backend)
 	return h->cfg->backends[backend].name;
 }
 
-/* One frame from the client's side of the connection to the backend's MAC. */
+/* The interface a backend sits behind, unless it is the main one (NULL). */
+static const struct lb_handoff_port *port_of(const struct lb_handoff *h, const struct lb_backend *b)
+{
+	size_t i;
+
+	for (i = 0; b->ifindex && i < h->n_ports; i++)
+		if (h->ports[i].ifindex == b->ifindex)
+			return &h->ports[i];
+	return NULL;
+}
+
+/*
+ * One frame from the client's side of the connection to the backend's MAC,
+ * out of the interface the backend sits behind, from our MAC there (a backend
+ * checks that hand-offs come from the balancer's MAC it was given).
+ */
 static int send_to_backend(struct lb_handoff *h, const struct lb_conn_view *v,
 			   const struct lb_backend *b, struct lb_segment *s)
 {
+	const struct lb_handoff_port *port = port_of(h, b);
 	size_t len;
 
-	memcpy(s->src_mac, v->own_mac, 6);
+	if (b->ifindex && !port)
+		return -1; /* the daemon fills both from the same config */
+	memcpy(s->src_mac, port ? port->mac : v->own_mac, 6);
 	memcpy(s->dst_mac, b->mac, 6);
 	s->saddr = v->key.saddr;
 	s->daddr = v->key.daddr;
 	s->sport = v->key.sport;
 	s->dport = v->key.dport;
 	len = lb_segment_build(h->frame, sizeof(h->frame), s);
-	return len && !h->send(h->send_ctx, h->frame, len) ? 0 : -1;
+	if (!len)
+		return -1;
+	if (port)
+		return send(port->fd, h->frame, len, MSG_DONTWAIT) == (ssize_t)len ? 0 : -1;
+	return h->send(h->send_ctx, h->frame, len) ? -1 : 0;
 }
 
 /*

@@ -22,11 +22,24 @@
 #include "dispatcher.h"
 #include "maps.h"
 
+/*
+ * An interface of the balancer other than the main one, with backends behind
+ * it (lb_backend.ifindex). Their hand-off frames leave through it from a raw
+ * socket: hand-offs are a few frames per connection, not the fast path.
+ */
+struct lb_handoff_port {
+	uint32_t ifindex;
+	uint8_t mac[6]; /* ours there: the source of hand-off frames */
+	int fd;		/* AF_PACKET socket bound to it */
+};
+
 struct lb_handoff {
 	const struct lb_config *cfg;
 	struct lb_backend *backends; /* the mmapped backends map */
-	lb_send_fn send;
+	lb_send_fn send;	     /* backends behind the main interface */
 	void *send_ctx;
+	const struct lb_handoff_port *ports; /* the others; NULL when there are none */
+	size_t n_ports;
 	const struct lb_cookie_secret *secret; /* keys the replay hand-off option */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC, set by the caller per batch */
 	uint8_t frame[2048];

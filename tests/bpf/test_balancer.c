@@ -67,7 +67,28 @@ static void add_vip(const char *addr, uint16_t port, uint32_t mode)
 	ck_assert_int_eq(bpf_map_update_elem(fd, &k, &v, 0), 0);
 }
 
-static void setup(void)
+/*
+ * BPF_PROG_TEST_RUN delivers every frame on the loopback device, so another
+ * interface of the balancer is a devmap key that stands for it: key PORT_IFINDEX,
+ * value lo's ifindex (the daemon uses the same number for both).
+ */
+#define LO_IFINDEX	1
+#define PORT_IFINDEX	7  /* "eth1": in tx_ports and ifaces */
+#define NO_PORT_IFINDEX 9  /* named by a backend, never entered by the daemon */
+
+static const uint8_t port_mac[6] = { 0x02, 0, 0, 0, 0x05, 0x02 };
+
+static void add_port(uint32_t key, const uint8_t mac[6])
+{
+	struct lb_iface iface = {};
+	uint32_t dev = LO_IFINDEX;
+
+	memcpy(iface.mac, mac, 6);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.tx_ports), &key, &dev, 0), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.ifaces), &key, &iface, 0), 0);
+}
+
+static void load(uint32_t main_ifindex)
 {
 	struct bpf_prog_info info = {};
 	uint32_t len = sizeof(info);
@@ -78,6 +99,7 @@ static void setup(void)
 	bpf_map__set_max_entries(skel->maps.flows_v2, 1024);
 	skel->rodata->cfg_mss = TEST_MSS;
 	skel->rodata->cfg_wscale = TEST_WS;
+	skel->rodata->cfg_main_ifindex = main_ifindex;
 	ck_assert_msg(balancer__load(skel) == 0, "load balancer: %s (run as root)", strerror(errno));
 
 	/* It really loaded: the kernel holds a verified program of some size. */
@@ -87,6 +109,19 @@ static void setup(void)
 	set_secret(&secret);
 	add_vip(VIP, VPORT, LB_VIP_HTTP);
 	add_vip(VIP, TCP_MODE_PORT, LB_VIP_TCP);
+	add_port(PORT_IFINDEX, port_mac);
+}
+
+/* Frames arrive on the main interface (the default: every interface is). */
+static void setup(void)
+{
+	load(0);
+}
+
+/* Frames arrive on a backend-side interface: the main one is PORT_IFINDEX. */
+static void setup_backend_side(void)
+{
+	load(PORT_IFINDEX);
 }
 
 static void teardown(void)
@@ -646,13 +681,21 @@ static const struct lb_backend backend_start = {
 	.bytes = 100000,
 };
 
-static void put_backend(void)
+static void put_backend_on(uint32_t ifindex)
 {
 	struct lb_backend b = backend_start;
 	uint32_t k = BACKEND_IDX;
 
+	b.ifindex = ifindex;
+
 	inet_pton(AF_INET, "198.51.100.11", &b.addr);
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.backends), &k, &b, BPF_ANY), 0);
+}
+
+/* Behind the main interface, as every backend was before XDP_REDIRECT. */
+static void put_backend(void)
+{
+	put_backend_on(0);
 }
 
 static struct lb_backend get_backend(void)
@@ -961,10 +1004,136 @@ START_TEST(test_handoff_reset_counted)
 }
 END_TEST
 
+/* ---- backends behind another interface: XDP_REDIRECT ---- */
+
+struct port_case {
+	const char *name;
+	uint32_t ifindex; /* lb_backend.ifindex */
+	int action;
+	enum lb_xdp_reason reason;
+};
+
+static const struct port_case port_cases[] = {
+	{ "behind another interface → redirected there", PORT_IFINDEX, XDP_REDIRECT,
+	  LB_XDP_REDIRECT_FAST_PATH },
+	/* The daemon writes 0 for the main interface; its own ifindex means the same. */
+	{ "behind the interface the frame came in on → XDP_TX", LO_IFINDEX, XDP_TX,
+	  LB_XDP_TX_FAST_PATH },
+	{ "behind an interface the daemon never entered → dropped", NO_PORT_IFINDEX, XDP_DROP,
+	  LB_XDP_DROP_NO_TX_PORT },
+};
+
+START_TEST(test_fast_path_ports)
+{
+	const struct port_case *tc = &port_cases[_i];
+	const uint16_t cport = 41400 + _i;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	put_backend_on(tc->ifindex);
+	put_flow(cport, LB_FLOW_BOUND);
+	len = client_segment(frame, cport, 0x18, "GET /b HTTP/1.1\r\n\r\n");
+	run_frame(frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
+		      tc->action);
+	assert_counted(&r, tc->reason);
+	if (tc->action == XDP_TX)
+		assert_tx_rewritten(&r, frame, len, backend_mac);
+	if (tc->action == XDP_REDIRECT) {
+		/* To the backend's MAC from ours on its interface; IP and TCP untouched. */
+		ck_assert_uint_eq(r.out_len, len);
+		ck_assert_mem_eq(r.out, backend_mac, 6);
+		ck_assert_mem_eq(r.out + 6, port_mac, 6);
+		ck_assert_mem_eq(r.out + 12, frame + 12, len - 12);
+	}
+	/* Counted on flow and backend whichever way it leaves. */
+	ck_assert_uint_eq(get_flow(cport).packets, 10 + 1);
+	ck_assert_uint_eq(get_backend().packets, backend_start.packets + 1);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START);
+
+	/* The client's FIN takes the same way and closes the flow once. */
+	len = client_segment(frame, cport, 0x11, NULL);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, tc->action);
+	assert_counted(&r, tc->reason);
+	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	del_flow(cport);
+}
+END_TEST
+
+/*
+ * The program on a backend-side interface (the main one is PORT_IFINDEX): a
+ * backend's diverted close goes out of the main interface to the client's next
+ * hop, from our MAC there; the flow closes once. A forged one is still dropped.
+ */
+START_TEST(test_diverted_backend_side)
+{
+	const uint16_t cport = 41500;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	put_backend_on(LO_IFINDEX);
+	put_flow(cport, LB_FLOW_BOUND);
+	len = backend_segment(frame, cport, 0x11);
+	frame[11] ^= 0x01;
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_DROP_DIVERT_NOT_BACKEND);
+	frame[11] ^= 0x01;
+
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_REDIRECT);
+	assert_counted(&r, LB_XDP_REDIRECT_DIVERTED);
+	ck_assert_uint_eq(r.out_len, len);
+	ck_assert_mem_eq(r.out, client_hop_mac, 6);
+	ck_assert_mem_eq(r.out + 6, port_mac, 6);
+	ck_assert_mem_eq(r.out + 12, frame + 12, len - 12);
+	ck_assert_int_eq(pkt_check_csums(r.out, r.out_len), 0);
+	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+
+	/* Retransmitted: forwarded the same way, not counted again. */
+	len = backend_segment(frame, cport, 0x14);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_REDIRECT);
+	assert_counted(&r, LB_XDP_REDIRECT_DIVERTED);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	del_flow(cport);
+
+	/* No flow: dropped as on the main interface. */
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_DROP_DIVERT_NO_FLOW);
+}
+END_TEST
+
+/* Without its entry in tx_ports/ifaces the main interface cannot be reached: counted. */
+START_TEST(test_diverted_backend_side_no_port)
+{
+	const uint16_t cport = 41501;
+	uint32_t key = PORT_IFINDEX;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	put_backend_on(LO_IFINDEX);
+	put_flow(cport, LB_FLOW_BOUND);
+	ck_assert_int_eq(bpf_map_delete_elem(bpf_map__fd(skel->maps.ifaces), &key), 0);
+	len = backend_segment(frame, cport, 0x11);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_DROP);
+	assert_counted(&r, LB_XDP_DROP_NO_TX_PORT);
+	add_port(PORT_IFINDEX, port_mac);
+	del_flow(cport);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
 	Suite *s = suite_create("balancer_xdp");
 	TCase *tc = tcase_create("packets");
+	TCase *side = tcase_create("backend-side interface");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_syn_answered, 0, sizeof(syn_cases) / sizeof(syn_cases[0]));
@@ -976,6 +1145,11 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_close_exactly_once, 0, sizeof(closers) / sizeof(closers[0]));
 	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
 	tcase_add_test(tc, test_handoff_reset_counted);
+	tcase_add_loop_test(tc, test_fast_path_ports, 0, sizeof(port_cases) / sizeof(port_cases[0]));
 	suite_add_tcase(s, tc);
+	tcase_add_unchecked_fixture(side, setup_backend_side, teardown);
+	tcase_add_test(side, test_diverted_backend_side);
+	tcase_add_test(side, test_diverted_backend_side_no_port);
+	suite_add_tcase(s, side);
 	return s;
 }

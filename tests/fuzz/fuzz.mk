@@ -47,7 +47,7 @@ FUZZ_BPF_TARGETS := xdp tc
 FUZZ_USER_xdp    := packet
 FUZZ_USER_tc     := packet
 FUZZ_SKEL_xdp    := $(BUILD)/balancer.skel.h
-FUZZ_SKEL_tc     := $(BUILD)/backend.skel.h
+FUZZ_SKEL_tc     := $(BUILD)/backend.skel.h $(BUILD)/backend_replay.skel.h
 FUZZ_LIBS_xdp    := -lbpf -lelf -lz
 FUZZ_LIBS_tc     := -lbpf -lelf -lz
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Packet fuzzer of the backend's TC programs (bpf/backend.bpf.c), ingress and
- * egress, loaded from their skeleton as `latebind backend attach` loads them
+ * Packet fuzzer of the backend's TC programs, ingress and egress, cookie mode
+ * (bpf/backend.bpf.c) and replay mode (bpf/backend_replay.bpf.c), loaded from
+ * their skeletons as `latebind backend attach` loads them
  * and run with BPF_PROG_TEST_RUN. Needs root. A plain libFuzzer target like
  * fuzz_xdp (see there), with the programs' verdict reasons as extra counters.
  *
@@ -15,6 +16,8 @@
  *   bit 4  ingress: from the balancer's MAC
  *   bit 1  ingress: acknowledgement set to a valid cookie (now) for the tuple
  *   bit 2  checksums made valid
+ *   bit 5  the replay-mode object instead of the cookie-mode one
+ *   bit 6  replay: a hand-off entry (SYN/ACK seen) for the frame's tuple first
  *
  * Invariants:
  *   - egress: TC_ACT_OK or TC_ACT_SHOT; nothing but the destination MAC ever
@@ -27,6 +30,14 @@
  *     lb_cookie_check() accepts: a forged cookie or a client's own cookie ACK
  *     never gets that far; anything not for the VIP service passes, except an
  *     ACK to another address's service port dropped as drop_spoof_real_addr;
+ *   - replay mode: not for the VIP service, the same as above; for it, nothing
+ *     but the destination MAC (to the balancer's, only for a SYN/ACK, FIN or
+ *     RST), seq, window and TCP options (egress), or ack and options (ingress),
+ *     and the checksum ever change; a changed frame was counted as translated
+ *     or diverted and its checksum is still valid if it was; a hand-off SYN is
+ *     recorded only from the balancer's MAC; a drop only of a SYN/ACK without
+ *     a replay, a SYN without a valid hand-off option, malformed options, or a
+ *     client's segment before the SYN/ACK;
  *   - exactly one reason counter moves, by one.
  */
 #include <arpa/inet.h>
@@ -46,6 +57,8 @@
 #include <bpf/libbpf.h>
 
 #include "backend.skel.h"
+#include "backend_maps.h"
+#include "backend_replay.skel.h"
 #include "cookie.h"
 #include "fuzz_common.h"
 #include "packet.h"
@@ -64,21 +77,24 @@ static const struct lb_cookie_secret secret = {
 };
 
 static struct backend *skel;
+static struct backend_replay *rskel;
 static int in_fd, eg_fd, stats_fd, ncpu, listen_fd;
+static int r_in_fd, r_eg_fd, r_stats_fd, ho_fd;
+static uint64_t r_stats_prev[LB_BE_REASON_MAX];
 static uint32_t vip;
 static uint16_t port; /* host order */
 static uint64_t stats_prev[LB_BE_REASON_MAX];
 
 #define COV_REASON 0
-#define COV_SIZE   (LB_BE_REASON_MAX * 2 * 16)
+#define COV_SIZE   (LB_BE_REASON_MAX * 2 * 16 * 2) /* reason, direction, flags, mode */
 __attribute__((section("__libfuzzer_extra_counters"), used)) static uint8_t cov[COV_SIZE];
 
-static void read_stats(uint64_t *out)
+static void read_stats_of(int fd, uint64_t *out)
 {
 	struct lb_counter vals[ncpu];
 
 	for (uint32_t r = 0; r < LB_BE_REASON_MAX; r++) {
-		CHECK(!bpf_map_lookup_elem(stats_fd, &r, vals), "stats: %s", strerror(errno));
+		CHECK(!bpf_map_lookup_elem(fd, &r, vals), "stats: %s", strerror(errno));
 		out[r] = 0;
 		for (int c = 0; c < ncpu; c++)
 			out[r] += vals[c].packets;
@@ -123,8 +139,72 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	stats_fd = bpf_map__fd(skel->maps.stats);
 	CHECK(!bpf_map_update_elem(bpf_map__fd(skel->maps.cookie_secret), &k, &secret, 0),
 	      "secret: %s", strerror(errno));
-	read_stats(stats_prev);
+	read_stats_of(stats_fd, stats_prev);
+
+	rskel = backend_replay__open();
+	CHECK(rskel, "open backend_replay skeleton: %s", strerror(errno));
+	rskel->rodata->cfg_vip_addr = vip;
+	rskel->rodata->cfg_vip_port = htons(port);
+	memcpy((void *)rskel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	CHECK(!backend_replay__load(rskel), "load backend_replay: %s", strerror(errno));
+	r_in_fd = bpf_program__fd(rskel->progs.lb_replay_ingress);
+	r_eg_fd = bpf_program__fd(rskel->progs.lb_replay_egress);
+	r_stats_fd = bpf_map__fd(rskel->maps.stats);
+	ho_fd = bpf_map__fd(rskel->maps.handoffs);
+	CHECK(!bpf_map_update_elem(bpf_map__fd(rskel->maps.cookie_secret), &k, &secret, 0),
+	      "secret: %s", strerror(errno));
+	read_stats_of(r_stats_fd, r_stats_prev);
 	return 0;
+}
+
+/* The invariants of replay mode (see the top), for one frame. */
+static void check_replay(const uint8_t *in, const uint8_t *out, size_t len, bool egress,
+			 bool service, bool to_real, bool from_bal, size_t th, uint8_t flags,
+			 int retval, int moved)
+{
+	size_t hl = service ? th + ((in[th + 12] >> 4) * 4) : 0;
+	bool dmac = memcmp(out, in, 6) != 0, changed = memcmp(out, in, len) != 0;
+
+	if (!service) {
+		if (moved == LB_BE_DROP_SPOOF_REAL_ADDR)
+			CHECK(to_real && retval == TC_ACT_SHOT, "replay: spoof_real_addr for %#x", flags);
+		else
+			CHECK(retval == TC_ACT_OK && !changed &&
+				      moved == (egress ? LB_BE_EGRESS_PASS : LB_BE_PASS_OTHER),
+			      "replay: acted on a frame not for the VIP service (%s)",
+			      lb_backend_reason_names[moved]);
+		return;
+	}
+	if (hl > len)
+		hl = len; /* options past the end: the programs refuse it as malformed */
+	/* Source MAC, ethertype, IP header, ports, payload: never. */
+	CHECK(!memcmp(out + 6, in + 6, th + 4 - 6) && !memcmp(out + hl, in + hl, len - hl),
+	      "replay: changed what is not ours to change (%s)", lb_backend_reason_names[moved]);
+	/* Egress leaves ack alone, ingress seq; the window only egress. */
+	if (egress)
+		CHECK(!memcmp(out + th + 8, in + th + 8, 6), "replay: egress changed ack or flags");
+	else
+		CHECK(!memcmp(out + th + 4, in + th + 4, 4) && !memcmp(out + th + 12, in + th + 12, 4),
+		      "replay: ingress changed seq, flags or window");
+	if (dmac)
+		CHECK(egress && !memcmp(out, balancer_mac, 6) && (flags & 0x07) &&
+			      (moved == LB_BE_EGRESS_DIVERTED || moved == LB_BE_REPLAY_SYNACK_DIVERTED),
+		      "replay: sent flags %#x elsewhere (%s)", flags, lb_backend_reason_names[moved]);
+	if (changed && memcmp(out + 6, in + 6, len - 6))
+		CHECK(moved == (egress ? LB_BE_REPLAY_OUT : LB_BE_REPLAY_IN) ||
+			      moved == LB_BE_EGRESS_DIVERTED,
+		      "replay: translated but counted %s", lb_backend_reason_names[moved]);
+	if (changed && !lb_frame_check_csums(in, len))
+		CHECK(!lb_frame_check_csums(out, len), "replay: a valid checksum broken (%s)",
+		      lb_backend_reason_names[moved]);
+	if (moved == LB_BE_REPLAY_SYN)
+		CHECK(!egress && from_bal && (flags & 0x16) == 0x02, "replay: SYN recorded, flags %#x",
+		      flags);
+	if (retval == TC_ACT_SHOT)
+		CHECK(moved == LB_BE_EGRESS_SYNACK_DROPPED || moved == LB_BE_DROP_SYN_NO_HANDOFF ||
+			      moved == LB_BE_DROP_FORGED_HANDOFF || moved == LB_BE_DROP_MALFORMED ||
+			      moved == LB_BE_DROP_REPLAY_EARLY,
+		      "replay: dropped as %s", lb_backend_reason_names[moved]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -132,6 +212,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t in[FRAME_MAX], out[FRAME_MAX + 256];
 	uint64_t now[LB_BE_REASON_MAX];
 	bool egress, service = false, tcp = false, from_bal, cookie_ok = false, to_real = false;
+	bool replay;
+	int ifd, efd, sfd;
+	uint64_t *prev;
 	size_t th = 34;
 	uint8_t ctl, flags = 0;
 	size_t len;
@@ -142,6 +225,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	ctl = data[0];
 	egress = ctl & 1;
+	replay = ctl & 32;
+	ifd = replay ? r_in_fd : in_fd;
+	efd = replay ? r_eg_fd : eg_fd;
+	sfd = replay ? r_stats_fd : stats_fd;
+	prev = replay ? r_stats_prev : stats_prev;
 	len = size - 1;
 	memcpy(in, data + 1, len);
 
@@ -190,6 +278,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		to_real = !egress && a != vip && p == htons(port) && (flags & 0x16) == 0x10;
 	}
 	from_bal = !memcmp(in + 6, balancer_mac, 6);
+	if (replay && service && (ctl & 64)) {
+		/* Something to translate with, in whichever state the control byte says. */
+		struct lb_handoff_key k;
+		struct lb_handoff v = {
+			.client_isn = rd32be(in + 2), .backend_isn = rd32be(in + 8),
+			.lb_tsval = 0x01000000, .be_tsval = 0xffff0000, .ws_adv = in[0] & 15,
+			.be_wscale = in[1] % 15, .has_ts = ctl >> 7, .state = 1 + (ctl >> 1) % 3,
+			.flags = LB_HO_F_SYNACK,
+		};
+
+		memcpy(&k.caddr, in + (egress ? 30 : 26), 4);
+		memcpy(&k.vaddr, in + (egress ? 26 : 30), 4);
+		memcpy(&k.cport, in + th + (egress ? 2 : 0), 2);
+		memcpy(&k.vport, in + th + (egress ? 0 : 2), 2);
+		CHECK(!bpf_map_update_elem(ho_fd, &k, &v, BPF_ANY), "handoffs: %s", strerror(errno));
+	}
 	if (tcp && !egress) {
 		struct lb_cookie_tuple t;
 		struct lb_cookie_opts o;
@@ -207,33 +311,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.data_out = out;
 	opts.data_size_out = sizeof(out);
 	opts.repeat = 1;
-	if (bpf_prog_test_run_opts(egress ? eg_fd : in_fd, &opts)) {
+	if (bpf_prog_test_run_opts(egress ? efd : ifd, &opts)) {
 		/* The kernel refuses to build an skb of some broken IPv4 headers: not a case. */
 		CHECK(errno == EINVAL, "test run of %zu bytes: %s", len, strerror(errno));
-		read_stats(now);
-		CHECK(!memcmp(now, stats_prev, sizeof(now)), "a refused test run counted");
+		read_stats_of(sfd, now);
+		CHECK(!memcmp(now, prev, sizeof(now)), "a refused test run counted");
 		return 0;
 	}
 
-	read_stats(now);
+	read_stats_of(sfd, now);
 	for (int r = 0; r < LB_BE_REASON_MAX; r++) {
-		uint64_t d = now[r] - stats_prev[r];
+		uint64_t d = now[r] - prev[r];
 
 		CHECK(d == 0 || (d == 1 && moved < 0), "counter %s moved by %llu",
 		      lb_backend_reason_names[r], (unsigned long long)d);
 		if (d)
 			moved = r;
 	}
-	memcpy(stats_prev, now, sizeof(stats_prev));
+	memcpy(prev, now, sizeof(now));
 	CHECK(moved >= 0, "no counter moved");
 	if (fuzz_verbose())
 		fprintf(stderr, "%zu bytes: verdict %d, %s\n", len, (int)opts.retval, lb_backend_reason_names[moved]);
-	cov[COV_REASON + (moved * 2 + egress) * 16 + ((flags >> 1) & 1) + ((flags >> 3) & 2) +
+	cov[COV_REASON + replay * LB_BE_REASON_MAX * 2 * 16 + (moved * 2 + egress) * 16 + ((flags >> 1) & 1) + ((flags >> 3) & 2) +
 	    ((flags & 1) << 2) + ((flags & 4) << 1)]++;
 
 	CHECK(opts.retval == TC_ACT_OK || opts.retval == TC_ACT_SHOT, "verdict %d (%s)", opts.retval,
 	      lb_backend_reason_names[moved]);
 	CHECK(opts.data_size_out == len, "output of %u bytes for %zu", opts.data_size_out, len);
+	if (replay) {
+		check_replay(in, out, len, egress, service, to_real, from_bal, th, flags,
+			     opts.retval, moved);
+		return 0;
+	}
 
 	if (egress) {
 		bool diverted = memcmp(out, in, 6) != 0;

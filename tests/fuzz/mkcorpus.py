@@ -399,7 +399,10 @@ def tc_seeds():
     clean("tc")
     # ctl: bit 0 ingress/egress, bit 1 fix cookie, bit 2 fix checksums, bit 3 VIP port, bit 4 from
     # the balancer's MAC (ingress) / the VIP as source (egress).
+    # Bit 5: the replay-mode object; bit 6: a hand-off entry for the tuple first (bit 7: with
+    # timestamps; bits 1-2 pick its state).
     ING, EGR, COOKIE, CSUM, PORT, BAL = 0, 1, 2, 4, 8, 16
+    REPLAY, ENTRY, ENTRY_TS = 32, 64, 128
     w = lambda n, c, f: write("tc", n, bytes([c]) + f)
     w("in-handoff", ING | COOKIE | CSUM | PORT | BAL,
       frame(smac=BAL_MAC, dmac=BE_MAC, seq=0x11223345, ack=0xdb + 1, flags=0x18, opts=TS_OPTS,
@@ -427,6 +430,22 @@ def tc_seeds():
                                     smac=BE_MAC, dmac=HOP_MAC))
     w("eg-ip-options", EGR | PORT | BAL,
       frame(src=VIP, dst=CLIENT, sport=80, dport=40001, flags=0x11, ipopts=b"\x01\x01\x01\x00",
+            smac=BE_MAC, dmac=HOP_MAC))
+    # Replay mode: translation both ways (SACK + timestamps in), diversion, the SYN/ACK.
+    sack_ts = bytes([1, 1, 8, 10, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 5, 18]) + bytes(range(16)) + bytes([1, 1, 1, 1])
+    w("replay-in-sack", REPLAY | ENTRY | ENTRY_TS | CSUM | PORT | BAL,
+      frame(smac=BAL_MAC, dmac=BE_MAC, seq=0x11223345, ack=0x1000, flags=0x10, opts=sack_ts))
+    w("replay-in-data", REPLAY | ENTRY | ENTRY_TS | CSUM | PORT | BAL,
+      frame(smac=BAL_MAC, dmac=BE_MAC, seq=0x11223345, ack=0x1000, flags=0x18, opts=TS_OPTS,
+            payload=GET))
+    w("replay-in-syn", REPLAY | CSUM | PORT | BAL, frame(smac=BAL_MAC, dmac=BE_MAC, opts=LINUX_SYN_OPTS))
+    w("replay-eg-data", REPLAY | ENTRY | ENTRY_TS | EGR | CSUM | PORT | BAL,
+      frame(src=VIP, dst=CLIENT, sport=80, dport=40001, flags=0x18, opts=TS_OPTS,
+            payload=b"HTTP/1.1 200 OK\r\n\r\n", smac=BE_MAC, dmac=HOP_MAC))
+    w("replay-eg-fin", REPLAY | ENTRY | EGR | CSUM | PORT | BAL,
+      frame(src=VIP, dst=CLIENT, sport=80, dport=40001, flags=0x11, smac=BE_MAC, dmac=HOP_MAC))
+    w("replay-eg-synack", REPLAY | ENTRY | EGR | CSUM | PORT | BAL,
+      frame(src=VIP, dst=CLIENT, sport=80, dport=40001, flags=0x12, opts=LINUX_SYN_OPTS,
             smac=BE_MAC, dmac=HOP_MAC))
 
 

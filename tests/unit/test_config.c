@@ -172,6 +172,27 @@ START_TEST(test_health_overrides)
 }
 END_TEST
 
+/* A backend's interface: the main one's name is the default written out. */
+START_TEST(test_backend_interface)
+{
+	static const char text[] = VIPS
+		"backends: [{name: web1, address: 198.51.100.11, interface: eth1}, "
+		"{name: web2, address: 198.51.100.12, interface: eth0}, "
+		"{name: web3, address: 198.51.100.13, interface: eth1},"
+		"{name: web4, address: 198.51.100.14}]\n" ROUTES
+		"interface: eth0\n"; /* after the list: checked once the file is read */
+	struct lb_config cfg;
+
+	expect_ok(text, &cfg);
+	ck_assert_str_eq(cfg.backends[0].interface, "eth1");
+	ck_assert_int_eq(cfg.backends[0].interface_line, 2);
+	ck_assert_str_eq(cfg.backends[1].interface, "");
+	ck_assert_str_eq(cfg.backends[2].interface, "eth1");
+	ck_assert_str_eq(cfg.backends[3].interface, "");
+	lb_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct lb_config cfg;
@@ -235,6 +256,8 @@ static const char *const good[] = {
 	BASE "metrics: {listen: 0.0.0.0:1}\n",
 	BASE "metrics: {listen: }\n",
 	BASE "health: {path: \"/h?full=1\"}\n",
+	/* Replay mode behind the main interface, named. */
+	IFACE VIPS BE(", handoff: replay, interface: eth0") ROUTES,
 };
 
 START_TEST(test_good_variants)
@@ -307,6 +330,21 @@ static const struct bad bad[] = {
 	{ BASE "health: {status_min: 300, status_max: 299}\n", 5, "health.status_min",
 	  "expected status_min <= status_max" },
 	{ BASE "metrics: {listen: \"localhost:9180\"}\n", 5, "metrics.listen", "is not an address:port" },
+	/* The interface a backend sits behind. */
+	{ IFACE VIPS BE(", interface: \"eth 1\"") ROUTES, 3, "backends[0].interface",
+	  "is not a valid interface name; expected a network interface name like eth0" },
+	{ IFACE VIPS BE(", interface: abcdefghijklmnop") ROUTES, 3, "backends[0].interface",
+	  "has 16 characters; expected 1..15" },
+	{ IFACE VIPS BE(", interface: [eth1]") ROUTES, 3, "backends[0].interface", "is a list" },
+	{ IFACE VIPS
+	  "backends:\n"
+	  "  - {name: web1, address: 198.51.100.11}\n"
+	  "  - name: web2\n"
+	  "    address: 198.51.100.12\n"
+	  "    handoff: replay\n"
+	  "    interface: eth1\n" ROUTES,
+	  8, "backends[1].interface", "a replay-mode backend behind eth1: its SYN/ACK must reach "
+	  "the dispatcher on eth0; expected handoff: cookie, or the backend behind eth0" },
 	{ BASE "metrics: {listen: \"127.0.0.1:99999\"}\n", 5, "metrics.listen", "is not an address:port" },
 
 	/* Addresses, names, enums. */
@@ -694,6 +732,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_example_values);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_health_overrides);
+	tcase_add_test(tc, test_backend_interface);
 	tcase_add_loop_test(tc, test_good_variants, 0, sizeof(good) / sizeof(good[0]));
 	tcase_add_test(tc, test_routes_before_backends);
 	tcase_add_loop_test(tc, test_errors, 0, sizeof(bad) / sizeof(bad[0]));

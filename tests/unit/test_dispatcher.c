@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "cookie.h"
@@ -1169,6 +1171,31 @@ START_TEST(test_tx_full)
 }
 END_TEST
 
+/*
+ * The hand-off echoes the latest TSval the client got from us (an ACK of ours
+ * while the head came in, not only the SYN/ACK's): the backend's clock goes on
+ * from there. An older one fails the client's PAWS check: the backend's first
+ * segments are dropped and only a retransmission 200 ms later gets through.
+ */
+START_TEST(test_handoff_echoes_latest_tsval)
+{
+	const char *part1 = "GET /web1/a HTTP/1.1\r\n", *part2 = "Host: x\r\n\r\n";
+	struct lb_segment s;
+	struct client cl;
+
+	client_default(&cl);
+	t.now = 0x0badcafe + 5000; /* our clock, later than the SYN/ACK's TSval it echoes */
+	client_str(&cl, 0, part1);
+	ck_assert_uint_eq(t.n_sent, 1);
+	sent_seg(0, &s);
+	ck_assert_uint_eq(s.tsval, (uint32_t)t.now);
+	t.now += 7;
+	client_str(&cl, strlen(part1), part2);
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(t.view.tsecr, 0x0badcafe + 5000);
+}
+END_TEST
+
 /* ---- replay mode ---------------------------------------------------------------- */
 
 static const char yaml_replay[] =
@@ -1493,6 +1520,70 @@ START_TEST(test_replay_frames)
 }
 END_TEST
 
+/*
+ * A cookie-mode backend behind another interface of the balancer: its hand-off
+ * leaves through that interface's socket, from our MAC there, and nothing goes
+ * out of the main one; a backend behind the main interface is unchanged.
+ */
+START_TEST(test_handoff_other_interface)
+{
+	static const uint8_t port_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x05, 0x1b };
+	struct lb_backend backends[3] = {};
+	struct lb_handoff_port port = { .ifindex = 5 };
+	struct lb_handoff h = {
+		.cfg = &t.cfg, .backends = backends, .send = capture,
+		.secret = &t.secret, .ports = &port, .n_ports = 1,
+	};
+	uint8_t buf[2048];
+	struct lb_segment s;
+	struct client cl;
+	int sp[2], i;
+	ssize_t n;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp), 0);
+	port.fd = sp[0];
+	memcpy(port.mac, port_mac, 6);
+	for (i = 0; i < 3; i++)
+		memcpy(backends[i].mac, be_mac[i], 6);
+	backends[0].ifindex = 5;
+	t.handoff = &h;
+
+	client_default(&cl);
+	client_str(&cl, 0, req_web1); /* web1 only: behind ifindex 5 */
+	ck_assert_uint_eq(t.binds, 1);
+	ck_assert_uint_eq(t.n_sent, 0);
+	n = recv(sp[1], buf, sizeof(buf), 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(lb_frame_check_csums(buf, n), 0);
+	ck_assert_mem_eq(buf, be_mac[0], 6);
+	ck_assert_mem_eq(buf + 6, port_mac, 6);
+	ck_assert_int_lt(recv(sp[1], buf, sizeof(buf), 0), 0); /* one segment */
+	ck_assert_uint_eq(backends[0].active, 1);
+
+	/* Behind an interface the daemon did not give the hand-off: refused, not misrouted. */
+	backends[0].ifindex = 6;
+	client_init(&cl, CLIENT_PORT + 1, 0x20000000, true, &opts_full);
+	client_str(&cl, 0, req_web1);
+	ck_assert_int_lt(recv(sp[1], buf, sizeof(buf), 0), 0);
+	for (i = 0; i < (int)t.n_sent; i++) {
+		sent_seg(i, &s);
+		ck_assert_mem_ne(s.dst_mac, be_mac[0], 6);
+	}
+
+	/* Behind the main interface: through the dispatcher's own send, from our main MAC. */
+	backends[0].ifindex = 0;
+	client_init(&cl, CLIENT_PORT + 2, 0x30000000, true, &opts_full);
+	client_str(&cl, 0, req_web1);
+	ck_assert_int_lt(recv(sp[1], buf, sizeof(buf), 0), 0);
+	ck_assert_uint_ge(t.n_sent, 1);
+	sent_seg(t.n_sent - 1, &s);
+	ck_assert_mem_eq(s.dst_mac, be_mac[0], 6);
+	ck_assert_mem_eq(s.src_mac, lb_mac, 6);
+	close(sp[0]);
+	close(sp[1]);
+}
+END_TEST
+
 /* One iteration per table row (_i is the row). */
 #define ADD_ROWS(tc, fn, rows)                                                 \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(rows) / sizeof((rows)[0])))
@@ -1520,6 +1611,7 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_global_cap);
 	ADD_ROWS(tc, test_malformed, bad_rows);
 	tcase_add_test(tc, test_tx_full);
+	tcase_add_test(tc, test_handoff_echoes_latest_tsval);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("replay");
@@ -1530,6 +1622,11 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_replay_client_rst);
 	tcase_add_test(tc, test_replay_mixed_cookie_backend);
 	ADD_ROWS(tc, test_replay_frames, syn_rows);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("other interface");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_handoff_other_interface);
 	suite_add_tcase(s, tc);
 	return s;
 }
