@@ -10,6 +10,8 @@
  *   it had sent our SYN/ACK itself. Everything else passes untouched.
  * egress: the VIP service's FIN and RST go to the balancer (by MAC) instead of
  *   the router, so it sees every connection end; all other data goes out directly.
+ *   A FIN that carries data goes out directly too, and the balancer gets a
+ *   header-only notice of it instead (headers/fin_notice.h).
  *   SYN/ACKs for the VIP are dropped: every connection to it is adopted from a
  *   cookie, so one would answer a SYN that did not come from a client.
  */
@@ -195,9 +197,10 @@ int lb_backend_egress(struct __sk_buff *skb)
 		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);
 	if (!(flags & (TH_FIN | TH_RST)))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
-	if (to_balancer(skb))
-		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
-	return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
+	/* Our own direct copy of a FIN with data, coming round again. */
+	if (is_direct_copy(skb, &p))
+		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
+	return divert_end(skb, flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -15,6 +15,7 @@
 #include "consts.h"
 #include "cookie.h"
 #include "cookie_map.h"
+#include "fin_notice.h"
 #include "parse.h"
 #include "stats.h"
 
@@ -105,6 +106,11 @@ static __always_inline int parse(struct __sk_buff *skb, struct l4 *p)
 #define TCP_CSUM_OFF(p)	 ((p)->off + offsetof(struct tcphdr, check))
 #define TCP_OPT_OFF(p)	 ((p)->off + sizeof(struct tcphdr))
 
+/* Offsets of IPv4 fields in the frame. */
+#define IP_TOT_LEN_OFF (sizeof(struct ethhdr) + offsetof(struct iphdr, tot_len))
+#define IP_FRAG_OFF    (sizeof(struct ethhdr) + offsetof(struct iphdr, frag_off))
+#define IP_CSUM_OFF    (sizeof(struct ethhdr) + offsetof(struct iphdr, check))
+
 /*
  * The TCP options, copied into @buf (64 bytes, zeroed by the caller) and
  * parsed. *@len gets their length. -1 when they are malformed.
@@ -158,6 +164,168 @@ static __always_inline int to_balancer(struct __sk_buff *skb)
 	for (i = 0; i < ETH_ALEN; i++)
 		mac[i] = cfg_balancer_mac[i];
 	return bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0);
+}
+
+/*
+ * The direct copy of a FIN segment being sent (split_fin): bpf_clone_redirect
+ * hands the clone to this interface's egress path, which runs our egress
+ * program on it again, synchronously, inside the helper call, on this CPU (TC
+ * egress runs with bottom halves off, so nothing else runs our program here
+ * meanwhile). The entry says "the next segment like this one is that copy: let
+ * it pass". A per-CPU record instead of skb->mark: the mark is the operator's
+ * (SO_MARK, fwmark rules, qdisc filters) and a value of ours could both clobber
+ * theirs and be forged by them.
+ */
+struct direct_copy {
+	__u32 armed;
+	__u32 len; /* skb->len */
+	__be32 seq;
+	__be32 daddr;
+	__be16 dport;
+	__u16 pad;
+};
+
+/* One slot per CPU: the copy in flight (see struct direct_copy). Only the egress programs use it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct direct_copy);
+} direct_copy SEC(".maps");
+
+/* Is this the copy split_fin() is sending right now? It then leaves untouched. */
+static __always_inline bool is_direct_copy(struct __sk_buff *skb, const struct l4 *p)
+{
+	struct direct_copy *d;
+	__u32 key0 = 0;
+
+	d = bpf_map_lookup_elem(&direct_copy, &key0);
+	if (!d || !d->armed || d->len != skb->len || d->seq != p->th->seq ||
+	    d->daddr != p->iph->daddr || d->dport != p->th->dest)
+		return false;
+	d->armed = 0;
+	return true;
+}
+
+/* Payload is summed in chunks of this many bytes, on the stack. */
+#define NOTICE_CHUNK 128
+
+/*
+ * A FIN segment that carries data (nginx puts its last response bytes and the
+ * FIN in one segment): the segment goes out unchanged to its normal next hop,
+ * and this skb becomes the header-only notice of headers/fin_notice.h, still to
+ * be sent to the balancer by the caller. The fields are read before anything
+ * moves: packet pointers are stale after the clone.
+ *
+ * 1: not split, nothing changed (no payload, a GSO packet, too much payload,
+ *    the clone failed): the caller diverts the segment whole, as before.
+ * 0: split; -1: split, but the notice could not be made (drop it).
+ *
+ * Checksums, whether the TCP one is complete (CHECKSUM_NONE: test runs, some
+ * forwarded traffic) or only the pseudo-header's sum the device or
+ * skb_checksum_help() completes later (CHECKSUM_PARTIAL: every segment of a
+ * local TCP socket): bpf_l4_csum_replace acts on the field as skb->ip_summed
+ * needs. The payload's and seq's changes are plain (nothing to do for
+ * CHECKSUM_PARTIAL), the TCP length's is BPF_F_PSEUDO_HDR (it is in the
+ * pseudo-header, so it changes the field either way).
+ *
+ * GSO packets stay whole: their FIN is on the last segment the kernel cuts
+ * after us, the payload (up to 64 KiB) is too much to sum here, and a trimmed
+ * skb would still claim a gso_size. Small responses, the ones this is for,
+ * are never GSO; a large response's last GSO packet is a small share of it.
+ */
+static __always_inline int split_fin(struct __sk_buff *skb, const struct l4 *p)
+{
+	__u32 ihl = p->iph->ihl * 4, thl = p->th->doff * 4, ip_len = bpf_ntohs(p->iph->tot_len);
+	__u32 csum_off = TCP_CSUM_OFF(p), pay_off = p->off + thl, key0 = 0, payload, done, n, i;
+	__be16 old_len = p->iph->tot_len, new_len, old_frag = p->iph->frag_off, new_frag;
+	__be32 seq = p->th->seq, new_seq;
+	__u8 buf[NOTICE_CHUNK + 4];
+	struct direct_copy *d;
+	__s64 sum = 0;
+	int ret;
+
+	/* tot_len 0 is BIG TCP's GSO packet; parse() vouched for ip_len >= ihl + thl. */
+	if (!ip_len || skb->gso_size || skb->len < sizeof(struct ethhdr) + ip_len)
+		return 1;
+	payload = ip_len - ihl - thl;
+	if (!payload || payload > LB_FIN_NOTICE_MAX_PAYLOAD)
+		return 1;
+
+	/* The sum of the payload, negated: what the notice's checksum loses. */
+	for (i = 0; i < LB_FIN_NOTICE_MAX_PAYLOAD / NOTICE_CHUNK; i++) {
+		done = i * NOTICE_CHUNK;
+		if (done >= payload)
+			break;
+		n = payload - done;
+		if (n > NOTICE_CHUNK)
+			n = NOTICE_CHUNK;
+		else
+			__builtin_memset(buf, 0, sizeof(buf)); /* the odd tail sums as zero padding */
+		if (!n || bpf_skb_load_bytes(skb, pay_off + done, buf, n))
+			return 1;
+		/* Chunks start at even offsets of the segment, so their words line up. */
+		sum = bpf_csum_diff((__be32 *)buf, (n + 3) & ~3U, NULL, 0, (__u32)sum);
+		if (sum < 0)
+			return 1;
+	}
+
+	d = bpf_map_lookup_elem(&direct_copy, &key0);
+	if (!d)
+		return 1;
+	d->len = skb->len;
+	d->seq = seq;
+	d->daddr = p->iph->daddr;
+	d->dport = p->th->dest;
+	d->armed = 1;
+	/* Out of the same interface, egress, headers and next hop as the stack made them. */
+	ret = bpf_clone_redirect(skb, skb->ifindex, 0);
+	d->armed = 0;
+	/* < 0: no clone went out; > 0: a qdisc dropped it, a loss TCP repairs. */
+	if (ret < 0)
+		return 1;
+
+	new_seq = bpf_htonl(bpf_ntohl(seq) + payload);
+	new_len = bpf_htons(ihl + thl);
+	new_frag = old_frag | bpf_htons(LB_FIN_NOTICE_IP_FLAG);
+	if (bpf_l4_csum_replace(skb, csum_off, 0, (__u32)sum, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, bpf_htons(thl + payload), bpf_htons(thl),
+				BPF_F_PSEUDO_HDR | 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, seq, new_seq, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF(p), &new_seq, 4, 0) ||
+	    bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_len, new_len, 2) ||
+	    bpf_skb_store_bytes(skb, IP_TOT_LEN_OFF, &new_len, 2, 0) ||
+	    bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_frag, new_frag, 2) ||
+	    bpf_skb_store_bytes(skb, IP_FRAG_OFF, &new_frag, 2, 0) ||
+	    bpf_skb_change_tail(skb, sizeof(struct ethhdr) + ihl + thl, 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * A FIN or RST of the VIP service, to the balancer so it sees the connection
+ * end: whole, or (a FIN with data) split into a direct copy and a notice.
+ * Returns the verdict, counted; @fail_reason and @fail_action are the
+ * caller's for a segment whose MAC could not be rewritten.
+ */
+static __always_inline int divert_end(struct __sk_buff *skb, __u8 flags,
+				      enum lb_backend_reason fail_reason, int fail_action)
+{
+	struct l4 q;
+	int split = 1;
+
+	/* Parsed again: a caller that translated has stale packet pointers. */
+	if (!(flags & TH_RST) && !parse(skb, &q))
+		split = split_fin(skb, &q);
+	if (split < 0)
+		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+	if (to_balancer(skb)) {
+		/* A notice is for the balancer only: its data went out already. */
+		if (!split)
+			return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+		return count(skb, fail_reason, fail_action);
+	}
+	return count(skb, split ? LB_BE_EGRESS_DIVERTED : LB_BE_EGRESS_FIN_NOTICE, TC_ACT_OK);
 }
 
 static __always_inline void tuple_of(const struct l4 *p, struct bpf_sock_tuple *t)

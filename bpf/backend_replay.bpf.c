@@ -19,7 +19,8 @@
  *   makes the entry and goes on to the kernel.
  * egress (backend → client): seq + (C − B), TSval + (T_lb − T_be), the window
  *   rescaled to the scale the client was told; then FIN and RST diverted to the
- *   balancer as in cookie mode; a FIN marks the entry CLOSING, a RST (the
+ *   balancer as in cookie mode (a FIN with data split into a direct copy and a
+ *   notice, after translation); a FIN marks the entry CLOSING, a RST (the
  *   kernel has dropped the connection) deletes it. A SYN/ACK goes to the
  *   balancer untranslated, and only as the answer to a replayed SYN.
  *
@@ -295,6 +296,9 @@ int lb_replay_egress(struct __sk_buff *skb)
 	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port)
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	flags = tcp_flags(p.th);
+	/* Our own direct copy of a FIN with data, translated already: as it is. */
+	if ((flags & TH_FIN) && is_direct_copy(skb, &p))
+		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
 	key.caddr = p.iph->daddr;
 	key.vaddr = p.iph->saddr;
 	key.cport = p.th->dest;
@@ -309,9 +313,7 @@ int lb_replay_egress(struct __sk_buff *skb)
 		/* Not a hand-off of ours: its end still goes to the balancer. */
 		if (!(flags & (TH_FIN | TH_RST)))
 			return count(skb, LB_BE_REPLAY_NO_ENTRY, TC_ACT_OK);
-		if (to_balancer(skb))
-			return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
-		return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
+		return divert_end(skb, flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	}
 	d_isn = e->client_isn - e->backend_isn;
 	d_ts = e->lb_tsval - e->be_tsval;
@@ -339,10 +341,11 @@ int lb_replay_egress(struct __sk_buff *skb)
 	}
 	if (!(flags & (TH_FIN | TH_RST)))
 		return count(skb, LB_BE_REPLAY_OUT, TC_ACT_OK);
-	/* Translated first: the balancer forwards it to the client as it is. */
-	if (to_balancer(skb))
-		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
-	return count(skb, LB_BE_EGRESS_DIVERTED, TC_ACT_OK);
+	/*
+	 * Translated first: the balancer forwards it to the client as it is, and
+	 * a FIN's direct copy and notice are both in client space.
+	 */
+	return divert_end(skb, flags, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -10,6 +10,8 @@
  *                            backend behind another interface: XDP_REDIRECT there
  *   a backend's diverted FIN/RST (from a VIP) → to the client, XDP_TX; arriving
  *                            on a backend-side interface: XDP_REDIRECT to the main one
+ *   a backend's FIN notice (its data+FIN went to the client directly) → flow
+ *                            closed, XDP_DROP
  *   a replay-mode backend's answer to a replayed SYN → to the dispatcher
  *   anything else to a VIP → dropped under its own reason
  *   not to a VIP           → XDP_PASS, untouched
@@ -25,6 +27,7 @@
 #include "consts.h"
 #include "cookie.h"
 #include "csum.h"
+#include "fin_notice.h"
 #include "parse.h"
 
 /* Load-time settings, written through the skeleton before load. */
@@ -295,6 +298,19 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	/* Only the flow's own backend may end it: a forged "VIP" frame must not. */
 	if (!mac_eq(eth->h_source, f->backend_mac))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NOT_BACKEND, XDP_DROP);
+	/*
+	 * A FIN notice (headers/fin_notice.h): the segment with the FIN and the
+	 * response's last bytes went to the client directly; this header-only copy
+	 * only tells us the connection ends. Close once, forward nothing: the
+	 * client would get the FIN twice. Retransmissions bring a notice each,
+	 * which finds the flow closing already.
+	 */
+	if ((iph->frag_off & bpf_htons(LB_FIN_NOTICE_IP_FLAG)) &&
+	    (tcp_flags(th) & (TH_FIN | TH_RST)) == TH_FIN) {
+		close_flow(f);
+		f->last_seen_ns = bpf_ktime_get_ns();
+		return verdict(bytes, LB_XDP_DROP_FIN_NOTICE, XDP_DROP);
+	}
 	/* Its SYN/ACK (or refusal) for the SYN the dispatcher replayed: the dispatcher's. */
 	if (f->state == LB_FLOW_REPLAY)
 		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_REPLAY);

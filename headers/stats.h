@@ -40,7 +40,8 @@
 	X(REDIRECT_REPLAY,    "redirect_replay")    /* backend's answer to a replayed SYN → dispatcher */ \
 	X(REDIRECT_FAST_PATH, "redirect_fast_path") /* bound flow → backend behind another interface */ \
 	X(REDIRECT_DIVERTED,  "redirect_diverted")  /* FIN/RST from another interface → client */ \
-	X(DROP_NO_TX_PORT,    "drop_no_tx_port")    /* that interface is not in tx_ports/ifaces */
+	X(DROP_NO_TX_PORT,    "drop_no_tx_port")    /* that interface is not in tx_ports/ifaces */ \
+	X(DROP_FIN_NOTICE,    "drop_fin_notice")    /* backend's FIN notice: flow closed, its data+FIN went direct */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST
@@ -70,7 +71,9 @@
 	X(REPLAY_OUT,        "replay_out")        /* backend segment translated   */ \
 	X(REPLAY_NO_ENTRY,   "replay_no_entry")   /* VIP segment, no hand-off: untouched */ \
 	X(DROP_REPLAY_EARLY, "drop_replay_early") /* client ACK before our SYN/ACK */ \
-	X(DROP_REWRITE,      "drop_rewrite_failed") /* a helper failed; a bug     */
+	X(DROP_REWRITE,      "drop_rewrite_failed") /* a helper failed; a bug     */ \
+	X(EGRESS_FIN_DIRECT, "egress_fin_direct") /* FIN with data: the copy going straight to the client */ \
+	X(EGRESS_FIN_NOTICE, "egress_fin_notice") /* ... and its header-only notice to the balancer */
 
 enum lb_backend_reason {
 #define LB_BREASON_ENUM(id, name) LB_BE_##id,

@@ -304,6 +304,18 @@ struct be_objs {
 	struct bpf_program *ingress, *egress;
 };
 
+/*
+ * Both objects take the same load-time settings (bpf/backend_common.h); their
+ * skeletons are different types, hence a macro.
+ */
+#define SET_RODATA(skel, o)                                                            \
+	do {                                                                           \
+		(skel)->rodata->cfg_vip_addr = (o)->vip.s_addr;                        \
+		(skel)->rodata->cfg_vip_port = htons((o)->port);                       \
+		memcpy((void *)(skel)->rodata->cfg_balancer_mac, (o)->balancer_mac, 6); \
+		(skel)->rodata->cfg_wscale = (o)->wscale;                              \
+	} while (0)
+
 /* Open, configure and load the mode's object; NULL objs->ingress on failure. */
 static int load_mode(const struct attach_opts *o, bool replay, struct backend **cskel,
 		     struct backend_replay **rskel, struct be_objs *objs)
@@ -316,10 +328,7 @@ static int load_mode(const struct attach_opts *o, bool replay, struct backend **
 		*rskel = skel;
 		if (!skel)
 			return -errno;
-		skel->rodata->cfg_vip_addr = o->vip.s_addr;
-		skel->rodata->cfg_vip_port = htons(o->port);
-		memcpy((void *)skel->rodata->cfg_balancer_mac, o->balancer_mac, 6);
-		skel->rodata->cfg_wscale = o->wscale;
+		SET_RODATA(skel, o);
 		e = backend_replay__load(skel);
 		if (e)
 			return e;
@@ -332,10 +341,7 @@ static int load_mode(const struct attach_opts *o, bool replay, struct backend **
 		*cskel = skel;
 		if (!skel)
 			return -errno;
-		skel->rodata->cfg_vip_addr = o->vip.s_addr;
-		skel->rodata->cfg_vip_port = htons(o->port);
-		memcpy((void *)skel->rodata->cfg_balancer_mac, o->balancer_mac, 6);
-		skel->rodata->cfg_wscale = o->wscale;
+		SET_RODATA(skel, o);
 		e = backend__load(skel);
 		if (e)
 			return e;

@@ -27,6 +27,7 @@
 
 #include "backend.skel.h"
 #include "cookie.h"
+#include "fin_notice.h"
 #include "frames.h"
 #include "stats.h"
 #include "suites.h"
@@ -526,7 +527,7 @@ struct eg_case {
 
 static const struct eg_case eg_cases[] = {
 	{ "FIN|ACK from the VIP", VIP, 0, 0x11, 1, 0 },
-	{ "FIN|PSH|ACK with the last data", VIP, 0, 0x19, 1, 0 },
+	/* A FIN with data is split: see test_egress_fin_data. */
 	{ "RST from the VIP", VIP, 0, 0x04, 1, 0 },
 	{ "RST|ACK from the VIP", VIP, 0, 0x14, 1, 0 },
 	{ "data from the VIP (direct return)", VIP, 0, 0x18, 0, 0 },
@@ -588,6 +589,138 @@ START_TEST(test_egress)
 }
 END_TEST
 
+/*
+ * A FIN that carries data (issue 5): the segment goes to the client unchanged
+ * through bpf_clone_redirect, and the program returns the header-only notice
+ * for the balancer. A test run cannot show the clone (it goes out of the
+ * test's own loopback, where no program of ours runs, and is dropped there):
+ * the returned frame and the counters are what these rows check; the clone
+ * itself is checked through a real kernel in test_backend_replay.c's
+ * test_kernel and in the lab (tests/lab/test_handoff.sh). Each row runs in a
+ * network namespace of its own so the clone never reaches the host's loopback.
+ */
+struct fin_case {
+	const char *name;
+	uint8_t flags;
+	size_t paylen;
+	int ts;		/* a timestamps option */
+	int ip_options;
+	int lo_up;	/* 0: the copy is dropped by the device */
+	int gso;	/* claims to be a GSO packet */
+	int split;	/* 1: notice expected; 0: diverted whole */
+};
+
+static const struct fin_case fin_cases[] = {
+	{ "FIN|PSH|ACK with the last 17 bytes", 0x19, 17, 0, 0, 1, 0, 1 },
+	{ "FIN|ACK with 1 byte (odd length)", 0x11, 1, 0, 0, 1, 0, 1 },
+	{ "FIN|PSH|ACK with 1 KiB + 3 and timestamps", 0x19, 1027, 1, 0, 1, 0, 1 },
+	{ "FIN|PSH|ACK with 1448 bytes (a full segment)", 0x19, 1448, 1, 0, 1, 0, 1 },
+	{ "FIN|PSH|ACK with data, IP options", 0x19, 100, 1, 1, 1, 0, 1 },
+	/* The down device's qdisc drops the copy: a loss TCP repairs; the notice goes all the same. */
+	{ "FIN with data, the copy dropped on the way out", 0x19, 100, 0, 0, 0, 0, 1 },
+	{ "FIN with data, a GSO packet", 0x19, 1400, 0, 0, 1, 1, 0 },
+	{ "RST|ACK with data: never split", 0x14, 20, 0, 0, 1, 0, 0 },
+};
+
+static void lo_up(void)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(if_ioctl(fd, SIOCGIFFLAGS, "lo", &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(if_ioctl(fd, SIOCSIFFLAGS, "lo", &ifr), 0);
+	close(fd);
+}
+
+START_TEST(test_egress_fin_data)
+{
+	static const uint8_t ts_opts[] = { NOP, NOP, TS(0x01020304u, 0x0a0b0c0du) };
+	static const uint8_t ip_opts[] = { 7, 7, 4, 198, 51, 100, 1, 0 };
+	const struct fin_case *tc = &fin_cases[_i];
+	struct pkt_spec p = {
+		.saddr = VIP, .daddr = CLIENT, .sport = port_p, .dport = CPORT,
+		.seq = 0xfffffe00u, /* seq + payload wraps for the longer rows */
+		.ack = CISN + 1 + 40, .flags = tc->flags, .window = 502,
+	};
+	struct __sk_buff ctx = { .gso_size = 1000, .gso_segs = 2 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	uint8_t payload[1500], frame[PKT_MAX], want[PKT_MAX];
+	uint64_t before[LB_BE_REASON_MAX];
+	size_t len, wlen, i;
+	struct run r;
+	int orig;
+
+	for (i = 0; i < tc->paylen; i++)
+		payload[i] = 'a' + i % 26;
+	memcpy(p.src_mac, backend_mac, 6);
+	memcpy(p.dst_mac, router_mac, 6);
+	if (tc->ts) {
+		p.opts = ts_opts;
+		p.optlen = sizeof(ts_opts);
+	}
+	p.payload = payload;
+	p.paylen = tc->paylen;
+	len = pkt_build_tcp(frame, &p);
+	if (tc->ip_options)
+		len = pkt_add_ip_options(frame, len, ip_opts, sizeof(ip_opts));
+
+	/* The notice: no payload, seq past it, the marker, the balancer's MAC. */
+	memcpy(p.dst_mac, balancer_mac, 6);
+	p.seq += tc->paylen;
+	p.paylen = 0;
+	wlen = pkt_build_tcp(want, &p);
+	if (tc->ip_options)
+		wlen = pkt_add_ip_options(want, wlen, ip_opts, sizeof(ip_opts));
+	want[PKT_IP + 6] |= LB_FIN_NOTICE_IP_FLAG >> 8;
+	pkt_fix_csums(want, wlen);
+
+	orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(orig, 0);
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	if (tc->lo_up)
+		lo_up();
+	if (tc->gso) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	opts.data_in = frame;
+	opts.data_size_in = len;
+	opts.data_out = r.out;
+	opts.data_size_out = sizeof(r.out);
+	opts.repeat = 1;
+	read_stats(be, before);
+	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(be->progs.lb_backend_egress), &opts),
+			 0);
+	r.action = opts.retval;
+	r.out_len = opts.data_size_out;
+	read_stats(be, r.stats);
+	for (i = 0; i < LB_BE_REASON_MAX; i++)
+		r.stats[i] -= before[i];
+	ck_assert_msg(setns(orig, CLONE_NEWNET) == 0, "back to our namespace: %s", strerror(errno));
+	close(orig);
+
+	ck_assert_msg(r.action == TC_ACT_OK, "%s: action %d", tc->name, r.action);
+	if (tc->split) {
+		assert_counted(&r, LB_BE_EGRESS_FIN_NOTICE);
+		ck_assert_msg(r.out_len == wlen, "%s: %u bytes out, expected %zu", tc->name,
+			      r.out_len, wlen);
+		for (i = 0; i < wlen; i++)
+			ck_assert_msg(r.out[i] == want[i], "%s: byte %zu is %#x, expected %#x",
+				      tc->name, i, r.out[i], want[i]);
+		ck_assert_int_eq(pkt_check_csums(r.out, r.out_len), 0);
+	} else {
+		/* Today's path: the whole segment to the balancer's MAC, nothing else changed. */
+		assert_counted(&r, LB_BE_EGRESS_DIVERTED);
+		ck_assert_uint_eq(r.out_len, len);
+		ck_assert_mem_eq(r.out, balancer_mac, 6);
+		ck_assert_mem_eq(r.out + 6, frame + 6, len - 6);
+		ck_assert_int_eq(pkt_check_csums(r.out, r.out_len), 0);
+	}
+}
+END_TEST
+
 START_TEST(test_egress_not_tcp)
 {
 	struct pkt_spec p = {
@@ -625,6 +758,7 @@ Suite *backend_suite(void)
 	tcase_add_loop_test(tc, test_ingress, 0, sizeof(in_cases) / sizeof(in_cases[0]));
 	tcase_add_loop_test(tc, test_ingress_established, 0, 3);
 	tcase_add_loop_test(tc, test_egress, 0, sizeof(eg_cases) / sizeof(eg_cases[0]));
+	tcase_add_loop_test(tc, test_egress_fin_data, 0, sizeof(fin_cases) / sizeof(fin_cases[0]));
 	tcase_add_test(tc, test_egress_not_tcp);
 	suite_add_tcase(s, tc);
 	return s;

@@ -15,6 +15,7 @@
 
 #include "balancer.skel.h"
 #include "cookie.h"
+#include "fin_notice.h"
 #include "maps.h"
 #include "frames.h"
 #include "stats.h"
@@ -817,7 +818,10 @@ END_TEST
 
 /* ---- closing exactly once ---- */
 
-enum closer { C_CLIENT_FIN, C_CLIENT_RST_ACK, C_CLIENT_RST, C_BACKEND_FIN, C_BACKEND_RST };
+enum closer {
+	C_CLIENT_FIN, C_CLIENT_RST_ACK, C_CLIENT_RST, C_BACKEND_FIN, C_BACKEND_RST,
+	C_BACKEND_NOTICE, /* its data+FIN went to the client directly */
+};
 
 static const struct {
 	const char *name;
@@ -828,22 +832,37 @@ static const struct {
 	{ "client RST", C_CLIENT_RST },
 	{ "diverted backend FIN|ACK", C_BACKEND_FIN },
 	{ "diverted backend RST", C_BACKEND_RST },
+	{ "backend FIN notice", C_BACKEND_NOTICE },
 };
+
+/* A FIN notice as the backend's egress program makes it (headers/fin_notice.h). */
+static void make_notice(uint8_t *frame, size_t len)
+{
+	frame[PKT_IP + 6] |= LB_FIN_NOTICE_IP_FLAG >> 8;
+	pkt_fix_csums(frame, len);
+}
 
 /* Send one closing segment of @who on @cport's flow; it must be forwarded whatever the state. */
 static void send_closer(enum closer who, uint16_t cport, const char *name)
 {
 	static const uint8_t flags[] = {
 		[C_CLIENT_FIN] = 0x11, [C_CLIENT_RST_ACK] = 0x14, [C_CLIENT_RST] = 0x04,
-		[C_BACKEND_FIN] = 0x11, [C_BACKEND_RST] = 0x04,
+		[C_BACKEND_FIN] = 0x11, [C_BACKEND_RST] = 0x04, [C_BACKEND_NOTICE] = 0x19,
 	};
-	int backend = who == C_BACKEND_FIN || who == C_BACKEND_RST;
+	int backend = who >= C_BACKEND_FIN;
 	uint8_t frame[PKT_MAX];
 	struct run r;
 	size_t len;
 
 	len = backend ? backend_segment(frame, cport, flags[who])
 		      : client_segment(frame, cport, flags[who], NULL);
+	if (who == C_BACKEND_NOTICE) {
+		make_notice(frame, len);
+		run_frame(frame, len, &r);
+		ck_assert_msg(r.action == XDP_DROP, "%s: action %d", name, r.action);
+		assert_counted(&r, LB_XDP_DROP_FIN_NOTICE);
+		return;
+	}
 	run_frame(frame, len, &r);
 	ck_assert_msg(r.action == XDP_TX, "%s: action %d", name, r.action);
 	assert_counted(&r, backend ? LB_XDP_TX_DIVERTED : LB_XDP_TX_FAST_PATH);
@@ -863,7 +882,7 @@ START_TEST(test_close_exactly_once)
 	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
 
 	/* Retransmitted FINs, the other side's FIN, a late RST: none counts again. */
-	for (w = C_CLIENT_FIN; w <= C_BACKEND_RST; w++) {
+	for (w = C_CLIENT_FIN; w <= C_BACKEND_NOTICE; w++) {
 		send_closer(w, cport, closers[w].name);
 		ck_assert_msg(get_backend().active == ACTIVE_START - 1,
 			      "first %s, then %s: active %llu", closers[_i].name, closers[w].name,
@@ -886,33 +905,46 @@ struct divert_case {
 	enum lb_xdp_reason reason;
 	int closes;	/* the backend's active count drops by one */
 	bool forged;	/* from another MAC than the flow's backend */
+	bool notice;	/* the FIN notice's marker set */
 };
 
 static const struct divert_case divert_cases[] = {
-	{ "FIN|ACK, bound flow", LB_FLOW_BOUND, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 1, false },
-	{ "RST, bound flow", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1, false },
-	{ "RST|ACK, bound flow", LB_FLOW_BOUND, 0x14, XDP_TX, LB_XDP_TX_DIVERTED, 1, false },
+	{ "FIN|ACK, bound flow", LB_FLOW_BOUND, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 1, false, false },
+	{ "RST, bound flow", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1, false, false },
+	{ "RST|ACK, bound flow", LB_FLOW_BOUND, 0x14, XDP_TX, LB_XDP_TX_DIVERTED, 1, false, false },
 	/* Not sent by our egress program, but if it comes it is no close. */
-	{ "bare ACK, bound flow", LB_FLOW_BOUND, 0x10, XDP_TX, LB_XDP_TX_DIVERTED, 0, false },
-	{ "FIN|ACK, closing flow", LB_FLOW_CLOSING, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 0, false },
-	{ "FIN|ACK, no flow", 0, 0x11, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
-	{ "RST, no flow", 0, 0x04, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
+	{ "bare ACK, bound flow", LB_FLOW_BOUND, 0x10, XDP_TX, LB_XDP_TX_DIVERTED, 0, false, false },
+	{ "FIN|ACK, closing flow", LB_FLOW_CLOSING, 0x11, XDP_TX, LB_XDP_TX_DIVERTED, 0, false, false },
+	{ "FIN|ACK, no flow", 0, 0x11, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, false },
+	{ "RST, no flow", 0, 0x04, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, false },
 	{ "FIN|ACK, flow still at the dispatcher", LB_FLOW_DISPATCH, 0x11, XDP_DROP,
-	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
+	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, false },
 	/* Anyone can put a VIP in a source address; only the backend has its MAC. */
 	{ "forged RST from another MAC", LB_FLOW_BOUND, 0x04, XDP_DROP,
-	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true },
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true, false },
 	/*
 	 * Replay mode: the backend's answer to the replayed SYN goes to the
 	 * dispatcher (no AF_XDP socket in a test run: counted as such), the flow
 	 * and the count untouched; the dispatcher decides.
 	 */
-	{ "SYN|ACK, replaying flow", LB_FLOW_REPLAY, 0x12, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false },
-	{ "RST|ACK, replaying flow", LB_FLOW_REPLAY, 0x14, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false },
+	{ "SYN|ACK, replaying flow", LB_FLOW_REPLAY, 0x12, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false, false },
+	{ "RST|ACK, replaying flow", LB_FLOW_REPLAY, 0x14, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false, false },
 	{ "SYN|ACK, replaying flow, another MAC", LB_FLOW_REPLAY, 0x12, XDP_DROP,
-	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true },
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true, false },
 	{ "SYN|ACK, flow still at the dispatcher", LB_FLOW_DISPATCH, 0x12, XDP_DROP,
-	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false },
+	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, false },
+	/* The FIN notice: the flow closes once, the client never sees it. */
+	{ "FIN notice, bound flow", LB_FLOW_BOUND, 0x19, XDP_DROP, LB_XDP_DROP_FIN_NOTICE, 1, false,
+	  true },
+	{ "FIN notice, closing flow", LB_FLOW_CLOSING, 0x11, XDP_DROP, LB_XDP_DROP_FIN_NOTICE, 0,
+	  false, true },
+	{ "FIN notice from another MAC", LB_FLOW_BOUND, 0x11, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true, true },
+	{ "FIN notice, no flow", 0, 0x11, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, true },
+	{ "FIN notice, replaying flow: nothing to close", LB_FLOW_REPLAY, 0x11, XDP_DROP,
+	  LB_XDP_DROP_FIN_NOTICE, 0, false, true },
+	/* The marker means a notice only on a FIN: a RST is forwarded as ever. */
+	{ "RST with the marker", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1, false, true },
 };
 
 START_TEST(test_diverted)
@@ -930,6 +962,8 @@ START_TEST(test_diverted)
 	if (tc->flow_state)
 		put_flow(cport, tc->flow_state);
 	len = backend_segment(frame, cport, tc->flags);
+	if (tc->notice)
+		make_notice(frame, len);
 	if (tc->forged)
 		frame[11] ^= 0x01; /* the last byte of the source MAC */
 
@@ -946,7 +980,7 @@ START_TEST(test_diverted)
 
 	if (tc->flow_state) {
 		f = get_flow(cport);
-		if (tc->action == XDP_TX)
+		if (tc->action == XDP_TX || tc->reason == LB_XDP_DROP_FIN_NOTICE)
 			ck_assert_uint_ge(f.last_seen_ns, t0);
 		if (tc->closes || tc->flow_state == LB_FLOW_CLOSING)
 			ck_assert_uint_eq(f.state, LB_FLOW_CLOSING);
