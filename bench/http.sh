@@ -10,8 +10,7 @@
 #             holds the VIP on its loopback while it runs (latebind stopped);
 #   replay    through the VIP, latebind with every backend in replay mode
 #             (`handoff: replay`, `backend attach --mode replay`): connection
-#             setup only, the unloaded and close workloads; skipped while
-#             replay mode is not built (TODO(replay): gate in http_setup);
+#             setup only, the unloaded and close workloads;
 #
 # with the same routes, the same client path (client → router → switch) and the
 # same backends (the hand-off programs stay attached on them in every mode, in
@@ -42,7 +41,6 @@ UNLOADED_SAMPLES=${BENCH_UNLOADED_SAMPLES:-200}
 HTTP_MODES=(direct latebind haproxy replay)
 # Replay mode measures connection setup (what the hand-off itself costs): the
 # unloaded and close workloads only (http_section).
-REPLAY_BUILT= # yes / no, from http_setup's probe
 
 HTTP_RAW=$OUT/http-raw.tsv
 HAPROXY_CONF=$OUT/haproxy.cfg
@@ -438,29 +436,11 @@ w_big() {
 
 # --- the section ------------------------------------------------------------------------
 
-# TODO(replay): remove this probe and REPLAY_BUILT once replay mode is on main;
-# then replay is measured in every run and an attach failure fails the run.
-# replay_probe: `latebind backend attach --mode replay` really attaches (tried
-# on web1, which goes back to cookie mode after); only its "not built yet"
-# exit (3) skips the replay mode.
-replay_probe() {
-	local out rc=0
-	out=$(LAB_HANDOFF_MODE=replay lab_backends_attach web1 2>&1) || rc=$?
-	echo "$out" >>"$OUT/attach.log"
-	if ((rc == 3)) && [[ $out == *"not built"* ]]; then
-		REPLAY_BUILT=no
-		say "http: replay mode is not built yet (backend attach --mode replay exits 3): not measured"
-	else
-		REPLAY_BUILT=yes
-	fi
-}
-
 http_setup() {
 	: >"$HTTP_RAW"
 	: >"$HAPROXY_LOG"
 	: >"$OUT/attach.log"
 	lab_cookie_key
-	replay_probe
 	backends_attach cookie
 	lab_balancer_config
 	haproxy_config
@@ -473,14 +453,13 @@ http_setup() {
 http_section() {
 	local round mode i n=${#HTTP_MODES[@]} modes
 	http_setup
-	say "http: $HTTP_ROUNDS round(s) of ${HTTP_MODES[*]}$([[ $REPLAY_BUILT == yes ]] || echo ' (replay: not built yet)') (order rotated per round):" \
+	say "http: $HTTP_ROUNDS round(s) of ${HTTP_MODES[*]} (order rotated per round):" \
 		"$UNLOADED_SAMPLES unloaded requests, wrk ${HTTP_SECONDS} s close + keep-alive," \
 		"$((2 * BIG_PER_CLIENT)) × $BIG_FILE"
 	for ((round = 1; round <= HTTP_ROUNDS; round++)); do
 		modes=()
 		for ((i = 0; i < n; i++)); do modes+=("${HTTP_MODES[(i + round - 1) % n]}"); done
 		for mode in "${modes[@]}"; do
-			if [[ $mode == replay && $REPLAY_BUILT != yes ]]; then continue; fi
 			http_mode_start "$mode"
 			http_verify "$mode"
 			w_unloaded "$round" "$mode"

@@ -9,7 +9,7 @@
 #              (d) balancer-side CPU and bytes through its interface per GB
 #              — direct, latebind (cookie mode) and HAProxy, bench/http.sh;
 #              and latebind in replay mode: time to first byte on a new
-#              connection and (a) (skipped while replay mode is not built)
+#              connection and (a)
 #   xdp        (e) SYN/ACKs and fast-path packets per second next to plain
 #              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
 #   decisions  (f) dispatcher decisions per second with a million routes,
@@ -440,11 +440,6 @@ http_report() {
 replay_report() {
 	echo "### Connection setup: replay mode next to cookie mode"
 	echo
-	if [[ ${REPLAY_BUILT:-} != yes ]]; then
-		echo "Replay mode not measured: \`latebind backend attach --mode replay\` is not built yet."
-		echo
-		return
-	fi
 	echo "latebind with every backend in replay mode (\`handoff: replay\`, \`backend attach --mode replay\`),"
 	echo "measured in the same rounds as the other modes; unloaded and (a) only."
 	echo
@@ -571,7 +566,7 @@ report() {
 # What the report needs from the run, kept so --report-only can write it again.
 META_VARS=(QUICK SECTIONS DATE RESULTS LATEBIND_VERSION COMMIT_DESC LOAD_START LOAD_END START_TIME
 	END_TIME ELAPSED HTTP_ROUNDS HTTP_SECONDS WRK_THREADS WRK_CONNS BIG_PER_CLIENT BIG_FILE
-	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY REPLAY_BUILT)
+	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY)
 WRK_VERSION='' HAPROXY_VERSION='' XDP_RESULTS='' UNIT_DIRECTORY=''
 
 finish_report() {

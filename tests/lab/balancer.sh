@@ -106,6 +106,19 @@ lab_backends_attach() {
 	done
 }
 
+# lab_backend_counter NODE NAME: packets counted under NAME by the backend's
+# programs (`latebind backend status`), 0 if it has no such counter.
+lab_backend_counter() {
+	lab_exec_bpf "$1" "$LAB_LATEBIND" backend status |
+		awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+# lab_handoff_counter NODE: the backend counter that grows by one per hand-off
+# taken in its mode (cookie: a connection adopted; replay: a replayed SYN let in).
+lab_handoff_counter() {
+	if [[ $(lab_handoff_of "$1") == replay ]]; then echo replay_syn; else echo adopted; fi
+}
+
 lab_backends_detach() {
 	local w
 	for w in "${@:-${LAB_WEBS[@]}}"; do

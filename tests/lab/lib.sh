@@ -178,13 +178,6 @@ lab_fail() {
 	if [[ -n ${LAB_RESULTS:-} ]]; then echo FAIL >>"$LAB_RESULTS"; fi
 }
 
-# lab_skip NAME REASON: a check that could not run here, neither passed nor
-# failed (run.sh counts it apart).
-lab_skip() {
-	echo "skip - ${LAB_RESULT_PREFIX:-}$1: $2"
-	if [[ -n ${LAB_RESULTS:-} ]]; then echo skip >>"$LAB_RESULTS"; fi
-}
-
 # check NAME CMD...: passes if CMD exits 0 (its output is shown on failure).
 # CMD runs in this shell, so a function may set variables or wait for children.
 check() {

@@ -49,6 +49,7 @@ leftovers() {
 
 # lab_teardown: take this pass's lab down and prove nothing is left.
 lab_teardown() {
+	local out
 	((lab_started)) || return 0
 	lab_started=0
 	# Every process of the lab, to prove afterwards that each one is gone.
@@ -67,7 +68,7 @@ lab_teardown() {
 }
 
 finish() {
-	local rc=$? passed failed skipped
+	local rc=$? passed failed
 	trap - EXIT INT TERM
 	if [[ -n $test_pid ]]; then
 		# timeout(1) passes SIGTERM on to the test's process group and sends
@@ -81,9 +82,8 @@ finish() {
 	fi
 	passed=$(grep -c '^ok' "$LAB_RESULTS" || true)
 	failed=$(grep -c '^FAIL' "$LAB_RESULTS" || true)
-	skipped=$(grep -c '^skip' "$LAB_RESULTS" || true)
 	rm -f "$LAB_RESULTS"
-	echo "lab: $passed passed, $failed failed$( ((skipped)) && echo ", $skipped skipped")"
+	echo "lab: $passed passed, $failed failed"
 	((failed == 0)) || exit 1
 	exit 0
 }
@@ -168,31 +168,6 @@ lab_up() {
 	lab_pass "lab up ($((SECONDS - t0)) s)"
 }
 
-# TODO(replay): remove this gate, its call in run_pass and the skip counting
-# in finish once replay mode is on main; from then on an attach that fails is
-# a failed test, never a skip.
-# replay_built: `latebind backend attach --mode replay` really attaches, tried
-# on web1 of the lab just brought up (and detached again). Only the "not built
-# yet" exit (3) counts as absent; any other failure is left to the tests to
-# report, so a broken replay mode fails instead of hiding behind this gate.
-REPLAY_BUILT=
-replay_built() {
-	local out rc=0
-	if [[ -z $REPLAY_BUILT ]]; then
-		# shellcheck source=tests/lab/balancer.sh
-		source "$LAB_DIR/balancer.sh"
-		lab_cookie_key
-		out=$(LAB_HANDOFF_MODE=replay lab_backends_attach web1 2>&1) || rc=$?
-		if ((rc == 3)) && [[ $out == *"not built"* ]]; then
-			REPLAY_BUILT=no
-		else
-			REPLAY_BUILT=yes
-			lab_backends_detach web1 >/dev/null 2>&1 || true
-		fi
-	fi
-	[[ $REPLAY_BUILT == yes ]]
-}
-
 # run_pass MODE TEST-NAME...: a fresh lab, the tests with the backends in MODE
 # (all of them if no name is given), the lab taken down again.
 run_pass() {
@@ -206,19 +181,10 @@ run_pass() {
 	fi
 	mapfile -t files < <(test_files "$@")
 	echo "# === pass: $mode-mode hand-offs (${*:-every test}) ==="
-	# TODO(replay): the gate (see replay_built).
-	if [[ $mode != cookie && $REPLAY_BUILT == no ]]; then
-		lab_skip "${*:-every test}" "replay mode is not built yet (see above)"
-		return 0
-	fi
 	lab_up
-	if [[ $mode != cookie ]] && ! replay_built; then
-		lab_skip "${*:-every test}" "\`latebind backend attach --mode replay\` exits 3, \"not built yet\" (gate: replay_built in tests/lab/run.sh)"
-	else
-		for t in "${files[@]}"; do
-			run_test "$t"
-		done
-	fi
+	for t in "${files[@]}"; do
+		run_test "$t"
+	done
 	echo "# ${LAB_RESULT_PREFIX}tests took $((SECONDS - t0)) s"
 	lab_teardown
 }

@@ -44,8 +44,14 @@ served_by() { # PATH: the backends whose access log has it, in order
 }
 
 for w in "${LAB_WEBS[@]}"; do
+	counter=$(lab_handoff_counter "$w")
+	n0=$(lab_backend_counter "$w" "$counter")
 	check_eq "handoff: /$w/1m.bin intact" "200 $(lab_sha256 "/$w/1m.bin")" "$(fetch client1 "/$w/1m.bin")"
 	check_eq "handoff: /$w/1m.bin served by its holder" "$w " "$(served_by "/$w/1m.bin")"
+	# The mode the lab asked for is the one that took the connection.
+	# (At least one: a replayed SYN retried on a slow machine counts twice.)
+	check "handoff: $w took it in $(lab_handoff_of "$w") mode ($counter grew)" \
+		test "$(($(lab_backend_counter "$w" "$counter") - n0))" -ge 1
 done
 
 # Replicated content under concurrent load: spread over all its holders.

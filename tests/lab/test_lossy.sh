@@ -107,7 +107,10 @@ ss_of() {
 transfer() {
 	local name=$1 path=$2 web=$3 out=$LAB_RUN/lossy.out c code deadline
 	local -A before
+	local handoffs n0
+	handoffs=$(lab_handoff_counter "$web")
 	for c in dropped seen_ts seen_sack; do before[$c]=$(counters "$c"); done
+	n0=$(lab_backend_counter "$web" "$handoffs")
 	CLIENT_SS='' BACKEND_SS=''
 	rm -f "$out"
 	lab_exec client1 curl -sS --connect-timeout 3 --max-time 60 --limit-rate "$LOSSY_RATE" \
@@ -126,6 +129,8 @@ transfer() {
 	check_eq "lossy: $name: 64 MiB byte-exact" "200 $(lab_sha256 "$path")" \
 		"$code $(sha256sum <"$out" | cut -d' ' -f1)"
 	rm -f "$out" "$out.code"
+	check "lossy: $name: $web took it in $(lab_handoff_of "$web") mode ($handoffs +1)" \
+		test "$(($(lab_backend_counter "$web" "$handoffs") - n0))" -ge 1
 	DROPPED=$(delta "${before[dropped]}" "$(counters dropped)")
 	SEEN_TS=$(delta "${before[seen_ts]}" "$(counters seen_ts)")
 	SEEN_SACK=$(delta "${before[seen_sack]}" "$(counters seen_sack)")
