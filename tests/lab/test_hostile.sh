@@ -100,6 +100,16 @@ snap() {
 		/^Dispatcher:/ { d = 1; c = 0; next }
 		c && NF >= 2 { print $1, $2 }
 		d && NF >= 2 { print "disp_" $1, $2 }')
+	# Frames the switch's port could not hand the balancer's veth (its ring was
+	# full at flood rates): they never met XDP, so no counter there has them.
+	_snap[veth_lost]=$(lab_exec switch cat "/sys/class/net/$BALANCER_PEER/statistics/tx_dropped")
+}
+
+# check_counted NAME BUILT COUNTED: every frame built for a reason was counted
+# under it, but for those lost on the way (LOST, set per section).
+check_counted() {
+	check "$1 (built $2, counted $3, lost before XDP $LOST)" \
+		test "$3" -le "$2" -a "$3" -ge $(($2 - LOST))
 }
 
 # bsnap NODE ARRAY: a backend's counters (`latebind backend status`).
@@ -119,12 +129,14 @@ grew() {
 	echo $((${_b[$3]:-0} - ${_a[$3]:-0}))
 }
 
-# The sum of every drop_* reason but the handshake's (a valid bare ACK).
+# The sum of every drop_* reason but those of normal service: the handshake's
+# (a valid bare ACK) and a backend's FIN notice (its response went direct).
 drops() {
 	local -n _s=$1
 	local k sum=0
 	for k in "${!_s[@]}"; do
-		[[ $k == drop_* && $k != drop_handshake_ack ]] && sum=$((sum + ${_s["$k"]}))
+		[[ $k == drop_* && $k != drop_handshake_ack && $k != drop_fin_notice ]] &&
+			sum=$((sum + ${_s["$k"]}))
 	done
 	echo "$sum"
 }
@@ -313,7 +325,7 @@ lucky_total=$lucky # connections made by chance so far: their flows may outlive 
 echo "# ack flood: $(kv pps "$acks") ACK/s ($sent forged ACKs, $arrived reached the balancer, $bad counted drop_bad_cookie, $lucky let through by chance, $strays real strays); real requests $ack_ok/40 OK"
 check "hostile: forged ACKs ran (> 10000 sent: $sent)" ge "$sent" 10000
 check "hostile: forged ACKs: each counted under drop_bad_cookie ($bad of $arrived; by chance at 2^-23 each: $lucky; real clients' strays: $strays)" \
-	test "$lucky" -le 1 -a "$strays" -le 10
+	test "$lucky" -le 1 -a "$strays" -le 20 # at most one late packet per real request
 check_eq "hostile: forged ACKs: none reached the dispatcher (bad_cookie +0)" 0 "$(grew A B disp_bad_cookie)"
 check "hostile: forged ACKs: no connection allocated (conns_taken +$(grew A B disp_conns_taken) for $ack_ok real)" \
 	le "$(($(grew A B disp_conns_taken) - ack_ok))" "$lucky"
@@ -342,24 +354,29 @@ sent=${sent:-0}
 other=$(kv pass_not_vip "$garbage")
 echo "# garbage: $sent frames in $(kv seconds "$garbage") s ($(kv pps "$garbage")/s), $(kv random "$garbage") of them random TCP, $other not TCP; real requests $garbage_ok/20 OK"
 check "hostile: garbage ran (> 10000 frames: $sent)" ge "$sent" 10000
+LOST=$(grew A B veth_lost)
+check "hostile: garbage: at most 0.1% lost on the way to the balancer ($LOST)" le "$((LOST * 1000))" "$sent"
 for reason in drop_ip_trunc drop_ip_options drop_ip_fragment drop_tcp_trunc drop_ip_len \
 	drop_syn_payload drop_tcp_options; do
-	check_eq "hostile: garbage: $reason counts every frame built for it" \
+	check_counted "hostile: garbage: $reason counts every frame built for it" \
 		"$(kv "$reason" "$garbage")" "$(grew A B "$reason")"
 done
-check_eq "hostile: garbage: drop_ip_ihl counts bad versions and ihl < 5" \
+check_counted "hostile: garbage: drop_ip_ihl counts bad versions and ihl < 5" \
 	"$(($(kv ip_version "$garbage") + $(kv drop_ip_ihl "$garbage")))" "$(grew A B drop_ip_ihl)"
 # Random TCP with ACK set is a forged ACK too: one could pass by chance (p ~ 6e-4 a run).
-lucky=$((sent - other - ($(drops B) - $(drops A))))
+lucky=$((sent - LOST - other - ($(drops B) - $(drops A))))
 strays=$((lucky < 0 ? -lucky : 0)) # real clients' late packets, as above
 lucky=$((lucky > 0 ? lucky : 0))
 lucky_total=$((lucky_total + lucky))
 tcp_random=$(($(grew A B drop_tcp_doff) + $(grew A B drop_tcp_flags) + $(grew A B drop_bad_cookie)))
-check_eq "hostile: garbage: random TCP counted under doff, flags and bad cookie (with the kinds built for the first two)" \
+for k in "${!B[@]}"; do
+	[[ $k == drop_* ]] && (($(grew A B "$k"))) && echo "# garbage: $k +$(grew A B "$k")"
+done
+check_counted "hostile: garbage: random TCP counted under doff, flags and bad cookie (with the kinds built for the first two)" \
 	"$(($(kv random "$garbage") + $(kv drop_tcp_doff "$garbage") + $(kv drop_tcp_flags "$garbage")))" \
 	"$((tcp_random + lucky - strays))"
 check "hostile: garbage: the drop counters grew by the TCP garbage sent ($((sent - other)), by chance let through: $lucky, real strays: $strays)" \
-	test "$lucky" -le 1 -a "$strays" -le 10
+	test "$lucky" -le 1 -a "$strays" -le 20 # at most one late packet per real request
 # The balancer host's own traffic passes too: health checks (a few packets per
 # backend a second) and ARP.
 check "hostile: garbage: non-TCP passed to the host ($other sent, pass_not_vip +$(grew A B pass_not_vip))" \
