@@ -81,7 +81,8 @@ struct lb_daemon {
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
-	struct lb_flow_key sweep_at; /* where the flow-expiry pass stands */
+	/* Where the flow-expiry pass stands: the kernel's batch cursor (a bucket). */
+	__u32 sweep_at;
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 	bool sweep_started;
 };
@@ -892,37 +893,42 @@ static int fill_backends(struct lb_daemon *lb)
  * too long go at once. Both leave through lb_flow_remove(), as evicted flows
  * do, so a bound one's count drops exactly once whichever way it ends.
  *
- * A step looks at no more than @budget entries from where the last one stopped,
- * so the single-threaded daemon never stalls dispatching behind a walk of a
- * large table. Returns true while a pass is under way (more steps due soon).
+ * A step reads about LB_SWEEP_STEP entries (whole hash buckets) from where the
+ * last one stopped, in one batch system call, so the single-threaded daemon
+ * never stalls dispatching behind a walk of a large table, and a pass costs a
+ * call per few hundred flows instead of two per flow (at 10 000 new connections
+ * a second those were most of the daemon's CPU). Returns true while a pass is
+ * under way (more steps due soon).
  */
-static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns, unsigned int budget)
+static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns)
 {
+	static struct lb_flow_key keys[LB_SWEEP_STEP];
+	static struct lb_flow vals[LB_SWEEP_STEP];
 	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
-	struct lb_flow_key key, next, *prev = lb->sweep_started ? &lb->sweep_at : NULL;
+	__u32 in = lb->sweep_at, n = LB_SWEEP_STEP, i;
 	struct key_list gone = {};
-	bool more = false;
-	struct lb_flow f;
+	int err;
 
-	while (budget--) {
-		/* A cursor deleted meanwhile sends get_next_key to the start: a pass over. */
-		if (bpf_map_get_next_key(fd, prev, &next))
-			break;
-		key = next;
-		prev = &key;
-		more = true;
-		if (bpf_map_lookup_elem(fd, &key, &f) || f.last_seen_ns > now_ns)
-			continue;
-		if ((f.state == LB_FLOW_CLOSING && now_ns - f.last_seen_ns > LB_FLOW_LINGER_NS) ||
-		    (f.state == LB_FLOW_BOUND && now_ns - f.last_seen_ns > LB_FLOW_IDLE_NS)) {
-			/* The next step starts after the last key seen: that one stays for now. */
-			if (budget && key_list_push(&gone, &key))
-				break;
-		}
+	err = bpf_map_lookup_batch(fd, lb->sweep_started ? &in : NULL, &lb->sweep_at, keys, vals,
+				   &n, NULL);
+	if (err && errno != ENOENT) {
+		/* ENOSPC: a bucket fuller than a step, which a hash this size never has. */
+		pr_debug("flow expiry: batch lookup: %s; the pass starts over\n", strerror(errno));
+		lb->sweep_started = false;
+		return false;
 	}
-	lb->sweep_started = more && budget == UINT_MAX; /* stopped by the budget, not the end */
-	if (lb->sweep_started)
-		lb->sweep_at = key;
+	for (i = 0; i < n; i++) {
+		const struct lb_flow *f = &vals[i];
+
+		if (f->last_seen_ns > now_ns)
+			continue;
+		if ((f->state == LB_FLOW_CLOSING && now_ns - f->last_seen_ns > LB_FLOW_LINGER_NS) ||
+		    (f->state == LB_FLOW_BOUND && now_ns - f->last_seen_ns > LB_FLOW_IDLE_NS))
+			if (key_list_push(&gone, &keys[i]))
+				break;
+	}
+	/* ENOENT: the last buckets came with it; the pass is over. */
+	lb->sweep_started = !err;
 	key_list_delete(&gone, lb_dispatcher_flows(lb->disp));
 	return lb->sweep_started;
 }
@@ -1149,7 +1155,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		lb_dispatcher_flush_stats(lb->disp);
 		/* A pass over the flow table starts once a second, in steps of 512. */
 		if (rx.now_ms >= next_expiry || sweeping)
-			sweeping = expire_flows_step(lb, rx.now_ms * 1000000, LB_SWEEP_STEP);
+			sweeping = expire_flows_step(lb, rx.now_ms * 1000000);
 		if (rx.now_ms >= next_expiry) {
 			update_states(lb);
 			resolve_macs(lb);

@@ -104,6 +104,7 @@ struct lb_dispatcher {
 	uint32_t rr;
 	uint64_t now_ms;
 	uint64_t counters[LB_DISP_MAX];
+	uint64_t flushed[LB_DISP_MAX];	/* as last written to the stats map */
 	uint64_t *route_requests;	/* [cfg->n_routes] */
 	struct lb_histogram handoff_latency;
 	uint8_t frame[2048];
@@ -938,12 +939,23 @@ size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
 
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
 {
-	__u32 i;
+	static __u32 keys[LB_DISP_MAX];
+	__u32 i, n = LB_DISP_MAX;
 
-	if (d->maps.stats_fd < 0)
+	if (d->maps.stats_fd < 0 || !memcmp(d->flushed, d->counters, sizeof(d->counters)))
 		return;
+	/*
+	 * One system call for the whole array, and none when nothing moved: this
+	 * runs after every batch of frames, and a call per counter cost more CPU
+	 * than the requests themselves.
+	 */
 	for (i = 0; i < LB_DISP_MAX; i++)
-		bpf_map_update_elem(d->maps.stats_fd, &i, &d->counters[i], BPF_ANY);
+		keys[i] = i;
+	if (bpf_map_update_batch(d->maps.stats_fd, keys, d->counters, &n, NULL)) {
+		for (i = 0; i < LB_DISP_MAX; i++)
+			bpf_map_update_elem(d->maps.stats_fd, &i, &d->counters[i], BPF_ANY);
+	}
+	memcpy(d->flushed, d->counters, sizeof(d->counters));
 }
 
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
