@@ -31,7 +31,8 @@ hostile_t0=$SECONDS
 
 # --- helpers -----------------------------------------------------------------
 
-# hostile_build: the tools, each rebuilt only when its sources are newer.
+# hostile_build: the tools, each rebuilt only when its sources are newer
+# (forge also takes the hand-off option from headers/handoff_opt.h).
 # Compiled to a temporary name and renamed, so a run beside ours never sees
 # half a binary.
 hostile_build() {
@@ -41,10 +42,11 @@ hostile_build() {
 		src=$LAB_ROOT/tests/hostile/$t.c
 		[[ $t == synflood ]] && src=$LAB_ROOT/bench/synflood.c
 		out=$HOSTILE_BIN/$t
-		if [[ -x $out && $out -nt $src && $out -nt $LAB_ROOT/tests/hostile/rawframe.h ]]; then
+		if [[ -x $out && $out -nt $src && $out -nt $LAB_ROOT/tests/hostile/rawframe.h &&
+			$out -nt $LAB_ROOT/headers/handoff_opt.h ]]; then
 			continue
 		fi
-		cc -O2 -Wall -Werror -I"$LAB_ROOT/tests/hostile" -o "$out.$$" "$src" || return 1
+		cc -O2 -Wall -Werror -I"$LAB_ROOT/tests/hostile" -I"$LAB_ROOT/headers" -o "$out.$$" "$src" || return 1
 		mv -f "$out.$$" "$out" || return 1
 	done
 }
