@@ -219,9 +219,18 @@ static __always_inline struct lb_backend *count_flow(struct lb_flow *f, __u64 by
 	struct lb_backend *b;
 	__u32 idx = f->backend;
 
-	f->last_seen_ns = bpf_ktime_get_ns();
-	__sync_fetch_and_add(&f->packets, 1);
-	__sync_fetch_and_add(&f->bytes, bytes);
+	/*
+	 * Per packet, so what it costs counts (measured: this and the plain adds
+	 * below took the fast path from 250 to 148 ns over plain XDP_TX). The
+	 * coarse clock (CLOCK_MONOTONIC_COARSE, a tick behind at most) is plenty
+	 * for the daemon's linger (3 s) and idle expiry (300 s).
+	 * Plain adds: a flow's packets come in on one RX queue, so one CPU at a
+	 * time; a rare overlap (the sender moved) loses a count, never state. The
+	 * backend's totals are every flow's: atomics there.
+	 */
+	f->last_seen_ns = bpf_ktime_get_coarse_ns();
+	f->packets++;
+	f->bytes += bytes;
 	b = bpf_map_lookup_elem(&backends, &idx);
 	if (b) {
 		__sync_fetch_and_add(&b->packets, 1);

@@ -66,7 +66,8 @@ struct lb_flow {
 	__u8 client_hop_mac[6]; /* next hop towards the client, learnt from its frames */
 	__u32 client_ack;      /* the client's last ACK (host order): its receive point,
 				* where a RST from us must sit to be taken at once */
-	__u64 last_seen_ns;    /* bpf_ktime_get_ns() of the last packet */
+	__u64 last_seen_ns;    /* CLOCK_MONOTONIC ns of the last packet (the fast path
+				* stamps the coarse clock: a tick's resolution) */
 	__u64 packets;
 	__u64 bytes;
 };
