@@ -203,6 +203,13 @@ check_eq() {
 	fi
 }
 
+# grew BEFORE AFTER NAME: how much NAME grew between two snapshots, associative
+# arrays of counter name -> value (a name missing from one counts as 0).
+grew() {
+	local -n _a=$1 _b=$2
+	echo $((${_b[$3]:-0} - ${_a[$3]:-0}))
+}
+
 # check_match NAME REGEX TEXT: TEXT matches the (extended) regular expression.
 check_match() {
 	if [[ $3 =~ $2 ]]; then

@@ -125,12 +125,6 @@ bsnap() {
 		awk '/^Counters/ { c = 1; next } c && NF >= 2 { print $1, $2 }')
 }
 
-# grew BEFORE AFTER NAME: how much counter NAME grew.
-grew() {
-	local -n _a=$1 _b=$2
-	echo $((${_b[$3]:-0} - ${_a[$3]:-0}))
-}
-
 # The sum of every drop_* reason but those of normal service: the handshake's
 # (a valid bare ACK) and a backend's FIN notice (its response went direct).
 drops() {

@@ -89,12 +89,6 @@ wsnap() {
 		s && NF >= 2 { print $1, $2 }')
 }
 
-# grew BEFORE AFTER NAME: how much NAME grew.
-grew() {
-	local -n _a=$1 _b=$2
-	echo $((${_b[$3]:-0} - ${_a[$3]:-0}))
-}
-
 # entries ARRAY: hand-offs recorded, in every state.
 entries() {
 	local -n _e=$1
