@@ -98,10 +98,8 @@ int lb_backend_ingress(struct __sk_buff *skb)
 
 	if (parse(skb, &p))
 		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
-	if (p.iph->daddr != cfg_vip_addr)
+	if (!to_vip_service(&p))
 		return not_for_vip(skb, &p);
-	if (p.th->dest != cfg_vip_port)
-		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
 	flags = tcp_flags(p.th);
 	/* Only an ACK can complete a hand-off; SYNs and RSTs are the kernel's business. */
 	if ((flags & (TH_SYN | TH_RST)) || !(flags & TH_ACK))
@@ -186,7 +184,7 @@ int lb_backend_egress(struct __sk_buff *skb)
 	struct l4 p;
 	__u8 flags;
 
-	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port)
+	if (parse(skb, &p) || !from_vip_service(&p))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	flags = tcp_flags(p.th);
 	/*

@@ -145,6 +145,17 @@ static __always_inline __u32 sk_state(struct bpf_sock *skc)
 	return state;
 }
 
+/* A segment to the VIP service (ingress view) or from it (egress view). */
+static __always_inline bool to_vip_service(const struct l4 *p)
+{
+	return p->iph->daddr == cfg_vip_addr && p->th->dest == cfg_vip_port;
+}
+
+static __always_inline bool from_vip_service(const struct l4 *p)
+{
+	return p->iph->saddr == cfg_vip_addr && p->th->source == cfg_vip_port;
+}
+
 static __always_inline bool from_balancer(const struct ethhdr *eth)
 {
 	int i;
@@ -337,7 +348,7 @@ static __always_inline void tuple_of(const struct l4 *p, struct bpf_sock_tuple *
 }
 
 /*
- * Ingress, not for the VIP. An ACK (no SYN or RST) to the service port of
+ * Ingress, not for the VIP service. An ACK (no SYN or RST) to the service port of
  * one of this host's own addresses that finds only the listener is either junk
  * or a latebind cookie replayed to the real address (the listener would answer
  * it with a reset, or its own syncookie code would judge it). Drop it and count

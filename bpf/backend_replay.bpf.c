@@ -180,10 +180,8 @@ int lb_replay_ingress(struct __sk_buff *skb)
 
 	if (parse(skb, &p))
 		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
-	if (p.iph->daddr != cfg_vip_addr)
+	if (!to_vip_service(&p))
 		return not_for_vip(skb, &p);
-	if (p.th->dest != cfg_vip_port)
-		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
 	flags = tcp_flags(p.th);
 	if ((flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
 		return replay_syn(skb, &p);
@@ -293,7 +291,7 @@ int lb_replay_egress(struct __sk_buff *skb)
 	struct l4 p;
 	__u8 flags;
 
-	if (parse(skb, &p) || p.iph->saddr != cfg_vip_addr || p.th->source != cfg_vip_port)
+	if (parse(skb, &p) || !from_vip_service(&p))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	flags = tcp_flags(p.th);
 	/* Our own direct copy of a FIN with data, translated already: as it is. */
