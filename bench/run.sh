@@ -36,13 +36,8 @@
 #      the decisions section.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-export LB_LAB_PREFIX=${LB_LAB_PREFIX:-lbbench}
-# shellcheck source=tests/lab/lib.sh
-source "$ROOT/tests/lab/lib.sh"
-# shellcheck source=tests/lab/balancer.sh
-source "$ROOT/tests/lab/balancer.sh"
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 QUICK=0
 REPORT_ONLY=0
@@ -90,29 +85,9 @@ DECISIONS_PER_ROUND=${BENCH_DECISIONS:-2000000}
 DECISION_ROUNDS=${BENCH_DECISION_ROUNDS:-3}
 if ((QUICK)); then ROUTES=20000 DECISIONS_PER_ROUND=200000 DECISION_ROUNDS=1; fi
 
-say() { echo "bench: $*"; }
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 pid_gone() { ! pid_alive "$1"; }
 
-# xdp_prog_id: the id of the XDP program on the balancer's eth0 (none: fails).
-xdp_prog_id() {
-	ip -n "$BALANCER_NS" -d link show dev "$LAB_IF" |
-		awk '$1 == "prog/xdp" && $2 == "id" { print $3; found = 1; exit } END { exit !found }'
-}
 
-# spread FORMAT: "min / median / max" of the numbers on stdin.
-spread() {
-	sort -g | awk -v f="$1" '{ v[NR] = $1 }
-		END {
-			if (!NR) { print "n/a"; exit }
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf f " / " f " / " f "\n", v[1], m, v[NR]
-		}'
-}
 
 # median: of the numbers on stdin (empty: nothing).
 median() {
@@ -578,7 +553,7 @@ finish_report() {
 }
 
 main() {
-	local rc=0 t
+	local t
 	T0=$SECONDS
 	if ((REPORT_ONLY)); then
 		[[ -f $OUT/run-meta.sh ]] || die "no earlier run in $OUT"
@@ -608,14 +583,7 @@ main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	if section_on http || section_on xdp; then
-		say "lab $LB_LAB_PREFIX up (log: $OUT/lab.log)"
-		LAB_IS_UP=1
-		LAB_OWNER_PID=$$ "$ROOT/tests/lab/lab.sh" up >"$OUT/lab.log" 2>&1 || rc=$?
-		if ((rc == 75)); then
-			LAB_IS_UP=0 # someone else's: leave it alone
-			die "the $LB_LAB_PREFIX lab is in use (another bench run?); set LB_LAB_PREFIX"
-		fi
-		((rc == 0)) || die "lab.sh up failed: $(tail -n 3 "$OUT/lab.log")"
+		bench_lab_up
 		: >"$LAB_BALANCER_LOG"
 	fi
 	if section_on http; then

@@ -24,13 +24,8 @@
 #      XDP_BENCH (xdp-bench): the xdp-bench command to try for the references.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-export LB_LAB_PREFIX=${LB_LAB_PREFIX:-lbbench}
-# shellcheck source=tests/lab/lib.sh
-source "$ROOT/tests/lab/lib.sh"
-# shellcheck source=tests/lab/balancer.sh
-source "$ROOT/tests/lab/balancer.sh"
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 QUICK=0
 case ${1:-} in
@@ -79,11 +74,6 @@ GEN_MAC=02:00:00:00:02:fe
 GEN_NET=203.0.113.0/24
 MAX_PPS=10000000 # --count bound: far above what one veth link does here
 
-say() { echo "bench: $*"; }
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
 
 # --- build -----------------------------------------------------------------
 
@@ -167,13 +157,7 @@ ksoftirqd_cpu() {
 	done | awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f\n", t / hz }'
 }
 
-# xdp_prog_id: the id of the XDP program on the balancer's eth0 (none: fails).
-xdp_prog_id() {
-	ip -n "$BALANCER_NS" -d link show dev "$LAB_IF" |
-		awk '$1 == "prog/xdp" && $2 == "id" { print $3; found = 1; exit } END { exit !found }'
-}
 
-kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # --- the flood -----------------------------------------------------------------
 
@@ -365,15 +349,6 @@ ratio() { awk -v a="$1" -v b="$2" -v k="$3" 'BEGIN { printf "%.0f", b ? a / b * 
 
 # --- report ------------------------------------------------------------------------
 
-# spread: "min / median / max" of the numbers on stdin, printed with FORMAT.
-spread() {
-	sort -g | awk -v f="$1" '{ v[NR] = $1 }
-		END {
-			if (!NR) { print "n/a"; exit }
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf f " / " f " / " f "\n", v[1], m, v[NR]
-		}'
-}
 
 # $RAW, one line per measurement: 1 round, 2 mode, 3 seconds, 4 sent, 5 refused,
 # 6 answered, 7 came back, 8 ring drops, 9 lost, 10 ns per run, 11 runs,
@@ -500,7 +475,7 @@ report() {
 # --- main ----------------------------------------------------------------------------
 
 main() {
-	local t0=$SECONDS round mode rc=0
+	local t0=$SECONDS round mode
 	((EUID == 0)) || die "run as root (network namespaces, XDP)"
 	for t in cc clang ip ethtool awk; do
 		command -v "$t" >/dev/null || die "$t is not installed (make deps)"
@@ -538,14 +513,7 @@ main() {
 			die "BENCH_LAB_SHARED=1 but the $LB_LAB_PREFIX lab is not up"
 		fi
 	else
-		say "lab $LB_LAB_PREFIX up (log: $OUT/lab.log)"
-		LAB_IS_UP=1
-		LAB_OWNER_PID=$$ "$ROOT/tests/lab/lab.sh" up >"$OUT/lab.log" 2>&1 || rc=$?
-		if ((rc == 75)); then
-			LAB_IS_UP=0 # someone else's: leave it alone
-			die "the $LB_LAB_PREFIX lab is in use (another bench run?); set LB_LAB_PREFIX"
-		fi
-		((rc == 0)) || die "lab.sh up failed: $(tail -n 3 "$OUT/lab.log")"
+		bench_lab_up
 	fi
 
 	# The answers come back to the generator's port: drop them there, count them.
