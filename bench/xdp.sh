@@ -208,7 +208,6 @@ ref_start() {
 	fi
 }
 
-pid_gone() { ! pid_alive "$1"; }
 
 # xdp_bench_settled PID: xdp-bench has attached, or has exited.
 xdp_bench_settled() { xdp_prog_id >/dev/null || pid_gone "$1"; }

@@ -106,6 +106,22 @@ pid_alive() {
 	stat=${stat##*) }
 	[[ ${stat%% *} != Z ]]
 }
+pid_gone() { ! pid_alive "$1"; }
+
+# lab_stop_pids SECONDS PID...: processes we started, by PID: TERM to all, up
+# to SECONDS each to go, then KILL; reaped when they are this shell's children.
+lab_stop_pids() {
+	local secs=$1 pid
+	shift
+	for pid; do
+		pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid; do
+		lab_wait "$secs" pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	return 0
+}
 
 # lab_exec NODE CMD...: run CMD in the node's network namespace.
 lab_exec() {

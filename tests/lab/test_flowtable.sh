@@ -118,6 +118,7 @@ lab_balancer_config
 echo "limits: {flows: $FT_SLOTS}" >>"$LAB_BALANCER_CONF"
 check_match "flowtable: check-config shows the table's size" "limits +flows $FT_SLOTS" \
 	"$("$LAB_LATEBIND" check-config "$LAB_BALANCER_CONF" 2>&1)"
+# shellcheck disable=SC2119 # no extra options
 if ! lab_balancer_start; then
 	lab_fail "flowtable: balancer starts with limits.flows: $FT_SLOTS" "see $LAB_BALANCER_LOG"
 	return 0
@@ -184,6 +185,7 @@ check_match "flowtable: ... naming the pinned size, the key and the pin to remov
 	"flows_v2 holds $FT_SLOTS flows .* limits.flows in .* is $((FT_SLOTS * 2)): set limits.flows: $FT_SLOTS .* remove /sys/fs/bpf/latebind/flows_v2" \
 	"$out"
 # The same size takes the table over; stopping it then removes every pin.
+# shellcheck disable=SC2119 # no extra options
 if lab_balancer_start; then
 	check "flowtable: the same size takes the pinned table over" lab_balancer_stop
 else

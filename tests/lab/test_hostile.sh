@@ -61,18 +61,10 @@ bg() {
 	HOSTILE_PIDS+=("$BG_PID")
 }
 
-pid_gone() { ! pid_alive "$1"; }
 
 # Every job we started and is still running: stopped (TERM, then KILL), by PID.
 hostile_stop_jobs() {
-	local pid
-	for pid in "${HOSTILE_PIDS[@]}"; do
-		pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${HOSTILE_PIDS[@]}"; do
-		lab_wait 3 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	lab_stop_pids 3 "${HOSTILE_PIDS[@]}"
 	HOSTILE_PIDS=()
 }
 
@@ -104,7 +96,7 @@ snap() {
 		d && NF >= 2 { print "disp_" $1, $2 }')
 	# Frames the switch's port could not hand the balancer's veth (its ring was
 	# full at flood rates): they never met XDP, so no counter there has them.
-	_snap[veth_lost]=$(lab_exec switch cat "/sys/class/net/$BALANCER_PEER/statistics/tx_dropped")
+	_snap["veth_lost"]=$(lab_exec switch cat "/sys/class/net/$BALANCER_PEER/statistics/tx_dropped")
 }
 
 # check_counted NAME BUILT COUNTED: every frame built for a reason was counted

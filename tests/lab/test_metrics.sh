@@ -37,13 +37,8 @@ prom_query() {
 }
 
 cleanup() {
-	local pid
-	for pid in $PROM_PID $IDLE_PID; do
-		kill -TERM "$pid" 2>/dev/null || true
-		lab_wait 10 bash -c "! kill -0 $pid 2>/dev/null || [[ \$(awk '{ print \$3 }' /proc/$pid/stat) == Z ]]" ||
-			kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2086 # either may be empty: then it is not there
+	lab_stop_pids 10 $PROM_PID $IDLE_PID
 	PROM_PID=
 	IDLE_PID=
 	lab_balancer_stop || true

@@ -55,17 +55,10 @@ spoof_build() {
 		mv -f "$out.$$" "$out"
 }
 
-pid_gone() { ! pid_alive "$1"; }
-
 # On any exit (failure, timeout's SIGTERM): our jobs (by PID), the daemon, the backends.
 spoof_cleanup() {
-	local pid
 	trap - EXIT
-	for pid in "${SPOOF_PIDS[@]}"; do
-		pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
-		lab_wait 3 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	lab_stop_pids 3 "${SPOOF_PIDS[@]}"
 	lab_balancer_stop >/dev/null 2>&1
 	# shellcheck disable=SC2119 # every backend
 	lab_backends_detach >/dev/null 2>&1
