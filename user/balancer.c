@@ -81,10 +81,8 @@ struct lb_daemon {
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
-	/* Where the flow-expiry pass stands: the kernel's batch cursor (a bucket). */
-	__u32 sweep_at;
+	struct lb_flow_cursor sweep; /* where the flow-expiry pass stands */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
-	bool sweep_started;
 };
 
 #define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
@@ -904,19 +902,13 @@ static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns)
 {
 	static struct lb_flow_key keys[LB_SWEEP_STEP];
 	static struct lb_flow vals[LB_SWEEP_STEP];
-	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
-	__u32 in = lb->sweep_at, n = LB_SWEEP_STEP, i;
+	struct lb_flow_table *t = lb_dispatcher_flows(lb->disp);
 	struct key_list gone = {};
-	int err;
+	int n, i;
 
-	err = bpf_map_lookup_batch(fd, lb->sweep_started ? &in : NULL, &lb->sweep_at, keys, vals,
-				   &n, NULL);
-	if (err && errno != ENOENT) {
-		/* ENOSPC: a bucket fuller than a step, which a hash this size never has. */
-		pr_debug("flow expiry: batch lookup: %s; the pass starts over\n", strerror(errno));
-		lb->sweep_started = false;
-		return false;
-	}
+	n = lb_flow_walk(t, &lb->sweep, keys, vals, LB_SWEEP_STEP);
+	if (n < 0)
+		pr_debug("flow expiry: %s; the pass starts over\n", strerror(-n));
 	for (i = 0; i < n; i++) {
 		const struct lb_flow *f = &vals[i];
 
@@ -927,10 +919,8 @@ static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns)
 			if (key_list_push(&gone, &keys[i]))
 				break;
 	}
-	/* ENOENT: the last buckets came with it; the pass is over. */
-	lb->sweep_started = !err;
-	key_list_delete(&gone, lb_dispatcher_flows(lb->disp));
-	return lb->sweep_started;
+	key_list_delete(&gone, t);
+	return lb->sweep.started;
 }
 
 /*

@@ -69,6 +69,26 @@ int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct 
 	return 0;
 }
 
+int lb_flow_walk(struct lb_flow_table *t, struct lb_flow_cursor *c, struct lb_flow_key *keys,
+		 struct lb_flow *vals, uint32_t max)
+{
+	uint32_t in = c->bucket, n = max;
+	int err;
+
+	if (t->fd < 0)
+		return 0;
+	err = bpf_map_lookup_batch(t->fd, c->started ? &in : NULL, &c->bucket, keys, vals, &n, NULL);
+	if (err && errno != ENOENT) {
+		/* ENOSPC: a bucket fuller than @max, which a hash this size never has. */
+		err = -errno;
+		c->started = false;
+		return err;
+	}
+	/* ENOENT: the table's last buckets came with it; the next read starts over. */
+	c->started = !err;
+	return (int)n;
+}
+
 /*
  * Make room for one flow: sample up to LB_FLOW_SAMPLE entries from where the
  * last sample stopped (so successive evictions look at the whole table in
@@ -76,34 +96,18 @@ int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct 
  */
 static int evict_one(struct lb_flow_table *t)
 {
-	struct lb_flow_key keys[LB_FLOW_SAMPLE], cur, next;
+	struct lb_flow_key keys[LB_FLOW_SAMPLE];
 	struct lb_flow vals[LB_FLOW_SAMPLE], gone;
-	const struct lb_flow_key *prev = t->sample_started ? &t->sample_at : NULL;
-	bool wrapped = false;
-	size_t n = 0, step;
-	int v, err;
+	bool wrapped = !t->sample.started;
+	int n, v, err;
 
-	/* Entries deleted under us cost a step each; the walk wraps once at most. */
-	for (step = 0; n < LB_FLOW_SAMPLE && step < 2 * LB_FLOW_SAMPLE; step++) {
-		/* A cursor deleted meanwhile makes get_next_key start over: still a sample. */
-		if (bpf_map_get_next_key(t->fd, prev, &next)) {
-			if (!prev || wrapped)
-				break;
-			prev = NULL;
-			wrapped = true;
-			continue;
-		}
-		cur = next;
-		prev = &cur;
-		if (bpf_map_lookup_elem(t->fd, &cur, &vals[n]))
-			continue;
-		keys[n++] = cur;
-	}
-	if (prev) {
-		t->sample_at = *prev;
-		t->sample_started = true;
-	}
-	v = lb_flow_pick_victim(vals, n);
+	n = lb_flow_walk(t, &t->sample, keys, vals, LB_FLOW_SAMPLE);
+	/* The table's end can come back empty: once more, from its start. */
+	if (n == 0 && !wrapped)
+		n = lb_flow_walk(t, &t->sample, keys, vals, LB_FLOW_SAMPLE);
+	if (n < 0)
+		return n;
+	v = lb_flow_pick_victim(vals, (size_t)n);
 	if (v < 0)
 		return -E2BIG;
 	err = lb_flow_remove(t, &keys[v], &gone);

@@ -21,7 +21,13 @@
 
 #include "maps.h"
 
-#define LB_FLOW_SAMPLE 32 /* entries looked at per eviction */
+#define LB_FLOW_SAMPLE 32 /* entries looked at per eviction, at most (whole hash buckets) */
+
+/* Where a walk over the table stands: the kernel's batch cursor, a hash bucket. */
+struct lb_flow_cursor {
+	uint32_t bucket;
+	bool started; /* false: the next read starts at the table's first bucket */
+};
 
 /* Called for each evicted flow, as it was when deleted (the daemon resets its client). */
 typedef void (*lb_flow_evicted_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
@@ -32,8 +38,7 @@ struct lb_flow_table {
 	uint64_t *evictions;	     /* where evictions are counted (a dispatcher counter) */
 	lb_flow_evicted_fn evicted;  /* or NULL */
 	void *evicted_ctx;
-	struct lb_flow_key sample_at; /* the next sample starts after this key */
-	bool sample_started;
+	struct lb_flow_cursor sample; /* eviction samples go round the table */
 };
 
 void lb_flow_table_init(struct lb_flow_table *t, int fd, struct lb_backend *backends,
@@ -51,6 +56,17 @@ int lb_flow_insert(struct lb_flow_table *t, const struct lb_flow_key *k, const s
  * negative errno (-ENOENT: not there).
  */
 int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone);
+
+/*
+ * The next entries of a walk over the table, in one system call: whole hash
+ * buckets, at most @max entries, into @keys and @vals. Returns how many were
+ * read; past the table's last bucket the walk starts over (c->started false).
+ * A negative errno on failure, and the walk starts over. Both the idle expiry
+ * and the eviction sample walk the table this way: a system call per batch,
+ * not two per flow, and deletions behind the cursor do not disturb it.
+ */
+int lb_flow_walk(struct lb_flow_table *t, struct lb_flow_cursor *c, struct lb_flow_key *keys,
+		 struct lb_flow *vals, uint32_t max);
 
 /*
  * The eviction choice over @n sampled flows: the index of the closing flow
