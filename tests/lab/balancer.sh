@@ -6,7 +6,9 @@
 
 LAB_LATEBIND=$LAB_ROOT/build/latebind
 LAB_BALANCER_CONF=$LAB_RUN/balancer.yaml
-LAB_BALANCER_LOG=$LAB_RUN/balancer.log
+# One log per test file (run.sh exports LAB_TEST_NAME), so no test reads what an
+# earlier one wrote.
+LAB_BALANCER_LOG=$LAB_RUN/balancer${LAB_TEST_NAME:+-$LAB_TEST_NAME}.log
 LAB_BALANCER_PID=
 
 # The lab's site: each backend's own content, /pair/ on web1+web2, /shared/, / and
@@ -80,17 +82,19 @@ lab_balancer_stop() {
 
 # lab_balancer_counter NAME: packets counted under NAME (see headers/stats.h).
 lab_balancer_counter() {
-	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v n="$1" '$1 == n { print $2 }'
+	lab_number "balancer counter $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk -v n="$1" '$1 == n { print $2 }')"
 }
 
 # lab_dispatcher_counter NAME: the dispatcher's counter NAME.
 lab_dispatcher_counter() {
-	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v n="$1" '
-		/^Dispatcher:/ { d = 1; next } d && $1 == n { print $2 }'
+	lab_number "dispatcher counter $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk -v n="$1" '/^Dispatcher:/ { d = 1; next } d && $1 == n { print $2 }')"
 }
 
 lab_balancer_flows() {
-	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '$1 == "Flows:" { print $2 }'
+	lab_number "status Flows:" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk '$1 == "Flows:" { print $2 }')"
 }
 
 # lab_backends_attach [NODE...]: the hand-off programs on the backends (default
@@ -107,10 +111,10 @@ lab_backends_attach() {
 }
 
 # lab_backend_counter NODE NAME: packets counted under NAME by the backend's
-# programs (`latebind backend status`), 0 if it has no such counter.
+# programs (`latebind backend status`); a counter it does not list is a failure.
 lab_backend_counter() {
-	lab_exec_bpf "$1" "$LAB_LATEBIND" backend status |
-		awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }'
+	lab_number "$1 backend counter $2" "$(lab_exec_bpf "$1" "$LAB_LATEBIND" backend status |
+		awk -v n="$2" '$1 == n { print $2 }')"
 }
 
 # lab_handoff_counter NODE: the backend counter that grows by one per hand-off
@@ -137,5 +141,6 @@ lab_backend_field() {
 	local ip col
 	ip=$(lab_ip "$1")
 	case $2 in active) col=4 ;; chosen) col=5 ;; packets) col=6 ;; bytes) col=7 ;; esac
-	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk -v ip="$ip" -v c="$col" '$2 == ip { print $c }'
+	lab_number "status $2 of $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk -v ip="$ip" -v c="$col" '$2 == ip { print $c }')"
 }

@@ -219,12 +219,39 @@ check_eq() {
 	fi
 }
 
+# lab_missing WHAT: record a failure for a value a helper could not read (a
+# renamed counter, a changed status format), from any subshell: the caller's
+# comparison must never pass on a stand-in 0. Prints a non-number on stdout.
+lab_missing() {
+	echo "FAIL - ${LAB_RESULT_PREFIX:-}missing value: $1" >&2
+	if [[ -n ${LAB_RESULTS:-} ]]; then echo FAIL >>"$LAB_RESULTS"; fi
+	echo "missing($1)"
+	return 1
+}
+
+# lab_number WHAT VALUE: VALUE if it is a whole number, else lab_missing WHAT.
+lab_number() {
+	if [[ $2 =~ ^-?[0-9]+$ ]]; then echo "$2"; else lab_missing "$1"; fi
+}
+
 # grew BEFORE AFTER NAME: how much NAME grew between two snapshots, associative
-# arrays of counter name -> value (a name missing from one counts as 0).
+# arrays of counter name -> value. A name missing from either is a failure.
 grew() {
 	local -n _a=$1 _b=$2
-	echo $((${_b[$3]:-0} - ${_a[$3]:-0}))
+	if [[ ! ${_a[$3]+set} || ! ${_b[$3]+set} ]]; then
+		lab_missing "counter $3 in snapshot $1 or $2"
+		return 1
+	fi
+	echo $((${_b[$3]} - ${_a[$3]}))
 }
+
+# lab_log_mark FILE: a mark (the file's size now) for lab_log_since.
+lab_log_mark() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# lab_log_since FILE MARK: what FILE gained after MARK, so a check reads only the
+# lines its own action caused.
+lab_log_since() { tail -c +$(($2 + 1)) "$1" 2>/dev/null; }
+# lab_log_has FILE MARK REGEX: a line written after MARK matches REGEX (lab_wait).
+lab_log_has() { lab_log_since "$1" "$2" | grep -qaE -- "$3"; }
 
 # check_match NAME REGEX TEXT: TEXT matches the (extended) regular expression.
 check_match() {

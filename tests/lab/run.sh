@@ -99,7 +99,7 @@ run_test() {
 	echo "# ${LAB_RESULT_PREFIX:-}$name"
 	before=$(wc -l <"$LAB_RESULTS")
 	# shellcheck disable=SC2016 # expanded by the inner bash
-	timeout -k 5 "$LAB_TEST_TIMEOUT" bash -c 'set -uo pipefail; cd "$3"; source "$1"; source "$2"' \
+	LAB_TEST_NAME=${name#test_} timeout -k 5 "$LAB_TEST_TIMEOUT" bash -c 'set -uo pipefail; cd "$3"; source "$1"; source "$2"' \
 		"$name" "$LAB_DIR/lib.sh" "$file" "$LAB_ROOT" </dev/null &
 	test_pid=$!
 	wait "$test_pid" || rc=$?
@@ -133,7 +133,8 @@ if [[ ! -f $LAB_XDP_PASS ]]; then
 	exit 1
 fi
 
-# test_files NAME...: the test files, or all of them if no name is given.
+# test_files NAME...: the test files, or all of them if no name is given, the
+# topology self-check first (every other test relies on the lab it proves).
 test_files() {
 	local t
 	if (($#)); then
@@ -146,8 +147,9 @@ test_files() {
 			fi
 		done
 	else
+		echo "$LAB_DIR/test_topology.sh"
 		for t in "$LAB_DIR"/test_*.sh; do
-			[[ -f $t ]] && echo "$t"
+			[[ $t != */test_topology.sh ]] && echo "$t"
 		done
 	fi
 }
