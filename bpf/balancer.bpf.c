@@ -200,17 +200,22 @@ static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
 	       ((const __u16 *)a)[2] == ((const __u16 *)b)[2];
 }
 
-/* The first FIN or RST of a bound flow, from either side, ends its count. */
-static __always_inline void close_flow(struct lb_flow *f)
+/*
+ * Ends a bound flow: the first FIN or RST from either side, or the daemon
+ * (lb_flow_end below). The compare-and-swap lets exactly one of them take the
+ * flow off its backend's active count. Returns true for that one.
+ */
+static __always_inline bool close_flow(struct lb_flow *f)
 {
 	struct lb_backend *b;
 	__u32 idx = f->backend;
 
 	if (__sync_val_compare_and_swap(&f->state, LB_FLOW_BOUND, LB_FLOW_CLOSING) != LB_FLOW_BOUND)
-		return;
+		return false;
 	b = bpf_map_lookup_elem(&backends, &idx);
 	if (b)
 		__sync_fetch_and_add(&b->active, -1);
+	return true;
 }
 
 /* Counts the packet on its flow and backend; returns the backend (NULL: none in the slot). */
@@ -468,5 +473,22 @@ struct {
 	__uint(priority, 10);
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(lb_xdp);
+
+/*
+ * The daemon's way to end a bound flow (expiry, eviction, a dead backend's
+ * resets): run with BPF_PROG_TEST_RUN, the flow's key as context, so it takes
+ * the same compare-and-swap as XDP's close and a flow leaves its backend's
+ * count once, whoever is first. Returns LB_FLOW_END_* (headers/maps.h).
+ */
+SEC("syscall")
+int lb_flow_end(struct lb_flow_key *ctx)
+{
+	struct lb_flow_key k = *ctx;
+	struct lb_flow *f = bpf_map_lookup_elem(&flows_v2, &k);
+
+	if (!f)
+		return LB_FLOW_END_NONE;
+	return close_flow(f) ? LB_FLOW_END_ENDED : LB_FLOW_END_NOT_BOUND;
+}
 
 char LICENSE[] SEC("license") = "GPL";

@@ -15,4 +15,6 @@
 #define LB_INLINE static inline
 #endif
 
+#define LB_NS_PER_S 1000000000ULL
+
 #endif

@@ -40,7 +40,7 @@ struct lb_vip {
 };
 _Static_assert(sizeof(struct lb_vip) == 8, "lb_vip layout");
 
-/* `flows` LRU hash key: a connection as the client sent it (client → VIP). */
+/* `flows_v2` hash key: a connection as the client sent it (client → VIP). */
 struct lb_flow_key {
 	__be32 saddr;
 	__be32 daddr;
@@ -57,6 +57,13 @@ enum lb_flow_state {
 	LB_FLOW_CLOSING = 3,  /* FIN or RST seen: lingers for the last ACKs */
 	LB_FLOW_REPLAY = 4,   /* replay mode: SYN replayed to the backend, waiting for its
 			       * SYN/ACK; client packets and that SYN/ACK to the dispatcher */
+};
+
+/* What the lb_flow_end program returns for a key. */
+enum lb_flow_end_result {
+	LB_FLOW_END_NONE = 0,	   /* no such flow */
+	LB_FLOW_END_ENDED = 1,	   /* it was bound: now closing, off its backend's count */
+	LB_FLOW_END_NOT_BOUND = 2, /* in another state (ended already, or not handed off) */
 };
 
 struct lb_flow {

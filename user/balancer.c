@@ -81,14 +81,10 @@ struct lb_daemon {
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
-	struct lb_flow_cursor sweep; /* where the flow-expiry pass stands */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 };
 
 #define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
-#define LB_FLOW_LINGER_NS    (3ULL * 1000000000) /* closed: time for the last ACKs */
-#define LB_SWEEP_STEP	     512 /* flow-table entries looked at per loop turn */
-#define LB_FLOW_IDLE_NS	     (300ULL * 1000000000) /* bound, silent: gone */
 
 static void usage(FILE *out)
 {
@@ -520,73 +516,18 @@ static int fill_ports(struct lb_daemon *lb)
 }
 
 /*
- * Flow keys to delete once a walk of the flows map is over: deleting the key a
- * walk stands on sends get_next_key back to the start, turning a sweep quadratic.
- */
-struct key_list {
-	struct lb_flow_key *keys;
-	size_t n, cap;
-};
-
-static int key_list_push(struct key_list *l, const struct lb_flow_key *k)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct lb_flow_key *more = realloc(l->keys, cap * sizeof(*more));
-
-		if (!more)
-			return -1;
-		l->keys = more;
-		l->cap = cap;
-	}
-	l->keys[l->n++] = *k;
-	return 0;
-}
-
-/*
- * Delete every listed flow (a bound one leaves its backend's count, as on
- * eviction), free the list; returns how many were listed.
- */
-static size_t key_list_delete(struct key_list *l, struct lb_flow_table *t)
-{
-	size_t i, n = l->n;
-
-	for (i = 0; i < n; i++)
-		lb_flow_remove(t, &l->keys[i], NULL);
-	free(l->keys);
-	*l = (struct key_list){};
-	return n;
-}
-
-/*
  * Connections a previous dispatcher was still collecting requests for, or
  * waiting on a replay-mode backend's SYN/ACK for: their state died with it.
  * Without a flows entry, the client's retransmitted first segment opens them
- * again here. A replay had counted its backend in; that count goes too.
+ * again here.
  */
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
-	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
-	struct lb_flow_key key, next, *prev = NULL;
-	struct key_list gone = {};
-	struct lb_flow f;
-	size_t n;
+	uint64_t n = lb_flow_forget_dispatch(lb_dispatcher_flows(lb->disp));
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &f) ||
-		    (f.state != LB_FLOW_DISPATCH && f.state != LB_FLOW_REPLAY))
-			continue;
-		if (key_list_push(&gone, &key))
-			break;
-		if (f.state == LB_FLOW_REPLAY && f.backend < LB_MAX_BACKENDS)
-			__atomic_fetch_sub(&lb->backends[f.backend].active, 1, __ATOMIC_RELAXED);
-	}
-	n = key_list_delete(&gone, lb_dispatcher_flows(lb->disp));
 	if (n)
-		pr_info("%zu connection(s) the previous dispatcher was collecting will start over\n",
-			n);
+		pr_info("%llu connection(s) the previous dispatcher was collecting will start over\n",
+			(unsigned long long)n);
 }
 
 static int load_secret(struct lb_daemon *lb)
@@ -756,41 +697,33 @@ static void reset_client(struct lb_daemon *lb, unsigned int queue, const struct 
  * would find no flow and be dropped as a bad cookie (a stateless balancer
  * cannot tell it from a forged ACK), so the client would hang until its own
  * timeout. Reset it now instead: an idle keep-alive connection is what gets
- * evicted, and clients open a fresh one after a reset. Closing flows are
- * ending anyway. The backend's socket ends by its own keep-alive timeout.
+ * evicted, and clients open a fresh one after a reset. (Closing flows are
+ * ending anyway: not called for them.) The backend's socket ends by its own
+ * keep-alive timeout.
  */
 static void on_flow_evicted(void *arg, const struct lb_flow_key *key, const struct lb_flow *f)
 {
 	struct lb_daemon *lb = arg;
 
-	if (f->state == LB_FLOW_BOUND)
-		reset_client(lb, lb->tx_queue, key, f); /* flushed with the batch */
+	reset_client(lb, lb->tx_queue, key, f); /* flushed with the batch */
+}
+
+static void on_backend_flow_ended(void *arg, const struct lb_flow_key *key,
+				  const struct lb_flow *f)
+{
+	reset_client(arg, 0, key, f);
 }
 
 /*
  * @slot's backend is dead: its clients would wait for it until their own
- * timeouts. Each bound flow's client gets a RST (reset_client), the flow goes
- * to closing and leaves the backend's count.
+ * timeouts. Each bound flow ends (closing, off the backend's count) and its
+ * client gets a RST (reset_client).
  */
 static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 {
-	int fd = bpf_map__fd(lb->skel->maps.flows_v2);
-	struct lb_flow_key key, next, *prev = NULL;
-	struct lb_flow f;
-	uint64_t n = 0;
+	uint64_t n = lb_flow_end_backend(lb_dispatcher_flows(lb->disp), slot,
+					 on_backend_flow_ended, lb);
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &f) || f.state != LB_FLOW_BOUND ||
-		    f.backend != slot || !f.client_ack)
-			continue;
-		reset_client(lb, 0, &key, &f);
-		f.state = LB_FLOW_CLOSING;
-		if (!bpf_map_update_elem(fd, &key, &f, BPF_EXIST))
-			__atomic_fetch_sub(&lb->backends[slot].active, 1, __ATOMIC_RELAXED);
-		n++;
-	}
 	lb_xsk_flush(lb->xsk, 0);
 	lb_dispatcher_count(lb->disp, LB_DISP_FLOWS_RESET, n);
 	if (n)
@@ -884,43 +817,6 @@ static int fill_backends(struct lb_daemon *lb)
 	update_states(lb);
 	resolve_macs(lb);
 	return 0;
-}
-
-/*
- * Flows that closed linger for their last ACKs, then go; bound flows silent for
- * too long go at once. Both leave through lb_flow_remove(), as evicted flows
- * do, so a bound one's count drops exactly once whichever way it ends.
- *
- * A step reads about LB_SWEEP_STEP entries (whole hash buckets) from where the
- * last one stopped, in one batch system call, so the single-threaded daemon
- * never stalls dispatching behind a walk of a large table, and a pass costs a
- * call per few hundred flows instead of two per flow (at 10 000 new connections
- * a second those were most of the daemon's CPU). Returns true while a pass is
- * under way (more steps due soon).
- */
-static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns)
-{
-	static struct lb_flow_key keys[LB_SWEEP_STEP];
-	static struct lb_flow vals[LB_SWEEP_STEP];
-	struct lb_flow_table *t = lb_dispatcher_flows(lb->disp);
-	struct key_list gone = {};
-	int n, i;
-
-	n = lb_flow_walk(t, &lb->sweep, keys, vals, LB_SWEEP_STEP);
-	if (n < 0)
-		pr_debug("flow expiry: %s; the pass starts over\n", strerror(-n));
-	for (i = 0; i < n; i++) {
-		const struct lb_flow *f = &vals[i];
-
-		if (f->last_seen_ns > now_ns)
-			continue;
-		if ((f->state == LB_FLOW_CLOSING && now_ns - f->last_seen_ns > LB_FLOW_LINGER_NS) ||
-		    (f->state == LB_FLOW_BOUND && now_ns - f->last_seen_ns > LB_FLOW_IDLE_NS))
-			if (key_list_push(&gone, &keys[i]))
-				break;
-	}
-	key_list_delete(&gone, t);
-	return lb->sweep.started;
 }
 
 /*
@@ -1145,7 +1041,8 @@ static int run(struct lb_daemon *lb, int sfd)
 		lb_dispatcher_flush_stats(lb->disp);
 		/* A pass over the flow table starts once a second, in steps of 512. */
 		if (rx.now_ms >= next_expiry || sweeping)
-			sweeping = expire_flows_step(lb, rx.now_ms * 1000000);
+			sweeping = lb_flow_expire_step(lb_dispatcher_flows(lb->disp),
+						       rx.now_ms * 1000000);
 		if (rx.now_ms >= next_expiry) {
 			update_states(lb);
 			resolve_macs(lb);
@@ -1179,6 +1076,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 {
 	struct lb_dispatcher_maps maps = {
 		.flows_fd = bpf_map__fd(lb->skel->maps.flows_v2),
+		.flow_end_fd = bpf_program__fd(lb->skel->progs.lb_flow_end),
 		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
 		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
 		.backends = lb->backends,

@@ -638,7 +638,7 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 
 		memcpy(f.client_hop_mac, c->client_mac, 6);
 		f.last_seen_ns = d->now_ms * 1000000;
-		err = lb_flow_insert(&d->flows, &c->key, &f);
+		err = lb_flow_put(&d->flows, &c->key, &f);
 		if (err)
 			pr_debug("no flow for a new connection: %s\n", strerror(-err));
 	}
@@ -851,7 +851,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->dir = dir;
 	d->secret = *secret;
 	d->maps = *maps;
-	lb_flow_table_init(&d->flows, maps->flows_fd, maps->backends,
+	lb_flow_table_init(&d->flows, maps->flows_fd, maps->flow_end_fd, maps->backends,
 			   &d->counters[LB_DISP_FLOW_EVICTIONS]);
 	d->send = send;
 	d->send_ctx = send_ctx;

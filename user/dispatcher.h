@@ -63,6 +63,7 @@ typedef int (*lb_bind_fn)(void *ctx, struct lb_dispatcher *d, const struct lb_co
 
 struct lb_dispatcher_maps {
 	int flows_fd;	 /* -1: no flows map (unit tests) */
+	int flow_end_fd; /* the lb_flow_end program (with flows_fd) */
 	int backends_fd; /* -1: every backend is up with no load */
 	int stats_fd;	 /* -1: counters stay in memory only */
 	/* The backends map mmapped (state, load; atomics shared with XDP), or NULL. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Inserting into and removing from the flow table with the backends' active
- * counts kept right (see flow_table.h).
+ * Inserting into, ending and removing from the flow table with the backends'
+ * active counts kept right (see flow_table.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -10,10 +10,19 @@
 
 #include "flow_table.h"
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, struct lb_backend *backends,
+#define WALK_BATCH 128 /* entries per read of a whole-table walk */
+
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends,
 			uint64_t *evictions)
 {
-	*t = (struct lb_flow_table){ .fd = fd, .backends = backends, .evictions = evictions };
+	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .backends = backends,
+				     .evictions = evictions };
+}
+
+static void count(struct lb_flow_table *t, uint32_t backend, int64_t by)
+{
+	if (t->backends && backend < LB_MAX_BACKENDS)
+		__atomic_fetch_add(&t->backends[backend].active, by, __ATOMIC_RELAXED);
 }
 
 /* Lower goes first; -1 never: the dispatcher still holds that connection's state. */
@@ -45,25 +54,36 @@ int lb_flow_pick_victim(const struct lb_flow *f, size_t n)
 	return best;
 }
 
+int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
+{
+	struct lb_flow_key ctx = *k;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+	if (t->fd < 0)
+		return LB_FLOW_END_NONE;
+	if (bpf_prog_test_run_opts(t->end_fd, &opts))
+		return -errno;
+	return (int)opts.retval;
+}
+
 int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone)
 {
 	struct lb_flow f;
+	int ended;
 
 	if (t->fd < 0)
 		return -ENOENT;
-	/*
-	 * The value as it was deleted decides the count, not an earlier lookup:
-	 * a FIN that XDP saw in between has already moved it to closing and
-	 * taken it off. What remains is XDP holding the element from a lookup
-	 * made just before our delete and doing its compare-and-swap to closing
-	 * after the kernel copied the value out: then both of us count the
-	 * close, once too many. That needs the flow's first FIN or RST within
-	 * the same microsecond as its eviction or expiry.
-	 */
+	/* Bound: ended first, through the compare-and-swap XDP's close takes too. */
+	ended = lb_flow_end(t, k);
+	if (ended < 0)
+		return ended;
 	if (bpf_map_lookup_and_delete_elem(t->fd, k, &f))
 		return -errno;
-	if (f.state == LB_FLOW_BOUND && t->backends && f.backend < LB_MAX_BACKENDS)
-		__atomic_fetch_sub(&t->backends[f.backend].active, 1, __ATOMIC_RELAXED);
+	/* A replay is the daemon's alone: XDP never ends one. */
+	if (f.state == LB_FLOW_REPLAY)
+		count(t, f.backend, -1);
+	if (ended == LB_FLOW_END_ENDED)
+		f.state = LB_FLOW_BOUND;
 	if (gone)
 		*gone = f;
 	return 0;
@@ -117,12 +137,12 @@ static int evict_one(struct lb_flow_table *t)
 		return err;
 	if (t->evictions)
 		(*t->evictions)++;
-	if (t->evicted)
+	if (t->evicted && gone.state == LB_FLOW_BOUND)
 		t->evicted(t->evicted_ctx, &keys[v], &gone);
 	return 0;
 }
 
-int lb_flow_insert(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
 {
 	int tries, err;
 
@@ -139,4 +159,87 @@ int lb_flow_insert(struct lb_flow_table *t, const struct lb_flow_key *k, const s
 			return err;
 	}
 	return -E2BIG;
+}
+
+int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	int err = lb_flow_put(t, k, f);
+
+	if (!err)
+		count(t, f->backend, 1);
+	return err;
+}
+
+void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	if (lb_flow_put(t, k, f))
+		lb_flow_remove(t, k, NULL);
+	count(t, f->backend, -1);
+}
+
+static bool expired(const struct lb_flow *f, uint64_t now_ns)
+{
+	if (f->last_seen_ns > now_ns)
+		return false;
+	if (f->state == LB_FLOW_CLOSING)
+		return now_ns - f->last_seen_ns > LB_FLOW_LINGER_NS;
+	return f->state == LB_FLOW_BOUND && now_ns - f->last_seen_ns > LB_FLOW_IDLE_NS;
+}
+
+bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
+{
+	static struct lb_flow_key keys[LB_FLOW_SWEEP];
+	static struct lb_flow vals[LB_FLOW_SWEEP];
+	int n, i;
+
+	/* A failed read starts the pass over; the next step takes it up again. */
+	n = lb_flow_walk(t, &t->sweep, keys, vals, LB_FLOW_SWEEP);
+	for (i = 0; i < n; i++)
+		if (expired(&vals[i], now_ns))
+			lb_flow_remove(t, &keys[i], NULL);
+	return t->sweep.started;
+}
+
+uint64_t lb_flow_end_backend(struct lb_flow_table *t, uint32_t slot, lb_flow_ended_fn fn,
+			     void *ctx)
+{
+	struct lb_flow_key keys[WALK_BATCH];
+	struct lb_flow vals[WALK_BATCH];
+	struct lb_flow_cursor c = {};
+	uint64_t n = 0;
+	int got, i;
+
+	do {
+		got = lb_flow_walk(t, &c, keys, vals, WALK_BATCH);
+		for (i = 0; i < got; i++) {
+			/* No ACK seen yet: no point in the window a RST would be taken at. */
+			if (vals[i].state != LB_FLOW_BOUND || vals[i].backend != slot ||
+			    !vals[i].client_ack)
+				continue;
+			if (lb_flow_end(t, &keys[i]) != LB_FLOW_END_ENDED)
+				continue;
+			if (fn)
+				fn(ctx, &keys[i], &vals[i]);
+			n++;
+		}
+	} while (got >= 0 && c.started);
+	return n;
+}
+
+uint64_t lb_flow_forget_dispatch(struct lb_flow_table *t)
+{
+	struct lb_flow_key keys[WALK_BATCH];
+	struct lb_flow vals[WALK_BATCH];
+	struct lb_flow_cursor c = {};
+	uint64_t n = 0;
+	int got, i;
+
+	do {
+		got = lb_flow_walk(t, &c, keys, vals, WALK_BATCH);
+		for (i = 0; i < got; i++)
+			if ((vals[i].state == LB_FLOW_DISPATCH || vals[i].state == LB_FLOW_REPLAY) &&
+			    !lb_flow_remove(t, &keys[i], NULL))
+				n++;
+	} while (got >= 0 && c.started);
+	return n;
 }

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The flow table (the `flows_v2` hash) as userspace changes it. Every insert
- * and every removal goes through here, so a bound flow leaves its backend's
- * active count exactly once whoever ends it: XDP's first FIN/RST (which moves
- * it to closing), idle expiry, or eviction.
+ * and removal, and every change of a backend's active count outside XDP, goes
+ * through here. A flow counts on its backend from its bind (bound, or a replay
+ * waiting for its SYN/ACK) until it ends; a bound flow ends through one
+ * compare-and-swap shared with XDP (the lb_flow_end program), so it leaves the
+ * count exactly once whoever ends it: XDP's first FIN/RST, idle expiry,
+ * eviction, or the reset of a dead backend's clients.
  *
  * The table is a plain hash of limits.flows entries: when it is full an insert
- * fails with E2BIG and lb_flow_insert() evicts one flow to make room. The
+ * fails with E2BIG and lb_flow_put() evicts one flow to make room. The
  * victim is chosen from a bounded sample of entries (sampled LRU): closing
  * flows first, then the bound flow silent for longest. Flows still in the
  * dispatcher's hands (collecting a request, replaying a SYN) are never evicted
@@ -21,7 +24,10 @@
 
 #include "maps.h"
 
-#define LB_FLOW_SAMPLE 32 /* entries looked at per eviction, at most (whole hash buckets) */
+#define LB_FLOW_SAMPLE	  32 /* entries looked at per eviction, at most (whole hash buckets) */
+#define LB_FLOW_SWEEP	  512 /* entries looked at per expiry step (whole hash buckets) */
+#define LB_FLOW_IDLE_NS	  (300 * LB_NS_PER_S) /* bound and silent this long: ended */
+#define LB_FLOW_LINGER_NS (3 * LB_NS_PER_S)   /* closing: time for the last ACKs */
 
 /* Where a walk over the table stands: the kernel's batch cursor, a hash bucket. */
 struct lb_flow_cursor {
@@ -29,33 +35,73 @@ struct lb_flow_cursor {
 	bool started; /* false: the next read starts at the table's first bucket */
 };
 
-/* Called for each evicted flow, as it was when deleted (the daemon resets its client). */
-typedef void (*lb_flow_evicted_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
+/*
+ * Called for a flow the table ended that was still bound (@f as it was, state
+ * bound): its client has not seen the end yet (the daemon resets it).
+ */
+typedef void (*lb_flow_ended_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
 
 struct lb_flow_table {
 	int fd;			     /* the flows map; -1: none (unit tests) */
+	int end_fd;		     /* the lb_flow_end program */
 	struct lb_backend *backends; /* the mmapped backends map (active counts), or NULL */
 	uint64_t *evictions;	     /* where evictions are counted (a dispatcher counter) */
-	lb_flow_evicted_fn evicted;  /* or NULL */
+	lb_flow_ended_fn evicted;    /* a bound flow evicted; or NULL */
 	void *evicted_ctx;
 	struct lb_flow_cursor sample; /* eviction samples go round the table */
+	struct lb_flow_cursor sweep;  /* and so does the idle expiry */
 };
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, struct lb_backend *backends,
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends,
 			uint64_t *evictions);
 
 /*
- * Insert or replace @k's flow. A full table evicts one flow first. Returns 0,
- * or a negative errno (-E2BIG: full, and nothing in the sample may be evicted).
+ * Insert or replace @k's flow, its backend's count untouched (a flow being
+ * collected, or a counted replay now bound). A full table evicts one flow
+ * first. Returns 0, or a negative errno (-E2BIG: full, and nothing in the
+ * sample may be evicted).
  */
-int lb_flow_insert(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
+/* Hand @k to @f's backend (@f bound, or a replay): put, and count it in. */
+int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
 /*
- * Delete @k's flow and, if it was bound, take it off its backend's active
- * count. @gone (if not NULL) gets the flow as it was deleted. Returns 0, or a
+ * A replay abandoned: @k goes back to the dispatcher as @f (state dispatch),
+ * or out of the table if that fails, and leaves its backend's count.
+ */
+void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
+/* End @k's flow if it is bound (closing, off its backend's count): enum lb_flow_end_result. */
+int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);
+
+/*
+ * Delete @k's flow, ending it first if bound. @gone (if not NULL) gets the
+ * flow as deleted, its state bound if this call ended it. Returns 0, or a
  * negative errno (-ENOENT: not there).
  */
 int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone);
+
+/*
+ * One step of the idle expiry, a slice of the table from where the last one
+ * stopped: bound flows silent for LB_FLOW_IDLE_NS and closing ones past
+ * LB_FLOW_LINGER_NS go. Returns true while the pass over the table goes on.
+ */
+bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns);
+
+/*
+ * End every bound flow of backend @slot whose client has acknowledged
+ * something, calling @fn for each (the daemon resets the client). Returns how
+ * many were ended.
+ */
+uint64_t lb_flow_end_backend(struct lb_flow_table *t, uint32_t slot, lb_flow_ended_fn fn,
+			     void *ctx);
+
+/*
+ * Delete the flows a dispatcher was collecting or replaying (a previous
+ * daemon's: their state died with it). Returns how many.
+ */
+uint64_t lb_flow_forget_dispatch(struct lb_flow_table *t);
 
 /*
  * The next entries of a walk over the table, in one system call: whole hash

@@ -86,19 +86,16 @@ static void send_request(struct lb_handoff *h, const struct lb_conn_view *v,
 	} while (off < v->request_len);
 }
 
-/*
- * The flow as it goes into the map (making room if the table is full): @state,
- * towards @b, with the client's next hop.
- */
-static int put_flow(struct lb_handoff *h, struct lb_dispatcher *d, const struct lb_conn_view *v,
-		    const struct lb_backend *b, uint32_t backend, uint32_t state)
+/* The flow as it goes into the map: @state, towards @b, with the client's next hop. */
+static struct lb_flow flow_of(const struct lb_handoff *h, const struct lb_conn_view *v,
+			      const struct lb_backend *b, uint32_t backend, uint32_t state)
 {
 	struct lb_flow flow = { .state = state, .backend = backend };
 
 	memcpy(flow.backend_mac, b->mac, 6);
 	memcpy(flow.client_hop_mac, v->client_hop_mac, 6);
 	flow.last_seen_ns = h->now_ns;
-	return lb_flow_insert(lb_dispatcher_flows(d), &v->key, &flow) ? -1 : 0;
+	return flow;
 }
 
 /*
@@ -173,8 +170,10 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		    enum lb_bind_step step)
 {
 	struct lb_handoff *h = ctx;
+	struct lb_flow_table *flows = lb_dispatcher_flows(d);
 	struct lb_backend *b = &h->backends[backend];
 	struct lb_conn_view v;
+	struct lb_flow flow;
 
 	lb_conn_describe(c, &v);
 	switch (step) {
@@ -186,10 +185,10 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 			return -1;
 		}
 		/* The flow first: the backend's answer may bring client packets at once. */
-		if (put_flow(h, d, &v, b, backend,
-			     step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY))
+		flow = flow_of(h, &v, b, backend,
+			       step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY);
+		if (lb_flow_bind(flows, &v.key, &flow))
 			return -1;
-		__atomic_fetch_add(&b->active, 1, __ATOMIC_RELAXED);
 		if (step == LB_BIND_HANDOFF) {
 			send_request(h, &v, b, backend);
 			return 0;
@@ -201,16 +200,17 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 	case LB_BIND_REPLAY_RESEND:
 		return send_replayed_syn(h, &v, b);
 	case LB_BIND_REPLAY_DONE:
-		if (put_flow(h, d, &v, b, backend, LB_FLOW_BOUND))
+		/* Counted in since the replayed SYN. */
+		flow = flow_of(h, &v, b, backend, LB_FLOW_BOUND);
+		if (lb_flow_put(flows, &v.key, &flow))
 			return -1;
 		send_request(h, &v, b, backend);
 		return 0;
 	case LB_BIND_REPLAY_ABORT:
 		send_backend_rst(h, &v, b);
 		/* Back to the dispatcher, which may pick another holder or answer. */
-		if (put_flow(h, d, &v, b, backend, LB_FLOW_DISPATCH))
-			lb_flow_remove(lb_dispatcher_flows(d), &v.key, NULL);
-		__atomic_fetch_sub(&b->active, 1, __ATOMIC_RELAXED);
+		flow = flow_of(h, &v, b, backend, LB_FLOW_DISPATCH);
+		lb_flow_unbind(flows, &v.key, &flow);
 		return 0;
 	}
 	return -1;

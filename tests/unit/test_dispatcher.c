@@ -1446,6 +1446,7 @@ START_TEST(test_replay_frames)
 	for (i = 0; i < 3; i++)
 		memcpy(backends[i].mac, be_mac[i], 6);
 	t.handoff = &h;
+	lb_dispatcher_flows(t.d)->backends = backends; /* where binds are counted */
 	client_init(&cl, CLIENT_PORT, 0x10000000, r->ts, r->opts);
 	client_str(&cl, 0, req_web1);
 	tsval = cl.tsval;
@@ -1541,6 +1542,7 @@ START_TEST(test_handoff_other_interface)
 	ssize_t n;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp), 0);
+	lb_dispatcher_flows(t.d)->backends = backends; /* where binds are counted */
 	port.fd = sp[0];
 	memcpy(port.mac, port_mac, 6);
 	for (i = 0; i < 3; i++)
