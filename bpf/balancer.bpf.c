@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The balancer's XDP program (see DESIGN.md "The packet walk").
+ * The balancer's XDP program (see docs/packet-walk.md).
  *
  *   SYN to a VIP           → SYN/ACK whose ISN is a keyed cookie, XDP_TX; no state
  *   ACK, valid cookie      → bare: dropped (handshake done); with data/FIN/RST:

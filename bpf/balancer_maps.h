@@ -2,6 +2,7 @@
 /*
  * Maps of the balancer's XDP program. Pinned under LB_PIN_DIR by userspace;
  * the key/value structs live in headers/maps.h so BPF and userspace share them.
+ * docs/maps.md has every map with its readers and writers.
  */
 #ifndef LATEBIND_BALANCER_MAPS_H
 #define LATEBIND_BALANCER_MAPS_H

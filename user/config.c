@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The balancer's YAML config (DESIGN.md "Config") into struct lb_config.
+ * The balancer's YAML config (docs/config.md) into struct lb_config.
  *
  * libyaml's event parser is used rather than its document loader: the loader
  * keeps every node of the file in memory (1.6 GB and 9 s for a million routes,
