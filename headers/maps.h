@@ -40,7 +40,7 @@ struct lb_vip {
 };
 _Static_assert(sizeof(struct lb_vip) == 8, "lb_vip layout");
 
-/* `flows` LRU hash key: a connection as the client sent it (client → VIP). */
+/* `flows_v2` hash key: a connection as the client sent it (client → VIP). */
 struct lb_flow_key {
 	__be32 saddr;
 	__be32 daddr;

@@ -876,7 +876,7 @@ static int fill_backends(struct lb_daemon *lb)
 			memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->addr = c->address.s_addr;
 		b->weight = c->weight;
-		/* 0 for the main interface: XDP_TX, as the program did before redirects. */
+		/* 0 for the main interface: XDP_TX, no redirect. */
 		b->ifindex = side_of(lb, c) >= 0 ? lb->ports[side_of(lb, c)].ifindex : 0;
 		snprintf(name.name, sizeof(name.name), "%s", c->name);
 		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
@@ -894,8 +894,8 @@ static int fill_backends(struct lb_daemon *lb)
  * A step reads about LB_SWEEP_STEP entries (whole hash buckets) from where the
  * last one stopped, in one batch system call, so the single-threaded daemon
  * never stalls dispatching behind a walk of a large table, and a pass costs a
- * call per few hundred flows instead of two per flow (at 10 000 new connections
- * a second those were most of the daemon's CPU). Returns true while a pass is
+ * call per few hundred flows instead of two per flow, which at high connection
+ * rates would take most of the daemon's CPU. Returns true while a pass is
  * under way (more steps due soon).
  */
 static bool expire_flows_step(struct lb_daemon *lb, uint64_t now_ns)
