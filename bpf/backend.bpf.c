@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The backend's TC programs, cookie mode (DESIGN.md "cookie mode").
+ * The backend's TC programs, cookie mode (docs/packet-walk.md, 4a).
  *
  * ingress: the balancer forwards a client's ACK (+ request) for the VIP service.
  *   No socket exists for it yet, only the listener: if the ACK comes from the

@@ -229,7 +229,7 @@ static __always_inline bool is_direct_copy(struct __sk_buff *skb, const struct l
  * moves: packet pointers are stale after the clone.
  *
  * 1: not split, nothing changed (no payload, a GSO packet, too much payload,
- *    the clone failed): the caller diverts the segment whole, as before.
+ *    the clone failed): the caller diverts the segment whole.
  * 0: split; -1: split, but the notice could not be made (drop it).
  *
  * Checksums, whether the TCP one is complete (CHECKSUM_NONE: test runs, some

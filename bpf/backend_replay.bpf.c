@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The backend's TC programs, replay mode (DESIGN.md "replay mode"): for
+ * The backend's TC programs, replay mode (docs/packet-walk.md, 4b): for
  * kernels without bpf_sk_assign_tcp_reqsk (< 6.9). Nothing here may reference
  * that kfunc: this object must load where it does not exist.
  *

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The balancer's XDP program (see DESIGN.md "The packet walk").
+ * The balancer's XDP program (see docs/packet-walk.md).
  *
  *   SYN to a VIP           → SYN/ACK whose ISN is a keyed cookie, XDP_TX; no state
  *   ACK, valid cookie      → bare: dropped (handshake done); with data/FIN/RST:
@@ -225,10 +225,9 @@ static __always_inline struct lb_backend *count_flow(struct lb_flow *f, __u64 by
 	__u32 idx = f->backend;
 
 	/*
-	 * Per packet, so what it costs counts (measured: this and the plain adds
-	 * below took the fast path from 250 to 148 ns over plain XDP_TX). The
-	 * coarse clock (CLOCK_MONOTONIC_COARSE, a tick behind at most) is plenty
-	 * for the daemon's linger (3 s) and idle expiry (300 s).
+	 * Per packet, so kept cheap. The coarse clock (CLOCK_MONOTONIC_COARSE, a
+	 * tick behind at most) is plenty for the daemon's linger (3 s) and idle
+	 * expiry (300 s).
 	 * Plain adds: a flow's packets come in on one RX queue, so one CPU at a
 	 * time; a rare overlap (the sender moved) loses a count, never state. The
 	 * backend's totals are every flow's: atomics there.

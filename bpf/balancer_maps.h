@@ -2,6 +2,7 @@
 /*
  * Maps of the balancer's XDP program. Pinned under LB_PIN_DIR by userspace;
  * the key/value structs live in headers/maps.h so BPF and userspace share them.
+ * docs/maps.md has every map with its readers and writers.
  */
 #ifndef LATEBIND_BALANCER_MAPS_H
 #define LATEBIND_BALANCER_MAPS_H
@@ -29,8 +30,8 @@ struct {
  * daemon (limits.flows): when it is full the dispatcher evicts a flow itself
  * (user/flow_table.c), so the eviction is counted and a bound flow leaves its
  * backend's active count; an LRU hash would evict silently and leak that
- * count. Named _v2 since it replaced the LRU `flows`: a map whose layout
- * changes gets a new name, so an older daemon's pin is never taken for it.
+ * count. The _v2: a map whose layout changes gets a new name, so a pin of an
+ * incompatible table is never taken for this one.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The backend's replay-mode map `handoffs` (DESIGN.md "replay mode"): the one
+ * The backend's replay-mode map `handoffs` (docs/maps.md): the one
  * definition of its key and value, used by bpf/backend_replay.bpf.c, which
  * writes it, and `latebind backend status`, which reads and prunes it.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The FIN notice (issue 5): what a backend's TC egress program sends the
+ * The FIN notice: what a backend's TC egress program sends the
  * balancer instead of a FIN segment that carries data. The segment itself goes
  * straight to the client (direct server return for the response's last bytes
  * too); the balancer only needs the fact of the FIN to close the flow.
@@ -12,7 +12,7 @@
  * flags. The balancer's XDP program believes that bit only from the flow's own
  * backend MAC; it closes the flow (once) and drops the notice, so the client
  * never sees it. A bare FIN and every RST still go to the balancer whole and
- * are forwarded to the client as before.
+ * are forwarded to the client from there.
  */
 #ifndef LATEBIND_FIN_NOTICE_H
 #define LATEBIND_FIN_NOTICE_H
@@ -26,7 +26,7 @@
 
 /*
  * Payload up to which a FIN segment is split. Beyond it (only with jumbo
- * frames) the segment goes to the balancer whole, as every FIN did before:
+ * frames) the segment goes to the balancer whole, like a bare FIN:
  * the notice's checksum needs the payload's sum, taken in a bounded loop.
  */
 #ifndef LB_FIN_NOTICE_MAX_PAYLOAD

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The replay-mode hand-off TCP option (DESIGN.md "replay mode"): the one
+ * The replay-mode hand-off TCP option (docs/packet-walk.md, 4b): the one
  * definition used by the balancer's dispatcher, which puts it on the SYN it
  * replays to a backend, and the backend's TC ingress program, which reads it.
  *

@@ -809,7 +809,7 @@ static int fill_backends(struct lb_daemon *lb)
 			memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->addr = c->address.s_addr;
 		b->weight = c->weight;
-		/* 0 for the main interface: XDP_TX, as the program did before redirects. */
+		/* 0 for the main interface: XDP_TX, no redirect. */
 		b->ifindex = side_of(lb, c) >= 0 ? lb->ports[side_of(lb, c)].ifindex : 0;
 		snprintf(name.name, sizeof(name.name), "%s", c->name);
 		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);

@@ -3,7 +3,7 @@
 #ifndef LATEBIND_COMMANDS_H
 #define LATEBIND_COMMANDS_H
 
-/* Exit codes shared by every subcommand. */
+/* Exit codes shared by every subcommand (docs/cli.md). */
 #define LB_EXIT_OK	       0
 #define LB_EXIT_FAIL	       1 /* the operation failed */
 #define LB_EXIT_USAGE	       2 /* bad command line */

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The balancer's YAML config (DESIGN.md "Config") into struct lb_config.
+ * The balancer's YAML config (docs/config.md) into struct lb_config.
  *
  * libyaml's event parser is used rather than its document loader: the loader
- * keeps every node of the file in memory (1.6 GB and 9 s for a million routes,
- * against 65 MB and 1.3 s for the events), and the route list is the content
- * directory, which may be that long. Each top-level value, or each item of the
+ * keeps every node of the file in memory at once, and the route list is the
+ * content directory, which may run to a million entries. Each top-level value, or each item of the
  * vips/backends/routes lists, is read into a small tree in an arena, checked,
  * copied into the config and dropped before the next one is read.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The balancer's configuration (one YAML file, see DESIGN.md "Config"), parsed
+ * The balancer's configuration (one YAML file, see docs/config.md), parsed
  * into typed structs. Every error names the file, the line, the key and what
  * is expected there.
  */

@@ -946,8 +946,8 @@ void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
 		return;
 	/*
 	 * One system call for the whole array, and none when nothing moved: this
-	 * runs after every batch of frames, and a call per counter cost more CPU
-	 * than the requests themselves.
+	 * runs after every batch of frames, where a call per counter would outweigh
+	 * the work on the requests themselves.
 	 */
 	for (i = 0; i < LB_DISP_MAX; i++)
 		keys[i] = i;

@@ -85,7 +85,9 @@ int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct 
 /*
  * One step of the idle expiry, a slice of the table from where the last one
  * stopped: bound flows silent for LB_FLOW_IDLE_NS and closing ones past
- * LB_FLOW_LINGER_NS go. Returns true while the pass over the table goes on.
+ * LB_FLOW_LINGER_NS go. A slice is one batch read, so the single-threaded
+ * daemon never stalls behind a walk of a large table. Returns true while the
+ * pass over the table goes on (more steps due soon).
  */
 bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns);
 

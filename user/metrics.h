@@ -60,9 +60,8 @@
  * A family whose source is missing (NULL pointer, fd -1, a map read failing)
  * is left out, HELP and TYPE included. The flow table itself is never walked
  * (a million entries would stall the daemon): active flows come from the
- * backends' counts. Rendering costs about half a microsecond a series (a page
- * of 40000 route series: ~20 ms, once per scrape); a usual site's page is a
- * few hundred series.
+ * backends' counts. The page grows with the routes, hence the cap on route
+ * series below.
  */
 #ifndef LATEBIND_METRICS_H
 #define LATEBIND_METRICS_H
