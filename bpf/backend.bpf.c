@@ -127,7 +127,7 @@ int lb_backend_ingress(struct __sk_buff *skb)
 	ct.vport = p.th->dest;
 	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
 	valid = secret && !lb_cookie_check(secret, &ct, seq - 1, ack - 1,
-					   bpf_ktime_get_tai_ns() / 1000000000ULL, &co);
+					   bpf_ktime_get_tai_ns() / LB_NS_PER_S, &co);
 
 	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!skc)

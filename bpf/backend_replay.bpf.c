@@ -138,7 +138,7 @@ static __always_inline int replay_syn(struct __sk_buff *skb, const struct l4 *p)
 	tag = (__u32)buf[idx64(off)] << 16 | (__u32)buf[idx64(off + 1)] << 8 | buf[idx64(off + 2)];
 
 	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
-	tai_s = bpf_ktime_get_tai_ns() / 1000000000ULL;
+	tai_s = bpf_ktime_get_tai_ns() / LB_NS_PER_S;
 	/* The tag says the balancer wrote it; the cookie bounds its life. */
 	if (!secret || (ws > LB_TCP_MAX_WSCALE && ws != LB_COOKIE_WSCALE_NONE) ||
 	    lb_handoff_tag_check(secret, &ct, c, t_lb, ws, tag, tai_s) ||

@@ -132,7 +132,7 @@ static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct et
 	t.vport = th->dest;
 	client_isn = bpf_ntohl(th->seq);
 	cookie = lb_cookie_make(secret->key, &t, client_isn,
-				lb_cookie_counter(secret, bpf_ktime_get_tai_ns() / 1000000000ULL),
+				lb_cookie_counter(secret, bpf_ktime_get_tai_ns() / LB_NS_PER_S),
 				lb_cookie_encode_opts(&co));
 
 	/* We tell the client our MSS, never more than it can take itself. */
@@ -459,7 +459,7 @@ int lb_xdp(struct xdp_md *ctx)
 	t.vport = th->dest;
 	/* Until a flow exists the client has sent nothing we took: seq is ISN + 1. */
 	if (lb_cookie_check(secret, &t, bpf_ntohl(th->seq) - 1, bpf_ntohl(th->ack_seq) - 1,
-			    bpf_ktime_get_tai_ns() / 1000000000ULL, &co))
+			    bpf_ktime_get_tai_ns() / LB_NS_PER_S, &co))
 		return verdict(bytes, LB_XDP_DROP_BAD_COOKIE, XDP_DROP);
 
 	if (!payload && !(flags & (TH_FIN | TH_RST)) && vip->mode != LB_VIP_TCP)

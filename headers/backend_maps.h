@@ -61,6 +61,6 @@ _Static_assert(sizeof(struct lb_handoff) == 32, "lb_handoff layout");
  * carry traffic sit idle: CLOSING beyond the kernel's 60 s TIME_WAIT, SYN_SEEN
  * (a replay the dispatcher gave up on) beyond any retransmission of it.
  */
-#define LB_HANDOFF_LINGER_NS (120ULL * 1000000000ULL)
+#define LB_HANDOFF_LINGER_NS (120 * LB_NS_PER_S)
 
 #endif

@@ -26,7 +26,9 @@
 #include "backend.skel.h"
 #include "backend_maps.h"
 #include "backend_replay.skel.h"
+#include "clock.h"
 #include "commands.h"
+#include "counters.h"
 #include "cookie.h"
 #include "cookie_key.h"
 #include "log.h"
@@ -67,7 +69,7 @@ static void usage(FILE *out)
 		"status prints the mode, the counters and, in replay mode, the hand-offs\n"
 		"by state; --gc also removes hand-offs that can carry no more traffic\n"
 		"(closing or never completed, idle over %llu s).\n",
-		LB_BACKEND_PIN_DIR, LB_HANDOFF_LINGER_NS / 1000000000ULL);
+		LB_BACKEND_PIN_DIR, LB_HANDOFF_LINGER_NS / LB_NS_PER_S);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -520,14 +522,6 @@ static const char *const handoff_state_names[] = {
 	[LB_HO_CLOSING] = "closing",
 };
 
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * The replay-mode hand-offs by state; with @gc, first remove those that can
  * carry no more traffic: CLOSING or SYN_SEEN entries idle for longer than
@@ -539,7 +533,7 @@ static void print_handoffs(int fd, bool gc)
 {
 	unsigned long long by_state[4] = {}, other = 0, removed = 0;
 	struct lb_handoff_key key, next, *prev = NULL;
-	__u64 now = monotonic_ns();
+	__u64 now = lb_clock_ns(CLOCK_MONOTONIC);
 	struct lb_handoff v;
 	int i;
 
@@ -574,8 +568,8 @@ static int cmd_backend_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int ncpu = libbpf_num_possible_cpus(), fd, hfd, c, opt;
-	struct lb_counter vals[ncpu > 0 ? ncpu : 1];
+	struct lb_counter sums[LB_BE_REASON_MAX];
+	int fd, hfd, opt, err;
 	bool gc = false;
 	__u32 r;
 
@@ -599,18 +593,19 @@ static int cmd_backend_status(int argc, char **argv)
 	/* Only replay mode pins a handoffs map. */
 	hfd = bpf_obj_get(LB_BACKEND_PIN_DIR "/handoffs");
 	printf("Mode: %s\n", hfd >= 0 ? "replay" : "cookie");
-	printf("Counters (packets bytes):\n");
-	for (r = 0; r < LB_BE_REASON_MAX; r++) {
-		__u64 p = 0, b = 0;
-
-		if (!bpf_map_lookup_elem(fd, &r, vals))
-			for (c = 0; c < ncpu; c++) {
-				p += vals[c].packets;
-				b += vals[c].bytes;
-			}
-		printf("  %-22s %llu %llu\n", lb_backend_reason_names[r], (unsigned long long)p,
-		       (unsigned long long)b);
+	err = lb_counters_sum(fd, LB_BE_REASON_MAX, sums);
+	if (err) {
+		fprintf(stderr, "latebind backend status: cannot read %s/stats: %s\n",
+			LB_BACKEND_PIN_DIR, strerror(errno));
+		close(fd);
+		if (hfd >= 0)
+			close(hfd);
+		return LB_EXIT_FAIL;
 	}
+	printf("Counters (packets bytes):\n");
+	for (r = 0; r < LB_BE_REASON_MAX; r++)
+		printf("  %-22s %llu %llu\n", lb_backend_reason_names[r],
+		       (unsigned long long)sums[r].packets, (unsigned long long)sums[r].bytes);
 	close(fd);
 	if (hfd >= 0) {
 		print_handoffs(hfd, gc);

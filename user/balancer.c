@@ -37,6 +37,7 @@
 #include "cookie_key.h"
 #include "directory.h"
 #include "dispatcher.h"
+#include "clock.h"
 #include "flow_table.h"
 #include "handoff.h"
 #include "health.h"
@@ -953,14 +954,6 @@ refuse:
 	lb_config_free(&fresh);
 }
 
-static uint64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct rx_ctx {
 	struct lb_daemon *lb;
 	uint64_t now_ms, tai_s;
@@ -1017,16 +1010,16 @@ static int run(struct lb_daemon *lb, int sfd)
 
 		nm = lb_metrics_pollfds(lb->metrics, pfd + nq + 1, LB_METRICS_MAX_FDS);
 		nh = lb_health_pollfds(lb->health, pfd + nq + 1 + nm, LB_MAX_BACKENDS);
-		health_ms = lb_health_next_ms(lb->health, clock_ms(CLOCK_MONOTONIC));
+		health_ms = lb_health_next_ms(lb->health, lb_clock_ms(CLOCK_MONOTONIC));
 		if (health_ms < wait_ms)
 			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
 		if (poll(pfd, nq + 1 + nm + nh, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			return -1;
-		rx.now_ms = clock_ms(CLOCK_MONOTONIC);
-		rx.tai_s = clock_ms(CLOCK_TAI) / 1000;
-		lb->handoff.now_ns = rx.now_ms * 1000000;
+		rx.now_ms = lb_clock_ms(CLOCK_MONOTONIC);
+		rx.tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
+		lb->handoff.now_ns = rx.now_ms * LB_NS_PER_MS;
 		lb_health_process(lb->health, pfd + nq + 1 + nm, nh, rx.now_ms);
 		report_handoff_resets(lb);
 		for (i = 0; i < nq; i++) {
@@ -1042,7 +1035,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		/* A pass over the flow table starts once a second, in steps of 512. */
 		if (rx.now_ms >= next_expiry || sweeping)
 			sweeping = lb_flow_expire_step(lb_dispatcher_flows(lb->disp),
-						       rx.now_ms * 1000000);
+						       rx.now_ms * LB_NS_PER_MS);
 		if (rx.now_ms >= next_expiry) {
 			update_states(lb);
 			resolve_macs(lb);

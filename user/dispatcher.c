@@ -32,6 +32,7 @@
 #include <bpf/bpf.h>
 
 #include "dispatcher.h"
+#include "clock.h"
 #include "flow_table.h"
 #include "http.h"
 #include "log.h"
@@ -111,15 +112,6 @@ struct lb_dispatcher {
 };
 
 /* ---- helpers --------------------------------------------------------------- */
-
-/* Nanoseconds for the hand-off latency; the dispatcher's ms clock is too coarse. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
 {
@@ -398,7 +390,7 @@ static void note_chosen(struct lb_dispatcher *d, uint32_t backend)
 /* The connection now belongs to the hand-off, and so does its flow. */
 static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC);
 
 	if (c->first_byte_ns && now >= c->first_byte_ns)
 		lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
@@ -562,7 +554,7 @@ static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct 
 	}
 	if (off < end) {
 		if (!c->first_byte_ns)
-			c->first_byte_ns = mono_ns();
+			c->first_byte_ns = lb_clock_ns(CLOCK_MONOTONIC);
 		if (conn_grow(c, end, lim))
 			return false;
 	}

@@ -21,6 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
+#include "counters.h"
 #include "metrics.h"
 #include "version.h"
 
@@ -208,34 +210,6 @@ static void render_vips(struct sbuf *b, const struct lb_config *cfg)
 	}
 }
 
-/* Sum the per-CPU `stats` map; false if it cannot be read. */
-static bool read_xdp(int fd, struct lb_counter *out)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	struct lb_counter *vals;
-	bool ok = true;
-	__u32 r;
-
-	if (ncpu <= 0)
-		return false;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return false;
-	for (r = 0; r < LB_XDP_REASON_MAX && ok; r++) {
-		out[r] = (struct lb_counter){};
-		if (bpf_map_lookup_elem(fd, &r, vals)) {
-			ok = false;
-			break;
-		}
-		for (c = 0; c < ncpu; c++) {
-			out[r].packets += vals[c].packets;
-			out[r].bytes += vals[c].bytes;
-		}
-	}
-	free(vals);
-	return ok;
-}
-
 static void render_xdp(struct sbuf *b, const struct lb_metrics_source *src)
 {
 	struct lb_counter sum[LB_XDP_REASON_MAX];
@@ -243,7 +217,7 @@ static void render_xdp(struct sbuf *b, const struct lb_metrics_source *src)
 	int r;
 
 	if (src->stats_fd >= 0)
-		xdp = read_xdp(src->stats_fd, sum) ? sum : NULL;
+		xdp = lb_counters_sum(src->stats_fd, LB_XDP_REASON_MAX, sum) ? NULL : sum;
 	if (!xdp)
 		return;
 	family(b, "latebind_xdp_packets_total", "counter",
@@ -402,22 +376,21 @@ static void render_routes(struct sbuf *b, const struct lb_metrics_source *src)
 	}
 }
 
-#define NSEC_PER_SEC ((uint64_t)1000000000)
-
 /* Nanoseconds as decimal seconds, without trailing zeros: 150000 → "0.00015". */
 static void sb_seconds(struct sbuf *b, uint64_t ns)
 {
+	const uint64_t per_s = LB_NS_PER_S;
 	char frac[16];
 	int n;
 
-	if (!(ns % NSEC_PER_SEC)) {
-		sb_printf(b, "%" PRIu64, ns / NSEC_PER_SEC);
+	if (!(ns % per_s)) {
+		sb_printf(b, "%" PRIu64, ns / per_s);
 		return;
 	}
-	n = snprintf(frac, sizeof(frac), "%09" PRIu64, ns % NSEC_PER_SEC);
+	n = snprintf(frac, sizeof(frac), "%09" PRIu64, ns % per_s);
 	while (n > 0 && frac[n - 1] == '0')
 		frac[--n] = '\0';
-	sb_printf(b, "%" PRIu64 ".%s", ns / NSEC_PER_SEC, frac);
+	sb_printf(b, "%" PRIu64 ".%s", ns / per_s, frac);
 }
 
 static void render_latency(struct sbuf *b, const struct lb_histogram *h)
@@ -495,14 +468,6 @@ struct lb_metrics {
 	uint64_t accept_paused_until;
 	struct mconn c[LB_METRICS_MAX_CLIENTS];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
 {
@@ -658,7 +623,7 @@ int lb_metrics_pollfds(struct lb_metrics *m, struct pollfd *fds, int max)
 
 	if (!m || max <= 0)
 		return 0;
-	if (now_ms() >= m->accept_paused_until)
+	if (lb_clock_ms(CLOCK_MONOTONIC) >= m->accept_paused_until)
 		fds[n++] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
 	for (i = 0; i < LB_METRICS_MAX_CLIENTS && n < max; i++) {
 		struct mconn *c = &m->c[i];
@@ -895,7 +860,7 @@ void lb_metrics_serve(struct lb_metrics *m, const struct pollfd *fds, int n,
 
 	if (!m)
 		return;
-	now = now_ms();
+	now = lb_clock_ms(CLOCK_MONOTONIC);
 	/* Clients first: a slot freed here may take a connection accepted below. */
 	for (i = 0; i < LB_METRICS_MAX_CLIENTS; i++) {
 		struct mconn *c = &m->c[i];

@@ -99,7 +99,7 @@
 	X(100000000ULL, "0.1")        \
 	X(250000000ULL, "0.25")       \
 	X(500000000ULL, "0.5")        \
-	X(1000000000ULL, "1")
+	X(LB_NS_PER_S, "1")
 
 enum {
 #define LB_HIST_COUNT(ns, le) +1

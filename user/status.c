@@ -15,7 +15,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "commands.h"
+#include "counters.h"
 #include "maps.h"
 #include "stats.h"
 
@@ -31,26 +33,6 @@ static int open_pinned(const char *name)
 			errno == ENOENT ? " (no balancer has run on this host since boot, or it was "
 					  "stopped cleanly)" : "");
 	return fd;
-}
-
-static int sum_counters(int fd, struct lb_counter *out)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	struct lb_counter vals[ncpu > 0 ? ncpu : 1];
-	__u32 r;
-
-	if (ncpu <= 0)
-		return -1;
-	for (r = 0; r < LB_XDP_REASON_MAX; r++) {
-		out[r] = (struct lb_counter){};
-		if (bpf_map_lookup_elem(fd, &r, vals))
-			return -1;
-		for (c = 0; c < ncpu; c++) {
-			out[r].packets += vals[c].packets;
-			out[r].bytes += vals[c].bytes;
-		}
-	}
-	return 0;
 }
 
 static void print_backends(int fd, int names_fd, bool json)
@@ -96,14 +78,13 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 	struct lb_flow_key key, next, *prev = NULL;
 	struct lb_flow f;
 	struct lb_backend b;
-	struct timespec now;
 	char c[INET_ADDRSTRLEN], v[INET_ADDRSTRLEN], be[INET_ADDRSTRLEN];
 	long i = 0, shown = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ns = lb_clock_ns(CLOCK_MONOTONIC);
+
 	printf(json ? "\"flow_list\":[" : "Flow list (client vip state backend packets bytes idle_s):\n");
 	while (!bpf_map_get_next_key(flows_fd, prev, &next) && shown < limit) {
-		uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 		double idle;
 
 		key = next;
@@ -115,7 +96,7 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 		strcpy(be, "-");
 		if (f.state != LB_FLOW_DISPATCH && !bpf_map_lookup_elem(backends_fd, &f.backend, &b))
 			inet_ntop(AF_INET, &b.addr, be, sizeof(be));
-		idle = f.last_seen_ns && f.last_seen_ns < now_ns ? (now_ns - f.last_seen_ns) / 1e9 : 0;
+		idle = f.last_seen_ns && f.last_seen_ns < now_ns ? (now_ns - f.last_seen_ns) / (double)LB_NS_PER_S : 0;
 		if (json)
 			printf("%s{\"client\":\"%s:%u\",\"vip\":\"%s:%u\",\"state\":\"%s\","
 			       "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
@@ -211,7 +192,7 @@ int cmd_status(int argc, char **argv)
 	backends_fd = open_pinned("backends");
 	if (stats_fd < 0 || flows_fd < 0 || vips_fd < 0 || disp_fd < 0 || backends_fd < 0)
 		goto out;
-	if (sum_counters(stats_fd, counters)) {
+	if (lb_counters_sum(stats_fd, LB_XDP_REASON_MAX, counters)) {
 		fprintf(stderr, "latebind status: cannot read the counters: %s\n", strerror(errno));
 		goto out;
 	}
