@@ -68,7 +68,7 @@ static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct l
 	__be16 doff = word & bpf_htons(0xf000);
 	__u32 ifindex = skb->ifindex;
 
-	if (set_tcp(skb, p, isn, 0, doff | bpf_htons(TH_SYN | TH_FIN)) ||
+	if (set_tcp(skb, p, isn, 0, doff | bpf_htons(LB_TH_SYN | LB_TH_FIN)) ||
 	    bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS) ||
 	    set_tcp(skb, p, seq, ack, word))
 		return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
@@ -102,7 +102,7 @@ int lb_backend_ingress(struct __sk_buff *skb)
 		return not_for_vip(skb, &p);
 	flags = tcp_flags(p.th);
 	/* Only an ACK can complete a hand-off; SYNs and RSTs are the kernel's business. */
-	if ((flags & (TH_SYN | TH_RST)) || !(flags & TH_ACK))
+	if ((flags & (LB_TH_SYN | LB_TH_RST)) || !(flags & LB_TH_ACK))
 		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 
 	tuple_of(&p, &tuple);
@@ -191,9 +191,9 @@ int lb_backend_egress(struct __sk_buff *skb)
 	 * Every connection to the VIP is adopted from a cookie; this host never
 	 * answers a SYN for it itself (the balancer's TIME_WAIT-clearing SYN).
 	 */
-	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+	if ((flags & (LB_TH_SYN | LB_TH_ACK)) == (LB_TH_SYN | LB_TH_ACK))
 		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);
-	if (!(flags & (TH_FIN | TH_RST)))
+	if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	/* Our own direct copy of a FIN with data, coming round again. */
 	if (is_direct_copy(skb, &p))

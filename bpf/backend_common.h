@@ -120,7 +120,7 @@ static __always_inline int tcp_options(struct __sk_buff *skb, const struct l4 *p
 {
 	__u32 optlen = p->th->doff * 4 - sizeof(struct tcphdr);
 
-	if (optlen > TCP_MAX_OPTLEN)
+	if (optlen > LB_TCP_MAX_OPTLEN)
 		return -1;
 	*len = optlen;
 	if (!optlen)
@@ -326,7 +326,7 @@ static __always_inline int divert_end(struct __sk_buff *skb, __u8 flags,
 	int split = 1;
 
 	/* Parsed again: a caller that translated has stale packet pointers. */
-	if (!(flags & TH_RST) && !parse(skb, &q))
+	if (!(flags & LB_TH_RST) && !parse(skb, &q))
 		split = split_fin(skb, &q);
 	if (split < 0)
 		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
@@ -368,7 +368,7 @@ static __always_inline int not_for_vip(struct __sk_buff *skb, const struct l4 *p
 	bool listener;
 	__u8 flags = tcp_flags(p->th);
 
-	if (p->th->dest != cfg_vip_port || (flags & (TH_SYN | TH_RST)) || !(flags & TH_ACK))
+	if (p->th->dest != cfg_vip_port || (flags & (LB_TH_SYN | LB_TH_RST)) || !(flags & LB_TH_ACK))
 		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
 	tuple_of(p, &tuple);
 	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);

@@ -183,9 +183,9 @@ int lb_replay_ingress(struct __sk_buff *skb)
 	if (!to_vip_service(&p))
 		return not_for_vip(skb, &p);
 	flags = tcp_flags(p.th);
-	if ((flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+	if ((flags & (LB_TH_SYN | LB_TH_ACK | LB_TH_RST)) == LB_TH_SYN)
 		return replay_syn(skb, &p);
-	if (flags & TH_SYN)
+	if (flags & LB_TH_SYN)
 		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 
 	key_of_client(&p, &key);
@@ -215,7 +215,7 @@ int lb_replay_ingress(struct __sk_buff *skb)
 		opt_wr32(buf, off, opt_rd32(buf, off) - d_isn);
 		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) - d_isn);
 	}
-	if (((flags & TH_ACK) &&
+	if (((flags & LB_TH_ACK) &&
 	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) - d_isn))) ||
 	    set_options(skb, &p, old, buf, optlen))
 		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
@@ -227,9 +227,9 @@ int lb_replay_ingress(struct __sk_buff *skb)
 	 * translation. A reset connection's entry goes with --gc, the LRU, a new
 	 * replay for the tuple, or the kernel's own RST for its next segment.
 	 */
-	if (flags & (TH_FIN | TH_RST))
+	if (flags & (LB_TH_FIN | LB_TH_RST))
 		e->state = LB_HO_CLOSING;
-	else if ((flags & TH_ACK) && e->state == LB_HO_SYN_SEEN)
+	else if ((flags & LB_TH_ACK) && e->state == LB_HO_SYN_SEEN)
 		e->state = LB_HO_ESTABLISHED;
 	e->last_seen_ns = bpf_ktime_get_ns();
 	return count(skb, LB_BE_REPLAY_IN, TC_ACT_OK);
@@ -295,7 +295,7 @@ int lb_replay_egress(struct __sk_buff *skb)
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	flags = tcp_flags(p.th);
 	/* Our own direct copy of a FIN with data, translated already: as it is. */
-	if ((flags & TH_FIN) && is_direct_copy(skb, &p))
+	if ((flags & LB_TH_FIN) && is_direct_copy(skb, &p))
 		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
 	key.caddr = p.iph->daddr;
 	key.vaddr = p.iph->saddr;
@@ -304,12 +304,12 @@ int lb_replay_egress(struct __sk_buff *skb)
 	seq = p.th->seq;
 	win = p.th->window;
 	e = bpf_map_lookup_elem(&handoffs, &key);
-	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+	if ((flags & (LB_TH_SYN | LB_TH_ACK)) == (LB_TH_SYN | LB_TH_ACK))
 		return replay_synack(skb, &p, e);
 
 	if (!e || !(e->flags & LB_HO_F_SYNACK)) {
 		/* Not a hand-off of ours: its end still goes to the balancer. */
-		if (!(flags & (TH_FIN | TH_RST)))
+		if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 			return count(skb, LB_BE_REPLAY_NO_ENTRY, TC_ACT_OK);
 		return divert_end(skb, flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	}
@@ -330,14 +330,14 @@ int lb_replay_egress(struct __sk_buff *skb)
 	    set_options(skb, &p, old, buf, optlen))
 		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
 
-	if (flags & TH_RST)
+	if (flags & LB_TH_RST)
 		bpf_map_delete_elem(&handoffs, &key);
 	else {
-		if (flags & TH_FIN)
+		if (flags & LB_TH_FIN)
 			e->state = LB_HO_CLOSING;
 		e->last_seen_ns = bpf_ktime_get_ns();
 	}
-	if (!(flags & (TH_FIN | TH_RST)))
+	if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 		return count(skb, LB_BE_REPLAY_OUT, TC_ACT_OK);
 	/*
 	 * Translated first: the balancer forwards it to the client as it is, and

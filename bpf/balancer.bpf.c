@@ -69,19 +69,19 @@ static __always_inline __u32 synack_options(__u32 *opts, const struct syn_option
 {
 	__u32 n = 0;
 
-	opts[n++] = bpf_htonl(TCPOPT_MSS << 24 | 4 << 16 | mss);
+	opts[n++] = bpf_htonl(LB_TCPOPT_MSS << 24 | 4 << 16 | mss);
 	if (so->has_ts) {
 		if (so->sack_ok)
-			opts[n++] = bpf_htonl(TCPOPT_SACK_PERM << 24 | 2 << 16 | TCPOPT_TIMESTAMP << 8 | 10);
+			opts[n++] = bpf_htonl(LB_TCPOPT_SACK_PERM << 24 | 2 << 16 | LB_TCPOPT_TIMESTAMP << 8 | 10);
 		else
-			opts[n++] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 | TCPOPT_TIMESTAMP << 8 | 10);
+			opts[n++] = bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_NOP << 16 | LB_TCPOPT_TIMESTAMP << 8 | 10);
 		opts[n++] = bpf_htonl(tsval);
 		opts[n++] = bpf_htonl(so->tsval);
 	} else if (so->sack_ok) {
-		opts[n++] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 | TCPOPT_SACK_PERM << 8 | 2);
+		opts[n++] = bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_NOP << 16 | LB_TCPOPT_SACK_PERM << 8 | 2);
 	}
 	if (so->has_wscale)
-		opts[n++] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_WINDOW << 16 | 3 << 8 | cfg_wscale);
+		opts[n++] = bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_WINDOW << 16 | 3 << 8 | cfg_wscale);
 	return n * 4;
 }
 
@@ -107,7 +107,7 @@ static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct et
 	__u16 mss;
 	int delta;
 
-	if (optlen > TCP_MAX_OPTLEN)
+	if (optlen > LB_TCP_MAX_OPTLEN)
 		return verdict(bytes, LB_XDP_DROP_TCP_DOFF, XDP_DROP);
 	if (optlen && bpf_xdp_load_bytes(ctx, sizeof(*eth) + sizeof(*iph) + sizeof(*th), optbuf,
 					 optlen))
@@ -124,7 +124,7 @@ static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct et
 	co.wscale = so.has_wscale ? (so.wscale > LB_TCP_MAX_WSCALE ? LB_TCP_MAX_WSCALE : so.wscale)
 				  : LB_COOKIE_WSCALE_NONE;
 	co.sack = so.sack_ok;
-	co.ecn = (tcp_flags(th) & (TH_ECE | TH_CWR)) == (TH_ECE | TH_CWR);
+	co.ecn = (tcp_flags(th) & (LB_TH_ECE | LB_TH_CWR)) == (LB_TH_ECE | LB_TH_CWR);
 
 	t.caddr = iph->saddr;
 	t.vaddr = iph->daddr;
@@ -270,9 +270,9 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, str
 {
 	struct lb_backend *b;
 
-	if (flags & (TH_FIN | TH_RST))
+	if (flags & (LB_TH_FIN | LB_TH_RST))
 		close_flow(f);
-	if (flags & TH_ACK)
+	if (flags & LB_TH_ACK)
 		f->client_ack = bpf_ntohl(th->ack_seq);
 	b = count_flow(f, bytes);
 	if (b && b->ifindex && b->ifindex != ctx->ingress_ifindex) {
@@ -319,7 +319,7 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	 * which finds the flow closing already.
 	 */
 	if ((iph->frag_off & bpf_htons(LB_FIN_NOTICE_IP_FLAG)) &&
-	    (tcp_flags(th) & (TH_FIN | TH_RST)) == TH_FIN) {
+	    (tcp_flags(th) & (LB_TH_FIN | LB_TH_RST)) == LB_TH_FIN) {
 		close_flow(f);
 		f->last_seen_ns = bpf_ktime_get_ns();
 		return verdict(bytes, LB_XDP_DROP_FIN_NOTICE, XDP_DROP);
@@ -332,7 +332,7 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	 * backend refused the connection (no listener, full queue). The daemon
 	 * counts these toward the backend's health.
 	 */
-	if ((tcp_flags(th) & TH_RST) && f->state == LB_FLOW_BOUND && !f->packets) {
+	if ((tcp_flags(th) & LB_TH_RST) && f->state == LB_FLOW_BOUND && !f->packets) {
 		struct lb_backend *b;
 		__u32 idx = f->backend;
 
@@ -340,7 +340,7 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 		if (b)
 			__sync_fetch_and_add(&b->handoff_resets, 1);
 	}
-	if (tcp_flags(th) & (TH_FIN | TH_RST))
+	if (tcp_flags(th) & (LB_TH_FIN | LB_TH_RST))
 		close_flow(f);
 	f->last_seen_ns = bpf_ktime_get_ns();
 	if (cfg_main_ifindex && ctx->ingress_ifindex != cfg_main_ifindex) {
@@ -427,7 +427,7 @@ int lb_xdp(struct xdp_md *ctx)
 	fkey.dport = th->dest;
 	fkey.proto = IPPROTO_TCP;
 	flow = bpf_map_lookup_elem(&flows_v2, &fkey);
-	if (flow && (flags & (TH_SYN | TH_ACK)) == TH_SYN && flow->state == LB_FLOW_CLOSING) {
+	if (flow && (flags & (LB_TH_SYN | LB_TH_ACK)) == LB_TH_SYN && flow->state == LB_FLOW_CLOSING) {
 		/* The client reuses the port of a connection that has ended: a new one. */
 		bpf_map_delete_elem(&flows_v2, &fkey);
 		flow = NULL;
@@ -439,15 +439,15 @@ int lb_xdp(struct xdp_md *ctx)
 		return fast_path(ctx, eth, flow, th, flags, bytes);
 	}
 
-	if (flags & TH_SYN) {
-		if (flags & (TH_ACK | TH_FIN | TH_RST))
+	if (flags & LB_TH_SYN) {
+		if (flags & (LB_TH_ACK | LB_TH_FIN | LB_TH_RST))
 			return verdict(bytes, LB_XDP_DROP_TCP_FLAGS, XDP_DROP);
 		if (payload)
 			return verdict(bytes, LB_XDP_DROP_SYN_PAYLOAD, XDP_DROP);
 		return answer_syn(ctx, bytes, eth, iph, th, tcp_hdr_len);
 	}
 	/* Without a flow, anything but a SYN must acknowledge our SYN/ACK. */
-	if (!(flags & TH_ACK))
+	if (!(flags & LB_TH_ACK))
 		return verdict(bytes, LB_XDP_DROP_TCP_FLAGS, XDP_DROP);
 
 	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
@@ -462,7 +462,7 @@ int lb_xdp(struct xdp_md *ctx)
 			    bpf_ktime_get_tai_ns() / LB_NS_PER_S, &co))
 		return verdict(bytes, LB_XDP_DROP_BAD_COOKIE, XDP_DROP);
 
-	if (!payload && !(flags & (TH_FIN | TH_RST)) && vip->mode != LB_VIP_TCP)
+	if (!payload && !(flags & (LB_TH_FIN | LB_TH_RST)) && vip->mode != LB_VIP_TCP)
 		return verdict(bytes, LB_XDP_DROP_HANDSHAKE_ACK, XDP_DROP);
 	return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
 }

@@ -102,12 +102,12 @@ static long parse_one_option(__u32 n, void *arg)
 	__u32 i = p->i;
 	__u8 kind, olen;
 
-	if (i >= p->len || i >= TCP_MAX_OPTLEN)
+	if (i >= p->len || i >= LB_TCP_MAX_OPTLEN)
 		return 1;
 	kind = buf[idx64(i)];
-	if (kind == TCPOPT_EOL)
+	if (kind == LB_TCPOPT_EOL)
 		return 1;
-	if (kind == TCPOPT_NOP) {
+	if (kind == LB_TCPOPT_NOP) {
 		p->i = i + 1;
 		return 0;
 	}
@@ -117,23 +117,23 @@ static long parse_one_option(__u32 n, void *arg)
 	if (olen < 2 || i + olen > p->len)
 		goto bad;
 	switch (kind) {
-	case TCPOPT_MSS:
+	case LB_TCPOPT_MSS:
 		if (olen != 4)
 			goto bad;
 		o->mss = (__u16)buf[idx64(i + 2)] << 8 | buf[idx64(i + 3)];
 		break;
-	case TCPOPT_WINDOW:
+	case LB_TCPOPT_WINDOW:
 		if (olen != 3)
 			goto bad;
 		o->wscale = buf[idx64(i + 2)];
 		o->has_wscale = 1;
 		break;
-	case TCPOPT_SACK_PERM:
+	case LB_TCPOPT_SACK_PERM:
 		if (olen != 2)
 			goto bad;
 		o->sack_ok = 1;
 		break;
-	case TCPOPT_SACK:
+	case LB_TCPOPT_SACK:
 		/* Only a well-formed one is of use (its edges get rewritten); the kernel
 		 * ignores the rest, so do we. */
 		if (olen >= 10 && olen <= 34 && (olen - 2) % 8 == 0) {
@@ -149,7 +149,7 @@ static long parse_one_option(__u32 n, void *arg)
 			o->has_handoff = 1;
 		}
 		break;
-	case TCPOPT_TIMESTAMP:
+	case LB_TCPOPT_TIMESTAMP:
 		if (olen != 10)
 			goto bad;
 		o->ts_off = i;
@@ -176,8 +176,8 @@ static __always_inline int parse_syn_options(const __u8 *buf, __u32 len, struct 
 {
 	struct optparse p = { .buf = buf, .len = len, .o = o };
 
-	/* Each option takes at least one byte, so TCP_MAX_OPTLEN calls are enough. */
-	if (bpf_loop(TCP_MAX_OPTLEN, parse_one_option, &p, 0) < 0)
+	/* Each option takes at least one byte, so LB_TCP_MAX_OPTLEN calls are enough. */
+	if (bpf_loop(LB_TCP_MAX_OPTLEN, parse_one_option, &p, 0) < 0)
 		return -1;
 	return p.err;
 }

@@ -124,30 +124,30 @@ static int send_replayed_syn(struct lb_handoff *h, const struct lb_conn_view *v,
 
 	lb_handoff_opt_set_tag(&ho, lb_handoff_tag(h->secret->key, &t, v->cookie,
 						   be32toh(ho.lb_tsval), ho.wscale));
-	opts[n++] = 2; /* MSS */
-	opts[n++] = 4;
+	opts[n++] = LB_TCPOPT_MSS;
+	opts[n++] = LB_TCPOLEN_MSS;
 	opts[n++] = v->opts.mss >> 8;
 	opts[n++] = v->opts.mss & 0xff;
 	if (v->ts_ok) {
 		uint32_t tsval = htobe32(v->tsval), tsecr = 0;
 
-		opts[n++] = v->opts.sack ? 4 : 1; /* SACK permitted, or NOP */
-		opts[n++] = v->opts.sack ? 2 : 1;
-		opts[n++] = 8; /* timestamps */
-		opts[n++] = 10;
+		opts[n++] = v->opts.sack ? LB_TCPOPT_SACK_PERM : LB_TCPOPT_NOP;
+		opts[n++] = v->opts.sack ? LB_TCPOLEN_SACK_PERM : LB_TCPOPT_NOP;
+		opts[n++] = LB_TCPOPT_TIMESTAMP;
+		opts[n++] = LB_TCPOLEN_TIMESTAMP;
 		memcpy(opts + n, &tsval, 4);
 		memcpy(opts + n + 4, &tsecr, 4);
 		n += 8;
 	} else if (v->opts.sack) {
-		opts[n++] = 1;
-		opts[n++] = 1;
-		opts[n++] = 4;
-		opts[n++] = 2;
+		opts[n++] = LB_TCPOPT_NOP;
+		opts[n++] = LB_TCPOPT_NOP;
+		opts[n++] = LB_TCPOPT_SACK_PERM;
+		opts[n++] = LB_TCPOLEN_SACK_PERM;
 	}
 	if (v->opts.wscale != LB_COOKIE_WSCALE_NONE) {
-		opts[n++] = 1;
-		opts[n++] = 3; /* window scale */
-		opts[n++] = 3;
+		opts[n++] = LB_TCPOPT_NOP;
+		opts[n++] = LB_TCPOPT_WINDOW;
+		opts[n++] = LB_TCPOLEN_WINDOW;
 		opts[n++] = v->opts.wscale;
 	}
 	memcpy(opts + n, &ho, sizeof(ho));

@@ -82,9 +82,9 @@ int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 	for (i = 0; i < doff - 20;) {
 		uint8_t kind = opt[i], olen;
 
-		if (kind == 0)
+		if (kind == LB_TCPOPT_EOL)
 			break;
-		if (kind == 1) {
+		if (kind == LB_TCPOPT_NOP) {
 			i++;
 			continue;
 		}
@@ -93,7 +93,7 @@ int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 		olen = opt[i + 1];
 		if (olen < 2 || i + olen > doff - 20)
 			return -1;
-		if (kind == 8 && olen == 10) {
+		if (kind == LB_TCPOPT_TIMESTAMP && olen == LB_TCPOLEN_TIMESTAMP) {
 			s->has_ts = true;
 			s->tsval = rd32(opt + i + 2);
 			s->tsecr = rd32(opt + i + 6);

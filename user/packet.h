@@ -13,14 +13,7 @@
 #include <stdint.h>
 
 #include "maps.h"
-
-#define LB_TH_FIN 0x01
-#define LB_TH_SYN 0x02
-#define LB_TH_RST 0x04
-#define LB_TH_PSH 0x08
-#define LB_TH_ACK 0x10
-#define LB_TH_ECE 0x40
-#define LB_TH_CWR 0x80
+#include "tcp_wire.h"
 
 #define LB_FRAME_HEADROOM (14 + 20 + 60) /* Ethernet, IPv4, TCP with options */
 
