@@ -14,17 +14,9 @@
 #define IP_OFFSET	0x1fff
 #define IP_DF		0x4000
 
-/* Defaults of the load-time settings (rodata), matching the config's. */
-#ifndef LB_DEFAULT_MSS
-#define LB_DEFAULT_MSS	1400
-#endif
-#ifndef LB_DEFAULT_WSCALE
-#define LB_DEFAULT_WSCALE 7
-#endif
-/* Unscaled window in our SYN/ACK: room for a request head in one flight. */
-#ifndef LB_DEFAULT_SYN_WINDOW
-#define LB_DEFAULT_SYN_WINDOW 65535
-#endif
+/* Defaults of the load-time settings (rodata): the config's. */
+#include "defaults.h"
+
 #ifndef LB_SYNACK_TTL
 #define LB_SYNACK_TTL	64
 #endif

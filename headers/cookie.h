@@ -26,12 +26,13 @@
 #ifndef LATEBIND_COOKIE_H
 #define LATEBIND_COOKIE_H
 
+#include "defaults.h"
 #include "lb_types.h"
 
 #define LB_COOKIE_KEY_LEN	  16
 #define LB_COOKIE_MAX_WINDOWS	  4  /* bounds the validation loop in BPF */
-#define LB_COOKIE_DEFAULT_PERIOD  64 /* seconds */
-#define LB_COOKIE_DEFAULT_WINDOWS 2
+#define LB_COOKIE_DEFAULT_PERIOD  LB_DEFAULT_COOKIE_PERIOD_S
+#define LB_COOKIE_DEFAULT_WINDOWS LB_DEFAULT_COOKIE_WINDOWS
 
 #define LB_COOKIE_WSCALE_NONE 15
 #define LB_TCP_MAX_WSCALE     14

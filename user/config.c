@@ -30,6 +30,7 @@
 
 #include "hex.h"
 #include "config.h"
+#include "defaults.h"
 #include "maps.h"
 
 #define CFG_MAX_DEPTH	16		/* the schema needs 5 levels */
@@ -1337,7 +1338,7 @@ static int parse_health(struct parse *p, const struct ynode *n)
 
 	if (n->type == YN_NULL)
 		return 0;
-	if (want_map(p, n, "health", "{path: /, interval_ms: 1000, rise: 2, fall: 3}") ||
+	if (want_map(p, n, "health", "{path: " LB_DEFAULT_HEALTH_PATH ", interval_ms: " LB_STR(LB_DEFAULT_HEALTH_INTERVAL_MS) ", rise: " LB_STR(LB_DEFAULT_HEALTH_RISE) ", fall: " LB_STR(LB_DEFAULT_HEALTH_FALL) "}") ||
 	    map_fields(p, n, "health", f, H_N))
 		return -1;
 	if (f[H_PATH].val) {
@@ -1388,7 +1389,7 @@ static int parse_handoff(struct parse *p, const struct ynode *n)
 
 	if (n->type == YN_NULL)
 		return 0;
-	if (want_map(p, n, "handoff", "{mss: 1400, wscale: 7}") || map_fields(p, n, "handoff", f, O_N))
+	if (want_map(p, n, "handoff", "{mss: " LB_STR(LB_DEFAULT_MSS) ", wscale: " LB_STR(LB_DEFAULT_WSCALE) "}") || map_fields(p, n, "handoff", f, O_N))
 		return -1;
 	if (f[O_MSS].val) {
 		/* 536 is the IPv4 minimum every host takes; 9000 a jumbo frame's. */
@@ -1503,7 +1504,7 @@ static int parse_cookie(struct parse *p, const struct ynode *n)
 
 	if (n->type == YN_NULL)
 		return 0;
-	if (want_map(p, n, "cookie", "{key_file: /etc/latebind/cookie.key, period_s: 64, windows: 2}") ||
+	if (want_map(p, n, "cookie", "{key_file: " LB_DEFAULT_COOKIE_KEY_FILE ", period_s: " LB_STR(LB_DEFAULT_COOKIE_PERIOD_S) ", windows: " LB_STR(LB_DEFAULT_COOKIE_WINDOWS) "}") ||
 	    map_fields(p, n, "cookie", f, C_N))
 		return -1;
 	v = f[C_KEY_FILE].val;
@@ -1871,21 +1872,21 @@ static void prefer_syntax_error(struct parse *p)
 
 static void set_defaults(struct lb_config *cfg)
 {
-	strcpy(cfg->health.path, "/");
-	cfg->health.interval_ms = 1000;
-	cfg->health.timeout_ms = 1000;
-	cfg->health.rise = 2;
-	cfg->health.status_min = 200;
-	cfg->health.status_max = 399;
-	cfg->health.fall = 3;
-	cfg->handoff.mss = 1400;
-	cfg->handoff.wscale = 7;
-	cfg->handoff.request_limit = 16384;
-	cfg->handoff.request_timeout_ms = 10000;
-	strcpy(cfg->metrics.listen, "127.0.0.1:9180");
-	strcpy(cfg->cookie.key_file, "/etc/latebind/cookie.key");
-	cfg->cookie.period_s = 64;
-	cfg->cookie.windows = 2;
+	strcpy(cfg->health.path, LB_DEFAULT_HEALTH_PATH);
+	cfg->health.interval_ms = LB_DEFAULT_HEALTH_INTERVAL_MS;
+	cfg->health.timeout_ms = LB_DEFAULT_HEALTH_TIMEOUT_MS;
+	cfg->health.rise = LB_DEFAULT_HEALTH_RISE;
+	cfg->health.status_min = LB_DEFAULT_HEALTH_STATUS_MIN;
+	cfg->health.status_max = LB_DEFAULT_HEALTH_STATUS_MAX;
+	cfg->health.fall = LB_DEFAULT_HEALTH_FALL;
+	cfg->handoff.mss = LB_DEFAULT_MSS;
+	cfg->handoff.wscale = LB_DEFAULT_WSCALE;
+	cfg->handoff.request_limit = LB_DEFAULT_REQUEST_LIMIT;
+	cfg->handoff.request_timeout_ms = LB_DEFAULT_REQUEST_TIMEOUT_MS;
+	strcpy(cfg->metrics.listen, LB_DEFAULT_METRICS_LISTEN);
+	strcpy(cfg->cookie.key_file, LB_DEFAULT_COOKIE_KEY_FILE);
+	cfg->cookie.period_s = LB_DEFAULT_COOKIE_PERIOD_S;
+	cfg->cookie.windows = LB_DEFAULT_COOKIE_WINDOWS;
 	cfg->limits.flows = LB_MAX_FLOWS;
 }
 
