@@ -144,3 +144,25 @@ lab_backend_field() {
 	lab_number "status $2 of $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
 		awk -v ip="$ip" -v c="$col" '$2 == ip { print $c }')"
 }
+
+# lab_flow_bound CLIENT_IP BACKEND_IP: `status --flows` lists a flow from
+# CLIENT_IP to the VIP bound to BACKEND_IP (a transfer is under way there).
+lab_flow_bound() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status --flows |
+		grep -qE "^ +${1//./\\.}:[0-9]+ ${VIP//./\\.}:$VIP_PORT bound ${2//./\\.} "
+}
+
+# lab_hold_bound NODE PATH STOP: from NODE, one connection to the VIP that asks
+# for PATH once and then stays open, idle and bound to PATH's holder, until the
+# file STOP exists (at most 30 s). In the background: $! to wait for it.
+lab_hold_bound() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	lab_exec "$1" timeout 30 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		printf "GET %s HTTP/1.1\r\nHost: lab\r\n\r\n" "$2" >&3
+		for ((i = 0; i < 300; i++)); do
+			if [[ -e $3 ]]; then exit 0; fi
+			sleep 0.1
+		done
+		exit 1' "$VIP" "$VIP_PORT" "$2" "$3" &
+}

@@ -148,14 +148,15 @@ lab_balancer_config
 sed -i -e "/^backends:/a\\  - {name: web4, address: $WEB4_IP, mac: \"$WEB4_MAC\", interface: $SEG2_IF}" \
 	-e "/^routes:/a\\  - {name: web4-only, host: \"*\", prefix: /web4/, backends: [web4]}" \
 	"$LAB_BALANCER_CONF"
+mark=$(lab_log_mark "$LAB_BALANCER_LOG")
 # shellcheck disable=SC2119 # no extra daemon options
 if ! lab_balancer_start; then
 	lab_fail "redirect: balancer starts" "see $LAB_BALANCER_LOG"
 	redirect_cleanup
 	return 0
 fi
-check_match "redirect: the balancer attaches to $SEG2_IF too" "attached to $SEG2_IF too" \
-	"$(cat "$LAB_BALANCER_LOG")"
+check "redirect: the balancer attaches to $SEG2_IF too" \
+	lab_log_has "$LAB_BALANCER_LOG" "$mark" "attached to $SEG2_IF too"
 check "redirect: lb_xdp on the balancer's $SEG2_IF" \
 	bash -c "ip -n $BALANCER_NS link show $SEG2_IF | grep -q 'prog/xdp'"
 
@@ -219,11 +220,11 @@ check_eq "redirect: nothing dropped for want of a tx port" 0 \
 # Killed, the daemon leaves lb_xdp on both interfaces forwarding; the next one
 # replaces it on each, and web4's flows and closes work as before.
 xdp_id() { ip -n "$BALANCER_NS" -d link show "$1" | awk '/prog\/xdp/ { for (i = 1; i < NF; i++) if ($i == "id") print $(i + 1) }'; }
-old_id=$(xdp_id "$SEG2_IF")
+old_id=$(lab_number "XDP program id on $SEG2_IF" "$(xdp_id "$SEG2_IF")")
 kill -KILL "$LAB_BALANCER_PID"
 wait "$LAB_BALANCER_PID" 2>/dev/null || true
 LAB_BALANCER_PID=
-check "redirect: after SIGKILL lb_xdp stays on $SEG2_IF" test -n "$old_id"
+check_eq "redirect: after SIGKILL lb_xdp stays on $SEG2_IF" "prog $old_id" "prog $(xdp_id "$SEG2_IF")"
 # shellcheck disable=SC2119
 lab_balancer_start || lab_fail "redirect: new daemon starts" "see $LAB_BALANCER_LOG"
 new_id=$(xdp_id "$SEG2_IF")
@@ -237,15 +238,24 @@ check "redirect: ... and closes settle" lab_wait 8 settled
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "redirect: balancer exits 0 on SIGTERM" 0 "$rc"
-check "redirect: ... and leaves no XDP program on $SEG2_IF" \
-	bash -c "! ip -n $BALANCER_NS link show $SEG2_IF | grep -q 'prog/xdp'"
+# The interface must be there to be read: a failed `ip` is no proof of absence.
+no_xdp_on() { # NS IF
+	local out
+	out=$(ip -n "$1" link show "$2") && ! grep -q 'prog/xdp' <<<"$out"
+}
+check "redirect: ... and leaves no XDP program on $SEG2_IF" no_xdp_on "$BALANCER_NS" "$SEG2_IF"
 
 if grep -q 'backend web4 is down' "$LAB_BALANCER_LOG"; then
 	lab_fail "redirect: web4 stayed up" "$(grep 'web4' "$LAB_BALANCER_LOG" | head -3)"
 fi
 trap - TERM
 redirect_cleanup
-check "redirect: the second segment is gone" \
-	bash -c "! ip netns list | grep -qE '^($WEB4_NS|$SWITCH2_NS)\\b' &&
-		! ip -n $BALANCER_NS link show $SEG2_IF 2>/dev/null &&
-		! ip -n $ROUTER_NS link show $SEG2_IF 2>/dev/null"
+# Deleting a namespace removes its veths asynchronously: the peers' eth1 in the
+# router and the balancer go a moment later. Wait for that, then all must be gone.
+segment2_gone() {
+	! ip netns list | grep -qE "^($WEB4_NS|$SWITCH2_NS)\b" &&
+		ip -n "$BALANCER_NS" link show lo >/dev/null && ip -n "$ROUTER_NS" link show lo >/dev/null &&
+		! ip -n "$BALANCER_NS" link show "$SEG2_IF" 2>/dev/null &&
+		! ip -n "$ROUTER_NS" link show "$SEG2_IF" 2>/dev/null
+}
+check "redirect: the second segment is gone" lab_wait 10 segment2_gone
