@@ -5,9 +5,9 @@
 # and stop (by PID). Sourced by lab tests and the demo, after lib.sh.
 
 LAB_LATEBIND=$LAB_ROOT/build/latebind
-LAB_BALANCER_CONF=$LAB_RUN/balancer.yaml
-# One log per test file (run.sh exports LAB_TEST_NAME), so no test reads what an
-# earlier one wrote.
+# One config and one log per test file (run.sh exports LAB_TEST_NAME), so no
+# test runs on a config or reads log lines an earlier one left.
+LAB_BALANCER_CONF=$LAB_RUN/balancer${LAB_TEST_NAME:+-$LAB_TEST_NAME}.yaml
 LAB_BALANCER_LOG=$LAB_RUN/balancer${LAB_TEST_NAME:+-$LAB_TEST_NAME}.log
 LAB_BALANCER_PID=
 

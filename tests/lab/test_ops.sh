@@ -100,7 +100,7 @@ printf 'bogus_key: 1\n' >>"$LAB_BALANCER_CONF"
 mark=$(lab_log_mark "$LAB_BALANCER_LOG")
 "$LAB_LATEBIND" reload --pid-file "$LAB_RUN/balancer.pid"
 check "ops: broken config refused with file:line" lab_wait 10 lab_log_has "$LAB_BALANCER_LOG" \
-	"$mark" "reload refused.*balancer\\.yaml:[0-9]+: bogus_key"
+	"$mark" "reload refused.*${LAB_BALANCER_CONF##*/}:[0-9]+: bogus_key"
 not_reloaded() { ! lab_log_has "$LAB_BALANCER_LOG" "$1" '(^|[^a-z])reloaded '; }
 check "ops: ... and not taken" not_reloaded "$mark"
 cp "$LAB_RUN/ops-good.yaml" "$LAB_BALANCER_CONF"

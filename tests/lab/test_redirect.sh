@@ -177,7 +177,9 @@ tx_bytes() { # the balancer's bytes sent on both its interfaces
 redir0=$(lab_balancer_counter redirect_fast_path)
 check_eq "redirect: /web4/1m.bin intact through the VIP" "200 $(sum_of /web4/1m.bin)" \
 	"$(fetch client1 /web4/1m.bin)"
-check_eq "redirect: ... served by web4 (its access log)" 1 "$(served_by_web4 /web4/1m.bin)"
+# nginx logs a request as it ends, which may be just after curl has it all.
+served_once() { [[ $(served_by_web4 "$1") == 1 ]]; }
+check "redirect: ... served by web4 (its access log)" lab_wait 5 served_once /web4/1m.bin
 check "redirect: ... the client's packets were redirected out of $SEG2_IF" \
 	test "$(lab_balancer_counter redirect_fast_path)" -gt "${redir0:-0}"
 check_eq "redirect: /web1/1m.bin still intact through eth0 (XDP_TX)" \
@@ -245,9 +247,8 @@ no_xdp_on() { # NS IF
 }
 check "redirect: ... and leaves no XDP program on $SEG2_IF" no_xdp_on "$BALANCER_NS" "$SEG2_IF"
 
-if grep -q 'backend web4 is down' "$LAB_BALANCER_LOG"; then
-	lab_fail "redirect: web4 stayed up" "$(grep 'web4' "$LAB_BALANCER_LOG" | head -3)"
-fi
+# Health checks reach web4 through eth1 too: never marked down all along.
+check "redirect: web4 stayed up" bash -c "! grep 'backend web4 is down' '$LAB_BALANCER_LOG'"
 trap - TERM
 redirect_cleanup
 # Deleting a namespace removes its veths asynchronously: the peers' eth1 in the
