@@ -29,6 +29,7 @@
 #include <yaml.h>
 
 #include "hex.h"
+#include "host.h"
 #include "config.h"
 #include "defaults.h"
 #include "maps.h"
@@ -805,52 +806,37 @@ static int want_name(struct parse *p, const struct ynode *n, const char *key, ch
 	return 0;
 }
 
-static bool valid_hostname(const char *h, size_t len)
-{
-	size_t label = 0, i;
-
-	if (!len || len > 253)
-		return false;
-	for (i = 0; i <= len; i++) {
-		char c = i < len ? h[i] : '.';
-
-		if (c == '.') {
-			if (!label || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-		label++;
-	}
-	return true;
-}
-
 static int want_host(struct parse *p, const struct ynode *n, const char *key, char **out)
 {
-	static const char expect[] = "\"*\", a hostname like example.com, or \"*.example.com\"";
-	const char *s = want_scalar(p, n, key, expect);
+	static const char expect[] = "\"*\", a hostname like example.com, \"*.example.com\" or "
+				     "an IP-literal like [2001:db8::1]";
+	const char *s = want_scalar(p, n, key, expect), *why = NULL;
+	char canon[LB_HOST_MAX];
+	size_t off = 0, len;
 	struct qbuf q;
-	size_t i, off = 0;
 	char *h;
 
 	if (!s)
 		return -1;
-	if (strcmp(s, "*")) {
+	if (!strcmp(s, "*")) {
+		h = strdup(s);
+	} else {
 		if (n->n > 2 && s[0] == '*' && s[1] == '.')
 			off = 2;
-		if (!valid_hostname(s + off, n->n - off))
-			return fail(p, n->line, key, "%s is not a valid host; expected %s", quote(&q, n),
-				    expect);
+		len = lb_host_canon(s + off, n->n - off, canon, &why);
+		if (!len)
+			return fail(p, n->line, key, "%s is not a valid host (%s); expected %s",
+				    quote(&q, n), why, expect);
+		/* Stored canonical ("*." kept), as requests' hosts are compared. */
+		h = malloc(off + len + 1);
+		if (h) {
+			memcpy(h, s, off);
+			memcpy(h + off, canon, len);
+			h[off + len] = '\0';
+		}
 	}
-	h = malloc(n->n + 1);
 	if (!h)
 		return oom(p, n->line, key);
-	/* Host headers are case-insensitive; the directory compares lower case. */
-	for (i = 0; i <= n->n; i++)
-		h[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i];
 	*out = h;
 	return 0;
 }

@@ -24,9 +24,9 @@
 #include <string.h>
 
 #include "directory.h"
+#include "host.h"
 
 #define NONE		UINT32_MAX
-#define HOST_MAX	255
 #define ROUTE_PATH_MAX	LB_PATH_MAX
 
 struct route_rec {
@@ -329,77 +329,28 @@ static uint32_t set_intern(struct lb_directory *d, const uint32_t *v, size_t n)
 /* --- validation ----------------------------------------------------------- */
 
 /*
- * "*", "*.name" or "name" into @out as the table key ("*", ".name", "name"):
- * lower case, one trailing dot dropped. Returns its length, or 0 with @why.
+ * "*", "*.name" or "name" into @out as the table key ("*", ".name", "name"),
+ * the name in its canonical form (lb_host_canon). Returns its length, or 0
+ * with @why.
  */
 static size_t host_pattern(const char *host, char *out, const char **why)
 {
-	size_t n = strlen(host), i = 0, o = 0;
-	bool label_empty = true;
+	size_t n = strlen(host), len;
 
 	if (n == 1 && host[0] == '*') {
 		out[0] = '*';
 		return 1;
 	}
 	if (n >= 2 && host[0] == '*' && host[1] == '.') {
-		out[o++] = '.';
-		i = 2;
-	} else if (memchr(host, '*', n)) {
+		out[0] = '.';
+		len = lb_host_canon(host + 2, n - 2, out + 1, why);
+		return len ? len + 1 : 0;
+	}
+	if (memchr(host, '*', n)) {
 		*why = "'*' only as the whole host or as a leading \"*.\"";
 		return 0;
 	}
-	if (n > i && host[i] == '[') {
-		/* IP-literal: compared as written, lower-cased. */
-		if (o || host[n - 1] != ']' || n - i < 4) {
-			*why = "invalid IP-literal host";
-			return 0;
-		}
-		for (; i < n; i++) {
-			unsigned char c = lower(host[i]);
-
-			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' ||
-			      c == '.' || ((c == '[' || c == ']') && (i == 0 || i == n - 1)))) {
-				*why = "invalid IP-literal host";
-				return 0;
-			}
-			out[o++] = c;
-		}
-		return o;
-	}
-	for (; i < n; i++) {
-		unsigned char c = lower(host[i]);
-
-		if (c == ':') {
-			*why = "a host pattern takes no port";
-			return 0;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		      c == '.')) {
-			*why = "invalid character in host";
-			return 0;
-		}
-		if (c == '.') {
-			if (label_empty) {
-				*why = "empty label in host";
-				return 0;
-			}
-			label_empty = true;
-		} else {
-			label_empty = false;
-		}
-		if (o >= HOST_MAX) {
-			*why = "host longer than 255 characters";
-			return 0;
-		}
-		out[o++] = c;
-	}
-	if (o > 1 && out[o - 1] == '.')
-		o--;
-	if (o == 0 || (o == 1 && out[0] == '.')) {
-		*why = "empty host";
-		return 0;
-	}
-	return o;
+	return lb_host_canon(host, n, out, why);
 }
 
 /*
@@ -583,7 +534,7 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 	uint32_t *sorted = NULL;
 	const char *prev_host = NULL;
 	uint32_t prev_scope = NONE;
-	char pat[HOST_MAX + 2];
+	char pat[LB_HOST_MAX + 2];
 
 	if (!d)
 		goto oom;
@@ -817,10 +768,10 @@ static uint32_t lookup_scope(const struct lb_directory *d, uint32_t sc, uint64_t
 bool lb_directory_lookup(const struct lb_directory *d, const char *host, size_t hostlen,
 			 const char *path, size_t pathlen, struct lb_route_match *m)
 {
-	char h[HOST_MAX];
+	char h[LB_HOST_MAX];
 	/* A dot can stand at every position (the parser lets "[....]" through). */
-	uint64_t hh[HOST_MAX], hs, hpath;
-	uint32_t at[HOST_MAX], r = NONE, sc;
+	uint64_t hh[LB_HOST_MAX], hs, hpath;
+	uint32_t at[LB_HOST_MAX], r = NONE, sc;
 	size_t n = 0, ndots = 0;
 
 	if (!d || !d->n_routes)
@@ -841,7 +792,7 @@ bool lb_directory_lookup(const struct lb_directory *d, const char *host, size_t 
 		n--;
 
 	/* A longer host is no name a route can carry: only "*" applies. */
-	if (n && n <= HOST_MAX) {
+	if (n && n <= LB_HOST_MAX) {
 		for (size_t i = 0; i < n; i++)
 			h[i] = (char)lower(host[i]);
 

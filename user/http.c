@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "host.h"
 #include "http.h"
 
 enum line_kind {
@@ -89,12 +90,6 @@ static inline bool is_path_char(unsigned char c)
 static inline bool is_query_char(unsigned char c)
 {
 	return c > 0x20 && c < 0x7f && c != '#';
-}
-
-/* Host names as DNS has them, plus '_' seen in internal names; no %-escapes. */
-static inline bool is_host_char(unsigned char c)
-{
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
 }
 
 static inline unsigned char lower(unsigned char c)
@@ -202,57 +197,35 @@ static int take_lf_after_cr(struct parser *p)
 }
 
 /*
- * uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2) into @out: lower case,
- * without port, without one trailing dot ("a.example." names the same site
- * as "a.example"). reg-names are restricted to DNS-like characters; an
- * IP-literal to hex digits, ':' and '.'. Returns 0 or -1.
+ * uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2) into @out: the host in
+ * its canonical form (lb_host_canon: lower case, one trailing dot dropped),
+ * without the port. Returns 0 or -1.
  */
 static int parse_host(const unsigned char *s, size_t n, bool allow_empty, char *out,
 		      size_t *outlen, uint16_t *port)
 {
-	size_t i = 0, o = 0;
+	const unsigned char *end;
+	const char *why;
+	size_t i, o;
 
 	*port = 0;
 	*outlen = 0;
 	out[0] = '\0';
 	if (n == 0)
 		return allow_empty ? 0 : -1;
-
+	/* The host ends after an IP-literal's ']', or else at the port's ':'. */
 	if (s[0] == '[') {
-		out[o++] = '[';
-		for (i = 1; i < n && s[i] != ']'; i++) {
-			if (lb_hex_digit(s[i]) < 0 && s[i] != ':' && s[i] != '.')
-				return -1;
-			if (o >= LB_HTTP_HOST_MAX - 1)
-				return -1;
-			out[o++] = lower(s[i]);
-		}
-		if (i >= n || i < 3) /* no ']' or fewer than two characters ("::") */
+		end = memchr(s, ']', n);
+		if (!end)
 			return -1;
-		out[o++] = ']';
-		i++;
+		i = (size_t)(end - s) + 1;
 	} else {
-		bool label_empty = true;
-
-		for (; i < n && s[i] != ':'; i++) {
-			if (!is_host_char(s[i]))
-				return -1;
-			if (s[i] == '.') {
-				if (label_empty) /* ".a", "a..b" */
-					return -1;
-				label_empty = true;
-			} else {
-				label_empty = false;
-			}
-			if (o >= LB_HTTP_HOST_MAX)
-				return -1;
-			out[o++] = lower(s[i]);
-		}
-		if (o > 0 && out[o - 1] == '.')
-			o--;
-		if (o == 0)
-			return -1;
+		end = memchr(s, ':', n);
+		i = end ? (size_t)(end - s) : n;
 	}
+	o = lb_host_canon((const char *)s, i, out, &why);
+	if (!o)
+		return -1;
 
 	if (i < n) {
 		uint32_t v = 0;
@@ -389,7 +362,9 @@ static int scan_absolute(struct parser *p)
 		r = peek(p, &c);
 		if (r)
 			return r;
-		if (is_host_char(c) || c == ':' || c == '[' || c == ']') {
+		/* The authority's extent only; lb_host_canon() judges the host. */
+		if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == ':' ||
+		    c == '[' || c == ']') {
 			p->pos++;
 			continue;
 		}

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host.h"
+
 /* Return values of lb_http_parse_head(); errors are the negated status. */
 #define LB_HTTP_DONE	0	/* complete head; req->head_len says where it ends */
 #define LB_HTTP_AGAIN	1	/* valid so far, need more bytes */
@@ -44,7 +46,7 @@
 #define LB_HTTP_E505	(-505)
 
 /* A DNS name is at most 253 characters; leave room for "a.b." and IP-literals. */
-#define LB_HTTP_HOST_MAX 255
+#define LB_HTTP_HOST_MAX LB_HOST_MAX
 
 /* A zero member means its default, so a zeroed config section still works. */
 struct lb_http_limits {

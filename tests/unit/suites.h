@@ -14,5 +14,6 @@ Suite *dispatcher_suite(void);
 Suite *health_suite(void);
 Suite *metrics_suite(void);
 Suite *flow_table_suite(void);
+Suite *host_suite(void);
 
 #endif
