@@ -7,7 +7,6 @@
 #define LB_EXIT_OK	       0
 #define LB_EXIT_FAIL	       1 /* the operation failed */
 #define LB_EXIT_USAGE	       2 /* bad command line */
-#define LB_EXIT_NOT_BUILT      3 /* this version does not have the feature yet */
 
 int cmd_balancer(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);

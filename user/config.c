@@ -995,8 +995,13 @@ static int parse_vip(struct parse *p, const struct ynode *n, size_t idx)
 		return -1;
 	v.port = (uint16_t)port;
 	if (f[V_MODE].val && want_enum(p, f[V_MODE].val, subkey(key, where, "mode"), "a VIP mode",
-				       modes, 2, "http or tcp", &v.mode))
+				       modes, 2, "http", &v.mode))
 		return -1;
+	/* Binding on the handshake is not built: every such connection would be reset. */
+	if (v.mode == LB_VIP_TCP)
+		return fail(p, f[V_MODE].val->line, subkey(key, where, "mode"),
+			    "tcp (binding on the handshake) is not built in this version; expected "
+			    "http");
 	for (i = 0; i < cfg->n_vips; i++)
 		if (cfg->vips[i].address.s_addr == v.address.s_addr && cfg->vips[i].port == v.port)
 			return fail(p, n->line, where,

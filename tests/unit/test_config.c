@@ -22,8 +22,8 @@ static const char example[] =
 	"vips:\n"								  /* 3 */
 	"  - address: 192.0.2.80\n"						  /* 4 */
 	"    port: 80\n"							  /* 5 */
-	"    mode: http            # http | tcp\n"				  /* 6 */
-	"  - {address: 192.0.2.81, port: 6379, mode: tcp}\n"			  /* 7 */
+	"    mode: http            # the only mode built\n"			  /* 6 */
+	"  - {address: 192.0.2.81, port: 8080}\n"				  /* 7 */
 	"backends:\n"								  /* 8 */
 	"  - {name: web1, address: 198.51.100.11, weight: 1, handoff: cookie}\n"  /* 9 */
 	"  - {name: web2, address: 198.51.100.12, weight: 300, handoff: replay,\n" /* 10 */
@@ -74,8 +74,8 @@ START_TEST(test_example_values)
 	ck_assert_int_eq(cfg.vips[0].mode, LB_VIP_HTTP);
 	ck_assert_int_eq(cfg.vips[0].line, 4);
 	ck_assert_str_eq(ip(cfg.vips[1].address, a), "192.0.2.81");
-	ck_assert_uint_eq(cfg.vips[1].port, 6379);
-	ck_assert_int_eq(cfg.vips[1].mode, LB_VIP_TCP);
+	ck_assert_uint_eq(cfg.vips[1].port, 8080);
+	ck_assert_int_eq(cfg.vips[1].mode, LB_VIP_HTTP);
 	ck_assert_int_eq(cfg.vips[1].line, 7);
 
 	ck_assert_uint_eq(cfg.n_backends, 3);
@@ -244,7 +244,7 @@ static const char *const good[] = {
 	BASE "limits: {flows: 16}\n",
 	BASE "limits: {flows: 16777216}\n",
 	BASE "limits: {}\n",
-	IFACE VIP(", mode: tcp") BE(", weight: 65535, mac: \"aa:bb:cc:dd:ee:f0\"") ROUTES,
+	IFACE VIP(", mode: http") BE(", weight: 65535, mac: \"aa:bb:cc:dd:ee:f0\"") ROUTES,
 	/* Same address, other port; same prefix, other host; path and prefix alike. */
 	IFACE "vips: [{address: 192.0.2.80, port: 80}, {address: 192.0.2.80, port: 443}]\n" BACKENDS
 	      "routes: [{prefix: /a, backends: [web1]}, {host: a.example, prefix: /a, backends: [web1]},"
@@ -353,7 +353,9 @@ static const struct bad bad[] = {
 	{ IFACE "vips: [{address: 127.0.0.1, port: 80}]\n" BACKENDS ROUTES, 2, "vips[0].address", "loopback" },
 	{ IFACE "vips: [{address: 224.0.0.1, port: 80}]\n" BACKENDS ROUTES, 2, "vips[0].address", "multicast" },
 	{ IFACE "vips: [{address: 0.0.0.0, port: 80}]\n" BACKENDS ROUTES, 2, "vips[0].address", "0.0.0.0/8" },
-	{ IFACE VIP(", mode: udp") BACKENDS ROUTES, 2, "vips[0].mode", "\"udp\" is not a VIP mode; expected http or tcp" },
+	{ IFACE VIP(", mode: udp") BACKENDS ROUTES, 2, "vips[0].mode", "\"udp\" is not a VIP mode; expected http" },
+	{ IFACE VIP(", mode: tcp") BACKENDS ROUTES, 2, "vips[0].mode",
+	  "tcp (binding on the handshake) is not built in this version; expected http" },
 	{ IFACE VIPS BE(", handoff: magic") ROUTES, 3, "backends[0].handoff", "expected cookie or replay" },
 	{ IFACE VIPS BE(", state: down") ROUTES, 3, "backends[0].state", "health checks only; expected up or draining" },
 	{ IFACE VIPS BE(", state: sleeping") ROUTES, 3, "backends[0].state", "expected up or draining" },

@@ -31,7 +31,7 @@ static const char yaml[] =
 	"interface: eth0\n"
 	"vips:\n"
 	"  - {address: 192.0.2.80, port: 80, mode: http}\n"
-	"  - {address: 192.0.2.81, port: 8080, mode: tcp}\n"
+	"  - {address: 192.0.2.81, port: 8080, mode: http}\n"
 	"backends:\n"
 	"  - {name: web1, address: 198.51.100.11}\n"
 	"  - {name: web2, address: 198.51.100.12, weight: 3}\n"
@@ -276,7 +276,7 @@ START_TEST(test_render_full_page)
 	check_grammar(text);
 	ck_assert_line(text, "latebind_build_info{version=\"1.2.3\"} 1");
 	ck_assert_line(text, "latebind_vip_info{vip=\"192.0.2.80:80\",mode=\"http\"} 1");
-	ck_assert_line(text, "latebind_vip_info{vip=\"192.0.2.81:8080\",mode=\"tcp\"} 1");
+	ck_assert_line(text, "latebind_vip_info{vip=\"192.0.2.81:8080\",mode=\"http\"} 1");
 
 	/* XDP: every reason, packets and bytes, by the names in stats.h. */
 	ck_assert_line(text, "# TYPE latebind_xdp_packets_total counter");
