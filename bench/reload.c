@@ -89,8 +89,8 @@ static void write_config(FILE *f, size_t n, bool b)
 			fprintf(f, "  - {name: r%07zu, host: \"*\", path: /d%03zu/f%07zu.jpg, "
 				   "backends: %s}\n", i, i % 1000, i, sets[i % 4]);
 		else
-			fprintf(f, "  - {name: r%07zu, host: \"*\", prefix: /p%07zu/, backends: %s}\n",
-				i, i, sets[i % 4]);
+			fprintf(f, "  - {name: r%07zu, host: \"*\", prefix: /p%07zu/, "
+				   "backends: %s}\n", i, i, sets[i % 4]);
 	}
 	fprintf(f, "cookie: {key_file: /nonexistent/reload-bench.key}\n");
 }
@@ -126,7 +126,6 @@ static void reload(struct daemon *lb, const char *path, double *t)
 		exit(2);
 	}
 	t2 = wall();
-	lb_dispatcher_set_config(lb->disp, &fresh, dir);
 	old = lb->cfg;
 	lb->cfg = fresh;
 	lb_dispatcher_set_config(lb->disp, &lb->cfg, dir);
@@ -224,8 +223,9 @@ int main(int argc, char **argv)
 		double *tr = t + r * STEPS;
 
 		reload(&lb, path[(r + 1) % 2], tr);
-		printf("round=%zu routes=%zu load_s=%.3f build_s=%.3f set_config_s=%.3f free_s=%.3f "
-		       "total_s=%.3f\n", r + 1, lb.cfg.n_routes, tr[0], tr[1], tr[2], tr[3], tr[4]);
+		printf("round=%zu routes=%zu load_s=%.3f build_s=%.3f set_config_s=%.3f "
+		       "free_s=%.3f total_s=%.3f\n", r + 1, lb.cfg.n_routes, tr[0], tr[1], tr[2],
+		       tr[3], tr[4]);
 		fflush(stdout);
 	}
 

@@ -1584,6 +1584,151 @@ START_TEST(test_handoff_other_interface)
 }
 END_TEST
 
+/* ---- reload: route counters follow route names ---------------------------------- */
+
+static const char yaml_reload_head[] =
+	"interface: eth0\n"
+	"vips:\n"
+	"  - {address: 192.0.2.80, port: 80, mode: http}\n"
+	"backends:\n"
+	"  - {name: web1, address: 198.51.100.11}\n"
+	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n"
+	"routes:\n";
+
+/* "plain" has the default name: route3, by its index, in both. */
+static const char routes_a[] =
+	"  - {name: keep, host: \"*\", prefix: /keep/, backends: [web1]}\n"
+	"  - {name: gone, host: \"*\", prefix: /gone/, backends: [web1]}\n"
+	"  - {name: moved, host: \"*\", prefix: /moved/, backends: [web1]}\n"
+	"  - {host: \"*\", prefix: /plain/, backends: [web1]}\n";
+static const char routes_b[] =
+	"  - {name: fresh, host: \"*\", prefix: /fresh/, backends: [web1]}\n"
+	"  - {name: moved, host: \"*\", prefix: /moved/, backends: [web1]}\n"
+	"  - {name: keep, host: \"*\", prefix: /keep/, backends: [web1]}\n"
+	"  - {host: \"*\", prefix: /plain/, backends: [web1]}\n";
+
+static char yaml_buf[65536];
+
+static const char *yaml_routes(const char *routes)
+{
+	snprintf(yaml_buf, sizeof(yaml_buf), "%s%s", yaml_reload_head, routes);
+	return yaml_buf;
+}
+
+static void setup_reload(void)
+{
+	setup_with(yaml_routes(routes_a));
+}
+
+/* As the daemon reloads: the new config fills t.cfg in place, then the old one goes. */
+static void reload_with(const char *text)
+{
+	struct lb_config fresh = {}, old;
+	struct lb_directory *dir;
+	char err[LB_ERR_MAX];
+
+	ck_assert_msg(!lb_config_parse("reload.yaml", text, strlen(text), &fresh, err,
+				       sizeof(err)),
+		      "config: %s", err);
+	dir = lb_directory_build(fresh.routes, fresh.n_routes, err, sizeof(err));
+	ck_assert_msg(dir, "directory: %s", err);
+	old = t.cfg;
+	t.cfg = fresh;
+	lb_dispatcher_set_config(t.d, &t.cfg, dir);
+	lb_config_free(&old);
+	lb_directory_free(t.dir);
+	t.dir = dir;
+}
+
+/* @n requests for @path, each on a connection of its own, all handed off. */
+static void requests(const char *path, unsigned n)
+{
+	static uint16_t port = 41000;
+	char req[128];
+	struct client cl;
+	unsigned before = t.binds;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	for (unsigned i = 0; i < n; i++) {
+		client_init(&cl, port, 0x20000000 + port, true, &opts_full);
+		port++;
+		client_str(&cl, 0, req);
+	}
+	ck_assert_uint_eq(t.binds, before + n);
+}
+
+static void expect_counts(const uint64_t *want, size_t n)
+{
+	const uint64_t *got = lb_dispatcher_route_requests(t.d);
+
+	ck_assert_uint_eq(t.cfg.n_routes, n);
+	ck_assert_ptr_nonnull(got);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(got[i] == want[i], "route %zu (%s): %llu requests, expected %llu", i,
+			      t.cfg.routes[i].name, (unsigned long long)got[i],
+			      (unsigned long long)want[i]);
+}
+
+START_TEST(test_reload_keeps_route_counts)
+{
+	static const uint64_t a[] = { 2, 1, 3, 1 }, b[] = { 0, 3, 2, 1 }, b2[] = { 1, 3, 3, 1 },
+			      a2[] = { 3, 0, 3, 1 };
+
+	requests("/keep/x", 2);
+	requests("/gone/x", 1);
+	requests("/moved/x", 3);
+	requests("/plain/x", 1);
+	expect_counts(a, 4);
+	/* Kept routes keep their counts wherever they moved; new ones start at 0. */
+	reload_with(yaml_routes(routes_b));
+	expect_counts(b, 4);
+	/* The new indexes are the ones counted. */
+	requests("/fresh/x", 1);
+	requests("/keep/x", 1);
+	expect_counts(b2, 4);
+	/* A removed route's count went with it: back again, it starts at 0. */
+	reload_with(yaml_routes(routes_a));
+	expect_counts(a2, 4);
+}
+END_TEST
+
+/* Enough routes to collide in the name table; the reload reverses, drops and adds. */
+#define MANY 600
+
+START_TEST(test_reload_many_routes)
+{
+	static uint64_t want[MANY + MANY / 4];
+	char routes[MANY * 80], *p = routes, path[32];
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < MANY; i++)
+		p += sprintf(p, "  - {name: n%u, host: \"*\", prefix: /n%u/, backends: [web1]}\n",
+			     i, i);
+	reload_with(yaml_routes(routes));
+	for (i = 0; i < MANY; i++) {
+		snprintf(path, sizeof(path), "/n%u/x", i);
+		requests(path, i % 4);
+	}
+	/* Reversed, every third gone, a quarter as many new ones in between. */
+	p = routes;
+	for (i = MANY; i-- > 0;) {
+		if (i % 4 == 0) {
+			p += sprintf(p, "  - {name: m%u, host: \"*\", prefix: /m%u/, "
+					"backends: [web1]}\n", i, i);
+			want[n++] = 0;
+		}
+		if (i % 3 == 0)
+			continue;
+		p += sprintf(p, "  - {name: n%u, host: \"*\", prefix: /n%u/, backends: [web1]}\n",
+			     i, i);
+		want[n++] = i % 4;
+	}
+	reload_with(yaml_routes(routes));
+	expect_counts(want, n);
+}
+END_TEST
+
 /* One iteration per table row (_i is the row). */
 #define ADD_ROWS(tc, fn, rows)                                                 \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(rows) / sizeof((rows)[0])))
@@ -1622,6 +1767,12 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_replay_client_rst);
 	tcase_add_test(tc, test_replay_mixed_cookie_backend);
 	ADD_ROWS(tc, test_replay_frames, syn_rows);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_checked_fixture(tc, setup_reload, teardown);
+	tcase_add_test(tc, test_reload_keeps_route_counts);
+	tcase_add_test(tc, test_reload_many_routes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("other interface");
