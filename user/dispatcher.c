@@ -891,40 +891,59 @@ static uint64_t name_hash(const char *s)
 	return h ^ h >> 32;
 }
 
-/*
- * @counts[i] = the count of the old route named as new route i (the loader
- * refuses two routes of one name). A table of the old names makes this linear:
- * comparing every pair of names took hours at a million routes.
- */
-static int carry_route_counts(const struct lb_dispatcher *d, const struct lb_config *cfg,
-			      uint64_t *counts)
+/* Old route indexes by name: open addressing, load <= 1/2; NULL if out of memory. */
+static uint32_t *name_table(const struct lb_dispatcher *d, size_t *mask)
 {
-	size_t cap = 2, mask, i, k;
+	size_t cap = 2, i, k;
 	uint32_t *slot; /* old route index + 1; 0: empty */
 
-	if (!d->route_requests || !d->n_counted)
-		return 0;
 	while (cap < 2 * d->n_counted)
 		cap <<= 1;
 	slot = calloc(cap, sizeof(*slot));
 	if (!slot)
-		return -1;
-	mask = cap - 1;
+		return NULL;
+	*mask = cap - 1;
 	for (i = 0; i < d->n_counted; i++) {
 		if (!d->counted[i].name)
 			continue;
-		for (k = name_hash(d->counted[i].name) & mask; slot[k]; k = (k + 1) & mask)
+		for (k = name_hash(d->counted[i].name) & *mask; slot[k]; k = (k + 1) & *mask)
 			;
 		slot[k] = i + 1;
 	}
+	return slot;
+}
+
+/*
+ * @counts[i] = the count of the old route named as new route i (the loader
+ * refuses two routes of one name). Most reloads keep the routes in order, so
+ * the old list is followed while it matches; the first route out of step
+ * builds a table of the old names for the rest. Linear either way: comparing
+ * every pair of names took hours at a million routes.
+ */
+static int carry_route_counts(const struct lb_dispatcher *d, const struct lb_config *cfg,
+			      uint64_t *counts)
+{
+	size_t mask = 0, i, k, next = 0; /* next: the old route expected next */
+	uint32_t *slot = NULL;
+
+	if (!d->route_requests || !d->n_counted)
+		return 0;
 	for (i = 0; i < cfg->n_routes; i++) {
 		const char *name = cfg->routes[i].name;
 
 		if (!name)
 			continue;
+		if (next < d->n_counted && d->counted[next].name &&
+		    !strcmp(d->counted[next].name, name)) {
+			counts[i] = d->route_requests[next++];
+			continue;
+		}
+		if (!slot && !(slot = name_table(d, &mask)))
+			return -1;
 		for (k = name_hash(name) & mask; slot[k]; k = (k + 1) & mask) {
 			if (!strcmp(d->counted[slot[k] - 1].name, name)) {
-				counts[i] = d->route_requests[slot[k] - 1];
+				next = slot[k];
+				counts[i] = d->route_requests[next - 1];
 				break;
 			}
 		}

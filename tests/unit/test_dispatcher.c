@@ -1607,7 +1607,10 @@ static const char routes_b[] =
 	"  - {name: keep, host: \"*\", prefix: /keep/, backends: [web1]}\n"
 	"  - {host: \"*\", prefix: /plain/, backends: [web1]}\n";
 
-static char yaml_buf[65536];
+/* Enough routes to collide in the name table; MANY / 4 routes m<tag>_<i> at most on top. */
+#define MANY 600
+
+static char yaml_buf[(MANY + MANY / 4) * 80 + 1024];
 
 static const char *yaml_routes(const char *routes)
 {
@@ -1692,40 +1695,60 @@ START_TEST(test_reload_keeps_route_counts)
 }
 END_TEST
 
-/* Enough routes to collide in the name table; the reload reverses, drops and adds. */
-#define MANY 600
+static const struct reload_step {
+	bool reversed;
+	unsigned gone;	/* n<i> left out when i % gone == 0 (0: none), and n<gone_too> */
+	unsigned gone_too;
+	unsigned fresh; /* m<tag>_<i> before n<i> when i % fresh == 0 (0: none) */
+	char tag;	/* the same tag again: the same m routes, kept */
+} reload_steps[] = {
+	{ false, 0, MANY, 0, 'a' },	/* all of them, in order */
+	{ true, 3, MANY, 4, 'b' },	/* reversed: out of step throughout */
+	{ false, 5, MANY, 7, 'c' },	/* in order again, with gaps and new ones */
+	{ false, 5, MANY, 7, 'c' },	/* unchanged: followed in step, no table */
+	{ false, 5, 301, 7, 'c' },	/* one gone in the middle: back in step after it */
+};
 
 START_TEST(test_reload_many_routes)
 {
-	static uint64_t want[MANY + MANY / 4];
-	char routes[MANY * 80], *p = routes, path[32];
-	size_t n = 0;
-	unsigned i;
+	static uint64_t want[MANY + MANY / 4], have[MANY];
+	static char routes[(MANY + MANY / 4) * 80];
+	char path[32];
+	size_t st, n;
+	unsigned i, k;
 
-	for (i = 0; i < MANY; i++)
-		p += sprintf(p, "  - {name: n%u, host: \"*\", prefix: /n%u/, backends: [web1]}\n",
-			     i, i);
-	reload_with(yaml_routes(routes));
-	for (i = 0; i < MANY; i++) {
-		snprintf(path, sizeof(path), "/n%u/x", i);
-		requests(path, i % 4);
-	}
-	/* Reversed, every third gone, a quarter as many new ones in between. */
-	p = routes;
-	for (i = MANY; i-- > 0;) {
-		if (i % 4 == 0) {
-			p += sprintf(p, "  - {name: m%u, host: \"*\", prefix: /m%u/, "
+	for (st = 0; st < sizeof(reload_steps) / sizeof(reload_steps[0]); st++) {
+		const struct reload_step *r = &reload_steps[st];
+		bool kept[MANY];
+		char *p = routes;
+
+		for (n = 0, k = 0; k < MANY; k++) {
+			i = r->reversed ? MANY - 1 - k : k;
+			if (r->fresh && i % r->fresh == 0) {
+				p += sprintf(p, "  - {name: m%c_%u, host: \"*\", prefix: /m%c_%u/, "
+						"backends: [web1]}\n", r->tag, i, r->tag, i);
+				want[n++] = 0;
+			}
+			kept[i] = !(r->gone && i % r->gone == 0) && i != r->gone_too;
+			if (!kept[i])
+				continue;
+			p += sprintf(p, "  - {name: n%u, host: \"*\", prefix: /n%u/, "
 					"backends: [web1]}\n", i, i);
-			want[n++] = 0;
+			want[n++] = have[i];
 		}
-		if (i % 3 == 0)
-			continue;
-		p += sprintf(p, "  - {name: n%u, host: \"*\", prefix: /n%u/, backends: [web1]}\n",
-			     i, i);
-		want[n++] = i % 4;
+		reload_with(yaml_routes(routes));
+		expect_counts(want, n);
+		/* Counts for the next step: gone ones start again from 0. */
+		for (i = 0; i < MANY; i++) {
+			if (!kept[i]) {
+				have[i] = 0;
+				continue;
+			}
+			snprintf(path, sizeof(path), "/n%u/x", i);
+			requests(path, (i + st) % 4);
+			have[i] += (i + st) % 4;
+		}
 	}
-	reload_with(yaml_routes(routes));
-	expect_counts(want, n);
 }
 END_TEST
 
