@@ -41,11 +41,11 @@ BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
 .DELETE_ON_ERROR:
 .PHONY: FORCE all deps install uninstall clean vmlinux test test-unit test-bpf test-lab test-fuzz \
-        lab-up lab-down demo bench format
+        lab-up lab-down demo bench bench-reload format
 
 all: $(BUILD)/latebind $(BPF_OBJS) $(LAB_BPF_OBJS)
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests $(BUILD)/lab:
+$(BUILD) $(BUILD)/user $(BUILD)/tests $(BUILD)/lab $(BUILD)/bench:
 	mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
@@ -121,6 +121,13 @@ demo: deps all
 
 bench: deps all
 	bench/run.sh
+
+# Reload time at BENCH_ROUTES routes; links the daemon's own objects, like the tests.
+$(BUILD)/bench/reload: bench/reload.c $(LIB_OBJS) | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+bench-reload: $(BUILD)/bench/reload
+	$(BUILD)/bench/reload --routes $${BENCH_ROUTES:-1000000}
 
 # `make fuzz` and its objects (libFuzzer, ASan, UBSan): tests/fuzz/fuzz.mk.
 -include tests/fuzz/fuzz.mk

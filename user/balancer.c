@@ -891,7 +891,7 @@ static int remap_backends(const struct lb_daemon *lb, struct lb_config *fresh, c
 /* SIGHUP: the new config or, if anything is wrong with it, the running one. */
 static void reload(struct lb_daemon *lb)
 {
-	struct lb_config fresh = {};
+	struct lb_config fresh = {}, old;
 	struct lb_directory *dir;
 	char err[LB_ERR_MAX];
 
@@ -936,12 +936,13 @@ static void reload(struct lb_daemon *lb)
 		goto refuse;
 	}
 	/* The pieces that held the old config and directory move to the new ones. */
-	lb_dispatcher_set_config(lb->disp, &fresh, dir);
+	old = lb->cfg;
+	lb->cfg = fresh;
+	/* It reads the old routes' names to carry its counters over: free them after. */
+	lb_dispatcher_set_config(lb->disp, &lb->cfg, dir);
+	lb_config_free(&old);
 	lb_directory_free(lb->dir);
 	lb->dir = dir;
-	lb_config_free(&lb->cfg);
-	lb->cfg = fresh;
-	lb_dispatcher_set_config(lb->disp, &lb->cfg, lb->dir);
 	lb->handoff.cfg = &lb->cfg;
 	if (lb_health_reconfigure(lb->health, &lb->cfg, 0))
 		pr_warn("reload: health checks keep the old backends: %s\n", strerror(errno));

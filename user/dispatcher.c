@@ -106,7 +106,10 @@ struct lb_dispatcher {
 	uint64_t now_ms;
 	uint64_t counters[LB_DISP_MAX];
 	uint64_t flushed[LB_DISP_MAX];	/* as last written to the stats map */
-	uint64_t *route_requests;	/* [cfg->n_routes] */
+	uint64_t *route_requests;	/* [n_counted]: requests per route of @counted */
+	/* Kept apart from cfg: a reload may refill *cfg in place before set_config. */
+	const struct lb_cfg_route *counted;
+	size_t n_counted;
 	struct lb_histogram handoff_latency;
 	uint8_t frame[2048];
 };
@@ -488,7 +491,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		return;
 	}
 	count(d, LB_DISP_DECISIONS);
-	if (d->route_requests && m.route < d->cfg->n_routes)
+	if (d->route_requests && m.route < d->n_counted)
 		d->route_requests[m.route]++;
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
@@ -854,6 +857,8 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 		free(d);
 		return NULL;
 	}
+	d->counted = cfg->routes;
+	d->n_counted = cfg->n_routes;
 	return d;
 }
 
@@ -868,22 +873,89 @@ void lb_dispatcher_free(struct lb_dispatcher *d)
 	free(d);
 }
 
+/* FNV-1a, high half folded in: route names are short and differ in their last digits. */
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h ^ h >> 32;
+}
+
+/* Old route indexes by name: open addressing, load <= 1/2; NULL if out of memory. */
+static uint32_t *name_table(const struct lb_dispatcher *d, size_t *mask)
+{
+	size_t cap = 2, i, k;
+	uint32_t *slot; /* old route index + 1; 0: empty */
+
+	while (cap < 2 * d->n_counted)
+		cap <<= 1;
+	slot = calloc(cap, sizeof(*slot));
+	if (!slot)
+		return NULL;
+	*mask = cap - 1;
+	for (i = 0; i < d->n_counted; i++) {
+		if (!d->counted[i].name)
+			continue;
+		for (k = name_hash(d->counted[i].name) & *mask; slot[k]; k = (k + 1) & *mask)
+			;
+		slot[k] = i + 1;
+	}
+	return slot;
+}
+
+/*
+ * @counts[i] = the count of the old route named as new route i (the loader
+ * refuses two routes of one name). Most reloads keep the routes in order, so
+ * the old list is followed while it matches; the first route out of step
+ * builds a table of the old names for the rest. Linear either way: comparing
+ * every pair of names took hours at a million routes.
+ */
+static int carry_route_counts(const struct lb_dispatcher *d, const struct lb_config *cfg,
+			      uint64_t *counts)
+{
+	size_t mask = 0, i, k, next = 0; /* next: the old route expected next */
+	uint32_t *slot = NULL;
+
+	if (!d->route_requests || !d->n_counted)
+		return 0;
+	for (i = 0; i < cfg->n_routes; i++) {
+		const char *name = cfg->routes[i].name;
+
+		if (!name)
+			continue;
+		if (next < d->n_counted && d->counted[next].name &&
+		    !strcmp(d->counted[next].name, name)) {
+			counts[i] = d->route_requests[next++];
+			continue;
+		}
+		if (!slot && !(slot = name_table(d, &mask)))
+			return -1;
+		for (k = name_hash(name) & mask; slot[k]; k = (k + 1) & mask) {
+			if (!strcmp(d->counted[slot[k] - 1].name, name)) {
+				next = slot[k];
+				counts[i] = d->route_requests[next - 1];
+				break;
+			}
+		}
+	}
+	free(slot);
+	return 0;
+}
+
 void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
 			      const struct lb_directory *dir)
 {
 	uint64_t *counts = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*counts));
-	size_t i, j;
 
 	/* Routes keep their request counts by name, so no series goes backwards. */
-	if (counts) {
-		for (i = 0; i < cfg->n_routes; i++)
-			for (j = 0; j < d->cfg->n_routes; j++)
-				if (cfg->routes[i].name && d->cfg->routes[j].name &&
-				    !strcmp(cfg->routes[i].name, d->cfg->routes[j].name))
-					counts[i] = d->route_requests[j];
-		free(d->route_requests);
-		d->route_requests = counts;
-	}
+	if (!counts || carry_route_counts(d, cfg, counts))
+		pr_warn("reload: out of memory; route request counts start again from 0\n");
+	free(d->route_requests);
+	d->route_requests = counts; /* NULL: none counted until the next reload */
+	d->counted = cfg->routes;
+	d->n_counted = counts ? cfg->n_routes : 0;
 	d->cfg = cfg;
 	d->dir = dir;
 }

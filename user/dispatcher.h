@@ -76,7 +76,12 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 					void *send_ctx);
 void lb_dispatcher_free(struct lb_dispatcher *d);
 
-/* A reloaded config and its directory; connections being collected carry on. */
+/*
+ * A reloaded config and its directory; connections being collected carry on.
+ * Request counts follow route names, read from the previous config's routes:
+ * those must still be allocated during the call, even if @cfg is the storage
+ * the previous config was in (the daemon refills its config in place).
+ */
 void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
 			      const struct lb_directory *dir);
 

@@ -1586,6 +1586,174 @@ START_TEST(test_handoff_other_interface)
 }
 END_TEST
 
+/* ---- reload: route counters follow route names ---------------------------------- */
+
+static const char yaml_reload_head[] =
+	"interface: eth0\n"
+	"vips:\n"
+	"  - {address: 192.0.2.80, port: 80, mode: http}\n"
+	"backends:\n"
+	"  - {name: web1, address: 198.51.100.11}\n"
+	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n"
+	"routes:\n";
+
+/* "plain" has the default name: route3, by its index, in both. */
+static const char routes_a[] =
+	"  - {name: keep, host: \"*\", prefix: /keep/, backends: [web1]}\n"
+	"  - {name: gone, host: \"*\", prefix: /gone/, backends: [web1]}\n"
+	"  - {name: moved, host: \"*\", prefix: /moved/, backends: [web1]}\n"
+	"  - {host: \"*\", prefix: /plain/, backends: [web1]}\n";
+static const char routes_b[] =
+	"  - {name: fresh, host: \"*\", prefix: /fresh/, backends: [web1]}\n"
+	"  - {name: moved, host: \"*\", prefix: /moved/, backends: [web1]}\n"
+	"  - {name: keep, host: \"*\", prefix: /keep/, backends: [web1]}\n"
+	"  - {host: \"*\", prefix: /plain/, backends: [web1]}\n";
+
+/* Enough routes to collide in the name table; MANY / 4 routes m<tag>_<i> at most on top. */
+#define MANY 600
+
+static char yaml_buf[(MANY + MANY / 4) * 80 + 1024];
+
+static const char *yaml_routes(const char *routes)
+{
+	snprintf(yaml_buf, sizeof(yaml_buf), "%s%s", yaml_reload_head, routes);
+	return yaml_buf;
+}
+
+static void setup_reload(void)
+{
+	setup_with(yaml_routes(routes_a));
+}
+
+/* As the daemon reloads: the new config fills t.cfg in place, then the old one goes. */
+static void reload_with(const char *text)
+{
+	struct lb_config fresh = {}, old;
+	struct lb_directory *dir;
+	char err[LB_ERR_MAX];
+
+	ck_assert_msg(!lb_config_parse("reload.yaml", text, strlen(text), &fresh, err,
+				       sizeof(err)),
+		      "config: %s", err);
+	dir = lb_directory_build(fresh.routes, fresh.n_routes, err, sizeof(err));
+	ck_assert_msg(dir, "directory: %s", err);
+	old = t.cfg;
+	t.cfg = fresh;
+	lb_dispatcher_set_config(t.d, &t.cfg, dir);
+	lb_config_free(&old);
+	lb_directory_free(t.dir);
+	t.dir = dir;
+}
+
+/* @n requests for @path, each on a connection of its own, all handed off. */
+static void requests(const char *path, unsigned n)
+{
+	static uint16_t port = 41000;
+	char req[128];
+	struct client cl;
+	unsigned before = t.binds;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	for (unsigned i = 0; i < n; i++) {
+		client_init(&cl, port, 0x20000000 + port, true, &opts_full);
+		port++;
+		client_str(&cl, 0, req);
+	}
+	ck_assert_uint_eq(t.binds, before + n);
+}
+
+static void expect_counts(const uint64_t *want, size_t n)
+{
+	const uint64_t *got = lb_dispatcher_route_requests(t.d);
+
+	ck_assert_uint_eq(t.cfg.n_routes, n);
+	ck_assert_ptr_nonnull(got);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(got[i] == want[i], "route %zu (%s): %llu requests, expected %llu", i,
+			      t.cfg.routes[i].name, (unsigned long long)got[i],
+			      (unsigned long long)want[i]);
+}
+
+START_TEST(test_reload_keeps_route_counts)
+{
+	static const uint64_t a[] = { 2, 1, 3, 1 }, b[] = { 0, 3, 2, 1 }, b2[] = { 1, 3, 3, 1 },
+			      a2[] = { 3, 0, 3, 1 };
+
+	requests("/keep/x", 2);
+	requests("/gone/x", 1);
+	requests("/moved/x", 3);
+	requests("/plain/x", 1);
+	expect_counts(a, 4);
+	/* Kept routes keep their counts wherever they moved; new ones start at 0. */
+	reload_with(yaml_routes(routes_b));
+	expect_counts(b, 4);
+	/* The new indexes are the ones counted. */
+	requests("/fresh/x", 1);
+	requests("/keep/x", 1);
+	expect_counts(b2, 4);
+	/* A removed route's count went with it: back again, it starts at 0. */
+	reload_with(yaml_routes(routes_a));
+	expect_counts(a2, 4);
+}
+END_TEST
+
+static const struct reload_step {
+	bool reversed;
+	unsigned gone;	/* n<i> left out when i % gone == 0 (0: none), and n<gone_too> */
+	unsigned gone_too;
+	unsigned fresh; /* m<tag>_<i> before n<i> when i % fresh == 0 (0: none) */
+	char tag;	/* the same tag again: the same m routes, kept */
+} reload_steps[] = {
+	{ false, 0, MANY, 0, 'a' },	/* all of them, in order */
+	{ true, 3, MANY, 4, 'b' },	/* reversed: out of step throughout */
+	{ false, 5, MANY, 7, 'c' },	/* in order again, with gaps and new ones */
+	{ false, 5, MANY, 7, 'c' },	/* unchanged: followed in step, no table */
+	{ false, 5, 301, 7, 'c' },	/* one gone in the middle: back in step after it */
+};
+
+START_TEST(test_reload_many_routes)
+{
+	static uint64_t want[MANY + MANY / 4], have[MANY];
+	static char routes[(MANY + MANY / 4) * 80];
+	char path[32];
+	size_t st, n;
+	unsigned i, k;
+
+	for (st = 0; st < sizeof(reload_steps) / sizeof(reload_steps[0]); st++) {
+		const struct reload_step *r = &reload_steps[st];
+		bool kept[MANY];
+		char *p = routes;
+
+		for (n = 0, k = 0; k < MANY; k++) {
+			i = r->reversed ? MANY - 1 - k : k;
+			if (r->fresh && i % r->fresh == 0) {
+				p += sprintf(p, "  - {name: m%c_%u, host: \"*\", prefix: /m%c_%u/, "
+						"backends: [web1]}\n", r->tag, i, r->tag, i);
+				want[n++] = 0;
+			}
+			kept[i] = !(r->gone && i % r->gone == 0) && i != r->gone_too;
+			if (!kept[i])
+				continue;
+			p += sprintf(p, "  - {name: n%u, host: \"*\", prefix: /n%u/, "
+					"backends: [web1]}\n", i, i);
+			want[n++] = have[i];
+		}
+		reload_with(yaml_routes(routes));
+		expect_counts(want, n);
+		/* Counts for the next step: gone ones start again from 0. */
+		for (i = 0; i < MANY; i++) {
+			if (!kept[i]) {
+				have[i] = 0;
+				continue;
+			}
+			snprintf(path, sizeof(path), "/n%u/x", i);
+			requests(path, (i + st) % 4);
+			have[i] += (i + st) % 4;
+		}
+	}
+}
+END_TEST
+
 /* One iteration per table row (_i is the row). */
 #define ADD_ROWS(tc, fn, rows)                                                 \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(rows) / sizeof((rows)[0])))
@@ -1624,6 +1792,12 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_replay_client_rst);
 	tcase_add_test(tc, test_replay_mixed_cookie_backend);
 	ADD_ROWS(tc, test_replay_frames, syn_rows);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_checked_fixture(tc, setup_reload, teardown);
+	tcase_add_test(tc, test_reload_keeps_route_counts);
+	tcase_add_test(tc, test_reload_many_routes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("other interface");
