@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs the named test layers (unit, bpf, lab, fuzz) in order, adds up what each
-# reported and closes with one "N passed, N failed" line. Exits non-zero if any
-# test failed or a layer could not run at all.
+# reported and closes with one "N passed, N failed" line, or "N passed, N failed,
+# N skipped" when a layer skipped tests. Exits non-zero if any test failed or a
+# layer could not run at all.
+#
+# A layer may skip only what tests/README.md says needs root, and only when not
+# run as root: as root (make test, CI) every skip counts as a failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 total_pass=0
 total_fail=0
+total_skip=0
 broken=()
 
 # Check prints "NN%: Checks: C, Failures: F, Errors: E".
@@ -20,6 +25,16 @@ count_check() {
 	e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
 	total_pass=$((total_pass + c - f - e))
 	total_fail=$((total_fail + f + e))
+	count_skips "$1"
+}
+
+# "LAYER: N skipped (why)" (unit), or the end of "LAYER: N passed, N failed, N
+# skipped" (fuzz).
+count_skips() {
+	local n
+	n=$(sed -nE 's/^[a-z]+: ([0-9]+ passed, [0-9]+ failed, )?([0-9]+) skipped.*/\2/p' "$1" |
+		awk '{ s += $1 } END { print s + 0 }')
+	total_skip=$((total_skip + n))
 }
 
 # The lab runner prints "lab: N passed, N failed".
@@ -29,6 +44,7 @@ count_plain() {
 	[[ -n $line ]] || return 1
 	total_pass=$((total_pass + $(sed -E 's/^[a-z]+: ([0-9]+) passed.*/\1/' <<<"$line")))
 	total_fail=$((total_fail + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+	count_skips "$1"
 }
 
 if ((EUID != 0)); then
@@ -57,5 +73,14 @@ for layer in "$@"; do
 done
 
 ((${#broken[@]})) && echo "tests: layers that did not run cleanly: ${broken[*]}"
-echo "$total_pass passed, $total_fail failed"
+if ((total_skip && EUID == 0)); then
+	echo "tests: $total_skip skipped as root, where nothing may be: counted as failed"
+	total_fail=$((total_fail + total_skip))
+	total_skip=0
+fi
+if ((total_skip)); then
+	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
 ((total_fail == 0 && ${#broken[@]} == 0))

@@ -13,12 +13,13 @@
  *     "." or ".." only at the end of a prefix, no two routes with the same host
  *     pattern and the same path or prefix) — decided only when every host is
  *     one the reference knows to be valid;
- *   - every lookup equals a naive matcher over the route list that follows the
- *     documented precedence: exact host, then "*.suffix" from the longest
- *     suffix to the shortest, then "*"; within a scope the exact path, then the
- *     longest byte prefix; an empty scope falls through to the next. Host as
- *     sent: lower-cased, ":port" and one trailing dot removed ([IPv6]:port
- *     kept up to its ']'); a host longer than 255 only matches "*";
+ *   - every lookup equals a brute-force reference that tests each route alone
+ *     and keeps the most specific match, ranked by directory.h's precedence:
+ *     host (exact name, then "*.suffix" by length, then "*") before path
+ *     (exact, then the longest byte prefix), which is the fall-through to less
+ *     specific hosts. Host as sent: lower-cased, ":port" and one trailing dot
+ *     removed ([IPv6]:port kept up to its ']'); a host longer than 255 only
+ *     matches "*";
  *   - the match's route, name and holders are the route's own.
  */
 #include <ctype.h>
@@ -153,74 +154,98 @@ static void ref_canon(const char *host, char *out)
 	out[n] = '\0';
 }
 
-/* The request host as patterns have it; false when only "*" can match. */
-static bool ref_host(const char *host, size_t hostlen, char *h, size_t *hn)
+/*
+ * The reference matcher, written from directory.h's rules and unlike the
+ * directory's walk (host scopes in turn, a hash table, a trie): every route is
+ * tested alone against the request, and of those that match, the most
+ * specific wins, ranked first by host, then by path:
+ *   host: the exact name, then "*.suffix" by the suffix's length, then "*";
+ *   path: the exact path, then a prefix by its length.
+ * Ranking the host first is the fall-through: a less specific host's route
+ * wins only when no more specific host has a rule for the path.
+ */
+enum { REF_STAR, REF_WILD, REF_NAME };
+
+/* How a route's host pattern matches, from its canonical key. */
+static int ref_kind(const struct froute *f)
 {
-	size_t n = 0;
-
-	if (hostlen && host[0] == '[') {
-		const char *e = memchr(host, ']', hostlen);
-
-		n = e ? (size_t)(e - host) + 1 : hostlen;
-	} else {
-		const char *e = memchr(host, ':', hostlen);
-
-		n = e ? (size_t)(e - host) : hostlen;
-	}
-	if (n && host[n - 1] == '.')
-		n--;
-	if (!n || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		h[i] = (char)tolower((unsigned char)host[i]);
-	h[n] = '\0';
-	*hn = n;
-	return true;
+	if (!strcmp(f->canon, "*"))
+		return REF_STAR;
+	return f->canon[0] == '.' ? REF_WILD : REF_NAME;
 }
 
-/* Exact path, else longest prefix, among the routes of one canonical host key. */
-static int ref_scope(const struct froute *rt, size_t n, const char *key, size_t keylen,
-		     const char *path, size_t pathlen)
+/*
+ * The request host as sent, compared as directory.h says: lower case, without
+ * ":port" (a "[...]" IP literal ends at its ']', any other host at its first
+ * ':'), without a trailing dot. Returns its length; 0 when no host name can
+ * match: empty, or over 255 bytes (no DNS name is longer, RFC 1035), when only
+ * "*" applies.
+ */
+static size_t ref_req_host(const char *host, size_t len, char *out)
 {
-	int best = -1;
-	size_t best_len = 0;
+	bool literal = len && host[0] == '[';
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (rt[i].exact && strlen(rt[i].canon) == keylen && !memcmp(rt[i].canon, key, keylen) &&
-		    strlen(rt[i].path) == pathlen && !memcmp(rt[i].path, path, pathlen))
-			return (int)i;
-	for (size_t i = 0; i < n; i++) {
-		size_t pl = strlen(rt[i].path);
-
-		if (!rt[i].exact && strlen(rt[i].canon) == keylen && !memcmp(rt[i].canon, key, keylen) &&
-		    pl <= pathlen && !memcmp(rt[i].path, path, pl) && (best < 0 || pl > best_len)) {
-			best = (int)i;
-			best_len = pl;
-		}
+	for (size_t i = 0; i < len; i++) {
+		if (!literal && host[i] == ':')
+			break;
+		out[n++] = (char)tolower((unsigned char)host[i]);
+		if (literal && host[i] == ']')
+			break;
 	}
-	return best;
+	if (n && out[n - 1] == '.')
+		n--;
+	return n > 255 ? 0 : n;
+}
+
+/* The host rank of route @f for host @h (@hn bytes), or -1 if it does not match. */
+static long ref_host_rank(const struct froute *f, const char *h, size_t hn)
+{
+	size_t cl = strlen(f->canon);
+
+	switch (ref_kind(f)) {
+	case REF_STAR:
+		return 0;
+	case REF_NAME:
+		return hn && hn == cl && !memcmp(h, f->canon, cl) ? 100000 : -1;
+	default: /* "*.a.com" matches "x.a.com" and "x.y.a.com", never "a.com" */
+		return hn > cl && !memcmp(h + hn - cl, f->canon, cl) ? (long)cl : -1;
+	}
+}
+
+/* The path rank of route @f for @path, or -1 if it does not match. */
+static long ref_path_rank(const struct froute *f, const char *path, size_t pathlen)
+{
+	size_t pl = strlen(f->path);
+
+	if (f->exact)
+		return pl == pathlen && !memcmp(f->path, path, pl) ? 100000 : -1;
+	return pl <= pathlen && !memcmp(f->path, path, pl) ? (long)pl : -1;
 }
 
 static int ref_lookup(const struct froute *rt, size_t n, const char *host, size_t hostlen,
 		      const char *path, size_t pathlen)
 {
 	char h[STR_MAX];
-	size_t hn;
-	int r = -1;
+	size_t hn = ref_req_host(host, hostlen, h);
+	long best_h = -1, best_p = -1;
+	int best = -1;
 
-	if (ref_host(host, hostlen, h, &hn)) {
-		if (h[0] != '.')
-			r = ref_scope(rt, n, h, hn, path, pathlen);
-		/* Suffixes starting at a dot (never the first byte), longest first. */
-		for (size_t i = 1; r < 0 && i < hn; i++)
-			if (h[i] == '.')
-				r = ref_scope(rt, n, h + i, hn - i, path, pathlen);
+	for (size_t i = 0; i < n; i++) {
+		long hr = ref_host_rank(&rt[i], h, hn), pr = ref_path_rank(&rt[i], path, pathlen);
+
+		if (hr < 0 || pr < 0)
+			continue;
+		/* Two routes this specific are duplicates, which the build refused. */
+		CHECK(hr != best_h || pr != best_p, "harness: routes %d and %zu rank alike", best, i);
+		if (hr > best_h || (hr == best_h && pr > best_p)) {
+			best = (int)i;
+			best_h = hr;
+			best_p = pr;
+		}
 	}
-	if (r < 0)
-		r = ref_scope(rt, n, "*", 1, path, pathlen);
-	return r;
+	return best;
 }
-
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -233,6 +233,17 @@ def directory_seeds():
     write("directory", "long-wildcard", longw)
     raw = bytes([1]) + route(255, 0, s_pool(0), [0], extra=bytes([3, 5]) + b"A.B.C") + s_pool(0) + s_pool(0)
     write("directory", "raw-host", raw)
+    # Nested prefixes in one scope and across scopes, beside exact paths: the
+    # longest prefix, exact before prefix and the fall-through, every pair met.
+    nested = bytes([9])
+    nested += route(0, 0, s_pool(0), [0]) + route(0, 0, s_pool(1), [1]) + route(0, 0, s_pool(2), [2])
+    nested += route(0, 0, s_pool(3), [0, 1]) + route(0, 1, s_pool(3), [1, 2])
+    nested += route(1, 0, s_pool(2), [2]) + route(1, 1, s_pool(4), [0])
+    nested += route(2, 0, s_pool(1), [1]) + route(4, 0, s_pool(3), [2])
+    for h in (0, 2, 4, 5, 6, 9):
+        for p in (0, 1, 2, 3, 4, 5, 15):
+            nested += s_pool(h) + s_pool(p)
+    write("directory", "nested-prefixes", nested)
 
 
 # ---- dispatcher: header, then operations (fuzz_dispatcher.c) -------------------

@@ -7,7 +7,7 @@
 # Without clang's libFuzzer runtime nothing could be tested: that is a failure
 # (named, with the packages to install), never a silent skip.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 
 cc=${FUZZ_CC:-clang}
 probe=$(mktemp -d /tmp/latebind-fuzz-probe.XXXXXX)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs built fuzzers (build/fuzz/fuzz_NAME), each for FUZZ_SECONDS, each one
 # test: "ok - fuzz NAME (N runs, R/s)" or "FAIL - fuzz NAME: why", closing
-# with "fuzz: N passed, N failed". Exits non-zero if one failed.
+# with "fuzz: N passed, N failed" ("..., N skipped" when not root: xdp and tc
+# load BPF programs, README.md). Exits non-zero if one failed.
 #
 #   tests/fuzz/run.sh [NAME...]        default: every fuzzer
 #   FUZZ_SECONDS=600                   per fuzzer (default 60)
@@ -14,7 +15,7 @@
 # writes new units to the first corpus directory, which is never the repo's.
 # A failing input is saved as build/fuzz/crashes/NAME-crash-<sha1>.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 
 secs=${FUZZ_SECONDS:-60}
 all=(http config directory dispatcher xdp tc)
@@ -39,6 +40,7 @@ max_len() {
 
 pass=0
 fail=0
+skip=0
 for name in "${names[@]}"; do
 	bin=build/fuzz/fuzz_$name
 	seeds=tests/fuzz/corpus/$name
@@ -49,15 +51,16 @@ for name in "${names[@]}"; do
 	fi
 	if [[ $name == xdp || $name == tc ]] && ((EUID != 0)); then
 		echo "skip - fuzz $name: loads BPF programs, needs root (CI runs as root)"
+		skip=$((skip + 1))
 		continue
 	fi
 	if [[ -n ${FUZZ_CORPUS_OUT:-} ]]; then
 		work=$FUZZ_CORPUS_OUT/$name
 		mkdir -p "$work"
 	else
-		work=$(mktemp -d /tmp/latebind-fuzz-$name.XXXXXX)
+		work=$(mktemp -d /tmp/latebind-fuzz-"$name".XXXXXX)
 	fi
-	log=$(mktemp /tmp/latebind-fuzz-$name.log.XXXXXX)
+	log=$(mktemp /tmp/latebind-fuzz-"$name".log.XXXXXX)
 	dict=()
 	[[ -f tests/fuzz/$name.dict ]] && dict=(-dict="tests/fuzz/$name.dict")
 
@@ -83,5 +86,9 @@ for name in "${names[@]}"; do
 	[[ -n ${FUZZ_CORPUS_OUT:-} ]] || rm -rf "$work"
 done
 
-echo "fuzz: $pass passed, $fail failed"
+if ((skip)); then
+	echo "fuzz: $pass passed, $fail failed, $skip skipped"
+else
+	echo "fuzz: $pass passed, $fail failed"
+fi
 ((fail == 0))

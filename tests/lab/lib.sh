@@ -261,3 +261,11 @@ check_match() {
 		lab_fail "$1" "no match for /$2/ in: ${3:0:200}"
 	fi
 }
+
+# lab_minus A B: A - B when both are whole numbers, else "missing": arithmetic
+# on a value a helper could not read fails its check instead of the shell.
+lab_minus() {
+	if [[ $1 =~ ^-?[0-9]+$ && $2 =~ ^-?[0-9]+$ ]]; then echo $(($1 - $2)); else echo missing; fi
+}
+# lab_now_ms: a clock in milliseconds, for timing an event a test waited for.
+lab_now_ms() { echo $(($(date +%s%N) / 1000000)); }

@@ -73,8 +73,8 @@ if ! lab_balancer_start; then
 	lab_fail "lossy: balancer starts" "see $LAB_BALANCER_LOG"
 	return 0
 fi
-advertised=$(sed -n 's/^handoff:.*wscale: *\([0-9]*\).*/\1/p' "$LAB_BALANCER_CONF")
-advertised=${advertised:-7}
+advertised=$(lab_number "handoff wscale in $LAB_BALANCER_CONF" \
+	"$(sed -n 's/^handoff:.*wscale: *\([0-9]*\).*/\1/p' "$LAB_BALANCER_CONF")")
 
 # Both ends of the router's site-side link: the switch's port (ingress: what the
 # router sends on, client → site) and the router's eth0 (site → client).
@@ -105,7 +105,7 @@ ss_of() {
 # ("client→site site→client", this transfer only), and the connection's TCP
 # info as each side's ss showed it while it ran in CLIENT_SS and BACKEND_SS.
 transfer() {
-	local name=$1 path=$2 web=$3 out=$LAB_RUN/lossy.out c code deadline
+	local name=$1 path=$2 web=$3 out=$LAB_RUN/lossy.out c code
 	local -A before
 	local handoffs n0
 	handoffs=$(lab_handoff_counter "$web")
@@ -116,13 +116,15 @@ transfer() {
 	lab_exec client1 curl -sS --connect-timeout 3 --max-time 60 --limit-rate "$LOSSY_RATE" \
 		-o "$out" -w '%{http_code}' "http://$VIP$path" >"$out.code" 2>&1 &
 	dl_pid=$!
-	# Both sides' window scales while the transfer runs (bounded: 10 s).
-	deadline=$((SECONDS + 10))
-	while ((SECONDS < deadline)) && [[ -z $CLIENT_SS || -z $BACKEND_SS ]] && kill -0 "$dl_pid" 2>/dev/null; do
+	# Both sides' window scales, read as soon as each side's connection is
+	# established (up to 10 s); what is missing fails the scale checks below.
+	# shellcheck disable=SC2317 # called by lab_wait
+	both_ss() {
 		[[ -n $CLIENT_SS ]] || CLIENT_SS=$(ss_of client1 dst "$VIP:$VIP_PORT")
 		[[ -n $BACKEND_SS ]] || BACKEND_SS=$(ss_of "$web" src "$VIP:$VIP_PORT" dst "$CLIENT1_IP")
-		sleep 0.05
-	done
+		[[ -n $CLIENT_SS && -n $BACKEND_SS ]] || pid_gone "$dl_pid"
+	}
+	lab_wait 10 both_ss || true # the transfer's own checks below say what went wrong
 	wait "$dl_pid" || true
 	dl_pid=
 	code=$(cat "$out.code")
@@ -130,27 +132,35 @@ transfer() {
 		"$code $(sha256sum <"$out" | cut -d' ' -f1)"
 	rm -f "$out" "$out.code"
 	check "lossy: $name: $web took it in $(lab_handoff_of "$web") mode ($handoffs +1)" \
-		test "$(($(lab_backend_counter "$web" "$handoffs") - n0))" -ge 1
+		test "$(lab_minus "$(lab_backend_counter "$web" "$handoffs")" "$n0")" -ge 1
 	DROPPED=$(delta "${before[dropped]}" "$(counters dropped)")
 	SEEN_TS=$(delta "${before[seen_ts]}" "$(counters seen_ts)")
 	SEEN_SACK=$(delta "${before[seen_sack]}" "$(counters seen_sack)")
 	echo "# lossy: $name: client→site / site→client: dropped $DROPPED, with timestamps $SEEN_TS, with SACK blocks $SEEN_SACK"
 	check "lossy: $name: segments were dropped both ways ($DROPPED)" both_positive "$DROPPED"
 	# The client SACKs what arrived past a hole: proof that SACK was on and used.
-	check "lossy: $name: the client sent SACK blocks (${SEEN_SACK% *})" test "${SEEN_SACK% *}" -gt 0
+	check "lossy: $name: the client sent SACK blocks (${SEEN_SACK% *})" \
+		test "$(lab_number "client SACK blocks" "${SEEN_SACK% *}")" -gt 0
 }
 
-# delta "A B" "C D": "C-A D-B" (a counter that could not be read counts as 0).
+# delta "A B" "C D": "C-A D-B"; a counter that could not be read is a failure
+# (lab_missing) and makes its half a non-number, so no check on it passes.
 delta() {
 	local -a a b
+	local i out=()
 	read -ra a <<<"$1"
 	read -ra b <<<"$2"
-	echo "$((${b[0]:-0} - ${a[0]:-0})) $((${b[1]:-0} - ${a[1]:-0}))"
+	for i in 0 1; do
+		if [[ ${a[i]:-} =~ ^[0-9]+$ && ${b[i]:-} =~ ^[0-9]+$ ]]; then
+			out+=("$((b[i] - a[i]))")
+		else
+			out+=("$(lab_missing "lossy counter (${a[i]:-none} -> ${b[i]:-none})")")
+		fi
+	done
+	echo "${out[*]}"
 }
 both_positive() { # "A B"
-	local -a v
-	read -ra v <<<"$1"
-	((${#v[@]} == 2 && v[0] > 0 && v[1] > 0))
+	[[ $1 =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 0))
 }
 none_at_all() { [[ $1 == "0 0" ]]; }
 

@@ -12,6 +12,7 @@ http_code() {
 }
 
 # Every client reaches every backend's real address through the router.
+access_mark=$(lab_log_mark "$(lab_access_log web3)")
 for client in "${LAB_CLIENTS[@]}"; do
 	for web in "${LAB_WEBS[@]}"; do
 		out=$(lab_curl "$client" -w '\n%{http_code}' "http://$(lab_ip "$web")/" 2>&1) || true
@@ -19,8 +20,8 @@ for client in "${LAB_CLIENTS[@]}"; do
 		check_match "topology: $client -> $web /: body names $web" "<h1>$web</h1>" "$out"
 	done
 done
-check "topology: web3 logs $CLIENT2_IP as the client of GET /" lab_wait 2 grep -qE \
-	" $CLIENT2_IP:[0-9]+ -> $WEB3_IP:80 \"GET / HTTP/1.1\" 200 " "$(lab_access_log web3)"
+check "topology: web3 logs $CLIENT2_IP as the client of GET /" lab_wait 2 lab_log_has \
+	"$(lab_access_log web3)" "$access_mark" " $CLIENT2_IP:[0-9]+ -> $WEB3_IP:80 \"GET / HTTP/1.1\" 200 "
 
 # Content: /webN/ only on webN, /pair/ on web1+web2, /shared/ everywhere.
 for web in "${LAB_WEBS[@]}"; do
@@ -71,16 +72,20 @@ arp_resolve() { # ADDR
 	lab_exec router ip neigh del "$1" dev "$LAB_IF" 2>/dev/null || true
 	lab_exec router ip neigh replace "$1" dev "$LAB_IF" use
 }
+arp_has() { [[ $(arp_state "$1") == *"lladdr $2"* ]]; } # ADDR MAC
 arp_resolve "$WEB2_IP"
-lab_wait 2 sh -c "ip netns exec $ROUTER_NS ip neigh show $WEB2_IP dev $LAB_IF | grep -q lladdr" || true
-check_match "topology: ARP for web2's address is answered with its MAC" \
-	"lladdr $WEB2_MAC" "$(arp_state "$WEB2_IP")"
+check "topology: ARP for web2's address is answered with its MAC" lab_wait 2 arp_has "$WEB2_IP" "$WEB2_MAC"
+# The VIP's entry settles when the router's requests are answered (lladdr) or
+# when all of them went unanswered (FAILED): mcast_solicit, retrans_time apart.
+arp_settled() { [[ $(arp_state "$1") =~ lladdr|FAILED ]]; }
+arp_probes=$(lab_number "router mcast_solicit" "$(lab_exec router sysctl -n "net.ipv4.neigh.$LAB_IF.mcast_solicit")")
+arp_retrans=$(lab_number "router retrans_time_ms" "$(lab_exec router sysctl -n "net.ipv4.neigh.$LAB_IF.retrans_time_ms")")
 arp_resolve "$VIP"
-# Two requests go out in the first 1-2 s; a reply would land in microseconds.
-lab_wait 2 sh -c "ip netns exec $ROUTER_NS ip neigh show $VIP dev $LAB_IF | grep -q lladdr" || true
+check "topology: the router's ARP for the VIP settles ($arp_probes requests, $arp_retrans ms apart)" \
+	lab_wait $((arp_probes * arp_retrans / 1000 + 2)) arp_settled "$VIP"
 state=$(arp_state "$VIP")
 lab_exec router ip neigh del "$VIP" dev "$LAB_IF" 2>/dev/null || true
-check_match "topology: nobody answers ARP for the VIP" "^$VIP (INCOMPLETE|FAILED)" "$state"
+check_match "topology: nobody answers ARP for the VIP" "^$VIP .*FAILED" "$state"
 
 # Nothing leads out: every veth's peer is in a lab namespace, no default route
 # on the router, and the root namespace's addresses are unreachable.

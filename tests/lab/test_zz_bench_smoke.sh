@@ -12,6 +12,9 @@
 bench_prefix=${LAB_PREFIX:0:7}b
 bench_out=$LAB_ROOT/build/bench-smoke-$bench_prefix
 bench_log=$bench_out/run.log
+report=$bench_out/quick.md
+# A report left by an earlier run must not pass for this one's.
+rm -f "$report" "$bench_log"
 mkdir -p "$bench_out"
 
 bench_rc=0
@@ -20,7 +23,6 @@ LB_LAB_PREFIX=$bench_prefix BENCH_OUT=$bench_out timeout -k 10 110 \
 check_eq "bench smoke: bench/run.sh --quick exits 0 (log: $bench_log)" 0 "$bench_rc"
 if ((bench_rc != 0)); then tail -n 15 "$bench_log" | sed 's/^/#   /'; fi
 
-report=$bench_out/quick.md
 check "bench smoke: the report $report was written" test -s "$report"
 
 # Every mode measured something in every workload: a number in each column.
