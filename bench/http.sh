@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# The HTTP side-by-side section of bench/run.sh (issue 9, workloads a–d):
+# The HTTP side-by-side section of bench/run.sh (workloads a–d):
 # clients in the lab fetch from the same nginx backends three ways,
 #
 #   direct    to the backend's real address (198.51.100.1x): no balancer at all;

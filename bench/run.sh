@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: latebind side by side with no balancer at all (direct to a
-# backend) and with HAProxy, on one lab, in one run (issue 9). Sections:
+# backend) and with HAProxy, on one lab, in one run. Sections:
 #
 #   http       (a) new connection per request, 1 KiB: requests/s, p50/p99 latency
 #              (b) keep-alive requests/s   (c) 64 MiB objects, parallel clients
@@ -469,7 +469,7 @@ decisions_report() {
 }
 
 goals_report() {
-	echo "## Issue 9's goals, judged on the medians above"
+	echo "## The goals, judged on the medians above"
 	echo
 	echo "| goal | wanted | measured (median) | |"
 	echo "| --- | --- | ---: | --- |"
@@ -531,7 +531,7 @@ report() {
 	mkdir -p "$(dirname "$RESULTS")"
 	printf '%s\n' "$lines" >"$RESULTS"
 	echo
-	sed -n '/^## Issue 9/,/^## HTTP\|^## XDP\|^## Dispatcher/p' "$RESULTS" | sed '$d'
+	sed -n '/^## The goals/,/^## HTTP\|^## XDP\|^## Dispatcher/p' "$RESULTS" | sed '$d'
 	say "results: $RESULTS (raw: $OUT/*-raw.tsv, $OUT/decisions.out)"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# What latebind's XDP program costs per packet (issue 9, e): SYN/ACKs per second
+# What latebind's XDP program costs per packet (goal e): SYN/ACKs per second
 # (the SYN cookie) and fast-path packets per second (a bound flow's segments,
 # MACs rewritten, XDP_TX) next to plain XDP_TX (and XDP_DROP) on the same veth
 # link of the lab. Method, caveats and the latest figures: bench/README.md.

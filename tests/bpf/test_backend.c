@@ -255,7 +255,7 @@ static const struct in_case in_cases[] = {
 	  LB_BE_DROP_BAD_COOKIE },
 	/*
 	 * The real address's service port: an ACK that finds only the listener is
-	 * a cookie replayed past the VIP, or junk (issue 10).
+	 * a cookie replayed past the VIP, or junk.
 	 */
 	{ "real address, a valid cookie from the balancer's MAC", 1, 0x18, ACK_VALID, OPT_NONE,
 	  T_OTHER_ADDR, TC_ACT_SHOT, LB_BE_DROP_SPOOF_REAL_ADDR },
@@ -496,7 +496,7 @@ static const struct eg_case eg_cases[] = {
 	/* Connections to the VIP are adopted from cookies, never from a SYN. */
 	{ "SYN|ACK from the VIP: dropped", VIP, 0, 0x12, -1, 0 },
 	{ "SYN|ACK from the backend's own address", BACKEND, 0, 0x12, 0, 0 },
-	/* IP options move the TCP header; a FIN behind them is still one (issue 10). */
+	/* IP options move the TCP header; a FIN behind them is still one. */
 	{ "FIN|ACK from the VIP, IP options", VIP, 0, 0x11, 1, 1 },
 	{ "RST from the VIP, IP options", VIP, 0, 0x04, 1, 1 },
 	{ "data from the VIP, IP options", VIP, 0, 0x18, 0, 1 },
@@ -548,7 +548,7 @@ START_TEST(test_egress)
 END_TEST
 
 /*
- * A FIN that carries data (issue 5): the segment goes to the client unchanged
+ * A FIN that carries data: the segment goes to the client unchanged
  * through bpf_clone_redirect, and the program returns the header-only notice
  * for the balancer. A test run cannot show the clone (it goes out of the
  * test's own loopback, where no program of ours runs, and is dropped there):

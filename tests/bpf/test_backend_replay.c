@@ -1099,7 +1099,7 @@ END_TEST
 /* ---- a FIN with data: direct copy and notice, in client space -------------- */
 
 /*
- * Translated first, then split (issue 5): the program returns the notice, seq
+ * Translated first, then split: the program returns the notice, seq
  * translated and advanced past the payload, the marker set, to the balancer;
  * the clone goes out of the test's loopback (see test_backend.c's
  * test_egress_fin_data), in a namespace of our own so the host's loopback never

@@ -21,7 +21,7 @@ LAB_MANIFEST=$LAB_RUN/manifest.sha256 # "SHA256  path" (path relative to URL roo
 LAB_HOLDERS=$LAB_RUN/holders          # "path web1 web2 ..." for every served file
 LAB_XDP_PASS=$LAB_ROOT/build/xdp_pass.bpf.o
 
-# The hand-off mode the lab's backends run (DESIGN.md: cookie or replay, per
+# The hand-off mode the lab's backends run (docs/config.md: cookie or replay, per
 # backend): cookie, replay, or mixed (web1 and web3 replay, web2 cookie, so a
 # replicated resource is handed to either kind). Tests ask lab_handoff_of.
 LAB_HANDOFF_MODE=${LB_LAB_HANDOFF:-cookie}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A lossy link for the lab (issue 6, "translation under stress"): on the
+ * A lossy link for the lab (translation under stress): on the
  * ingress of a veth it drops every Nth TCP segment that carries data or
  * acknowledges it, up to a maximum count, and passes everything else.
  *

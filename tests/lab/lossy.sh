@@ -6,7 +6,7 @@
 # by lab tests after lib.sh; defines, does nothing.
 #
 # On the lab's switch ports it replaces the XDP pass program that lets
-# XDP_TX'd frames arrive through the peer (KERNEL-NOTES); it passes what it
+# XDP_TX'd frames arrive through the peer (docs/limits.md); it passes what it
 # does not drop, so it keeps doing that job, and lossy_restore puts the pass
 # program back, in the mode it had, rather than leaving the port bare.
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Hand-offs under loss (issue 6, "translation under stress"), in the lab's mode
+# Hand-offs under loss (translation under stress), in the lab's mode
 # (LB_LAB_HANDOFF; run.sh runs this in cookie, replay and mixed): the router's
 # site-side link drops every Nth data or ACK segment in each direction
 # (tests/lab/lossy.bpf.c), and 64 MiB through the VIP still arrives byte-exact

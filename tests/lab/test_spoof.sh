@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Spoofed replay hand-offs (issue 10, the hand-off option's half; the cookie
+# Spoofed replay hand-offs (the hand-off option's half; the cookie
 # ACK's half is section 5 of test_hostile.sh). In replay mode a backend takes a
 # SYN to the VIP service only with the hand-off option, from the balancer's
 # MAC, with a tag made with the cookie key and C a valid cookie for the SYN's

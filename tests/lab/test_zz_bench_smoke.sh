@@ -5,8 +5,8 @@
 # one round of every section: direct / latebind / HAProxy over HTTP, the XDP
 # floods, a small routing directory) runs to the end on a lab of its own, with
 # its own namespace prefix next to this one, writes its report, and leaves
-# nothing behind. No figure is asserted: benchmarks are not tests (issue 9).
-# Replay mode (issue 6) is measured next to cookie mode, connection setup only.
+# nothing behind. No figure is asserted: benchmarks are not tests.
+# Replay mode is measured next to cookie mode, connection setup only.
 # Runs last (zz), and needs wrk and haproxy (make deps installs both).
 
 bench_prefix=${LAB_PREFIX:0:7}b

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The YAML config loader (user/config.c): the DESIGN.md example and its
+ * The YAML config loader (user/config.c): the example of docs/config.md and its
  * defaults, one table row per kind of error (with the exact line and key it
  * must name), and hostile inputs that must give an error, never a crash.
  */
@@ -15,7 +15,7 @@
 #include "maps.h"
 #include "suites.h"
 
-/* The DESIGN.md example, with the optional fields each given once. */
+/* The example of docs/config.md, with the optional fields each given once. */
 static const char example[] =
 	"# latebind example\n"							  /* 1 */
 	"interface: eth0\n"							  /* 2 */
