@@ -170,12 +170,12 @@ int lb_backend_ingress(struct __sk_buff *skb)
 	ret = bpf_sk_assign_tcp_reqsk(skb, (struct sock *)tp, &attrs, sizeof(attrs));
 	bpf_sk_release(skc);
 	if (ret < 0)
-		return count(skb, LB_BE_DROP_ASSIGN, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_ADOPTED, TC_ACT_OK);
 
 drop_assign:
 	bpf_sk_release(skc);
-	return count(skb, LB_BE_DROP_ASSIGN, TC_ACT_SHOT);
+	return count(skb, LB_BE_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
 }
 
 SEC("tc")

@@ -329,11 +329,11 @@ static __always_inline int divert_end(struct __sk_buff *skb, __u8 flags,
 	if (!(flags & LB_TH_RST) && !parse(skb, &q))
 		split = split_fin(skb, &q);
 	if (split < 0)
-		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	if (to_balancer(skb)) {
 		/* A notice is for the balancer only: its data went out already. */
 		if (!split)
-			return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+			return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 		return count(skb, fail_reason, fail_action);
 	}
 	return count(skb, split ? LB_BE_EGRESS_DIVERTED : LB_BE_EGRESS_FIN_NOTICE, TC_ACT_OK);

@@ -162,7 +162,7 @@ static __always_inline int replay_syn(struct __sk_buff *skb, const struct l4 *p)
 	ho.state = LB_HO_SYN_SEEN;
 	ho.last_seen_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&handoffs, &key, &ho, BPF_ANY))
-		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_REPLAY_SYN, TC_ACT_OK);
 }
 
@@ -218,7 +218,7 @@ int lb_replay_ingress(struct __sk_buff *skb)
 	if (((flags & LB_TH_ACK) &&
 	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) - d_isn))) ||
 	    set_options(skb, &p, old, buf, optlen))
-		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 
 	/*
 	 * A client's RST only marks the entry: whether it resets anything is the
@@ -274,7 +274,7 @@ static __always_inline int replay_synack(struct __sk_buff *skb, const struct l4 
 	e->flags |= LB_HO_F_SYNACK;
 	e->last_seen_ns = bpf_ktime_get_ns();
 	if (to_balancer(skb))
-		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_REPLAY_SYNACK_DIVERTED, TC_ACT_OK);
 }
 
@@ -328,7 +328,7 @@ int lb_replay_egress(struct __sk_buff *skb)
 	    (win != new_win && (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(&p), win, new_win, 2) ||
 				bpf_skb_store_bytes(skb, TCP_WIN_OFF(&p), &new_win, 2, 0))) ||
 	    set_options(skb, &p, old, buf, optlen))
-		return count(skb, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 
 	if (flags & LB_TH_RST)
 		bpf_map_delete_elem(&handoffs, &key);
@@ -343,7 +343,7 @@ int lb_replay_egress(struct __sk_buff *skb)
 	 * Translated first: the balancer forwards it to the client as it is, and
 	 * a FIN's direct copy and notice are both in client space.
 	 */
-	return divert_end(skb, flags, LB_BE_DROP_REWRITE, TC_ACT_SHOT);
+	return divert_end(skb, flags, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 }
 
 char LICENSE[] SEC("license") = "GPL";

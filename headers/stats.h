@@ -5,7 +5,8 @@
  * per-CPU array `stats`; every drop has a reason of its own.
  *
  * The list is an X-macro so the enum (BPF and userspace) and the names printed
- * by `latebind status` and the exporter come from one place.
+ * by `latebind status` and the exporter come from one place; each name is its
+ * id in lower case (tests/unit/test_metrics.c checks it).
  */
 #ifndef LATEBIND_STATS_H
 #define LATEBIND_STATS_H
@@ -56,7 +57,7 @@
 	X(DROP_NOT_BALANCER, "drop_not_balancer") /* cookie ACK from elsewhere    */ \
 	X(DROP_BAD_COOKIE,   "drop_bad_cookie")                                  \
 	X(DROP_MALFORMED,    "drop_malformed")                                   \
-	X(DROP_ASSIGN,       "drop_assign_failed") /* the kernel refused it      */ \
+	X(DROP_ASSIGN_FAILED, "drop_assign_failed") /* the kernel refused it      */ \
 	X(TIME_WAIT_CLEARED, "time_wait_cleared") /* port reuse: SYN+FIN first   */ \
 	X(DROP_TIME_WAIT,    "drop_time_wait")    /* TIME_WAIT would not clear   */ \
 	X(EGRESS_DIVERTED,   "egress_diverted")   /* FIN/RST sent to the balancer */ \
@@ -71,7 +72,7 @@
 	X(REPLAY_OUT,        "replay_out")        /* backend segment translated   */ \
 	X(REPLAY_NO_ENTRY,   "replay_no_entry")   /* VIP segment, no hand-off: untouched */ \
 	X(DROP_REPLAY_EARLY, "drop_replay_early") /* client ACK before our SYN/ACK */ \
-	X(DROP_REWRITE,      "drop_rewrite_failed") /* a helper failed; a bug     */ \
+	X(DROP_REWRITE_FAILED, "drop_rewrite_failed") /* a helper failed; a bug     */ \
 	X(EGRESS_FIN_DIRECT, "egress_fin_direct") /* FIN with data: the copy going straight to the client */ \
 	X(EGRESS_FIN_NOTICE, "egress_fin_notice") /* ... and its header-only notice to the balancer */
 
@@ -104,7 +105,7 @@ struct lb_counter {
 	X(CONNS_EVICTED,     "conns_evicted")     /* oldest dropped at the global cap */ \
 	X(BAD_COOKIE,        "bad_cookie")        /* re-validation failed            */ \
 	X(SEGMENTS,          "segments")          /* client segments received        */ \
-	X(BAD_CSUM,          "bad_checksum")      /* damaged on the way: dropped     */ \
+	X(BAD_CHECKSUM,      "bad_checksum")      /* damaged on the way: dropped     */ \
 	X(SEGMENTS_DUP,      "segments_dup")      /* nothing new in them             */ \
 	X(SEGMENTS_OOO,      "segments_ooo")      /* ahead of a hole, kept           */ \
 	X(SEGMENTS_OUTSIDE,  "segments_outside")  /* beyond the request limit        */ \
@@ -119,13 +120,13 @@ struct lb_counter {
 	X(REPLY_501,         "reply_501")                                             \
 	X(REPLY_503,         "reply_503")                                             \
 	X(REPLY_505,         "reply_505")                                             \
-	X(REPLY_RETRANSMIT,  "reply_retransmits") /* our reply sent again            */ \
+	X(REPLY_RETRANSMITS, "reply_retransmits") /* our reply sent again            */ \
 	X(REPLY_ABANDONED,   "reply_abandoned")   /* client never acknowledged it    */ \
-	X(TCP_MODE,          "tcp_mode_unbound")  /* tcp-mode VIP: not built yet     */ \
+	X(TCP_MODE_UNBOUND,  "tcp_mode_unbound")  /* tcp-mode VIP: binding not built   */ \
 	X(TX_FULL,           "tx_full")           /* no room to send a frame         */ \
 	X(FLOWS_RESET,       "flows_reset")       /* clients of a dead backend reset */ \
 	X(REPLAY_SYNS,       "replay_syns")       /* SYNs replayed to replay-mode backends */ \
-	X(REPLAY_RETRANSMIT, "replay_retransmits") /* ... sent again: no SYN/ACK in time */ \
+	X(REPLAY_RETRANSMITS, "replay_retransmits") /* ... sent again: no SYN/ACK in time */ \
 	X(REPLAY_DONE,       "replay_done")       /* SYN/ACK came: connection handed over */ \
 	X(REPLAY_FAILED,     "replay_failed")     /* no answer or refused: next holder   */ \
 	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */ \

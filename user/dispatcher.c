@@ -706,7 +706,7 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	 * must not become the request (the client retransmits it intact).
 	 */
 	if (lb_frame_check_csums(frame, len)) {
-		count(d, LB_DISP_BAD_CSUM);
+		count(d, LB_DISP_BAD_CHECKSUM);
 		return;
 	}
 	count(d, LB_DISP_SEGMENTS);
@@ -734,7 +734,7 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 			return;
 		if (!s.len && !(s.flags & LB_TH_FIN)) {
 			/* Only a tcp-mode VIP sends a bare ACK up; binding on it comes later. */
-			count(d, LB_DISP_TCP_MODE);
+			count(d, LB_DISP_TCP_MODE_UNBOUND);
 			send_rst(d, c);
 			conn_free(d, c);
 			return;
@@ -800,7 +800,7 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 				conn_free(d, c);
 				break;
 			}
-			count(d, LB_DISP_REPLY_RETRANSMIT);
+			count(d, LB_DISP_REPLY_RETRANSMITS);
 			send_reply(d, c);
 			c->deadline_ms = now_ms + ((uint64_t)LB_REPLY_RTO_MS << c->tries);
 			c->tries++;
@@ -815,7 +815,7 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 				replay_failed(d, c);
 				break;
 			}
-			count(d, LB_DISP_REPLAY_RETRANSMIT);
+			count(d, LB_DISP_REPLAY_RETRANSMITS);
 			if (d->bind)
 				d->bind(d->bind_ctx, d, c, c->backend, LB_BIND_REPLAY_RESEND);
 			c->deadline_ms = now_ms + ((uint64_t)LB_REPLAY_RTO_MS << c->tries);

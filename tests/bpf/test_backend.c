@@ -60,7 +60,7 @@
  * drop_bad_cookie, drop_not_balancer, drop_malformed or pass_no_listener.
  */
 #define KFUNC_ACTION TC_ACT_SHOT
-#define KFUNC_REASON LB_BE_DROP_ASSIGN
+#define KFUNC_REASON LB_BE_DROP_ASSIGN_FAILED
 
 static const uint8_t balancer_mac[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
 static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };

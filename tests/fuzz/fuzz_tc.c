@@ -405,7 +405,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(!memcmp(out, in, len), "ingress changed the frame (%s)",
 		      lb_backend_reason_names[moved]);
-		if (moved == LB_BE_ADOPTED || moved == LB_BE_DROP_ASSIGN)
+		if (moved == LB_BE_ADOPTED || moved == LB_BE_DROP_ASSIGN_FAILED)
 			CHECK(service && from_bal && cookie_ok && (flags & 0x10) && !(flags & 0x06),
 			      "hand-off attempted for flags %#x, from the balancer %d, cookie valid %d",
 			      flags, from_bal, cookie_ok);

@@ -547,7 +547,7 @@ START_TEST(test_bad_checksum_dropped)
 			 strlen(req));
 	buf[n - 3] ^= 0x20; /* "x" → "X" in the path: the TCP checksum no longer holds */
 	lb_dispatcher_input(t.d, buf, n, t.now, t.tai);
-	ck_assert_uint_eq(ctr(LB_DISP_BAD_CSUM), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_BAD_CHECKSUM), 1);
 	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 0);
 	ck_assert_uint_eq(t.n_sent, 0);
 	ck_assert_uint_eq(t.binds, 0);
@@ -892,7 +892,7 @@ START_TEST(test_client_fin)
 		ck_assert_uint_eq(s.seq, cl.cookie + 1);
 		ck_assert_uint_eq(s.ack, cl.isn + 1 + 1); /* their FIN */
 		ck_assert_uint_eq(replies(), 0);
-		ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMIT), 0);
+		ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMITS), 0);
 	} else {
 		char line[64];
 
@@ -931,7 +931,7 @@ START_TEST(test_reply_retransmit_abandon)
 	t.now += wait - 1;
 	lb_dispatcher_timers(t.d, t.now);
 	ck_assert_uint_eq(t.n_sent, 1);
-	ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMIT), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMITS), 0);
 	wait = 1;
 
 	/* The client never answers. */
@@ -941,9 +941,9 @@ START_TEST(test_reply_retransmit_abandon)
 		ck_assert_uint_gt(wait, 0);
 	}
 	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
-	ck_assert_uint_ge(ctr(LB_DISP_REPLY_RETRANSMIT), 2);
+	ck_assert_uint_ge(ctr(LB_DISP_REPLY_RETRANSMITS), 2);
 	ck_assert_uint_eq(ctr(LB_DISP_REPLY_ABANDONED), 1);
-	ck_assert_uint_eq(t.n_sent, 1 + ctr(LB_DISP_REPLY_RETRANSMIT) + 1);
+	ck_assert_uint_eq(t.n_sent, 1 + ctr(LB_DISP_REPLY_RETRANSMITS) + 1);
 	for (i = 1; i + 1 < t.n_sent; i++) {
 		sent_seg(i, &s);
 		expect_to_client(&s, &cl);
@@ -1058,7 +1058,7 @@ START_TEST(test_reply_close)
 	}
 	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
 	ck_assert_uint_eq(t.n_sent, n);
-	ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMIT), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_RETRANSMITS), 0);
 	ck_assert_uint_eq(ctr(LB_DISP_REPLY_ABANDONED), 0);
 	ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 1);
 }
@@ -1322,7 +1322,7 @@ START_TEST(test_replay_retries_then_503)
 			expect_step(base + 4, LB_BIND_REPLAY_SYN, second);
 	}
 	ck_assert_uint_eq(t.binds, 8); /* no third holder tried: there is none */
-	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_RETRANSMIT), 4);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_RETRANSMITS), 4);
 	ck_assert_uint_eq(ctr(LB_DISP_REPLAY_FAILED), 2);
 	ck_assert_uint_eq(ctr(LB_DISP_REPLY_503), 1);
 	collect_reply(&cl, 0, cl.isn + 1 + strlen(req_pair), text, sizeof(text));

@@ -64,7 +64,7 @@ static void setup(void)
 	t.disp[LB_DISP_DECISIONS] = 11;
 	t.disp[LB_DISP_REPLY_404] = 4;
 	t.disp[LB_DISP_REPLY_503] = 1;
-	t.disp[LB_DISP_REPLY_RETRANSMIT] = 9;
+	t.disp[LB_DISP_REPLY_RETRANSMITS] = 9;
 	t.be[0] = (struct lb_backend){ .state = LB_BACKEND_UP, .weight = 1, .active = 3,
 				       .chosen = 10, .packets = 100, .bytes = 6000 };
 	t.be[1] = (struct lb_backend){ .state = LB_BACKEND_DRAINING, .weight = 3, .active = 2,
@@ -979,6 +979,27 @@ START_TEST(test_server_open)
 }
 END_TEST
 
+/* @name is @id in lower case: the exported name and the enum are one definition. */
+static void check_named_after(const char *id, const char *name)
+{
+	size_t i;
+
+	ck_assert_uint_eq(strlen(id), strlen(name));
+	for (i = 0; id[i]; i++)
+		ck_assert_msg(name[i] == (id[i] >= 'A' && id[i] <= 'Z' ? id[i] - 'A' + 'a' : id[i]),
+			      "counter %s is exported as \"%s\"", id, name);
+}
+
+START_TEST(test_counter_names_follow_ids)
+{
+#define CHECK_NAME(id, name) check_named_after(#id, name);
+	LB_XDP_REASONS(CHECK_NAME)
+	LB_BACKEND_REASONS(CHECK_NAME)
+	LB_DISPATCH_COUNTERS(CHECK_NAME)
+#undef CHECK_NAME
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -992,6 +1013,7 @@ Suite *metrics_suite(void)
 	tcase_add_test(render_tc, test_histogram_buckets);
 	tcase_add_test(render_tc, test_render_dispatcher_callbacks);
 	tcase_add_test(render_tc, test_render_many_routes);
+	tcase_add_test(render_tc, test_counter_names_follow_ids);
 	/*
 	 * Without root the kernel refuses BPF maps: the test is not run and is
 	 * counted as skipped (tests/run.sh reads the line; tests/README.md documents
