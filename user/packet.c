@@ -1,8 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "packet.h"
+
+/* Frames are read and written as bytes: field offsets by name, host order via rd/wr. */
+#define ETH_OFF_DST   offsetof(struct ethhdr, h_dest)
+#define ETH_OFF_SRC   offsetof(struct ethhdr, h_source)
+#define ETH_OFF_PROTO offsetof(struct ethhdr, h_proto)
+#define IP_OFF(f)     offsetof(struct iphdr, f)
+#define TCP_OFF(f)    offsetof(struct tcphdr, f)
+#define IP_HLEN	      sizeof(struct iphdr)  /* without options: all the dispatcher takes */
+#define TCP_HLEN      sizeof(struct tcphdr) /* without options */
+#define TCP_OFF_DOFF  12 /* data offset in the high nibble (a bitfield in struct tcphdr) */
+#define TCP_OFF_FLAGS 13 /* the LB_TH_* byte */
+#define IP_VERSION_IHL_5 0x45
+#define IP_FLAG_DF	 0x4000
+#define IP_FRAG_MASK	 0x3fff /* MF and the fragment offset: any of them is a fragment */
+#define IP_DEFAULT_TTL	 64
+#define TS_OPT_ALIGNED	 12 /* NOP, NOP, timestamps */
 
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
@@ -48,38 +69,39 @@ static void wr32(uint8_t *p, uint32_t v)
 
 int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 {
-	const uint8_t *ip = f + 14, *th, *opt;
+	const uint8_t *ip = f + ETH_HLEN, *th, *opt;
 	size_t ihl, tot, doff, i;
 
 	memset(s, 0, sizeof(*s));
-	if (len < 14 + 20 + 20 || rd16(f + 12) != 0x0800)
+	if (len < ETH_HLEN + IP_HLEN + TCP_HLEN || rd16(f + ETH_OFF_PROTO) != ETH_P_IP)
 		return -1;
 	ihl = (ip[0] & 0xf) * 4;
-	tot = rd16(ip + 2);
-	if ((ip[0] >> 4) != 4 || ihl != 20 || ip[9] != 6 || tot > len - 14 || tot < 40 ||
-	    (rd16(ip + 6) & 0x3fff))
+	tot = rd16(ip + IP_OFF(tot_len));
+	if ((ip[0] >> 4) != 4 || ihl != IP_HLEN || ip[IP_OFF(protocol)] != IPPROTO_TCP ||
+	    tot > len - ETH_HLEN || tot < IP_HLEN + TCP_HLEN ||
+	    (rd16(ip + IP_OFF(frag_off)) & IP_FRAG_MASK))
 		return -1;
-	th = ip + 20;
-	doff = (th[12] >> 4) * 4;
-	if (doff < 20 || doff > tot - 20)
+	th = ip + IP_HLEN;
+	doff = (th[TCP_OFF_DOFF] >> 4) * 4;
+	if (doff < TCP_HLEN || doff > tot - IP_HLEN)
 		return -1;
 
-	memcpy(s->dst_mac, f, 6);
-	memcpy(s->src_mac, f + 6, 6);
-	memcpy(&s->saddr, ip + 12, 4);
-	memcpy(&s->daddr, ip + 16, 4);
-	s->ttl = ip[8];
-	memcpy(&s->sport, th, 2);
-	memcpy(&s->dport, th + 2, 2);
-	s->seq = rd32(th + 4);
-	s->ack = rd32(th + 8);
-	s->flags = th[13];
-	s->window = rd16(th + 14);
+	memcpy(s->dst_mac, f + ETH_OFF_DST, ETH_ALEN);
+	memcpy(s->src_mac, f + ETH_OFF_SRC, ETH_ALEN);
+	memcpy(&s->saddr, ip + IP_OFF(saddr), 4);
+	memcpy(&s->daddr, ip + IP_OFF(daddr), 4);
+	s->ttl = ip[IP_OFF(ttl)];
+	memcpy(&s->sport, th + TCP_OFF(source), 2);
+	memcpy(&s->dport, th + TCP_OFF(dest), 2);
+	s->seq = rd32(th + TCP_OFF(seq));
+	s->ack = rd32(th + TCP_OFF(ack_seq));
+	s->flags = th[TCP_OFF_FLAGS];
+	s->window = rd16(th + TCP_OFF(window));
 	s->payload = th + doff;
-	s->len = tot - 20 - doff;
+	s->len = tot - IP_HLEN - doff;
 
-	opt = th + 20;
-	for (i = 0; i < doff - 20;) {
+	opt = th + TCP_HLEN;
+	for (i = 0; i < doff - TCP_HLEN;) {
 		uint8_t kind = opt[i], olen;
 
 		if (kind == LB_TCPOPT_EOL)
@@ -88,10 +110,10 @@ int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 			i++;
 			continue;
 		}
-		if (i + 1 >= doff - 20)
+		if (i + 1 >= doff - TCP_HLEN)
 			return -1;
 		olen = opt[i + 1];
-		if (olen < 2 || i + olen > doff - 20)
+		if (olen < 2 || i + olen > doff - TCP_HLEN)
 			return -1;
 		if (kind == LB_TCPOPT_TIMESTAMP && olen == LB_TCPOLEN_TIMESTAMP) {
 			s->has_ts = true;
@@ -107,7 +129,7 @@ struct lb_flow_key lb_segment_flow_key(const struct lb_segment *s)
 {
 	struct lb_flow_key k = {
 		.saddr = s->saddr, .daddr = s->daddr, .sport = s->sport, .dport = s->dport,
-		.proto = 6,
+		.proto = IPPROTO_TCP,
 	};
 	return k;
 }
@@ -115,86 +137,86 @@ struct lb_flow_key lb_segment_flow_key(const struct lb_segment *s)
 /* TCP checksum of @len bytes at @tcp under the pseudo-header of the IPv4 header @ip. */
 static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *tcp, size_t len)
 {
-	uint8_t pseudo[12];
+	uint8_t pseudo[12]; /* saddr, daddr, zero, protocol, TCP length */
 
-	memcpy(pseudo, ip + 12, 8);
+	memcpy(pseudo, ip + IP_OFF(saddr), 8);
 	pseudo[8] = 0;
-	pseudo[9] = 6;
+	pseudo[9] = IPPROTO_TCP;
 	wr16(pseudo + 10, len);
 	return fold(sum16(tcp, len, sum16(pseudo, sizeof(pseudo), 0)));
 }
 
 void lb_frame_fix_csums(uint8_t *frame, size_t len)
 {
-	uint8_t *ip = frame + 14;
+	uint8_t *ip = frame + ETH_HLEN;
 	size_t ihl, tot;
 
-	if (len < 14 + 20)
+	if (len < ETH_HLEN + IP_HLEN)
 		return;
 	ihl = (ip[0] & 0xf) * 4;
-	tot = rd16(ip + 2);
-	wr16(ip + 10, 0);
-	wr16(ip + 10, fold(sum16(ip, ihl, 0)));
-	if (tot > len - 14 || tot < ihl + 20)
+	tot = rd16(ip + IP_OFF(tot_len));
+	wr16(ip + IP_OFF(check), 0);
+	wr16(ip + IP_OFF(check), fold(sum16(ip, ihl, 0)));
+	if (tot > len - ETH_HLEN || tot < ihl + TCP_HLEN)
 		return;
-	wr16(ip + ihl + 16, 0);
-	wr16(ip + ihl + 16, tcp_csum(ip, ip + ihl, tot - ihl));
+	wr16(ip + ihl + TCP_OFF(check), 0);
+	wr16(ip + ihl + TCP_OFF(check), tcp_csum(ip, ip + ihl, tot - ihl));
 }
 
 int lb_frame_check_csums(const uint8_t *frame, size_t len)
 {
-	const uint8_t *ip = frame + 14;
+	const uint8_t *ip = frame + ETH_HLEN;
 	size_t ihl, tot;
 
-	if (len < 14 + 20)
+	if (len < ETH_HLEN + IP_HLEN)
 		return -1;
 	ihl = (ip[0] & 0xf) * 4;
-	tot = rd16(ip + 2);
-	if (ihl < 20 || tot > len - 14 || tot < ihl + 20 || fold(sum16(ip, ihl, 0)))
+	tot = rd16(ip + IP_OFF(tot_len));
+	if (ihl < IP_HLEN || tot > len - ETH_HLEN || tot < ihl + TCP_HLEN || fold(sum16(ip, ihl, 0)))
 		return -1;
 	return tcp_csum(ip, ip + ihl, tot - ihl) ? -1 : 0;
 }
 
 size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 {
-	size_t optlen = s->opts ? s->optlen : s->has_ts ? 12 : 0;
-	size_t thl = 20 + optlen, tot = 20 + thl + s->len;
-	uint8_t *ip = buf + 14, *th = ip + 20;
+	size_t optlen = s->opts ? s->optlen : s->has_ts ? TS_OPT_ALIGNED : 0;
+	size_t thl = TCP_HLEN + optlen, tot = IP_HLEN + thl + s->len;
+	uint8_t *ip = buf + ETH_HLEN, *th = ip + IP_HLEN, *opt = th + TCP_HLEN;
 
-	if (optlen % 4 || optlen > 40 || tot > 0xffff || 14 + tot > cap)
+	if (optlen % 4 || optlen > LB_TCP_MAX_OPTLEN || tot > 0xffff || ETH_HLEN + tot > cap)
 		return 0;
-	memset(buf, 0, 14 + 20 + thl);
-	memcpy(buf, s->dst_mac, 6);
-	memcpy(buf + 6, s->src_mac, 6);
-	wr16(buf + 12, 0x0800);
+	memset(buf, 0, ETH_HLEN + IP_HLEN + thl);
+	memcpy(buf + ETH_OFF_DST, s->dst_mac, ETH_ALEN);
+	memcpy(buf + ETH_OFF_SRC, s->src_mac, ETH_ALEN);
+	wr16(buf + ETH_OFF_PROTO, ETH_P_IP);
 
-	ip[0] = 0x45;
-	wr16(ip + 2, tot);
-	wr16(ip + 6, 0x4000);
-	ip[8] = s->ttl ? s->ttl : 64;
-	ip[9] = 6;
-	memcpy(ip + 12, &s->saddr, 4);
-	memcpy(ip + 16, &s->daddr, 4);
+	ip[0] = IP_VERSION_IHL_5;
+	wr16(ip + IP_OFF(tot_len), tot);
+	wr16(ip + IP_OFF(frag_off), IP_FLAG_DF);
+	ip[IP_OFF(ttl)] = s->ttl ? s->ttl : IP_DEFAULT_TTL;
+	ip[IP_OFF(protocol)] = IPPROTO_TCP;
+	memcpy(ip + IP_OFF(saddr), &s->saddr, 4);
+	memcpy(ip + IP_OFF(daddr), &s->daddr, 4);
 
-	memcpy(th, &s->sport, 2);
-	memcpy(th + 2, &s->dport, 2);
-	wr32(th + 4, s->seq);
-	wr32(th + 8, s->ack);
-	th[12] = (thl / 4) << 4;
-	th[13] = s->flags;
-	wr16(th + 14, s->window);
+	memcpy(th + TCP_OFF(source), &s->sport, 2);
+	memcpy(th + TCP_OFF(dest), &s->dport, 2);
+	wr32(th + TCP_OFF(seq), s->seq);
+	wr32(th + TCP_OFF(ack_seq), s->ack);
+	th[TCP_OFF_DOFF] = (thl / 4) << 4;
+	th[TCP_OFF_FLAGS] = s->flags;
+	wr16(th + TCP_OFF(window), s->window);
 	if (s->opts) {
-		memcpy(th + 20, s->opts, optlen);
+		memcpy(opt, s->opts, optlen);
 	} else if (s->has_ts) {
-		th[20] = 1;
-		th[21] = 1;
-		th[22] = 8;
-		th[23] = 10;
-		wr32(th + 24, s->tsval);
-		wr32(th + 28, s->tsecr);
+		opt[0] = LB_TCPOPT_NOP;
+		opt[1] = LB_TCPOPT_NOP;
+		opt[2] = LB_TCPOPT_TIMESTAMP;
+		opt[3] = LB_TCPOLEN_TIMESTAMP;
+		wr32(opt + 4, s->tsval);
+		wr32(opt + 8, s->tsecr);
 	}
 	if (s->len)
 		memmove(th + thl, s->payload, s->len);
-	lb_frame_fix_csums(buf, 14 + tot);
-	return 14 + tot;
+	lb_frame_fix_csums(buf, ETH_HLEN + tot);
+	return ETH_HLEN + tot;
 }
