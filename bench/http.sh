@@ -190,11 +190,7 @@ haproxy_start() {
 
 haproxy_stop() {
 	if [[ -n $HAPROXY_PID ]]; then
-		kill -TERM "$HAPROXY_PID" 2>/dev/null || true
-		if ! lab_wait 10 pid_gone "$HAPROXY_PID"; then
-			kill -KILL "$HAPROXY_PID" 2>/dev/null || true
-		fi
-		wait "$HAPROXY_PID" 2>/dev/null || true
+		lab_stop_pids 10 "$HAPROXY_PID"
 		HAPROXY_PID=
 	fi
 	if ((VIP_ON_BALANCER)); then

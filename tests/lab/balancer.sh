@@ -69,15 +69,9 @@ lab_balancer_start() {
 # returns its exit status. Call it from the shell that started it.
 lab_balancer_stop() {
 	[[ -n $LAB_BALANCER_PID ]] || return 0
-	kill -TERM "$LAB_BALANCER_PID" 2>/dev/null || true
-	# Gone or a zombie waiting for us: either way it has finished.
-	if ! lab_wait 10 bash -c "[[ \$(awk '{ print \$3 }' /proc/$LAB_BALANCER_PID/stat 2>/dev/null) =~ ^Z?\$ ]]"; then
-		kill -KILL "$LAB_BALANCER_PID" 2>/dev/null || true
-	fi
-	wait "$LAB_BALANCER_PID" 2>/dev/null
-	local rc=$?
+	lab_stop_pids 10 "$LAB_BALANCER_PID"
 	LAB_BALANCER_PID=
-	return $rc
+	return "$LAB_STOP_STATUS"
 }
 
 # lab_balancer_counter NAME: packets counted under NAME (see headers/stats.h).

@@ -110,6 +110,7 @@ pid_gone() { ! pid_alive "$1"; }
 
 # lab_stop_pids SECONDS PID...: processes we started, by PID: TERM to all, up
 # to SECONDS each to go, then KILL; reaped when they are this shell's children.
+# LAB_STOP_STATUS gets the last one's exit status (when it was a child; else 127).
 lab_stop_pids() {
 	local secs=$1 pid
 	shift
@@ -118,7 +119,8 @@ lab_stop_pids() {
 	done
 	for pid; do
 		lab_wait "$secs" pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		LAB_STOP_STATUS=0
+		wait "$pid" 2>/dev/null || LAB_STOP_STATUS=$?
 	done
 	return 0
 }

@@ -106,10 +106,7 @@ segment2_up() {
 segment2_down() {
 	local pid
 	pid=$(cat "$WEB4_DIR/nginx.pid" 2>/dev/null || true)
-	if [[ -n $pid ]]; then
-		kill -TERM "$pid" 2>/dev/null
-		lab_wait 5 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
-	fi
+	if [[ -n $pid ]]; then lab_stop_pids 5 "$pid"; fi
 	if mountpoint -q "$WEB4_BPFFS" 2>/dev/null; then umount "$WEB4_BPFFS"; fi
 	for ns in "$WEB4_NS" "$SWITCH2_NS"; do
 		if ip netns list | grep -qw "$ns"; then ip netns del "$ns"; fi
