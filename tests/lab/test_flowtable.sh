@@ -73,38 +73,50 @@ for ((i = 0; i < n; i++)); do
 	fds[i]=$fd
 	[[ $(ask "$fd") == 200 ]] && ok=$((ok + 1))
 	skip_head "$fd"
-	sleep 0.02
+	sleep 0.02 # the test itself: distinct idle times, so eviction order is age order
 done
 t0=$(ms)
 first=$(ask "${fds[0]}")
 first_ms=$(( $(ms) - t0 ))
 last=$(ask "${fds[n - 1]}")
 echo "opened=$n ok=$ok first_again=$first first_ms=$first_ms last_again=$last"
-for ((t = 0; t < hold * 10; t++)); do
+for ((t = 0; t < hold * 10; t++)); do # the test itself: hold them open until told
 	[[ -e $stop ]] && break
 	sleep 0.1
 done
 echo done
 '
 
-# bound_flows: flows in state "bound" in the table (status --flows lists them all).
-bound_flows() {
+# bound_flows_raw: flows in state "bound" in the table (status --flows lists
+# them all); nothing when status --flows has no flow list.
+bound_flows_raw() {
 	lab_exec_bpf balancer "$LAB_LATEBIND" status --flows --limit 100000 |
-		awk '/^Flow list/ { f = 1; next } f && $3 == "bound" { n++ } /^Flows:/ { f = 0 } END { print n + 0 }'
+		awk '/^Flow list/ { f = 1; seen = 1; next } f && $3 == "bound" { n++ } /^Flows:/ { f = 0 }
+			END { if (seen) print n + 0 }'
 }
 
-# active_sum: the backends' active counts added up.
-active_sum() {
-	local w s=0 a
-	for w in "${LAB_WEBS[@]}"; do
-		a=$(lab_backend_field "$w" active)
-		s=$((s + ${a:-0}))
-	done
-	echo "$s"
+# active_sum_raw: the backends' active counts added up, from the status's
+# "Backends" rows; nothing unless there is one per lab backend, each a number.
+active_sum_raw() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk -v want="${#LAB_WEBS[@]}" '/^Backends/ { b = 1; next } b && /^[^ ]/ { b = 0 }
+			b && NF >= 8 { rows++; if ($4 !~ /^[0-9]+$/) bad = 1; s += $4 }
+			END { if (rows == want && !bad) print s }'
 }
 
-counts_agree() { [[ $(active_sum) == "$(bound_flows)" ]]; }
-all_closed() { [[ $(active_sum) == 0 && $(bound_flows) == 0 ]]; }
+# The same, a failure when the value is missing (a changed status format).
+bound_flows() { lab_number "status --flows bound flows" "$(bound_flows_raw)"; }
+active_sum() { lab_number "status active counts of ${#LAB_WEBS[@]} backends" "$(active_sum_raw)"; }
+
+# Polled by lab_wait: a missing value is "not yet" (never two missing values
+# that read alike); the check around it reads them once more and fails then.
+counts_agree() {
+	local a b
+	a=$(active_sum_raw)
+	b=$(bound_flows_raw)
+	[[ -n $a && $a == "$b" ]]
+}
+all_closed() { [[ $(active_sum_raw) == 0 && $(bound_flows_raw) == 0 ]]; }
 holder_reported() { grep -q '^opened=' "$FT_OUT"; }
 
 lab_cookie_key
@@ -123,6 +135,8 @@ if ! lab_balancer_start; then
 	lab_fail "flowtable: balancer starts with limits.flows: $FT_SLOTS" "see $LAB_BALANCER_LOG"
 	return 0
 fi
+check_eq "flowtable: status lists a row for each of the ${#LAB_WEBS[@]} backends" "${#LAB_WEBS[@]}" \
+	"$(lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '/^Backends/ { b = 1; next } b && /^[^ ]/ { b = 0 } b && NF >= 8 { n++ } END { print n + 0 }')"
 check_match "flowtable: the pinned table has $FT_SLOTS entries" "max_entries $FT_SLOTS" \
 	"$(bpftool map show pinned "$(lab_bpffs balancer)/latebind/flows_v2" 2>&1)"
 
@@ -139,7 +153,7 @@ if ! lab_wait 40 holder_reported; then
 fi
 report=$(grep '^opened=' "$FT_OUT")
 ev1=$(lab_dispatcher_counter flow_evictions)
-evicted=$((${ev1:-0} - ${ev0:-0}))
+evicted=$((ev1 - ev0))
 echo "# flowtable: table $FT_SLOTS, $report, flow_evictions +$evicted, flows $(lab_balancer_flows), bound $(bound_flows), active $(active_sum)"
 
 check_match "flowtable: all $FT_CONNS connections served with a table of $FT_SLOTS" \
@@ -157,17 +171,17 @@ check_match "flowtable: the newest connection still serves on the fast path" \
 check_eq "flowtable: a new connection is served while the table is full" 200 \
 	"$(lab_curl client2 -o /dev/null -w '%{http_code}' "http://$VIP:$VIP_PORT/")"
 ev2=$(lab_dispatcher_counter flow_evictions)
-check "flowtable: it took room by eviction ($ev1 -> $ev2)" test "${ev2:-0}" -gt "${ev1:-0}"
-check "flowtable: active counts = bound flows while full ($(active_sum) vs $(bound_flows))" \
-	lab_wait 5 counts_agree
+check "flowtable: it took room by eviction ($ev1 -> $ev2)" test "$ev2" -gt "$ev1"
+check "flowtable: active counts = bound flows while full" lab_wait 5 counts_agree
+echo "# flowtable: while full: active $(active_sum), bound flows $(bound_flows)"
 
 touch "$FT_STOP"
 lab_wait 10 bash -c "! kill -0 $FT_PID"
 wait "$FT_PID" 2>/dev/null
 FT_PID=
-lab_wait 10 all_closed
-check_eq "flowtable: after the clients close, no active count left (bound flows $(bound_flows))" \
-	0 "$(active_sum)"
+check "flowtable: after the clients close, no active count left and no bound flow" \
+	lab_wait 10 all_closed
+echo "# flowtable: after the clients close: active $(active_sum), bound flows $(bound_flows)"
 # An evicted connection's client was reset, but its backend socket lives on
 # until nginx's keep-alive timeout (the balancer cannot reach it in sequence).
 # Close them here: a later test's client reusing one of those ports would meet
