@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# The flow table full (issue 10): the balancer runs with limits.flows: 64 and
+# The flow table full: the balancer runs with limits.flows: 64 and
 # client1 opens 100 keep-alive connections, one after the other, each with a
 # request answered and then held open. Past 64 the dispatcher evicts the flow
 # silent longest to bind the new one:
@@ -30,9 +30,7 @@ FT_PID=
 ft_cleanup() {
 	trap - EXIT
 	if [[ -n $FT_PID ]]; then
-		pid_alive "$FT_PID" && kill -TERM "$FT_PID" 2>/dev/null
-		lab_wait 3 bash -c "! kill -0 $FT_PID" || kill -KILL "$FT_PID" 2>/dev/null
-		wait "$FT_PID" 2>/dev/null
+		lab_stop_pids 3 "$FT_PID"
 	fi
 	rm -f "$FT_STOP"
 	lab_balancer_stop >/dev/null 2>&1

@@ -145,7 +145,7 @@ wait "$slow" || rc=$?
 check_match "handoff: ... and curl reports the reset (exit $rc)" "^(56|18|52)$" "$rc"
 check "handoff: backend RST: flow and count settle" lab_wait 8 settled
 
-# Small responses on connections the server closes (issue 5): nginx sends the
+# Small responses on connections the server closes: nginx sends the
 # last bytes and its FIN in one segment. That segment goes to the client
 # directly (a clone, counted egress_fin_direct when it passes the egress
 # program again), and the balancer gets only a header-only notice

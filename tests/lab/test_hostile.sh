@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Hostile input with the balancer and backends attached (issue 10, lab parts):
+# Hostile input with the balancer and backends attached (the lab parts):
 #   1. SYN flood from client2 with spoofed sources while client1 makes real
 #      requests: they succeed, memory and flow state do not grow, every SYN
 #      that reaches the balancer is answered, and the answers die at the router;
@@ -551,7 +551,7 @@ for line in "real address, random cookies|$to_real" "real address, a real cookie
 	"VIP as the balancer's MAC, random cookies|$as_balancer"; do
 	echo "# spoof: ${line%%|*}: ${line#*|}"
 done
-# Dropped by web1's TC ingress (issue 10): an ACK to the real address's service
+# Dropped by web1's TC ingress: an ACK to the real address's service
 # port that finds only the listener, so not even the kernel's reset comes back.
 check_match "hostile: spoof: to web1's real address: nothing comes back" \
 	"cookie=random sent=5 replies=0 " "$to_real"
