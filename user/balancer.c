@@ -72,7 +72,7 @@ struct lb_daemon {
 	struct lb_directory *dir;
 	struct lb_xsk *xsk;
 	struct lb_dispatcher *disp;
-	struct lb_handoff handoff;
+	struct lb_handoff_ctx handoff;
 	struct lb_backend *backends; /* the backends map, mmapped */
 	uint8_t own_mac[6];	     /* the interface's, for frames the daemon makes */
 	struct lb_side sides[LB_MAX_IFACES - 1];
@@ -1092,7 +1092,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->disp = lb_dispatcher_new(&lb->cfg, lb->dir, &lb->secret, &maps, send_frame, lb);
 	if (!lb->disp)
 		return -1;
-	lb->handoff = (struct lb_handoff){
+	lb->handoff = (struct lb_handoff_ctx){
 		.cfg = &lb->cfg, .backends = lb->backends,
 		.send = send_frame, .send_ctx = lb,
 		.secret = &lb->secret, .ports = lb->ports, .n_ports = lb->n_sides,

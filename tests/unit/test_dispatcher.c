@@ -79,7 +79,7 @@ static struct {
 	uint32_t bound;
 	enum lb_bind_step steps[16]; /* every call's step, in order */
 	uint32_t step_backend[16];
-	struct lb_handoff *handoff;  /* set: the real hand-off runs too, frames captured */
+	struct lb_handoff_ctx *handoff;  /* set: the real hand-off runs too, frames captured */
 	size_t conns_in_bind;
 	struct lb_conn_view view;
 	uint8_t request[LIMIT];
@@ -1427,7 +1427,7 @@ START_TEST(test_replay_frames)
 {
 	const struct syn_row *r = &syn_rows[_i];
 	struct lb_backend backends[3] = {};
-	struct lb_handoff h = {
+	struct lb_handoff_ctx h = {
 		.cfg = &t.cfg, .backends = backends,
 		.send = capture, .secret = &t.secret,
 	};
@@ -1531,7 +1531,7 @@ START_TEST(test_handoff_other_interface)
 	static const uint8_t port_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x05, 0x1b };
 	struct lb_backend backends[3] = {};
 	struct lb_handoff_port port = { .ifindex = 5 };
-	struct lb_handoff h = {
+	struct lb_handoff_ctx h = {
 		.cfg = &t.cfg, .backends = backends, .send = capture,
 		.secret = &t.secret, .ports = &port, .n_ports = 1,
 	};
