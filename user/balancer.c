@@ -72,6 +72,7 @@ struct lb_daemon {
 	struct lb_directory *dir;
 	struct lb_xsk *xsk;
 	struct lb_dispatcher *disp;
+	struct lb_flow_table flows; /* ours; the dispatcher and the hand-off work on it */
 	struct lb_handoff_ctx handoff;
 	struct lb_backend *backends; /* the backends map, mmapped */
 	uint8_t own_mac[6];	     /* the interface's, for frames the daemon makes */
@@ -524,7 +525,7 @@ static int fill_ports(struct lb_daemon *lb)
  */
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
-	uint64_t n = lb_flow_forget_dispatch(lb_dispatcher_flows(lb->disp));
+	uint64_t n = lb_flow_forget_dispatch(&lb->flows);
 
 	if (n)
 		pr_info("%llu connection(s) the previous dispatcher was collecting will start over\n",
@@ -722,8 +723,7 @@ static void on_backend_flow_ended(void *arg, const struct lb_flow_key *key,
  */
 static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 {
-	uint64_t n = lb_flow_end_backend(lb_dispatcher_flows(lb->disp), slot,
-					 on_backend_flow_ended, lb);
+	uint64_t n = lb_flow_end_backend(&lb->flows, slot, on_backend_flow_ended, lb);
 
 	lb_xsk_flush(lb->xsk, 0);
 	lb_dispatcher_count(lb->disp, LB_DISP_FLOWS_RESET, n);
@@ -1035,8 +1035,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		lb_dispatcher_flush_stats(lb->disp);
 		/* A pass over the flow table starts once a second, in steps of 512. */
 		if (rx.now_ms >= next_expiry || sweeping)
-			sweeping = lb_flow_expire_step(lb_dispatcher_flows(lb->disp),
-						       rx.now_ms * LB_NS_PER_MS);
+			sweeping = lb_flow_expire_step(&lb->flows, rx.now_ms * LB_NS_PER_MS);
 		if (rx.now_ms >= next_expiry) {
 			update_states(lb);
 			resolve_macs(lb);
@@ -1069,8 +1068,7 @@ static int run(struct lb_daemon *lb, int sfd)
 static int start_dispatcher(struct lb_daemon *lb)
 {
 	struct lb_dispatcher_maps maps = {
-		.flows_fd = bpf_map__fd(lb->skel->maps.flows_v2),
-		.flow_end_fd = bpf_program__fd(lb->skel->progs.lb_flow_end),
+		.flows = &lb->flows,
 		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
 		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
 		.backends = lb->backends,
@@ -1084,6 +1082,10 @@ static int start_dispatcher(struct lb_daemon *lb)
 		return -1;
 	}
 	lb_directory_stats(lb->dir, &ds);
+	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->skel->maps.flows_v2),
+			   bpf_program__fd(lb->skel->progs.lb_flow_end), lb->backends);
+	lb->flows.evicted = on_flow_evicted;
+	lb->flows.evicted_ctx = lb;
 	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->skel->maps.xsks));
 	if (!lb->xsk) {
 		pr_warn("cannot open AF_XDP sockets on %s: %s\n", lb->cfg.interface, strerror(errno));
@@ -1093,7 +1095,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 	if (!lb->disp)
 		return -1;
 	lb->handoff = (struct lb_handoff_ctx){
-		.cfg = &lb->cfg, .backends = lb->backends,
+		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->backends,
 		.send = send_frame, .send_ctx = lb,
 		.secret = &lb->secret, .ports = lb->ports, .n_ports = lb->n_sides,
 	};
@@ -1205,8 +1207,6 @@ int cmd_balancer(int argc, char **argv)
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
-	lb_dispatcher_flows(lb.disp)->evicted = on_flow_evicted;
-	lb_dispatcher_flows(lb.disp)->evicted_ctx = &lb;
 	forget_dispatch_flows(&lb);
 	for (size_t i = 0; i < LB_MAX_BACKENDS; i++) /* a taken-over map has old counts */
 		lb.resets_seen[i] = lb.backends[i].handoff_resets;

@@ -171,7 +171,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		    enum lb_bind_step step)
 {
 	struct lb_handoff_ctx *h = ctx;
-	struct lb_flow_table *flows = lb_dispatcher_flows(d);
+	struct lb_flow_table *flows = h->flows;
 	struct lb_backend *b = &h->backends[backend];
 	struct lb_conn_view v;
 	struct lb_flow flow;

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "dispatcher.h"
+#include "flow_table.h"
 #include "maps.h"
 
 /*
@@ -39,6 +40,7 @@ struct lb_handoff_port {
  */
 struct lb_handoff_ctx {
 	const struct lb_config *cfg;
+	struct lb_flow_table *flows; /* the daemon's, shared with the dispatcher */
 	struct lb_backend *backends; /* the mmapped backends map */
 	lb_send_fn send;	     /* backends behind the main interface */
 	void *send_ctx;
