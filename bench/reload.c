@@ -14,8 +14,8 @@
  *
  * Left out, as they do not grow with the routes: the checks of interface and
  * settings, health checks, and the writes of the VIP and backend maps (a few
- * entries each). remap_backends() renumbers every route's holders (one pass,
- * static in balancer.c) and is left out too.
+ * entries each). lb_slots_remap() (user/slots.c) renumbers every route's holders
+ * (one pass) and is left out too.
  *
  * Two configs of N routes alternate, A → B → A ...: B drops every 100th route
  * of A and adds as many new ones, so each reload keeps 99 % of the counters,

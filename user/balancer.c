@@ -45,6 +45,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "packet.h"
+#include "slots.h"
 #include "xsk.h"
 
 #define LB_PROG_NAME "lb_xdp"
@@ -820,74 +821,6 @@ static int fill_backends(struct lb_daemon *lb)
 	return 0;
 }
 
-/*
- * Backends keep their slot in the backends map across reloads, matched by
- * name, so established flows keep pointing at the right one. A removed backend
- * with flows left stays in its slot, draining, until they end; a new one takes
- * a free slot. Route holders are renumbered to slots. On return @fresh's
- * backends array is indexed by slot.
- */
-static int remap_backends(const struct lb_daemon *lb, struct lb_config *fresh, char *err,
-			  size_t errlen)
-{
-	size_t n_old = lb->cfg.n_backends, n;
-	int slot_of[LB_MAX_BACKENDS], next_free = 0;
-	struct lb_cfg_backend *slots;
-	bool used[LB_MAX_BACKENDS] = {};
-	size_t i, j, n_slots = 0;
-
-	n = n_old + fresh->n_backends; /* the most slots this can need */
-	if (n > LB_MAX_BACKENDS)
-		n = LB_MAX_BACKENDS;
-	slots = calloc(n, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (j = 0; j < fresh->n_backends; j++) {
-		slot_of[j] = -1;
-		for (i = 0; i < n_old; i++)
-			if (lb->cfg.backends[i].name[0] && !strcmp(lb->cfg.backends[i].name,
-								   fresh->backends[j].name))
-				slot_of[j] = i;
-		if (slot_of[j] >= 0)
-			used[slot_of[j]] = true;
-	}
-	/* Removed backends still carrying flows keep their slot, draining. */
-	for (i = 0; i < n_old; i++) {
-		if (used[i] || !lb->cfg.backends[i].name[0] ||
-		    !__atomic_load_n(&lb->backends[i].active, __ATOMIC_RELAXED))
-			continue;
-		slots[i] = lb->cfg.backends[i];
-		slots[i].state = LB_BACKEND_DRAINING;
-		used[i] = true;
-		if (i + 1 > n_slots)
-			n_slots = i + 1;
-	}
-	for (j = 0; j < fresh->n_backends; j++) {
-		if (slot_of[j] < 0) {
-			while (next_free < (int)n && used[next_free])
-				next_free++;
-			if (next_free >= (int)n) {
-				snprintf(err, errlen, "more than %d backends counting the ones still "
-					 "draining; restart to reload", LB_MAX_BACKENDS);
-				free(slots);
-				return -1;
-			}
-			slot_of[j] = next_free;
-			used[next_free] = true;
-		}
-		slots[slot_of[j]] = fresh->backends[j];
-		if ((size_t)slot_of[j] + 1 > n_slots)
-			n_slots = slot_of[j] + 1;
-	}
-	for (i = 0; i < fresh->n_routes; i++)
-		for (j = 0; j < fresh->routes[i].n_backends; j++)
-			fresh->routes[i].backends[j] = slot_of[fresh->routes[i].backends[j]];
-	free(fresh->backends);
-	fresh->backends = slots; /* holes: empty name, address 0, down */
-	fresh->n_backends = n_slots;
-	return 0;
-}
-
 /* SIGHUP: the new config or, if anything is wrong with it, the running one. */
 static void reload(struct lb_daemon *lb)
 {
@@ -926,7 +859,7 @@ static void reload(struct lb_daemon *lb)
 			goto refuse;
 		}
 	}
-	if (remap_backends(lb, &fresh, err, sizeof(err))) {
+	if (lb_slots_remap(&lb->cfg, lb->backends, &fresh, err, sizeof(err))) {
 		pr_warn("reload refused, the running config stays: %s\n", err);
 		goto refuse;
 	}
