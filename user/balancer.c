@@ -41,6 +41,7 @@
 #include "flow_table.h"
 #include "handoff.h"
 #include "health.h"
+#include "ifaces.h"
 #include "log.h"
 #include "maps.h"
 #include "metrics.h"
@@ -57,7 +58,6 @@
  * through it (ports[] of the hand-off, same index).
  */
 struct lb_side {
-	char name[LB_IFNAME_MAX];
 	struct xdp_program *prog; /* how lb_xdp was attached there, for the detach */
 	bool legacy;		  /* attached without libxdp (its attach failed) */
 };
@@ -67,7 +67,6 @@ struct lb_daemon {
 	struct lb_config cfg;
 	struct balancer *skel;
 	struct xdp_program *prog;
-	int ifindex;
 	enum xdp_attach_mode mode;
 	struct lb_cookie_secret secret;
 	struct lb_directory *dir;
@@ -76,10 +75,8 @@ struct lb_daemon {
 	struct lb_flow_table flows; /* ours; the dispatcher and the hand-off work on it */
 	struct lb_handoff_ctx handoff;
 	struct lb_backend *backends; /* the backends map, mmapped */
-	uint8_t own_mac[6];	     /* the interface's, for frames the daemon makes */
-	struct lb_side sides[LB_MAX_IFACES - 1];
-	struct lb_handoff_port ports[LB_MAX_IFACES - 1];
-	size_t n_sides;
+	struct lb_ifaces ifs;
+	struct lb_side sides[LB_MAX_IFACES - 1]; /* ifs' sides, same index */
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
@@ -101,21 +98,6 @@ static void usage(FILE *out)
 		"                  the next daemon (e.g. a new build) takes them over atomically\n"
 		"Killed any other way, everything stays in place the same.\n",
 		LB_PIN_DIR);
-}
-
-static int read_own_mac(const char *ifname, uint8_t mac[6])
-{
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
-
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ret = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
-	if (!ret)
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return ret;
 }
 
 /* For `latebind reload`. */
@@ -296,7 +278,7 @@ static int replace_previous(struct lb_daemon *lb, __u32 old_id, enum xdp_attach_
 	if (opts.old_prog_fd < 0)
 		return -1;
 	fd = bpf_program__fd(lb->skel->progs.lb_xdp);
-	err = bpf_xdp_attach(lb->ifindex, fd, flags, &opts);
+	err = bpf_xdp_attach(lb->ifs.ifindex, fd, flags, &opts);
 	close(opts.old_prog_fd);
 	if (err) {
 		pr_warn("cannot replace the previous program on %s: %s\n", lb->cfg.interface,
@@ -317,7 +299,7 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = lb->skel->obj,
 			    .prog_name = LB_PROG_NAME);
 	enum xdp_attach_mode old_mode = XDP_MODE_NATIVE;
-	__u32 old_id = find_previous(lb->ifindex, &old_mode);
+	__u32 old_id = find_previous(lb->ifs.ifindex, &old_mode);
 	int err;
 
 	if (old_id)
@@ -331,7 +313,7 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 	}
 	if (strcmp(mode_arg, "generic")) {
 		lb->mode = XDP_MODE_NATIVE;
-		err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
+		err = xdp_program__attach(lb->prog, lb->ifs.ifindex, lb->mode, 0);
 		if (!err) {
 			pr_info("attached to %s in native mode\n", lb->cfg.interface);
 			return 0;
@@ -345,65 +327,12 @@ static int attach(struct lb_daemon *lb, const char *mode_arg)
 			lb->cfg.interface, strerror(-err));
 	}
 	lb->mode = XDP_MODE_SKB;
-	err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
+	err = xdp_program__attach(lb->prog, lb->ifs.ifindex, lb->mode, 0);
 	if (err) {
 		pr_warn("cannot attach to %s: %s\n", lb->cfg.interface, strerror(-err));
 		return -1;
 	}
 	pr_info("attached to %s in generic mode\n", lb->cfg.interface);
-	return 0;
-}
-
-/* The balancer interface backend @c sits behind: its ports[] index, or -1 for the main one. */
-static int side_of(const struct lb_daemon *lb, const struct lb_cfg_backend *c)
-{
-	size_t i;
-
-	for (i = 0; c->interface[0] && i < lb->n_sides; i++)
-		if (!strcmp(lb->sides[i].name, c->interface))
-			return i;
-	return -1;
-}
-
-/*
- * Every interface the config puts backends behind: its ifindex, our MAC there
- * and a raw socket for hand-offs (protocol 0: it sends, never receives).
- */
-static int open_sides(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_backends; i++) {
-		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-		struct lb_handoff_port *port = &lb->ports[lb->n_sides];
-		struct sockaddr_ll sll = { .sll_family = AF_PACKET };
-
-		if (!c->interface[0] || side_of(lb, c) >= 0)
-			continue;
-		if (lb->n_sides == LB_MAX_IFACES - 1)
-			return -1; /* the config loader allows no more */
-		port->fd = -1;
-		port->ifindex = if_nametoindex(c->interface);
-		if (!port->ifindex) {
-			pr_warn("%s:%d: backends[%zu].interface: '%s' not found on this host (ip link "
-				"shows the names)\n", lb->cfg.path, c->interface_line, i, c->interface);
-			return -1;
-		}
-		if (read_own_mac(c->interface, port->mac)) {
-			pr_warn("cannot read the MAC of %s: %s\n", c->interface, strerror(errno));
-			return -1;
-		}
-		port->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-		sll.sll_ifindex = port->ifindex;
-		if (port->fd < 0 || bind(port->fd, (struct sockaddr *)&sll, sizeof(sll))) {
-			pr_warn("cannot open a packet socket on %s: %s\n", c->interface, strerror(errno));
-			if (port->fd >= 0)
-				close(port->fd);
-			return -1;
-		}
-		snprintf(lb->sides[lb->n_sides].name, LB_IFNAME_MAX, "%s", c->interface);
-		lb->n_sides++;
-	}
 	return 0;
 }
 
@@ -418,9 +347,9 @@ static int attach_sides(struct lb_daemon *lb)
 	int fd = bpf_program__fd(lb->skel->progs.lb_xdp), err;
 	size_t i;
 
-	for (i = 0; i < lb->n_sides; i++) {
+	for (i = 0; i < lb->ifs.n_sides; i++) {
 		struct lb_side *side = &lb->sides[i];
-		int ifindex = lb->ports[i].ifindex;
+		int ifindex = lb->ifs.ports[i].ifindex;
 		enum xdp_attach_mode old_mode = lb->mode;
 		__u32 old_id = find_previous(ifindex, &old_mode);
 
@@ -442,12 +371,12 @@ static int attach_sides(struct lb_daemon *lb)
 				side->legacy = true;
 		}
 		if (err) {
-			pr_warn("cannot attach to %s (backends behind it): %s\n", side->name,
+			pr_warn("cannot attach to %s (backends behind it): %s\n", lb->ifs.names[i],
 				strerror(-err));
 			return -1;
 		}
 		pr_info("attached to %s too (%zu backend interface(s)): closes of its backends "
-			"come back there\n", side->name, lb->n_sides);
+			"come back there\n", lb->ifs.names[i], lb->ifs.n_sides);
 	}
 	return 0;
 }
@@ -457,65 +386,14 @@ static void detach_sides(struct lb_daemon *lb)
 	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	size_t i;
 
-	for (i = 0; i < lb->n_sides; i++) {
+	for (i = 0; i < lb->ifs.n_sides; i++) {
 		if (lb->sides[i].prog)
-			xdp_program__detach(lb->sides[i].prog, lb->ports[i].ifindex, lb->mode, 0);
+			xdp_program__detach(lb->sides[i].prog, lb->ifs.ports[i].ifindex, lb->mode, 0);
 		else if (lb->sides[i].legacy)
-			bpf_xdp_detach(lb->ports[i].ifindex, flags, NULL);
+			bpf_xdp_detach(lb->ifs.ports[i].ifindex, flags, NULL);
 		lb->sides[i].prog = NULL;
 		lb->sides[i].legacy = false;
 	}
-}
-
-static void close_sides(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->n_sides; i++)
-		if (lb->ports[i].fd >= 0)
-			close(lb->ports[i].fd);
-	lb->n_sides = 0;
-}
-
-/*
- * tx_ports and ifaces: where XDP may redirect and our MAC there. The main
- * interface is in them for closes arriving on a backend-side one. Entries a
- * previous daemon left for interfaces no longer used go.
- */
-static int fill_ports(struct lb_daemon *lb)
-{
-	int dev_fd = bpf_map__fd(lb->skel->maps.tx_ports);
-	int if_fd = bpf_map__fd(lb->skel->maps.ifaces);
-	__u32 k, next, *prev = NULL;
-	struct lb_iface iface = {};
-	size_t i;
-
-	k = lb->ifindex;
-	memcpy(iface.mac, lb->own_mac, 6);
-	if (bpf_map_update_elem(dev_fd, &k, &k, 0) || bpf_map_update_elem(if_fd, &k, &iface, 0))
-		return -1;
-	for (i = 0; i < lb->n_sides; i++) {
-		k = lb->ports[i].ifindex;
-		memcpy(iface.mac, lb->ports[i].mac, 6);
-		if (bpf_map_update_elem(dev_fd, &k, &k, 0) ||
-		    bpf_map_update_elem(if_fd, &k, &iface, 0))
-			return -1;
-	}
-	while (!bpf_map_get_next_key(if_fd, prev, &next)) {
-		bool used = next == (__u32)lb->ifindex;
-
-		for (i = 0; i < lb->n_sides; i++)
-			used |= next == lb->ports[i].ifindex;
-		if (!used) {
-			bpf_map_delete_elem(if_fd, &next);
-			bpf_map_delete_elem(dev_fd, &next);
-			prev = NULL; /* restart after a delete; the table is small */
-			continue;
-		}
-		k = next;
-		prev = &k;
-	}
-	return 0;
 }
 
 /*
@@ -611,66 +489,6 @@ static int map_backends(struct lb_daemon *lb)
 }
 
 /*
- * Backends without a `mac:` in the config: their MAC from the kernel's
- * neighbour table (/proc/net/arp) for the balancer's interface. One not there
- * yet gets a datagram to the discard port, which makes the kernel ask ARP; the
- * next pass (once a second) finds the answer. Until then it gets no hand-offs
- * (the dispatcher answers 503 for content only it holds).
- */
-static void resolve_macs(struct lb_daemon *lb)
-{
-	char line[256], ip[64], hw[64], dev[64];
-	unsigned int flags, m[6];
-	size_t i, pending = 0;
-	FILE *f;
-
-	for (i = 0; i < lb->cfg.n_backends; i++)
-		if (lb->cfg.backends[i].name[0] && !lb->cfg.backends[i].mac_given)
-			pending++;
-	if (!pending)
-		return;
-	f = fopen("/proc/net/arp", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		struct in_addr a;
-
-		/* IP address, HW type, Flags, HW address, Mask, Device */
-		if (sscanf(line, "%63s %*s %x %63s %*s %63s", ip, &flags, hw, dev) != 4 ||
-		    !(flags & 0x2) || inet_pton(AF_INET, ip, &a) != 1 ||
-		    sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
-			continue;
-		for (i = 0; i < lb->cfg.n_backends; i++) {
-			const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-			struct lb_backend *b = &lb->backends[i];
-			int k;
-
-			/* Learnt on the interface the backend sits behind, nowhere else. */
-			if (c->mac_given || b->addr != a.s_addr ||
-			    strcmp(dev, c->interface[0] ? c->interface : lb->cfg.interface))
-				continue;
-			for (k = 0; k < 6; k++)
-				b->mac[k] = m[k];
-		}
-	}
-	if (f)
-		fclose(f);
-	for (i = 0; i < lb->cfg.n_backends; i++) {
-		static const uint8_t zero[6];
-		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
-		int fd;
-
-		if (!lb->cfg.backends[i].name[0] || lb->cfg.backends[i].mac_given ||
-		    memcmp(lb->backends[i].mac, zero, 6))
-			continue;
-		to.sin_addr = lb->cfg.backends[i].address;
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd >= 0) {
-			sendto(fd, "", 0, 0, (struct sockaddr *)&to, sizeof(to));
-			close(fd);
-		}
-	}
-}
-
-/*
  * A RST from the VIP to @f's client at the sequence number the client last
  * acknowledged (its receive point, so it is taken at once), out of @queue.
  * Without a known ACK (no client packet since the hand-off) there is no safe
@@ -689,7 +507,7 @@ static void reset_client(struct lb_daemon *lb, unsigned int queue, const struct 
 	if (!f->client_ack)
 		return;
 	memcpy(rst.dst_mac, f->client_hop_mac, 6);
-	memcpy(rst.src_mac, lb->own_mac, 6);
+	memcpy(rst.src_mac, lb->ifs.mac, 6);
 	len = lb_segment_build(frame, sizeof(frame), &rst);
 	if (len)
 		lb_xsk_send(lb->xsk, queue, frame, len);
@@ -812,12 +630,12 @@ static int fill_backends(struct lb_daemon *lb)
 		b->addr = c->address.s_addr;
 		b->weight = c->weight;
 		/* 0 for the main interface: XDP_TX, no redirect. */
-		b->ifindex = side_of(lb, c) >= 0 ? lb->ports[side_of(lb, c)].ifindex : 0;
+		b->ifindex = lb_ifaces_backend_ifindex(&lb->ifs, c);
 		snprintf(name.name, sizeof(name.name), "%s", c->name);
 		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
 	}
 	update_states(lb);
-	resolve_macs(lb);
+	lb_ifaces_resolve_macs(&lb->cfg, lb->backends);
 	return 0;
 }
 
@@ -852,7 +670,7 @@ static void reload(struct lb_daemon *lb)
 	for (size_t i = 0; i < fresh.n_backends; i++) {
 		const struct lb_cfg_backend *c = &fresh.backends[i];
 
-		if (c->interface[0] && side_of(lb, c) < 0) {
+		if (c->interface[0] && lb_ifaces_side_of(&lb->ifs, c) < 0) {
 			pr_warn("reload refused, the running config stays: %s:%d: backends[%zu]."
 				"interface: %s has no backend yet; a new backend interface needs a "
 				"restart\n", fresh.path, c->interface_line, i, c->interface);
@@ -971,7 +789,7 @@ static int run(struct lb_daemon *lb, int sfd)
 			sweeping = lb_flow_expire_step(&lb->flows, rx.now_ms * LB_NS_PER_MS);
 		if (rx.now_ms >= next_expiry) {
 			update_states(lb);
-			resolve_macs(lb);
+			lb_ifaces_resolve_macs(&lb->cfg, lb->backends);
 			next_expiry = rx.now_ms + 1000;
 		}
 		if (wait_ms > 1000)
@@ -1030,7 +848,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->handoff = (struct lb_handoff_ctx){
 		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->backends,
 		.send = send_frame, .send_ctx = lb,
-		.secret = &lb->secret, .ports = lb->ports, .n_ports = lb->n_sides,
+		.secret = &lb->secret, .ports = lb->ifs.ports, .n_ports = lb->ifs.n_sides,
 	};
 	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
@@ -1100,14 +918,7 @@ int cmd_balancer(int argc, char **argv)
 		fprintf(stderr, "latebind: %s\n", err);
 		return LB_EXIT_FAIL;
 	}
-	lb.ifindex = if_nametoindex(lb.cfg.interface);
-	if (!lb.ifindex) {
-		pr_warn("%s: interface '%s' not found on this host (ip link shows the names)\n",
-			config, lb.cfg.interface);
-		goto out;
-	}
-	if (check_bpffs() || load_secret(&lb) || read_own_mac(lb.cfg.interface, lb.own_mac) ||
-	    open_sides(&lb))
+	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || check_bpffs() || load_secret(&lb))
 		goto out;
 
 	lb.skel = balancer__open();
@@ -1120,7 +931,7 @@ int cmd_balancer(int argc, char **argv)
 	/* The client may send this much before our first ACK: what we are ready to buffer. */
 	lb.skel->rodata->cfg_syn_window =
 		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
-	lb.skel->rodata->cfg_main_ifindex = lb.ifindex;
+	lb.skel->rodata->cfg_main_ifindex = lb.ifs.ifindex;
 	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
 	if (bpf_map__set_max_entries(lb.skel->maps.flows_v2, lb.cfg.limits.flows) ||
 	    set_pin_paths(lb.skel->obj) || check_pinned_maps(&lb) ||
@@ -1130,7 +941,9 @@ int cmd_balancer(int argc, char **argv)
 	if (attach(&lb, mode))
 		goto out;
 	/* The maps first: a close arriving on a backend-side interface is redirected at once. */
-	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) || fill_ports(&lb) ||
+	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) ||
+	    lb_ifaces_fill_ports(&lb.ifs, bpf_map__fd(lb.skel->maps.tx_ports),
+				 bpf_map__fd(lb.skel->maps.ifaces)) ||
 	    fill_backends(&lb)) {
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
@@ -1180,7 +993,7 @@ int cmd_balancer(int argc, char **argv)
 detach:
 	detach_sides(&lb);
 	if (lb.prog)
-		xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
+		xdp_program__detach(lb.prog, lb.ifs.ifindex, lb.mode, 0);
 	bpf_object__unpin_maps(lb.skel->obj, NULL);
 	rmdir(LB_PIN_DIR);
 out:
@@ -1192,7 +1005,7 @@ out:
 	lb_health_free(lb.health);
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
-	close_sides(&lb);
+	lb_ifaces_close(&lb.ifs);
 	lb_directory_free(lb.dir);
 	if (lb.backends)
 		munmap(lb.backends, LB_BACKENDS_MMAP_LEN);
