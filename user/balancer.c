@@ -42,6 +42,7 @@
 #include "handoff.h"
 #include "health.h"
 #include "ifaces.h"
+#include "loader.h"
 #include "log.h"
 #include "maps.h"
 #include "metrics.h"
@@ -49,42 +50,25 @@
 #include "slots.h"
 #include "xsk.h"
 
-#define LB_PROG_NAME "lb_xdp"
 #define LB_PID_FILE  "/run/latebind.pid"
-
-/*
- * An interface of the balancer other than the main one, with backends behind
- * it: lb_xdp runs there too (for their diverted FIN/RST), and hand-offs leave
- * through it (ports[] of the hand-off, same index).
- */
-struct lb_side {
-	struct xdp_program *prog; /* how lb_xdp was attached there, for the detach */
-	bool legacy;		  /* attached without libxdp (its attach failed) */
-};
 
 /* The daemon's state; `struct balancer` is the skeleton's name. */
 struct lb_daemon {
 	struct lb_config cfg;
-	struct balancer *skel;
-	struct xdp_program *prog;
-	enum xdp_attach_mode mode;
+	struct lb_loader ld; /* skeleton, attachments, the mmapped backends map */
 	struct lb_cookie_secret secret;
 	struct lb_directory *dir;
 	struct lb_xsk *xsk;
 	struct lb_dispatcher *disp;
 	struct lb_flow_table flows; /* ours; the dispatcher and the hand-off work on it */
 	struct lb_handoff_ctx handoff;
-	struct lb_backend *backends; /* the backends map, mmapped */
 	struct lb_ifaces ifs;
-	struct lb_side sides[LB_MAX_IFACES - 1]; /* ifs' sides, same index */
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 };
-
-#define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
 
 static void usage(FILE *out)
 {
@@ -110,290 +94,6 @@ static void write_pid_file(const char *path)
 			strerror(errno));
 	if (f)
 		fclose(f);
-}
-
-static int check_bpffs(void)
-{
-	struct statfs st;
-
-	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
-		pr_warn("/sys/fs/bpf is not a BPF filesystem; mount it first: "
-			"mount -t bpf bpf /sys/fs/bpf\n");
-		return -1;
-	}
-	if (mkdir(LB_PIN_DIR, 0700) && errno != EEXIST) {
-		pr_warn("cannot create %s: %s\n", LB_PIN_DIR, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Every map of the object is pinned by its name, so bpftool and `status` see it. */
-static int set_pin_paths(struct bpf_object *obj)
-{
-	char path[256];
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", LB_PIN_DIR, bpf_map__name(map));
-		if (bpf_map__set_pin_path(map, path))
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * A pinned map left by a previous daemon is reused only if it matches this
- * build's exactly; libbpf refuses a mismatch with a bare EINVAL at load. Say
- * which map differs and what to do instead. The flow table's size comes from
- * the config, so a different limits.flows gets its own message.
- */
-static int check_pinned_maps(struct lb_daemon *lb)
-{
-	struct bpf_map *map;
-	int bad = 0;
-
-	if (!access(LB_PIN_DIR "/flows", F_OK))
-		pr_warn(LB_PIN_DIR "/flows is the flow table of a latebind build from before "
-			LB_FLOWS_MAP ": its connections are not taken over (their packets now count "
-			"as drop_bad_cookie); remove it once they are gone\n");
-	bpf_object__for_each_map(map, lb->skel->obj) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		const char *path = bpf_map__pin_path(map);
-		int fd;
-
-		/* The devmap's flags never match as pinned: reuse_pinned_devmap() takes it. */
-		if (!path || map == lb->skel->maps.tx_ports)
-			continue;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue; /* not pinned yet: created at load */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			continue; /* libbpf will say what is wrong with it */
-		}
-		close(fd);
-		if (map == lb->skel->maps.flows_v2 && info.type == bpf_map__type(map) &&
-		    info.max_entries != bpf_map__max_entries(map)) {
-			pr_warn("%s holds %u flows (pinned by the balancer before this one) but "
-				"limits.flows in %s is %u: set limits.flows: %u to take its flows "
-				"over, or stop that balancer and remove %s (its established "
-				"connections are lost) to create it at the new size\n", path,
-				info.max_entries, lb->cfg.path, bpf_map__max_entries(map),
-				info.max_entries, path);
-			bad = -1;
-		} else if (info.type != bpf_map__type(map) ||
-			   info.key_size != bpf_map__key_size(map) ||
-			   info.value_size != bpf_map__value_size(map) ||
-			   info.max_entries != bpf_map__max_entries(map) ||
-			   info.map_flags != bpf_map__map_flags(map)) {
-			pr_warn("%s was pinned by an incompatible latebind build (type %u, key %u, "
-				"value %u bytes, %u entries; this build wants %u, %u, %u, %u): stop the "
-				"balancer that made it and remove %s\n", path, info.type,
-				info.key_size, info.value_size, info.max_entries, bpf_map__type(map),
-				bpf_map__key_size(map), bpf_map__value_size(map),
-				bpf_map__max_entries(map), LB_PIN_DIR);
-			bad = -1;
-		}
-	}
-	return bad;
-}
-
-/*
- * The kernel adds BPF_F_RDONLY_PROG to every devmap it creates but refuses it
- * at creation, so libbpf 1.1 never finds a pinned `tx_ports` compatible with
- * our definition. One of ours (same type and sizes) is taken by its fd instead,
- * so a new daemon takes over the maps of the previous one.
- */
-static int reuse_pinned_devmap(struct bpf_map *map)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	fd = bpf_obj_get(bpf_map__pin_path(map));
-	if (fd < 0)
-		return 0; /* none pinned: libbpf creates and pins it */
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err && info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-	    info.value_size == bpf_map__value_size(map) &&
-	    info.max_entries == bpf_map__max_entries(map))
-		err = bpf_map__reuse_fd(map, fd);
-	close(fd);
-	return err;
-}
-
-/*
- * A latebind program left attached by a daemon that was killed or told to
- * leave (SIGUSR2): its id and attach mode, so the new one can replace it in one
- * step. Returns 0 when there is none. Under libxdp's dispatcher an old one is
- * taken off instead (the dispatcher has no atomic replace of one component).
- */
-static __u32 find_previous(int ifindex, enum xdp_attach_mode *mode)
-{
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-	struct xdp_program *p;
-	__u32 id = 0;
-
-	if (libxdp_get_error(mp) || !mp)
-		return 0;
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		if (p && !strcmp(xdp_program__name(p), LB_PROG_NAME)) {
-			id = xdp_program__id(p);
-			*mode = xdp_multiprog__attach_mode(mp);
-		}
-	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
-			if (strcmp(xdp_program__name(p), LB_PROG_NAME))
-				continue;
-			pr_info("taking a previous latebind program off libxdp's dispatcher\n");
-			xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
-			break;
-		}
-	}
-	xdp_multiprog__close(mp);
-	return id;
-}
-
-/* Load ours and swap it for the previous program atomically: no packet misses both. */
-static int replace_previous(struct lb_daemon *lb, __u32 old_id, enum xdp_attach_mode mode)
-{
-	LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
-	__u32 flags = XDP_FLAGS_REPLACE |
-		      (mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
-	int err, fd;
-
-	err = balancer__load(lb->skel);
-	if (err) {
-		pr_warn("cannot load the XDP program: %s%s\n", strerror(-err),
-			err == -EINVAL ? " (maps pinned by an incompatible latebind build? stop "
-					 "it and remove " LB_PIN_DIR ")" : "");
-		return -1;
-	}
-	opts.old_prog_fd = bpf_prog_get_fd_by_id(old_id);
-	if (opts.old_prog_fd < 0)
-		return -1;
-	fd = bpf_program__fd(lb->skel->progs.lb_xdp);
-	err = bpf_xdp_attach(lb->ifs.ifindex, fd, flags, &opts);
-	close(opts.old_prog_fd);
-	if (err) {
-		pr_warn("cannot replace the previous program on %s: %s\n", lb->cfg.interface,
-			strerror(-err));
-		return -1;
-	}
-	lb->prog = xdp_program__from_fd(fd);
-	if (libxdp_get_error(lb->prog))
-		lb->prog = NULL;
-	lb->mode = mode;
-	pr_info("took over %s from the previous latebind program (%s mode, flows kept)\n",
-		lb->cfg.interface, mode == XDP_MODE_SKB ? "generic" : "native");
-	return 0;
-}
-
-static int attach(struct lb_daemon *lb, const char *mode_arg)
-{
-	DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = lb->skel->obj,
-			    .prog_name = LB_PROG_NAME);
-	enum xdp_attach_mode old_mode = XDP_MODE_NATIVE;
-	__u32 old_id = find_previous(lb->ifs.ifindex, &old_mode);
-	int err;
-
-	if (old_id)
-		return replace_previous(lb, old_id, old_mode);
-	lb->prog = xdp_program__create(&opts);
-	err = libxdp_get_error(lb->prog);
-	if (err) {
-		lb->prog = NULL;
-		pr_warn("cannot prepare the XDP program: %s\n", strerror(-err));
-		return -1;
-	}
-	if (strcmp(mode_arg, "generic")) {
-		lb->mode = XDP_MODE_NATIVE;
-		err = xdp_program__attach(lb->prog, lb->ifs.ifindex, lb->mode, 0);
-		if (!err) {
-			pr_info("attached to %s in native mode\n", lb->cfg.interface);
-			return 0;
-		}
-		if (!strcmp(mode_arg, "native")) {
-			pr_warn("cannot attach to %s in native mode: %s\n", lb->cfg.interface,
-				strerror(-err));
-			return -1;
-		}
-		pr_warn("native XDP unavailable on %s (%s); using generic mode, which is slower\n",
-			lb->cfg.interface, strerror(-err));
-	}
-	lb->mode = XDP_MODE_SKB;
-	err = xdp_program__attach(lb->prog, lb->ifs.ifindex, lb->mode, 0);
-	if (err) {
-		pr_warn("cannot attach to %s: %s\n", lb->cfg.interface, strerror(-err));
-		return -1;
-	}
-	pr_info("attached to %s in generic mode\n", lb->cfg.interface);
-	return 0;
-}
-
-/*
- * lb_xdp on every backend-side interface, in the main interface's mode, so the
- * backends' diverted FIN/RST arriving there reach it. A program a previous
- * daemon left there goes first (replaced in place when attached alone).
- */
-static int attach_sides(struct lb_daemon *lb)
-{
-	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	int fd = bpf_program__fd(lb->skel->progs.lb_xdp), err;
-	size_t i;
-
-	for (i = 0; i < lb->ifs.n_sides; i++) {
-		struct lb_side *side = &lb->sides[i];
-		int ifindex = lb->ifs.ports[i].ifindex;
-		enum xdp_attach_mode old_mode = lb->mode;
-		__u32 old_id = find_previous(ifindex, &old_mode);
-
-		if (old_id) {
-			LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
-
-			opts.old_prog_fd = bpf_prog_get_fd_by_id(old_id);
-			err = opts.old_prog_fd < 0 ? -errno
-						   : bpf_xdp_attach(ifindex, fd, flags | XDP_FLAGS_REPLACE,
-								    &opts);
-			if (opts.old_prog_fd >= 0)
-				close(opts.old_prog_fd);
-			side->legacy = true;
-		} else {
-			err = lb->prog ? xdp_program__attach(lb->prog, ifindex, lb->mode, 0) : -ENOENT;
-			if (!err)
-				side->prog = lb->prog;
-			else if (!(err = bpf_xdp_attach(ifindex, fd, flags, NULL)))
-				side->legacy = true;
-		}
-		if (err) {
-			pr_warn("cannot attach to %s (backends behind it): %s\n", lb->ifs.names[i],
-				strerror(-err));
-			return -1;
-		}
-		pr_info("attached to %s too (%zu backend interface(s)): closes of its backends "
-			"come back there\n", lb->ifs.names[i], lb->ifs.n_sides);
-	}
-	return 0;
-}
-
-static void detach_sides(struct lb_daemon *lb)
-{
-	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	size_t i;
-
-	for (i = 0; i < lb->ifs.n_sides; i++) {
-		if (lb->sides[i].prog)
-			xdp_program__detach(lb->sides[i].prog, lb->ifs.ports[i].ifindex, lb->mode, 0);
-		else if (lb->sides[i].legacy)
-			bpf_xdp_detach(lb->ifs.ports[i].ifindex, flags, NULL);
-		lb->sides[i].prog = NULL;
-		lb->sides[i].legacy = false;
-	}
 }
 
 /*
@@ -428,7 +128,7 @@ static int fill_secret(struct lb_daemon *lb)
 {
 	__u32 k = 0;
 
-	return bpf_map_update_elem(bpf_map__fd(lb->skel->maps.cookie_secret), &k, &lb->secret, 0);
+	return bpf_map_update_elem(bpf_map__fd(lb->ld.skel->maps.cookie_secret), &k, &lb->secret, 0);
 }
 
 static int vip_in_config(const struct lb_config *cfg, const struct lb_vip_key *k)
@@ -449,7 +149,7 @@ static int vip_in_config(const struct lb_config *cfg, const struct lb_vip_key *k
  */
 static int fill_vips(struct lb_daemon *lb)
 {
-	int fd = bpf_map__fd(lb->skel->maps.vips);
+	int fd = bpf_map__fd(lb->ld.skel->maps.vips);
 	struct lb_vip_key k, next, *prev = NULL;
 	size_t i;
 
@@ -472,18 +172,6 @@ static int fill_vips(struct lb_daemon *lb)
 		}
 		k = next;
 		prev = &k;
-	}
-	return 0;
-}
-
-/* Map the backends array: the dispatcher and XDP update its counters atomically. */
-static int map_backends(struct lb_daemon *lb)
-{
-	lb->backends = mmap(NULL, LB_BACKENDS_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    bpf_map__fd(lb->skel->maps.backends), 0);
-	if (lb->backends == MAP_FAILED) {
-		lb->backends = NULL;
-		return -1;
 	}
 	return 0;
 }
@@ -561,7 +249,7 @@ static void update_states(struct lb_daemon *lb)
 
 	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
 		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-		struct lb_backend *b = &lb->backends[i];
+		struct lb_backend *b = &lb->ld.backends[i];
 		int admin = c->state == LB_BACKEND_DRAINING ||
 					__atomic_load_n(&b->admin, __ATOMIC_RELAXED) == LB_ADMIN_DRAINED
 				    ? LB_BACKEND_DRAINING
@@ -584,7 +272,7 @@ static void report_handoff_resets(struct lb_daemon *lb)
 	size_t i;
 
 	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
-		__u64 now = __atomic_load_n(&lb->backends[i].handoff_resets, __ATOMIC_RELAXED);
+		__u64 now = __atomic_load_n(&lb->ld.backends[i].handoff_resets, __ATOMIC_RELAXED);
 
 		for (; lb->resets_seen[i] < now; lb->resets_seen[i]++)
 			lb_health_report_failure(lb->health, i);
@@ -599,7 +287,7 @@ static void on_health(void *arg, unsigned int slot, int state, const char *reaso
 
 	if (slot >= LB_MAX_BACKENDS)
 		return;
-	__atomic_store_n(&lb->backends[slot].state, state, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->ld.backends[slot].state, state, __ATOMIC_RELAXED);
 	if (state == LB_BACKEND_DOWN) {
 		pr_warn("backend %s is down: %s\n", name, reason);
 		reset_backend_flows(lb, slot);
@@ -615,13 +303,13 @@ static int fill_backends(struct lb_daemon *lb)
 
 	for (slot = 0; slot < lb->cfg.n_backends && slot < LB_MAX_BACKENDS; slot++) {
 		const struct lb_cfg_backend *c = &lb->cfg.backends[slot];
-		struct lb_backend *b = &lb->backends[slot];
+		struct lb_backend *b = &lb->ld.backends[slot];
 
 		/* Config fields only: live counters of a flow table we took over stay. */
 		if (!c->name[0]) { /* a slot freed by a reload */
 			b->addr = 0;
 			memset(&name, 0, sizeof(name));
-			bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
+			bpf_map_update_elem(bpf_map__fd(lb->ld.skel->maps.backend_names), &slot, &name, 0);
 			continue;
 		}
 		/* A resolved MAC stays until the neighbour table says otherwise. */
@@ -632,10 +320,10 @@ static int fill_backends(struct lb_daemon *lb)
 		/* 0 for the main interface: XDP_TX, no redirect. */
 		b->ifindex = lb_ifaces_backend_ifindex(&lb->ifs, c);
 		snprintf(name.name, sizeof(name.name), "%s", c->name);
-		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
+		bpf_map_update_elem(bpf_map__fd(lb->ld.skel->maps.backend_names), &slot, &name, 0);
 	}
 	update_states(lb);
-	lb_ifaces_resolve_macs(&lb->cfg, lb->backends);
+	lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 	return 0;
 }
 
@@ -677,7 +365,7 @@ static void reload(struct lb_daemon *lb)
 			goto refuse;
 		}
 	}
-	if (lb_slots_remap(&lb->cfg, lb->backends, &fresh, err, sizeof(err))) {
+	if (lb_slots_remap(&lb->cfg, lb->ld.backends, &fresh, err, sizeof(err))) {
 		pr_warn("reload refused, the running config stays: %s\n", err);
 		goto refuse;
 	}
@@ -789,7 +477,7 @@ static int run(struct lb_daemon *lb, int sfd)
 			sweeping = lb_flow_expire_step(&lb->flows, rx.now_ms * LB_NS_PER_MS);
 		if (rx.now_ms >= next_expiry) {
 			update_states(lb);
-			lb_ifaces_resolve_macs(&lb->cfg, lb->backends);
+			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			next_expiry = rx.now_ms + 1000;
 		}
 		if (wait_ms > 1000)
@@ -820,9 +508,9 @@ static int start_dispatcher(struct lb_daemon *lb)
 {
 	struct lb_dispatcher_maps maps = {
 		.flows = &lb->flows,
-		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
-		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
-		.backends = lb->backends,
+		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
+		.stats_fd = bpf_map__fd(lb->ld.skel->maps.disp_stats),
+		.backends = lb->ld.backends,
 	};
 	struct lb_directory_stats ds;
 	char err[LB_ERR_MAX];
@@ -833,11 +521,11 @@ static int start_dispatcher(struct lb_daemon *lb)
 		return -1;
 	}
 	lb_directory_stats(lb->dir, &ds);
-	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->skel->maps.flows_v2),
-			   bpf_program__fd(lb->skel->progs.lb_flow_end), lb->backends);
+	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->ld.skel->maps.flows_v2),
+			   bpf_program__fd(lb->ld.skel->progs.lb_flow_end), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;
-	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->skel->maps.xsks));
+	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->ld.skel->maps.xsks));
 	if (!lb->xsk) {
 		pr_warn("cannot open AF_XDP sockets on %s: %s\n", lb->cfg.interface, strerror(errno));
 		return -1;
@@ -846,7 +534,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 	if (!lb->disp)
 		return -1;
 	lb->handoff = (struct lb_handoff_ctx){
-		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->backends,
+		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->ld.backends,
 		.send = send_frame, .send_ctx = lb,
 		.secret = &lb->secret, .ports = lb->ifs.ports, .n_ports = lb->ifs.n_sides,
 	};
@@ -918,44 +606,30 @@ int cmd_balancer(int argc, char **argv)
 		fprintf(stderr, "latebind: %s\n", err);
 		return LB_EXIT_FAIL;
 	}
-	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || check_bpffs() || load_secret(&lb))
-		goto out;
-
-	lb.skel = balancer__open();
-	if (!lb.skel) {
-		pr_warn("cannot open the balancer program: %s\n", strerror(errno));
-		goto out;
-	}
-	lb.skel->rodata->cfg_mss = lb.cfg.handoff.mss;
-	lb.skel->rodata->cfg_wscale = lb.cfg.handoff.wscale;
-	/* The client may send this much before our first ACK: what we are ready to buffer. */
-	lb.skel->rodata->cfg_syn_window =
-		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
-	lb.skel->rodata->cfg_main_ifindex = lb.ifs.ifindex;
-	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
-	if (bpf_map__set_max_entries(lb.skel->maps.flows_v2, lb.cfg.limits.flows) ||
-	    set_pin_paths(lb.skel->obj) || check_pinned_maps(&lb) ||
-	    reuse_pinned_devmap(lb.skel->maps.tx_ports))
+	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() || load_secret(&lb) ||
+	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
-	if (attach(&lb, mode))
+	if (lb_loader_attach(&lb.ld, lb.cfg.interface, mode))
 		goto out;
 	/* The maps first: a close arriving on a backend-side interface is redirected at once. */
-	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) ||
-	    lb_ifaces_fill_ports(&lb.ifs, bpf_map__fd(lb.skel->maps.tx_ports),
-				 bpf_map__fd(lb.skel->maps.ifaces)) ||
+	if (lb_loader_map_backends(&lb.ld) || fill_secret(&lb) || fill_vips(&lb) ||
+	    lb_ifaces_fill_ports(&lb.ifs, bpf_map__fd(lb.ld.skel->maps.tx_ports),
+				 bpf_map__fd(lb.ld.skel->maps.ifaces)) ||
 	    fill_backends(&lb)) {
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
-	if (attach_sides(&lb))
-		goto detach;
+	for (size_t i = 0; i < lb.ifs.n_sides; i++)
+		if (lb_loader_attach_side(&lb.ld, lb.ifs.ports[i].ifindex, lb.ifs.names[i],
+					  lb.ifs.n_sides))
+			goto detach;
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
 	forget_dispatch_flows(&lb);
 	for (size_t i = 0; i < LB_MAX_BACKENDS; i++) /* a taken-over map has old counts */
-		lb.resets_seen[i] = lb.backends[i].handoff_resets;
+		lb.resets_seen[i] = lb.ld.backends[i].handoff_resets;
 	lb.health = lb_health_new(&lb.cfg, 0, on_health, &lb);
 	if (!lb.health) {
 		pr_warn("cannot start the health checks: %s\n", strerror(errno));
@@ -964,8 +638,8 @@ int cmd_balancer(int argc, char **argv)
 	update_states(&lb);
 	lb.msrc = (struct lb_metrics_source){
 		.cfg = &lb.cfg, /* reload replaces the config in place */
-		.stats_fd = bpf_map__fd(lb.skel->maps.stats),
-		.backends = lb.backends,
+		.stats_fd = bpf_map__fd(lb.ld.skel->maps.stats),
+		.backends = lb.ld.backends,
 		.disp = lb.disp,
 		.disp_counter = lb_dispatcher_counter,
 		.disp_conns = lb_dispatcher_conns,
@@ -991,11 +665,7 @@ int cmd_balancer(int argc, char **argv)
 		break;
 	}
 detach:
-	detach_sides(&lb);
-	if (lb.prog)
-		xdp_program__detach(lb.prog, lb.ifs.ifindex, lb.mode, 0);
-	bpf_object__unpin_maps(lb.skel->obj, NULL);
-	rmdir(LB_PIN_DIR);
+	lb_loader_detach(&lb.ld);
 out:
 	if (sfd >= 0) {
 		close(sfd);
@@ -1007,10 +677,7 @@ out:
 	lb_xsk_close(lb.xsk);
 	lb_ifaces_close(&lb.ifs);
 	lb_directory_free(lb.dir);
-	if (lb.backends)
-		munmap(lb.backends, LB_BACKENDS_MMAP_LEN);
-	xdp_program__close(lb.prog);
-	balancer__destroy(lb.skel);
+	lb_loader_close(&lb.ld);
 	lb_config_free(&lb.cfg);
 	return ret;
 }
