@@ -1,56 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * latebind balancer: loads bpf/balancer.bpf.c, pins its maps under LB_PIN_DIR,
- * fills them from the config, attaches through libxdp and runs until told to
- * stop. open → set rodata → pin → attach (loads) → fill maps → wait → detach.
+ * latebind balancer, the daemon: wires the parts together and runs the loop.
+ * interfaces (ifaces.c) → open, pin, attach (loader.c) → fill the maps
+ * (map_sync.c) → dispatcher, hand-off, health, metrics → loop until a signal →
+ * detach, or leave everything in place for the next daemon. Reloads remap the
+ * backend slots (slots.c) and refill the maps.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <net/if.h>
 #include <poll.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/if_ether.h>
-#include <linux/if_link.h>
-#include <linux/if_packet.h>
-#include <linux/magic.h>
-#include <xdp/libxdp.h>
 
 #include "balancer.skel.h"
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "cookie.h"
-#include "cookie_key.h"
 #include "directory.h"
 #include "dispatcher.h"
-#include "clock.h"
 #include "flow_table.h"
 #include "handoff.h"
 #include "health.h"
 #include "ifaces.h"
 #include "loader.h"
 #include "log.h"
+#include "map_sync.h"
 #include "maps.h"
 #include "metrics.h"
 #include "packet.h"
 #include "slots.h"
 #include "xsk.h"
 
-#define LB_PID_FILE  "/run/latebind.pid"
+#define LB_PID_FILE "/run/latebind.pid"
 
 /* The daemon's state; `struct balancer` is the skeleton's name. */
 struct lb_daemon {
@@ -109,71 +98,6 @@ static void forget_dispatch_flows(struct lb_daemon *lb)
 	if (n)
 		pr_info("%llu connection(s) the previous dispatcher was collecting will start over\n",
 			(unsigned long long)n);
-}
-
-static int load_secret(struct lb_daemon *lb)
-{
-	char err[LB_ERR_MAX];
-
-	lb->secret.period_s = lb->cfg.cookie.period_s;
-	lb->secret.windows = lb->cfg.cookie.windows;
-	if (lb_cookie_key_load(lb->cfg.cookie.key_file, true, lb->secret.key, err, sizeof(err))) {
-		pr_warn("%s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int fill_secret(struct lb_daemon *lb)
-{
-	__u32 k = 0;
-
-	return bpf_map_update_elem(bpf_map__fd(lb->ld.skel->maps.cookie_secret), &k, &lb->secret, 0);
-}
-
-static int vip_in_config(const struct lb_config *cfg, const struct lb_vip_key *k)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->n_vips; i++)
-		if (cfg->vips[i].address.s_addr == k->addr &&
-		    (!k->port || htons(cfg->vips[i].port) == k->port))
-			return 1;
-	return 0;
-}
-
-/*
- * Insert the config's VIPs (address:port, plus an address-only marker with
- * port 0 that makes the program strict about everything sent to the address),
- * then remove what a previous run left that the config no longer has.
- */
-static int fill_vips(struct lb_daemon *lb)
-{
-	int fd = bpf_map__fd(lb->ld.skel->maps.vips);
-	struct lb_vip_key k, next, *prev = NULL;
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_vips; i++) {
-		const struct lb_cfg_vip *v = &lb->cfg.vips[i];
-		struct lb_vip val = { .index = i, .mode = v->mode };
-
-		k = (struct lb_vip_key){ .addr = v->address.s_addr, .port = htons(v->port),
-					 .proto = IPPROTO_TCP };
-		if (bpf_map_update_elem(fd, &k, &val, 0))
-			return -1;
-		k.port = 0;
-		if (bpf_map_update_elem(fd, &k, &val, 0))
-			return -1;
-	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (!vip_in_config(&lb->cfg, &next)) {
-			bpf_map_delete_elem(fd, &next);
-			continue; /* restart after a delete; the table is small */
-		}
-		k = next;
-		prev = &k;
-	}
-	return 0;
 }
 
 /*
@@ -239,46 +163,6 @@ static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 			(unsigned long long)n);
 }
 
-/*
- * What selection sees: draining if the config or the operator (latebind drain)
- * says so, else up. Recomputed once a second, so `undrain` takes effect then.
- */
-static void update_states(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
-		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-		struct lb_backend *b = &lb->ld.backends[i];
-		int admin = c->state == LB_BACKEND_DRAINING ||
-					__atomic_load_n(&b->admin, __ATOMIC_RELAXED) == LB_ADMIN_DRAINED
-				    ? LB_BACKEND_DRAINING
-				    : LB_BACKEND_UP;
-		int state = LB_BACKEND_DOWN; /* a slot freed by a reload */
-
-		if (c->name[0]) {
-			lb_health_set_admin(lb->health, i, admin);
-			state = lb_health_effective_state(lb->health, i);
-			if (state < 0)
-				state = admin; /* before the health checks exist */
-		}
-		__atomic_store_n(&b->state, state, __ATOMIC_RELAXED);
-	}
-}
-
-/* Hand-offs the backend reset (counted by XDP) count as failed checks. */
-static void report_handoff_resets(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
-		__u64 now = __atomic_load_n(&lb->ld.backends[i].handoff_resets, __ATOMIC_RELAXED);
-
-		for (; lb->resets_seen[i] < now; lb->resets_seen[i]++)
-			lb_health_report_failure(lb->health, i);
-	}
-}
-
 /* A backend's health changed: selection sees it now; a dead one's clients are reset. */
 static void on_health(void *arg, unsigned int slot, int state, const char *reason)
 {
@@ -296,33 +180,13 @@ static void on_health(void *arg, unsigned int slot, int state, const char *reaso
 	}
 }
 
-static int fill_backends(struct lb_daemon *lb)
+/* Every backend slot into the maps, with its state and, if missing, its MAC. */
+static int sync_backends(struct lb_daemon *lb)
 {
-	struct lb_backend_name name;
-	__u32 slot;
-
-	for (slot = 0; slot < lb->cfg.n_backends && slot < LB_MAX_BACKENDS; slot++) {
-		const struct lb_cfg_backend *c = &lb->cfg.backends[slot];
-		struct lb_backend *b = &lb->ld.backends[slot];
-
-		/* Config fields only: live counters of a flow table we took over stay. */
-		if (!c->name[0]) { /* a slot freed by a reload */
-			b->addr = 0;
-			memset(&name, 0, sizeof(name));
-			bpf_map_update_elem(bpf_map__fd(lb->ld.skel->maps.backend_names), &slot, &name, 0);
-			continue;
-		}
-		/* A resolved MAC stays until the neighbour table says otherwise. */
-		if (c->mac_given || b->addr != c->address.s_addr)
-			memcpy(b->mac, c->mac, sizeof(b->mac));
-		b->addr = c->address.s_addr;
-		b->weight = c->weight;
-		/* 0 for the main interface: XDP_TX, no redirect. */
-		b->ifindex = lb_ifaces_backend_ifindex(&lb->ifs, c);
-		snprintf(name.name, sizeof(name.name), "%s", c->name);
-		bpf_map_update_elem(bpf_map__fd(lb->ld.skel->maps.backend_names), &slot, &name, 0);
-	}
-	update_states(lb);
+	if (lb_sync_backends(&lb->cfg, &lb->ifs, lb->ld.backends,
+			     bpf_map__fd(lb->ld.skel->maps.backend_names)))
+		return -1;
+	lb_sync_states(&lb->cfg, lb->ld.backends, lb->health);
 	lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 	return 0;
 }
@@ -385,7 +249,7 @@ static void reload(struct lb_daemon *lb)
 	lb->handoff.cfg = &lb->cfg;
 	if (lb_health_reconfigure(lb->health, &lb->cfg, 0))
 		pr_warn("reload: health checks keep the old backends: %s\n", strerror(errno));
-	if (fill_vips(lb) || fill_backends(lb))
+	if (lb_sync_vips(bpf_map__fd(lb->ld.skel->maps.vips), &lb->cfg) || sync_backends(lb))
 		pr_warn("reload: cannot update the maps: %s\n", strerror(errno));
 	pr_info("reloaded %s: %zu VIP(s), %zu backend slot(s), %zu route(s)\n", lb->cfg.path,
 		lb->cfg.n_vips, lb->cfg.n_backends, lb->cfg.n_routes);
@@ -461,7 +325,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		rx.tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
 		lb->handoff.now_ns = rx.now_ms * LB_NS_PER_MS;
 		lb_health_process(lb->health, pfd + nq + 1 + nm, nh, rx.now_ms);
-		report_handoff_resets(lb);
+		lb_sync_handoff_resets(&lb->cfg, lb->ld.backends, lb->resets_seen, lb->health);
 		for (i = 0; i < nq; i++) {
 			lb->tx_queue = i;
 			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
@@ -476,7 +340,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		if (rx.now_ms >= next_expiry || sweeping)
 			sweeping = lb_flow_expire_step(&lb->flows, rx.now_ms * LB_NS_PER_MS);
 		if (rx.now_ms >= next_expiry) {
-			update_states(lb);
+			lb_sync_states(&lb->cfg, lb->ld.backends, lb->health);
 			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			next_expiry = rx.now_ms + 1000;
 		}
@@ -606,17 +470,20 @@ int cmd_balancer(int argc, char **argv)
 		fprintf(stderr, "latebind: %s\n", err);
 		return LB_EXIT_FAIL;
 	}
-	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() || load_secret(&lb) ||
+	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() ||
+	    lb_sync_load_secret(&lb.cfg, &lb.secret) ||
 	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
 	if (lb_loader_attach(&lb.ld, lb.cfg.interface, mode))
 		goto out;
 	/* The maps first: a close arriving on a backend-side interface is redirected at once. */
-	if (lb_loader_map_backends(&lb.ld) || fill_secret(&lb) || fill_vips(&lb) ||
+	if (lb_loader_map_backends(&lb.ld) ||
+	    lb_sync_secret(bpf_map__fd(lb.ld.skel->maps.cookie_secret), &lb.secret) ||
+	    lb_sync_vips(bpf_map__fd(lb.ld.skel->maps.vips), &lb.cfg) ||
 	    lb_ifaces_fill_ports(&lb.ifs, bpf_map__fd(lb.ld.skel->maps.tx_ports),
 				 bpf_map__fd(lb.ld.skel->maps.ifaces)) ||
-	    fill_backends(&lb)) {
+	    sync_backends(&lb)) {
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
@@ -635,7 +502,7 @@ int cmd_balancer(int argc, char **argv)
 		pr_warn("cannot start the health checks: %s\n", strerror(errno));
 		goto detach;
 	}
-	update_states(&lb);
+	lb_sync_states(&lb.cfg, lb.ld.backends, lb.health);
 	lb.msrc = (struct lb_metrics_source){
 		.cfg = &lb.cfg, /* reload replaces the config in place */
 		.stats_fd = bpf_map__fd(lb.ld.skel->maps.stats),
