@@ -210,8 +210,7 @@ static int replace_previous(struct lb_loader *ld, const char *ifname, __u32 old_
 	err = bpf_xdp_attach(ld->ifindex, fd, flags, &opts);
 	close(opts.old_prog_fd);
 	if (err) {
-		pr_warn("cannot replace the previous program on %s: %s\n", ifname,
-			strerror(-err));
+		pr_warn("cannot replace the previous program on %s: %s\n", ifname, strerror(-err));
 		return -1;
 	}
 	ld->prog = xdp_program__from_fd(fd);
@@ -248,8 +247,7 @@ int lb_loader_attach(struct lb_loader *ld, const char *ifname, const char *mode_
 			return 0;
 		}
 		if (!strcmp(mode_arg, "native")) {
-			pr_warn("cannot attach to %s in native mode: %s\n", ifname,
-				strerror(-err));
+			pr_warn("cannot attach to %s in native mode: %s\n", ifname, strerror(-err));
 			return -1;
 		}
 		pr_warn("native XDP unavailable on %s (%s); using generic mode, which is slower\n",
