@@ -14,8 +14,8 @@
  *
  * Left out, as they do not grow with the routes: the checks of interface and
  * settings, health checks, and the writes of the VIP and backend maps (a few
- * entries each). remap_backends() renumbers every route's holders (one pass,
- * static in balancer.c) and is left out too.
+ * entries each). lb_slots_remap() (user/slots.c) renumbers every route's holders
+ * (one pass) and is left out too.
  *
  * Two configs of N routes alternate, A → B → A ...: B drops every 100th route
  * of A and adds as many new ones, so each reload keeps 99 % of the counters,
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct lb_dispatcher_maps maps = { .flows_fd = -1, .backends_fd = -1, .stats_fd = -1 };
+	struct lb_dispatcher_maps maps = { .flows = NULL, .backends_fd = -1, .stats_fd = -1 };
 	struct lb_cookie_secret secret = { .period_s = 64, .windows = 2 };
 	char path[2][64] = { "/tmp/latebind-reload-a-XXXXXX.yaml",
 			     "/tmp/latebind-reload-b-XXXXXX.yaml" };

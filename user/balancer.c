@@ -1,91 +1,63 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * latebind balancer: loads bpf/balancer.bpf.c, pins its maps under LB_PIN_DIR,
- * fills them from the config, attaches through libxdp and runs until told to
- * stop. open → set rodata → pin → attach (loads) → fill maps → wait → detach.
+ * latebind balancer, the daemon: wires the parts together and runs the loop.
+ * interfaces (ifaces.c) → open, pin, attach (loader.c) → fill the maps
+ * (map_sync.c) → dispatcher, hand-off, health, metrics → loop until a signal →
+ * detach, or leave everything in place for the next daemon. Reloads remap the
+ * backend slots (slots.c) and refill the maps.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <net/if.h>
 #include <poll.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/if_ether.h>
-#include <linux/if_link.h>
-#include <linux/if_packet.h>
-#include <linux/magic.h>
-#include <xdp/libxdp.h>
 
 #include "balancer.skel.h"
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "cookie.h"
-#include "cookie_key.h"
 #include "directory.h"
 #include "dispatcher.h"
-#include "clock.h"
 #include "flow_table.h"
 #include "handoff.h"
 #include "health.h"
+#include "ifaces.h"
+#include "loader.h"
 #include "log.h"
+#include "map_sync.h"
 #include "maps.h"
 #include "metrics.h"
 #include "packet.h"
+#include "slots.h"
 #include "xsk.h"
 
-#define LB_PROG_NAME "lb_xdp"
-#define LB_PID_FILE  "/run/latebind.pid"
-
-/*
- * An interface of the balancer other than the main one, with backends behind
- * it: lb_xdp runs there too (for their diverted FIN/RST), and hand-offs leave
- * through it (ports[] of the hand-off, same index).
- */
-struct lb_side {
-	char name[LB_IFNAME_MAX];
-	struct xdp_program *prog; /* how lb_xdp was attached there, for the detach */
-	bool legacy;		  /* attached without libxdp (its attach failed) */
-};
+#define LB_PID_FILE "/run/latebind.pid"
 
 /* The daemon's state; `struct balancer` is the skeleton's name. */
 struct lb_daemon {
 	struct lb_config cfg;
-	struct balancer *skel;
-	struct xdp_program *prog;
-	int ifindex;
-	enum xdp_attach_mode mode;
+	struct lb_loader ld; /* skeleton, attachments, the mmapped backends map */
 	struct lb_cookie_secret secret;
 	struct lb_directory *dir;
 	struct lb_xsk *xsk;
 	struct lb_dispatcher *disp;
-	struct lb_handoff handoff;
-	struct lb_backend *backends; /* the backends map, mmapped */
-	uint8_t own_mac[6];	     /* the interface's, for frames the daemon makes */
-	struct lb_side sides[LB_MAX_IFACES - 1];
-	struct lb_handoff_port ports[LB_MAX_IFACES - 1];
-	size_t n_sides;
+	struct lb_flow_table flows; /* ours; the dispatcher and the hand-off work on it */
+	struct lb_handoff_ctx handoff;
+	struct lb_ifaces ifs;
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 };
-
-#define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
 
 static void usage(FILE *out)
 {
@@ -101,21 +73,6 @@ static void usage(FILE *out)
 		LB_PIN_DIR);
 }
 
-static int read_own_mac(const char *ifname, uint8_t mac[6])
-{
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
-
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ret = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
-	if (!ret)
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return ret;
-}
-
 /* For `latebind reload`. */
 static void write_pid_file(const char *path)
 {
@@ -128,394 +85,6 @@ static void write_pid_file(const char *path)
 		fclose(f);
 }
 
-static int check_bpffs(void)
-{
-	struct statfs st;
-
-	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
-		pr_warn("/sys/fs/bpf is not a BPF filesystem; mount it first: "
-			"mount -t bpf bpf /sys/fs/bpf\n");
-		return -1;
-	}
-	if (mkdir(LB_PIN_DIR, 0700) && errno != EEXIST) {
-		pr_warn("cannot create %s: %s\n", LB_PIN_DIR, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Every map of the object is pinned by its name, so bpftool and `status` see it. */
-static int set_pin_paths(struct bpf_object *obj)
-{
-	char path[256];
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", LB_PIN_DIR, bpf_map__name(map));
-		if (bpf_map__set_pin_path(map, path))
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * A pinned map left by a previous daemon is reused only if it matches this
- * build's exactly; libbpf refuses a mismatch with a bare EINVAL at load. Say
- * which map differs and what to do instead. The flow table's size comes from
- * the config, so a different limits.flows gets its own message.
- */
-static int check_pinned_maps(struct lb_daemon *lb)
-{
-	struct bpf_map *map;
-	int bad = 0;
-
-	if (!access(LB_PIN_DIR "/flows", F_OK))
-		pr_warn(LB_PIN_DIR "/flows is the flow table of a latebind build from before "
-			LB_FLOWS_MAP ": its connections are not taken over (their packets now count "
-			"as drop_bad_cookie); remove it once they are gone\n");
-	bpf_object__for_each_map(map, lb->skel->obj) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		const char *path = bpf_map__pin_path(map);
-		int fd;
-
-		/* The devmap's flags never match as pinned: reuse_pinned_devmap() takes it. */
-		if (!path || map == lb->skel->maps.tx_ports)
-			continue;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue; /* not pinned yet: created at load */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			continue; /* libbpf will say what is wrong with it */
-		}
-		close(fd);
-		if (map == lb->skel->maps.flows_v2 && info.type == bpf_map__type(map) &&
-		    info.max_entries != bpf_map__max_entries(map)) {
-			pr_warn("%s holds %u flows (pinned by the balancer before this one) but "
-				"limits.flows in %s is %u: set limits.flows: %u to take its flows "
-				"over, or stop that balancer and remove %s (its established "
-				"connections are lost) to create it at the new size\n", path,
-				info.max_entries, lb->cfg.path, bpf_map__max_entries(map),
-				info.max_entries, path);
-			bad = -1;
-		} else if (info.type != bpf_map__type(map) ||
-			   info.key_size != bpf_map__key_size(map) ||
-			   info.value_size != bpf_map__value_size(map) ||
-			   info.max_entries != bpf_map__max_entries(map) ||
-			   info.map_flags != bpf_map__map_flags(map)) {
-			pr_warn("%s was pinned by an incompatible latebind build (type %u, key %u, "
-				"value %u bytes, %u entries; this build wants %u, %u, %u, %u): stop the "
-				"balancer that made it and remove %s\n", path, info.type,
-				info.key_size, info.value_size, info.max_entries, bpf_map__type(map),
-				bpf_map__key_size(map), bpf_map__value_size(map),
-				bpf_map__max_entries(map), LB_PIN_DIR);
-			bad = -1;
-		}
-	}
-	return bad;
-}
-
-/*
- * The kernel adds BPF_F_RDONLY_PROG to every devmap it creates but refuses it
- * at creation, so libbpf 1.1 never finds a pinned `tx_ports` compatible with
- * our definition. One of ours (same type and sizes) is taken by its fd instead,
- * so a new daemon takes over the maps of the previous one.
- */
-static int reuse_pinned_devmap(struct bpf_map *map)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err;
-
-	fd = bpf_obj_get(bpf_map__pin_path(map));
-	if (fd < 0)
-		return 0; /* none pinned: libbpf creates and pins it */
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err && info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-	    info.value_size == bpf_map__value_size(map) &&
-	    info.max_entries == bpf_map__max_entries(map))
-		err = bpf_map__reuse_fd(map, fd);
-	close(fd);
-	return err;
-}
-
-/*
- * A latebind program left attached by a daemon that was killed or told to
- * leave (SIGUSR2): its id and attach mode, so the new one can replace it in one
- * step. Returns 0 when there is none. Under libxdp's dispatcher an old one is
- * taken off instead (the dispatcher has no atomic replace of one component).
- */
-static __u32 find_previous(int ifindex, enum xdp_attach_mode *mode)
-{
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-	struct xdp_program *p;
-	__u32 id = 0;
-
-	if (libxdp_get_error(mp) || !mp)
-		return 0;
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		if (p && !strcmp(xdp_program__name(p), LB_PROG_NAME)) {
-			id = xdp_program__id(p);
-			*mode = xdp_multiprog__attach_mode(mp);
-		}
-	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
-			if (strcmp(xdp_program__name(p), LB_PROG_NAME))
-				continue;
-			pr_info("taking a previous latebind program off libxdp's dispatcher\n");
-			xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
-			break;
-		}
-	}
-	xdp_multiprog__close(mp);
-	return id;
-}
-
-/* Load ours and swap it for the previous program atomically: no packet misses both. */
-static int replace_previous(struct lb_daemon *lb, __u32 old_id, enum xdp_attach_mode mode)
-{
-	LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
-	__u32 flags = XDP_FLAGS_REPLACE |
-		      (mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
-	int err, fd;
-
-	err = balancer__load(lb->skel);
-	if (err) {
-		pr_warn("cannot load the XDP program: %s%s\n", strerror(-err),
-			err == -EINVAL ? " (maps pinned by an incompatible latebind build? stop "
-					 "it and remove " LB_PIN_DIR ")" : "");
-		return -1;
-	}
-	opts.old_prog_fd = bpf_prog_get_fd_by_id(old_id);
-	if (opts.old_prog_fd < 0)
-		return -1;
-	fd = bpf_program__fd(lb->skel->progs.lb_xdp);
-	err = bpf_xdp_attach(lb->ifindex, fd, flags, &opts);
-	close(opts.old_prog_fd);
-	if (err) {
-		pr_warn("cannot replace the previous program on %s: %s\n", lb->cfg.interface,
-			strerror(-err));
-		return -1;
-	}
-	lb->prog = xdp_program__from_fd(fd);
-	if (libxdp_get_error(lb->prog))
-		lb->prog = NULL;
-	lb->mode = mode;
-	pr_info("took over %s from the previous latebind program (%s mode, flows kept)\n",
-		lb->cfg.interface, mode == XDP_MODE_SKB ? "generic" : "native");
-	return 0;
-}
-
-static int attach(struct lb_daemon *lb, const char *mode_arg)
-{
-	DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = lb->skel->obj,
-			    .prog_name = LB_PROG_NAME);
-	enum xdp_attach_mode old_mode = XDP_MODE_NATIVE;
-	__u32 old_id = find_previous(lb->ifindex, &old_mode);
-	int err;
-
-	if (old_id)
-		return replace_previous(lb, old_id, old_mode);
-	lb->prog = xdp_program__create(&opts);
-	err = libxdp_get_error(lb->prog);
-	if (err) {
-		lb->prog = NULL;
-		pr_warn("cannot prepare the XDP program: %s\n", strerror(-err));
-		return -1;
-	}
-	if (strcmp(mode_arg, "generic")) {
-		lb->mode = XDP_MODE_NATIVE;
-		err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
-		if (!err) {
-			pr_info("attached to %s in native mode\n", lb->cfg.interface);
-			return 0;
-		}
-		if (!strcmp(mode_arg, "native")) {
-			pr_warn("cannot attach to %s in native mode: %s\n", lb->cfg.interface,
-				strerror(-err));
-			return -1;
-		}
-		pr_warn("native XDP unavailable on %s (%s); using generic mode, which is slower\n",
-			lb->cfg.interface, strerror(-err));
-	}
-	lb->mode = XDP_MODE_SKB;
-	err = xdp_program__attach(lb->prog, lb->ifindex, lb->mode, 0);
-	if (err) {
-		pr_warn("cannot attach to %s: %s\n", lb->cfg.interface, strerror(-err));
-		return -1;
-	}
-	pr_info("attached to %s in generic mode\n", lb->cfg.interface);
-	return 0;
-}
-
-/* The balancer interface backend @c sits behind: its ports[] index, or -1 for the main one. */
-static int side_of(const struct lb_daemon *lb, const struct lb_cfg_backend *c)
-{
-	size_t i;
-
-	for (i = 0; c->interface[0] && i < lb->n_sides; i++)
-		if (!strcmp(lb->sides[i].name, c->interface))
-			return i;
-	return -1;
-}
-
-/*
- * Every interface the config puts backends behind: its ifindex, our MAC there
- * and a raw socket for hand-offs (protocol 0: it sends, never receives).
- */
-static int open_sides(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_backends; i++) {
-		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-		struct lb_handoff_port *port = &lb->ports[lb->n_sides];
-		struct sockaddr_ll sll = { .sll_family = AF_PACKET };
-
-		if (!c->interface[0] || side_of(lb, c) >= 0)
-			continue;
-		if (lb->n_sides == LB_MAX_IFACES - 1)
-			return -1; /* the config loader allows no more */
-		port->fd = -1;
-		port->ifindex = if_nametoindex(c->interface);
-		if (!port->ifindex) {
-			pr_warn("%s:%d: backends[%zu].interface: '%s' not found on this host (ip link "
-				"shows the names)\n", lb->cfg.path, c->interface_line, i, c->interface);
-			return -1;
-		}
-		if (read_own_mac(c->interface, port->mac)) {
-			pr_warn("cannot read the MAC of %s: %s\n", c->interface, strerror(errno));
-			return -1;
-		}
-		port->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-		sll.sll_ifindex = port->ifindex;
-		if (port->fd < 0 || bind(port->fd, (struct sockaddr *)&sll, sizeof(sll))) {
-			pr_warn("cannot open a packet socket on %s: %s\n", c->interface, strerror(errno));
-			if (port->fd >= 0)
-				close(port->fd);
-			return -1;
-		}
-		snprintf(lb->sides[lb->n_sides].name, LB_IFNAME_MAX, "%s", c->interface);
-		lb->n_sides++;
-	}
-	return 0;
-}
-
-/*
- * lb_xdp on every backend-side interface, in the main interface's mode, so the
- * backends' diverted FIN/RST arriving there reach it. A program a previous
- * daemon left there goes first (replaced in place when attached alone).
- */
-static int attach_sides(struct lb_daemon *lb)
-{
-	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	int fd = bpf_program__fd(lb->skel->progs.lb_xdp), err;
-	size_t i;
-
-	for (i = 0; i < lb->n_sides; i++) {
-		struct lb_side *side = &lb->sides[i];
-		int ifindex = lb->ports[i].ifindex;
-		enum xdp_attach_mode old_mode = lb->mode;
-		__u32 old_id = find_previous(ifindex, &old_mode);
-
-		if (old_id) {
-			LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
-
-			opts.old_prog_fd = bpf_prog_get_fd_by_id(old_id);
-			err = opts.old_prog_fd < 0 ? -errno
-						   : bpf_xdp_attach(ifindex, fd, flags | XDP_FLAGS_REPLACE,
-								    &opts);
-			if (opts.old_prog_fd >= 0)
-				close(opts.old_prog_fd);
-			side->legacy = true;
-		} else {
-			err = lb->prog ? xdp_program__attach(lb->prog, ifindex, lb->mode, 0) : -ENOENT;
-			if (!err)
-				side->prog = lb->prog;
-			else if (!(err = bpf_xdp_attach(ifindex, fd, flags, NULL)))
-				side->legacy = true;
-		}
-		if (err) {
-			pr_warn("cannot attach to %s (backends behind it): %s\n", side->name,
-				strerror(-err));
-			return -1;
-		}
-		pr_info("attached to %s too (%zu backend interface(s)): closes of its backends "
-			"come back there\n", side->name, lb->n_sides);
-	}
-	return 0;
-}
-
-static void detach_sides(struct lb_daemon *lb)
-{
-	__u32 flags = lb->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	size_t i;
-
-	for (i = 0; i < lb->n_sides; i++) {
-		if (lb->sides[i].prog)
-			xdp_program__detach(lb->sides[i].prog, lb->ports[i].ifindex, lb->mode, 0);
-		else if (lb->sides[i].legacy)
-			bpf_xdp_detach(lb->ports[i].ifindex, flags, NULL);
-		lb->sides[i].prog = NULL;
-		lb->sides[i].legacy = false;
-	}
-}
-
-static void close_sides(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->n_sides; i++)
-		if (lb->ports[i].fd >= 0)
-			close(lb->ports[i].fd);
-	lb->n_sides = 0;
-}
-
-/*
- * tx_ports and ifaces: where XDP may redirect and our MAC there. The main
- * interface is in them for closes arriving on a backend-side one. Entries a
- * previous daemon left for interfaces no longer used go.
- */
-static int fill_ports(struct lb_daemon *lb)
-{
-	int dev_fd = bpf_map__fd(lb->skel->maps.tx_ports);
-	int if_fd = bpf_map__fd(lb->skel->maps.ifaces);
-	__u32 k, next, *prev = NULL;
-	struct lb_iface iface = {};
-	size_t i;
-
-	k = lb->ifindex;
-	memcpy(iface.mac, lb->own_mac, 6);
-	if (bpf_map_update_elem(dev_fd, &k, &k, 0) || bpf_map_update_elem(if_fd, &k, &iface, 0))
-		return -1;
-	for (i = 0; i < lb->n_sides; i++) {
-		k = lb->ports[i].ifindex;
-		memcpy(iface.mac, lb->ports[i].mac, 6);
-		if (bpf_map_update_elem(dev_fd, &k, &k, 0) ||
-		    bpf_map_update_elem(if_fd, &k, &iface, 0))
-			return -1;
-	}
-	while (!bpf_map_get_next_key(if_fd, prev, &next)) {
-		bool used = next == (__u32)lb->ifindex;
-
-		for (i = 0; i < lb->n_sides; i++)
-			used |= next == lb->ports[i].ifindex;
-		if (!used) {
-			bpf_map_delete_elem(if_fd, &next);
-			bpf_map_delete_elem(dev_fd, &next);
-			prev = NULL; /* restart after a delete; the table is small */
-			continue;
-		}
-		k = next;
-		prev = &k;
-	}
-	return 0;
-}
-
 /*
  * Connections a previous dispatcher was still collecting requests for, or
  * waiting on a replay-mode backend's SYN/ACK for: their state died with it.
@@ -524,148 +93,11 @@ static int fill_ports(struct lb_daemon *lb)
  */
 static void forget_dispatch_flows(struct lb_daemon *lb)
 {
-	uint64_t n = lb_flow_forget_dispatch(lb_dispatcher_flows(lb->disp));
+	uint64_t n = lb_flow_forget_dispatch(&lb->flows);
 
 	if (n)
 		pr_info("%llu connection(s) the previous dispatcher was collecting will start over\n",
 			(unsigned long long)n);
-}
-
-static int load_secret(struct lb_daemon *lb)
-{
-	char err[LB_ERR_MAX];
-
-	lb->secret.period_s = lb->cfg.cookie.period_s;
-	lb->secret.windows = lb->cfg.cookie.windows;
-	if (lb_cookie_key_load(lb->cfg.cookie.key_file, true, lb->secret.key, err, sizeof(err))) {
-		pr_warn("%s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int fill_secret(struct lb_daemon *lb)
-{
-	__u32 k = 0;
-
-	return bpf_map_update_elem(bpf_map__fd(lb->skel->maps.cookie_secret), &k, &lb->secret, 0);
-}
-
-static int vip_in_config(const struct lb_config *cfg, const struct lb_vip_key *k)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->n_vips; i++)
-		if (cfg->vips[i].address.s_addr == k->addr &&
-		    (!k->port || htons(cfg->vips[i].port) == k->port))
-			return 1;
-	return 0;
-}
-
-/*
- * Insert the config's VIPs (address:port, plus an address-only marker with
- * port 0 that makes the program strict about everything sent to the address),
- * then remove what a previous run left that the config no longer has.
- */
-static int fill_vips(struct lb_daemon *lb)
-{
-	int fd = bpf_map__fd(lb->skel->maps.vips);
-	struct lb_vip_key k, next, *prev = NULL;
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_vips; i++) {
-		const struct lb_cfg_vip *v = &lb->cfg.vips[i];
-		struct lb_vip val = { .index = i, .mode = v->mode };
-
-		k = (struct lb_vip_key){ .addr = v->address.s_addr, .port = htons(v->port),
-					 .proto = IPPROTO_TCP };
-		if (bpf_map_update_elem(fd, &k, &val, 0))
-			return -1;
-		k.port = 0;
-		if (bpf_map_update_elem(fd, &k, &val, 0))
-			return -1;
-	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (!vip_in_config(&lb->cfg, &next)) {
-			bpf_map_delete_elem(fd, &next);
-			continue; /* restart after a delete; the table is small */
-		}
-		k = next;
-		prev = &k;
-	}
-	return 0;
-}
-
-/* Map the backends array: the dispatcher and XDP update its counters atomically. */
-static int map_backends(struct lb_daemon *lb)
-{
-	lb->backends = mmap(NULL, LB_BACKENDS_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    bpf_map__fd(lb->skel->maps.backends), 0);
-	if (lb->backends == MAP_FAILED) {
-		lb->backends = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Backends without a `mac:` in the config: their MAC from the kernel's
- * neighbour table (/proc/net/arp) for the balancer's interface. One not there
- * yet gets a datagram to the discard port, which makes the kernel ask ARP; the
- * next pass (once a second) finds the answer. Until then it gets no hand-offs
- * (the dispatcher answers 503 for content only it holds).
- */
-static void resolve_macs(struct lb_daemon *lb)
-{
-	char line[256], ip[64], hw[64], dev[64];
-	unsigned int flags, m[6];
-	size_t i, pending = 0;
-	FILE *f;
-
-	for (i = 0; i < lb->cfg.n_backends; i++)
-		if (lb->cfg.backends[i].name[0] && !lb->cfg.backends[i].mac_given)
-			pending++;
-	if (!pending)
-		return;
-	f = fopen("/proc/net/arp", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		struct in_addr a;
-
-		/* IP address, HW type, Flags, HW address, Mask, Device */
-		if (sscanf(line, "%63s %*s %x %63s %*s %63s", ip, &flags, hw, dev) != 4 ||
-		    !(flags & 0x2) || inet_pton(AF_INET, ip, &a) != 1 ||
-		    sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
-			continue;
-		for (i = 0; i < lb->cfg.n_backends; i++) {
-			const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-			struct lb_backend *b = &lb->backends[i];
-			int k;
-
-			/* Learnt on the interface the backend sits behind, nowhere else. */
-			if (c->mac_given || b->addr != a.s_addr ||
-			    strcmp(dev, c->interface[0] ? c->interface : lb->cfg.interface))
-				continue;
-			for (k = 0; k < 6; k++)
-				b->mac[k] = m[k];
-		}
-	}
-	if (f)
-		fclose(f);
-	for (i = 0; i < lb->cfg.n_backends; i++) {
-		static const uint8_t zero[6];
-		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
-		int fd;
-
-		if (!lb->cfg.backends[i].name[0] || lb->cfg.backends[i].mac_given ||
-		    memcmp(lb->backends[i].mac, zero, 6))
-			continue;
-		to.sin_addr = lb->cfg.backends[i].address;
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd >= 0) {
-			sendto(fd, "", 0, 0, (struct sockaddr *)&to, sizeof(to));
-			close(fd);
-		}
-	}
 }
 
 /*
@@ -687,7 +119,7 @@ static void reset_client(struct lb_daemon *lb, unsigned int queue, const struct 
 	if (!f->client_ack)
 		return;
 	memcpy(rst.dst_mac, f->client_hop_mac, 6);
-	memcpy(rst.src_mac, lb->own_mac, 6);
+	memcpy(rst.src_mac, lb->ifs.mac, 6);
 	len = lb_segment_build(frame, sizeof(frame), &rst);
 	if (len)
 		lb_xsk_send(lb->xsk, queue, frame, len);
@@ -722,54 +154,13 @@ static void on_backend_flow_ended(void *arg, const struct lb_flow_key *key,
  */
 static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 {
-	uint64_t n = lb_flow_end_backend(lb_dispatcher_flows(lb->disp), slot,
-					 on_backend_flow_ended, lb);
+	uint64_t n = lb_flow_end_backend(&lb->flows, slot, on_backend_flow_ended, lb);
 
 	lb_xsk_flush(lb->xsk, 0);
 	lb_dispatcher_count(lb->disp, LB_DISP_FLOWS_RESET, n);
 	if (n)
 		pr_info("backend %s: reset %llu client connection(s)\n", lb->cfg.backends[slot].name,
 			(unsigned long long)n);
-}
-
-/*
- * What selection sees: draining if the config or the operator (latebind drain)
- * says so, else up. Recomputed once a second, so `undrain` takes effect then.
- */
-static void update_states(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
-		const struct lb_cfg_backend *c = &lb->cfg.backends[i];
-		struct lb_backend *b = &lb->backends[i];
-		int admin = c->state == LB_BACKEND_DRAINING ||
-					__atomic_load_n(&b->admin, __ATOMIC_RELAXED) == LB_ADMIN_DRAINED
-				    ? LB_BACKEND_DRAINING
-				    : LB_BACKEND_UP;
-		int state = LB_BACKEND_DOWN; /* a slot freed by a reload */
-
-		if (c->name[0]) {
-			lb_health_set_admin(lb->health, i, admin);
-			state = lb_health_effective_state(lb->health, i);
-			if (state < 0)
-				state = admin; /* before the health checks exist */
-		}
-		__atomic_store_n(&b->state, state, __ATOMIC_RELAXED);
-	}
-}
-
-/* Hand-offs the backend reset (counted by XDP) count as failed checks. */
-static void report_handoff_resets(struct lb_daemon *lb)
-{
-	size_t i;
-
-	for (i = 0; i < lb->cfg.n_backends && i < LB_MAX_BACKENDS; i++) {
-		__u64 now = __atomic_load_n(&lb->backends[i].handoff_resets, __ATOMIC_RELAXED);
-
-		for (; lb->resets_seen[i] < now; lb->resets_seen[i]++)
-			lb_health_report_failure(lb->health, i);
-	}
 }
 
 /* A backend's health changed: selection sees it now; a dead one's clients are reset. */
@@ -780,7 +171,7 @@ static void on_health(void *arg, unsigned int slot, int state, const char *reaso
 
 	if (slot >= LB_MAX_BACKENDS)
 		return;
-	__atomic_store_n(&lb->backends[slot].state, state, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->ld.backends[slot].state, state, __ATOMIC_RELAXED);
 	if (state == LB_BACKEND_DOWN) {
 		pr_warn("backend %s is down: %s\n", name, reason);
 		reset_backend_flows(lb, slot);
@@ -789,102 +180,14 @@ static void on_health(void *arg, unsigned int slot, int state, const char *reaso
 	}
 }
 
-static int fill_backends(struct lb_daemon *lb)
+/* Every backend slot into the maps, with its state and, if missing, its MAC. */
+static int sync_backends(struct lb_daemon *lb)
 {
-	struct lb_backend_name name;
-	__u32 slot;
-
-	for (slot = 0; slot < lb->cfg.n_backends && slot < LB_MAX_BACKENDS; slot++) {
-		const struct lb_cfg_backend *c = &lb->cfg.backends[slot];
-		struct lb_backend *b = &lb->backends[slot];
-
-		/* Config fields only: live counters of a flow table we took over stay. */
-		if (!c->name[0]) { /* a slot freed by a reload */
-			b->addr = 0;
-			memset(&name, 0, sizeof(name));
-			bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
-			continue;
-		}
-		/* A resolved MAC stays until the neighbour table says otherwise. */
-		if (c->mac_given || b->addr != c->address.s_addr)
-			memcpy(b->mac, c->mac, sizeof(b->mac));
-		b->addr = c->address.s_addr;
-		b->weight = c->weight;
-		/* 0 for the main interface: XDP_TX, no redirect. */
-		b->ifindex = side_of(lb, c) >= 0 ? lb->ports[side_of(lb, c)].ifindex : 0;
-		snprintf(name.name, sizeof(name.name), "%s", c->name);
-		bpf_map_update_elem(bpf_map__fd(lb->skel->maps.backend_names), &slot, &name, 0);
-	}
-	update_states(lb);
-	resolve_macs(lb);
-	return 0;
-}
-
-/*
- * Backends keep their slot in the backends map across reloads, matched by
- * name, so established flows keep pointing at the right one. A removed backend
- * with flows left stays in its slot, draining, until they end; a new one takes
- * a free slot. Route holders are renumbered to slots. On return @fresh's
- * backends array is indexed by slot.
- */
-static int remap_backends(const struct lb_daemon *lb, struct lb_config *fresh, char *err,
-			  size_t errlen)
-{
-	size_t n_old = lb->cfg.n_backends, n;
-	int slot_of[LB_MAX_BACKENDS], next_free = 0;
-	struct lb_cfg_backend *slots;
-	bool used[LB_MAX_BACKENDS] = {};
-	size_t i, j, n_slots = 0;
-
-	n = n_old + fresh->n_backends; /* the most slots this can need */
-	if (n > LB_MAX_BACKENDS)
-		n = LB_MAX_BACKENDS;
-	slots = calloc(n, sizeof(*slots));
-	if (!slots)
+	if (lb_sync_backends(&lb->cfg, &lb->ifs, lb->ld.backends,
+			     bpf_map__fd(lb->ld.skel->maps.backend_names)))
 		return -1;
-	for (j = 0; j < fresh->n_backends; j++) {
-		slot_of[j] = -1;
-		for (i = 0; i < n_old; i++)
-			if (lb->cfg.backends[i].name[0] && !strcmp(lb->cfg.backends[i].name,
-								   fresh->backends[j].name))
-				slot_of[j] = i;
-		if (slot_of[j] >= 0)
-			used[slot_of[j]] = true;
-	}
-	/* Removed backends still carrying flows keep their slot, draining. */
-	for (i = 0; i < n_old; i++) {
-		if (used[i] || !lb->cfg.backends[i].name[0] ||
-		    !__atomic_load_n(&lb->backends[i].active, __ATOMIC_RELAXED))
-			continue;
-		slots[i] = lb->cfg.backends[i];
-		slots[i].state = LB_BACKEND_DRAINING;
-		used[i] = true;
-		if (i + 1 > n_slots)
-			n_slots = i + 1;
-	}
-	for (j = 0; j < fresh->n_backends; j++) {
-		if (slot_of[j] < 0) {
-			while (next_free < (int)n && used[next_free])
-				next_free++;
-			if (next_free >= (int)n) {
-				snprintf(err, errlen, "more than %d backends counting the ones still "
-					 "draining; restart to reload", LB_MAX_BACKENDS);
-				free(slots);
-				return -1;
-			}
-			slot_of[j] = next_free;
-			used[next_free] = true;
-		}
-		slots[slot_of[j]] = fresh->backends[j];
-		if ((size_t)slot_of[j] + 1 > n_slots)
-			n_slots = slot_of[j] + 1;
-	}
-	for (i = 0; i < fresh->n_routes; i++)
-		for (j = 0; j < fresh->routes[i].n_backends; j++)
-			fresh->routes[i].backends[j] = slot_of[fresh->routes[i].backends[j]];
-	free(fresh->backends);
-	fresh->backends = slots; /* holes: empty name, address 0, down */
-	fresh->n_backends = n_slots;
+	lb_sync_states(&lb->cfg, lb->ld.backends, lb->health);
+	lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 	return 0;
 }
 
@@ -919,14 +222,14 @@ static void reload(struct lb_daemon *lb)
 	for (size_t i = 0; i < fresh.n_backends; i++) {
 		const struct lb_cfg_backend *c = &fresh.backends[i];
 
-		if (c->interface[0] && side_of(lb, c) < 0) {
+		if (c->interface[0] && lb_ifaces_side_of(&lb->ifs, c) < 0) {
 			pr_warn("reload refused, the running config stays: %s:%d: backends[%zu]."
 				"interface: %s has no backend yet; a new backend interface needs a "
 				"restart\n", fresh.path, c->interface_line, i, c->interface);
 			goto refuse;
 		}
 	}
-	if (remap_backends(lb, &fresh, err, sizeof(err))) {
+	if (lb_slots_remap(&lb->cfg, lb->ld.backends, &fresh, err, sizeof(err))) {
 		pr_warn("reload refused, the running config stays: %s\n", err);
 		goto refuse;
 	}
@@ -946,7 +249,7 @@ static void reload(struct lb_daemon *lb)
 	lb->handoff.cfg = &lb->cfg;
 	if (lb_health_reconfigure(lb->health, &lb->cfg, 0))
 		pr_warn("reload: health checks keep the old backends: %s\n", strerror(errno));
-	if (fill_vips(lb) || fill_backends(lb))
+	if (lb_sync_vips(bpf_map__fd(lb->ld.skel->maps.vips), &lb->cfg) || sync_backends(lb))
 		pr_warn("reload: cannot update the maps: %s\n", strerror(errno));
 	pr_info("reloaded %s: %zu VIP(s), %zu backend slot(s), %zu route(s)\n", lb->cfg.path,
 		lb->cfg.n_vips, lb->cfg.n_backends, lb->cfg.n_routes);
@@ -1022,7 +325,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		rx.tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
 		lb->handoff.now_ns = rx.now_ms * LB_NS_PER_MS;
 		lb_health_process(lb->health, pfd + nq + 1 + nm, nh, rx.now_ms);
-		report_handoff_resets(lb);
+		lb_sync_handoff_resets(&lb->cfg, lb->ld.backends, lb->resets_seen, lb->health);
 		for (i = 0; i < nq; i++) {
 			lb->tx_queue = i;
 			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
@@ -1035,11 +338,10 @@ static int run(struct lb_daemon *lb, int sfd)
 		lb_dispatcher_flush_stats(lb->disp);
 		/* A pass over the flow table starts once a second, in steps of 512. */
 		if (rx.now_ms >= next_expiry || sweeping)
-			sweeping = lb_flow_expire_step(lb_dispatcher_flows(lb->disp),
-						       rx.now_ms * LB_NS_PER_MS);
+			sweeping = lb_flow_expire_step(&lb->flows, rx.now_ms * LB_NS_PER_MS);
 		if (rx.now_ms >= next_expiry) {
-			update_states(lb);
-			resolve_macs(lb);
+			lb_sync_states(&lb->cfg, lb->ld.backends, lb->health);
+			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			next_expiry = rx.now_ms + 1000;
 		}
 		if (wait_ms > 1000)
@@ -1069,11 +371,10 @@ static int run(struct lb_daemon *lb, int sfd)
 static int start_dispatcher(struct lb_daemon *lb)
 {
 	struct lb_dispatcher_maps maps = {
-		.flows_fd = bpf_map__fd(lb->skel->maps.flows_v2),
-		.flow_end_fd = bpf_program__fd(lb->skel->progs.lb_flow_end),
-		.backends_fd = bpf_map__fd(lb->skel->maps.backends),
-		.stats_fd = bpf_map__fd(lb->skel->maps.disp_stats),
-		.backends = lb->backends,
+		.flows = &lb->flows,
+		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
+		.stats_fd = bpf_map__fd(lb->ld.skel->maps.disp_stats),
+		.backends = lb->ld.backends,
 	};
 	struct lb_directory_stats ds;
 	char err[LB_ERR_MAX];
@@ -1084,7 +385,11 @@ static int start_dispatcher(struct lb_daemon *lb)
 		return -1;
 	}
 	lb_directory_stats(lb->dir, &ds);
-	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->skel->maps.xsks));
+	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->ld.skel->maps.flows_v2),
+			   bpf_program__fd(lb->ld.skel->progs.lb_flow_end), lb->ld.backends);
+	lb->flows.evicted = on_flow_evicted;
+	lb->flows.evicted_ctx = lb;
+	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->ld.skel->maps.xsks));
 	if (!lb->xsk) {
 		pr_warn("cannot open AF_XDP sockets on %s: %s\n", lb->cfg.interface, strerror(errno));
 		return -1;
@@ -1092,10 +397,10 @@ static int start_dispatcher(struct lb_daemon *lb)
 	lb->disp = lb_dispatcher_new(&lb->cfg, lb->dir, &lb->secret, &maps, send_frame, lb);
 	if (!lb->disp)
 		return -1;
-	lb->handoff = (struct lb_handoff){
-		.cfg = &lb->cfg, .backends = lb->backends,
+	lb->handoff = (struct lb_handoff_ctx){
+		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->ld.backends,
 		.send = send_frame, .send_ctx = lb,
-		.secret = &lb->secret, .ports = lb->ports, .n_ports = lb->n_sides,
+		.secret = &lb->secret, .ports = lb->ifs.ports, .n_ports = lb->ifs.n_sides,
 	};
 	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
@@ -1165,61 +470,43 @@ int cmd_balancer(int argc, char **argv)
 		fprintf(stderr, "latebind: %s\n", err);
 		return LB_EXIT_FAIL;
 	}
-	lb.ifindex = if_nametoindex(lb.cfg.interface);
-	if (!lb.ifindex) {
-		pr_warn("%s: interface '%s' not found on this host (ip link shows the names)\n",
-			config, lb.cfg.interface);
-		goto out;
-	}
-	if (check_bpffs() || load_secret(&lb) || read_own_mac(lb.cfg.interface, lb.own_mac) ||
-	    open_sides(&lb))
-		goto out;
-
-	lb.skel = balancer__open();
-	if (!lb.skel) {
-		pr_warn("cannot open the balancer program: %s\n", strerror(errno));
-		goto out;
-	}
-	lb.skel->rodata->cfg_mss = lb.cfg.handoff.mss;
-	lb.skel->rodata->cfg_wscale = lb.cfg.handoff.wscale;
-	/* The client may send this much before our first ACK: what we are ready to buffer. */
-	lb.skel->rodata->cfg_syn_window =
-		lb.cfg.handoff.request_limit > 65535 ? 65535 : lb.cfg.handoff.request_limit;
-	lb.skel->rodata->cfg_main_ifindex = lb.ifindex;
-	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
-	if (bpf_map__set_max_entries(lb.skel->maps.flows_v2, lb.cfg.limits.flows) ||
-	    set_pin_paths(lb.skel->obj) || check_pinned_maps(&lb) ||
-	    reuse_pinned_devmap(lb.skel->maps.tx_ports))
+	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() ||
+	    lb_sync_load_secret(&lb.cfg, &lb.secret) ||
+	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
-	if (attach(&lb, mode))
+	if (lb_loader_attach(&lb.ld, lb.cfg.interface, mode))
 		goto out;
 	/* The maps first: a close arriving on a backend-side interface is redirected at once. */
-	if (map_backends(&lb) || fill_secret(&lb) || fill_vips(&lb) || fill_ports(&lb) ||
-	    fill_backends(&lb)) {
+	if (lb_loader_map_backends(&lb.ld) ||
+	    lb_sync_secret(bpf_map__fd(lb.ld.skel->maps.cookie_secret), &lb.secret) ||
+	    lb_sync_vips(bpf_map__fd(lb.ld.skel->maps.vips), &lb.cfg) ||
+	    lb_ifaces_fill_ports(&lb.ifs, bpf_map__fd(lb.ld.skel->maps.tx_ports),
+				 bpf_map__fd(lb.ld.skel->maps.ifaces)) ||
+	    sync_backends(&lb)) {
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
-	if (attach_sides(&lb))
-		goto detach;
+	for (size_t i = 0; i < lb.ifs.n_sides; i++)
+		if (lb_loader_attach_side(&lb.ld, lb.ifs.ports[i].ifindex, lb.ifs.names[i],
+					  lb.ifs.n_sides))
+			goto detach;
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
-	lb_dispatcher_flows(lb.disp)->evicted = on_flow_evicted;
-	lb_dispatcher_flows(lb.disp)->evicted_ctx = &lb;
 	forget_dispatch_flows(&lb);
 	for (size_t i = 0; i < LB_MAX_BACKENDS; i++) /* a taken-over map has old counts */
-		lb.resets_seen[i] = lb.backends[i].handoff_resets;
+		lb.resets_seen[i] = lb.ld.backends[i].handoff_resets;
 	lb.health = lb_health_new(&lb.cfg, 0, on_health, &lb);
 	if (!lb.health) {
 		pr_warn("cannot start the health checks: %s\n", strerror(errno));
 		goto detach;
 	}
-	update_states(&lb);
+	lb_sync_states(&lb.cfg, lb.ld.backends, lb.health);
 	lb.msrc = (struct lb_metrics_source){
 		.cfg = &lb.cfg, /* reload replaces the config in place */
-		.stats_fd = bpf_map__fd(lb.skel->maps.stats),
-		.backends = lb.backends,
+		.stats_fd = bpf_map__fd(lb.ld.skel->maps.stats),
+		.backends = lb.ld.backends,
 		.disp = lb.disp,
 		.disp_counter = lb_dispatcher_counter,
 		.disp_conns = lb_dispatcher_conns,
@@ -1245,11 +532,7 @@ int cmd_balancer(int argc, char **argv)
 		break;
 	}
 detach:
-	detach_sides(&lb);
-	if (lb.prog)
-		xdp_program__detach(lb.prog, lb.ifindex, lb.mode, 0);
-	bpf_object__unpin_maps(lb.skel->obj, NULL);
-	rmdir(LB_PIN_DIR);
+	lb_loader_detach(&lb.ld);
 out:
 	if (sfd >= 0) {
 		close(sfd);
@@ -1259,12 +542,9 @@ out:
 	lb_health_free(lb.health);
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
-	close_sides(&lb);
+	lb_ifaces_close(&lb.ifs);
 	lb_directory_free(lb.dir);
-	if (lb.backends)
-		munmap(lb.backends, LB_BACKENDS_MMAP_LEN);
-	xdp_program__close(lb.prog);
-	balancer__destroy(lb.skel);
+	lb_loader_close(&lb.ld);
 	lb_config_free(&lb.cfg);
 	return ret;
 }

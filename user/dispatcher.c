@@ -94,7 +94,7 @@ struct lb_dispatcher {
 	const struct lb_directory *dir;
 	struct lb_cookie_secret secret;
 	struct lb_dispatcher_maps maps;
-	struct lb_flow_table flows;	/* maps.flows_fd with its accounting */
+	struct lb_flow_table *flows;	/* maps.flows: the daemon's, or NULL */
 	lb_send_fn send;
 	void *send_ctx;
 	lb_bind_fn bind;
@@ -206,8 +206,8 @@ static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_fl
 	else
 		d->newest = c->prev;
 	d->n_conns--;
-	if (drop_flow)
-		lb_flow_remove(&d->flows, &c->key, NULL);
+	if (drop_flow && d->flows)
+		lb_flow_remove(d->flows, &c->key, NULL);
 	free(c->buf);
 	free(c->have);
 	free(c->reply);
@@ -627,13 +627,13 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	 * may be evicted) only segments that pass the cookie check come: the
 	 * first, or its retransmission, which is usually the whole request.
 	 */
-	if (d->maps.flows_fd >= 0) {
+	if (d->flows && d->flows->fd >= 0) {
 		struct lb_flow f = { .state = LB_FLOW_DISPATCH };
 		int err;
 
 		memcpy(f.client_hop_mac, c->client_mac, 6);
 		f.last_seen_ns = d->now_ms * 1000000;
-		err = lb_flow_put(&d->flows, &c->key, &f);
+		err = lb_flow_put(d->flows, &c->key, &f);
 		if (err)
 			pr_debug("no flow for a new connection: %s\n", strerror(-err));
 	}
@@ -674,7 +674,7 @@ static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
 {
 	struct lb_flow f;
 
-	return d->maps.flows_fd >= 0 && !bpf_map_lookup_elem(d->maps.flows_fd, k, &f) &&
+	return d->flows && d->flows->fd >= 0 && !bpf_map_lookup_elem(d->flows->fd, k, &f) &&
 	       f.state != LB_FLOW_DISPATCH;
 }
 
@@ -846,8 +846,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->dir = dir;
 	d->secret = *secret;
 	d->maps = *maps;
-	lb_flow_table_init(&d->flows, maps->flows_fd, maps->flow_end_fd, maps->backends,
-			   &d->counters[LB_DISP_FLOW_EVICTIONS]);
+	d->flows = maps->flows;
 	d->send = send;
 	d->send_ctx = send_ctx;
 	d->max_conns = LB_DEFAULT_MAX_CONNS;
@@ -983,17 +982,15 @@ void lb_dispatcher_set_max_conns(struct lb_dispatcher *d, size_t max)
 
 uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c)
 {
+	/* The table counts its own evictions; the dispatcher reports them with its counters. */
+	if (c == LB_DISP_FLOW_EVICTIONS && d->flows)
+		return d->flows->evictions;
 	return d->counters[c];
 }
 
 void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n)
 {
 	d->counters[c] += n;
-}
-
-struct lb_flow_table *lb_dispatcher_flows(struct lb_dispatcher *d)
-{
-	return &d->flows;
 }
 
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
@@ -1006,6 +1003,8 @@ void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
 	static __u32 keys[LB_DISP_MAX];
 	__u32 i, n = LB_DISP_MAX;
 
+	if (d->flows)
+		d->counters[LB_DISP_FLOW_EVICTIONS] = d->flows->evictions;
 	if (d->maps.stats_fd < 0 || !memcmp(d->flushed, d->counters, sizeof(d->counters)))
 		return;
 	/*

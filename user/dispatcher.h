@@ -62,8 +62,11 @@ typedef int (*lb_bind_fn)(void *ctx, struct lb_dispatcher *d, const struct lb_co
 			  uint32_t backend, enum lb_bind_step step);
 
 struct lb_dispatcher_maps {
-	int flows_fd;	 /* -1: no flows map (unit tests) */
-	int flow_end_fd; /* the lb_flow_end program (with flows_fd) */
+	/*
+	 * The daemon's flow table, shared with the hand-off: every insert and
+	 * removal goes through it. NULL: none (unit tests).
+	 */
+	struct lb_flow_table *flows;
 	int backends_fd; /* -1: every backend is up with no load */
 	int stats_fd;	 /* -1: counters stay in memory only */
 	/* The backends map mmapped (state, load; atomics shared with XDP), or NULL. */
@@ -104,13 +107,11 @@ const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d);
 /* First request byte to hand-off sent, for every hand-off (see metrics.h). */
 const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d);
 
-/* Counters, and the connections currently held. */
+/* Counters (flow_evictions read from the flow table), and the connections currently held. */
 uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
 /* For events the daemon handles around the dispatcher (resets of dead backends' flows). */
 void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n);
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
-/* The flow table: every insert and removal (hand-off, expiry) goes through it. */
-struct lb_flow_table *lb_dispatcher_flows(struct lb_dispatcher *d);
 /* Publish the counters to the stats map (cheap; called once per batch). */
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
 

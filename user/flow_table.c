@@ -12,11 +12,9 @@
 
 #define WALK_BATCH 128 /* entries per read of a whole-table walk */
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends,
-			uint64_t *evictions)
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends)
 {
-	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .backends = backends,
-				     .evictions = evictions };
+	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .backends = backends };
 }
 
 static void count(struct lb_flow_table *t, uint32_t backend, int64_t by)
@@ -135,8 +133,7 @@ static int evict_one(struct lb_flow_table *t)
 		return 0; /* ended meanwhile (port reuse in XDP): room all the same */
 	if (err)
 		return err;
-	if (t->evictions)
-		(*t->evictions)++;
+	t->evictions++;
 	if (t->evicted && gone.state == LB_FLOW_BOUND)
 		t->evicted(t->evicted_ctx, &keys[v], &gone);
 	return 0;

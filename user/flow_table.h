@@ -45,15 +45,14 @@ struct lb_flow_table {
 	int fd;			     /* the flows map; -1: none (unit tests) */
 	int end_fd;		     /* the lb_flow_end program */
 	struct lb_backend *backends; /* the mmapped backends map (active counts), or NULL */
-	uint64_t *evictions;	     /* where evictions are counted (a dispatcher counter) */
+	uint64_t evictions;	     /* flows evicted to make room (the dispatcher reports it) */
 	lb_flow_ended_fn evicted;    /* a bound flow evicted; or NULL */
 	void *evicted_ctx;
 	struct lb_flow_cursor sample; /* eviction samples go round the table */
 	struct lb_flow_cursor sweep;  /* and so does the idle expiry */
 };
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends,
-			uint64_t *evictions);
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends);
 
 /*
  * Insert or replace @k's flow, its backend's count untouched (a flow being

@@ -15,13 +15,14 @@ static bool mac_known(const uint8_t mac[6])
 	return memcmp(mac, zero, 6) != 0;
 }
 
-static const char *name_of(const struct lb_handoff *h, uint32_t backend)
+static const char *name_of(const struct lb_handoff_ctx *h, uint32_t backend)
 {
 	return h->cfg->backends[backend].name;
 }
 
 /* The interface a backend sits behind, unless it is the main one (NULL). */
-static const struct lb_handoff_port *port_of(const struct lb_handoff *h, const struct lb_backend *b)
+static const struct lb_handoff_port *port_of(const struct lb_handoff_ctx *h,
+					     const struct lb_backend *b)
 {
 	size_t i;
 
@@ -36,7 +37,7 @@ static const struct lb_handoff_port *port_of(const struct lb_handoff *h, const s
  * out of the interface the backend sits behind, from our MAC there (a backend
  * checks that hand-offs come from the balancer's MAC it was given).
  */
-static int send_to_backend(struct lb_handoff *h, const struct lb_conn_view *v,
+static int send_to_backend(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			   const struct lb_backend *b, struct lb_segment *s)
 {
 	const struct lb_handoff_port *port = port_of(h, b);
@@ -63,7 +64,7 @@ static int send_to_backend(struct lb_handoff *h, const struct lb_conn_view *v,
  * (ack = our cookie + 1): a cookie-mode backend adopts the connection from it,
  * a replay-mode backend's TC program translates it into its own.
  */
-static void send_request(struct lb_handoff *h, const struct lb_conn_view *v,
+static void send_request(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			 const struct lb_backend *b, uint32_t backend)
 {
 	/* Cut to what the client may send: its MSS less the timestamp option. */
@@ -87,7 +88,7 @@ static void send_request(struct lb_handoff *h, const struct lb_conn_view *v,
 }
 
 /* The flow as it goes into the map: @state, towards @b, with the client's next hop. */
-static struct lb_flow flow_of(const struct lb_handoff *h, const struct lb_conn_view *v,
+static struct lb_flow flow_of(const struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			      const struct lb_backend *b, uint32_t backend, uint32_t state)
 {
 	struct lb_flow flow = { .state = state, .backend = backend };
@@ -103,7 +104,7 @@ static struct lb_flow flow_of(const struct lb_handoff *h, const struct lb_conn_v
  * (MSS, SACK, window scale, ECN) and its timestamp, plus the hand-off option
  * that tells the backend's TC program how to translate (handoff_opt.h).
  */
-static int send_replayed_syn(struct lb_handoff *h, const struct lb_conn_view *v,
+static int send_replayed_syn(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			     const struct lb_backend *b)
 {
 	struct lb_cookie_tuple t = { v->key.saddr, v->key.daddr, v->key.sport, v->key.dport };
@@ -158,7 +159,7 @@ static int send_replayed_syn(struct lb_handoff *h, const struct lb_conn_view *v,
 }
 
 /* Replay abandoned: a reset at the client's ISN + 1 ends the backend's half-open connection. */
-static void send_backend_rst(struct lb_handoff *h, const struct lb_conn_view *v,
+static void send_backend_rst(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			     const struct lb_backend *b)
 {
 	struct lb_segment s = { .seq = v->client_isn + 1, .flags = LB_TH_RST };
@@ -169,8 +170,8 @@ static void send_backend_rst(struct lb_handoff *h, const struct lb_conn_view *v,
 int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
 		    enum lb_bind_step step)
 {
-	struct lb_handoff *h = ctx;
-	struct lb_flow_table *flows = lb_dispatcher_flows(d);
+	struct lb_handoff_ctx *h = ctx;
+	struct lb_flow_table *flows = h->flows;
 	struct lb_backend *b = &h->backends[backend];
 	struct lb_conn_view v;
 	struct lb_flow flow;

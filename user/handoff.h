@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "dispatcher.h"
+#include "flow_table.h"
 #include "maps.h"
 
 /*
@@ -33,8 +34,13 @@ struct lb_handoff_port {
 	int fd;		/* AF_PACKET socket bound to it */
 };
 
-struct lb_handoff {
+/*
+ * What the hand-off works with. Not to be confused with struct lb_handoff in
+ * headers/backend_maps.h, the value of a replay-mode backend's `handoffs` map.
+ */
+struct lb_handoff_ctx {
 	const struct lb_config *cfg;
+	struct lb_flow_table *flows; /* the daemon's, shared with the dispatcher */
 	struct lb_backend *backends; /* the mmapped backends map */
 	lb_send_fn send;	     /* backends behind the main interface */
 	void *send_ctx;
@@ -45,7 +51,7 @@ struct lb_handoff {
 	uint8_t frame[2048];
 };
 
-/* The lb_bind_fn of the balancer (see enum lb_bind_step); @ctx is a struct lb_handoff. */
+/* The lb_bind_fn of the balancer (see enum lb_bind_step); @ctx: a struct lb_handoff_ctx. */
 int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
 		    enum lb_bind_step step);
 

@@ -29,7 +29,6 @@
 static struct balancer *skel;
 static struct lb_flow_table t;
 static struct lb_backend *backends;
-static uint64_t evictions;
 static struct lb_flow_key last_key;
 static struct lb_flow last_gone;
 static int reported;
@@ -50,10 +49,9 @@ static void setup(void)
 	backends = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
 			bpf_map__fd(skel->maps.backends), 0);
 	ck_assert_msg(backends != MAP_FAILED, "mmap backends: %s", strerror(errno));
-	evictions = 0;
 	reported = 0;
 	lb_flow_table_init(&t, bpf_map__fd(skel->maps.flows_v2),
-			   bpf_program__fd(skel->progs.lb_flow_end), backends, &evictions);
+			   bpf_program__fd(skel->progs.lb_flow_end), backends);
 	t.evicted = on_evicted;
 }
 
@@ -112,10 +110,10 @@ START_TEST(test_evicts_oldest_bound)
 	put(3, LB_FLOW_DISPATCH, 0);
 	put(4, LB_FLOW_BOUND, 200);
 	ck_assert_uint_eq(backends[BE].active, 3);
-	ck_assert_uint_eq(evictions, 0);
+	ck_assert_uint_eq(t.evictions, 0);
 
 	put(5, LB_FLOW_BOUND, 400);
-	ck_assert_uint_eq(evictions, 1);
+	ck_assert_uint_eq(t.evictions, 1);
 	ck_assert_int_eq(reported, 1);
 	ck_assert(!present(2));
 	ck_assert_uint_eq(last_key.sport, 2);
@@ -134,7 +132,7 @@ START_TEST(test_closing_first)
 	put(4, LB_FLOW_BOUND, 300);
 	put(5, LB_FLOW_BOUND, 400);
 	ck_assert(!present(2));
-	ck_assert_uint_eq(evictions, 1);
+	ck_assert_uint_eq(t.evictions, 1);
 	/* A closing flow has left the count already (XDP's FIN); it is not taken again. */
 	ck_assert_uint_eq(backends[BE].active, 4);
 }
@@ -151,7 +149,7 @@ START_TEST(test_replace_needs_no_room)
 	put(4, LB_FLOW_BOUND, 300);
 	/* The hand-off turns the dispatcher's entry into a bound one in place. */
 	ck_assert_int_eq(lb_flow_bind(&t, &k, &f), 0);
-	ck_assert_uint_eq(evictions, 0);
+	ck_assert_uint_eq(t.evictions, 0);
 	ck_assert_uint_eq(backends[BE].active, 4);
 }
 END_TEST
@@ -166,7 +164,7 @@ START_TEST(test_nothing_evictable)
 	put(3, LB_FLOW_REPLAY, 0);
 	put(4, LB_FLOW_DISPATCH, 0);
 	ck_assert_int_eq(lb_flow_put(&t, &k, &f), -E2BIG);
-	ck_assert_uint_eq(evictions, 0);
+	ck_assert_uint_eq(t.evictions, 0);
 	ck_assert_int_eq(reported, 0);
 	ck_assert_uint_eq(backends[BE].active, 1); /* the replay */
 }
@@ -179,7 +177,7 @@ START_TEST(test_many_evictions)
 	/* Each new flow is the newest: every insert past the fourth evicts the oldest. */
 	for (p = 1; p <= 100; p++)
 		put(p, LB_FLOW_BOUND, p);
-	ck_assert_uint_eq(evictions, 96);
+	ck_assert_uint_eq(t.evictions, 96);
 	ck_assert_uint_eq(backends[BE].active, SLOTS);
 	for (p = 97; p <= 100; p++)
 		ck_assert(present(p));
@@ -198,7 +196,7 @@ START_TEST(test_remove_counts_once)
 	ck_assert_int_eq(lb_flow_remove(&t, &k, NULL), -ENOENT);
 	ck_assert_uint_eq(backends[BE].active, 0);
 	/* A removal (expiry, a closed connection) is no eviction. */
-	ck_assert_uint_eq(evictions, 0);
+	ck_assert_uint_eq(t.evictions, 0);
 }
 END_TEST
 
@@ -254,7 +252,7 @@ START_TEST(test_expiry)
 		;
 	ck_assert(!present(1) && present(2) && !present(3) && present(4));
 	ck_assert_uint_eq(backends[BE].active, 2);
-	ck_assert_uint_eq(evictions, 0);
+	ck_assert_uint_eq(t.evictions, 0);
 	ck_assert_int_eq(reported, 0);
 }
 END_TEST

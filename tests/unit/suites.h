@@ -15,5 +15,6 @@ Suite *health_suite(void);
 Suite *metrics_suite(void);
 Suite *flow_table_suite(void);
 Suite *host_suite(void);
+Suite *slots_suite(void);
 
 #endif

@@ -79,7 +79,8 @@ static struct {
 	uint32_t bound;
 	enum lb_bind_step steps[16]; /* every call's step, in order */
 	uint32_t step_backend[16];
-	struct lb_handoff *handoff;  /* set: the real hand-off runs too, frames captured */
+	struct lb_handoff_ctx *handoff;  /* set: the real hand-off runs too, frames captured */
+	struct lb_flow_table flows;	 /* no map: counts binds once a test gives it backends */
 	size_t conns_in_bind;
 	struct lb_conn_view view;
 	uint8_t request[LIMIT];
@@ -133,10 +134,11 @@ static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, 
 
 static void setup_with(const char *text)
 {
-	struct lb_dispatcher_maps maps = { .flows_fd = -1, .backends_fd = -1, .stats_fd = -1 };
+	struct lb_dispatcher_maps maps = { .flows = &t.flows, .backends_fd = -1, .stats_fd = -1 };
 	char err[LB_ERR_MAX];
 
 	memset(&t, 0, sizeof(t));
+	lb_flow_table_init(&t.flows, -1, -1, NULL);
 	ck_assert_msg(!lb_config_parse("dispatcher.yaml", text, strlen(text), &t.cfg, err,
 				       sizeof(err)),
 		      "config: %s", err);
@@ -1427,8 +1429,8 @@ START_TEST(test_replay_frames)
 {
 	const struct syn_row *r = &syn_rows[_i];
 	struct lb_backend backends[3] = {};
-	struct lb_handoff h = {
-		.cfg = &t.cfg, .backends = backends,
+	struct lb_handoff_ctx h = {
+		.cfg = &t.cfg, .flows = &t.flows, .backends = backends,
 		.send = capture, .secret = &t.secret,
 	};
 	struct lb_cookie_tuple tu = {
@@ -1446,7 +1448,7 @@ START_TEST(test_replay_frames)
 	for (i = 0; i < 3; i++)
 		memcpy(backends[i].mac, be_mac[i], 6);
 	t.handoff = &h;
-	lb_dispatcher_flows(t.d)->backends = backends; /* where binds are counted */
+	t.flows.backends = backends; /* where binds are counted */
 	client_init(&cl, CLIENT_PORT, 0x10000000, r->ts, r->opts);
 	client_str(&cl, 0, req_web1);
 	tsval = cl.tsval;
@@ -1531,8 +1533,8 @@ START_TEST(test_handoff_other_interface)
 	static const uint8_t port_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x05, 0x1b };
 	struct lb_backend backends[3] = {};
 	struct lb_handoff_port port = { .ifindex = 5 };
-	struct lb_handoff h = {
-		.cfg = &t.cfg, .backends = backends, .send = capture,
+	struct lb_handoff_ctx h = {
+		.cfg = &t.cfg, .flows = &t.flows, .backends = backends, .send = capture,
 		.secret = &t.secret, .ports = &port, .n_ports = 1,
 	};
 	uint8_t buf[2048];
@@ -1542,7 +1544,7 @@ START_TEST(test_handoff_other_interface)
 	ssize_t n;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sp), 0);
-	lb_dispatcher_flows(t.d)->backends = backends; /* where binds are counted */
+	t.flows.backends = backends; /* where binds are counted */
 	port.fd = sp[0];
 	memcpy(port.mac, port_mac, 6);
 	for (i = 0; i < 3; i++)
@@ -1583,6 +1585,21 @@ START_TEST(test_handoff_other_interface)
 	ck_assert_mem_eq(s.src_mac, lb_mac, 6);
 	close(sp[0]);
 	close(sp[1]);
+}
+END_TEST
+
+/*
+ * The flow table is the daemon's: the dispatcher counts evictions it made
+ * nowhere else, and reports the table's own count as flow_evictions.
+ */
+START_TEST(test_flow_evictions_from_table)
+{
+	ck_assert_uint_eq(ctr(LB_DISP_FLOW_EVICTIONS), 0);
+	t.flows.evictions = 3;
+	ck_assert_uint_eq(ctr(LB_DISP_FLOW_EVICTIONS), 3);
+	lb_dispatcher_count(t.d, LB_DISP_FLOWS_RESET, 2);
+	ck_assert_uint_eq(ctr(LB_DISP_FLOWS_RESET), 2);
+	ck_assert_uint_eq(ctr(LB_DISP_FLOW_EVICTIONS), 3);
 }
 END_TEST
 
@@ -1782,6 +1799,7 @@ Suite *dispatcher_suite(void)
 	ADD_ROWS(tc, test_malformed, bad_rows);
 	tcase_add_test(tc, test_tx_full);
 	tcase_add_test(tc, test_handoff_echoes_latest_tsval);
+	tcase_add_test(tc, test_flow_evictions_from_table);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("replay");
