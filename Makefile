@@ -126,6 +126,10 @@ bench: deps all
 $(BUILD)/bench/reload: bench/reload.c $(LIB_OBJS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
+# Routing decisions per second (bench/run.sh's decisions section), on the same objects.
+$(BUILD)/bench/decisions: bench/decisions.c $(LIB_OBJS) | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
 bench-reload: $(BUILD)/bench/reload
 	$(BUILD)/bench/reload --routes $${BENCH_ROUTES:-1000000}
 

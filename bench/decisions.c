@@ -8,7 +8,8 @@
  *
  * What it runs is what the dispatcher runs once a request head is complete
  * (user/dispatcher.c, conn_parse and conn_decide), linked from the project's
- * own user/http.c, user/directory.c, user/select.c and user/config.c:
+ * own objects (user/http.c, directory.c, select.c, config.c, as the Makefile
+ * builds them for the tests):
  *
  *   lb_http_parse_head  → lb_http_route_path → lb_directory_lookup →
  *   the backends' view (state, weight, active flows) → lb_select_backend

@@ -73,7 +73,7 @@ section_on() { [[ ,$SECTIONS, == *,$1,* ]]; }
 
 OUT=${BENCH_OUT:-$ROOT/build/bench}
 PROGSTAT=$OUT/progstat
-DECISIONS=$OUT/decisions
+DECISIONS=$ROOT/build/bench/decisions
 DATE=$(date -u +%Y-%m-%d)
 if ((QUICK)); then
 	RESULTS=$OUT/quick.md
@@ -130,14 +130,8 @@ build() {
 				-c "$BENCH_DIR/xdp_$p.bpf.c" -o "$OUT/xdp_$p.bpf.o"
 		fi
 	done
-	# The dispatcher's own code, built as the Makefile builds it.
-	if stale "$DECISIONS" "$BENCH_DIR/decisions.c" "$ROOT"/user/{http,directory,select,config}.[ch] \
-		"${hdrs[@]}"; then
-		cc -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
-			-I"$ROOT/headers" -I"$ROOT/user" -o "$DECISIONS" "$BENCH_DIR/decisions.c" \
-			"$ROOT/user/http.c" "$ROOT/user/directory.c" "$ROOT/user/select.c" \
-			"$ROOT/user/config.c" -lyaml -lbpf
-	fi
+	# The dispatcher's own objects, as the tests link them.
+	make -C "$ROOT" --no-print-directory -s build/bench/decisions
 }
 
 # --- cleanup: everything we started, by PID, then the lab ---------------------------------
@@ -449,7 +443,7 @@ decisions_report() {
 	sum=$(grep '^routes=' "$OUT/decisions.out")
 	echo "## Dispatcher decisions with $(kv routes "$sum") routes (f)"
 	echo
-	echo "bench/decisions.c, linked with user/http.c, directory.c, select.c, config.c as the"
+	echo "bench/decisions.c, linked with the daemon's own objects (http, directory, select, config) as the"
 	echo "Makefile builds them; one core; parse → normalise → directory lookup → least-loaded"
 	echo "choice for request heads drawn at random over the whole directory (5 % answered 404)."
 	echo "Config load of the generated YAML: $(kv config_load_s "$sum") s; directory build:"
