@@ -8,7 +8,7 @@
  *
  * What it runs is what the dispatcher runs once a request head is complete
  * (user/dispatcher.c, conn_parse and conn_decide), linked from the project's
- * own user/http.c, user/directory.c, user/select.c and user/config.c:
+ * own user/http.c, user/directory.c, user/select.c and the config loader:
  *
  *   lb_http_parse_head  → lb_http_route_path → lb_directory_lookup →
  *   the backends' view (state, weight, active flows) → lb_select_backend
