@@ -322,17 +322,10 @@ nomem:
 
 void lb_config_free(struct lb_config *cfg)
 {
-	size_t i;
-
 	if (!cfg)
 		return;
-	for (i = 0; i < cfg->n_routes; i++) {
-		free(cfg->routes[i].name);
-		free(cfg->routes[i].host);
-		free(cfg->routes[i].path);
-		free(cfg->routes[i].prefix);
-		free(cfg->routes[i].backends);
-	}
+	/* The routes' strings and holder lists all live in route_mem. */
+	cfg_free_route_mem(cfg);
 	free(cfg->routes);
 	free(cfg->vips);
 	free(cfg->backends);

@@ -44,6 +44,7 @@ struct parse {
 	size_t cap_vips, cap_backends, cap_routes, cap_pending;
 	struct pending *pending;  /* per route, while backends are unknown */
 	struct name_idx *by_name; /* set once the backends list is complete */
+	char *last_host;	  /* the previous route's, shared by the next that repeats it */
 };
 
 /* Grow an array of @size-byte elements to hold @need of them, zeroing the new room. */
@@ -70,5 +71,7 @@ int cfg_index_backends(struct parse *p, int line);
 /* After the whole file: names routes that came before the backends, then cross-checks. */
 int cfg_routes_finish(struct parse *p);
 void cfg_routes_cleanup(struct parse *p);
+/* Frees what every route points into (lb_config.route_mem). */
+void cfg_free_route_mem(struct lb_config *cfg);
 
 #endif

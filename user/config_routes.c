@@ -10,58 +10,113 @@
 #include <string.h>
 
 #include "config_parse.h"
+#include "directory.h"
 #include "hex.h"
 #include "host.h"
 
+/*
+ * The routes' strings and holder lists, packed into large blocks that the
+ * config owns (lb_config.route_mem): a million routes would otherwise be
+ * four million mallocs to make and as many frees at the next reload.
+ */
+struct route_mem {
+	struct route_mem *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+#define ROUTE_MEM_BLOCK (1024 * 1024)
+
+static void *route_alloc(struct parse *p, size_t size, size_t align)
+{
+	struct route_mem *m = p->cfg->route_mem;
+	size_t at;
+
+	if (m) {
+		at = (m->used + align - 1) & ~(align - 1);
+		if (at <= m->size && m->size - at >= size) {
+			m->used = at + size;
+			return (char *)m->data + at;
+		}
+	}
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	m = malloc(sizeof(*m) + (size > ROUTE_MEM_BLOCK ? size : ROUTE_MEM_BLOCK));
+	if (!m)
+		return NULL;
+	m->size = size > ROUTE_MEM_BLOCK ? size : ROUTE_MEM_BLOCK;
+	m->used = size;
+	m->next = p->cfg->route_mem;
+	p->cfg->route_mem = m;
+	return m->data;
+}
+
+void cfg_free_route_mem(struct lb_config *cfg)
+{
+	while (cfg->route_mem) {
+		struct route_mem *next = ((struct route_mem *)cfg->route_mem)->next;
+
+		free(cfg->route_mem);
+		cfg->route_mem = next;
+	}
+}
+
+static char *route_strdup(struct parse *p, const char *s, size_t n)
+{
+	char *d = route_alloc(p, n + 1, 1);
+
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* Host patterns follow the directory's rule (lb_route_host_pattern). */
 static int want_host(struct parse *p, const struct ynode *n, const struct ykey *key, char **out)
 {
 	static const char expect[] =
 		"\"*\", a hostname like example.com, \"*.example.com\" or "
 		"an IP-literal like [2001:db8::1]";
 	const char *s = yd_want_scalar(&p->doc, n, key, expect), *why = NULL;
-	char canon[LB_HOST_MAX];
-	size_t off = 0, len;
+	char pat[LB_HOST_MAX + 2];
 	struct yd_qbuf q;
-	char *h;
+	size_t len;
 
 	if (!s)
 		return -1;
-	if (!strcmp(s, "*")) {
-		h = strdup(s);
-	} else {
-		if (n->n > 2 && s[0] == '*' && s[1] == '.')
-			off = 2;
-		len = lb_host_canon(s + off, n->n - off, canon, &why);
-		if (!len)
-			return yd_fail(&p->doc, n->line, key,
-				       "%s is not a valid host (%s); expected %s", yd_quote(&q, n),
-				       why, expect);
-		/* Stored canonical ("*." kept), as requests' hosts are compared. */
-		h = malloc(off + len + 1);
-		if (h) {
-			memcpy(h, s, off);
-			memcpy(h + off, canon, len);
-			h[off + len] = '\0';
-		}
+	len = lb_route_host_pattern(s, n->n, pat, &why);
+	if (!len)
+		return yd_fail(&p->doc, n->line, key, "%s is not a valid host (%s); expected %s",
+			       yd_quote(&q, n), why, expect);
+	/* Stored canonical, "*." as written, as requests' hosts are compared. */
+	if (pat[0] == '.') {
+		memmove(pat + 1, pat, len++);
+		pat[0] = '*';
 	}
-	if (!h)
+	/* Generated directories repeat one host: store it once. */
+	if (p->last_host && !strncmp(p->last_host, pat, len) && !p->last_host[len]) {
+		*out = p->last_host;
+		return 0;
+	}
+	*out = route_strdup(p, pat, len);
+	if (!*out)
 		return yd_oom(&p->doc, n->line, key);
-	*out = h;
+	p->last_host = *out;
 	return 0;
 }
-
 
 /*
  * A route path or prefix. Requests are percent-decoded and dot-segment
  * normalised before they are matched, so the config is decoded the same way
- * here, and a path that normalisation would rewrite is refused: it could never
- * match anything.
+ * here; what may then be matched at all is the directory's rule
+ * (lb_route_path_problem).
  */
 static int want_route_path(struct parse *p, const struct ynode *n, const struct ykey *key,
-			   char **out)
+			   bool prefix, char **out)
 {
 	static const char expect[] = "a path starting with '/' like /images/";
-	const char *s = yd_want_scalar(&p->doc, n, key, expect), *seg;
+	const char *s = yd_want_scalar(&p->doc, n, key, expect), *why;
 	struct yd_qbuf q;
 	size_t i, o = 0;
 	char *d;
@@ -76,7 +131,8 @@ static int want_route_path(struct parse *p, const struct ynode *n, const struct 
 			&p->doc, n->line, key,
 			"%s has a query or fragment; expected just the path (routes match the path only)",
 			yd_quote(&q, n));
-	d = malloc(n->n + 1);
+	/* Decoded straight into the config's memory; a refused one is freed with it. */
+	d = route_alloc(p, n->n + 1, 1);
 	if (!d)
 		return yd_oom(&p->doc, n->line, key);
 	for (i = 0; i < n->n; i++) {
@@ -84,49 +140,24 @@ static int want_route_path(struct parse *p, const struct ynode *n, const struct 
 			d[o++] = s[i];
 			continue;
 		}
-		if (i + 2 >= n->n || lb_hex_digit(s[i + 1]) < 0 || lb_hex_digit(s[i + 2]) < 0) {
-			free(d);
+		if (i + 2 >= n->n || lb_hex_digit(s[i + 1]) < 0 || lb_hex_digit(s[i + 2]) < 0)
 			return yd_fail(&p->doc, n->line, key,
 				       "%s has a bad percent escape; expected %%XX with two hex digits",
 				       yd_quote(&q, n));
-		}
 		d[o++] = (char)(lb_hex_digit(s[i + 1]) << 4 | lb_hex_digit(s[i + 2]));
 		i += 2;
 	}
 	d[o] = '\0';
-	for (i = 0; i < o; i++) {
-		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f) {
-			free(d);
+	for (i = 0; i < o; i++)
+		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
 			return yd_fail(
 				&p->doc, n->line, key,
 				"%s has a control character (after percent-decoding); expected %s",
 				yd_quote(&q, n), expect);
-		}
-	}
-	/* Normalised request paths never hold "//" either: such a route could not match. */
-	if (strstr(d, "//")) {
-		free(d);
-		return yd_fail(&p->doc, n->line, key,
-			       "%s has an empty segment (\"//\", after percent-decoding), which requests "
-			       "never have after normalisation; expected %s",
-			       yd_quote(&q, n), expect);
-	}
-	for (seg = d; seg; seg = strchr(seg + 1, '/')) {
-		size_t len = strcspn(seg + 1, "/");
-
-		if ((len == 1 && seg[1] == '.') || (len == 2 && seg[1] == '.' && seg[2] == '.')) {
-			free(d);
-			return yd_fail(
-				&p->doc, n->line, key,
-				"%s has a '.' or '..' segment, which requests never have after normalisation; expected %s",
-				yd_quote(&q, n), expect);
-		}
-	}
-	if (o >= LB_PATH_MAX) {
-		free(d);
-		return yd_fail(&p->doc, n->line, key, "is %zu bytes long; expected at most %d", o,
-			       LB_PATH_MAX - 1);
-	}
+	why = lb_route_path_problem(d, o, prefix);
+	if (why)
+		return yd_fail(&p->doc, n->line, key, "%s %s%s; expected %s", yd_quote(&q, n), why,
+			       o < n->n ? " (after percent-decoding)" : "", expect);
 	*out = d;
 	return 0;
 }
@@ -185,7 +216,7 @@ static int resolve_route(struct parse *p, size_t ri, const void *blk, size_t n)
 	struct name_idx want = { 0 }, *hit;
 	size_t i, j;
 
-	r->backends = calloc(n, sizeof(*r->backends));
+	r->backends = route_alloc(p, n * sizeof(*r->backends), sizeof(*r->backends));
 	if (!r->backends)
 		return yd_oom(&p->doc, r->line, where);
 	for (i = 0; i < n; i++, name += strlen(name) + 1) {
@@ -264,21 +295,22 @@ int cfg_route(struct parse *p, const struct ynode *n, size_t idx)
 	} else {
 		snprintf(name, sizeof(name), "route%zu", idx);
 	}
-	r->name = strdup(name);
+	r->name = route_strdup(p, name, strlen(name));
 	if (!r->name)
 		return yd_oom(&p->doc, n->line, where);
 	if (f[R_HOST].val) {
 		if (want_host(p, f[R_HOST].val, YKEY_IN(where, "host"), &r->host))
 			return -1;
 	} else {
-		r->host = strdup("*");
+		r->host = route_strdup(p, "*", 1);
 		if (!r->host)
 			return yd_oom(&p->doc, n->line, where);
 	}
-	if (f[R_PATH].val && want_route_path(p, f[R_PATH].val, YKEY_IN(where, "path"), &r->path))
+	if (f[R_PATH].val &&
+	    want_route_path(p, f[R_PATH].val, YKEY_IN(where, "path"), false, &r->path))
 		return -1;
 	if (f[R_PREFIX].val &&
-	    want_route_path(p, f[R_PREFIX].val, YKEY_IN(where, "prefix"), &r->prefix))
+	    want_route_path(p, f[R_PREFIX].val, YKEY_IN(where, "prefix"), true, &r->prefix))
 		return -1;
 
 	blk = yd_alloc(&p->doc, size);
@@ -306,100 +338,76 @@ int cfg_route(struct parse *p, const struct ynode *n, size_t idx)
 
 /* --- after the whole file ------------------------------------------------ */
 
-static const char *route_target(const struct lb_cfg_route *r)
+static uint64_t hash_name(const char *s)
 {
-	return r->path ? r->path : r->prefix;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ^ h >> 29;
 }
 
-/* Same host, same kind (path or prefix), same string. */
-static int route_key_cmp(const struct lb_cfg_route *x, const struct lb_cfg_route *y)
+/* Route names label metrics, so they must be unique; the first repeat in the file is named. */
+static int check_route_names(struct parse *p)
 {
-	int c = strcmp(x->host, y->host);
+	const struct lb_config *cfg = p->cfg;
+	size_t cap, mask, i, j;
+	uint32_t *tab;
 
-	if (c)
-		return c;
-	if (!x->path != !y->path)
-		return x->path ? -1 : 1;
-	return strcmp(route_target(x), route_target(y));
-}
-
-static int route_name_cmp(const struct lb_cfg_route *x, const struct lb_cfg_route *y)
-{
-	return strcmp(x->name, y->name);
-}
-
-/* Equal keys stay in file order, so the second of a run is its first duplicate. */
-static int cmp_route(const void *a, const void *b)
-{
-	const struct lb_cfg_route *x = *(const struct lb_cfg_route *const *)a;
-	const struct lb_cfg_route *y = *(const struct lb_cfg_route *const *)b;
-	int c = route_key_cmp(x, y);
-
-	return c ? c : (x > y) - (x < y);
-}
-
-static int cmp_route_name(const void *a, const void *b)
-{
-	const struct lb_cfg_route *x = *(const struct lb_cfg_route *const *)a;
-	const struct lb_cfg_route *y = *(const struct lb_cfg_route *const *)b;
-	int c = route_name_cmp(x, y);
-
-	return c ? c : (x > y) - (x < y);
-}
-
-/*
- * Two routes for the same host and path, or with the same name. Sorting keeps
- * this O(n log n) for a million routes; the duplicate reported is the one
- * that comes first in the file.
- */
-static int check_route_dups(struct parse *p, bool by_name)
-{
-	int (*key_cmp)(const struct lb_cfg_route *, const struct lb_cfg_route *) =
-		by_name ? route_name_cmp : route_key_cmp;
-	struct lb_config *cfg = p->cfg;
-	const struct lb_cfg_route **v, *dup = NULL, *orig = NULL;
-	size_t i, run = 0;
-	int ret = 0;
-
-	if (cfg->n_routes < 2)
-		return 0;
-	v = malloc(cfg->n_routes * sizeof(*v));
-	if (!v)
+	for (cap = 16; cap < 2 * cfg->n_routes; cap *= 2)
+		;
+	tab = cfg->n_routes < UINT32_MAX ? calloc(cap, sizeof(*tab)) : NULL;
+	if (!tab)
 		return yd_oom(&p->doc, p->root_line, YKEY("routes"));
-	for (i = 0; i < cfg->n_routes; i++)
-		v[i] = &cfg->routes[i];
-	qsort(v, cfg->n_routes, sizeof(*v), by_name ? cmp_route_name : cmp_route);
-	for (i = 1; i < cfg->n_routes; i++) {
-		if (!key_cmp(v[run], v[i])) {
-			if (i == run + 1 && (!dup || v[i] < dup)) {
-				dup = v[i];
-				orig = v[run];
-			}
-			continue;
+	mask = cap - 1;
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct lb_cfg_route *r = &cfg->routes[i], *o;
+
+		for (j = hash_name(r->name) & mask; tab[j]; j = (j + 1) & mask) {
+			size_t oi = tab[j] - 1;
+
+			o = &cfg->routes[oi];
+			if (strcmp(o->name, r->name))
+				continue;
+			free(tab);
+			return yd_fail(&p->doc, r->line, YKEY_IN(YKEY_AT(YKEY("routes"), i), "name"),
+				       "\"%s\" is also the name of routes[%zu] (line %d)%s; expected "
+				       "unique route names",
+				       r->name, oi, o->line,
+				       strncmp(r->name, "route", 5)
+					       ? ""
+					       : " (routeN is the default name)");
 		}
-		run = i;
+		tab[j] = (uint32_t)i + 1;
 	}
-	if (dup) {
-		size_t di = dup - cfg->routes, oi = orig - cfg->routes;
+	free(tab);
+	return 0;
+}
 
-		const struct ykey *where = YKEY_AT(YKEY("routes"), di);
+/* The directory's rules across routes (lb_routes_check), reported by file, line and key. */
+static int check_route_rules(struct parse *p)
+{
+	const struct lb_config *cfg = p->cfg;
+	struct lb_route_problem pb;
+	const struct lb_cfg_route *r, *o;
+	const struct ykey *where;
 
-		if (by_name)
-			ret = yd_fail(
-				&p->doc, dup->line, YKEY_IN(where, "name"),
-				"\"%s\" is also the name of routes[%zu] (line %d)%s; expected unique route names",
-				dup->name, oi, orig->line,
-				strncmp(dup->name, "route", 5) ? ""
-							       : " (routeN is the default name)");
-		else
-			ret = yd_fail(
-				&p->doc, dup->line, YKEY_IN(where, dup->path ? "path" : "prefix"),
-				"host %s and %s %s are already routes[%zu] (line %d); expected each host and path once",
-				dup->host, dup->path ? "path" : "prefix", route_target(dup), oi,
-				orig->line);
-	}
-	free(v);
-	return ret;
+	if (!lb_routes_check(cfg->routes, cfg->n_routes, &pb))
+		return 0;
+	if (pb.fault == LB_ROUTE_NOMEM)
+		return yd_oom(&p->doc, p->root_line, YKEY("routes"));
+	r = &cfg->routes[pb.route];
+	where = YKEY_AT(YKEY("routes"), pb.route);
+	if (pb.fault != LB_ROUTE_DUPLICATE)
+		/* Each route was checked by these rules as it was read. */
+		return yd_fail(&p->doc, r->line, where, "breaks a rule of the directory (%s)",
+			       pb.why ? pb.why : "path and prefix");
+	o = &cfg->routes[pb.other];
+	return yd_fail(&p->doc, r->line, YKEY_IN(where, r->path ? "path" : "prefix"),
+		       "host %s and %s %s are already routes[%zu] (line %d); expected each host "
+		       "and path once",
+		       r->host, r->path ? "path" : "prefix", r->path ? r->path : r->prefix,
+		       pb.other, o->line);
 }
 
 /* After the whole file: resolve the names kept, then the checks across routes. */
@@ -416,7 +424,7 @@ int cfg_routes_finish(struct parse *p)
 		if (ret)
 			return -1;
 	}
-	return check_route_dups(p, false) || check_route_dups(p, true) ? -1 : 0;
+	return check_route_rules(p) || check_route_names(p) ? -1 : 0;
 }
 
 void cfg_routes_cleanup(struct parse *p)

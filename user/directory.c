@@ -27,7 +27,6 @@
 #include "host.h"
 
 #define NONE		UINT32_MAX
-#define ROUTE_PATH_MAX	LB_PATH_MAX
 
 struct route_rec {
 	uint32_t key_off;  /* path bytes in d->paths */
@@ -326,16 +325,11 @@ static uint32_t set_intern(struct lb_directory *d, const uint32_t *v, size_t n)
 	return off;
 }
 
-/* --- validation ----------------------------------------------------------- */
+/* --- the route rules ------------------------------------------------------ */
 
-/*
- * "*", "*.name" or "name" into @out as the table key ("*", ".name", "name"),
- * the name in its canonical form (lb_host_canon). Returns its length, or 0
- * with @why.
- */
-static size_t host_pattern(const char *host, char *out, const char **why)
+size_t lb_route_host_pattern(const char *host, size_t n, char *out, const char **why)
 {
-	size_t n = strlen(host), len;
+	size_t len;
 
 	if (n == 1 && host[0] == '*') {
 		out[0] = '*';
@@ -353,17 +347,20 @@ static size_t host_pattern(const char *host, char *out, const char **why)
 	return lb_host_canon(host, n, out, why);
 }
 
+/* The dispatcher matches request paths of up to LB_PATH_MAX - 1 bytes. */
+_Static_assert(LB_PATH_MAX == 4096, "the message below names the limit");
+
 /*
  * A route path must be what lb_http_normalize_path() can produce, or it could
  * never match. For a prefix the last segment may be cut short, so a trailing
  * "." or ".." is the start of a name (".well-known"), not a dot segment.
  */
-static const char *path_problem(const char *s, size_t n, bool prefix)
+const char *lb_route_path_problem(const char *s, size_t n, bool prefix)
 {
 	if (!n || s[0] != '/')
-		return "must start with '/'";
-	if (n > ROUTE_PATH_MAX)
-		return "longer than 4096 bytes";
+		return "does not start with '/'";
+	if (n >= LB_PATH_MAX)
+		return "is longer than 4095 bytes, the longest request path";
 	for (size_t i = 0; i < n; i++) {
 		size_t seg;
 
@@ -373,13 +370,132 @@ static const char *path_problem(const char *s, size_t n, bool prefix)
 			;
 		seg -= i + 1;
 		if (seg == 0 && i + 1 < n)
-			return "contains \"//\" (requests are matched after merging slashes)";
+			return "has an empty segment (\"//\"), which requests never have after "
+			       "normalisation";
 		if (prefix && i + 1 + seg == n)
 			break;
 		if ((seg == 1 && s[i + 1] == '.') || (seg == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
-			return "contains a \".\" or \"..\" segment (requests are matched after removing them)";
+			return "has a '.' or '..' segment, which requests never have after "
+			       "normalisation";
 	}
 	return NULL;
+}
+
+static const char *route_target(const struct lb_cfg_route *r)
+{
+	return r->path ? r->path : r->prefix;
+}
+
+/* Whether route @r's host pattern is @pat (@pl bytes); @r's host is known to be valid. */
+static bool same_pattern(const struct lb_cfg_route *r, const char *pat, size_t pl)
+{
+	const char *host = r->host ? r->host : "*", *why;
+	char other[LB_HOST_MAX + 2];
+
+	return lb_route_host_pattern(host, strlen(host), other, &why) == pl &&
+	       !memcmp(other, pat, pl);
+}
+
+/*
+ * One pass in list order; duplicates through a table of (host pattern, kind,
+ * path), so the first route that repeats one is reported with the one it repeats.
+ */
+int lb_routes_check(const struct lb_cfg_route *routes, size_t n, struct lb_route_problem *pb)
+{
+	char pat[LB_HOST_MAX + 2];
+	const char *prev_host = NULL;
+	uint64_t hpat = 0;
+	struct slot *tab;
+	size_t cap, pl = 0;
+	uint32_t mask;
+
+	memset(pb, 0, sizeof(*pb));
+	for (cap = 16; cap < 2 * n; cap *= 2)
+		;
+	tab = n < UINT32_MAX ? calloc(cap, sizeof(*tab)) : NULL;
+	if (!tab) {
+		pb->fault = LB_ROUTE_NOMEM;
+		return -1;
+	}
+	mask = (uint32_t)(cap - 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct lb_cfg_route *r = &routes[i];
+		const char *p = route_target(r), *host = r->host ? r->host : "*";
+		uint32_t j, tag;
+		size_t len;
+		uint64_t h;
+
+		pb->route = i;
+		if (!r->path == !r->prefix) {
+			pb->fault = LB_ROUTE_KIND;
+			goto bad;
+		}
+		len = strlen(p);
+		pb->why = lb_route_path_problem(p, len, !r->path);
+		if (pb->why) {
+			pb->fault = LB_ROUTE_PATH;
+			goto bad;
+		}
+		/* Generated route files repeat one host: skip re-checking it. */
+		if (!prev_host || strcmp(prev_host, host)) {
+			pl = lb_route_host_pattern(host, strlen(host), pat, &pb->why);
+			if (!pl) {
+				pb->fault = LB_ROUTE_HOST;
+				goto bad;
+			}
+			hpat = hash_path(pat, pl);
+			prev_host = host;
+		}
+		h = fmix64(hash_path(p, len) ^ rotl64(hpat, 17) ^ (r->path != NULL));
+		tag = (uint32_t)(h >> 32);
+		for (j = (uint32_t)h & mask; tab[j].id1; j = (j + 1) & mask) {
+			const struct lb_cfg_route *o = &routes[tab[j].id1 - 1];
+
+			if (tab[j].tag == tag && !o->path == !r->path && !strcmp(route_target(o), p) &&
+			    same_pattern(o, pat, pl)) {
+				pb->fault = LB_ROUTE_DUPLICATE;
+				pb->other = tab[j].id1 - 1;
+				goto bad;
+			}
+		}
+		tab[j].tag = tag;
+		tab[j].id1 = (uint32_t)i + 1;
+	}
+	free(tab);
+	return 0;
+bad:
+	free(tab);
+	return -1;
+}
+
+/* @pb as the directory's own one-line message. */
+static void route_error(char *err, size_t errlen, const struct lb_cfg_route *routes, size_t n,
+			const struct lb_route_problem *pb)
+{
+	const struct lb_cfg_route *r = &routes[pb->route];
+	const char *name = r->name ? r->name : "?";
+
+	switch (pb->fault) {
+	case LB_ROUTE_KIND:
+		set_err(err, errlen, "line %d: route %s: give exactly one of path or prefix", r->line,
+			name);
+		break;
+	case LB_ROUTE_PATH:
+		set_err(err, errlen, "line %d: route %s: %s \"%s\" %s", r->line, name,
+			r->path ? "path" : "prefix", route_target(r), pb->why);
+		break;
+	case LB_ROUTE_HOST:
+		set_err(err, errlen, "line %d: route %s: host \"%s\": %s", r->line, name,
+			r->host ? r->host : "*", pb->why);
+		break;
+	case LB_ROUTE_DUPLICATE:
+		set_err(err, errlen, "line %d: route %s: same host and %s as the route on line %d",
+			r->line, name, r->path ? "path" : "prefix", routes[pb->other].line);
+		break;
+	default:
+		set_err(err, errlen, "directory: out of memory checking %zu routes", n);
+		break;
+	}
 }
 
 /* --- trie ----------------------------------------------------------------- */
@@ -501,29 +617,17 @@ out:
 
 /* --- build ---------------------------------------------------------------- */
 
-static int exact_insert(struct lb_directory *d, uint32_t r, char *err, size_t errlen,
-			const struct lb_cfg_route *routes)
+/* Keys are unique (lb_routes_check): the first free slot is the route's. */
+static void exact_insert(struct lb_directory *d, uint32_t r)
 {
 	const struct route_rec *rr = &d->routes[r];
-	const char *key = d->paths + rr->key_off;
-	uint64_t h = hash_in_scope(hash_path(key, rr->key_len), rr->scope);
-	uint32_t i = (uint32_t)h & d->exact_mask, tag = (uint32_t)(h >> 32);
+	uint64_t h = hash_in_scope(hash_path(d->paths + rr->key_off, rr->key_len), rr->scope);
+	uint32_t i = (uint32_t)h & d->exact_mask;
 
-	for (; d->exact[i].id1; i = (i + 1) & d->exact_mask) {
-		const struct route_rec *o = &d->routes[d->exact[i].id1 - 1];
-
-		if (d->exact[i].tag == tag && o->scope == rr->scope && o->key_len == rr->key_len &&
-		    !memcmp(d->paths + o->key_off, key, rr->key_len)) {
-			set_err(err, errlen,
-				"line %d: route %s: same host and path as the route on line %d",
-				routes[r].line, routes[r].name ? routes[r].name : "?",
-				routes[d->exact[i].id1 - 1].line);
-			return -1;
-		}
-	}
-	d->exact[i].tag = tag;
+	for (; d->exact[i].id1; i = (i + 1) & d->exact_mask)
+		;
+	d->exact[i].tag = (uint32_t)(h >> 32);
 	d->exact[i].id1 = r + 1;
-	return 0;
 }
 
 struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_t n, char *err,
@@ -534,6 +638,7 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 	uint32_t *sorted = NULL;
 	const char *prev_host = NULL;
 	uint32_t prev_scope = NONE;
+	struct lb_route_problem pb;
 	char pat[LB_HOST_MAX + 2];
 
 	if (!d)
@@ -544,24 +649,16 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 		goto fail;
 	}
 
-	/* Pass 1: validate and size everything, so arenas are allocated once. */
+	if (lb_routes_check(routes, n, &pb)) {
+		route_error(err, errlen, routes, n, &pb);
+		goto fail;
+	}
+
+	/* Pass 1: size everything, so arenas are allocated once. */
 	for (size_t i = 0; i < n; i++) {
 		const struct lb_cfg_route *r = &routes[i];
-		const char *p = r->path ? r->path : r->prefix, *why;
-		size_t pl;
+		size_t pl = strlen(route_target(r));
 
-		if (!r->path == !r->prefix) {
-			set_err(err, errlen, "line %d: route %s: give exactly one of path or prefix",
-				r->line, r->name ? r->name : "?");
-			goto fail;
-		}
-		pl = strlen(p);
-		why = path_problem(p, pl, !r->path);
-		if (why) {
-			set_err(err, errlen, "line %d: route %s: %s \"%s\" %s", r->line,
-				r->name ? r->name : "?", r->path ? "path" : "prefix", p, why);
-			goto fail;
-		}
 		paths_total += pl;
 		names_total += (r->name ? strlen(r->name) : 16) + 1;
 		if (r->path)
@@ -590,20 +687,14 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 	for (size_t i = 0; i < n; i++) {
 		const struct lb_cfg_route *r = &routes[i];
 		struct route_rec *rr = &d->routes[i];
-		const char *p = r->path ? r->path : r->prefix;
-		const char *host = r->host ? r->host : "*", *why = NULL;
+		const char *p = route_target(r), *host = r->host ? r->host : "*", *why;
 		size_t pl = strlen(p), nl;
 
 		/* Generated route files repeat one host: skip re-hashing it. */
 		if (!prev_host || strcmp(prev_host, host)) {
-			size_t hl = host_pattern(host, pat, &why);
+			size_t hl = lb_route_host_pattern(host, strlen(host), pat, &why);
 
-			if (!hl) {
-				set_err(err, errlen, "line %d: route %s: host \"%s\": %s", r->line,
-					r->name ? r->name : "?", host, why);
-				goto fail;
-			}
-			prev_scope = scope_intern(d, pat, hl);
+			prev_scope = hl ? scope_intern(d, pat, hl) : NONE;
 			if (prev_scope == NONE)
 				goto oom;
 			prev_host = host;
@@ -616,12 +707,13 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 		d->paths_len += pl;
 
 		rr->name_off = (uint32_t)d->names_len;
-		if (r->name)
-			nl = (size_t)snprintf(d->names + d->names_len, names_total - d->names_len,
-					      "%s", r->name);
-		else
+		if (r->name) {
+			nl = strlen(r->name);
+			memcpy(d->names + d->names_len, r->name, nl + 1);
+		} else {
 			nl = (size_t)snprintf(d->names + d->names_len, names_total - d->names_len,
 					      "route%zu", i);
+		}
 		d->names_len += nl + 1;
 
 		if (r->n_backends && !r->backends) {
@@ -635,8 +727,7 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 
 		if (r->path) {
 			d->scopes[rr->scope].n_exact++;
-			if (exact_insert(d, (uint32_t)i, err, errlen, routes))
-				goto fail;
+			exact_insert(d, (uint32_t)i);
 			d->n_exact++;
 		} else {
 			sorted[d->n_prefixes++] = (uint32_t)i;
@@ -649,18 +740,6 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 		struct sort_ctx ctx = { .d = d };
 
 		qsort_r(sorted, d->n_prefixes, sizeof(*sorted), cmp_prefix, &ctx);
-		for (size_t i = 1; i < d->n_prefixes; i++) {
-			if (!cmp_prefix(&sorted[i - 1], &sorted[i], &ctx)) {
-				uint32_t a = sorted[i - 1] < sorted[i] ? sorted[i - 1] : sorted[i];
-				uint32_t b = sorted[i - 1] < sorted[i] ? sorted[i] : sorted[i - 1];
-
-				set_err(err, errlen,
-					"line %d: route %s: same host and prefix as the route on line %d",
-					routes[b].line, routes[b].name ? routes[b].name : "?",
-					routes[a].line);
-				goto fail;
-			}
-		}
 		if (build_tries(d, sorted, d->n_prefixes, err, errlen))
 			goto fail;
 	}
