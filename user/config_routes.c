@@ -344,42 +344,64 @@ static uint64_t hash_name(const char *s)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ^ h >> 29;
+	/* Slots take the low bits and tags the high ones: spread both. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	return h ^ h >> 33;
 }
+
+/* Probes this many routes ahead: a million names' table is far out of cache. */
+#define NAMES_PREFETCH 16
+
+struct name_slot {
+	uint32_t tag; /* hash bits, compared before the names are */
+	uint32_t id1; /* route + 1; 0 is an empty slot */
+};
 
 /* Route names label metrics, so they must be unique; the first repeat in the file is named. */
 static int check_route_names(struct parse *p)
 {
 	const struct lb_config *cfg = p->cfg;
-	size_t cap, mask, i, j;
-	uint32_t *tab;
+	size_t cap, mask, i, j, n = cfg->n_routes;
+	struct name_slot *tab;
+	uint64_t *hash;
 
-	for (cap = 16; cap < 2 * cfg->n_routes; cap *= 2)
+	for (cap = 16; cap < 2 * n; cap *= 2)
 		;
-	tab = cfg->n_routes < UINT32_MAX ? calloc(cap, sizeof(*tab)) : NULL;
-	if (!tab)
+	tab = n < UINT32_MAX ? calloc(cap, sizeof(*tab)) : NULL;
+	hash = tab ? malloc((n ? n : 1) * sizeof(*hash)) : NULL;
+	if (!hash) {
+		free(tab);
 		return yd_oom(&p->doc, p->root_line, YKEY("routes"));
+	}
 	mask = cap - 1;
-	for (i = 0; i < cfg->n_routes; i++) {
+	for (i = 0; i < n; i++)
+		hash[i] = hash_name(cfg->routes[i].name);
+	for (i = 0; i < n; i++) {
 		const struct lb_cfg_route *r = &cfg->routes[i], *o;
+		uint32_t tag = (uint32_t)(hash[i] >> 32);
 
-		for (j = hash_name(r->name) & mask; tab[j]; j = (j + 1) & mask) {
-			size_t oi = tab[j] - 1;
+		if (i + NAMES_PREFETCH < n)
+			__builtin_prefetch(&tab[hash[i + NAMES_PREFETCH] & mask], 1);
+		for (j = hash[i] & mask; tab[j].id1; j = (j + 1) & mask) {
+			size_t oi = tab[j].id1 - 1;
 
 			o = &cfg->routes[oi];
-			if (strcmp(o->name, r->name))
+			if (tab[j].tag != tag || strcmp(o->name, r->name))
 				continue;
+			free(hash);
 			free(tab);
 			return yd_fail(&p->doc, r->line, YKEY_IN(YKEY_AT(YKEY("routes"), i), "name"),
 				       "\"%s\" is also the name of routes[%zu] (line %d)%s; expected "
 				       "unique route names",
 				       r->name, oi, o->line,
-				       strncmp(r->name, "route", 5)
-					       ? ""
-					       : " (routeN is the default name)");
+				       strncmp(r->name, "route", 5) ? ""
+								    : " (routeN is the default name)");
 		}
-		tab[j] = (uint32_t)i + 1;
+		tab[j].tag = tag;
+		tab[j].id1 = (uint32_t)i + 1;
 	}
+	free(hash);
 	free(tab);
 	return 0;
 }

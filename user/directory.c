@@ -396,76 +396,99 @@ static bool same_pattern(const struct lb_cfg_route *r, const char *pat, size_t p
 	       !memcmp(other, pat, pl);
 }
 
+/* Probes this many routes ahead: a million-route table is far out of cache. */
+#define CHECK_PREFETCH 16
+
 /*
- * One pass in list order; duplicates through a table of (host pattern, kind,
- * path), so the first route that repeats one is reported with the one it repeats.
+ * Two passes in list order. The first applies the rules of a single route and
+ * hashes its (host pattern, kind, path); the second finds repeats through a
+ * table of those, reading ahead, so the first route that repeats one is
+ * reported with the one it repeats, unless a route before it broke a rule.
  */
 int lb_routes_check(const struct lb_cfg_route *routes, size_t n, struct lb_route_problem *pb)
 {
+	struct lb_route_problem first = { 0 };
 	char pat[LB_HOST_MAX + 2];
 	const char *prev_host = NULL;
-	uint64_t hpat = 0;
+	uint64_t hpat = 0, *hash;
+	size_t cap, pl = 0, i, bad;
 	struct slot *tab;
-	size_t cap, pl = 0;
 	uint32_t mask;
+	int ret = 0;
 
 	memset(pb, 0, sizeof(*pb));
 	for (cap = 16; cap < 2 * n; cap *= 2)
 		;
 	tab = n < UINT32_MAX ? calloc(cap, sizeof(*tab)) : NULL;
-	if (!tab) {
+	hash = tab ? malloc((n ? n : 1) * sizeof(*hash)) : NULL;
+	if (!hash) {
+		free(tab);
 		pb->fault = LB_ROUTE_NOMEM;
 		return -1;
 	}
 	mask = (uint32_t)(cap - 1);
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		const struct lb_cfg_route *r = &routes[i];
 		const char *p = route_target(r), *host = r->host ? r->host : "*";
-		uint32_t j, tag;
 		size_t len;
-		uint64_t h;
 
-		pb->route = i;
+		first.route = i;
 		if (!r->path == !r->prefix) {
-			pb->fault = LB_ROUTE_KIND;
-			goto bad;
+			first.fault = LB_ROUTE_KIND;
+			break;
 		}
 		len = strlen(p);
-		pb->why = lb_route_path_problem(p, len, !r->path);
-		if (pb->why) {
-			pb->fault = LB_ROUTE_PATH;
-			goto bad;
+		first.why = lb_route_path_problem(p, len, !r->path);
+		if (first.why) {
+			first.fault = LB_ROUTE_PATH;
+			break;
 		}
 		/* Generated route files repeat one host: skip re-checking it. */
-		if (!prev_host || strcmp(prev_host, host)) {
-			pl = lb_route_host_pattern(host, strlen(host), pat, &pb->why);
+		if (host != prev_host && (!prev_host || strcmp(prev_host, host))) {
+			pl = lb_route_host_pattern(host, strlen(host), pat, &first.why);
 			if (!pl) {
-				pb->fault = LB_ROUTE_HOST;
-				goto bad;
+				first.fault = LB_ROUTE_HOST;
+				break;
 			}
 			hpat = hash_path(pat, pl);
-			prev_host = host;
 		}
-		h = fmix64(hash_path(p, len) ^ rotl64(hpat, 17) ^ (r->path != NULL));
-		tag = (uint32_t)(h >> 32);
-		for (j = (uint32_t)h & mask; tab[j].id1; j = (j + 1) & mask) {
-			const struct lb_cfg_route *o = &routes[tab[j].id1 - 1];
+		prev_host = host;
+		hash[i] = fmix64(hash_path(p, len) ^ rotl64(hpat, 17) ^ (r->path != NULL));
+	}
+	bad = i;
+	for (i = 0; i < bad; i++) {
+		const struct lb_cfg_route *r = &routes[i];
+		uint32_t j, tag = (uint32_t)(hash[i] >> 32);
 
-			if (tab[j].tag == tag && !o->path == !r->path && !strcmp(route_target(o), p) &&
-			    same_pattern(o, pat, pl)) {
+		if (i + CHECK_PREFETCH < bad)
+			__builtin_prefetch(&tab[(uint32_t)hash[i + CHECK_PREFETCH] & mask], 1);
+		for (j = (uint32_t)hash[i] & mask; tab[j].id1; j = (j + 1) & mask) {
+			const struct lb_cfg_route *o = &routes[tab[j].id1 - 1];
+			const char *host = r->host ? r->host : "*", *why;
+
+			if (tab[j].tag != tag || !o->path != !r->path ||
+			    strcmp(route_target(o), route_target(r)))
+				continue;
+			pl = lb_route_host_pattern(host, strlen(host), pat, &why);
+			if (same_pattern(o, pat, pl)) {
 				pb->fault = LB_ROUTE_DUPLICATE;
+				pb->route = i;
 				pb->other = tab[j].id1 - 1;
-				goto bad;
+				ret = -1;
+				goto out;
 			}
 		}
 		tab[j].tag = tag;
 		tab[j].id1 = (uint32_t)i + 1;
 	}
+	if (bad < n) {
+		*pb = first;
+		ret = -1;
+	}
+out:
+	free(hash);
 	free(tab);
-	return 0;
-bad:
-	free(tab);
-	return -1;
+	return ret;
 }
 
 /* @pb as the directory's own one-line message. */
