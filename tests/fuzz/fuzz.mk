@@ -33,7 +33,7 @@ FUZZ_WARN      := -Wall -Wextra -Wno-unused-parameter -Werror
 
 # Sanitized fuzzers and what each links from user/.
 FUZZ_SAN_TARGETS   := http config directory dispatcher
-FUZZ_USER_http       := http
+FUZZ_USER_http       := http host
 FUZZ_USER_config     := config config_sections config_routes yaml_doc directory host
 FUZZ_USER_directory  := directory host
 # The dispatcher grows new neighbours (metrics, health, ...): it links every
