@@ -132,13 +132,14 @@ build() {
 	done
 	# The dispatcher's own code, built as the Makefile builds it.
 	if stale "$DECISIONS" "$BENCH_DIR/decisions.c" \
-		"$ROOT"/user/{http,directory,select,host,config,config_sections,config_routes,yaml_doc}.[ch] \
+		"$ROOT"/user/{http,directory,directory_rules,select,host}.[ch] \
+		"$ROOT"/user/{config,config_sections,config_routes,yaml_doc}.[ch] \
 		"$ROOT/user/config_parse.h" "${hdrs[@]}"; then
 		cc -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
 			-I"$ROOT/headers" -I"$ROOT/user" -o "$DECISIONS" "$BENCH_DIR/decisions.c" \
-			"$ROOT/user/http.c" "$ROOT/user/directory.c" "$ROOT/user/select.c" \
-			"$ROOT/user/host.c" "$ROOT"/user/{config,config_sections,config_routes,yaml_doc}.c \
-			-lyaml -lbpf
+			"$ROOT/user/http.c" "$ROOT/user/directory.c" "$ROOT/user/directory_rules.c" \
+			"$ROOT/user/select.c" "$ROOT/user/host.c" \
+			"$ROOT"/user/{config,config_sections,config_routes,yaml_doc}.c -lyaml -lbpf
 	fi
 }
 
