@@ -90,7 +90,8 @@ const char *lb_route_path_problem(const char *s, size_t n, bool prefix)
 			       "normalisation";
 		if (prefix && i + 1 + seg == n)
 			break;
-		if ((seg == 1 && s[i + 1] == '.') || (seg == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
+		if ((seg == 1 && s[i + 1] == '.') ||
+		    (seg == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
 			return "has a '.' or '..' segment, which requests never have after "
 			       "normalisation";
 	}
