@@ -101,6 +101,7 @@ struct lb_config {
 	struct lb_cfg_metrics metrics;
 	struct lb_cfg_cookie cookie;
 	struct lb_cfg_limits limits;
+	void *route_mem; /* the loader's: blocks holding the routes' strings and holder lists */
 };
 
 /*

@@ -27,7 +27,6 @@
 #include "host.h"
 
 #define NONE		UINT32_MAX
-#define ROUTE_PATH_MAX	LB_PATH_MAX
 
 struct route_rec {
 	uint32_t key_off;  /* path bytes in d->paths */
@@ -326,60 +325,41 @@ static uint32_t set_intern(struct lb_directory *d, const uint32_t *v, size_t n)
 	return off;
 }
 
-/* --- validation ----------------------------------------------------------- */
+/* --- messages ------------------------------------------------------------ */
 
-/*
- * "*", "*.name" or "name" into @out as the table key ("*", ".name", "name"),
- * the name in its canonical form (lb_host_canon). Returns its length, or 0
- * with @why.
- */
-static size_t host_pattern(const char *host, char *out, const char **why)
+static const char *route_target(const struct lb_cfg_route *r)
 {
-	size_t n = strlen(host), len;
-
-	if (n == 1 && host[0] == '*') {
-		out[0] = '*';
-		return 1;
-	}
-	if (n >= 2 && host[0] == '*' && host[1] == '.') {
-		out[0] = '.';
-		len = lb_host_canon(host + 2, n - 2, out + 1, why);
-		return len ? len + 1 : 0;
-	}
-	if (memchr(host, '*', n)) {
-		*why = "'*' only as the whole host or as a leading \"*.\"";
-		return 0;
-	}
-	return lb_host_canon(host, n, out, why);
+	return r->path ? r->path : r->prefix;
 }
 
-/*
- * A route path must be what lb_http_normalize_path() can produce, or it could
- * never match. For a prefix the last segment may be cut short, so a trailing
- * "." or ".." is the start of a name (".well-known"), not a dot segment.
- */
-static const char *path_problem(const char *s, size_t n, bool prefix)
+/* @pb as the directory's own one-line message. */
+static void route_error(char *err, size_t errlen, const struct lb_cfg_route *routes, size_t n,
+			const struct lb_route_problem *pb)
 {
-	if (!n || s[0] != '/')
-		return "must start with '/'";
-	if (n > ROUTE_PATH_MAX)
-		return "longer than 4096 bytes";
-	for (size_t i = 0; i < n; i++) {
-		size_t seg;
+	const struct lb_cfg_route *r = &routes[pb->route];
+	const char *name = r->name ? r->name : "?";
 
-		if (s[i] != '/')
-			continue;
-		for (seg = i + 1; seg < n && s[seg] != '/'; seg++)
-			;
-		seg -= i + 1;
-		if (seg == 0 && i + 1 < n)
-			return "contains \"//\" (requests are matched after merging slashes)";
-		if (prefix && i + 1 + seg == n)
-			break;
-		if ((seg == 1 && s[i + 1] == '.') || (seg == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
-			return "contains a \".\" or \"..\" segment (requests are matched after removing them)";
+	switch (pb->fault) {
+	case LB_ROUTE_KIND:
+		set_err(err, errlen, "line %d: route %s: give exactly one of path or prefix", r->line,
+			name);
+		break;
+	case LB_ROUTE_PATH:
+		set_err(err, errlen, "line %d: route %s: %s \"%s\" %s", r->line, name,
+			r->path ? "path" : "prefix", route_target(r), pb->why);
+		break;
+	case LB_ROUTE_HOST:
+		set_err(err, errlen, "line %d: route %s: host \"%s\": %s", r->line, name,
+			r->host ? r->host : "*", pb->why);
+		break;
+	case LB_ROUTE_DUPLICATE:
+		set_err(err, errlen, "line %d: route %s: same host and %s as the route on line %d",
+			r->line, name, r->path ? "path" : "prefix", routes[pb->other].line);
+		break;
+	default:
+		set_err(err, errlen, "directory: out of memory checking %zu routes", n);
+		break;
 	}
-	return NULL;
 }
 
 /* --- trie ----------------------------------------------------------------- */
@@ -501,29 +481,17 @@ out:
 
 /* --- build ---------------------------------------------------------------- */
 
-static int exact_insert(struct lb_directory *d, uint32_t r, char *err, size_t errlen,
-			const struct lb_cfg_route *routes)
+/* Keys are unique (lb_routes_check): the first free slot is the route's. */
+static void exact_insert(struct lb_directory *d, uint32_t r)
 {
 	const struct route_rec *rr = &d->routes[r];
-	const char *key = d->paths + rr->key_off;
-	uint64_t h = hash_in_scope(hash_path(key, rr->key_len), rr->scope);
-	uint32_t i = (uint32_t)h & d->exact_mask, tag = (uint32_t)(h >> 32);
+	uint64_t h = hash_in_scope(hash_path(d->paths + rr->key_off, rr->key_len), rr->scope);
+	uint32_t i = (uint32_t)h & d->exact_mask;
 
-	for (; d->exact[i].id1; i = (i + 1) & d->exact_mask) {
-		const struct route_rec *o = &d->routes[d->exact[i].id1 - 1];
-
-		if (d->exact[i].tag == tag && o->scope == rr->scope && o->key_len == rr->key_len &&
-		    !memcmp(d->paths + o->key_off, key, rr->key_len)) {
-			set_err(err, errlen,
-				"line %d: route %s: same host and path as the route on line %d",
-				routes[r].line, routes[r].name ? routes[r].name : "?",
-				routes[d->exact[i].id1 - 1].line);
-			return -1;
-		}
-	}
-	d->exact[i].tag = tag;
+	for (; d->exact[i].id1; i = (i + 1) & d->exact_mask)
+		;
+	d->exact[i].tag = (uint32_t)(h >> 32);
 	d->exact[i].id1 = r + 1;
-	return 0;
 }
 
 struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_t n, char *err,
@@ -534,6 +502,7 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 	uint32_t *sorted = NULL;
 	const char *prev_host = NULL;
 	uint32_t prev_scope = NONE;
+	struct lb_route_problem pb;
 	char pat[LB_HOST_MAX + 2];
 
 	if (!d)
@@ -544,24 +513,16 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 		goto fail;
 	}
 
-	/* Pass 1: validate and size everything, so arenas are allocated once. */
+	if (lb_routes_check(routes, n, &pb)) {
+		route_error(err, errlen, routes, n, &pb);
+		goto fail;
+	}
+
+	/* Pass 1: size everything, so arenas are allocated once. */
 	for (size_t i = 0; i < n; i++) {
 		const struct lb_cfg_route *r = &routes[i];
-		const char *p = r->path ? r->path : r->prefix, *why;
-		size_t pl;
+		size_t pl = strlen(route_target(r));
 
-		if (!r->path == !r->prefix) {
-			set_err(err, errlen, "line %d: route %s: give exactly one of path or prefix",
-				r->line, r->name ? r->name : "?");
-			goto fail;
-		}
-		pl = strlen(p);
-		why = path_problem(p, pl, !r->path);
-		if (why) {
-			set_err(err, errlen, "line %d: route %s: %s \"%s\" %s", r->line,
-				r->name ? r->name : "?", r->path ? "path" : "prefix", p, why);
-			goto fail;
-		}
 		paths_total += pl;
 		names_total += (r->name ? strlen(r->name) : 16) + 1;
 		if (r->path)
@@ -590,20 +551,14 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 	for (size_t i = 0; i < n; i++) {
 		const struct lb_cfg_route *r = &routes[i];
 		struct route_rec *rr = &d->routes[i];
-		const char *p = r->path ? r->path : r->prefix;
-		const char *host = r->host ? r->host : "*", *why = NULL;
+		const char *p = route_target(r), *host = r->host ? r->host : "*", *why;
 		size_t pl = strlen(p), nl;
 
 		/* Generated route files repeat one host: skip re-hashing it. */
 		if (!prev_host || strcmp(prev_host, host)) {
-			size_t hl = host_pattern(host, pat, &why);
+			size_t hl = lb_route_host_pattern(host, strlen(host), pat, &why);
 
-			if (!hl) {
-				set_err(err, errlen, "line %d: route %s: host \"%s\": %s", r->line,
-					r->name ? r->name : "?", host, why);
-				goto fail;
-			}
-			prev_scope = scope_intern(d, pat, hl);
+			prev_scope = hl ? scope_intern(d, pat, hl) : NONE;
 			if (prev_scope == NONE)
 				goto oom;
 			prev_host = host;
@@ -616,12 +571,13 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 		d->paths_len += pl;
 
 		rr->name_off = (uint32_t)d->names_len;
-		if (r->name)
-			nl = (size_t)snprintf(d->names + d->names_len, names_total - d->names_len,
-					      "%s", r->name);
-		else
+		if (r->name) {
+			nl = strlen(r->name);
+			memcpy(d->names + d->names_len, r->name, nl + 1);
+		} else {
 			nl = (size_t)snprintf(d->names + d->names_len, names_total - d->names_len,
 					      "route%zu", i);
+		}
 		d->names_len += nl + 1;
 
 		if (r->n_backends && !r->backends) {
@@ -635,8 +591,7 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 
 		if (r->path) {
 			d->scopes[rr->scope].n_exact++;
-			if (exact_insert(d, (uint32_t)i, err, errlen, routes))
-				goto fail;
+			exact_insert(d, (uint32_t)i);
 			d->n_exact++;
 		} else {
 			sorted[d->n_prefixes++] = (uint32_t)i;
@@ -649,18 +604,6 @@ struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_
 		struct sort_ctx ctx = { .d = d };
 
 		qsort_r(sorted, d->n_prefixes, sizeof(*sorted), cmp_prefix, &ctx);
-		for (size_t i = 1; i < d->n_prefixes; i++) {
-			if (!cmp_prefix(&sorted[i - 1], &sorted[i], &ctx)) {
-				uint32_t a = sorted[i - 1] < sorted[i] ? sorted[i - 1] : sorted[i];
-				uint32_t b = sorted[i - 1] < sorted[i] ? sorted[i] : sorted[i - 1];
-
-				set_err(err, errlen,
-					"line %d: route %s: same host and prefix as the route on line %d",
-					routes[b].line, routes[b].name ? routes[b].name : "?",
-					routes[a].line);
-				goto fail;
-			}
-		}
 		if (build_tries(d, sorted, d->n_prefixes, err, errlen))
 			goto fail;
 	}

@@ -57,11 +57,45 @@ struct lb_directory_stats {
 };
 
 /*
+ * The rules a route must meet to be matched at all, owned here: the config
+ * loader applies them too, to report a route that breaks one by file, line
+ * and key.
+ */
+
+/* Why @path (@n bytes) can be no route's exact path (or, if @prefix, prefix); NULL if it can. */
+const char *lb_route_path_problem(const char *path, size_t n, bool prefix);
+
+/*
+ * Host pattern @host (@n bytes: "*", "*.name" or "name") as the directory keys
+ * it ("*", ".name", "name", the name canonical as lb_host_canon makes it) into
+ * @out (LB_HOST_MAX + 1 bytes). Returns its length, or 0 with @why.
+ */
+size_t lb_route_host_pattern(const char *host, size_t n, char *out, const char **why);
+
+enum lb_route_fault {
+	LB_ROUTE_KIND,	    /* both or neither of path and prefix */
+	LB_ROUTE_HOST,	    /* see lb_route_host_pattern */
+	LB_ROUTE_PATH,	    /* see lb_route_path_problem */
+	LB_ROUTE_DUPLICATE, /* same host pattern, same kind, same path as route @other */
+	LB_ROUTE_NOMEM,
+};
+
+struct lb_route_problem {
+	enum lb_route_fault fault;
+	size_t route; /* the first route in the list that breaks a rule */
+	size_t other; /* LB_ROUTE_DUPLICATE: the earlier route it repeats */
+	const char *why; /* LB_ROUTE_HOST and LB_ROUTE_PATH */
+};
+
+/* Check @n routes against every rule. 0, or -1 with the first problem in @pb. */
+int lb_routes_check(const struct lb_cfg_route *routes, size_t n, struct lb_route_problem *pb);
+
+/*
  * Build from @n routes (see struct lb_cfg_route). Returns NULL with a message
- * in @err naming the route's line when a route is invalid (bad host pattern,
- * path not in normal form, both or neither of path/prefix) or duplicates
- * another (same host pattern and same exact path or same prefix), or when
- * memory runs out.
+ * in @err naming the route's line when a route breaks a rule above (bad host
+ * pattern, path not in normal form, both or neither of path/prefix, same host
+ * pattern and same exact path or same prefix as another), or when memory runs
+ * out.
  */
 struct lb_directory *lb_directory_build(const struct lb_cfg_route *routes, size_t n, char *err,
 					size_t errlen);

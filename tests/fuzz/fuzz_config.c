@@ -9,9 +9,9 @@
  *     VIP address:port pairs, backend names and backend addresses unique;
  *     names of 1..63 allowed characters; given MACs unicast and non-zero;
  *     every route has a name (unique), a host, exactly one of path and prefix
- *     (starting with '/', no control byte, no "." or ".." segment) and 1..n
- *     holders, each < n_backends and listed once; settings within the ranges
- *     the loader documents;
+ *     (starting with '/', no control byte, no "." or ".." segment but as the end
+ *     of a prefix) and 1..n holders, each < n_backends and listed once;
+ *     settings within the ranges the loader documents;
  *   - what the loader accepts, the balancer can start with: the routes build
  *     a content directory (known bug B2 while a route with "//" passes);
  *   - round trip: the config written back as YAML parses to the same config.
@@ -42,7 +42,7 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static bool valid_route_path(const char *s)
+static bool valid_route_path(const char *s, bool prefix)
 {
 	const char *seg;
 
@@ -54,6 +54,9 @@ static bool valid_route_path(const char *s)
 	for (seg = s; seg; seg = strchr(seg + 1, '/')) {
 		size_t len = strcspn(seg + 1, "/");
 
+		/* A prefix's last segment may be the start of a name like ".well-known". */
+		if (prefix && !seg[1 + len])
+			break;
 		if ((len == 1 && seg[1] == '.') || (len == 2 && seg[1] == '.' && seg[2] == '.'))
 			return false;
 	}
@@ -108,7 +111,7 @@ static void check_config(const struct lb_config *c)
 			      r->host);
 		CHECK(!r->path != !r->prefix, "routes[%zu]: path %p prefix %p", i, (void *)r->path,
 		      (void *)r->prefix);
-		CHECK(valid_route_path(r->path ? r->path : r->prefix), "routes[%zu] path \"%s\"", i,
+		CHECK(valid_route_path(r->path ? r->path : r->prefix, !r->path), "routes[%zu] path \"%s\"", i,
 		      r->path ? r->path : r->prefix);
 		CHECK(r->n_backends >= 1 && r->backends, "routes[%zu] has no holders", i);
 		for (j = 0; j < r->n_backends; j++) {

@@ -116,7 +116,7 @@ static bool ref_path_ok(const char *s, bool prefix)
 {
 	size_t n = strlen(s);
 
-	if (!n || s[0] != '/' || n > 4096)
+	if (!n || s[0] != '/' || n >= 4096)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		size_t seg;

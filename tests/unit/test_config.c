@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "directory.h"
 #include "maps.h"
 #include "suites.h"
 
@@ -258,6 +259,9 @@ static const char *const good[] = {
 	BASE "health: {path: \"/h?full=1\"}\n",
 	/* Replay mode behind the main interface, named. */
 	IFACE VIPS BE(", handoff: replay, interface: eth0") ROUTES,
+	/* The directory's rule: a prefix's last segment may start a name like ".well-known". */
+	IFACE VIPS BACKENDS ROUTE("prefix: /., backends: [web1]"),
+	IFACE VIPS BACKENDS ROUTE("prefix: /a/%2e%2e, backends: [web1]"),
 };
 
 START_TEST(test_good_variants)
@@ -377,6 +381,14 @@ static const struct bad bad[] = {
 	{ IFACE VIPS BACKENDS "routes:\n  - {prefix: /a, backends: [web1]}\n  - {prefix: /b, backends: [web1]}\n"
 	  "  - {host: \"*\", prefix: /a, backends: [web2]}\n",
 	  7, "routes[2].prefix", "already routes[0] (line 5)" },
+	/* Hosts compare as the directory keys them: canonical, lower case. */
+	{ IFACE VIPS BACKENDS "routes:\n  - {host: \"*.A.example\", path: /a, backends: [web1]}\n"
+	  "  - {host: \"*.a.EXAMPLE.\", path: /a, backends: [web2]}\n",
+	  6, "routes[1].path", "host *.a.example and path /a are already routes[0] (line 5)" },
+	/* The first route in the file that repeats another is the one named. */
+	{ IFACE VIPS BACKENDS "routes:\n  - {path: /b, backends: [web1]}\n  - {path: /a, backends: [web1]}\n"
+	  "  - {path: /a, backends: [web1]}\n  - {path: /b, backends: [web1]}\n",
+	  7, "routes[2].path", "already routes[1] (line 6)" },
 	{ IFACE VIPS BACKENDS "routes:\n  - {name: x, prefix: /a, backends: [web1]}\n  - {name: x, prefix: /b, backends: [web1]}\n",
 	  6, "routes[1].name", "\"x\" is also the name of routes[0] (line 5)" },
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /, backends: [web1, web2, web1]"), 4, "routes[0].backends[2]", "listed twice" },
@@ -402,6 +414,9 @@ static const struct bad bad[] = {
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /a//b, backends: [web1]"), 4, "routes[0].prefix", "empty segment" },
 	{ IFACE VIPS BACKENDS ROUTE("path: /a%2F/b, backends: [web1]"), 4, "routes[0].path", "empty segment" },
 	{ IFACE VIPS BACKENDS ROUTE("prefix: /a/%2e%2e/b, backends: [web1]"), 4, "routes[0].prefix", "'..' segment" },
+	{ IFACE VIPS BACKENDS ROUTE("path: /a/., backends: [web1]"), 4, "routes[0].path", "'.' or '..' segment" },
+	{ IFACE VIPS BACKENDS ROUTE("prefix: /a%2F%2Fb, backends: [web1]"), 4, "routes[0].prefix",
+	  "empty segment (\"//\"), which requests never have after normalisation (after percent-decoding)" },
 	{ IFACE VIPS BACKENDS ROUTE("host: \"exa mple.com\", prefix: /, backends: [web1]"), 4, "routes[0].host",
 	  "is not a valid host (invalid character in host); expected \"*\", a hostname" },
 	{ IFACE VIPS BACKENDS ROUTE("host: \"*.\", prefix: /, backends: [web1]"), 4, "routes[0].host", "is not a valid host" },
@@ -695,6 +710,74 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/*
+ * The route rules are the directory's: whatever lb_route_path_problem says of
+ * a path, the loader says too, and what it accepts builds a directory.
+ */
+START_TEST(test_route_rules_are_the_directorys)
+{
+	static const char *const paths[] = {
+		"/",	 "/a",	   "/a/",     "/.",	 "/..",	    "/a/.",   "/a/..",
+		"/a/./", "/a/../", "//",      "/a//b",	 "/.well",  "/..a",   "/a/.b/",
+		"/a.",	 "/a/b/.", "/a/b/..", "/./a",	 "/../a",   "/a/...", "/...",
+	};
+	char yaml[512], err[LB_ERR_MAX];
+	struct lb_config cfg;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		for (int prefix = 0; prefix < 2; prefix++) {
+			const char *why = lb_route_path_problem(paths[i], strlen(paths[i]), prefix);
+			struct lb_directory *d;
+			int ret;
+
+			snprintf(yaml, sizeof(yaml), IFACE VIPS BACKENDS ROUTE("%s: \"%s\", backends: [web1]"),
+				 prefix ? "prefix" : "path", paths[i]);
+			ret = lb_config_parse("t.yaml", yaml, strlen(yaml), &cfg, err, sizeof(err));
+			ck_assert_msg((ret == 0) == !why, "%s %s: loader %s, directory %s",
+				      prefix ? "prefix" : "path", paths[i], ret ? err : "accepts",
+				      why ? why : "accepts");
+			if (ret) {
+				ck_assert_msg(strstr(err, why), "\"%s\" lacks \"%s\"", err, why);
+				continue;
+			}
+			d = lb_directory_build(cfg.routes, cfg.n_routes, err, sizeof(err));
+			ck_assert_msg(d, "%s", err);
+			lb_directory_free(d);
+			lb_config_free(&cfg);
+		}
+	}
+}
+END_TEST
+
+/* The longest path a request can have is the longest a route may have. */
+START_TEST(test_route_path_length)
+{
+	size_t n = LB_PATH_MAX + 256;
+	char *yaml = malloc(n), err[LB_ERR_MAX];
+	struct lb_config cfg;
+	int o;
+
+	ck_assert_ptr_nonnull(yaml);
+	for (int len = LB_PATH_MAX - 1; len <= LB_PATH_MAX; len++) {
+		o = snprintf(yaml, n, IFACE VIPS BACKENDS "routes: [{backends: [web1], path: /");
+		memset(yaml + o, 'a', len - 1);
+		o += len - 1;
+		o += snprintf(yaml + o, n - o, "}]\n");
+		if (len < LB_PATH_MAX) {
+			ck_assert_msg(!lb_config_parse("t.yaml", yaml, o, &cfg, err, sizeof(err)), "%s",
+				      err);
+			lb_config_free(&cfg);
+		} else {
+			ck_assert_int_eq(lb_config_parse("t.yaml", yaml, o, &cfg, err, sizeof(err)), -1);
+			ck_assert_msg(strstr(err, "t.yaml:4: routes[0].path: ") &&
+					      strstr(err, "longer than 4095 bytes"),
+				      "%s", err);
+		}
+	}
+	free(yaml);
+}
+END_TEST
+
 START_TEST(test_load_file)
 {
 	static const char wscale20[] = BASE "handoff: {wscale: 20}\n";
@@ -747,6 +830,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_too_many);
 	tcase_add_test(tc, test_many_routes);
 	tcase_add_test(tc, test_mutations);
+	tcase_add_test(tc, test_route_rules_are_the_directorys);
+	tcase_add_test(tc, test_route_path_length);
 	tcase_add_test(tc, test_load_file);
 	suite_add_tcase(s, tc);
 	return s;

@@ -224,6 +224,34 @@ START_TEST(test_build_errors)
 }
 END_TEST
 
+/* The rules report which route broke which, for the config to name by file and key. */
+START_TEST(test_routes_check)
+{
+	const struct lb_cfg_route ok[] = { EXACT("*", "/a", 0), PREFIX("*", "/a", 1),
+					   EXACT("a.example", "/a", 0), PREFIX("*.a.example", "/a", 0) };
+	const struct lb_cfg_route dup[] = { EXACT("*", "/b", 0), EXACT("*.A.example", "/a", 0),
+					    EXACT("*", "/c", 0), EXACT("*.a.example.", "/a", 1),
+					    EXACT("*", "/b", 1) };
+	const struct lb_cfg_route bad[] = { EXACT("*", "/a", 0), EXACT("*", "/a", 0),
+					    EXACT("a b", "/a", 0) };
+	struct lb_route_problem pb;
+
+	ck_assert_int_eq(lb_routes_check(ok, 4, &pb), 0);
+	ck_assert_int_eq(lb_routes_check(dup, 5, &pb), -1);
+	ck_assert_int_eq(pb.fault, LB_ROUTE_DUPLICATE);
+	ck_assert_uint_eq(pb.route, 3);
+	ck_assert_uint_eq(pb.other, 1);
+	/* The first route that breaks a rule, whichever rule it is. */
+	ck_assert_int_eq(lb_routes_check(bad, 3, &pb), -1);
+	ck_assert_int_eq(pb.fault, LB_ROUTE_DUPLICATE);
+	ck_assert_uint_eq(pb.route, 1);
+	ck_assert_int_eq(lb_routes_check(bad + 1, 2, &pb), -1);
+	ck_assert_int_eq(pb.fault, LB_ROUTE_HOST);
+	ck_assert_uint_eq(pb.route, 1);
+	ck_assert_ptr_nonnull(pb.why);
+}
+END_TEST
+
 /*
  * What the dispatcher does: parse, normalise, look up. Every spelling of a
  * path under /secret/ must land on the /secret/ route.
@@ -415,6 +443,7 @@ Suite *directory_suite(void)
 	tcase_add_test(tc, test_no_route);
 	tcase_add_test(tc, test_names_and_sets);
 	tcase_add_test(tc, test_build_errors);
+	tcase_add_test(tc, test_routes_check);
 	tcase_add_test(tc, test_no_dodging);
 	suite_add_tcase(s, tc);
 
