@@ -16,7 +16,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 CFLAGS_COMMON := -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror
 CFLAGS   += $(CFLAGS_COMMON) -std=gnu11 -D_GNU_SOURCE -Iheaders -Iuser -I$(BUILD)
-LDLIBS   += -lxdp -lbpf -lelf -lz -lyaml
+LDLIBS   += -lxdp -lbpf -lelf -lz -lyaml -pthread
 
 # -mcpu=v3: atomic compare-and-swap on flow state (exactly-once active counts).
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \

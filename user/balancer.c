@@ -36,6 +36,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "packet.h"
+#include "reload_job.h"
 #include "slots.h"
 #include "xsk.h"
 
@@ -57,6 +58,8 @@ struct lb_daemon {
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
+	struct lb_reload_job *reloading; /* the config being read, or NULL */
+	bool reload_again;		 /* SIGHUP while reading: read the file once more */
 };
 
 static void usage(FILE *out)
@@ -192,16 +195,13 @@ static int sync_backends(struct lb_daemon *lb)
 }
 
 /* SIGHUP: the new config or, if anything is wrong with it, the running one. */
-static void reload(struct lb_daemon *lb)
+/* A config read for a reload, checked against the running one and swapped in. */
+static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 {
-	struct lb_config fresh = {}, old;
+	struct lb_config old;
 	struct lb_directory *dir;
 	char err[LB_ERR_MAX];
 
-	if (lb_config_load(lb->cfg.path, &fresh, err, sizeof(err))) {
-		pr_warn("reload refused, the running config stays: %s\n", err);
-		return;
-	}
 	if (strcmp(fresh.interface, lb->cfg.interface)) {
 		pr_warn("reload refused, the running config stays: %s: interface: changing it "
 			"needs a restart\n", fresh.path);
@@ -258,6 +258,45 @@ refuse:
 	lb_config_free(&fresh);
 }
 
+/* SIGHUP: read the config in a thread (reload_done applies it), or at once if none starts. */
+static void reload_start(struct lb_daemon *lb)
+{
+	struct lb_config fresh = {};
+	char err[LB_ERR_MAX];
+
+	if (lb->reloading) {
+		lb->reload_again = true; /* the file may have changed after it was read */
+		return;
+	}
+	lb->reloading = lb_reload_job_start(lb->cfg.path);
+	if (lb->reloading)
+		return;
+	pr_warn("reload: no thread to read the config (%s); reading it here\n", strerror(errno));
+	if (lb_config_load(lb->cfg.path, &fresh, err, sizeof(err))) {
+		pr_warn("reload refused, the running config stays: %s\n", err);
+		return;
+	}
+	reload_apply(lb, fresh);
+}
+
+/* The thread has read the config: apply it, and read it again if asked meanwhile. */
+static void reload_done(struct lb_daemon *lb)
+{
+	struct lb_config fresh = {};
+	char err[LB_ERR_MAX];
+	int ret = lb_reload_job_finish(lb->reloading, &fresh, err, sizeof(err));
+
+	lb->reloading = NULL;
+	if (ret)
+		pr_warn("reload refused, the running config stays: %s\n", err);
+	else
+		reload_apply(lb, fresh);
+	if (lb->reload_again) {
+		lb->reload_again = false;
+		reload_start(lb);
+	}
+}
+
 struct rx_ctx {
 	struct lb_daemon *lb;
 	uint64_t now_ms, tai_s;
@@ -297,10 +336,10 @@ enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 static int run(struct lb_daemon *lb, int sfd)
 {
 	unsigned int nq = lb_xsk_queues(lb->xsk), i;
-	struct pollfd pfd[LB_MAX_QUEUES + 1 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
+	struct pollfd pfd[LB_MAX_QUEUES + 2 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
 	struct signalfd_siginfo si;
 	uint64_t wait_ms = 0, health_ms;
-	int nm, nh;
+	int nm, nh, nr;
 
 	for (i = 0; i < nq && i < LB_MAX_QUEUES; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
@@ -314,11 +353,15 @@ static int run(struct lb_daemon *lb, int sfd)
 
 		nm = lb_metrics_pollfds(lb->metrics, pfd + nq + 1, LB_METRICS_MAX_FDS);
 		nh = lb_health_pollfds(lb->health, pfd + nq + 1 + nm, LB_MAX_BACKENDS);
+		nr = 0;
+		if (lb->reloading)
+			pfd[nq + 1 + nm + nh + nr++] = (struct pollfd){
+				.fd = lb_reload_job_fd(lb->reloading), .events = POLLIN };
 		health_ms = lb_health_next_ms(lb->health, lb_clock_ms(CLOCK_MONOTONIC));
 		if (health_ms < wait_ms)
 			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, nq + 1 + nm + nh, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
+		if (poll(pfd, nq + 1 + nm + nh + nr, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			return -1;
 		rx.now_ms = lb_clock_ms(CLOCK_MONOTONIC);
@@ -350,10 +393,12 @@ static int run(struct lb_daemon *lb, int sfd)
 			wait_ms = 5;
 		lb->msrc.route_requests = lb_dispatcher_route_requests(lb->disp);
 		lb_metrics_serve(lb->metrics, pfd + nq + 1, nm, &lb->msrc);
+		if (nr && (pfd[nq + 1 + nm + nh].revents & POLLIN))
+			reload_done(lb);
 
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				reload(lb);
+				reload_start(lb);
 				continue;
 			}
 			if (si.ssi_signo == SIGUSR2) {
@@ -449,7 +494,7 @@ int cmd_balancer(int argc, char **argv)
 	const char *config = NULL, *mode = "auto", *pid_file = LB_PID_FILE;
 	struct lb_daemon lb = {};
 	char err[LB_ERR_MAX];
-	int opt, sfd = -1, ret = LB_EXIT_FAIL;
+	int opt, sfd = -1, ret = LB_EXIT_FAIL, rc;
 
 	while ((opt = getopt_long(argc, argv, "c:m:vp:h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -523,7 +568,16 @@ int cmd_balancer(int argc, char **argv)
 	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
 		lb.cfg.interface, LB_PIN_DIR);
 
-	switch (run(&lb, sfd)) {
+	rc = run(&lb, sfd);
+	if (lb.reloading) { /* a config still being read: wait for it, drop it */
+		struct lb_config unused = {};
+		char err[LB_ERR_MAX];
+
+		if (!lb_reload_job_finish(lb.reloading, &unused, err, sizeof(err)))
+			lb_config_free(&unused);
+		lb.reloading = NULL;
+	}
+	switch (rc) {
 	case RUN_LEAVE:
 		ret = LB_EXIT_OK;
 		goto out; /* the next daemon takes over program and maps */

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "directory.h"
 #include "maps.h"
+#include "reload_job.h"
 #include "suites.h"
 
 /* The example of docs/config.md, with the optional fields each given once. */
@@ -810,6 +812,44 @@ START_TEST(test_load_file)
 }
 END_TEST
 
+/* A reload's read in its thread: the fd says when, finish gives the config or the error. */
+static int read_in_thread(const char *path, struct lb_config *cfg, char *err, size_t errlen)
+{
+	struct lb_reload_job *j = lb_reload_job_start(path);
+	struct pollfd pfd;
+
+	ck_assert_ptr_nonnull(j);
+	pfd = (struct pollfd){ .fd = lb_reload_job_fd(j), .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	return lb_reload_job_finish(j, cfg, err, errlen);
+}
+
+START_TEST(test_reload_job)
+{
+	static const char wscale20[] = BASE "handoff: {wscale: 20}\n";
+	char path[] = "/tmp/latebind-test-reload-XXXXXX", err[LB_ERR_MAX], want[256];
+	struct lb_config cfg;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, example, strlen(example)), (ssize_t)strlen(example));
+	close(fd);
+	ck_assert_msg(read_in_thread(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(cfg.path, path);
+	ck_assert_uint_eq(cfg.n_routes, 5);
+	lb_config_free(&cfg);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, wscale20, strlen(wscale20)), (ssize_t)strlen(wscale20));
+	close(fd);
+	ck_assert_int_eq(read_in_thread(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:5: handoff.wscale: 20 is out of range; expected an integer 0..14", path);
+	ck_assert_str_eq(err, want);
+	unlink(path);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -833,6 +873,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_route_rules_are_the_directorys);
 	tcase_add_test(tc, test_route_path_length);
 	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_reload_job);
 	suite_add_tcase(s, tc);
 	return s;
 }
