@@ -39,6 +39,8 @@
 #include "metrics.h"
 #include "maps.h"
 #include "packet.h"
+#include "reply.h"
+#include "route_counts.h"
 #include "select.h"
 
 #define LB_CONN_BUCKETS	     65536
@@ -106,10 +108,7 @@ struct lb_dispatcher {
 	uint64_t now_ms;
 	uint64_t counters[LB_DISP_MAX];
 	uint64_t flushed[LB_DISP_MAX];	/* as last written to the stats map */
-	uint64_t *route_requests;	/* [n_counted]: requests per route of @counted */
-	/* Kept apart from cfg: a reload may refill *cfg in place before set_config. */
-	const struct lb_cfg_route *counted;
-	size_t n_counted;
+	struct lb_route_counts route_counts;
 	struct lb_histogram handoff_latency;
 	uint8_t frame[2048];
 };
@@ -282,35 +281,6 @@ static void send_rst(struct lb_dispatcher *d, struct lb_conn *c)
 	conn_send(d, c, seq, LB_TH_RST, NULL, 0);
 }
 
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 414: return "URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
-	}
-}
-
-static enum lb_dispatch_counter reply_counter(int status)
-{
-	switch (status) {
-	case 400: return LB_DISP_REPLY_400;
-	case 404: return LB_DISP_REPLY_404;
-	case 408: return LB_DISP_REPLY_408;
-	case 414: return LB_DISP_REPLY_414;
-	case 431: return LB_DISP_REPLY_431;
-	case 501: return LB_DISP_REPLY_501;
-	case 505: return LB_DISP_REPLY_505;
-	default: return LB_DISP_REPLY_503;
-	}
-}
-
 /* Close without a reply: just our FIN, retransmitted like a reply would be. */
 static void conn_close(struct lb_dispatcher *d, struct lb_conn *c)
 {
@@ -327,23 +297,13 @@ static void conn_close(struct lb_dispatcher *d, struct lb_conn *c)
 static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, const char *why,
 		       bool head_only)
 {
-	char body[256];
-	int blen, n;
-
-	blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_phrase(status), why);
-	c->reply = malloc(512 + blen);
-	if (!c->reply) {
+	c->reply_len = lb_reply_build(status, why, head_only, &c->reply);
+	if (!c->reply_len) {
 		send_rst(d, c);
 		conn_free(d, c);
 		return;
 	}
-	n = sprintf(c->reply,
-		    "HTTP/1.1 %d %s\r\nServer: latebind\r\nContent-Type: text/plain\r\n"
-		    "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
-		    status, reason_phrase(status), blen,
-		    status == 503 ? "Retry-After: 5\r\n" : "", head_only ? "" : body);
-	c->reply_len = n;
-	count(d, reply_counter(status));
+	count(d, lb_reply_counter(status));
 	conn_close(d, c);
 }
 
@@ -491,8 +451,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		return;
 	}
 	count(d, LB_DISP_DECISIONS);
-	if (d->route_requests && m.route < d->n_counted)
-		d->route_requests[m.route]++;
+	lb_route_counts_hit(&d->route_counts, m.route);
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
@@ -850,14 +809,11 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->send = send;
 	d->send_ctx = send_ctx;
 	d->max_conns = LB_DEFAULT_MAX_CONNS;
-	d->route_requests = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*d->route_requests));
-	if (!d->route_requests) {
+	if (lb_route_counts_init(&d->route_counts, cfg)) {
 		free(d->buckets);
 		free(d);
 		return NULL;
 	}
-	d->counted = cfg->routes;
-	d->n_counted = cfg->n_routes;
 	return d;
 }
 
@@ -868,100 +824,22 @@ void lb_dispatcher_free(struct lb_dispatcher *d)
 	while (d->oldest)
 		conn_free(d, d->oldest);
 	free(d->buckets);
-	free(d->route_requests);
+	lb_route_counts_free(&d->route_counts);
 	free(d);
-}
-
-/* FNV-1a, high half folded in: route names are short and differ in their last digits. */
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h ^ h >> 32;
-}
-
-/* Old route indexes by name: open addressing, load <= 1/2; NULL if out of memory. */
-static uint32_t *name_table(const struct lb_dispatcher *d, size_t *mask)
-{
-	size_t cap = 2, i, k;
-	uint32_t *slot; /* old route index + 1; 0: empty */
-
-	while (cap < 2 * d->n_counted)
-		cap <<= 1;
-	slot = calloc(cap, sizeof(*slot));
-	if (!slot)
-		return NULL;
-	*mask = cap - 1;
-	for (i = 0; i < d->n_counted; i++) {
-		if (!d->counted[i].name)
-			continue;
-		for (k = name_hash(d->counted[i].name) & *mask; slot[k]; k = (k + 1) & *mask)
-			;
-		slot[k] = i + 1;
-	}
-	return slot;
-}
-
-/*
- * @counts[i] = the count of the old route named as new route i (the loader
- * refuses two routes of one name). Most reloads keep the routes in order, so
- * the old list is followed while it matches; the first route out of step
- * builds a table of the old names for the rest. Linear either way: comparing
- * every pair of names took hours at a million routes.
- */
-static int carry_route_counts(const struct lb_dispatcher *d, const struct lb_config *cfg,
-			      uint64_t *counts)
-{
-	size_t mask = 0, i, k, next = 0; /* next: the old route expected next */
-	uint32_t *slot = NULL;
-
-	if (!d->route_requests || !d->n_counted)
-		return 0;
-	for (i = 0; i < cfg->n_routes; i++) {
-		const char *name = cfg->routes[i].name;
-
-		if (!name)
-			continue;
-		if (next < d->n_counted && d->counted[next].name &&
-		    !strcmp(d->counted[next].name, name)) {
-			counts[i] = d->route_requests[next++];
-			continue;
-		}
-		if (!slot && !(slot = name_table(d, &mask)))
-			return -1;
-		for (k = name_hash(name) & mask; slot[k]; k = (k + 1) & mask) {
-			if (!strcmp(d->counted[slot[k] - 1].name, name)) {
-				next = slot[k];
-				counts[i] = d->route_requests[next - 1];
-				break;
-			}
-		}
-	}
-	free(slot);
-	return 0;
 }
 
 void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
 			      const struct lb_directory *dir)
 {
-	uint64_t *counts = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*counts));
-
-	/* Routes keep their request counts by name, so no series goes backwards. */
-	if (!counts || carry_route_counts(d, cfg, counts))
+	if (lb_route_counts_carry(&d->route_counts, cfg))
 		pr_warn("reload: out of memory; route request counts start again from 0\n");
-	free(d->route_requests);
-	d->route_requests = counts; /* NULL: none counted until the next reload */
-	d->counted = cfg->routes;
-	d->n_counted = counts ? cfg->n_routes : 0;
 	d->cfg = cfg;
 	d->dir = dir;
 }
 
 const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d)
 {
-	return d->route_requests;
+	return d->route_counts.n;
 }
 
 const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d)
