@@ -197,33 +197,11 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	return t->sweep.started;
 }
 
-uint64_t lb_flow_end_backend(struct lb_flow_table *t, uint32_t slot, lb_flow_ended_fn fn,
-			     void *ctx)
-{
-	struct lb_flow_key keys[WALK_BATCH];
-	struct lb_flow vals[WALK_BATCH];
-	struct lb_flow_cursor c = {};
-	uint64_t n = 0;
-	int got, i;
-
-	do {
-		got = lb_flow_walk(t, &c, keys, vals, WALK_BATCH);
-		for (i = 0; i < got; i++) {
-			/* No ACK seen yet: no point in the window a RST would be taken at. */
-			if (vals[i].state != LB_FLOW_BOUND || vals[i].backend != slot ||
-			    !vals[i].client_ack)
-				continue;
-			if (lb_flow_end(t, &keys[i]) != LB_FLOW_END_ENDED)
-				continue;
-			if (fn)
-				fn(ctx, &keys[i], &vals[i]);
-			n++;
-		}
-	} while (got >= 0 && c.started);
-	return n;
-}
-
-uint64_t lb_flow_forget_dispatch(struct lb_flow_table *t)
+/* Calls @fn on every flow in one pass over the table; returns how many it counted (true). */
+static uint64_t walk_all(struct lb_flow_table *t,
+			 bool (*fn)(struct lb_flow_table *t, const struct lb_flow_key *k,
+				    const struct lb_flow *f, void *ctx),
+			 void *ctx)
 {
 	struct lb_flow_key keys[WALK_BATCH];
 	struct lb_flow vals[WALK_BATCH];
@@ -234,9 +212,48 @@ uint64_t lb_flow_forget_dispatch(struct lb_flow_table *t)
 	do {
 		got = lb_flow_walk(t, &c, keys, vals, WALK_BATCH);
 		for (i = 0; i < got; i++)
-			if ((vals[i].state == LB_FLOW_DISPATCH || vals[i].state == LB_FLOW_REPLAY) &&
-			    !lb_flow_remove(t, &keys[i], NULL))
-				n++;
+			n += fn(t, &keys[i], &vals[i], ctx);
 	} while (got >= 0 && c.started);
 	return n;
+}
+
+struct end_backend {
+	uint32_t slot;
+	lb_flow_ended_fn fn;
+	void *ctx;
+};
+
+static bool end_if_on_backend(struct lb_flow_table *t, const struct lb_flow_key *k,
+			      const struct lb_flow *f, void *arg)
+{
+	const struct end_backend *e = arg;
+
+	/* No ACK seen yet: no point in the window a RST would be taken at. */
+	if (f->state != LB_FLOW_BOUND || f->backend != e->slot || !f->client_ack)
+		return false;
+	if (lb_flow_end(t, k) != LB_FLOW_END_ENDED)
+		return false;
+	if (e->fn)
+		e->fn(e->ctx, k, f);
+	return true;
+}
+
+uint64_t lb_flow_end_backend(struct lb_flow_table *t, uint32_t slot, lb_flow_ended_fn fn,
+			     void *ctx)
+{
+	struct end_backend e = { .slot = slot, .fn = fn, .ctx = ctx };
+
+	return walk_all(t, end_if_on_backend, &e);
+}
+
+static bool remove_if_dispatch(struct lb_flow_table *t, const struct lb_flow_key *k,
+			       const struct lb_flow *f, void *ctx)
+{
+	return (f->state == LB_FLOW_DISPATCH || f->state == LB_FLOW_REPLAY) &&
+	       !lb_flow_remove(t, k, NULL);
+}
+
+uint64_t lb_flow_forget_dispatch(struct lb_flow_table *t)
+{
+	return walk_all(t, remove_if_dispatch, NULL);
 }

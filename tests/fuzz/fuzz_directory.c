@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "directory.h"
+#include "http.h"
 #include "fuzz_common.h"
 
 #define MAX_ROUTES 12
@@ -111,29 +112,30 @@ static bool rd_string(struct reader *r, char *out, const char *const *pool, size
 	}
 }
 
-/* directory.h's rules for a route path; the reference for what build refuses. */
+/*
+ * The reference for what build refuses, from the rule's meaning rather than its
+ * code: a route path must be one the request normaliser can produce. Every byte
+ * but the first '/' escaped as %XX, it normalises back to itself exactly when
+ * it can (no "//", no "." or ".." segment to remove). A prefix's last segment may be cut short
+ * (".well-known" from "/."), so only the part up to its last '/' is judged.
+ */
 static bool ref_path_ok(const char *s, bool prefix)
 {
-	size_t n = strlen(s);
+	static char enc[3 * 4096 + 1], out[3 * 4096 + 2];
+	size_t n = strlen(s), judged = n, i;
+	const char *last = strrchr(s, '/');
+	int r;
 
 	if (!n || s[0] != '/' || n >= 4096)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		size_t seg;
-
-		if (s[i] != '/')
-			continue;
-		for (seg = i + 1; seg < n && s[seg] != '/'; seg++)
-			;
-		seg -= i + 1;
-		if (seg == 0 && i + 1 < n)
-			return false; /* "//" */
-		if (prefix && i + 1 + seg == n)
-			break; /* a prefix's last segment may be the start of ".well-known" */
-		if ((seg == 1 && s[i + 1] == '.') || (seg == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
-			return false;
-	}
-	return true;
+	if (prefix && last && last[1])
+		judged = (size_t)(last - s) + 1;
+	/* The leading '/' as it is: the normaliser takes only absolute paths. */
+	enc[0] = '/';
+	for (i = 1; i < judged; i++)
+		snprintf(enc + 1 + 3 * (i - 1), 4, "%%%02X", (unsigned char)s[i]);
+	r = lb_http_normalize_path(enc, 1 + 3 * (judged - 1), out, sizeof(out));
+	return r >= 0 && (size_t)r == judged && !memcmp(out, s, judged);
 }
 
 /*

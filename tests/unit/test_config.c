@@ -780,40 +780,8 @@ START_TEST(test_route_path_length)
 }
 END_TEST
 
-START_TEST(test_load_file)
-{
-	static const char wscale20[] = BASE "handoff: {wscale: 20}\n";
-	char path[] = "/tmp/latebind-test-config-XXXXXX", err[LB_ERR_MAX], want[256];
-	struct lb_config cfg;
-	int fd = mkstemp(path);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, example, strlen(example)), (ssize_t)strlen(example));
-	close(fd);
-	ck_assert_msg(lb_config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_str_eq(cfg.path, path);
-	ck_assert_uint_eq(cfg.n_routes, 5);
-	lb_config_free(&cfg);
-
-	fd = open(path, O_WRONLY | O_TRUNC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, wscale20, strlen(wscale20)), (ssize_t)strlen(wscale20));
-	close(fd);
-	ck_assert_int_eq(lb_config_load(path, &cfg, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s:5: handoff.wscale: 20 is out of range; expected an integer 0..14", path);
-	ck_assert_str_eq(err, want);
-	unlink(path);
-
-	ck_assert_int_eq(lb_config_load(path, &cfg, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
-	ck_assert_msg(!strncmp(err, want, strlen(want)), "got %s", err);
-	ck_assert_int_eq(lb_config_load("/", &cfg, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "/: is a directory; expected a YAML file");
-}
-END_TEST
-
 /* A reload's read in its thread: the fd says when, finish gives the config or the error. */
-static int read_in_thread(const char *path, struct lb_config *cfg, char *err, size_t errlen)
+static int load_in_thread(const char *path, struct lb_config *cfg, char *err, size_t errlen)
 {
 	struct lb_reload_job *j = lb_reload_job_start(path);
 	struct pollfd pfd;
@@ -824,17 +792,24 @@ static int read_in_thread(const char *path, struct lb_config *cfg, char *err, si
 	return lb_reload_job_finish(j, cfg, err, errlen);
 }
 
-START_TEST(test_reload_job)
+/* Both ways a file is read: at start and check-config, and in a reload's thread. */
+static int (*const loaders[])(const char *, struct lb_config *, char *, size_t) = {
+	lb_config_load,
+	load_in_thread,
+};
+
+START_TEST(test_load_file)
 {
 	static const char wscale20[] = BASE "handoff: {wscale: 20}\n";
-	char path[] = "/tmp/latebind-test-reload-XXXXXX", err[LB_ERR_MAX], want[256];
+	char path[] = "/tmp/latebind-test-config-XXXXXX", err[LB_ERR_MAX], want[256];
+	int (*load)(const char *, struct lb_config *, char *, size_t) = loaders[_i];
 	struct lb_config cfg;
 	int fd = mkstemp(path);
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, example, strlen(example)), (ssize_t)strlen(example));
 	close(fd);
-	ck_assert_msg(read_in_thread(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(cfg.path, path);
 	ck_assert_uint_eq(cfg.n_routes, 5);
 	lb_config_free(&cfg);
@@ -843,10 +818,16 @@ START_TEST(test_reload_job)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, wscale20, strlen(wscale20)), (ssize_t)strlen(wscale20));
 	close(fd);
-	ck_assert_int_eq(read_in_thread(path, &cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(load(path, &cfg, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:5: handoff.wscale: 20 is out of range; expected an integer 0..14", path);
 	ck_assert_str_eq(err, want);
 	unlink(path);
+
+	ck_assert_int_eq(load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	ck_assert_msg(!strncmp(err, want, strlen(want)), "got %s", err);
+	ck_assert_int_eq(load("/", &cfg, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/: is a directory; expected a YAML file");
 }
 END_TEST
 
@@ -872,8 +853,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_mutations);
 	tcase_add_test(tc, test_route_rules_are_the_directorys);
 	tcase_add_test(tc, test_route_path_length);
-	tcase_add_test(tc, test_load_file);
-	tcase_add_test(tc, test_reload_job);
+	tcase_add_loop_test(tc, test_load_file, 0, sizeof(loaders) / sizeof(loaders[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
