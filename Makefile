@@ -123,11 +123,11 @@ bench: deps all
 	bench/run.sh
 
 # Reload time at BENCH_ROUTES routes; links the daemon's own objects, like the tests.
-$(BUILD)/bench/reload: bench/reload.c $(LIB_OBJS) | $(BUILD)/bench
+$(BUILD)/bench/reload: bench/reload.c bench/site_head.h $(LIB_OBJS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
 # Routing decisions per second (bench/run.sh's decisions section), on the same objects.
-$(BUILD)/bench/decisions: bench/decisions.c $(LIB_OBJS) | $(BUILD)/bench
+$(BUILD)/bench/decisions: bench/decisions.c bench/site_head.h $(LIB_OBJS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
 bench-reload: $(BUILD)/bench/reload
