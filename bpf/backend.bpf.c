@@ -189,7 +189,7 @@ int lb_backend_egress(struct __sk_buff *skb)
 	flags = tcp_flags(p.th);
 	/*
 	 * Every connection to the VIP is adopted from a cookie; this host never
-	 * answers a SYN for it itself (the balancer's TIME_WAIT-clearing SYN).
+	 * answers a SYN for it itself (the TIME_WAIT-clearing SYN that ingress re-injects).
 	 */
 	if ((flags & (LB_TH_SYN | LB_TH_ACK)) == (LB_TH_SYN | LB_TH_ACK))
 		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);

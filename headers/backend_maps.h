@@ -44,7 +44,7 @@ enum lb_handoff_state {
 struct lb_handoff {
 	__u32 client_isn;  /* C: the ISN the client was given (the balancer's cookie) */
 	__u32 backend_isn; /* B: the ISN of the backend's SYN/ACK */
-	__u32 lb_tsval;	   /* T_lb: TSval of the balancer's SYN/ACK */
+	__u32 lb_tsval;	   /* T_lb: the latest TSval the client had from the balancer */
 	__u32 be_tsval;	   /* T_be: TSval of the backend's SYN/ACK */
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last packet */
 	__u8 ws_adv;	   /* window scale the client was told; LB_COOKIE_WSCALE_NONE: none */

@@ -10,7 +10,7 @@
  *   1      len   = 16
  *   2..3   ExID  = 0x4c42 ("LB")
  *   4..7   C     the ISN the client was given: the balancer's cookie
- *   8..11  T_lb  the TSval of the balancer's SYN/ACK (0 without timestamps)
+ *   8..11  T_lb  the latest TSval the client had from the balancer (0 without timestamps)
  *   12     ws    the window scale the client was told (LB_COOKIE_WSCALE_NONE: none)
  *   13..15 tag   top 24 bits of SipHash-2-4(cookie key, tuple, C, T_lb, ws)
  *
