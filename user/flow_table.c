@@ -64,15 +64,22 @@ int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
 	return (int)opts.retval;
 }
 
-int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone)
+/*
+ * lb_flow_remove() for a flow last seen in state @seen. Only the daemon makes a
+ * flow bound, so one seen in another state is not bound now and needs no end:
+ * a walk's removals save the program run per closing flow.
+ */
+static int remove_seen(struct lb_flow_table *t, const struct lb_flow_key *k, uint32_t seen,
+		       struct lb_flow *gone)
 {
+	int ended = LB_FLOW_END_NOT_BOUND;
 	struct lb_flow f;
-	int ended;
 
 	if (t->fd < 0)
 		return -ENOENT;
 	/* Bound: ended first, through the compare-and-swap XDP's close takes too. */
-	ended = lb_flow_end(t, k);
+	if (seen == LB_FLOW_BOUND)
+		ended = lb_flow_end(t, k);
 	if (ended < 0)
 		return ended;
 	if (bpf_map_lookup_and_delete_elem(t->fd, k, &f))
@@ -85,6 +92,11 @@ int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct 
 	if (gone)
 		*gone = f;
 	return 0;
+}
+
+int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone)
+{
+	return remove_seen(t, k, LB_FLOW_BOUND, gone);
 }
 
 int lb_flow_walk(struct lb_flow_table *t, struct lb_flow_cursor *c, struct lb_flow_key *keys,
@@ -128,7 +140,7 @@ static int evict_one(struct lb_flow_table *t)
 	v = lb_flow_pick_victim(vals, (size_t)n);
 	if (v < 0)
 		return -E2BIG;
-	err = lb_flow_remove(t, &keys[v], &gone);
+	err = remove_seen(t, &keys[v], vals[v].state, &gone);
 	if (err == -ENOENT)
 		return 0; /* ended meanwhile (port reuse in XDP): room all the same */
 	if (err)
@@ -169,9 +181,11 @@ int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const str
 
 void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
 {
+	/* Removed instead, the replay leaves its count there. */
 	if (lb_flow_put(t, k, f))
-		lb_flow_remove(t, k, NULL);
-	count(t, f->backend, -1);
+		remove_seen(t, k, LB_FLOW_REPLAY, NULL);
+	else
+		count(t, f->backend, -1);
 }
 
 static bool expired(const struct lb_flow *f, uint64_t now_ns)
@@ -193,7 +207,7 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	n = lb_flow_walk(t, &t->sweep, keys, vals, LB_FLOW_SWEEP);
 	for (i = 0; i < n; i++)
 		if (expired(&vals[i], now_ns))
-			lb_flow_remove(t, &keys[i], NULL);
+			remove_seen(t, &keys[i], vals[i].state, NULL);
 	return t->sweep.started;
 }
 
@@ -250,7 +264,7 @@ static bool remove_if_dispatch(struct lb_flow_table *t, const struct lb_flow_key
 			       const struct lb_flow *f, void *ctx)
 {
 	return (f->state == LB_FLOW_DISPATCH || f->state == LB_FLOW_REPLAY) &&
-	       !lb_flow_remove(t, k, NULL);
+	       !remove_seen(t, k, f->state, NULL);
 }
 
 uint64_t lb_flow_forget_dispatch(struct lb_flow_table *t)
