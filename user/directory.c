@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "directory.h"
+#include "hex.h"
 #include "host.h"
 
 #define NONE		UINT32_MAX
@@ -171,10 +172,6 @@ static uint32_t hash_set(const uint32_t *v, size_t n)
 	return (uint32_t)fmix64(h);
 }
 
-static inline unsigned char lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
 
 /* --- growable tables (hosts, holder sets), only used while building ------ */
 
@@ -737,7 +734,7 @@ bool lb_directory_lookup(const struct lb_directory *d, const char *host, size_t 
 	/* A longer host is no name a route can carry: only "*" applies. */
 	if (n && n <= LB_HOST_MAX) {
 		for (size_t i = 0; i < n; i++)
-			h[i] = (char)lower(host[i]);
+			h[i] = (char)lb_lower(host[i]);
 
 		/* All suffix hashes in one right-to-left pass. */
 		hs = HOST_SEED;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Hex digits, for percent-decoding, MAC addresses and the cookie key file. */
+/* ASCII by hand: hex digits (percent-decoding, MACs, the key file) and case folding. */
 #ifndef LATEBIND_HEX_H
 #define LATEBIND_HEX_H
 
@@ -13,6 +13,12 @@ static inline int lb_hex_digit(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* ASCII lower case, whatever the locale: hosts, schemes and header names. */
+static inline unsigned char lb_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
 #endif

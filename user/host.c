@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdbool.h>
 
+#include "hex.h"
 #include "host.h"
 
 #define LABEL_MAX    63
 #define REG_NAME_MAX 253
 
-static unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
 
 static size_t ip_literal(const char *s, size_t n, char *out, const char **why)
 {
@@ -22,7 +19,7 @@ static size_t ip_literal(const char *s, size_t n, char *out, const char **why)
 	}
 	out[0] = '[';
 	for (i = 1; i < n - 1; i++) {
-		unsigned char c = lower(s[i]);
+		unsigned char c = lb_lower(s[i]);
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.')) {
 			*why = "invalid IP-literal host";
@@ -51,7 +48,7 @@ size_t lb_host_canon(const char *s, size_t n, char *out, const char **why)
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		unsigned char c = lower(s[i]);
+		unsigned char c = lb_lower(s[i]);
 
 		if (c == '.') {
 			if (!label) {

@@ -92,10 +92,6 @@ static inline bool is_query_char(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != '#';
 }
 
-static inline unsigned char lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
 
 static bool eq_nocase(const unsigned char *a, size_t alen, const char *lit)
 {
@@ -104,7 +100,7 @@ static bool eq_nocase(const unsigned char *a, size_t alen, const char *lit)
 	if (alen != n)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (lower(a[i]) != (unsigned char)lit[i])
+		if (lb_lower(a[i]) != (unsigned char)lit[i])
 			return false;
 	return true;
 }
@@ -121,7 +117,7 @@ static bool eq_dashes(const unsigned char *a, size_t alen, const char *lit)
 	if (alen != n)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if ((a[i] == '_' ? '-' : lower(a[i])) != (unsigned char)lit[i])
+		if ((a[i] == '_' ? '-' : lb_lower(a[i])) != (unsigned char)lit[i])
 			return false;
 	return true;
 }
@@ -351,7 +347,7 @@ static int scan_absolute(struct parser *p)
 		r = take(p, &c);
 		if (r)
 			return r;
-		if ((k < 4 ? lower(c) : c) != (unsigned char)scheme[k]) {
+		if ((k < 4 ? lb_lower(c) : c) != (unsigned char)scheme[k]) {
 			p->pos--;
 			return fail(p, LB_HTTP_E400, "request-target not origin-form or http absolute-form");
 		}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "yaml_doc.h"
 
 #define YD_SUGGEST_MAX 64 /* longer unknown keys get no suggestion */
@@ -610,7 +611,7 @@ static const char *suggest(const char *key, size_t len, const char *const *known
 	if (!len || len > YD_SUGGEST_MAX)
 		return NULL;
 	for (i = 0; i < len; i++)
-		low[i] = key[i] >= 'A' && key[i] <= 'Z' ? key[i] - 'A' + 'a' : key[i];
+		low[i] = (char)lb_lower((unsigned char)key[i]);
 	low[len] = '\0';
 	for (i = 0; i < nk; i++) {
 		size_t kl = strlen(known[i]), dist = edit_distance(low, len, known[i], kl);
