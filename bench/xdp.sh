@@ -179,7 +179,7 @@ flood_cmd() {
 fast_flows() {
 	local res extra=()
 	if [[ $1 == delete ]]; then extra=(--delete); fi
-	res=$("$FASTFLOWS" --map "$(lab_bpffs balancer)/latebind/flows_v2" --src-net "$GEN_NET" \
+	res=$("$FASTFLOWS" --map "$(lab_bpffs balancer)/latebind/flows_v3" --src-net "$GEN_NET" \
 		--vip "$VIP" --dport "$VIP_PORT" --flows "$FAST_FLOWS" --backend-mac "$GEN_MAC" \
 		"${extra[@]}") || die "fastflows $1 failed"
 	[[ $1 == delete || $res == "flows=$FAST_FLOWS" ]] || die "fastflows $1: $res"

@@ -78,20 +78,49 @@ static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct l
 	return count(skb, LB_BE_TIME_WAIT_CLEARED, TC_ACT_SHOT);
 }
 
-SEC("tc")
-int lb_backend_ingress(struct __sk_buff *skb)
+/*
+ * The proof a hand-off ACK carries: its cookie (a connection's first request),
+ * or the adopt option (a later request moving here from another backend,
+ * headers/rebind.h). Fills @co with what the client's SYN offered.
+ */
+static __always_inline bool handoff_proof(struct __sk_buff *skb, const struct l4 *p,
+					  const __u8 *optbuf, const struct syn_options *so,
+					  struct lb_cookie_opts *co)
+{
+	struct lb_cookie_secret *secret;
+	struct lb_cookie_tuple ct;
+	__u32 key0 = 0, seq = bpf_ntohl(p->th->seq), ack = bpf_ntohl(p->th->ack_seq), off, arg, tag;
+	__u64 tai_s = bpf_ktime_get_tai_ns() / LB_NS_PER_S;
+
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!secret)
+		return false;
+	cookie_tuple_of(p, &ct);
+	if (!lb_cookie_check(secret, &ct, seq - 1, ack - 1, tai_s, co))
+		return true;
+	if (!so->has_rebind || so->rebind_exid != LB_ADOPT_EXID)
+		return false;
+	off = so->rebind_off;
+	arg = optbuf[idx64(off + 4)];
+	tag = (__u32)optbuf[idx64(off + 8)] << 24 | (__u32)optbuf[idx64(off + 9)] << 16 |
+	      (__u32)optbuf[idx64(off + 10)] << 8 | optbuf[idx64(off + 11)];
+	if (lb_rebind_tag_check(secret, &ct, seq, ack, arg, LB_REBIND_TAG_ADOPT, tag, tai_s))
+		return false;
+	lb_cookie_decode_opts(arg, co);
+	return true;
+}
+
+static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 {
 	struct bpf_sock_tuple tuple = {};
 	struct bpf_tcp_req_attrs attrs = {};
 	struct syn_options so = {};
 	__u8 optbuf[64] = {};
 	struct lb_cookie_opts co;
-	struct lb_cookie_tuple ct;
-	struct lb_cookie_secret *secret;
 	struct bpf_sock *skc;
 	struct tcp_sock *tp;
 	struct l4 p;
-	__u32 key0 = 0, seq, ack, optlen;
+	__u32 optlen, state;
 	bool valid;
 	__u8 flags;
 	int ret;
@@ -106,54 +135,46 @@ int lb_backend_ingress(struct __sk_buff *skb)
 		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 
 	tuple_of(&p, &tuple);
-	seq = bpf_ntohl(p.th->seq);
-	ack = bpf_ntohl(p.th->ack_seq);
-	if (!from_balancer(p.eth)) {
-		/* Look no further unless it could open a connection. */
-		skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
-		if (!skc)
-			return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
-		ret = sk_state(skc) == BPF_TCP_LISTEN;
-		bpf_sk_release(skc);
-		/* A cookie ACK straight from a client: never adopted, and dropped so the
-		 * kernel's own syncookies can't be probed through it either. */
-		return ret ? count(skb, LB_BE_DROP_NOT_BALANCER, TC_ACT_SHOT)
-			   : count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
-	}
-
-	ct.caddr = p.iph->saddr;
-	ct.vaddr = p.iph->daddr;
-	ct.cport = p.th->source;
-	ct.vport = p.th->dest;
-	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
-	valid = secret && !lb_cookie_check(secret, &ct, seq - 1, ack - 1,
-					   bpf_ktime_get_tai_ns() / LB_NS_PER_S, &co);
-
 	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!skc)
 		return count(skb, LB_BE_PASS_NO_LISTENER, TC_ACT_OK);
-	if (sk_state(skc) == BPF_TCP_TIME_WAIT && valid) {
+	state = sk_state(skc);
+	/* A connection's own segments: the common case, settled by one lookup. */
+	if (state != BPF_TCP_LISTEN && state != BPF_TCP_TIME_WAIT) {
 		bpf_sk_release(skc);
+		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+	}
+	if (!from_balancer(p.eth)) {
+		bpf_sk_release(skc);
+		/* A cookie ACK straight from a client: never adopted, and dropped so the
+		 * kernel's own syncookies can't be probed through it either. */
+		return state == BPF_TCP_LISTEN ? count(skb, LB_BE_DROP_NOT_BALANCER, TC_ACT_SHOT)
+					       : count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+	}
+	/* The ACK's options: the adopt option, and timestamps (the kernel needs both values). */
+	if (tcp_options(skb, &p, optbuf, &optlen, &so)) {
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	}
+	valid = handoff_proof(skb, &p, optbuf, &so, &co);
+
+	if (state == BPF_TCP_TIME_WAIT) {
+		bpf_sk_release(skc);
+		if (!valid)
+			return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 		if (skb->mark == LB_REINJECT_MARK)
 			return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
 		return clear_time_wait(skb, &p);
 	}
 	skb->mark = 0;
-	if (sk_state(skc) != BPF_TCP_LISTEN) {
-		bpf_sk_release(skc);
-		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
-	}
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		goto drop_assign;
 	if (!valid) {
 		bpf_sk_release(skc);
+		if (so.has_rebind && so.rebind_exid == LB_ADOPT_EXID)
+			return count(skb, LB_BE_DROP_BAD_REBIND, TC_ACT_SHOT);
 		return count(skb, LB_BE_DROP_BAD_COOKIE, TC_ACT_SHOT);
-	}
-	/* The ACK's timestamps, if any: the kernel needs both values. */
-	if (tcp_options(skb, &p, optbuf, &optlen, &so)) {
-		bpf_sk_release(skc);
-		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
 	}
 
 	/* The connection the client was told about by the balancer's SYN/ACK. */
@@ -171,11 +192,24 @@ int lb_backend_ingress(struct __sk_buff *skb)
 	bpf_sk_release(skc);
 	if (ret < 0)
 		return count(skb, LB_BE_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
-	return count(skb, LB_BE_ADOPTED, TC_ACT_OK);
+	return count(skb, so.has_rebind ? LB_BE_REBIND_ADOPTED : LB_BE_ADOPTED, TC_ACT_OK);
 
 drop_assign:
 	bpf_sk_release(skc);
 	return count(skb, LB_BE_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
+}
+
+/*
+ * A probe of the balancer's (headers/rebind.h) is answered first; everything
+ * else goes on to backend_ingress_segment(). Two functions called in turn, so that
+ * neither stack adds to the other's.
+ */
+SEC("tc")
+int lb_backend_ingress(struct __sk_buff *skb)
+{
+	int ret = answer_probe(skb);
+
+	return ret >= 0 ? ret : backend_ingress_segment(skb);
 }
 
 SEC("tc")

@@ -17,6 +17,7 @@
 #include "cookie_map.h"
 #include "fin_notice.h"
 #include "parse.h"
+#include "rebind.h"
 #include "stats.h"
 
 #define TC_ACT_OK   0
@@ -345,6 +346,157 @@ static __always_inline void tuple_of(const struct l4 *p, struct bpf_sock_tuple *
 	t->ipv4.daddr = p->iph->daddr;
 	t->ipv4.sport = p->th->source;
 	t->ipv4.dport = p->th->dest;
+}
+
+static __always_inline void cookie_tuple_of(const struct l4 *p, struct lb_cookie_tuple *t)
+{
+	t->caddr = p->iph->saddr;
+	t->vaddr = p->iph->daddr;
+	t->cport = p->th->source;
+	t->vport = p->th->dest;
+}
+
+/*
+ * A probe is marked like a FIN notice, with the reserved IPv4 flag, so that
+ * only segments carrying the flag have their options read for one: the flag
+ * costs one load per packet, the options a loop.
+ */
+static __always_inline bool maybe_probe(const struct l4 *p)
+{
+	return (p->iph->frag_off & bpf_htons(LB_FIN_NOTICE_IP_FLAG)) &&
+	       (tcp_flags(p->th) & (LB_TH_SYN | LB_TH_FIN | LB_TH_RST | LB_TH_ACK)) == LB_TH_ACK;
+}
+
+/* What this host's socket for the probe's tuple has in flight (headers/rebind.h). */
+struct probe_view {
+	__u32 status; /* enum lb_probe_status */
+	__u32 snd_una, rcv_nxt, unsent;
+};
+
+static __always_inline void probe_socket(struct __sk_buff *skb, const struct l4 *p,
+					 struct probe_view *v)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *skc;
+	struct tcp_sock *tp;
+	__u32 write_seq, copied_seq;
+
+	v->status = LB_PROBE_NO_SOCKET;
+	tuple_of(p, &tuple);
+	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!skc)
+		return;
+	/* A lookup with no connection finds the listener: that is "none" too. */
+	if (sk_state(skc) != BPF_TCP_ESTABLISHED && sk_state(skc) != BPF_TCP_CLOSE_WAIT) {
+		bpf_sk_release(skc);
+		return;
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (tp) {
+		v->snd_una = tp->snd_una;
+		v->rcv_nxt = tp->rcv_nxt;
+		write_seq = tp->write_seq;
+		copied_seq = tp->copied_seq;
+		v->unsent = write_seq - v->snd_una;
+		/*
+		 * Idle: every byte written is acknowledged, every request byte the
+		 * balancer sent (up to the probe's seq) has come and been read.
+		 */
+		v->status = v->unsent == 0 && v->rcv_nxt == bpf_ntohl(p->th->seq) &&
+					    copied_seq == v->rcv_nxt
+				    ? LB_PROBE_IDLE
+				    : LB_PROBE_BUSY;
+	}
+	bpf_sk_release(skc);
+}
+
+/*
+ * The balancer asks whether anything of this connection is in flight before it
+ * moves the next request elsewhere. The probe becomes the answer in place
+ * (addresses and ports swapped, which leaves the checksums as they are; seq,
+ * ack and the option rewritten) and goes back out of this interface to the
+ * balancer's MAC. On its way out the egress program sees it as a segment of
+ * the connection; in replay mode that puts its seq into the client's numbers.
+ */
+static __noinline int answer_probe(struct __sk_buff *skb)
+{
+	struct l4 q, *p = &q;
+	struct lb_cookie_secret *secret;
+	struct lb_cookie_tuple ct;
+	struct probe_view v = {};
+	struct lb_rebind_opt o;
+	__u32 key0 = 0, off, thl;
+	__be32 saddr, daddr, old32, new32;
+	__be16 sport, dport, old16, new16;
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+
+	if (parse(skb, p) || !to_vip_service(p) || !maybe_probe(p))
+		return -1;
+	/* The dispatcher puts the probe option last, so no option walk is needed. */
+	thl = p->th->doff * 4;
+	if (thl < sizeof(struct tcphdr) + LB_REBIND_OPT_LEN)
+		return -1;
+	off = p->off + thl - LB_REBIND_OPT_LEN;
+	if (bpf_skb_load_bytes(skb, off, &o, sizeof(o)) || o.kind != LB_REBIND_OPT_KIND ||
+	    o.len != LB_REBIND_OPT_LEN || o.exid != bpf_htons(LB_PROBE_EXID))
+		return -1; /* not a probe */
+	if (!from_balancer(p->eth))
+		return count(skb, LB_BE_DROP_BAD_PROBE, TC_ACT_SHOT);
+	saddr = p->iph->saddr;
+	daddr = p->iph->daddr;
+	sport = p->th->source;
+	dport = p->th->dest;
+	cookie_tuple_of(p, &ct);
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!secret || lb_rebind_tag_check(secret, &ct, bpf_ntohl(p->th->seq),
+					   bpf_ntohl(p->th->ack_seq), 0, LB_REBIND_TAG_PROBE,
+					   bpf_ntohl(o.val), bpf_ktime_get_tai_ns() / LB_NS_PER_S))
+		return count(skb, LB_BE_DROP_BAD_PROBE, TC_ACT_SHOT);
+	probe_socket(skb, p, &v);
+
+	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), smac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), dmac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(struct ethhdr) + offsetof(struct iphdr, saddr), &daddr,
+				4, 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(struct ethhdr) + offsetof(struct iphdr, daddr), &saddr,
+				4, 0) ||
+	    bpf_skb_store_bytes(skb, p->off + offsetof(struct tcphdr, source), &dport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, p->off + offsetof(struct tcphdr, dest), &sport, 2, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	/*
+	 * seq, ack and the option's words (ExID, status, count), each with the
+	 * checksum. The option sits at a multiple of 4 from the TCP header (its
+	 * length is), so its 16-bit words line up with the checksum's.
+	 */
+	new32 = bpf_htonl(v.snd_una);
+	if (bpf_skb_load_bytes(skb, TCP_SEQ_OFF(p), &old32, 4) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old32, new32, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF(p), &new32, 4, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	new32 = bpf_htonl(v.rcv_nxt);
+	if (bpf_skb_load_bytes(skb, TCP_ACK_OFF(p), &old32, 4) ||
+	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old32, new32, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_ACK_OFF(p), &new32, 4, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	new16 = bpf_htons(LB_ANSWER_EXID);
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), o.exid, new16, 2) ||
+	    bpf_skb_store_bytes(skb, off + 2, &new16, 2, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	old16 = *(__be16 *)&o.arg;
+	o.arg = v.status;
+	o.pad = 0;
+	new16 = *(__be16 *)&o.arg;
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old16, new16, 2) ||
+	    bpf_skb_store_bytes(skb, off + 4, &new16, 2, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	new32 = bpf_htonl(v.unsent);
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), o.val, new32, 4) ||
+	    bpf_skb_store_bytes(skb, off + 8, &new32, 4, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	count(skb, LB_BE_PROBE_ANSWERED, TC_ACT_OK);
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 /*

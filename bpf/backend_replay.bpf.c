@@ -104,19 +104,25 @@ static __always_inline void key_of_client(const struct l4 *p, struct lb_handoff_
 }
 
 /* A SYN to the VIP service: only a replay the balancer vouches for goes in. */
-static __always_inline int replay_syn(struct __sk_buff *skb, const struct l4 *p)
+static __noinline int replay_syn(struct __sk_buff *skb)
 {
+	struct l4 q, *p = &q;
 	struct syn_options so = {};
 	struct lb_cookie_secret *secret;
 	struct lb_cookie_tuple ct;
 	struct lb_cookie_opts co;
 	struct lb_handoff_key key;
 	struct lb_handoff ho = {}, *old;
-	__u32 key0 = 0, optlen, c, t_lb, tag, off, isn = bpf_ntohl(p->th->seq);
+	__u32 key0 = 0, optlen, c, t_lb, tag, off, isn;
 	__u8 buf[64] = {};
 	__u64 tai_s;
 	__u8 ws;
 
+	/* A function of its own (the re-bind check's stack): parsed again. -1: not a SYN. */
+	if (parse(skb, p) || !to_vip_service(p) ||
+	    (tcp_flags(p->th) & (LB_TH_SYN | LB_TH_ACK | LB_TH_RST)) != LB_TH_SYN)
+		return -1;
+	isn = bpf_ntohl(p->th->seq);
 	key_of_client(p, &key);
 	ct.caddr = key.caddr;
 	ct.vaddr = key.vaddr;
@@ -139,11 +145,17 @@ static __always_inline int replay_syn(struct __sk_buff *skb, const struct l4 *p)
 
 	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
 	tai_s = bpf_ktime_get_tai_ns() / LB_NS_PER_S;
-	/* The tag says the balancer wrote it; the cookie bounds its life. */
-	if (!secret || (ws > LB_TCP_MAX_WSCALE && ws != LB_COOKIE_WSCALE_NONE) ||
-	    lb_handoff_tag_check(secret, &ct, c, t_lb, ws, tag, tai_s) ||
-	    lb_cookie_check(secret, &ct, isn, c, tai_s, &co))
+	if (!secret || (ws > LB_TCP_MAX_WSCALE && ws != LB_COOKIE_WSCALE_NONE))
 		return count(skb, LB_BE_DROP_FORGED_HANDOFF, TC_ACT_SHOT);
+	if (so.handoff_rebind) {
+		/* A later request moving here: the tag covers the ISN and bounds its life. */
+		if (lb_handoff_rebind_check(secret, &ct, isn, c, t_lb, ws, tag, tai_s))
+			return count(skb, LB_BE_DROP_FORGED_HANDOFF, TC_ACT_SHOT);
+	} else if (lb_handoff_tag_check(secret, &ct, c, t_lb, ws, tag, tai_s) ||
+		   lb_cookie_check(secret, &ct, isn, c, tai_s, &co)) {
+		/* The tag says the balancer wrote it; the cookie bounds its life. */
+		return count(skb, LB_BE_DROP_FORGED_HANDOFF, TC_ACT_SHOT);
+	}
 
 	/*
 	 * The dispatcher sending the same replay again (our SYN/ACK got lost): keep
@@ -166,8 +178,7 @@ static __always_inline int replay_syn(struct __sk_buff *skb, const struct l4 *p)
 	return count(skb, LB_BE_REPLAY_SYN, TC_ACT_OK);
 }
 
-SEC("tc")
-int lb_replay_ingress(struct __sk_buff *skb)
+static __noinline int replay_ingress_segment(struct __sk_buff *skb)
 {
 	struct syn_options so = {};
 	struct lb_handoff_key key;
@@ -183,8 +194,6 @@ int lb_replay_ingress(struct __sk_buff *skb)
 	if (!to_vip_service(&p))
 		return not_for_vip(skb, &p);
 	flags = tcp_flags(p.th);
-	if ((flags & (LB_TH_SYN | LB_TH_ACK | LB_TH_RST)) == LB_TH_SYN)
-		return replay_syn(skb, &p);
 	if (flags & LB_TH_SYN)
 		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 
@@ -276,6 +285,22 @@ static __always_inline int replay_synack(struct __sk_buff *skb, const struct l4 
 	if (to_balancer(skb))
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_REPLAY_SYNACK_DIVERTED, TC_ACT_OK);
+}
+
+/*
+ * A probe of the balancer's (headers/rebind.h) is answered first, then a SYN
+ * is checked for the hand-off option; everything else goes on to
+ * replay_ingress_segment(). Functions called in turn, so that no stack adds
+ * to another's.
+ */
+SEC("tc")
+int lb_replay_ingress(struct __sk_buff *skb)
+{
+	int ret = answer_probe(skb);
+
+	if (ret < 0)
+		ret = replay_syn(skb);
+	return ret >= 0 ? ret : replay_ingress_segment(skb);
 }
 
 SEC("tc")

@@ -264,16 +264,23 @@ static __always_inline int redirect_out(struct ethhdr *eth, __u32 ifindex, __u64
 /*
  * Client → backend on a bound flow: only the MACs change. Out the way it came
  * (XDP_TX), or, for a backend behind another interface, redirected out of that.
+ * Data past the end of the requests the backend has is the next request: the
+ * dispatcher's, which may send it elsewhere (per-request binding). A FIN or
+ * RST ends the connection where it is bound.
  */
 static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, struct lb_flow *f,
-				     struct tcphdr *th, __u8 flags, __u64 bytes)
+				     struct tcphdr *th, __u8 flags, __u32 payload, __u64 bytes)
 {
 	struct lb_backend *b;
 
-	if (flags & (LB_TH_FIN | LB_TH_RST))
-		close_flow(f);
 	if (flags & LB_TH_ACK)
 		f->client_ack = bpf_ntohl(th->ack_seq);
+	if (payload && (f->flags & LB_FLOW_F_REQUESTS) && f->state == LB_FLOW_BOUND &&
+	    !(flags & (LB_TH_FIN | LB_TH_RST)) &&
+	    (__s32)(bpf_ntohl(th->seq) + payload - f->req_end) > 0)
+		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_NEXT_REQUEST);
+	if (flags & (LB_TH_FIN | LB_TH_RST))
+		close_flow(f);
 	b = count_flow(f, bytes);
 	if (b && b->ifindex && b->ifindex != ctx->ingress_ifindex) {
 		__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
@@ -304,13 +311,23 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	fkey.sport = th->dest;
 	fkey.dport = th->source;
 	fkey.proto = IPPROTO_TCP;
-	f = bpf_map_lookup_elem(&flows_v2, &fkey);
+	f = bpf_map_lookup_elem(&flows_v3, &fkey);
 	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING &&
-		   f->state != LB_FLOW_REPLAY))
+		   f->state != LB_FLOW_REPLAY && f->state != LB_FLOW_MOVING))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
 	/* Only the flow's own backend may end it: a forged "VIP" frame must not. */
 	if (!mac_eq(eth->h_source, f->backend_mac))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NOT_BACKEND, XDP_DROP);
+	/* The flag without a FIN: the backend's answer to our probe (headers/rebind.h). */
+	if ((iph->frag_off & bpf_htons(LB_FIN_NOTICE_IP_FLAG)) &&
+	    !(tcp_flags(th) & (LB_TH_FIN | LB_TH_RST)))
+		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_PROBE_ANSWER);
+	/*
+	 * Anything else from the backend a connection is moving to shows that it
+	 * has adopted it: bound from now on, like the dispatcher would make it.
+	 */
+	if (f->state == LB_FLOW_MOVING)
+		__sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND);
 	/*
 	 * A FIN notice (headers/fin_notice.h): the segment with the FIN and the
 	 * response's last bytes went to the client directly; this header-only copy
@@ -426,17 +443,19 @@ int lb_xdp(struct xdp_md *ctx)
 	fkey.sport = th->source;
 	fkey.dport = th->dest;
 	fkey.proto = IPPROTO_TCP;
-	flow = bpf_map_lookup_elem(&flows_v2, &fkey);
+	flow = bpf_map_lookup_elem(&flows_v3, &fkey);
 	if (flow && (flags & (LB_TH_SYN | LB_TH_ACK)) == LB_TH_SYN && flow->state == LB_FLOW_CLOSING) {
 		/* The client reuses the port of a connection that has ended: a new one. */
-		bpf_map_delete_elem(&flows_v2, &fkey);
+		bpf_map_delete_elem(&flows_v3, &fkey);
 		flow = NULL;
 	}
 	if (flow) {
 		/* Being collected, or waiting for a replay-mode backend's SYN/ACK. */
 		if (flow->state == LB_FLOW_DISPATCH || flow->state == LB_FLOW_REPLAY)
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
-		return fast_path(ctx, eth, flow, th, flags, bytes);
+		if (flow->state == LB_FLOW_MOVING)
+			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_MOVING);
+		return fast_path(ctx, eth, flow, th, flags, payload, bytes);
 	}
 
 	if (flags & LB_TH_SYN) {
@@ -483,11 +502,66 @@ SEC("syscall")
 int lb_flow_end(struct lb_flow_key *ctx)
 {
 	struct lb_flow_key k = *ctx;
-	struct lb_flow *f = bpf_map_lookup_elem(&flows_v2, &k);
+	struct lb_flow *f = bpf_map_lookup_elem(&flows_v3, &k);
 
 	if (!f)
 		return LB_FLOW_END_NONE;
 	return close_flow(f) ? LB_FLOW_END_ENDED : LB_FLOW_END_NOT_BOUND;
+}
+
+/*
+ * The daemon's steps of per-request binding, run like lb_flow_end: whatever
+ * XDP does to the flow at the same moment, each step either finds the state
+ * it expects and completes, or changes nothing. Returns LB_FLOW_END_NONE (no
+ * flow), LB_FLOW_END_ENDED (done) or LB_FLOW_END_NOT_BOUND (another state).
+ */
+SEC("syscall")
+int lb_flow_move(struct lb_flow_move *ctx)
+{
+	struct lb_flow_key k = ctx->key;
+	struct lb_backend *b;
+	struct lb_flow *f;
+	__u32 old, idx;
+
+	f = bpf_map_lookup_elem(&flows_v3, &k);
+	if (!f)
+		return LB_FLOW_END_NONE;
+	switch (ctx->op) {
+	case LB_MOVE_ADVANCE:
+		if (f->state != LB_FLOW_BOUND)
+			return LB_FLOW_END_NOT_BOUND;
+		f->req_end = ctx->req_end;
+		return LB_FLOW_END_ENDED;
+	case LB_MOVE_SETTLE:
+		return __sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND) ==
+				       LB_FLOW_MOVING
+			       ? LB_FLOW_END_ENDED
+			       : LB_FLOW_END_NOT_BOUND;
+	case LB_MOVE_REBIND:
+		if (ctx->state != LB_FLOW_MOVING && ctx->state != LB_FLOW_REPLAY)
+			return LB_FLOW_END_NOT_BOUND;
+		/*
+		 * Out of XDP's hands first: it never ends a moving or replaying
+		 * flow, so the counts below cannot race with its close.
+		 */
+		if (__sync_val_compare_and_swap(&f->state, LB_FLOW_BOUND, ctx->state) !=
+		    LB_FLOW_BOUND)
+			return LB_FLOW_END_NOT_BOUND;
+		old = f->backend;
+		b = bpf_map_lookup_elem(&backends, &old);
+		if (b)
+			__sync_fetch_and_add(&b->active, -1);
+		idx = ctx->backend;
+		b = bpf_map_lookup_elem(&backends, &idx);
+		if (b)
+			__sync_fetch_and_add(&b->active, 1);
+		f->backend = idx;
+		__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
+		f->req_end = ctx->req_end;
+		f->binds++;
+		return LB_FLOW_END_ENDED;
+	}
+	return LB_FLOW_END_NOT_BOUND;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -38,7 +38,7 @@ struct {
 	__uint(max_entries, LB_MAX_FLOWS);
 	__type(key, struct lb_flow_key);
 	__type(value, struct lb_flow);
-} flows_v2 SEC(".maps");
+} flows_v3 SEC(".maps");
 
 /*
  * Backend index → address, MAC, state, active flows. The daemon writes the

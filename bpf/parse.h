@@ -12,6 +12,7 @@
 
 #include "consts.h"
 #include "handoff_opt.h"
+#include "rebind.h"
 
 struct cursor {
 	void *pos;
@@ -72,6 +73,10 @@ struct syn_options {
 	__u8 sack_blocks;  /* its blocks, 1..4; 0: no SACK option */
 	__u8 has_handoff;  /* the hand-off option (handoff_opt.h), kind 253 + our ExID */
 	__u8 handoff_off;  /* its kind byte */
+	__u8 handoff_rebind; /* ... the re-bind variant (LB_HANDOFF_REBIND_EXID) */
+	__u8 has_rebind;   /* a per-request binding option (rebind.h) */
+	__u8 rebind_off;   /* its kind byte */
+	__u16 rebind_exid; /* which: probe, answer or adopt */
 };
 
 /*
@@ -141,14 +146,23 @@ static long parse_one_option(__u32 n, void *arg)
 			o->sack_blocks = (olen - 2) / 8;
 		}
 		break;
-	case LB_HANDOFF_OPT_KIND:
-		/* Other experiments share the kind: only our ExID at our length is ours. */
-		if (olen == LB_HANDOFF_OPT_LEN && buf[idx64(i + 2)] == LB_HANDOFF_OPT_EXID >> 8 &&
-		    buf[idx64(i + 3)] == (LB_HANDOFF_OPT_EXID & 0xff)) {
+	case LB_HANDOFF_OPT_KIND: {
+		/* Other experiments share the kind: only our ExIDs at our lengths are ours. */
+		__u16 exid = (__u16)buf[idx64(i + 2)] << 8 | buf[idx64(i + 3)];
+
+		if (olen == LB_HANDOFF_OPT_LEN &&
+		    (exid == LB_HANDOFF_OPT_EXID || exid == LB_HANDOFF_REBIND_EXID)) {
 			o->handoff_off = i;
 			o->has_handoff = 1;
+			o->handoff_rebind = exid == LB_HANDOFF_REBIND_EXID;
+		} else if (olen == LB_REBIND_OPT_LEN &&
+			   (exid == LB_PROBE_EXID || exid == LB_ANSWER_EXID || exid == LB_ADOPT_EXID)) {
+			o->rebind_off = i;
+			o->has_rebind = 1;
+			o->rebind_exid = exid;
 		}
 		break;
+	}
 	case LB_TCPOPT_TIMESTAMP:
 		if (olen != 10)
 			goto bad;

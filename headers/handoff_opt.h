@@ -23,6 +23,7 @@
 #define LATEBIND_HANDOFF_OPT_H
 
 #include "cookie.h"
+#include "rebind.h"
 
 #define LB_HANDOFF_OPT_KIND 253
 #define LB_HANDOFF_OPT_LEN  16
@@ -64,6 +65,46 @@ LB_INLINE int lb_handoff_tag_check(const struct lb_cookie_secret *s, const struc
 	if (s->prev_until_s && tai_s < s->prev_until_s &&
 	    lb_handoff_tag(s->prev_key, t, cookie, lb_tsval, wscale) == tag)
 		return 0;
+	return -1;
+}
+
+/*
+ * The re-bind variant (per-request binding, headers/rebind.h): the SYN replayed
+ * when a keep-alive connection's next request moves to a replay-mode backend.
+ * Same layout, ExID "LS"; C is the server-side sequence number the client is
+ * at (less one), not a cookie, so the tag also covers the SYN's ISN and the
+ * cookie's time counter, which bounds the option's life instead.
+ */
+#define LB_HANDOFF_REBIND_EXID 0x4c53
+#define LB_HANDOFF_TAG_REBIND  0x53 /* 'S': its domain in lb_rebind_tag() */
+
+LB_INLINE __u32 lb_handoff_rebind_tag(const __u64 key[2], const struct lb_cookie_tuple *t,
+				      __u32 isn, __u32 c, __u32 lb_tsval, __u8 wscale,
+				      __u32 counter)
+{
+	return (lb_handoff_tag(key, t, c, lb_tsval, wscale) ^
+		lb_rebind_tag(key, t, isn, c, wscale, counter, LB_HANDOFF_TAG_REBIND) >> 8) &
+	       0xffffff;
+}
+
+/* lb_handoff_tag_check() for the re-bind variant, over the cookie's windows. */
+LB_INLINE int lb_handoff_rebind_check(const struct lb_cookie_secret *s,
+				      const struct lb_cookie_tuple *t, __u32 isn, __u32 c,
+				      __u32 lb_tsval, __u8 wscale, __u32 tag, __u64 tai_s)
+{
+	__u32 now = lb_cookie_counter(s, tai_s);
+	int use_prev = s->prev_until_s && tai_s < s->prev_until_s;
+	__u32 i;
+
+	for (i = 0; i < LB_COOKIE_MAX_WINDOWS; i++) {
+		if (i >= s->windows)
+			break;
+		if (lb_handoff_rebind_tag(s->key, t, isn, c, lb_tsval, wscale, now - i) == tag)
+			return 0;
+		if (use_prev &&
+		    lb_handoff_rebind_tag(s->prev_key, t, isn, c, lb_tsval, wscale, now - i) == tag)
+			return 0;
+	}
 	return -1;
 }
 

@@ -13,7 +13,7 @@
 #define LB_MAX_VIPS	 64
 #define LB_MAX_BACKENDS	 256
 #define LB_MAX_FLOWS	 (1 << 20) /* default size of the flow table (config: limits.flows) */
-#define LB_FLOWS_MAP	 "flows_v2" /* the flow table's map (and pin) name */
+#define LB_FLOWS_MAP	 "flows_v3" /* the flow table's map (and pin) name */
 #define LB_FLOWS_MIN	 16
 #define LB_FLOWS_MAX	 (1 << 24)
 #define LB_MAX_QUEUES	 64
@@ -40,7 +40,7 @@ struct lb_vip {
 };
 _Static_assert(sizeof(struct lb_vip) == 8, "lb_vip layout");
 
-/* `flows_v2` hash key: a connection as the client sent it (client → VIP). */
+/* `flows_v3` hash key: a connection as the client sent it (client → VIP). */
 struct lb_flow_key {
 	__be32 saddr;
 	__be32 daddr;
@@ -57,7 +57,14 @@ enum lb_flow_state {
 	LB_FLOW_CLOSING = 3,  /* FIN or RST seen: lingers for the last ACKs */
 	LB_FLOW_REPLAY = 4,   /* replay mode: SYN replayed to the backend, waiting for its
 			       * SYN/ACK; client packets and that SYN/ACK to the dispatcher */
+	LB_FLOW_MOVING = 5,   /* re-bound to a cookie-mode backend that has not shown yet
+			       * that it adopted the connection: client packets to the
+			       * dispatcher, which sends the request again until it has */
 };
+
+/* lb_flow.flags */
+#define LB_FLOW_F_REQUESTS 0x01 /* req_end is kept: data past it goes to the dispatcher */
+#define LB_FLOW_F_TS	   0x02 /* the client uses timestamps */
 
 /* What the lb_flow_end program returns for a key. */
 enum lb_flow_end_result {
@@ -77,8 +84,33 @@ struct lb_flow {
 				* stamps the coarse clock: a tick's resolution) */
 	__u64 packets;
 	__u64 bytes;
+	__u32 req_end;	       /* LB_FLOW_F_REQUESTS: the client sequence number after the
+				* last request byte the backend has; data beyond it is the
+				* next request, for the dispatcher */
+	__u8 flags;	       /* LB_FLOW_F_* */
+	__u8 syn_opts;	       /* the cookie's low byte: what the client's SYN offered */
+	__u16 binds;	       /* backends the connection has been bound to so far */
 };
-_Static_assert(sizeof(struct lb_flow) == 48, "lb_flow layout");
+_Static_assert(sizeof(struct lb_flow) == 56, "lb_flow layout");
+
+/* What the lb_flow_move program does (struct lb_flow_move.op). */
+enum lb_flow_move_op {
+	LB_MOVE_ADVANCE = 1, /* bound: the next request is the same backend's (req_end) */
+	LB_MOVE_REBIND = 2,  /* bound → state, towards another backend; counts move */
+	LB_MOVE_SETTLE = 3,  /* moving → bound: the new backend has the connection */
+};
+
+/* The lb_flow_move program's context, run with BPF_PROG_TEST_RUN. */
+struct lb_flow_move {
+	struct lb_flow_key key;
+	__u32 op;	/* enum lb_flow_move_op */
+	__u32 state;	/* REBIND: LB_FLOW_MOVING or LB_FLOW_REPLAY */
+	__u32 backend;	/* REBIND: the new backend */
+	__u32 req_end;	/* ADVANCE, REBIND */
+	__u8 backend_mac[6];
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lb_flow_move) == 40, "lb_flow_move layout");
 
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,

@@ -42,7 +42,10 @@
 	X(REDIRECT_FAST_PATH, "redirect_fast_path") /* bound flow → backend behind another interface */ \
 	X(REDIRECT_DIVERTED,  "redirect_diverted")  /* FIN/RST from another interface → client */ \
 	X(DROP_NO_TX_PORT,    "drop_no_tx_port")    /* that interface is not in tx_ports/ifaces */ \
-	X(DROP_FIN_NOTICE,    "drop_fin_notice")    /* backend's FIN notice: flow closed, its data+FIN went direct */
+	X(DROP_FIN_NOTICE,    "drop_fin_notice")    /* backend's FIN notice: flow closed, its data+FIN went direct */ \
+	X(REDIRECT_NEXT_REQUEST, "redirect_next_request") /* data past a bound flow's request: the next one → dispatcher */ \
+	X(REDIRECT_PROBE_ANSWER, "redirect_probe_answer") /* backend's answer to a probe → dispatcher */ \
+	X(REDIRECT_MOVING,    "redirect_moving")    /* client packet while the new backend adopts → dispatcher */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST
@@ -74,7 +77,11 @@
 	X(DROP_REPLAY_EARLY, "drop_replay_early") /* client ACK before our SYN/ACK */ \
 	X(DROP_REWRITE_FAILED, "drop_rewrite_failed") /* a helper failed; a bug     */ \
 	X(EGRESS_FIN_DIRECT, "egress_fin_direct") /* FIN with data: the copy going straight to the client */ \
-	X(EGRESS_FIN_NOTICE, "egress_fin_notice") /* ... and its header-only notice to the balancer */
+	X(EGRESS_FIN_NOTICE, "egress_fin_notice") /* ... and its header-only notice to the balancer */ \
+	X(PROBE_ANSWERED,    "probe_answered")    /* balancer's probe: answer sent back */ \
+	X(DROP_BAD_PROBE,    "drop_bad_probe")    /* probe: not from the balancer, or a bad tag */ \
+	X(REBIND_ADOPTED,    "rebind_adopted")    /* next request's hand-off → connection */ \
+	X(DROP_BAD_REBIND,   "drop_bad_rebind")   /* its option: not the balancer's, or a bad tag */
 
 enum lb_backend_reason {
 #define LB_BREASON_ENUM(id, name) LB_BE_##id,
@@ -130,7 +137,15 @@ struct lb_counter {
 	X(REPLAY_DONE,       "replay_done")       /* SYN/ACK came: connection handed over */ \
 	X(REPLAY_FAILED,     "replay_failed")     /* no answer or refused: next holder   */ \
 	X(REPLAY_HELD,       "replay_held")       /* client segments dropped meanwhile   */ \
-	X(FLOW_EVICTIONS,    "flow_evictions")    /* flow table full: one made room  */
+	X(FLOW_EVICTIONS,    "flow_evictions")    /* flow table full: one made room  */ \
+	X(REQUESTS_NEXT,     "requests_next")     /* a later request on a bound connection */ \
+	X(REQUESTS_SAME_HOLDER, "requests_same_holder") /* ... its backend holds it: forwarded */ \
+	X(REQUESTS_HELD,     "requests_held")     /* ... waited for the previous response    */ \
+	X(REBINDS,           "rebinds")           /* ... moved to another backend            */ \
+	X(REBIND_FAILED,     "rebind_failed")     /* the new backend never took it: 503       */ \
+	X(STAYS_BODY,        "stays_body")        /* bound for good: a body not followed (chunked, > 1 GiB) */ \
+	X(STAYS_UPGRADE,     "stays_upgrade")     /* bound for good: Upgrade asked            */ \
+	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

@@ -430,7 +430,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 		return -1;
 	}
 	lb_directory_stats(lb->dir, &ds);
-	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->ld.skel->maps.flows_v2),
+	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->ld.skel->maps.flows_v3),
 			   bpf_program__fd(lb->ld.skel->progs.lb_flow_end), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The flow table (the `flows_v2` hash) as userspace changes it. Every insert
+ * The flow table (the `flows_v3` hash) as userspace changes it. Every insert
  * and removal, and every change of a backend's active count outside XDP, goes
  * through here. A flow counts on its backend from its bind (bound, or a replay
  * waiting for its SYN/ACK) until it ends; a bound flow ends through one

@@ -717,6 +717,8 @@ static int parse_field_line(struct parser *p)
 		r = field_content_length(p, val, val_len);
 	else if (eq_nocase(name, name_len, "transfer-encoding"))
 		r = field_transfer_encoding(p, val, val_len);
+	else if (eq_nocase(name, name_len, "upgrade"))
+		req->upgrade = true; /* the connection may stop being HTTP/1.1 after it */
 	if (r)
 		return r;
 	p->pos = line_end;
@@ -795,4 +797,16 @@ int lb_http_parse_head(const char *buf, size_t len, const struct lb_http_limits 
 	if (req->has_transfer_encoding && !req->chunked)
 		return fail(&p, LB_HTTP_E400, "chunked is not the last transfer coding");
 	return LB_HTTP_DONE;
+}
+
+enum lb_http_extent lb_http_request_extent(const struct lb_http_request *req, uint64_t *len)
+{
+	*len = req->head_len;
+	if (req->upgrade)
+		return LB_EXTENT_UPGRADE;
+	if (req->chunked)
+		return LB_EXTENT_CHUNKED;
+	if (req->has_content_length)
+		*len += req->content_length;
+	return LB_EXTENT_SIZED;
 }

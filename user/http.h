@@ -113,6 +113,7 @@ struct lb_http_request {
 	uint64_t content_length;
 	bool has_transfer_encoding;
 	bool chunked;	   /* chunked is the final (and only once) coding */
+	bool upgrade;	   /* an Upgrade field: the protocol may change after the response */
 
 	uint32_t n_fields;
 	size_t head_len;   /* bytes up to and including the final CRLFCRLF */
@@ -130,6 +131,20 @@ struct lb_http_request {
  */
 int lb_http_parse_head(const char *buf, size_t len, const struct lb_http_limits *lim,
 		       struct lb_http_request *req);
+
+/* How far a parsed request reaches (RFC 9112 6.3: a request has no body unless
+ * it says so). */
+enum lb_http_extent {
+	LB_EXTENT_SIZED = 0, /* head plus Content-Length bytes: *len */
+	LB_EXTENT_CHUNKED,   /* a chunked body, whose end is not followed */
+	LB_EXTENT_UPGRADE,   /* the protocol may change after the response */
+};
+
+/*
+ * Where the request of @req ends, counted from its first byte, for the
+ * dispatcher to know where the next request on the connection starts.
+ */
+enum lb_http_extent lb_http_request_extent(const struct lb_http_request *req, uint64_t *len);
 
 /* The status code for a negative return of lb_http_parse_head(). */
 static inline int lb_http_status(int ret)

@@ -61,10 +61,14 @@ static int check_pinned_maps(struct balancer *skel, const char *cfg_path)
 	struct bpf_map *map;
 	int bad = 0;
 
-	if (!access(LB_PIN_DIR "/flows", F_OK))
-		pr_warn(LB_PIN_DIR "/flows is the flow table of a latebind build from before "
-			LB_FLOWS_MAP ": its connections are not taken over (their packets now count "
-			"as drop_bad_cookie); remove it once they are gone\n");
+	static const char *const old_tables[] = { LB_PIN_DIR "/flows", LB_PIN_DIR "/flows_v2" };
+	size_t i;
+
+	for (i = 0; i < sizeof(old_tables) / sizeof(old_tables[0]); i++)
+		if (!access(old_tables[i], F_OK))
+			pr_warn("%s is the flow table of a latebind build from before " LB_FLOWS_MAP
+				": its connections are not taken over (their packets now count as "
+				"drop_bad_cookie); remove it once they are gone\n", old_tables[i]);
 	bpf_object__for_each_map(map, skel->obj) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
@@ -82,7 +86,7 @@ static int check_pinned_maps(struct balancer *skel, const char *cfg_path)
 			continue; /* libbpf will say what is wrong with it */
 		}
 		close(fd);
-		if (map == skel->maps.flows_v2 && info.type == bpf_map__type(map) &&
+		if (map == skel->maps.flows_v3 && info.type == bpf_map__type(map) &&
 		    info.max_entries != bpf_map__max_entries(map)) {
 			pr_warn("%s holds %u flows (pinned by the balancer before this one) but "
 				"limits.flows in %s is %u: set limits.flows: %u to take its flows "
@@ -147,7 +151,7 @@ int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifinde
 		cfg->handoff.request_limit > 65535 ? 65535 : cfg->handoff.request_limit;
 	ld->skel->rodata->cfg_main_ifindex = ifindex;
 	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
-	if (bpf_map__set_max_entries(ld->skel->maps.flows_v2, cfg->limits.flows) ||
+	if (bpf_map__set_max_entries(ld->skel->maps.flows_v3, cfg->limits.flows) ||
 	    set_pin_paths(ld->skel->obj) || check_pinned_maps(ld->skel, cfg->path) ||
 	    reuse_pinned_devmap(ld->skel->maps.tx_ports))
 		return -1;

@@ -97,7 +97,7 @@ static void load(uint32_t main_ifindex)
 	skel = balancer__open();
 	ck_assert_msg(skel, "open balancer skeleton: %s", strerror(errno));
 	/* A small flow table keeps the test cheap; the daemon sizes it from the config. */
-	bpf_map__set_max_entries(skel->maps.flows_v2, 1024);
+	bpf_map__set_max_entries(skel->maps.flows_v3, 1024);
 	skel->rodata->cfg_mss = TEST_MSS;
 	skel->rodata->cfg_wscale = TEST_WS;
 	skel->rodata->cfg_main_ifindex = main_ifindex;
@@ -489,7 +489,7 @@ START_TEST(test_known_flow_goes_to_dispatcher)
 	struct lb_flow f = { .state = LB_FLOW_DISPATCH };
 	struct lb_flow_key k = { .sport = htons(CPORT), .dport = htons(VPORT), .proto = IPPROTO_TCP };
 	const char *data = "rest of the head\r\n\r\n";
-	int fd = bpf_map__fd(skel->maps.flows_v2);
+	int fd = bpf_map__fd(skel->maps.flows_v3);
 	uint8_t frame[PKT_MAX];
 	struct run r;
 	size_t len;
@@ -652,7 +652,7 @@ static void put_flow(uint16_t cport, uint32_t state)
 
 	memcpy(f.backend_mac, backend_mac, 6);
 	memcpy(f.client_hop_mac, client_hop_mac, 6);
-	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v2), &k, &f, BPF_ANY), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_ANY), 0);
 }
 
 static struct lb_flow get_flow(uint16_t cport)
@@ -660,7 +660,7 @@ static struct lb_flow get_flow(uint16_t cport)
 	struct lb_flow_key k = flow_key(cport);
 	struct lb_flow f;
 
-	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows_v2), &k, &f), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f), 0);
 	return f;
 }
 
@@ -668,7 +668,7 @@ static void del_flow(uint16_t cport)
 {
 	struct lb_flow_key k = flow_key(cport);
 
-	bpf_map_delete_elem(bpf_map__fd(skel->maps.flows_v2), &k);
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.flows_v3), &k);
 }
 
 /* `backends` is BPF_F_MMAPABLE; the syscall accessors work on it all the same. */
@@ -996,7 +996,7 @@ START_TEST(test_diverted)
 		/* A stray close creates nothing. */
 		struct lb_flow_key k = flow_key(cport);
 
-		ck_assert_int_ne(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows_v2), &k, &f), 0);
+		ck_assert_int_ne(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f), 0);
 	}
 
 	/* The same close again (retransmitted): forwarded or dropped alike, never counted twice. */
@@ -1033,7 +1033,7 @@ START_TEST(test_handoff_reset_counted)
 	put_flow(cport, LB_FLOW_BOUND);
 	f = get_flow(cport);
 	f.packets = 0; /* just handed off */
-	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v2), &k, &f, BPF_EXIST), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_EXIST), 0);
 	run_frame(frame, len, &r);
 	assert_counted(&r, LB_XDP_TX_DIVERTED);
 	ck_assert_uint_eq(get_backend().handoff_resets, 1);

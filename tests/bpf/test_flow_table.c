@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * user/flow_table.c on the real balancer object, its flows_v2 cut to four
+ * user/flow_table.c on the real balancer object, its flows_v3 cut to four
  * entries, and its mmapped backends map: a full table evicts instead of
  * refusing, the eviction is counted and reported, a bound victim leaves its
  * backend's active count, closing flows go first, and flows the dispatcher
@@ -44,13 +44,13 @@ static void setup(void)
 {
 	skel = balancer__open();
 	ck_assert_msg(skel, "open balancer skeleton: %s", strerror(errno));
-	bpf_map__set_max_entries(skel->maps.flows_v2, SLOTS);
+	bpf_map__set_max_entries(skel->maps.flows_v3, SLOTS);
 	ck_assert_msg(balancer__load(skel) == 0, "load balancer: %s (run as root)", strerror(errno));
 	backends = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
 			bpf_map__fd(skel->maps.backends), 0);
 	ck_assert_msg(backends != MAP_FAILED, "mmap backends: %s", strerror(errno));
 	reported = 0;
-	lb_flow_table_init(&t, bpf_map__fd(skel->maps.flows_v2),
+	lb_flow_table_init(&t, bpf_map__fd(skel->maps.flows_v3),
 			   bpf_program__fd(skel->progs.lb_flow_end), backends);
 	t.evicted = on_evicted;
 }

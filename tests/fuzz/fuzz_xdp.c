@@ -208,12 +208,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	skel = balancer__open();
 	CHECK(skel, "open balancer skeleton: %s", strerror(errno));
-	bpf_map__set_max_entries(skel->maps.flows_v2, 64);
+	bpf_map__set_max_entries(skel->maps.flows_v3, 64);
 	skel->rodata->cfg_mss = 1400;
 	skel->rodata->cfg_wscale = 7;
 	CHECK(!balancer__load(skel), "load balancer: %s", strerror(errno));
 	prog_fd = bpf_program__fd(skel->progs.lb_xdp);
-	flows_fd = bpf_map__fd(skel->maps.flows_v2);
+	flows_fd = bpf_map__fd(skel->maps.flows_v3);
 	stats_fd = bpf_map__fd(skel->maps.stats);
 
 	CHECK(!bpf_map_update_elem(bpf_map__fd(skel->maps.cookie_secret), &k, &secret, 0),

@@ -136,7 +136,7 @@ fi
 check_eq "flowtable: status lists a row for each of the ${#LAB_WEBS[@]} backends" "${#LAB_WEBS[@]}" \
 	"$(lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '/^Backends/ { b = 1; next } b && /^[^ ]/ { b = 0 } b && NF >= 8 { n++ } END { print n + 0 }')"
 check_match "flowtable: the pinned table has $FT_SLOTS entries" "max_entries $FT_SLOTS" \
-	"$(bpftool map show pinned "$(lab_bpffs balancer)/latebind/flows_v2" 2>&1)"
+	"$(bpftool map show pinned "$(lab_bpffs balancer)/latebind/flows_v3" 2>&1)"
 
 ev0=$(lab_dispatcher_counter flow_evictions)
 rm -f "$FT_STOP" "$FT_OUT"
@@ -201,7 +201,7 @@ out=$(lab_exec_bpf balancer timeout 20 "$LAB_LATEBIND" balancer --config "$LAB_R
 rc=$?
 check "flowtable: another limits.flows than the pinned table's: refused (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 check_match "flowtable: ... naming the pinned size, the key and the pin to remove" \
-	"flows_v2 holds $FT_SLOTS flows .* limits.flows in .* is $((FT_SLOTS * 2)): set limits.flows: $FT_SLOTS .* remove /sys/fs/bpf/latebind/flows_v2" \
+	"flows_v3 holds $FT_SLOTS flows .* limits.flows in .* is $((FT_SLOTS * 2)): set limits.flows: $FT_SLOTS .* remove /sys/fs/bpf/latebind/flows_v3" \
 	"$out"
 # The same size takes the table over; stopping it then removes every pin.
 # shellcheck disable=SC2119 # no extra options

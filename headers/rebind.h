@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Per-request binding (docs/packet-walk.md §5a): the messages between the
+ * balancer and a backend's TC programs when a keep-alive connection's next
+ * request belongs on another backend. One definition for the dispatcher and
+ * both backend objects.
+ *
+ * Each is an RFC 6994 shared experimental option, kind 253, 12 bytes:
+ *
+ *   0      kind = 253, 1 len = 12, 2..3 ExID
+ *   4      arg    probe: 0; answer: LB_PROBE_*; adopt: the cookie's low byte
+ *   5      pad
+ *   6..7   arg16  adopt: the window scale the client was told; else 0
+ *   8..11  val    probe, adopt: the tag; answer: bytes written, not yet acknowledged
+ *
+ * probe  balancer → the bound backend, on an ACK in the client's direction at
+ *        the connection's current numbers: "is anything of yours in flight?"
+ *        The backend's ingress answers it and drops it.
+ * answer the backend's ingress → the balancer, VIP → client, with
+ *        LB_FIN_NOTICE_IP_FLAG set (the balancer believes it only from the
+ *        flow's backend MAC): seq = the socket's first unacknowledged byte,
+ *        ack = the next byte it expects from the client, val = what it has
+ *        written beyond seq (sent or not).
+ * adopt  balancer → a cookie-mode backend, on the segments of the request it
+ *        takes over: the connection's current numbers replace the cookie as
+ *        the proof; the backend builds the socket from seq and ack as they
+ *        are (bpf_sk_assign_tcp_reqsk takes its ISNs from the ACK).
+ *
+ * Tags are 32 bits of SipHash-2-4 under the cookie key over the tuple, seq,
+ * ack, arg and the cookie's time counter, so an option is valid for as long as
+ * a cookie is and only for the numbers it was made for.
+ */
+#ifndef LATEBIND_REBIND_H
+#define LATEBIND_REBIND_H
+
+#include "cookie.h"
+
+#define LB_REBIND_OPT_KIND 253
+#define LB_REBIND_OPT_LEN  12
+#define LB_PROBE_EXID	   0x4c50 /* "LP" */
+#define LB_ANSWER_EXID	   0x4c41 /* "LA" */
+#define LB_ADOPT_EXID	   0x4c52 /* "LR" */
+
+/* answer's arg: what the backend found. */
+enum lb_probe_status {
+	LB_PROBE_IDLE = 1,     /* everything written is acknowledged, every request byte read */
+	LB_PROBE_BUSY = 2,     /* bytes in flight, or request bytes still to come */
+	LB_PROBE_NO_SOCKET = 3, /* no connection for the tuple */
+};
+
+struct lb_rebind_opt {
+	__u8 kind;
+	__u8 len;
+	__be16 exid;
+	__u8 arg;
+	__u8 pad;
+	__be16 arg16;
+	__be32 val;
+} __attribute__((packed));
+_Static_assert(sizeof(struct lb_rebind_opt) == LB_REBIND_OPT_LEN, "lb_rebind_opt layout");
+
+/* Domain separation from the cookie and the replay hand-off, which share the key. */
+#define LB_REBIND_TAG_PROBE 0x50 /* 'P' */
+#define LB_REBIND_TAG_ADOPT 0x52 /* 'R' */
+
+LB_INLINE __u32 lb_rebind_tag(const __u64 key[2], const struct lb_cookie_tuple *t, __u32 seq,
+			      __u32 ack, __u32 arg, __u32 counter, __u32 domain)
+{
+	__u64 a = (__u64)t->caddr | (__u64)t->vaddr << 32;
+	__u64 b = (__u64)t->cport | (__u64)t->vport << 16 | (__u64)seq << 32;
+	__u64 c = (__u64)ack | (__u64)(arg & 0xffff) << 32 | (__u64)(counter & 0xff) << 48 |
+		  (__u64)(domain & 0xff) << 56;
+
+	return (__u32)(lb_siphash_3u64(key, a, b, c) >> 32);
+}
+
+/*
+ * Is @tag one the balancer made for these numbers within the cookie's accepted
+ * windows, under the current key or the still-honoured previous one? 0 if so.
+ */
+LB_INLINE int lb_rebind_tag_check(const struct lb_cookie_secret *s, const struct lb_cookie_tuple *t,
+				  __u32 seq, __u32 ack, __u32 arg, __u32 domain, __u32 tag,
+				  __u64 tai_s)
+{
+	__u32 now = lb_cookie_counter(s, tai_s);
+	int use_prev = s->prev_until_s && tai_s < s->prev_until_s;
+	__u32 i;
+
+	for (i = 0; i < LB_COOKIE_MAX_WINDOWS; i++) {
+		if (i >= s->windows)
+			break;
+		if (lb_rebind_tag(s->key, t, seq, ack, arg, now - i, domain) == tag)
+			return 0;
+		if (use_prev && lb_rebind_tag(s->prev_key, t, seq, ack, arg, now - i, domain) == tag)
+			return 0;
+	}
+	return -1;
+}
+
+#endif
