@@ -531,6 +531,8 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		if (f->state != LB_FLOW_BOUND)
 			return LB_FLOW_END_NOT_BOUND;
 		f->req_end = ctx->req_end;
+		f->srv_seq = ctx->srv_seq;
+		f->flags = ctx->flags;
 		return LB_FLOW_END_ENDED;
 	case LB_MOVE_SETTLE:
 		return __sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND) ==
@@ -558,6 +560,8 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		f->backend = idx;
 		__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
 		f->req_end = ctx->req_end;
+		f->srv_seq = ctx->srv_seq;
+		f->flags = ctx->flags;
 		f->binds++;
 		return LB_FLOW_END_ENDED;
 	}

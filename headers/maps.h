@@ -90,8 +90,11 @@ struct lb_flow {
 	__u8 flags;	       /* LB_FLOW_F_* */
 	__u8 syn_opts;	       /* the cookie's low byte: what the client's SYN offered */
 	__u16 binds;	       /* backends the connection has been bound to so far */
+	__u32 srv_seq;	       /* LB_FLOW_F_REQUESTS: the server's sequence number when its
+				* latest request was sent; its answer must move past it */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct lb_flow) == 56, "lb_flow layout");
+_Static_assert(sizeof(struct lb_flow) == 64, "lb_flow layout");
 
 /* What the lb_flow_move program does (struct lb_flow_move.op). */
 enum lb_flow_move_op {
@@ -107,10 +110,12 @@ struct lb_flow_move {
 	__u32 state;	/* REBIND: LB_FLOW_MOVING or LB_FLOW_REPLAY */
 	__u32 backend;	/* REBIND: the new backend */
 	__u32 req_end;	/* ADVANCE, REBIND */
+	__u32 srv_seq;	/* ADVANCE, REBIND */
 	__u8 backend_mac[6];
-	__u8 pad[2];
+	__u8 flags;	/* ADVANCE, REBIND: the flow's LB_FLOW_F_* from now on */
+	__u8 pad[5];
 };
-_Static_assert(sizeof(struct lb_flow_move) == 40, "lb_flow_move layout");
+_Static_assert(sizeof(struct lb_flow_move) == 48, "lb_flow_move layout");
 
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,

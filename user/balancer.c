@@ -431,7 +431,8 @@ static int start_dispatcher(struct lb_daemon *lb)
 	}
 	lb_directory_stats(lb->dir, &ds);
 	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->ld.skel->maps.flows_v3),
-			   bpf_program__fd(lb->ld.skel->progs.lb_flow_end), lb->ld.backends);
+			   bpf_program__fd(lb->ld.skel->progs.lb_flow_end),
+			   bpf_program__fd(lb->ld.skel->progs.lb_flow_move), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;
 	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->ld.skel->maps.xsks));

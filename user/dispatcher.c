@@ -20,6 +20,23 @@
  *   REPLYING: our reply + FIN sent, retransmitted until the client acknowledges
  *             it and sends its FIN, which we acknowledge ─► LINGER
  *   LINGER: kept briefly to acknowledge a retransmitted FIN, then gone
+ *
+ * Per-request binding: XDP sends up the data of a bound connection past the
+ * end of the requests its backend has (the flow's req_end), and that becomes a
+ * connection record of its own ("later"), collected the same way but never
+ * acknowledged by us (the backend owns the sequence space):
+ *   COLLECTING ─ the bound backend holds it ─► forwarded, req_end moved (gone)
+ *       │       └ another holder, or our own answer ─► PROBING
+ *   PROBING: the bound backend is asked what it has in flight until it has
+ *            nothing (pipelined requests wait here for the responses before
+ *            them); then its socket is reset at its own numbers, and the
+ *            request goes to the new holder at the connection's numbers:
+ *            cookie mode ─► MOVING, replay mode ─► REPLAYING; or our reply
+ *            ─► REPLYING. A backend busy for LB_HOLD_MAX_MS keeps the request.
+ *   MOVING: the new backend has the request but has not shown that it made a
+ *           socket from it; client segments come here and the request is sent
+ *           again (with its proof) until the client acknowledges the new
+ *           backend's bytes, or XDP sees the backend send something ─► gone
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,8 +72,21 @@
  */
 #define LB_REPLAY_RTO_MS     100
 #define LB_REPLAY_TRIES	     3
+/*
+ * Per-request binding. A probe's answer takes a LAN round trip: asked again
+ * after 2 ms, backing off to 64 ms, while the backend is busy; one still busy
+ * after 5 s keeps the request. A new cookie-mode backend that shows no sign of
+ * the connection gets the request again at 100, 200, 400, 800 ms, then 503.
+ */
+#define LB_PROBE_RTO_MS	     2
+#define LB_PROBE_MAX_MS	     64
+#define LB_HOLD_MAX_MS	     5000
+#define LB_ADOPT_RTO_MS	     100
+#define LB_ADOPT_TRIES	     5
+#define LB_BODY_FOLLOWED     (1u << 30) /* a request end this far is followed; beyond, it stays */
+#define LB_NO_BACKEND	     UINT32_MAX
 
-enum conn_state { COLLECTING, REPLYING, LINGER, REPLAYING };
+enum conn_state { COLLECTING, REPLYING, LINGER, REPLAYING, PROBING, MOVING };
 
 struct lb_conn {
 	struct lb_flow_key key;
@@ -87,8 +117,28 @@ struct lb_conn {
 	uint32_t tries;		     /* also: replayed SYNs sent */
 	bool reply_acked;
 	/* REPLAYING */
-	uint32_t backend;	     /* the holder the SYN was replayed to */
+	uint32_t backend;	     /* the holder the SYN was replayed to; also where it was
+				      * handed (cookie mode) or is moving to (MOVING) */
 	uint64_t tried[LB_MAX_BACKENDS / 64]; /* holders that failed this request */
+	/* The flow's per-request fields (what the hand-off writes) */
+	uint32_t req_len;	     /* this request's bytes, head and body; 0: not parsed yet */
+	uint8_t flow_flags;	     /* LB_FLOW_F_* */
+	uint8_t syn_opts;	     /* the cookie's low byte */
+	uint16_t binds;		     /* backends the connection has had */
+	/* A later request on a bound connection */
+	bool later;
+	bool retired;		     /* the previous backend's socket is gone */
+	bool held_counted;
+	uint32_t bound;		     /* the backend the connection is bound to */
+	uint32_t srv_prev;	     /* its sequence number when it got its latest request */
+	uint32_t client_ack;	     /* the client's latest ACK */
+	uint32_t chosen;	     /* PROBING: the new holder; LB_NO_BACKEND: our reply */
+	int reply_status;	     /* PROBING: the reply to send once the backend is idle */
+	const char *reply_why;
+	bool reply_head;
+	uint64_t hold_until_ms;	     /* PROBING: give up waiting for an idle backend */
+	uint64_t rebind_start_ns;
+	const struct lb_segment *fwd; /* LB_BIND_FORWARD's segment, during the call */
 };
 
 struct lb_dispatcher {
@@ -110,6 +160,7 @@ struct lb_dispatcher {
 	uint64_t flushed[LB_DISP_MAX];	/* as last written to the stats map */
 	struct lb_route_counts route_counts;
 	struct lb_histogram handoff_latency;
+	struct lb_histogram rebind_latency;
 	uint8_t frame[2048];
 };
 
@@ -205,6 +256,9 @@ static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_fl
 	else
 		d->newest = c->prev;
 	d->n_conns--;
+	/* A later request being collected or held: the flow is still its backend's. */
+	if (c->later && !c->retired && (c->state == COLLECTING || c->state == PROBING))
+		drop_flow = false;
 	if (drop_flow && d->flows)
 		lb_flow_remove(d->flows, &c->key, NULL);
 	free(c->buf);
@@ -247,8 +301,11 @@ static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, 
 	s.window = space > 0xffff ? 0xffff : space;
 	memcpy(s.dst_mac, c->client_mac, 6);
 	memcpy(s.src_mac, c->own_mac, 6);
+	/* Never below what the client has had (a backend's clock, mid-connection): PAWS. */
 	if (c->ts_ok && (int32_t)(s.tsval - c->ts_sent) > 0)
 		c->ts_sent = s.tsval;
+	else if (c->ts_ok)
+		s.tsval = c->ts_sent;
 	n = lb_segment_build(d->frame, sizeof(d->frame), &s);
 	if (!n || d->send(d->send_ctx, d->frame, n))
 		count(d, LB_DISP_TX_FULL);
@@ -256,7 +313,9 @@ static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, 
 
 static void conn_ack(struct lb_dispatcher *d, struct lb_conn *c)
 {
-	conn_send(d, c, c->cookie + 1, 0, NULL, 0);
+	/* A later request's bytes are not ours to acknowledge: the backend's sequence space. */
+	if (!c->later)
+		conn_send(d, c, c->cookie + 1, 0, NULL, 0);
 }
 
 /* Our reply and FIN, split to the client's MSS. */
@@ -294,9 +353,23 @@ static void conn_close(struct lb_dispatcher *d, struct lb_conn *c)
  * Answer the client ourselves and close: a complete HTTP/1.1 response with
  * Connection: close, then FIN. @head_only for HEAD requests (no body).
  */
+static void start_probe(struct lb_dispatcher *d, struct lb_conn *c);
+
 static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, const char *why,
 		       bool head_only)
 {
+	if (c->later && !c->retired) {
+		/* On a bound connection: once its backend has nothing in flight. */
+		c->reply_status = status;
+		c->reply_why = why;
+		c->reply_head = head_only;
+		c->chosen = LB_NO_BACKEND;
+		start_probe(d, c);
+		return;
+	}
+	/* From here on the flow's packets are ours. */
+	if (c->later && d->bind)
+		d->bind(d->bind_ctx, d, c, c->bound, LB_BIND_RELEASE);
 	c->reply_len = lb_reply_build(status, why, head_only, &c->reply);
 	if (!c->reply_len) {
 		send_rst(d, c);
@@ -350,14 +423,76 @@ static void note_chosen(struct lb_dispatcher *d, uint32_t backend)
 		__atomic_fetch_add(&d->maps.backends[backend].chosen, 1, __ATOMIC_RELAXED);
 }
 
-/* The connection now belongs to the hand-off, and so does its flow. */
+static void conn_link(struct lb_dispatcher *d, struct lb_conn *c);
+static void conn_parse(struct lb_dispatcher *d, struct lb_conn *c);
+
+/*
+ * Bytes past the request just handed over (pipelined requests that came with
+ * it): a "next" record of their own, bound where this one went. NULL when
+ * there are none, or no memory (the client sends them again).
+ */
+static struct lb_conn *carry_over(const struct lb_conn *c)
+{
+	struct lb_conn *n;
+	uint32_t i;
+
+	if (!c->req_len || c->held <= c->req_len || !(c->flow_flags & LB_FLOW_F_REQUESTS))
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n || conn_grow(n, c->held - c->req_len, c->cap)) {
+		if (n) {
+			free(n->buf);
+			free(n->have);
+		}
+		free(n);
+		return NULL;
+	}
+	n->key = c->key;
+	memcpy(n->client_mac, c->client_mac, 6);
+	memcpy(n->own_mac, c->own_mac, 6);
+	n->client_isn = c->client_isn + c->req_len;
+	n->cookie = c->cookie;
+	n->opts = c->opts;
+	n->ts_ok = c->ts_ok;
+	n->ts_recent = c->ts_recent;
+	n->ts_sent = c->ts_sent;
+	n->client_window = c->client_window;
+	n->client_ack = c->client_ack;
+	n->first_byte_ns = c->first_byte_ns;
+	for (i = c->req_len; i < c->held; i++) {
+		n->buf[i - c->req_len] = c->buf[i];
+		n->have[(i - c->req_len) / 8] |= 1u << ((i - c->req_len) % 8);
+	}
+	n->held = c->held - c->req_len;
+	n->state = COLLECTING;
+	n->later = true;
+	n->bound = c->backend;
+	n->srv_prev = c->cookie + 1;
+	n->flow_flags = c->flow_flags;
+	n->syn_opts = c->syn_opts;
+	n->binds = c->binds;
+	return n;
+}
+
+/*
+ * The connection now belongs to the hand-off, and so does its flow. Whatever
+ * came after the request carries on as the connection's next request.
+ */
 static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 {
 	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC);
+	struct lb_conn *n = carry_over(c);
 
-	if (c->first_byte_ns && now >= c->first_byte_ns)
+	if (c->later && c->rebind_start_ns && now >= c->rebind_start_ns)
+		lb_histogram_observe_ns(&d->rebind_latency, now - c->rebind_start_ns);
+	else if (!c->later && c->first_byte_ns && now >= c->first_byte_ns)
 		lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
 	conn_unlink(d, c, false);
+	if (n) {
+		n->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
+		conn_link(d, n);
+		conn_parse(d, n);
+	}
 }
 
 /* Replay mode: the SYN goes out and we wait for the backend's SYN/ACK. */
@@ -373,8 +508,6 @@ static void replay_start(struct lb_dispatcher *d, struct lb_conn *c, uint32_t ba
 	c->tries = 1;
 	c->deadline_ms = d->now_ms + LB_REPLAY_RTO_MS;
 }
-
-static void conn_parse(struct lb_dispatcher *d, struct lb_conn *c);
 
 /*
  * The replay to c->backend failed: undo it, remember the holder as tried and
@@ -417,6 +550,209 @@ static void replay_answer(struct lb_dispatcher *d, struct lb_conn *c, const stru
 	handed_off(d, c);
 }
 
+/* ---- per-request binding ------------------------------------------------------ */
+
+static int bind_step(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend,
+		     enum lb_bind_step step)
+{
+	return d->bind ? d->bind(d->bind_ctx, d, c, backend, step) : -1;
+}
+
+/* The flow's state now (0: none). */
+static uint32_t flow_state(struct lb_dispatcher *d, const struct lb_flow_key *k)
+{
+	struct lb_flow f;
+
+	if (!d->flows || d->flows->fd < 0 || bpf_map_lookup_elem(d->flows->fd, k, &f))
+		return 0;
+	return f.state;
+}
+
+/*
+ * Where this request ends, so the flow can send what follows it here. A body
+ * whose end is not followed (chunked, or over LB_BODY_FOLLOWED) or an Upgrade
+ * leaves the connection with the backend it goes to now, for good.
+ */
+static void note_extent(struct lb_dispatcher *d, struct lb_conn *c,
+			const struct lb_http_request *req)
+{
+	enum lb_http_extent e;
+	uint64_t len;
+
+	e = lb_http_request_extent(req, &len);
+	c->flow_flags = c->ts_ok ? LB_FLOW_F_TS : 0;
+	if (e == LB_EXTENT_SIZED && len <= LB_BODY_FOLLOWED) {
+		c->req_len = (uint32_t)len;
+		c->flow_flags |= LB_FLOW_F_REQUESTS;
+		return;
+	}
+	c->req_len = 0;
+	count(d, e == LB_EXTENT_UPGRADE ? LB_DISP_STAYS_UPGRADE : LB_DISP_STAYS_BODY);
+}
+
+static void probe_again(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	uint64_t wait = (uint64_t)LB_PROBE_RTO_MS << (c->tries < 6 ? c->tries : 6);
+
+	bind_step(d, c, c->bound, LB_BIND_PROBE);
+	c->tries++;
+	c->deadline_ms = d->now_ms + (wait < LB_PROBE_MAX_MS ? wait : LB_PROBE_MAX_MS);
+}
+
+/* Hold the request and ask the bound backend what it still has in flight. */
+static void start_probe(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	c->state = PROBING;
+	c->tries = 0;
+	c->hold_until_ms = d->now_ms + LB_HOLD_MAX_MS;
+	if (!c->rebind_start_ns)
+		c->rebind_start_ns = lb_clock_ns(CLOCK_MONOTONIC);
+	probe_again(d, c);
+}
+
+/* The bound backend stays (it holds the request, or will not go quiet): forward it there. */
+static void stay(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	c->backend = c->bound;
+	c->cookie = c->client_ack - 1;
+	if (bind_step(d, c, c->bound, LB_BIND_ADVANCE)) {
+		/* The connection ended meanwhile (a FIN, a reset): nothing left to serve. */
+		conn_unlink(d, c, false);
+		return;
+	}
+	handed_off(d, c);
+}
+
+static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s);
+static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
+			  const struct lb_flow_key *k);
+
+/* The old backend is retired: the request goes to its new holder at the current numbers. */
+static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend, bool head)
+{
+	c->binds++;
+	c->backend = backend;
+	if (d->cfg->backends[backend].handoff == LB_HANDOFF_REPLAY) {
+		replay_start(d, c, backend, head);
+		return;
+	}
+	if (bind_step(d, c, backend, LB_BIND_HANDOFF)) {
+		c->binds--;
+		conn_reply(d, c, 503, "the hand-off to the chosen backend is not available", head);
+		return;
+	}
+	c->state = MOVING;
+	c->tries = 1;
+	c->deadline_ms = d->now_ms + LB_ADOPT_RTO_MS;
+}
+
+/* The new backend has the connection. */
+static void rebind_done(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	count(d, LB_DISP_REBINDS);
+	handed_off(d, c);
+}
+
+/*
+ * The bound backend's answer to our probe (headers/rebind.h), in the client's
+ * numbers: seq its first unacknowledged byte, ack the next byte it expects.
+ * Idle means everything it wrote is acknowledged, it has read every request
+ * byte, and it wrote since its latest request (an answer that has not begun
+ * is not an answer that has ended).
+ */
+static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	uint8_t status = s->rebind.arg;
+
+	pr_debug("probe answer from %s: status %u, seq %u (request given at %u), ack %u "
+		 "(request end %u), %u bytes unacknowledged\n", d->cfg->backends[c->bound].name,
+		 status, s->seq, c->srv_prev, s->ack, c->client_isn + 1, be32toh(s->rebind.val));
+	if (status == LB_PROBE_IDLE &&
+	    (s->seq == c->srv_prev || s->ack != c->client_isn + 1))
+		status = LB_PROBE_BUSY;
+	if (status == LB_PROBE_BUSY) {
+		if (!c->held_counted)
+			count(d, LB_DISP_REQUESTS_HELD);
+		c->held_counted = true;
+		return; /* the timer asks again */
+	}
+	if (status == LB_PROBE_IDLE) {
+		c->cookie = s->seq - 1;
+		bind_step(d, c, c->bound, LB_BIND_RETIRE);
+	} else if (status != LB_PROBE_NO_SOCKET) {
+		return;
+	}
+	/* No socket: the backend let go itself; the client's view of the server stands. */
+	c->retired = true;
+	if (c->chosen == LB_NO_BACKEND)
+		conn_reply(d, c, c->reply_status, c->reply_why, c->reply_head);
+	else
+		bind_new(d, c, c->chosen, c->reply_head);
+}
+
+/*
+ * A client segment while a new cookie-mode backend takes the connection over.
+ * An ACK past the server's side of the hand-off acknowledges the new backend's
+ * bytes: it has the socket, the flow goes to the fast path and this segment on
+ * to it. More of the request is stored and the request sent again.
+ */
+static void moving_segment(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	if ((s->flags & LB_TH_ACK) && (int32_t)(s->ack - (c->cookie + 1)) > 0) {
+		uint32_t end = c->client_isn + 1 + (c->req_len ? c->req_len : c->held);
+		struct lb_flow_key k = c->key;
+
+		if (bind_step(d, c, c->backend, LB_BIND_SETTLE))
+			return;
+		/* Data past this request is the next one (with the ACK, as clients send it). */
+		if (s->len && (int32_t)(s->seq + s->len - end) > 0 && (c->flow_flags & LB_FLOW_F_REQUESTS)) {
+			rebind_done(d, c);
+			later_request(d, s, &k);
+			return;
+		}
+		c->fwd = s;
+		bind_step(d, c, c->backend, LB_BIND_FORWARD);
+		c->fwd = NULL;
+		rebind_done(d, c);
+		return;
+	}
+	if (conn_store(d, c, s))
+		bind_step(d, c, c->backend, LB_BIND_ADOPT_RESEND);
+}
+
+/*
+ * A later request is routed (@chosen), or answered by us: the same backend
+ * keeps it; another one gets it once the bound one is idle.
+ */
+static void later_bind(struct lb_dispatcher *d, struct lb_conn *c, uint32_t chosen, bool head)
+{
+	if (!c->retired && chosen == c->bound) {
+		count(d, LB_DISP_REQUESTS_SAME_HOLDER);
+		stay(d, c);
+		return;
+	}
+	c->reply_head = head;
+	if (c->retired) {
+		bind_new(d, c, chosen, head);
+		return;
+	}
+	c->chosen = chosen;
+	c->reply_status = 0;
+	start_probe(d, c);
+}
+
+/* Is @backend among the route's holders, up and taking requests? */
+static bool holds(const struct lb_route_match *m, const struct lb_backend_view *view,
+		  uint32_t backend)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_holders; i++)
+		if (m->holders[i] == backend)
+			return view[backend].state == LB_BACKEND_UP && view[backend].weight;
+	return false;
+}
+
 /* The head is complete (or broken): decide. */
 static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 			const struct lb_http_request *req)
@@ -426,6 +762,9 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 	char path[4096];
 	bool head = ret == LB_HTTP_DONE && req->method_id == LB_METHOD_HEAD;
 	int plen, chosen;
+
+	if (c->later && !c->retired)
+		count(d, LB_DISP_REQUESTS_NEXT);
 
 	if (ret != LB_HTTP_DONE) {
 		pr_debug("request rejected (%d): %s\n", lb_http_status(ret),
@@ -445,7 +784,13 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		return;
 	}
 	read_backends(d, c, view, d->cfg->n_backends);
-	chosen = lb_select_backend(m.holders, m.n_holders, view, d->cfg->n_backends, &d->rr);
+	note_extent(d, c, req);
+	/* A later request stays where it is when it can: no move is cheaper. */
+	if (c->later && !c->retired && holds(&m, view, c->bound))
+		chosen = (int)c->bound;
+	else
+		chosen = lb_select_backend(m.holders, m.n_holders, view, d->cfg->n_backends,
+					   &d->rr);
 	if (chosen < 0) {
 		conn_reply(d, c, 503, "no holder of this resource is up", head);
 		return;
@@ -456,6 +801,11 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
+	if (c->later) {
+		later_bind(d, c, (uint32_t)chosen, head);
+		return;
+	}
+	c->backend = (uint32_t)chosen;
 	if (d->cfg->backends[chosen].handoff == LB_HANDOFF_REPLAY) {
 		replay_start(d, c, chosen, head);
 		return;
@@ -541,20 +891,43 @@ static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct 
 
 /* ---- segments -------------------------------------------------------------- */
 
+/* Into the hash and at the young end of the age list. */
+static void conn_link(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	uint32_t h = key_hash(&c->key);
+
+	c->hnext = d->buckets[h];
+	d->buckets[h] = c;
+	c->prev = d->newest;
+	c->next = NULL;
+	if (d->newest)
+		d->newest->next = c;
+	else
+		d->oldest = c;
+	d->newest = c;
+	d->n_conns++;
+}
+
+/* Room for one more record under the cap: the oldest is the likeliest to be a slow or abandoned client. */
+static void make_room(struct lb_dispatcher *d)
+{
+	if (d->n_conns < d->max_conns || !d->oldest)
+		return;
+	count(d, LB_DISP_CONNS_EVICTED);
+	/* A later request's record has nothing of ours on the wire: it just goes. */
+	if (!d->oldest->later)
+		send_rst(d, d->oldest);
+	conn_free(d, d->oldest);
+}
+
 static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment *s,
 				const struct lb_cookie_opts *o)
 {
 	struct lb_conn *c = calloc(1, sizeof(*c));
-	uint32_t h;
 
 	if (!c)
 		return NULL;
-	if (d->n_conns >= d->max_conns && d->oldest) {
-		/* The oldest is the likeliest to be a slow or abandoned client. */
-		count(d, LB_DISP_CONNS_EVICTED);
-		send_rst(d, d->oldest);
-		conn_free(d, d->oldest);
-	}
+	make_room(d);
 	c->key = lb_segment_flow_key(s);
 	memcpy(c->client_mac, s->src_mac, 6);
 	memcpy(c->own_mac, s->dst_mac, 6);
@@ -567,17 +940,9 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	c->client_window = s->window;
 	c->state = COLLECTING;
 	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
-
-	h = key_hash(&c->key);
-	c->hnext = d->buckets[h];
-	d->buckets[h] = c;
-	c->prev = d->newest;
-	if (d->newest)
-		d->newest->next = c;
-	else
-		d->oldest = c;
-	d->newest = c;
-	d->n_conns++;
+	c->syn_opts = c->cookie & 0xff;
+	c->binds = 1;
+	conn_link(d, c);
 	count(d, LB_DISP_CONNS_TAKEN);
 
 	/*
@@ -637,6 +1002,95 @@ static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
 	       f.state != LB_FLOW_DISPATCH;
 }
 
+/* The ACK of a client segment, alone, to the bound backend. */
+static void forward_ack(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	struct lb_segment ack = *s;
+
+	ack.seq = c->client_isn + 1;
+	ack.len = 0;
+	ack.flags &= ~(LB_TH_FIN | LB_TH_PSH);
+	c->fwd = &ack;
+	bind_step(d, c, c->bound, LB_BIND_FORWARD);
+	c->fwd = NULL;
+}
+
+/* A record for the request that starts at the flow's req_end, bound where the flow is. */
+static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segment *s,
+				 const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	struct lb_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	make_room(d);
+	c->key = *k;
+	memcpy(c->client_mac, f->client_hop_mac, 6);
+	memcpy(c->own_mac, s->dst_mac, 6);
+	c->client_isn = f->req_end - 1;
+	/* The server's side as the client has it; the probe's answer says exactly. */
+	c->cookie = s->ack - 1;
+	c->client_ack = s->ack;
+	lb_cookie_decode_opts(f->syn_opts, &c->opts);
+	c->ts_ok = f->flags & LB_FLOW_F_TS;
+	c->ts_recent = s->tsval;
+	c->ts_sent = s->tsecr; /* the bound backend's latest, as the client echoes it */
+	c->client_window = s->window;
+	c->state = COLLECTING;
+	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
+	c->later = true;
+	c->bound = f->backend;
+	c->srv_prev = f->srv_seq;
+	c->syn_opts = f->syn_opts;
+	c->flow_flags = f->flags;
+	c->binds = f->binds;
+	conn_link(d, c);
+	return c;
+}
+
+/*
+ * A segment without a record that is no hand-shake ACK: the start of a later
+ * request on a connection bound before, if XDP sent it up for that (the
+ * flow's data past req_end). Its part before req_end, the end of the previous
+ * request, goes on to the bound backend first. Returns false if it is none.
+ */
+static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
+			  const struct lb_flow_key *k)
+{
+	struct lb_segment part = *s;
+	struct lb_flow f;
+	struct lb_conn *c;
+	int32_t before;
+
+	if (!d->flows || d->flows->fd < 0 || !s->len || bpf_map_lookup_elem(d->flows->fd, k, &f) ||
+	    f.state != LB_FLOW_BOUND || !(f.flags & LB_FLOW_F_REQUESTS))
+		return false;
+	count(d, LB_DISP_SEGMENTS);
+	before = (int32_t)(f.req_end - s->seq);
+	c = later_new(d, s, k, &f);
+	if (!c)
+		return true;
+	/*
+	 * The tail of the previous request (or all of it: the flow moved
+	 * meanwhile) goes on to the bound backend; with none, the segment's ACK
+	 * alone, which the backend's answer is waiting for.
+	 */
+	part.len = before <= 0 ? 0 : before < (int32_t)s->len ? (uint32_t)before : s->len;
+	if (before < 0)
+		part.seq = f.req_end;
+	part.flags &= ~(LB_TH_FIN | (part.len ? 0 : LB_TH_PSH));
+	c->fwd = &part;
+	bind_step(d, c, c->bound, LB_BIND_FORWARD);
+	c->fwd = NULL;
+	if (part.len == s->len) {
+		conn_unlink(d, c, false);
+		return true;
+	}
+	if (conn_store(d, c, s))
+		conn_parse(d, c);
+	return true;
+}
+
 void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
 			 uint64_t now_ms, uint64_t tai_s)
 {
@@ -657,6 +1111,11 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	c = conn_find(d, &k);
 	if (c && c->state == REPLAYING && (s.flags & (LB_TH_SYN | LB_TH_RST))) {
 		replay_answer(d, c, &s);
+		return;
+	}
+	if (s.has_rebind && s.rebind.exid == htobe16(LB_ANSWER_EXID)) {
+		if (c && c->state == PROBING)
+			probe_answer(d, c, &s);
 		return;
 	}
 	/*
@@ -680,7 +1139,8 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 			return; /* nothing to clean up */
 		if (!(s.flags & LB_TH_ACK) ||
 		    lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o)) {
-			count(d, LB_DISP_BAD_COOKIE);
+			if (!later_request(d, &s, &k))
+				count(d, LB_DISP_BAD_COOKIE);
 			return;
 		}
 		if (flow_bound(d, &k)) {
@@ -708,6 +1168,12 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	if (s.has_ts && c->ts_ok)
 		c->ts_recent = s.tsval;
 	c->client_window = s.window;
+	if ((s.flags & LB_TH_ACK) && (int32_t)(s.ack - c->client_ack) > 0) {
+		c->client_ack = s.ack;
+		/* A held request's segment acknowledging the bound backend: that part is its. */
+		if (c->later && !c->retired && (c->state == COLLECTING || c->state == PROBING))
+			forward_ack(d, c, &s);
+	}
 
 	switch (c->state) {
 	case COLLECTING:
@@ -726,6 +1192,12 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	case REPLAYING:
 		/* The backend gets it from the client again once the flow is bound. */
 		count(d, LB_DISP_REPLAY_HELD);
+		break;
+	case PROBING:
+		conn_store(d, c, &s); /* more of the request; it goes with it */
+		break;
+	case MOVING:
+		moving_segment(d, c, &s);
 		break;
 	}
 }
@@ -766,6 +1238,33 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 			break;
 		case LINGER:
 			conn_free(d, c);
+			break;
+		case PROBING:
+			if (now_ms >= c->hold_until_ms) {
+				/* It keeps sending: the request stays with it. */
+				count(d, LB_DISP_STAYS_BUSY);
+				c->flow_flags &= ~LB_FLOW_F_REQUESTS;
+				stay(d, c);
+				break;
+			}
+			probe_again(d, c);
+			break;
+		case MOVING:
+			/* XDP saw the new backend send (a FIN, a reset): it has the connection. */
+			if (flow_state(d, &c->key) != LB_FLOW_MOVING) {
+				rebind_done(d, c);
+				break;
+			}
+			if (c->tries >= LB_ADOPT_TRIES) {
+				count(d, LB_DISP_REBIND_FAILED);
+				bind_step(d, c, c->backend, LB_BIND_REPLAY_ABORT);
+				conn_reply(d, c, 503, "the new holder did not take the connection",
+					   c->reply_head);
+				break;
+			}
+			bind_step(d, c, c->backend, LB_BIND_ADOPT_RESEND);
+			c->deadline_ms = now_ms + ((uint64_t)LB_ADOPT_RTO_MS << c->tries);
+			c->tries++;
 			break;
 		case REPLAYING:
 			if (c->tries >= LB_REPLAY_TRIES) {
@@ -847,6 +1346,11 @@ const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatc
 	return &d->handoff_latency;
 }
 
+const struct lb_histogram *lb_dispatcher_rebind_latency(const struct lb_dispatcher *d)
+{
+	return &d->rebind_latency;
+}
+
 void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx)
 {
 	d->bind = bind;
@@ -913,4 +1417,13 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 	v->ts_ok = c->ts_ok;
 	v->tsval = c->ts_recent;
 	v->tsecr = c->ts_sent;
+	/* This request only: what came after it is the next one's. */
+	if (c->req_len && c->req_len < c->held)
+		v->request_len = c->req_len;
+	v->later = c->later;
+	v->request_end = c->client_isn + 1 + (c->req_len ? c->req_len : c->held);
+	v->flow_flags = c->flow_flags;
+	v->syn_opts = c->syn_opts;
+	v->binds = c->binds;
+	v->segment = c->fwd;
 }

@@ -26,6 +26,7 @@
 #include "stats.h"
 
 struct lb_histogram;
+struct lb_segment;
 
 struct lb_conn;
 struct lb_dispatcher;
@@ -41,7 +42,22 @@ typedef int (*lb_send_fn)(void *ctx, const uint8_t *frame, size_t len);
  *   LB_BIND_REPLAY_DONE    the backend's SYN/ACK came: send the client's ACK and
  *                          request, the flow goes to the fast path
  *   LB_BIND_REPLAY_ABORT   given up (no answer, refused, client gone): undo the
- *                          flow and the count, reset the backend's half-open one
+ *                          flow and the count, reset the backend's half-open one;
+ *                          also a re-bind to a cookie-mode backend given up
+ * and for a later request on a bound connection (per-request binding):
+ *   LB_BIND_ADVANCE        the bound backend holds it: forward it, move the
+ *                          flow's request end
+ *   LB_BIND_PROBE          ask the bound backend what it has in flight
+ *   LB_BIND_RETIRE         it has nothing: reset its socket, at its own numbers
+ *   LB_BIND_HANDOFF/REPLAY_SYN  (with view.later) move the flow to the new
+ *                          backend and hand the request over at the
+ *                          connection's current numbers
+ *   LB_BIND_ADOPT_RESEND   the new cookie-mode backend has not shown it took the
+ *                          connection: the request again
+ *   LB_BIND_SETTLE         it has: the flow goes to the fast path
+ *   LB_BIND_RELEASE        the balancer answers this request itself: the flow
+ *                          leaves its (retired) backend and comes to us
+ *   LB_BIND_FORWARD        view.segment to the bound backend as it is
  */
 enum lb_bind_step {
 	LB_BIND_HANDOFF,
@@ -49,6 +65,13 @@ enum lb_bind_step {
 	LB_BIND_REPLAY_RESEND,
 	LB_BIND_REPLAY_DONE,
 	LB_BIND_REPLAY_ABORT,
+	LB_BIND_ADVANCE,
+	LB_BIND_PROBE,
+	LB_BIND_RETIRE,
+	LB_BIND_ADOPT_RESEND,
+	LB_BIND_SETTLE,
+	LB_BIND_RELEASE,
+	LB_BIND_FORWARD,
 };
 
 /*
@@ -106,6 +129,8 @@ const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d);
 
 /* First request byte to hand-off sent, for every hand-off (see metrics.h). */
 const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d);
+/* From holding a later request to the new backend having it (per-request binding). */
+const struct lb_histogram *lb_dispatcher_rebind_latency(const struct lb_dispatcher *d);
 
 /* Counters (flow_evictions read from the flow table), and the connections currently held. */
 uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
@@ -137,6 +162,14 @@ struct lb_conn_view {
 	 * segments would be dropped until retransmitted.
 	 */
 	uint32_t tsecr;
+	/* Per-request binding. */
+	bool later;	      /* a later request on a connection bound before: cookie is
+			       * the server's sequence number less one, no cookie */
+	uint32_t request_end; /* the client sequence number after this request's body */
+	uint8_t flow_flags;   /* LB_FLOW_F_* for the flow */
+	uint8_t syn_opts;     /* the cookie's low byte: what the client's SYN offered */
+	uint16_t binds;	      /* backends the connection has had, this one included */
+	const struct lb_segment *segment; /* LB_BIND_FORWARD: the client's segment */
 };
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v);
 

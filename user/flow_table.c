@@ -12,9 +12,11 @@
 
 #define WALK_BATCH 128 /* entries per read of a whole-table walk */
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends)
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd,
+			struct lb_backend *backends)
 {
-	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .backends = backends };
+	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .move_fd = move_fd,
+				     .backends = backends };
 }
 
 static void count(struct lb_flow_table *t, uint32_t backend, int64_t by)
@@ -64,6 +66,24 @@ int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
 	return (int)opts.retval;
 }
 
+int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m)
+{
+	struct lb_flow_move ctx = *m;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+	if (t->fd < 0)
+		return LB_FLOW_END_NONE;
+	if (bpf_prog_test_run_opts(t->move_fd, &opts))
+		return -errno;
+	return (int)opts.retval;
+}
+
+/* The dispatcher's own states: XDP never ends them, so their counts are ours to take back. */
+static bool dispatcher_counted(uint32_t state)
+{
+	return state == LB_FLOW_REPLAY || state == LB_FLOW_MOVING;
+}
+
 /*
  * lb_flow_remove() for a flow last seen in state @seen. Only the daemon makes a
  * flow bound, so one seen in another state is not bound now and needs no end:
@@ -84,8 +104,7 @@ static int remove_seen(struct lb_flow_table *t, const struct lb_flow_key *k, uin
 		return ended;
 	if (bpf_map_lookup_and_delete_elem(t->fd, k, &f))
 		return -errno;
-	/* A replay is the daemon's alone: XDP never ends one. */
-	if (f.state == LB_FLOW_REPLAY)
+	if (dispatcher_counted(f.state))
 		count(t, f.backend, -1);
 	if (ended == LB_FLOW_END_ENDED)
 		f.state = LB_FLOW_BOUND;
@@ -263,7 +282,7 @@ uint64_t lb_flow_end_backend(struct lb_flow_table *t, uint32_t slot, lb_flow_end
 static bool remove_if_dispatch(struct lb_flow_table *t, const struct lb_flow_key *k,
 			       const struct lb_flow *f, void *ctx)
 {
-	return (f->state == LB_FLOW_DISPATCH || f->state == LB_FLOW_REPLAY) &&
+	return (f->state == LB_FLOW_DISPATCH || dispatcher_counted(f->state)) &&
 	       !remove_seen(t, k, f->state, NULL);
 }
 

@@ -12,7 +12,8 @@
  * fails with E2BIG and lb_flow_put() evicts one flow to make room. The
  * victim is chosen from a bounded sample of entries (sampled LRU): closing
  * flows first, then the bound flow silent for longest. Flows still in the
- * dispatcher's hands (collecting a request, replaying a SYN) are never evicted
+ * dispatcher's hands (collecting a request, replaying a SYN, moving to another
+ * backend) are never evicted
  * here: the dispatcher caps those itself.
  */
 #ifndef LATEBIND_FLOW_TABLE_H
@@ -44,6 +45,7 @@ typedef void (*lb_flow_ended_fn)(void *ctx, const struct lb_flow_key *k, const s
 struct lb_flow_table {
 	int fd;			     /* the flows map; -1: none (unit tests) */
 	int end_fd;		     /* the lb_flow_end program */
+	int move_fd;		     /* the lb_flow_move program */
 	struct lb_backend *backends; /* the mmapped backends map (active counts), or NULL */
 	uint64_t evictions;	     /* flows evicted to make room (the dispatcher reports it) */
 	lb_flow_ended_fn evicted;    /* a bound flow evicted; or NULL */
@@ -52,7 +54,8 @@ struct lb_flow_table {
 	struct lb_flow_cursor sweep;  /* and so does the idle expiry */
 };
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, struct lb_backend *backends);
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd,
+			struct lb_backend *backends);
 
 /*
  * Insert or replace @k's flow, its backend's count untouched (a flow being
@@ -70,6 +73,13 @@ int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const str
  * or out of the table if that fails, and leaves its backend's count.
  */
 void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
+/*
+ * A step of per-request binding on @m->key's flow (enum lb_flow_move_op),
+ * taken in the kernel against XDP's own changes: enum lb_flow_end_result
+ * (ENDED: done), or a negative errno.
+ */
+int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m);
 
 /* End @k's flow if it is bound (closing, off its backend's count): enum lb_flow_end_result. */
 int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "clock.h"
 #include "flow_table.h"
 #include "handoff.h"
+#include "fin_notice.h"
 #include "handoff_opt.h"
 #include "log.h"
 #include "packet.h"
+#include "rebind.h"
 
 static bool mac_known(const uint8_t mac[6])
 {
@@ -59,19 +63,34 @@ static int send_to_backend(struct lb_handoff_ctx *h, const struct lb_conn_view *
 	return h->send(h->send_ctx, h->frame, len) ? -1 : 0;
 }
 
+/* The cookie's time counter now: what freshness the per-request binding tags carry. */
+static uint32_t tag_counter(const struct lb_handoff_ctx *h)
+{
+	return lb_cookie_counter(h->secret, lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S);
+}
+
 /*
- * The client's ACK and request as it sent them, in the client's sequence space
- * (ack = our cookie + 1): a cookie-mode backend adopts the connection from it,
- * a replay-mode backend's TC program translates it into its own.
+ * The client's ACK and request as it sent them, in the client's sequence space:
+ * ack = our cookie + 1 for a first request (a cookie-mode backend adopts the
+ * connection from it, a replay-mode backend's TC program translates it into
+ * its own); for a later request, ack = where the server's side of the
+ * connection is, and @adopt adds the option that proves the hand-off instead
+ * of a cookie (headers/rebind.h), for a backend that has no socket yet.
  */
 static void send_request(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
-			 const struct lb_backend *b, uint32_t backend)
+			 const struct lb_backend *b, uint32_t backend, bool adopt)
 {
-	/* Cut to what the client may send: its MSS less the timestamp option. */
-	uint32_t mss = v->opts.mss - (v->ts_ok ? 12 : 0), off = 0;
+	struct lb_cookie_tuple t = { v->key.saddr, v->key.daddr, v->key.sport, v->key.dport };
+	/* Cut to what the client may send: its MSS less the options. */
+	uint32_t mss = v->opts.mss - (v->ts_ok ? 12 : 0) - (adopt ? LB_REBIND_OPT_LEN : 0);
+	uint32_t counter = adopt ? tag_counter(h) : 0, off = 0;
 
 	do {
 		uint32_t n = v->request_len - off > mss ? mss : v->request_len - off;
+		struct lb_rebind_opt o = {
+			.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN,
+			.exid = htobe16(LB_ADOPT_EXID), .arg = v->syn_opts,
+		};
 		struct lb_segment s = {
 			.seq = v->client_isn + 1 + off, .ack = v->cookie + 1,
 			.flags = LB_TH_ACK | (off + n == v->request_len ? LB_TH_PSH : 0),
@@ -80,6 +99,12 @@ static void send_request(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			.payload = v->request + off, .len = n,
 		};
 
+		if (adopt) {
+			o.val = htobe32(lb_rebind_tag(h->secret->key, &t, s.seq, s.ack, o.arg, counter,
+						      LB_REBIND_TAG_ADOPT));
+			s.extra = (const uint8_t *)&o;
+			s.extra_len = sizeof(o);
+		}
 		if (send_to_backend(h, v, b, &s))
 			pr_warn("hand-off to %s: a request segment could not be sent; the client "
 				"will retransmit it\n", name_of(h, backend));
@@ -87,11 +112,39 @@ static void send_request(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 	} while (off < v->request_len);
 }
 
+/*
+ * "Is anything of yours in flight?" to the bound backend, at the numbers the
+ * connection is at: an ACK marked like a FIN notice, the probe option last.
+ */
+static int send_probe(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
+		      const struct lb_backend *b)
+{
+	struct lb_cookie_tuple t = { v->key.saddr, v->key.daddr, v->key.sport, v->key.dport };
+	struct lb_rebind_opt o = {
+		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN, .exid = htobe16(LB_PROBE_EXID),
+	};
+	struct lb_segment s = {
+		.seq = v->client_isn + 1, .ack = v->cookie + 1, .flags = LB_TH_ACK,
+		.window = v->client_window,
+		.has_ts = v->ts_ok, .tsval = v->tsval, .tsecr = v->tsecr,
+		.extra = (const uint8_t *)&o, .extra_len = sizeof(o),
+		.ip_flags = LB_FIN_NOTICE_IP_FLAG,
+	};
+
+	o.val = htobe32(lb_rebind_tag(h->secret->key, &t, s.seq, s.ack, 0, tag_counter(h),
+				      LB_REBIND_TAG_PROBE));
+	return send_to_backend(h, v, b, &s);
+}
+
 /* The flow as it goes into the map: @state, towards @b, with the client's next hop. */
 static struct lb_flow flow_of(const struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			      const struct lb_backend *b, uint32_t backend, uint32_t state)
 {
-	struct lb_flow flow = { .state = state, .backend = backend };
+	struct lb_flow flow = {
+		.state = state, .backend = backend,
+		.req_end = v->request_end, .flags = v->flow_flags, .syn_opts = v->syn_opts,
+		.binds = v->binds, .srv_seq = v->cookie + 1,
+	};
 
 	memcpy(flow.backend_mac, b->mac, 6);
 	memcpy(flow.client_hop_mac, v->client_hop_mac, 6);
@@ -111,7 +164,7 @@ static int send_replayed_syn(struct lb_handoff_ctx *h, const struct lb_conn_view
 	uint8_t opts[40], n = 0;
 	struct lb_handoff_opt ho = {
 		.kind = LB_HANDOFF_OPT_KIND, .len = LB_HANDOFF_OPT_LEN,
-		.exid = htobe16(LB_HANDOFF_OPT_EXID),
+		.exid = htobe16(v->later ? LB_HANDOFF_REBIND_EXID : LB_HANDOFF_OPT_EXID),
 		.client_isn = htobe32(v->cookie),
 		.lb_tsval = htobe32(v->ts_ok ? v->tsecr : 0),
 		.wscale = v->opts.wscale == LB_COOKIE_WSCALE_NONE ? LB_COOKIE_WSCALE_NONE
@@ -123,8 +176,13 @@ static int send_replayed_syn(struct lb_handoff_ctx *h, const struct lb_conn_view
 		.window = v->client_window,
 	};
 
-	lb_handoff_opt_set_tag(&ho, lb_handoff_tag(h->secret->key, &t, v->cookie,
-						   be32toh(ho.lb_tsval), ho.wscale));
+	if (v->later)
+		lb_handoff_opt_set_tag(&ho, lb_handoff_rebind_tag(h->secret->key, &t, v->client_isn,
+								  v->cookie, be32toh(ho.lb_tsval),
+								  ho.wscale, tag_counter(h)));
+	else
+		lb_handoff_opt_set_tag(&ho, lb_handoff_tag(h->secret->key, &t, v->cookie,
+							   be32toh(ho.lb_tsval), ho.wscale));
 	opts[n++] = LB_TCPOPT_MSS;
 	opts[n++] = LB_TCPOLEN_MSS;
 	opts[n++] = v->opts.mss >> 8;
@@ -167,6 +225,19 @@ static void send_backend_rst(struct lb_handoff_ctx *h, const struct lb_conn_view
 	send_to_backend(h, v, b, &s);
 }
 
+/* The flow of a later request moves to @backend, in @state (moving or replay); counts move too. */
+static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
+		       const struct lb_backend *b, uint32_t backend, uint32_t state)
+{
+	struct lb_flow_move m = {
+		.key = v->key, .op = LB_MOVE_REBIND, .state = state, .backend = backend,
+		.req_end = v->request_end, .srv_seq = v->cookie + 1, .flags = v->flow_flags,
+	};
+
+	memcpy(m.backend_mac, b->mac, 6);
+	return lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED ? 0 : -1;
+}
+
 int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
 		    enum lb_bind_step step)
 {
@@ -186,12 +257,18 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 			return -1;
 		}
 		/* The flow first: the backend's answer may bring client packets at once. */
-		flow = flow_of(h, &v, b, backend,
-			       step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY);
-		if (lb_flow_bind(flows, &v.key, &flow))
-			return -1;
+		if (v.later) {
+			if (rebind_flow(h, &v, b, backend,
+					step == LB_BIND_HANDOFF ? LB_FLOW_MOVING : LB_FLOW_REPLAY))
+				return -1;
+		} else {
+			flow = flow_of(h, &v, b, backend,
+				       step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY);
+			if (lb_flow_bind(flows, &v.key, &flow))
+				return -1;
+		}
 		if (step == LB_BIND_HANDOFF) {
-			send_request(h, &v, b, backend);
+			send_request(h, &v, b, backend, v.later);
 			return 0;
 		}
 		/* Lost or not, the timer sends it again. */
@@ -205,7 +282,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		flow = flow_of(h, &v, b, backend, LB_FLOW_BOUND);
 		if (lb_flow_put(flows, &v.key, &flow))
 			return -1;
-		send_request(h, &v, b, backend);
+		send_request(h, &v, b, backend, false);
 		return 0;
 	case LB_BIND_REPLAY_ABORT:
 		send_backend_rst(h, &v, b);
@@ -213,6 +290,43 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		flow = flow_of(h, &v, b, backend, LB_FLOW_DISPATCH);
 		lb_flow_unbind(flows, &v.key, &flow);
 		return 0;
+	case LB_BIND_ADVANCE: {
+		struct lb_flow_move m = {
+			.key = v.key, .op = LB_MOVE_ADVANCE, .req_end = v.request_end,
+			.srv_seq = v.cookie + 1, .flags = v.flow_flags,
+		};
+
+		if (lb_flow_move(flows, &m) != LB_FLOW_END_ENDED)
+			return -1;
+		send_request(h, &v, b, backend, false);
+		return 0;
+	}
+	case LB_BIND_PROBE:
+		return send_probe(h, &v, b);
+	case LB_BIND_RETIRE:
+		/* At the next byte it expects: taken at once, and answered with nothing. */
+		send_backend_rst(h, &v, b);
+		return 0;
+	case LB_BIND_ADOPT_RESEND:
+		send_request(h, &v, b, backend, true);
+		return 0;
+	case LB_BIND_SETTLE: {
+		struct lb_flow_move m = { .key = v.key, .op = LB_MOVE_SETTLE };
+		int ret = lb_flow_move(flows, &m);
+
+		return ret == LB_FLOW_END_ENDED || ret == LB_FLOW_END_NOT_BOUND ? 0 : -1;
+	}
+	case LB_BIND_RELEASE:
+		/* Off its backend's count if still bound to it, then the dispatcher's. */
+		lb_flow_end(flows, &v.key);
+		flow = (struct lb_flow){ .state = LB_FLOW_DISPATCH, .last_seen_ns = h->now_ns };
+		memcpy(flow.client_hop_mac, v.client_hop_mac, 6);
+		return lb_flow_put(flows, &v.key, &flow) ? -1 : 0;
+	case LB_BIND_FORWARD: {
+		struct lb_segment s = *v.segment;
+
+		return send_to_backend(h, &v, b, &s);
+	}
 	}
 	return -1;
 }

@@ -91,6 +91,7 @@ int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 	memcpy(&s->saddr, ip + IP_OFF(saddr), 4);
 	memcpy(&s->daddr, ip + IP_OFF(daddr), 4);
 	s->ttl = ip[IP_OFF(ttl)];
+	s->ip_flags = rd16(ip + IP_OFF(frag_off)) & ~(IP_FRAG_MASK | IP_FLAG_DF);
 	memcpy(&s->sport, th + TCP_OFF(source), 2);
 	memcpy(&s->dport, th + TCP_OFF(dest), 2);
 	s->seq = rd32(th + TCP_OFF(seq));
@@ -119,6 +120,9 @@ int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 			s->has_ts = true;
 			s->tsval = rd32(opt + i + 2);
 			s->tsecr = rd32(opt + i + 6);
+		} else if (kind == LB_REBIND_OPT_KIND && olen == LB_REBIND_OPT_LEN) {
+			s->has_rebind = true;
+			memcpy(&s->rebind, opt + i, sizeof(s->rebind));
 		}
 		i += olen;
 	}
@@ -179,7 +183,8 @@ int lb_frame_check_csums(const uint8_t *frame, size_t len)
 
 size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 {
-	size_t optlen = s->opts ? s->optlen : s->has_ts ? TS_OPT_ALIGNED : 0;
+	size_t base = s->opts ? s->optlen : s->has_ts ? TS_OPT_ALIGNED : 0;
+	size_t optlen = base + (s->extra ? s->extra_len : 0);
 	size_t thl = TCP_HLEN + optlen, tot = IP_HLEN + thl + s->len;
 	uint8_t *ip = buf + ETH_HLEN, *th = ip + IP_HLEN, *opt = th + TCP_HLEN;
 
@@ -192,7 +197,7 @@ size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 
 	ip[0] = IP_VERSION_IHL_5;
 	wr16(ip + IP_OFF(tot_len), tot);
-	wr16(ip + IP_OFF(frag_off), IP_FLAG_DF);
+	wr16(ip + IP_OFF(frag_off), IP_FLAG_DF | s->ip_flags);
 	ip[IP_OFF(ttl)] = s->ttl ? s->ttl : IP_DEFAULT_TTL;
 	ip[IP_OFF(protocol)] = IPPROTO_TCP;
 	memcpy(ip + IP_OFF(saddr), &s->saddr, 4);
@@ -205,8 +210,10 @@ size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 	th[TCP_OFF_DOFF] = (thl / 4) << 4;
 	th[TCP_OFF_FLAGS] = s->flags;
 	wr16(th + TCP_OFF(window), s->window);
+	if (s->extra)
+		memcpy(opt + base, s->extra, s->extra_len);
 	if (s->opts) {
-		memcpy(opt, s->opts, optlen);
+		memcpy(opt, s->opts, base);
 	} else if (s->has_ts) {
 		opt[0] = LB_TCPOPT_NOP;
 		opt[1] = LB_TCPOPT_NOP;

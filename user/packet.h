@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "maps.h"
+#include "rebind.h"
 #include "tcp_wire.h"
 
 #define LB_FRAME_HEADROOM (14 + 20 + 60) /* Ethernet, IPv4, TCP with options */
@@ -31,6 +32,11 @@ struct lb_segment {
 	uint8_t ttl;
 	const uint8_t *opts;	/* build only: raw TCP options (4n bytes) instead of TS */
 	uint8_t optlen;
+	const uint8_t *extra;	/* build only: raw options (4n bytes) after TS */
+	uint8_t extra_len;
+	uint16_t ip_flags;	/* IPv4 flag bits besides DF (LB_FIN_NOTICE_IP_FLAG) */
+	bool has_rebind;	/* parse only: a per-request binding option (rebind.h) */
+	struct lb_rebind_opt rebind;
 	const uint8_t *payload; /* points into the frame */
 	uint32_t len;
 };

@@ -51,7 +51,8 @@ static void setup(void)
 	ck_assert_msg(backends != MAP_FAILED, "mmap backends: %s", strerror(errno));
 	reported = 0;
 	lb_flow_table_init(&t, bpf_map__fd(skel->maps.flows_v3),
-			   bpf_program__fd(skel->progs.lb_flow_end), backends);
+			   bpf_program__fd(skel->progs.lb_flow_end),
+			   bpf_program__fd(skel->progs.lb_flow_move), backends);
 	t.evicted = on_evicted;
 }
 
