@@ -483,6 +483,8 @@ static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC);
 	struct lb_conn *n = carry_over(c);
 
+	if (c->later && c->retired)
+		count(d, LB_DISP_REBINDS);
 	if (c->later && c->rebind_start_ns && now >= c->rebind_start_ns)
 		lb_histogram_observe_ns(&d->rebind_latency, now - c->rebind_start_ns);
 	else if (!c->later && c->first_byte_ns && now >= c->first_byte_ns)
@@ -646,10 +648,9 @@ static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backen
 	c->deadline_ms = d->now_ms + LB_ADOPT_RTO_MS;
 }
 
-/* The new backend has the connection. */
+/* The new backend has the connection (counted in handed_off()). */
 static void rebind_done(struct lb_dispatcher *d, struct lb_conn *c)
 {
-	count(d, LB_DISP_REBINDS);
 	handed_off(d, c);
 }
 
@@ -1062,11 +1063,20 @@ static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 	struct lb_conn *c;
 	int32_t before;
 
-	if (!d->flows || d->flows->fd < 0 || !s->len || bpf_map_lookup_elem(d->flows->fd, k, &f) ||
+	if (!d->flows || d->flows->fd < 0 || bpf_map_lookup_elem(d->flows->fd, k, &f) ||
 	    f.state != LB_FLOW_BOUND || !(f.flags & LB_FLOW_F_REQUESTS))
 		return false;
 	count(d, LB_DISP_SEGMENTS);
 	before = (int32_t)(f.req_end - s->seq);
+	if (before >= (int32_t)s->len) {
+		/* Sent up before the flow moved on (to a new backend, or past this request). */
+		struct lb_conn tmp = { .key = *k, .bound = f.backend, .fwd = s };
+
+		memcpy(tmp.client_mac, f.client_hop_mac, 6);
+		memcpy(tmp.own_mac, s->dst_mac, 6);
+		bind_step(d, &tmp, f.backend, LB_BIND_FORWARD);
+		return true;
+	}
 	c = later_new(d, s, k, &f);
 	if (!c)
 		return true;
@@ -1082,10 +1092,6 @@ static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 	c->fwd = &part;
 	bind_step(d, c, c->bound, LB_BIND_FORWARD);
 	c->fwd = NULL;
-	if (part.len == s->len) {
-		conn_unlink(d, c, false);
-		return true;
-	}
 	if (conn_store(d, c, s))
 		conn_parse(d, c);
 	return true;
