@@ -558,6 +558,7 @@ int cmd_balancer(int argc, char **argv)
 		.disp_conns = lb_dispatcher_conns,
 		.route_requests = lb_dispatcher_route_requests(lb.disp),
 		.handoff_latency = lb_dispatcher_handoff_latency(lb.disp),
+		.rebind_latency = lb_dispatcher_rebind_latency(lb.disp),
 	};
 	/* Without its exporter the balancer still balances: say so, carry on. */
 	lb.metrics = lb_metrics_open(lb.cfg.metrics.listen, err, sizeof(err));

@@ -146,6 +146,7 @@ struct lb_metrics_source {
 
 	const uint64_t *route_requests;		    /* [cfg->n_routes], or NULL */
 	const struct lb_histogram *handoff_latency; /* or NULL */
+	const struct lb_histogram *rebind_latency;  /* or NULL */
 	const char *version;			    /* NULL: lb_version (the build's) */
 };
 

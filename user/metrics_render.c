@@ -386,16 +386,15 @@ static void sb_seconds(struct sbuf *b, uint64_t ns)
 	sb_printf(b, "%" PRIu64 ".%s", ns / per_s, frac);
 }
 
-static void render_latency(struct sbuf *b, const struct lb_histogram *h)
+static void render_latency(struct sbuf *b, const struct lb_histogram *h, const char *name,
+			   const char *help)
 {
-	static const char name[] = "latebind_handoff_latency_seconds";
 	uint64_t cum = 0;
 	size_t i;
 
 	if (!h)
 		return;
-	family(b, name, "histogram",
-	       "Time from a connection's first request segment to its hand-off being sent.");
+	family(b, name, "histogram", help);
 	for (i = 0; i < LB_HISTOGRAM_BUCKETS; i++) {
 		cum += h->counts[i];
 		sb_printf(b, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
@@ -419,7 +418,11 @@ int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *l
 	render_dispatcher(&b, src);
 	render_backends(&b, src);
 	render_routes(&b, src);
-	render_latency(&b, src->handoff_latency);
+	render_latency(&b, src->handoff_latency, "latebind_handoff_latency_seconds",
+		       "Time from a connection's first request segment to its hand-off being sent.");
+	render_latency(&b, src->rebind_latency, "latebind_rebind_latency_seconds",
+		       "Time from holding a later request for another backend to that backend "
+		       "having the connection.");
 	if (b.oom || !sb_reserve(&b, 0)) {
 		free(b.p);
 		*out = NULL;

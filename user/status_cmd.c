@@ -74,7 +74,9 @@ static void print_backends(int fd, int names_fd, bool json)
 /* One line per flow, @offset flows skipped, at most @limit shown. */
 static void print_flows(int flows_fd, int backends_fd, long offset, long limit, bool json)
 {
-	static const char *const states[] = { "?", "dispatch", "bound", "closing", "replay" };
+	static const char *const states[] = { "?",	"dispatch", "bound",
+					      "closing", "replay",   "moving" };
+	const size_t n_states = sizeof(states) / sizeof(states[0]);
 	struct lb_flow_key key, next, *prev = NULL;
 	struct lb_flow f;
 	struct lb_backend b;
@@ -83,7 +85,8 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 
 	uint64_t now_ns = lb_clock_ns(CLOCK_MONOTONIC);
 
-	printf(json ? "\"flow_list\":[" : "Flow list (client vip state backend packets bytes idle_s):\n");
+	printf(json ? "\"flow_list\":["
+		    : "Flow list (client vip state backend packets bytes idle_s binds):\n");
 	while (!bpf_map_get_next_key(flows_fd, prev, &next) && shown < limit) {
 		double idle;
 
@@ -99,14 +102,15 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 		idle = f.last_seen_ns && f.last_seen_ns < now_ns ? (now_ns - f.last_seen_ns) / (double)LB_NS_PER_S : 0;
 		if (json)
 			printf("%s{\"client\":\"%s:%u\",\"vip\":\"%s:%u\",\"state\":\"%s\","
-			       "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f}",
+			       "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f,"
+			       "\"binds\":%u}",
 			       shown ? "," : "", c, ntohs(key.sport), v, ntohs(key.dport),
-			       f.state < 5 ? states[f.state] : "?", be, (unsigned long long)f.packets,
-			       (unsigned long long)f.bytes, idle);
+			       f.state < n_states ? states[f.state] : "?", be,
+			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle, f.binds);
 		else
-			printf("  %s:%u %s:%u %s %s %llu %llu %.1f\n", c, ntohs(key.sport), v,
-			       ntohs(key.dport), f.state < 5 ? states[f.state] : "?", be,
-			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle);
+			printf("  %s:%u %s:%u %s %s %llu %llu %.1f %u\n", c, ntohs(key.sport), v,
+			       ntohs(key.dport), f.state < n_states ? states[f.state] : "?", be,
+			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle, f.binds);
 		shown++;
 	}
 	printf(json ? "]," : "");
