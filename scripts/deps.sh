@@ -11,6 +11,7 @@ PACKAGES=(
 	# tests
 	check iproute2 ethtool nginx-light curl procps psmisc xdp-tools
 	prometheus # promtool check metrics, and a real server scraping the exporter
+	chromium # a real browser through the VIP (tests/lab/test_keepalive.sh)
 	libclang-rt-14-dev # libFuzzer and the sanitizers' runtimes (make fuzz, the fuzz layer)
 	# benchmarks and hostile-traffic tests
 	wrk haproxy hping3

@@ -194,6 +194,37 @@ build_network() {
 
 random_file() { head -c "$2" /dev/urandom >"$1"; }
 
+# A page on web1 whose images are on web1, web2 and web3. Its script loads them
+# one after another, so the browser asks for each on the connection the page
+# came on (idle again by then), and writes each image's naturalWidth (0: it did
+# not load) into the document, where --dump-dom shows it.
+keepalive_page() {
+	cat <<'HTML'
+<!doctype html>
+<html><head><meta charset="utf-8"><title>keep-alive</title><link rel="icon" href="data:,"></head>
+<body>
+<pre id="widths">loading</pre>
+<script>
+var holders = ["web1", "web2", "web3"], seen = [];
+function load(i) {
+	if (i == holders.length) {
+		document.getElementById("widths").textContent = "widths " + seen.join(" ");
+		return;
+	}
+	var img = new Image();
+	img.onload = img.onerror = function () {
+		seen.push(holders[i] + "=" + img.naturalWidth);
+		document.body.appendChild(img);
+		load(i + 1);
+	};
+	img.src = "/" + holders[i] + "/ka/dot.svg";
+}
+load(0);
+</script>
+</body></html>
+HTML
+}
+
 # Document roots: /webN/ only on webN, /pair/ on web1+web2, /shared/ on all.
 # Replicated files are hard links of one copy (same bytes, same ETag).
 build_content() {
@@ -210,7 +241,13 @@ build_content() {
 		random_file "$html/$web/1k.bin" 1024
 		random_file "$html/$web/1m.bin" 1M
 		random_file "$html/$web/64m.bin" 64M
+		# An image whose width names its holder (web1 21 px, web2 22, web3 23),
+		# for the browser in test_keepalive.sh.
+		mkdir -p "$html/$web/ka"
+		printf '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="8"><rect width="100%%" height="100%%" fill="#4a4"/></svg>\n' \
+			"$((20 + ${web#web}))" >"$html/$web/ka/dot.svg"
 	done
+	keepalive_page >"$LAB_RUN/web1/html/web1/ka/page.html"
 
 	html=$LAB_RUN/web1/html
 	mkdir -p "$html/shared"
@@ -260,6 +297,7 @@ http {
 		text/html html;
 		text/plain txt;
 		application/octet-stream bin;
+		image/svg+xml svg;
 	}
 	default_type application/octet-stream;
 	sendfile on;

@@ -1,0 +1,296 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Per-request binding on keep-alive connections, in the lab's mode (run.sh runs
+# it in the cookie, replay and mixed passes): every request on a connection goes
+# to a holder of its own resource, which answers the client directly, and a
+# backend the connection left keeps no socket for it. Real clients through the
+# VIP: curl fetching several backends' objects on one connection (small ones,
+# then 1 MiB ones), two requests for two backends in one write, a POST with a
+# body and then a GET, chromium loading a page whose images are on web1, web2
+# and web3; the dispatcher's counters for all this.
+
+# shellcheck source=tests/lab/balancer.sh
+source "$LAB_DIR/balancer.sh"
+
+lab_cookie_key
+# shellcheck disable=SC2119 # every backend
+if ! lab_backends_attach; then
+	lab_fail "keepalive: backends attach" "latebind backend attach failed"
+	return 0
+fi
+lab_pass "keepalive: backends attach"
+lab_balancer_config
+# shellcheck disable=SC2119 # no extra daemon options
+if ! lab_balancer_start; then
+	lab_fail "keepalive: balancer starts" "see $LAB_BALANCER_LOG"
+	# shellcheck disable=SC2119
+	lab_backends_detach
+	return 0
+fi
+
+KA_TMP=$LAB_RUN/keepalive
+mkdir -p "$KA_TMP"
+# Per transfer: a lab transfer takes well under a second (1 MiB included); a
+# request the balancer lost fails its transfer in 5 s instead of hanging the test.
+LAB_CURL_TIMEOUT=5
+
+# --- helpers --------------------------------------------------------------------
+
+# Marks of the three access logs, so served() reads what came after them.
+declare -A KA_MARK
+ka_marks() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do KA_MARK[$w]=$(lab_log_mark "$(lab_access_log "$w")"); done
+}
+
+# served TAG: who logged the request tagged ?ka=TAG since ka_marks, one
+# "BACKEND:METHOD:STATUS:CLIENT_PORT" each (nothing: no backend saw it).
+served() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do
+		lab_log_since "$(lab_access_log "$w")" "${KA_MARK[$w]}" | awk -v t="$1" '
+			$7 ~ "[?]ka=" t "$" {
+				n = split($3, a, ":")
+				sub(/^"/, "", $6)
+				printf "%s:%s:%s:%s\n", $2, $6, $9, a[n]
+			}'
+	done | paste -sd' '
+}
+
+# logged TAG...: every TAG is in some backend's access log (nginx writes its
+# line as it finishes sending, so the client may be done a moment sooner).
+logged() {
+	local t
+	for t; do [[ -n $(served "$t") ]] || return 1; done
+}
+
+# holder_of PATH: the backend whose own prefix PATH is under (/web2/1m.bin -> web2).
+holder_of() {
+	local p=${1#/}
+	echo "${p%%/*}"
+}
+
+# disp_snap ARRAY: the dispatcher's counters from `latebind status`, name -> value.
+disp_snap() {
+	local -n _snap=$1
+	local k v
+	_snap=()
+	while read -r k v; do
+		_snap["$k"]=$v
+	done < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk '/^Dispatcher:/ { d = 1; next } d && NF >= 2 { print $1, $2 }')
+}
+
+# on_one_connection NODE TAG PATH...: HTTP/1.1 keep-alive from NODE, one curl
+# fetching each PATH in turn, tagged ?ka=TAG-N, into $KA_TMP/TAG-N. Prints per
+# transfer "CODE CONNECTS CLIENT_PORT" (CONNECTS: connections it opened).
+on_one_connection() {
+	local node=$1 tag=$2 p n=0 args=()
+	shift 2
+	for p; do
+		n=$((n + 1))
+		args+=(-o "$KA_TMP/$tag-$n" "http://$VIP$p?ka=$tag-$n")
+	done
+	lab_curl "$node" --http1.1 -w '%{http_code} %{num_connects} %{local_port}\n' "${args[@]}"
+}
+
+# check_one_connection NAME NODE TAG PATH...: the PATHs fetched by one curl on
+# one connection, each from its holder: every answer 200, one connection and one
+# client port, every body as the manifest says, each request in its holder's
+# access log (only there) from that port. Sets KA_PORT to the client port.
+check_one_connection() {
+	local name=$1 node=$2 tag=$3 out p n=0 codes="" conns="" sums="" want_codes="" \
+		want_conns="" want_sums="" want_served="" got_served="" tags=()
+	shift 3
+	ka_marks
+	out=$(on_one_connection "$node" "$tag" "$@")
+	KA_PORT=$(awk 'NR == 1 { print $3 }' <<<"$out")
+	for p; do
+		n=$((n + 1))
+		tags+=("$tag-$n")
+		want_codes+="200 "
+		want_conns+="$((n == 1)) "
+		want_sums+="ok "
+		if [[ $(sha256sum <"$KA_TMP/$tag-$n" 2>/dev/null) == "$(lab_sha256 "$p") "* ]]; then
+			sums+="ok "
+		else
+			sums+="differs "
+		fi
+		want_served+="$(holder_of "$p"):GET:200:$KA_PORT "
+	done
+	codes=$(awk '{ printf "%s ", $1 }' <<<"$out")
+	conns=$(awk '{ printf "%s ", $2 }' <<<"$out")
+	check_eq "$name: every answer 200" "$want_codes" "$codes"
+	check_eq "$name: one connection (connections opened per transfer; client ports)" \
+		"$want_conns/ 1 port" "$conns/ $(awk '{ print $3 }' <<<"$out" | sort -u | wc -l) port"
+	check_eq "$name: every body as the manifest says (sha256 per transfer)" "$want_sums" "$sums"
+	lab_wait 5 logged "${tags[@]}" || true
+	for n in "${tags[@]}"; do got_served+="$(served "$n") "; done
+	check_eq "$name: each request logged by its holder alone, from the connection's port" \
+		"$want_served" "$got_served"
+	rm -f "$KA_TMP/$tag"-*
+}
+
+# backend_sockets PORT: every backend socket for client1's PORT but TIME-WAIT
+# (a socket its own kernel closed properly); empty if there is none.
+backend_sockets() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do
+		lab_exec "$w" ss -tanH exclude time-wait dst "$CLIENT1_IP:$1" | sed "s/^/$w: /"
+	done
+}
+no_backend_socket() { [[ -z $(backend_sockets "$1") ]]; }
+
+# --- small objects on one connection: web1, web2, web3, web1 --------------------
+
+# shellcheck disable=SC2034 # read by grew, through namerefs
+declare -A D0 D1 D2
+small=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html /web1/1k.bin)
+disp_snap D0
+check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
+disp_snap D1
+port1=$KA_PORT
+
+# --- the backends the connection passed through let it go -----------------------
+# curl has closed the connection: its last backend gets the FIN and closes, and
+# the ones it left before must not hold a socket for it either (left established
+# or half-closed, nginx would keep it until its keepalive_timeout, 75 s). The
+# FINs and their ACKs take milliseconds here; 5 s leave room for a FIN
+# retransmitted a few times.
+t0=$(lab_now_ms)
+if [[ $port1 =~ ^[0-9]+$ ]] && lab_wait 5 no_backend_socket "$port1"; then
+	lab_pass "keepalive: after it closed, no backend holds a socket for its port ($(($(lab_now_ms) - t0)) ms)"
+else
+	lab_fail "keepalive: after it closed, no backend holds a socket for its port" \
+		"client port '$port1', after 5 s" "$(backend_sockets "$port1")"
+fi
+
+# --- counters: a backend change is a re-bind ------------------------------------
+# Backend changes in the sequence above: web1 → web2 → web3 → web1.
+changes=0
+for ((i = 1; i < ${#small[@]}; i++)); do
+	[[ $(holder_of "${small[i]}") != "$(holder_of "${small[i - 1]}")" ]] && changes=$((changes + 1))
+done
+later=$((${#small[@]} - 1))
+n=$(grew D0 D1 requests_next)
+check "keepalive: requests_next grew by the $later later requests (+$n)" test "$n" -ge "$later"
+n=$(grew D0 D1 rebinds)
+check "keepalive: rebinds grew by the $changes backend changes (+$n)" test "$n" -ge "$changes"
+
+# Two objects of one backend on one connection: the second stays where it is.
+check_one_connection "keepalive: web1, web1 on one connection" client1 same \
+	/web1/only-on-web1.html /web1/1k.bin
+disp_snap D2
+n=$(grew D1 D2 requests_same_holder)
+check "keepalive: ... requests_same_holder grew (+$n)" test "$n" -ge 1
+check_eq "keepalive: ... rebinds unchanged" 0 "$(grew D1 D2 rebinds)"
+
+# --- 1 MiB from each backend on one connection ----------------------------------
+
+check_one_connection "keepalive: 1 MiB from web1, web2, web3 on one connection" client2 big \
+	/web1/1m.bin /web2/1m.bin /web3/1m.bin
+
+# --- two requests for two backends in one write ---------------------------------
+# One write of both heads (cat of a file: bash's printf would write line by
+# line), the second asking to close, so the reading ends when the last answer
+# is complete; at most 5 s.
+printf 'GET %s HTTP/1.1\r\nHost: lab\r\n\r\nGET %s HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n' \
+	"/web1/only-on-web1.html?ka=pipe-1" "/web2/only-on-web2.html?ka=pipe-2" >"$KA_TMP/pipelined.req"
+ka_marks
+rc=0
+# shellcheck disable=SC2016 # expanded by the inner bash
+lab_exec client2 timeout 5 bash -c '
+	exec 3<>"/dev/tcp/$0/$1" || exit 1
+	cat "$2" >&3
+	cat <&3' "$VIP" "$VIP_PORT" "$KA_TMP/pipelined.req" >"$KA_TMP/pipelined.out" || rc=$?
+check_eq "keepalive: pipelined: the connection ends by itself, no hang (exit status)" 0 "$rc"
+# The answers in the order they came: each status, and the page's "only on webN".
+check_eq "keepalive: pipelined: both answered 200, in request order, each its holder's page" \
+	"200 web1 200 web2 " \
+	"$(tr -d '\r' <"$KA_TMP/pipelined.out" | grep -oE '^HTTP/1\.1 [0-9]+|only on web[0-9]' |
+		awk '{ printf "%s ", $NF }')"
+lab_wait 5 logged pipe-1 pipe-2 || true
+first=$(served pipe-1)
+check_eq "keepalive: pipelined: each logged by its holder alone, from one client port" \
+	"web1:GET:200:${first##*:} web2:GET:200:${first##*:}" "$first $(served pipe-2)"
+
+# --- a request with a body, then one for another backend ------------------------
+# nginx answers a POST to a static file 405 and keeps the connection: what
+# matters is who answered. 6000 bytes of body, so it spans several segments; no
+# "Expect: 100-continue" (curl would wait for an interim answer first).
+head -c 6000 /dev/zero | tr '\0' 'b' >"$KA_TMP/post.body"
+ka_marks
+out=$(lab_curl client1 --http1.1 -H 'Expect:' --data-binary "@$KA_TMP/post.body" -o /dev/null \
+	-w '%{http_code} %{num_connects} %{local_port}\n' "http://$VIP/web1/only-on-web1.html?ka=post-1" \
+	--next --http1.1 -sS --connect-timeout 3 --max-time "$LAB_CURL_TIMEOUT" -o "$KA_TMP/post-2" \
+	-w '%{http_code} %{num_connects} %{local_port}\n' "http://$VIP/web2/only-on-web2.html?ka=post-2")
+port=$(awk 'NR == 1 { print $3 }' <<<"$out")
+check_eq "keepalive: POST with a body, then GET: 405 from web1, then 200, on one connection" \
+	"405 1 $port|200 0 $port|" "$(tr '\n' '|' <<<"$out")"
+check_eq "keepalive: ... the GET's body is web2's" "$(lab_sha256 /web2/only-on-web2.html)" \
+	"$(sha256sum <"$KA_TMP/post-2" 2>/dev/null | cut -d' ' -f1)"
+lab_wait 5 logged post-1 post-2 || true
+check_eq "keepalive: ... each logged by its holder alone, from the connection's port" \
+	"web1:POST:405:$port web2:GET:200:$port" "$(served post-1) $(served post-2)"
+
+# --- a browser: a page on web1, its images on web1, web2, web3 ------------------
+# The page (lab.sh, keepalive_page) loads its images one after another, so the
+# browser asks for each on the connection the page came on, and writes their
+# naturalWidth into the document: 21, 22, 23 px are web1's, web2's, web3's image.
+if ! command -v chromium >/dev/null; then
+	# Installed like the lab's other tools (make deps); a fresh machine may not
+	# have run it yet.
+	echo "# chromium is missing: scripts/deps.sh installs it"
+	timeout 100 "$LAB_ROOT/scripts/deps.sh" >"$KA_TMP/deps.log" 2>&1 || true
+fi
+if ! command -v chromium >/dev/null; then
+	lab_fail "keepalive: browser: chromium installed" "scripts/deps.sh did not install it" \
+		"$(tail -n 5 "$KA_TMP/deps.log" 2>/dev/null)"
+else
+	home=$KA_TMP/chromium-home
+	mkdir -p "$home"
+	ka_marks
+	rc=0
+	HOME=$home lab_exec client1 timeout -k 5 20 chromium --headless --no-sandbox --disable-gpu \
+		--disable-dev-shm-usage --user-data-dir="$home/profile" --virtual-time-budget=10000 \
+		--dump-dom "http://$VIP/web1/ka/page.html" >"$KA_TMP/page.dom" 2>"$KA_TMP/chromium.err" || rc=$?
+	((rc == 0)) || tail -n 5 "$KA_TMP/chromium.err" | sed 's/^/#   /'
+	widths=$(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$KA_TMP/page.dom")
+	check_eq "keepalive: browser: chromium loaded the page, its script ran (exit status; DOM)" \
+		"0 yes" "$rc $([[ $widths == widths\ * ]] && echo yes || echo "no: '$widths'")"
+	check_eq "keepalive: browser: every image loaded, each from its holder (naturalWidth)" \
+		"widths web1=21 web2=22 web3=23" "$widths"
+	# Where the browser asked for what (its choice of connections, for the record).
+	echo "# browser's requests: $(for w in "${LAB_WEBS[@]}"; do
+		lab_log_since "$(lab_access_log "$w")" "${KA_MARK[$w]}" |
+			awk -v c="$CLIENT1_IP" 'index($3, c ":") == 1 { print $2, $3, $7, $9 }'
+	done | paste -sd,)"
+	# Nothing of the browser outlives it (a child would keep running in client1).
+	browser_gone() { [[ -z $(ip netns pids "$CLIENT1_NS") ]]; }
+	if lab_wait 5 browser_gone; then
+		lab_pass "keepalive: browser: no process of it left in client1"
+	else
+		left=$(ip netns pids "$CLIENT1_NS" | paste -sd' ')
+		lab_fail "keepalive: browser: no process of it left in client1" "left: $left"
+		# shellcheck disable=SC2086 # PIDs
+		lab_stop_pids 5 $left
+	fi
+	rm -rf "$home"
+fi
+
+# --- the end: every flow gone, every active count back to 0 ---------------------
+no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
+no_active() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
+}
+settled() { no_flows && no_active; }
+check "keepalive: flows and active counts settle" lab_wait 8 settled
+
+rm -rf "$KA_TMP"
+rc=0
+lab_balancer_stop || rc=$?
+check_eq "keepalive: balancer exits 0 on SIGTERM" 0 "$rc"
+# shellcheck disable=SC2119
+lab_backends_detach
