@@ -57,7 +57,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
