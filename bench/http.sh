@@ -21,6 +21,14 @@
 #              the time to the first byte (connection setup + hand-off);
 #   close      (a) wrk, a new connection per request (Connection: close), 1 KiB;
 #   keepalive  (b) wrk, persistent connections, 1 KiB;
+#   rotate     (g) wrk, persistent connections, each asking for /web1/1k.bin,
+#              /web2/1k.bin, /web3/1k.bin in turn (bench/wrk-rotate.lua):
+#              every request for another backend than the one before it on
+#              its connection; the direct mode asks web1, which holds copies
+#              of all three under /bench-rotate/ for the bench alone
+#              (rotate_content); non-2xx responses counted per mode;
+#   rotate1    (g) the same on one connection (wrk -t1 -c1): no queueing, so
+#              latebind's p50 less direct's is what changing backend costs;
 #   big        (c) parallel curls for 64 MiB objects from both clients.
 #
 # Around each workload: CPU seconds of the balancer's process (the latebind
@@ -46,6 +54,11 @@ HTTP_RAW=$OUT/http-raw.tsv
 HAPROXY_CONF=$OUT/haproxy.cfg
 HAPROXY_LOG=$OUT/haproxy.log
 WRK_LUA=$BENCH_DIR/wrk-report.lua
+WRK_ROTATE_LUA=$BENCH_DIR/wrk-rotate.lua
+# The rotated workload's objects: /webN/ROTATE_OBJECT, held by webN only; and
+# web1's copies of all of them under /ROTATE_DIR/webN/ for the direct mode.
+ROTATE_OBJECT=1k.bin
+ROTATE_DIR=bench-rotate
 
 HAPROXY_PID=
 PROGSTAT_PID=
@@ -82,6 +95,46 @@ http_base() {
 	else
 		echo "http://$VIP"
 	fi
+}
+
+# rotate_path MODE WEB: the path the rotated workload asks for to get WEB's
+# object in MODE: /WEB/ROTATE_OBJECT, or in the direct mode web1's copy of it.
+rotate_path() {
+	if [[ $1 == direct ]]; then
+		echo "/$ROTATE_DIR/$2/$ROTATE_OBJECT"
+	else
+		echo "/$2/$ROTATE_OBJECT"
+	fi
+}
+
+# rotate_content: the direct mode's backend that holds every rotated object:
+# web1 gets each backend's object under /ROTATE_DIR/webN/ (hard links: the same
+# bytes, and the same Last-Modified and ETag, so every mode's responses have the
+# same size). A path of its own, because web1 must go on answering 404 for
+# /web2/ and /web3/: that is how a request a balancer sends to the wrong
+# backend shows. No route of latebind's or HAProxy's leads there; the lab's
+# nginx config stays as it is, and the lab's run dir goes when the lab goes.
+rotate_content() {
+	local w dir
+	for w in "${LAB_WEBS[@]}"; do
+		dir=$LAB_RUN/web1/html/$ROTATE_DIR/$w
+		mkdir -p "$dir"
+		ln -f "$LAB_RUN/$w/html/$w/$ROTATE_OBJECT" "$dir/$ROTATE_OBJECT"
+	done
+}
+
+# rotate_changes LOG MARK: "CHANGED COMPARED" over the rotated requests an
+# access log (the lab's format: path in field 7, conn=N in field 11) got after
+# MARK: of the requests that had one before them on their connection, how many
+# asked for another backend's object than that one.
+rotate_changes() {
+	lab_log_since "$1" "$2" | awk -v d="/$ROTATE_DIR/" '
+		index($7, d) == 1 {
+			split($7, p, "/")
+			if ($11 in last) { n++; if (last[$11] != p[3]) ch++ }
+			last[$11] = p[3]
+		}
+		END { print ch + 0, n + 0 }'
 }
 
 # holder_of PATH: the backend a direct client asks for PATH (its first holder).
@@ -274,6 +327,13 @@ http_verify() {
 		got=$(lab_curl client2 -f "$(http_base "$mode" "$web")$p" | sha256sum | cut -d' ' -f1)
 		[[ $got == "$(lab_sha256 "$p")" ]] || die "$mode: $p did not come back intact"
 	done
+	# The rotated workload's objects, each on a connection of its own (the
+	# workload itself checks every body it gets on shared connections).
+	for web in "${LAB_WEBS[@]}"; do
+		p=/$web/$ROTATE_OBJECT
+		got=$(lab_curl client2 -f "$(http_base "$mode")$(rotate_path "$mode" "$web")" | sha256sum | cut -d' ' -f1)
+		[[ $got == "$(lab_sha256 "$p")" ]] || die "$mode: $(rotate_path "$mode" "$web") did not come back as $p"
+	done
 	code=$(lab_curl client2 -o /dev/null -w '%{http_code}' "$(http_base "$mode")/no/such/thing" || true)
 	[[ $code == 404 ]] || die "$mode: /no/such/thing answered $code, not 404"
 }
@@ -336,11 +396,11 @@ measure_end() {
 }
 
 # record ROUND MODE WORKLOAD SECONDS REQUESTS BYTES ERRORS P50 P90 P99 [TTFB-P50
-# TTFB-P99] (after measure_end)
+# TTFB-P99 [NON-2XX WRONG-BODIES STATUSES CHANGED COMPARED]] (after measure_end)
 record() {
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${@:1:10}" \
-		"$M_CPU" "$M_RX" "$M_TX" "$M_XDP_NS" "$M_XDP_RUNS" "$M_TC_NS" "$M_TC_RUNS" "$M_LB" \
-		"${11:-0}" "${12:-0}" >>"$HTTP_RAW"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"${@:1:10}" "$M_CPU" "$M_RX" "$M_TX" "$M_XDP_NS" "$M_XDP_RUNS" "$M_TC_NS" "$M_TC_RUNS" "$M_LB" \
+		"${11:-0}" "${12:-0}" "${13:-0}" "${14:-0}" "${15:--}" "${16:-0}" "${17:-0}" >>"$HTTP_RAW"
 }
 
 # $HTTP_RAW columns: 1 round, 2 mode, 3 workload, 4 seconds, 5 requests (big:
@@ -351,7 +411,13 @@ record() {
 # counters: 18 dispatcher decisions, 19/20 fast-path packets/bytes (client →
 # backend, forwarded), 21/22 diverted packets/bytes (backend FIN/RST → client);
 # 23/24 p50/p99 µs to the first byte (unloaded only: curl's time_starttransfer,
-# connection setup and hand-off included; 0 elsewhere).
+# connection setup and hand-off included; 0 elsewhere); rotate and rotate1 only
+# (0 or - elsewhere): 25 non-2xx responses, 26 2xx responses with a wrong body,
+# 27 the non-2xx statuses (CODE:N,...; - if none), 28/29 of the requests web1
+# logged with one before them on their connection (direct mode only), how many
+# asked for another backend's object than that one / how many there were.
+# Errors (7) are socket errors plus, for rotate and rotate1, 25 and 26;
+# elsewhere plus wrk's count of statuses > 399.
 
 # --- workloads ------------------------------------------------------------------------
 
@@ -377,21 +443,53 @@ w_unloaded() {
 		"$(awk '$1 == 200 { print $5 * 1e6 }' "$f" | pct 99)"
 }
 
-# w_wrk ROUND MODE close|keepalive
+# w_wrk ROUND MODE close|keepalive|rotate|rotate1: close and keepalive ask for
+# /web1/1k.bin (bench/wrk-report.lua); rotate and rotate1 (one connection) ask
+# for every backend's object in turn on each connection (bench/wrk-rotate.lua)
+# and count the statuses: non-2xx responses are counted, not fatal (a balancer
+# that sends all of a connection's requests to one backend gets 404s from it;
+# the report flags that mode's figures), but a 2xx with the wrong bytes fails
+# the run.
 w_wrk() {
-	local round=$1 mode=$2 kind=$3 out line hdr=()
-	if [[ $kind == close ]]; then hdr=(-H 'Connection: close'); fi
+	local round=$1 mode=$2 kind=$3 out line st web log mark=0 changes=(0 0)
+	local url script=$WRK_LUA hdr=() args=() sock status_errs non2xx=0 wrong=0 statuses=-
+	local threads=$WRK_THREADS conns=$WRK_CONNS
+	url="$(http_base "$mode")/web1/1k.bin"
+	case $kind in
+	close) hdr=(-H 'Connection: close') ;;
+	rotate | rotate1)
+		if [[ $kind == rotate1 ]]; then threads=1 conns=1; fi
+		script=$WRK_ROTATE_LUA
+		url="$(http_base "$mode")/"
+		args=(-- "per_thread=$((conns / threads))")
+		for web in "${LAB_WEBS[@]}"; do
+			args+=("$(rotate_path "$mode" "$web")=$LAB_RUN/$web/html/$web/$ROTATE_OBJECT")
+		done
+		log=$(lab_access_log web1)
+		if [[ $mode == direct ]]; then mark=$(lab_log_mark "$log"); fi
+		;;
+	esac
 	measure_begin
-	out=$(lab_exec client1 timeout -k 5 $((HTTP_SECONDS + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" \
-		-d"${HTTP_SECONDS}s" --timeout 5s -s "$WRK_LUA" "${hdr[@]}" \
-		"$(http_base "$mode")/web1/1k.bin" 2>&1) || true
+	out=$(lab_exec client1 timeout -k 5 $((HTTP_SECONDS + 30)) wrk -t"$threads" -c"$conns" \
+		-d"${HTTP_SECONDS}s" --timeout 5s -s "$script" "${hdr[@]}" "$url" "${args[@]}" 2>&1) || true
 	measure_end
 	line=$(grep '^requests=' <<<"$out") || die "$mode $kind: wrk gave no result: $(tail -n 3 <<<"$out")"
 	[[ $(kv requests "$line") -gt 0 ]] || die "$mode $kind: wrk completed no request"
+	sock=$(($(kv connect_err "$line") + $(kv read_err "$line") + $(kv write_err "$line") + $(kv timeout_err "$line")))
+	status_errs=$(kv status_err "$line")
+	if [[ $kind == rotate* ]]; then
+		st=$(grep '^status_2xx=' <<<"$out") || die "$mode $kind: wrk-rotate.lua gave no status line: $(tail -n 3 <<<"$out")"
+		non2xx=$(kv non2xx "$st")
+		wrong=$(kv wrong_body "$st")
+		statuses=$(kv statuses "$st")
+		((wrong == 0)) || die "$mode $kind: $wrong responses were 2xx with bytes that are none of the objects asked for"
+		status_errs=$((non2xx + wrong))
+		if [[ $mode == direct ]]; then read -ra changes <<<"$(rotate_changes "$log" "$mark")"; fi
+	fi
 	record "$round" "$mode" "$kind" "$(awk -v d="$(kv duration_us "$line")" 'BEGIN { printf "%.3f", d / 1e6 }')" \
-		"$(kv requests "$line")" "$(kv bytes "$line")" \
-		"$(($(kv connect_err "$line") + $(kv read_err "$line") + $(kv write_err "$line") + $(kv status_err "$line") + $(kv timeout_err "$line")))" \
-		"$(kv p50_us "$line")" "$(kv p90_us "$line")" "$(kv p99_us "$line")"
+		"$(kv requests "$line")" "$(kv bytes "$line")" "$((sock + status_errs))" \
+		"$(kv p50_us "$line")" "$(kv p90_us "$line")" "$(kv p99_us "$line")" 0 0 \
+		"$non2xx" "$wrong" "$statuses" "${changes[0]}" "${changes[1]}"
 }
 
 # w_big ROUND MODE: 2 × BIG_PER_CLIENT transfers at once, alternating clients,
@@ -437,6 +535,7 @@ http_setup() {
 	: >"$HAPROXY_LOG"
 	: >"$OUT/attach.log"
 	lab_cookie_key
+	rotate_content
 	backends_attach cookie
 	lab_balancer_config
 	haproxy_config
@@ -450,7 +549,8 @@ http_section() {
 	local round mode i n=${#HTTP_MODES[@]} modes
 	http_setup
 	say "http: $HTTP_ROUNDS round(s) of ${HTTP_MODES[*]} (order rotated per round):" \
-		"$UNLOADED_SAMPLES unloaded requests, wrk ${HTTP_SECONDS} s close + keep-alive," \
+		"$UNLOADED_SAMPLES unloaded requests, wrk ${HTTP_SECONDS} s close + keep-alive + rotated keep-alive" \
+		"($WRK_CONNS connections, then one)," \
 		"$((2 * BIG_PER_CLIENT)) × $BIG_FILE"
 	for ((round = 1; round <= HTTP_ROUNDS; round++)); do
 		modes=()
@@ -462,6 +562,8 @@ http_section() {
 			w_wrk "$round" "$mode" close
 			if [[ $mode != replay ]]; then
 				w_wrk "$round" "$mode" keepalive
+				w_wrk "$round" "$mode" rotate
+				w_wrk "$round" "$mode" rotate1
 				w_big "$round" "$mode"
 			fi
 			http_mode_stop "$mode"
@@ -469,8 +571,10 @@ http_section() {
 				if ($3 == "unloaded") u = sprintf("unloaded p50 %.0f µs", $8)
 				else if ($3 == "close") c = sprintf("close %.0f/s p50 %.0f µs", $5 / $4, $8)
 				else if ($3 == "keepalive") k = sprintf("keep-alive %.0f/s", $5 / $4)
+				else if ($3 == "rotate") g = sprintf("rotated %.0f/s p50 %.0f µs, %d non-2xx", $5 / $4, $8, $25) g
+				else if ($3 == "rotate1") g = g sprintf(" (one connection p50 %.0f µs, %d non-2xx)", $8, $25)
 				else if ($3 == "big") b = sprintf("big %.0f MB/s", $6 / $4 / 1e6)
-			} END { printf "bench: round %d %-8s %s; %s%s%s\n", r, m, u, c, k ? "; " k : "", b ? "; " b : "" }' "$HTTP_RAW"
+			} END { printf "bench: round %d %-8s %s; %s%s%s%s\n", r, m, u, c, k ? "; " k : "", g ? "; " g : "", b ? "; " b : "" }' "$HTTP_RAW"
 		done
 	done
 	if ((BACKENDS_ATTACHED)); then

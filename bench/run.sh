@@ -7,6 +7,8 @@
 #   http       (a) new connection per request, 1 KiB: requests/s, p50/p99 latency
 #              (b) keep-alive requests/s   (c) 64 MiB objects, parallel clients
 #              (d) balancer-side CPU and bytes through its interface per GB
+#              (g) keep-alive with each request for another backend's object:
+#              requests/s, p50, non-2xx responses counted per mode
 #              — direct, latebind (cookie mode) and HAProxy, bench/http.sh;
 #              and latebind in replay mode: time to first byte on a new
 #              connection and (a)
@@ -55,7 +57,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -294,11 +296,14 @@ num() {
 		if (a >= 1000) printf "%.0f\n", x; else if (a >= 10) printf "%.1f\n", x; else printf "%.3f\n", x }'
 }
 
-# goal TEXT VALUE OP THRESHOLD: a row of the goals table, judged on the median.
+# goal TEXT VALUE OP THRESHOLD [WHY-NOT-VALID]: a row of the goals table, judged
+# on the median; with WHY-NOT-VALID, not judged at all.
 goal() {
 	local verdict
 	if [[ -z $2 || $2 == n/a ]]; then
 		verdict="not measured"
+	elif [[ -n ${5:-} ]]; then
+		verdict="**not valid**: $5"
 	elif awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { exit !(op == ">=" ? v >= t : v <= t) }'; then
 		verdict="**met**"
 	else
@@ -344,9 +349,9 @@ http_report() {
 	row "(c) $((2 * BIG_PER_CLIENT)) × $BIG_FILE in parallel, both clients | MB/s (10^6 B), all bytes / wall time" big mbs %.0f
 	row "(c) | one transfer's time, median, ms" big p50ms "%.0f"
 	echo
-	echo "Errors (non-2xx, socket errors, short transfers), summed over rounds:"
+	echo "Errors (non-2xx, socket errors, short transfers), summed over rounds (those of (g), below, apart):"
 	for m in direct latebind haproxy; do
-		printf '%s %s; ' "$m" "$(awk -F'\t' -v m="$m" '$2 == m { e += $7 } END { print e + 0 }' "$HTTP_RAW")"
+		printf '%s %s; ' "$m" "$(awk -F'\t' -v m="$m" '$2 == m && $3 !~ /^rotate/ { e += $7 } END { print e + 0 }' "$HTTP_RAW")"
 	done | sed 's/; $/./'
 	echo
 	echo
@@ -365,6 +370,7 @@ http_report() {
 	echo "| (a) under load, p50 | $(hps latebind direct close p50 %.0f diff) | $(hps haproxy direct close p50 %.0f diff) |"
 	echo "| (a) under load, p99 | $(hps latebind direct close p99 %.0f diff) | $(hps haproxy direct close p99 %.0f diff) |"
 	echo
+	rotate_report
 	echo "### (d) What the balancer side spends"
 	echo
 	echo "CPU: the balancer process's user + system time (/proc/PID/stat: the latebind daemon,"
@@ -431,6 +437,115 @@ replay_report() {
 	echo
 }
 
+# rotate_totals MODE WORKLOAD: "REQUESTS ERRORS NON-2XX SOCKET-ERRORS STATUSES" of
+# MODE's WORKLOAD (rotate, rotate1), summed over rounds (STATUSES: CODE:N,... or -).
+rotate_totals() {
+	awk -F'\t' -v m="$1" -v w="$2" '$2 == m && $3 == w {
+		r += $5; e += $7; n += $25; x += $26
+		k = split($27, s, ",")
+		for (i = 1; i <= k; i++) if (split(s[i], cv, ":") == 2) by[cv[1]] += cv[2]
+	} END {
+		l = ""
+		for (c in by) l = l (l == "" ? "" : ",") c ":" by[c]
+		print r + 0, e + 0, n + 0, e - n - x, (l == "" ? "-" : l)
+	}' "$HTTP_RAW"
+}
+
+# mode_name MODE: as the report writes it.
+mode_name() { if [[ $1 == haproxy ]]; then echo HAProxy; else echo "$1"; fi; }
+
+# rotate_invalid WORKLOAD MODE...: why WORKLOAD's figures of these modes are not
+# valid: the first mode that answered a request with anything but a 2xx, or had
+# a socket error; empty if they are valid.
+rotate_invalid() {
+	local w=$1 m r e n sock st
+	shift
+	for m; do
+		read -r r e n sock st <<<"$(rotate_totals "$m" "$w")"
+		if ((e > 0)); then
+			awk -v m="$(mode_name "$m")" -v r="$r" -v e="$e" -v n="$n" -v s="$sock" -v st="$st" 'BEGIN {
+				printf "%s answered %d of %d requests (%.1f %%) with an error: %d non-2xx (%s), %d socket errors\n",
+					m, e, r, r ? 100 * e / r : 0, n, st == "-" ? "none" : st, s }'
+			return
+		fi
+	done
+}
+
+# rflag CELL WORKLOAD MODE...: CELL, marked if WORKLOAD's figures of any of MODEs are not valid.
+rflag() {
+	local cell=$1 w=$2 bad=() m
+	shift 2
+	for m; do
+		if [[ -n $(rotate_invalid "$w" "$m") ]]; then bad+=("$(mode_name "$m")"); fi
+	done
+	if ((${#bad[@]})); then
+		echo "$cell ⚠ not valid: errors in ${bad[*]}"
+	else
+		echo "$cell"
+	fi
+}
+
+# (g): keep-alive connections whose requests go to every backend in turn (what
+# per-request binding has to do), next to HAProxy (a proxy that routes each
+# request) and to one backend that holds everything (no routing at all).
+rotate_report() {
+	local w m r e n sock st share label
+	if ! awk -F'\t' '$3 == "rotate" { found = 1; exit } END { exit !found }' "$HTTP_RAW"; then return; fi
+	share=$(awk -F'\t' '$2 == "direct" && $3 == "rotate" { c += $28; n += $29 }
+		END { if (n) printf "%.1f %% of %d", 100 * c / n, n; else print "n/a" }' "$HTTP_RAW")
+	echo "### (g) Keep-alive, each request for another backend"
+	echo
+	echo "wrk from client1 with bench/wrk-rotate.lua, ${HTTP_SECONDS} s: every keep-alive connection asks for"
+	echo "/web1/1k.bin, /web2/1k.bin, /web3/1k.bin in turn (/webN/ is held by webN only), so each"
+	echo "request is for another backend than the request before it on the same connection —"
+	echo "measured in the direct mode from web1's access log, with $WRK_CONNS connections: $share"
+	echo "requests that had one before them on their connection. Twice: under load (-t$WRK_THREADS -c$WRK_CONNS),"
+	echo "and on one connection (-t1 -c1), where nothing queues, so that latebind's p50 less"
+	echo "direct's is what a change of backend adds to a request. latebind and HAProxy through"
+	echo "the VIP; HAProxy routes each request by its path (/webN/ → backend webN) on the"
+	echo "client's keep-alive connection. Direct: web1 alone, which holds copies of all three"
+	echo "objects (the same files, under /bench-rotate/, a path only the bench asks for); it"
+	echo "serves every request with one nginx worker where the other modes spread them over three."
+	echo "Every response's status is counted and every 2xx body compared with the objects; the"
+	echo "figures of a mode that answered any request with a non-2xx or had a socket error are not"
+	echo "valid and are marked ⚠. (The script hands every response to Lua, which costs the client"
+	echo "CPU: compare these figures with each other, not with (b)'s.)"
+	echo
+	echo "| workload | measure | direct (web1 holds all three) | latebind | HAProxy |"
+	echo "| --- | --- | ---: | ---: | ---: |"
+	rotrow() { # LABEL WORKLOAD METRIC FORMAT
+		echo "| $1 | $(rflag "$(hs direct "$2" "$3" "$4")" "$2" direct) | $(rflag "$(hs latebind "$2" "$3" "$4")" "$2" latebind) | $(rflag "$(hs haproxy "$2" "$3" "$4")" "$2" haproxy) |"
+	}
+	for w in rotate rotate1; do
+		label="(g) each request for another backend, wrk -t$WRK_THREADS -c$WRK_CONNS"
+		if [[ $w == rotate1 ]]; then label="(g) the same, one connection (wrk -t1 -c1)"; fi
+		rotrow "$label | requests/s" "$w" rps %.0f
+		rotrow "(g) | p50 µs (wrk: request written → response read)" "$w" p50 %.0f
+		rotrow "(g) | p99 µs" "$w" p99 %.0f
+		printf '| (g) | errors, summed over rounds: non-2xx (statuses) + socket errors, of all requests |'
+		for m in direct latebind haproxy; do
+			read -r r e n sock st <<<"$(rotate_totals "$m" "$w")"
+			printf ' %s (%s) + %s of %s |' "$n" "$([[ $st == - ]] && echo none || echo "$st")" "$sock" "$r"
+		done
+		echo
+	done
+	echo "| (g) under load | daemon / haproxy CPU, µs per request | – | $(hs latebind rotate cpu_us_req %.2f) | $(hs haproxy rotate cpu_us_req %.2f) |"
+	echo "| (g) under load | latebind's dispatcher decisions per request | – | $(hs latebind rotate dec_per_req %.3f) | – |"
+	echo
+	echo "| requests/s, paired by round (min / median / max) | latebind / HAProxy | latebind / direct |"
+	echo "| --- | ---: | ---: |"
+	echo "| (g) each request for another backend, under load | $(rflag "$(hps latebind haproxy rotate rps %.3f)" rotate latebind haproxy) | $(rflag "$(hps latebind direct rotate rps %.3f)" rotate latebind direct) |"
+	echo "| (g) the same, one connection | $(rflag "$(hps latebind haproxy rotate1 rps %.3f)" rotate1 latebind haproxy) | $(rflag "$(hps latebind direct rotate1 rps %.3f)" rotate1 latebind direct) |"
+	echo "| (b) every request for the same backend, for reference | $(hps latebind haproxy keepalive rps %.3f) | $(hps latebind direct keepalive rps %.3f) |"
+	echo
+	echo "| p50 µs, paired by round | latebind − direct: what a change of backend adds | HAProxy − direct |"
+	echo "| --- | ---: | ---: |"
+	echo "| (g) each request for another backend, one connection | $(rflag "$(hps latebind direct rotate1 p50 %.0f diff)" rotate1 latebind direct) | $(rflag "$(hps haproxy direct rotate1 p50 %.0f diff)" rotate1 haproxy direct) |"
+	echo "| (g) the same, under load | $(rflag "$(hps latebind direct rotate p50 %.0f diff)" rotate latebind direct) | $(rflag "$(hps haproxy direct rotate p50 %.0f diff)" rotate haproxy direct) |"
+	echo "| (b) every request for the same backend, under load, for reference | $(hps latebind direct keepalive p50 %.0f diff) | $(hps haproxy direct keepalive p50 %.0f diff) |"
+	echo
+}
+
 xdp_report() {
 	echo "## XDP: SYN cookie and fast path next to plain XDP_TX (e)"
 	echo
@@ -474,6 +589,8 @@ goals_report() {
 		goal "(a) added p50 latency over direct, unloaded, µs" "$(med d:latebind:direct:unloaded:p50)" "<=" 100
 		goal "(a) added p50 latency over direct, under load (wrk), µs" "$(med d:latebind:direct:close:p50)" "<=" 100
 		goal "(b) keep-alive requests/s, latebind / direct" "$(med r:latebind:direct:keepalive:rps)" ">=" 0.9
+		goal "(g) keep-alive, each request for another backend: requests/s, latebind / HAProxy" \
+			"$(med r:latebind:haproxy:rotate:rps)" ">=" 1.0 "$(rotate_invalid rotate latebind haproxy)"
 		goal "(d) bytes through the balancer (what it transmits), % of served, 64 MiB" "$(med v:latebind:big:thru_pct)" "<=" 1
 		goal "(d) the same counting in + out, 64 MiB" "$(med v:latebind:big:bal_pct)" "<=" 1
 		goal "(d) bytes through the balancer, % of served, 1 KiB new connections" "$(med v:latebind:close:thru_pct)" "<=" 1
@@ -494,13 +611,17 @@ goals_report() {
 http_every() {
 	echo "### HTTP: every measurement"
 	echo
-	echo "| round | mode | workload | s | requests | bytes | errors | p50 µs | p90 µs | p99 µs | balancer CPU s | eth0 rx B | eth0 tx B | XDP ns (runs) | backend TC ns (runs) | decisions | fast path pkts (B) | diverted pkts (B) |"
-	echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s (%s) | %s (%s) |\n",
-		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 }' "$HTTP_RAW"
+	echo "| round | mode | workload | s | requests | bytes | errors | p50 µs | p90 µs | p99 µs | balancer CPU s | eth0 rx B | eth0 tx B | XDP ns (runs) | backend TC ns (runs) | decisions | fast path pkts (B) | diverted pkts (B) | non-2xx (statuses) | changed backend (of) |"
+	echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s (%s) | %s (%s) | %s | %s |\n",
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+		$3 ~ /^rotate/ ? $25 " (" $27 ")" : "", $29 ? $28 " (" $29 ")" : "" }' "$HTTP_RAW"
 	echo
 	echo "requests: for big, the number of transfers; p50–p99: unloaded, curl's time_total per request;"
-	echo "close / keepalive, wrk's latency; big, one transfer's time."
+	echo "close / keepalive / rotate / rotate1, wrk's latency; big, one transfer's time. errors: for"
+	echo "rotate and rotate1, non-2xx responses and socket errors; changed backend: rotate and rotate1"
+	echo "in the direct mode, the requests that asked for another backend's object than the one before"
+	echo "them on their connection."
 	echo
 }
 
