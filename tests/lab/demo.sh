@@ -80,6 +80,27 @@ echo "== bytes the client received: $total; bytes the balancer transmitted: $tx"
 echo "   (the backends answered the client directly; the balancer sent SYN/ACKs," \
 	"its own 404, and forwarded FINs)"
 echo
+echo "== one keep-alive connection, three resources on three backends (per-request binding)"
+ka_paths=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html)
+declare -A ka_before=()
+for w in "${LAB_WEBS[@]}"; do ka_before[$w]=$(log_lines "$w"); done
+ka_args=()
+for path in "${ka_paths[@]}"; do ka_args+=(-o /dev/null "http://$VIP$path"); done
+lab_curl client1 --http1.1 -w '%{http_code} %{num_connects} %{local_port} %{url_effective}\n' \
+	"${ka_args[@]}" | while read -r code opened port url; do
+	path=/${url#http://*/}
+	who=balancer
+	for w in "${LAB_WEBS[@]}"; do
+		if tail -n +"$((ka_before[$w] + 1))" "$(lab_access_log "$w")" | grep -F ":$port -> " |
+			grep -qF "\"GET $path "; then
+			who=$w
+		fi
+	done
+	printf '   %-26s %-5s from %-8s client port %s (%s)\n' "$path" "$code" "$who" "$port" \
+		"$( ((opened)) && echo "new connection" || echo "same connection")"
+done
+
+echo
 echo "== latebind status"
 lab_exec_bpf balancer "$LAB_LATEBIND" status | grep -Ev ' 0( 0)?$' | sed 's/^/   /'
 echo
