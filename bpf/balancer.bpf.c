@@ -261,6 +261,128 @@ static __always_inline int redirect_out(struct ethhdr *eth, __u32 ifindex, __u64
 	return verdict(bytes, reason, XDP_REDIRECT);
 }
 
+/* Reading a request head for the same-holder hint (headers/hint.h), one byte per call. */
+enum head_phase { HEAD_PATH, HEAD_QUERY, HEAD_VERSION, HEAD_LINE, HEAD_NAME, HEAD_VALUE, HEAD_END };
+
+struct head_scan {
+	const __u8 *b; /* the head, in this CPU's head_buf */
+	__u32 len;
+	__u32 from;    /* the path's byte after the prefix */
+	__u32 phase;   /* enum head_phase */
+	__u32 name_start;
+	__u32 name_hash;
+	__u8 prev;
+	__u8 ok;       /* one whole head, no body, nothing after it */
+};
+
+static long head_byte(__u32 i, void *arg)
+{
+	struct head_scan *h = arg;
+	__u8 c;
+
+	if (i >= h->len)
+		return 1;
+	if (i < h->from)
+		return 0;
+	c = h->b[i & LB_HINT_HEAD_MAX];
+	switch (h->phase) {
+	case HEAD_PATH:
+		/* Only a path normalising leaves as it is: no escapes, no empty or dot segments. */
+		if (c == ' ')
+			h->phase = HEAD_VERSION;
+		else if (c == '?')
+			h->phase = HEAD_QUERY;
+		else if (c == '%' || (h->prev == '/' && (c == '/' || c == '.')) || c < 0x21)
+			return 1;
+		break;
+	case HEAD_QUERY:
+		if (c == ' ')
+			h->phase = HEAD_VERSION;
+		break;
+	case HEAD_VERSION:
+	case HEAD_VALUE:
+		if (c == '\n')
+			h->phase = HEAD_LINE;
+		break;
+	case HEAD_LINE:
+		if (c == '\r') {
+			h->phase = HEAD_END;
+			break;
+		}
+		h->name_start = i;
+		h->name_hash = LB_FNV_BASIS;
+		h->phase = HEAD_NAME;
+		/* fallthrough */
+	case HEAD_NAME:
+		if (c == ':') {
+			if (lb_hint_name_is_framing(h->name_hash, i - h->name_start))
+				return 1;
+			h->phase = HEAD_VALUE;
+		} else if (c == '\n') {
+			return 1;
+		} else {
+			h->name_hash = lb_fnv_step(h->name_hash, c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		break;
+	case HEAD_END:
+		h->ok = c == '\n' && i + 1 == h->len;
+		return 1;
+	}
+	h->prev = c;
+	return 0;
+}
+
+/*
+ * The next request on @f, starting at req_end in this segment: the bound
+ * backend's by the flow's hint (headers/hint.h)? Then req_end moves past it
+ * and it takes the fast path; anything less certain goes to the dispatcher.
+ */
+static __always_inline bool same_holder(struct xdp_md *ctx, struct lb_flow *f, struct tcphdr *th,
+					__u32 payload_off, __u32 payload)
+{
+	struct head_scan h = { .len = payload, .phase = HEAD_PATH };
+	__u32 key0 = 0, idx = f->backend, plen = f->hint_len, hash = LB_FNV_BASIS, ts, i;
+	struct lb_head_buf *buf;
+	struct lb_hint_gen *g;
+	struct lb_backend *b;
+
+	if (!plen || plen > LB_HINT_PREFIX_MAX || payload > LB_HINT_HEAD_MAX || payload < 16 ||
+	    bpf_ntohl(th->seq) != f->req_end)
+		return false;
+	g = bpf_map_lookup_elem(&hint_gen, &key0);
+	b = bpf_map_lookup_elem(&backends, &idx);
+	buf = bpf_map_lookup_elem(&head_buf, &key0);
+	if (!g || (__u16)g->gen != f->hint_gen || !b || b->state != LB_BACKEND_UP || !buf)
+		return false;
+	if (bpf_xdp_load_bytes(ctx, payload_off, buf->b, payload))
+		return false;
+	if (buf->b[0] == 'G' && buf->b[1] == 'E' && buf->b[2] == 'T' && buf->b[3] == ' ')
+		ts = 4;
+	else if (buf->b[0] == 'H' && buf->b[1] == 'E' && buf->b[2] == 'A' && buf->b[3] == 'D' &&
+		 buf->b[4] == ' ')
+		ts = 5;
+	else
+		return false;
+	if (buf->b[ts] != '/' || ts + plen >= payload)
+		return false;
+	for (i = 0; i < LB_HINT_PREFIX_MAX; i++) {
+		if (i >= plen)
+			break;
+		hash = lb_fnv_step(hash, buf->b[(ts + i) & LB_HINT_HEAD_MAX]);
+	}
+	if (hash != f->hint_hash)
+		return false;
+	h.b = buf->b;
+	h.from = ts + plen;
+	h.prev = buf->b[(ts + plen - 1) & LB_HINT_HEAD_MAX];
+	bpf_loop(LB_HINT_HEAD_MAX + 1, head_byte, &h, 0);
+	if (!h.ok)
+		return false;
+	f->req_end = bpf_ntohl(th->seq) + payload;
+	f->srv_seq = bpf_ntohl(th->ack_seq);
+	return true;
+}
+
 /*
  * Client → backend on a bound flow: only the MACs change. Out the way it came
  * (XDP_TX), or, for a backend behind another interface, redirected out of that.
@@ -269,16 +391,21 @@ static __always_inline int redirect_out(struct ethhdr *eth, __u32 ifindex, __u64
  * RST ends the connection where it is bound.
  */
 static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, struct lb_flow *f,
-				     struct tcphdr *th, __u8 flags, __u32 payload, __u64 bytes)
+				     struct tcphdr *th, __u8 flags, __u32 payload_off,
+				     __u32 payload, __u64 bytes)
 {
+	enum lb_xdp_reason reason = LB_XDP_TX_FAST_PATH;
 	struct lb_backend *b;
 
 	if (flags & LB_TH_ACK)
 		f->client_ack = bpf_ntohl(th->ack_seq);
 	if (payload && (f->flags & LB_FLOW_F_REQUESTS) && f->state == LB_FLOW_BOUND &&
 	    !(flags & (LB_TH_FIN | LB_TH_RST)) &&
-	    (__s32)(bpf_ntohl(th->seq) + payload - f->req_end) > 0)
-		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_NEXT_REQUEST);
+	    (__s32)(bpf_ntohl(th->seq) + payload - f->req_end) > 0) {
+		if (!same_holder(ctx, f, th, payload_off, payload))
+			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_NEXT_REQUEST);
+		reason = LB_XDP_TX_SAME_HOLDER;
+	}
 	if (flags & (LB_TH_FIN | LB_TH_RST))
 		close_flow(f);
 	b = count_flow(f, bytes);
@@ -288,7 +415,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, str
 	}
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
-	return verdict(bytes, LB_XDP_TX_FAST_PATH, XDP_TX);
+	return verdict(bytes, reason, XDP_TX);
 }
 
 /*
@@ -455,7 +582,8 @@ int lb_xdp(struct xdp_md *ctx)
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
 		if (flow->state == LB_FLOW_MOVING)
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_MOVING);
-		return fast_path(ctx, eth, flow, th, flags, payload, bytes);
+		return fast_path(ctx, eth, flow, th, flags, sizeof(*eth) + sizeof(*iph) + tcp_hdr_len,
+				 payload, bytes);
 	}
 
 	if (flags & LB_TH_SYN) {
@@ -533,6 +661,9 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		f->req_end = ctx->req_end;
 		f->srv_seq = ctx->srv_seq;
 		f->flags = ctx->flags;
+		f->hint_hash = ctx->hint_hash;
+		f->hint_len = ctx->hint_len;
+		f->hint_gen = ctx->hint_gen;
 		return LB_FLOW_END_ENDED;
 	case LB_MOVE_SETTLE:
 		return __sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND) ==
@@ -562,6 +693,9 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		f->req_end = ctx->req_end;
 		f->srv_seq = ctx->srv_seq;
 		f->flags = ctx->flags;
+		f->hint_hash = ctx->hint_hash;
+		f->hint_len = ctx->hint_len;
+		f->hint_gen = ctx->hint_gen;
 		f->binds++;
 		return LB_FLOW_END_ENDED;
 	}

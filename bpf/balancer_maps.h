@@ -12,6 +12,7 @@
 
 #include "cookie.h"
 #include "cookie_map.h"
+#include "hint.h"
 #include "maps.h"
 #include "stats.h"
 
@@ -108,5 +109,28 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } disp_stats SEC(".maps");
+
+/*
+ * The directory's generation for same-holder hints (headers/hint.h): a hint
+ * made under another one is not used. Only the daemon writes it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_hint_gen);
+} hint_gen SEC(".maps");
+
+/* A request head being read for a same-holder hint: one per CPU, one packet at a time. */
+struct lb_head_buf {
+	__u8 b[LB_HINT_HEAD_MAX + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_head_buf);
+} head_buf SEC(".maps");
 
 #endif

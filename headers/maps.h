@@ -92,9 +92,12 @@ struct lb_flow {
 	__u16 binds;	       /* backends the connection has been bound to so far */
 	__u32 srv_seq;	       /* LB_FLOW_F_REQUESTS: the server's sequence number when its
 				* latest request was sent; its answer must move past it */
+	__u32 hint_hash;       /* same-holder hint (headers/hint.h): FNV-1a of the prefix */
+	__u16 hint_len;	       /* ... its length; 0: no hint */
+	__u16 hint_gen;	       /* ... the directory generation it was made under */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct lb_flow) == 64, "lb_flow layout");
+_Static_assert(sizeof(struct lb_flow) == 72, "lb_flow layout");
 
 /* What the lb_flow_move program does (struct lb_flow_move.op). */
 enum lb_flow_move_op {
@@ -113,9 +116,13 @@ struct lb_flow_move {
 	__u32 srv_seq;	/* ADVANCE, REBIND */
 	__u8 backend_mac[6];
 	__u8 flags;	/* ADVANCE, REBIND: the flow's LB_FLOW_F_* from now on */
-	__u8 pad[5];
+	__u8 pad;
+	__u16 hint_len;	/* ADVANCE, REBIND: the same-holder hint from now on */
+	__u32 hint_hash;
+	__u16 hint_gen;
+	__u16 pad2;
 };
-_Static_assert(sizeof(struct lb_flow_move) == 48, "lb_flow_move layout");
+_Static_assert(sizeof(struct lb_flow_move) == 56, "lb_flow_move layout");
 
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,

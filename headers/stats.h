@@ -45,7 +45,8 @@
 	X(DROP_FIN_NOTICE,    "drop_fin_notice")    /* backend's FIN notice: flow closed, its data+FIN went direct */ \
 	X(REDIRECT_NEXT_REQUEST, "redirect_next_request") /* data past a bound flow's request: the next one → dispatcher */ \
 	X(REDIRECT_PROBE_ANSWER, "redirect_probe_answer") /* backend's answer to a probe → dispatcher */ \
-	X(REDIRECT_MOVING,    "redirect_moving")    /* client packet while the new backend adopts → dispatcher */
+	X(REDIRECT_MOVING,    "redirect_moving")    /* client packet while the new backend adopts → dispatcher */ \
+	X(TX_SAME_HOLDER,     "tx_same_holder")     /* next request, same backend by its hint: forwarded here */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST

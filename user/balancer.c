@@ -420,6 +420,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
 		.stats_fd = bpf_map__fd(lb->ld.skel->maps.disp_stats),
 		.backends = lb->ld.backends,
+		.hint_gen_fd = bpf_map__fd(lb->ld.skel->maps.hint_gen),
 	};
 	struct lb_directory_stats ds;
 	char err[LB_ERR_MAX];

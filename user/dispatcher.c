@@ -51,6 +51,7 @@
 #include "dispatcher.h"
 #include "clock.h"
 #include "flow_table.h"
+#include "hint.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -139,6 +140,15 @@ struct lb_conn {
 	uint64_t hold_until_ms;	     /* PROBING: give up waiting for an idle backend */
 	uint64_t rebind_start_ns;
 	const struct lb_segment *fwd; /* LB_BIND_FORWARD's segment, during the call */
+	uint32_t hint_hash;	     /* the same-holder hint the flow gets (hint.h) */
+	uint16_t hint_len;
+	uint16_t hint_gen;
+};
+
+/* A route's same-holder hint: its prefix's FNV-1a and length (0: none). */
+struct route_hint {
+	uint32_t hash;
+	uint16_t len;
 };
 
 struct lb_dispatcher {
@@ -161,6 +171,8 @@ struct lb_dispatcher {
 	struct lb_route_counts route_counts;
 	struct lb_histogram handoff_latency;
 	struct lb_histogram rebind_latency;
+	struct route_hint *hints;	/* per route of cfg; NULL: no hints for this site */
+	uint16_t hint_gen;		/* the directory generation hints are made under */
 	uint8_t frame[2048];
 };
 
@@ -552,6 +564,116 @@ static void replay_answer(struct lb_dispatcher *d, struct lb_conn *c, const stru
 	handed_off(d, c);
 }
 
+/* ---- same-holder hints (headers/hint.h) ----------------------------------------- */
+
+struct hint_entry {
+	const char *s;
+	bool prefix;
+	uint32_t route;
+};
+
+static int hint_entry_cmp(const void *a, const void *b)
+{
+	const struct hint_entry *x = a, *y = b;
+	int r = strcmp(x->s, y->s);
+
+	/* A prefix before an exact path equal to it: the path makes the prefix no leaf. */
+	return r ? r : (int)y->prefix - (int)x->prefix;
+}
+
+/* Bytes XDP can compare as they come: what normalising leaves alone, and no query. */
+static bool hint_safe(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f || p[i] == '%' || p[i] == '?' || p[i] == '#')
+			return false;
+	return n > 0 && p[0] == '/';
+}
+
+static uint32_t hint_hash(const char *p, size_t n)
+{
+	uint32_t h = LB_FNV_BASIS;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = lb_fnv_step(h, (uint8_t)p[i]);
+	return h;
+}
+
+/*
+ * Which routes can give a same-holder hint: a prefix route is one when every
+ * request its prefix starts is its own, that is when no other route's path
+ * starts with the prefix (it is a leaf) and every route is for any host (no
+ * host scope can take a request first). Sites with more routes than
+ * LB_HINT_ROUTES_MAX give none (this sorts them). A new generation each time,
+ * published to XDP: hints made under the previous directory are not used.
+ */
+static void hints_build(struct lb_dispatcher *d)
+{
+	const struct lb_config *cfg = d->cfg;
+	struct hint_entry *e = NULL;
+	size_t i, n = cfg->n_routes;
+	struct lb_hint_gen g;
+	__u32 key0 = 0;
+
+	free(d->hints);
+	d->hints = NULL;
+	if (d->maps.hint_gen_fd >= 0 && !bpf_map_lookup_elem(d->maps.hint_gen_fd, &key0, &g) &&
+	    (uint16_t)g.gen >= d->hint_gen)
+		d->hint_gen = (uint16_t)g.gen; /* a previous daemon's: go past it */
+	d->hint_gen++;
+	if (!d->hint_gen)
+		d->hint_gen = 1; /* 0 is never current: a zeroed flow has no hint */
+	g.gen = d->hint_gen;
+	if (d->maps.hint_gen_fd >= 0)
+		bpf_map_update_elem(d->maps.hint_gen_fd, &key0, &g, BPF_ANY);
+
+	if (!n || n > LB_HINT_ROUTES_MAX)
+		return;
+	for (i = 0; i < n; i++)
+		if (strcmp(cfg->routes[i].host, "*"))
+			return;
+	e = calloc(n, sizeof(*e));
+	d->hints = calloc(n, sizeof(*d->hints));
+	if (!e || !d->hints) {
+		free(e);
+		free(d->hints);
+		d->hints = NULL;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		e[i].prefix = cfg->routes[i].prefix != NULL;
+		e[i].s = e[i].prefix ? cfg->routes[i].prefix : cfg->routes[i].path;
+		e[i].route = (uint32_t)i;
+	}
+	qsort(e, n, sizeof(*e), hint_entry_cmp);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(e[i].s);
+
+		if (!e[i].prefix || len > LB_HINT_PREFIX_MAX || !hint_safe(e[i].s, len))
+			continue;
+		/* Sorted, whatever starts with this prefix comes right after it. */
+		if (i + 1 < n && !strncmp(e[i + 1].s, e[i].s, len))
+			continue;
+		d->hints[e[i].route] = (struct route_hint){ hint_hash(e[i].s, len), (uint16_t)len };
+	}
+	free(e);
+}
+
+/* The flow's hint for a request routed by @route (nothing if its end is not followed). */
+static void note_hint(struct lb_dispatcher *d, struct lb_conn *c, uint32_t route)
+{
+	c->hint_len = 0;
+	c->hint_hash = 0;
+	if (!d->hints || route >= d->cfg->n_routes || !(c->flow_flags & LB_FLOW_F_REQUESTS))
+		return;
+	c->hint_len = d->hints[route].len;
+	c->hint_hash = d->hints[route].hash;
+	c->hint_gen = d->hint_gen;
+}
+
 /* ---- per-request binding ------------------------------------------------------ */
 
 static int bind_step(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend,
@@ -786,6 +908,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 	}
 	read_backends(d, c, view, d->cfg->n_backends);
 	note_extent(d, c, req);
+	note_hint(d, c, m.route);
 	/* A later request stays where it is when it can: no move is cheaper. */
 	if (c->later && !c->retired && holds(&m, view, c->bound))
 		chosen = (int)c->bound;
@@ -1003,15 +1126,25 @@ static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
 	       f.state != LB_FLOW_DISPATCH;
 }
 
-/* The ACK of a client segment, alone, to the bound backend. */
-static void forward_ack(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+/*
+ * What of a client segment is the bound backend's, while a later request is
+ * held: its bytes before the request (the previous one's tail, a retransmission
+ * that took the held request's first bytes along), else its ACK alone, which
+ * the backend's answer may be waiting for. @ack_news: the ACK moved.
+ */
+static void forward_before(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s,
+			   bool ack_news)
 {
-	struct lb_segment ack = *s;
+	int32_t before = (int32_t)(c->client_isn + 1 - s->seq);
+	struct lb_segment part = *s;
 
-	ack.seq = c->client_isn + 1;
-	ack.len = 0;
-	ack.flags &= ~(LB_TH_FIN | LB_TH_PSH);
-	c->fwd = &ack;
+	if (before <= 0 && !ack_news)
+		return;
+	part.len = before <= 0 ? 0 : before < (int32_t)s->len ? (uint32_t)before : s->len;
+	if (before < 0)
+		part.seq = c->client_isn + 1;
+	part.flags &= ~(LB_TH_FIN | (part.len ? 0 : LB_TH_PSH));
+	c->fwd = &part;
 	bind_step(d, c, c->bound, LB_BIND_FORWARD);
 	c->fwd = NULL;
 }
@@ -1058,7 +1191,6 @@ static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segmen
 static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 			  const struct lb_flow_key *k)
 {
-	struct lb_segment part = *s;
 	struct lb_flow f;
 	struct lb_conn *c;
 	int32_t before;
@@ -1080,18 +1212,7 @@ static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 	c = later_new(d, s, k, &f);
 	if (!c)
 		return true;
-	/*
-	 * The tail of the previous request (or all of it: the flow moved
-	 * meanwhile) goes on to the bound backend; with none, the segment's ACK
-	 * alone, which the backend's answer is waiting for.
-	 */
-	part.len = before <= 0 ? 0 : before < (int32_t)s->len ? (uint32_t)before : s->len;
-	if (before < 0)
-		part.seq = f.req_end;
-	part.flags &= ~(LB_TH_FIN | (part.len ? 0 : LB_TH_PSH));
-	c->fwd = &part;
-	bind_step(d, c, c->bound, LB_BIND_FORWARD);
-	c->fwd = NULL;
+	forward_before(d, c, s, true);
 	if (conn_store(d, c, s))
 		conn_parse(d, c);
 	return true;
@@ -1174,11 +1295,13 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	if (s.has_ts && c->ts_ok)
 		c->ts_recent = s.tsval;
 	c->client_window = s.window;
-	if ((s.flags & LB_TH_ACK) && (int32_t)(s.ack - c->client_ack) > 0) {
-		c->client_ack = s.ack;
-		/* A held request's segment acknowledging the bound backend: that part is its. */
+	{
+		bool ack_news = (s.flags & LB_TH_ACK) && (int32_t)(s.ack - c->client_ack) > 0;
+
+		if (ack_news)
+			c->client_ack = s.ack;
 		if (c->later && !c->retired && (c->state == COLLECTING || c->state == PROBING))
-			forward_ack(d, c, &s);
+			forward_before(d, c, &s, ack_news);
 	}
 
 	switch (c->state) {
@@ -1319,6 +1442,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 		free(d);
 		return NULL;
 	}
+	hints_build(d);
 	return d;
 }
 
@@ -1330,6 +1454,7 @@ void lb_dispatcher_free(struct lb_dispatcher *d)
 		conn_free(d, d->oldest);
 	free(d->buckets);
 	lb_route_counts_free(&d->route_counts);
+	free(d->hints);
 	free(d);
 }
 
@@ -1340,6 +1465,7 @@ void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *c
 		pr_warn("reload: out of memory; route request counts start again from 0\n");
 	d->cfg = cfg;
 	d->dir = dir;
+	hints_build(d);
 }
 
 const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d)
@@ -1432,4 +1558,7 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 	v->syn_opts = c->syn_opts;
 	v->binds = c->binds;
 	v->segment = c->fwd;
+	v->hint_hash = c->hint_hash;
+	v->hint_len = c->hint_len;
+	v->hint_gen = c->hint_gen;
 }

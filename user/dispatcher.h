@@ -94,6 +94,7 @@ struct lb_dispatcher_maps {
 	int stats_fd;	 /* -1: counters stay in memory only */
 	/* The backends map mmapped (state, load; atomics shared with XDP), or NULL. */
 	struct lb_backend *backends;
+	int hint_gen_fd; /* `hint_gen` (headers/hint.h); -1: none */
 };
 
 struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struct lb_directory *dir,
@@ -169,6 +170,9 @@ struct lb_conn_view {
 	uint8_t flow_flags;   /* LB_FLOW_F_* for the flow */
 	uint8_t syn_opts;     /* the cookie's low byte: what the client's SYN offered */
 	uint16_t binds;	      /* backends the connection has had, this one included */
+	uint32_t hint_hash;   /* the same-holder hint for the flow (headers/hint.h) */
+	uint16_t hint_len;    /* 0: none */
+	uint16_t hint_gen;
 	const struct lb_segment *segment; /* LB_BIND_FORWARD: the client's segment */
 };
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v);

@@ -144,6 +144,7 @@ static struct lb_flow flow_of(const struct lb_handoff_ctx *h, const struct lb_co
 		.state = state, .backend = backend,
 		.req_end = v->request_end, .flags = v->flow_flags, .syn_opts = v->syn_opts,
 		.binds = v->binds, .srv_seq = v->cookie + 1,
+		.hint_hash = v->hint_hash, .hint_len = v->hint_len, .hint_gen = v->hint_gen,
 	};
 
 	memcpy(flow.backend_mac, b->mac, 6);
@@ -232,6 +233,7 @@ static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 	struct lb_flow_move m = {
 		.key = v->key, .op = LB_MOVE_REBIND, .state = state, .backend = backend,
 		.req_end = v->request_end, .srv_seq = v->cookie + 1, .flags = v->flow_flags,
+		.hint_len = v->hint_len, .hint_hash = v->hint_hash, .hint_gen = v->hint_gen,
 	};
 
 	memcpy(m.backend_mac, b->mac, 6);
@@ -294,6 +296,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		struct lb_flow_move m = {
 			.key = v.key, .op = LB_MOVE_ADVANCE, .req_end = v.request_end,
 			.srv_seq = v.cookie + 1, .flags = v.flow_flags,
+			.hint_len = v.hint_len, .hint_hash = v.hint_hash, .hint_gen = v.hint_gen,
 		};
 
 		if (lb_flow_move(flows, &m) != LB_FLOW_END_ENDED)
