@@ -352,7 +352,8 @@ static __always_inline bool same_holder(struct xdp_md *ctx, struct lb_flow *f, s
 	g = bpf_map_lookup_elem(&hint_gen, &key0);
 	b = bpf_map_lookup_elem(&backends, &idx);
 	buf = bpf_map_lookup_elem(&head_buf, &key0);
-	if (!g || (__u16)g->gen != f->hint_gen || !b || b->state != LB_BACKEND_UP || !buf)
+	if (!g || (__u16)g->gen != f->hint_gen || !b || b->state != LB_BACKEND_UP || !b->weight ||
+	    !buf)
 		return false;
 	if (bpf_xdp_load_bytes(ctx, payload_off, buf->b, payload))
 		return false;
@@ -580,7 +581,14 @@ int lb_xdp(struct xdp_md *ctx)
 		/* Being collected, or waiting for a replay-mode backend's SYN/ACK. */
 		if (flow->state == LB_FLOW_DISPATCH || flow->state == LB_FLOW_REPLAY)
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
-		if (flow->state == LB_FLOW_MOVING)
+		/*
+		 * An ACK past the server's side of the move acknowledges the new
+		 * backend's bytes: it has the socket, the flow is bound from now on.
+		 */
+		if (flow->state == LB_FLOW_MOVING &&
+		    (!(flags & LB_TH_ACK) || (__s32)(bpf_ntohl(th->ack_seq) - flow->srv_seq) <= 0 ||
+		     __sync_val_compare_and_swap(&flow->state, LB_FLOW_MOVING, LB_FLOW_BOUND) !=
+			     LB_FLOW_MOVING))
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_MOVING);
 		return fast_path(ctx, eth, flow, th, flags, sizeof(*eth) + sizeof(*iph) + tcp_hdr_len,
 				 payload, bytes);

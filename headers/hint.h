@@ -25,7 +25,7 @@
 #include "lb_types.h"
 
 #define LB_HINT_PREFIX_MAX 64	/* longer prefixes give no hint */
-#define LB_HINT_HEAD_MAX   511	/* longer heads go to the dispatcher */
+#define LB_HINT_HEAD_MAX   1023	/* longer heads go to the dispatcher (a mask: 2^n - 1) */
 #define LB_HINT_ROUTES_MAX 16384 /* sites with more routes give no hints (the leaf check sorts them) */
 
 #define LB_FNV_BASIS 0x811c9dc5u

@@ -440,7 +440,7 @@ static void conn_parse(struct lb_dispatcher *d, struct lb_conn *c);
 
 /*
  * Bytes past the request just handed over (pipelined requests that came with
- * it): a "next" record of their own, bound where this one went. NULL when
+ * it): a "later" record of their own, bound where this one went. NULL when
  * there are none, or no memory (the client sends them again).
  */
 static struct lb_conn *carry_over(const struct lb_conn *c)
@@ -497,9 +497,7 @@ static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 
 	if (c->later && c->retired)
 		count(d, LB_DISP_REBINDS);
-	if (c->later && c->rebind_start_ns && now >= c->rebind_start_ns)
-		lb_histogram_observe_ns(&d->rebind_latency, now - c->rebind_start_ns);
-	else if (!c->later && c->first_byte_ns && now >= c->first_byte_ns)
+	if (!c->later && c->first_byte_ns && now >= c->first_byte_ns)
 		lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
 	conn_unlink(d, c, false);
 	if (n) {
@@ -754,6 +752,10 @@ static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 /* The old backend is retired: the request goes to its new holder at the current numbers. */
 static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend, bool head)
 {
+	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC);
+
+	if (c->rebind_start_ns && now >= c->rebind_start_ns)
+		lb_histogram_observe_ns(&d->rebind_latency, now - c->rebind_start_ns);
 	c->binds++;
 	c->backend = backend;
 	if (d->cfg->backends[backend].handoff == LB_HANDOFF_REPLAY) {

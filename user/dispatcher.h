@@ -130,7 +130,7 @@ const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d);
 
 /* First request byte to hand-off sent, for every hand-off (see metrics.h). */
 const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d);
-/* From holding a later request to the new backend having it (per-request binding). */
+/* From holding a later request to its hand-off to the new backend starting (per-request binding). */
 const struct lb_histogram *lb_dispatcher_rebind_latency(const struct lb_dispatcher *d);
 
 /* Counters (flow_evictions read from the flow table), and the connections currently held. */

@@ -421,8 +421,8 @@ int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *l
 	render_latency(&b, src->handoff_latency, "latebind_handoff_latency_seconds",
 		       "Time from a connection's first request segment to its hand-off being sent.");
 	render_latency(&b, src->rebind_latency, "latebind_rebind_latency_seconds",
-		       "Time from holding a later request for another backend to that backend "
-		       "having the connection.");
+		       "Time from holding a later request for another backend to its hand-off to "
+		       "that backend starting.");
 	if (b.oom || !sb_reserve(&b, 0)) {
 		free(b.p);
 		*out = NULL;
