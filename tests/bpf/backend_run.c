@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <check.h>
+#include <poll.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <bpf/bpf.h>
 
@@ -144,4 +148,44 @@ size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t s
 	put32(opt + 8, unsent);
 	pkt_fix_csums(out, len);
 	return len;
+}
+
+extern char **environ;
+
+void be_sh(const char *cmd)
+{
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
+	pid_t pid;
+	int st;
+
+	ck_assert_msg(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ) == 0, "spawn %s", cmd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' failed", cmd);
+}
+
+void be_tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, in, .prog_fd = bpf_program__fd(ingress));
+	LIBBPF_OPTS(bpf_tc_opts, eg, .prog_fd = bpf_program__fd(egress));
+
+	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
+	hook.attach_point = BPF_TC_INGRESS;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &in), 0);
+	hook.attach_point = BPF_TC_EGRESS;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &eg), 0);
+}
+
+size_t be_next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	while (poll(&pfd, 1, 1000) == 1) {
+		n = recv(fd, buf, PKT_MAX, 0);
+		if (n > 0 && !lb_segment_parse(buf, n, seg) && seg->sport == htons(port))
+			return n;
+	}
+	return 0;
 }

@@ -67,4 +67,17 @@ size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t s
 /* The TCP segment's fields at offset @field of its header, in a frame with any IP options. */
 uint32_t be_tcp32(const uint8_t *frame, size_t field);
 
+/* ---- a real kernel: programs on a veth's TC hooks, frames through a packet socket ---- */
+
+/* Run @cmd with sh -c; it must succeed. */
+void be_sh(const char *cmd);
+
+/* Both programs on a clsact qdisc of @ifindex (made once: it serves both hooks). */
+void be_tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress);
+
+struct lb_segment;
+
+/* The next TCP frame from source port @port on the packet socket, within a second; 0 if none. */
+size_t be_next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port);
+
 #endif

@@ -13,6 +13,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
@@ -1161,6 +1163,167 @@ START_TEST(test_probe_established)
 }
 END_TEST
 
+/*
+ * A later request adopted and probed through a real kernel: in a network
+ * namespace of its own, the cookie-mode programs on a veth's TC hooks, a
+ * listener on the VIP, the balancer played through a packet socket on the
+ * peer. Its segment carries the adopt option at numbers no cookie made; the
+ * kernel must build the connection from them (rebind_adopted), and probes of
+ * it are answered back out of the veth, busy while the response is not
+ * acknowledged and idle once it is.
+ */
+static uint64_t stat_of(struct backend *skel, enum lb_backend_reason reason)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_counter vals[ncpu];
+	uint32_t key = reason;
+	uint64_t sum = 0;
+	int i;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &key, vals), 0);
+	for (i = 0; i < ncpu; i++)
+		sum += vals[i].packets;
+	return sum;
+}
+
+/* The next frame from the VIP on @fd that is a probe answer (@answer) or not. */
+static size_t next_of(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port, bool answer)
+{
+	size_t len;
+
+	do
+		len = be_next_frame(fd, buf, seg, port);
+	while (len && (seg->has_rebind && seg->rebind.exid == htons(LB_ANSWER_EXID)) != answer);
+	return len;
+}
+
+START_TEST(test_kernel_adopt)
+{
+	static const char req[] = "GET /next HTTP/1.1\r\nHost: site\r\n\r\n";
+	const uint16_t port = 8080;
+	const uint32_t seq = 0x10000000u + 7777, ack = 0x7a000001u + 90000; /* no cookie */
+	const struct adopt_case valid = { "adopt", AD_VALID, 1, 0, 0, 0 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	uint8_t frame[PKT_MAX], in[PKT_MAX];
+	char got[sizeof(req)];
+	struct lb_segment seg, s;
+	struct pollfd pfd;
+	struct backend *k;
+	int lfd, afd, pkt, v0, v1;
+	uint32_t kk = 0;
+	size_t len;
+
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	be_sh("ip link set lo up && ip addr add " VIP "/32 dev lo && "
+	      "ip link add v0 address 02:00:00:00:03:0b type veth peer name v1 address 02:00:00:00:04:0c && "
+	      "ip addr add " BACKEND "/24 dev v0 && ip link set v0 up && ip link set v1 up && "
+	      "ethtool -K v0 rx off tx off >/dev/null && ethtool -K v1 rx off tx off >/dev/null && "
+	      "ip neigh add 198.51.100.1 lladdr 02:00:00:00:04:0c dev v0 && "
+	      "ip route add 203.0.113.0/24 via 198.51.100.1");
+	v0 = if_nametoindex("v0");
+	v1 = if_nametoindex("v1");
+	ck_assert(v0 && v1);
+
+	k = backend__open();
+	ck_assert_ptr_nonnull(k);
+	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
+	k->rodata->cfg_vip_port = htons(port);
+	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	k->rodata->cfg_wscale = TEST_WS;
+	ck_assert_int_eq(backend__load(k), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
+	be_tc_on(v0, k->progs.lb_backend_ingress, k->progs.lb_backend_egress);
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	ck_assert_int_ge(pkt, 0);
+	ll.sll_ifindex = v1;
+	ck_assert_int_eq(bind(pkt, (struct sockaddr *)&ll, sizeof(ll)), 0);
+
+	/* The request's segment with the adopt option, as the dispatcher sends it. */
+	len = adopt_frame(frame, &valid, port, seq, ack, req);
+	ck_assert_int_eq(send(pkt, frame, len, 0), (ssize_t)len);
+
+	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the adopt segment made no connection");
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), (ssize_t)sizeof(req) - 1);
+	ck_assert_mem_eq(got, req, sizeof(req) - 1);
+	ck_assert_uint_eq(stat_of(k, LB_BE_REBIND_ADOPTED), 1);
+	ck_assert_uint_eq(stat_of(k, LB_BE_ADOPTED), 0);
+	ck_assert_uint_eq(stat_of(k, LB_BE_DROP_BAD_REBIND), 0);
+
+	/* The response continues the connection's numbers: seq = the adopt's ack. */
+	ck_assert_int_eq(send(afd, "hello", 5, 0), 5);
+	len = next_of(pkt, in, &seg, port, false);
+	while (len && !seg.len)
+		len = next_of(pkt, in, &seg, port, false); /* the request's own ACK */
+	ck_assert_msg(len, "no response from the backend's kernel");
+	ck_assert_int_eq(pkt_check_csums(in, len), 0);
+	ck_assert_uint_eq(seg.seq, ack);
+	ck_assert_uint_eq(seg.ack, seq + sizeof(req) - 1);
+	ck_assert_uint_eq(seg.len, 5);
+	ck_assert_mem_eq(seg.payload, "hello", 5);
+
+	/* A probe now: the response is not acknowledged, 5 bytes beyond seq. */
+	{
+		struct be_probe p = {
+			.src_mac = balancer_mac, .dst_mac = backend_mac, .saddr = CLIENT,
+			.daddr = VIP, .sport = CPORT, .dport = port,
+			.seq = seq + sizeof(req) - 1, .ack = ack, .secret = &secret,
+			.counter = lb_cookie_counter(&secret, tai_now()),
+		};
+		uint8_t want[PKT_MAX];
+		size_t plen = be_probe_build(frame, &p);
+
+		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(pkt, in, &seg, port, true);
+		ck_assert_msg(len, "no answer to the probe");
+		be_probe_answer(want, frame, plen, LB_PROBE_BUSY, ack, seq + sizeof(req) - 1, 5);
+		ck_assert_uint_eq(len, plen);
+		ck_assert_mem_eq(in, want, plen);
+		ck_assert_int_eq(pkt_check_csums(in, len), 0);
+
+		/* The client acknowledges the response; the same probe then finds it idle. */
+		s = (struct lb_segment){
+			.sport = htons(CPORT), .dport = htons(port), .seq = seq + sizeof(req) - 1,
+			.ack = ack + 5, .flags = LB_TH_ACK, .window = 502, .has_ts = true,
+			.tsval = 0x01020305, .tsecr = seg.tsval,
+		};
+		memcpy(s.src_mac, balancer_mac, 6);
+		memcpy(s.dst_mac, backend_mac, 6);
+		inet_pton(AF_INET, CLIENT, &s.saddr);
+		inet_pton(AF_INET, VIP, &s.daddr);
+		len = lb_segment_build(in, sizeof(in), &s);
+		ck_assert_int_eq(send(pkt, in, len, 0), (ssize_t)len);
+		wait_ioctl(afd, SIOCOUTQ, 0, "the response acknowledged");
+		p.ack = ack + 5;
+		plen = be_probe_build(frame, &p);
+		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(pkt, in, &seg, port, true);
+		ck_assert_msg(len, "no answer to the second probe");
+		be_probe_answer(want, frame, plen, LB_PROBE_IDLE, ack + 5, seq + sizeof(req) - 1, 0);
+		ck_assert_uint_eq(len, plen);
+		ck_assert_mem_eq(in, want, plen);
+	}
+	ck_assert_uint_eq(stat_of(k, LB_BE_PROBE_ANSWERED), 2);
+	/* The probes never reached the socket: nothing more to read. */
+	ck_assert_int_eq(sock_ioctl(afd, SIOCINQ), 0);
+
+	close(afd);
+	close(pkt);
+	close(lfd);
+	backend__destroy(k);
+}
+END_TEST
+
 Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend_tc");
@@ -1175,6 +1338,8 @@ Suite *backend_suite(void)
 	tcase_add_loop_test(tc, test_adopt, 0, sizeof(adopt_cases) / sizeof(adopt_cases[0]));
 	tcase_add_loop_test(tc, test_probe, 0, sizeof(probe_cases) / sizeof(probe_cases[0]));
 	tcase_add_test(tc, test_probe_established);
+	/* Forked like every test here: the namespace it makes dies with it. */
+	tcase_add_test(tc, test_kernel_adopt);
 	suite_add_tcase(s, tc);
 	return s;
 }

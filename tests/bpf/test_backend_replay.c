@@ -865,47 +865,9 @@ END_TEST
 
 /* ---- one hand-off through a real kernel ----------------------------------- */
 
-extern char **environ;
-
-static void sh(const char *cmd)
-{
-	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
-	pid_t pid;
-	int st;
-
-	ck_assert_msg(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ) == 0, "spawn %s", cmd);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' failed", cmd);
-}
-
-/* Both programs on a clsact qdisc of @ifindex (made once: it serves both hooks). */
-static void tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, in, .prog_fd = bpf_program__fd(ingress));
-	LIBBPF_OPTS(bpf_tc_opts, eg, .prog_fd = bpf_program__fd(egress));
-
-	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
-	hook.attach_point = BPF_TC_INGRESS;
-	ck_assert_int_eq(bpf_tc_attach(&hook, &in), 0);
-	hook.attach_point = BPF_TC_EGRESS;
-	ck_assert_int_eq(bpf_tc_attach(&hook, &eg), 0);
-}
-
-/* The next TCP frame from VIP:vport on the packet socket, within a second; 0 if none. */
-static size_t next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	while (poll(&pfd, 1, 1000) == 1) {
-		n = recv(fd, buf, PKT_MAX, 0);
-		if (n > 0 && !lb_segment_parse(buf, n, seg) && seg->sport == htons(port))
-			return n;
-	}
-	return 0;
-}
+#define sh	   be_sh
+#define tc_on	   be_tc_on
+#define next_frame be_next_frame
 
 START_TEST(test_kernel)
 {
