@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
 #include <check.h>
+#include <poll.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <bpf/bpf.h>
 
 #include "backend_run.h"
+#include "fin_notice.h"
 #include "maps.h"
+#include "rebind.h"
 
 void be_read_stats(struct bpf_map *stats, uint64_t *out)
 {
@@ -47,4 +55,137 @@ void be_assert_counted(const struct run *r, enum lb_backend_reason reason)
 			      "counter %s moved by %llu, expected %s to move by 1",
 			      lb_backend_reason_names[i], (unsigned long long)r->stats[i],
 			      lb_backend_reason_names[reason]);
+}
+
+size_t be_probe_build(uint8_t *frame, const struct be_probe *p)
+{
+	struct lb_cookie_tuple t = { .cport = htons(p->sport), .vport = htons(p->dport) };
+	struct lb_rebind_opt o = {
+		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN,
+		.exid = htons(p->exid ? p->exid : LB_PROBE_EXID),
+	};
+	uint8_t opts[LB_REBIND_OPT_LEN + 12];
+	struct lb_segment s = {
+		.seq = p->seq, .ack = p->ack, .flags = p->flags ? p->flags : 0x10, .window = 502,
+		.has_ts = true, .tsval = 0x01020304, .tsecr = 0x0a0b0c0d,
+		.ip_flags = p->no_ip_flag ? 0 : LB_FIN_NOTICE_IP_FLAG,
+	};
+	size_t len;
+
+	inet_pton(AF_INET, p->saddr, &t.caddr);
+	inet_pton(AF_INET, p->daddr, &t.vaddr);
+	o.val = htonl(lb_rebind_tag(p->secret->key, &t, p->seq, p->ack, 0, p->counter,
+				    LB_REBIND_TAG_PROBE) ^
+		      p->tag_xor);
+	if (p->opt_first) {
+		/* The option, then NOP NOP TS: the same bytes in another order. */
+		memcpy(opts, &o, sizeof(o));
+		opts[12] = 1;
+		opts[13] = 1;
+		opts[14] = 8;
+		opts[15] = 10;
+		memcpy(opts + 16, "\x01\x02\x03\x04\x0a\x0b\x0c\x0d", 8);
+		s.opts = opts;
+		s.optlen = sizeof(opts);
+	} else {
+		s.extra = (const uint8_t *)&o;
+		s.extra_len = sizeof(o);
+	}
+	memcpy(s.src_mac, p->src_mac, 6);
+	memcpy(s.dst_mac, p->dst_mac, 6);
+	s.saddr = t.caddr;
+	s.daddr = t.vaddr;
+	s.sport = t.cport;
+	s.dport = t.vport;
+	len = lb_segment_build(frame, PKT_MAX, &s);
+	ck_assert_uint_gt(len, 0);
+	return len;
+}
+
+static uint8_t *tcp_of(uint8_t *frame)
+{
+	return frame + PKT_IP + (frame[PKT_IP] & 0xf) * 4;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+uint32_t be_tcp32(const uint8_t *frame, size_t field)
+{
+	const uint8_t *th = frame + PKT_IP + (frame[PKT_IP] & 0xf) * 4 + field;
+
+	return (uint32_t)th[0] << 24 | (uint32_t)th[1] << 16 | (uint32_t)th[2] << 8 | th[3];
+}
+
+size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t status,
+		       uint32_t seq, uint32_t ack, uint32_t unsent)
+{
+	uint8_t tmp[6], *ip = out + PKT_IP, *th, *opt;
+
+	memcpy(out, probe, len);
+	memcpy(tmp, out, 6);
+	memcpy(out, out + 6, 6);
+	memcpy(out + 6, tmp, 6);
+	memcpy(tmp, ip + 12, 4);
+	memcpy(ip + 12, ip + 16, 4);
+	memcpy(ip + 16, tmp, 4);
+	th = tcp_of(out);
+	memcpy(tmp, th, 2);
+	memcpy(th, th + 2, 2);
+	memcpy(th + 2, tmp, 2);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	opt = th + (th[12] >> 4) * 4 - LB_REBIND_OPT_LEN;
+	opt[2] = LB_ANSWER_EXID >> 8;
+	opt[3] = LB_ANSWER_EXID & 0xff;
+	opt[4] = status;
+	opt[5] = 0;
+	put32(opt + 8, unsent);
+	pkt_fix_csums(out, len);
+	return len;
+}
+
+extern char **environ;
+
+void be_sh(const char *cmd)
+{
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
+	pid_t pid;
+	int st;
+
+	ck_assert_msg(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ) == 0, "spawn %s", cmd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' failed", cmd);
+}
+
+void be_tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, in, .prog_fd = bpf_program__fd(ingress));
+	LIBBPF_OPTS(bpf_tc_opts, eg, .prog_fd = bpf_program__fd(egress));
+
+	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
+	hook.attach_point = BPF_TC_INGRESS;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &in), 0);
+	hook.attach_point = BPF_TC_EGRESS;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &eg), 0);
+}
+
+size_t be_next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	while (poll(&pfd, 1, 1000) == 1) {
+		n = recv(fd, buf, PKT_MAX, 0);
+		if (n > 0 && !lb_segment_parse(buf, n, seg) && seg->sport == htons(port))
+			return n;
+	}
+	return 0;
 }

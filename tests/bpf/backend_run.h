@@ -7,11 +7,13 @@
 #ifndef LATEBIND_TEST_BACKEND_RUN_H
 #define LATEBIND_TEST_BACKEND_RUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <bpf/libbpf.h>
 
+#include "cookie.h"
 #include "frames.h"
 #include "stats.h"
 
@@ -31,5 +33,51 @@ void be_run_prog(struct bpf_map *stats, struct bpf_program *prog, const uint8_t 
 
 /* The one counter that moved must be @reason, by one. */
 void be_assert_counted(const struct run *r, enum lb_backend_reason reason);
+
+/*
+ * Per-request binding (headers/rebind.h), as the dispatcher writes it
+ * (user/handoff.c): a probe is an ACK in the client's direction with the
+ * reserved IPv4 flag, timestamps, and the probe option last.
+ */
+struct be_probe {
+	const uint8_t *src_mac, *dst_mac;
+	const char *saddr, *daddr; /* client, VIP */
+	uint16_t sport, dport;	   /* host order */
+	uint32_t seq, ack;
+	const struct lb_cookie_secret *secret;
+	uint32_t counter;  /* the cookie's time counter the tag is made for */
+	uint32_t tag_xor;  /* spoils the tag */
+	uint16_t exid;	   /* 0: LB_PROBE_EXID */
+	uint8_t flags;	   /* 0: ACK */
+	bool no_ip_flag;   /* without LB_FIN_NOTICE_IP_FLAG */
+	bool opt_first;	   /* the option before the timestamps, not last */
+};
+
+size_t be_probe_build(uint8_t *frame, const struct be_probe *p);
+
+/*
+ * The answer the backend's ingress makes of @probe (@len bytes, no IP options
+ * or some), written independently of the program: MACs, addresses and ports
+ * swapped, seq and ack replaced, the option's ExID "LA", @status, pad 0 and
+ * @unsent, everything else as it came, both checksums recomputed in full.
+ */
+size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t status,
+		       uint32_t seq, uint32_t ack, uint32_t unsent);
+
+/* The TCP segment's fields at offset @field of its header, in a frame with any IP options. */
+uint32_t be_tcp32(const uint8_t *frame, size_t field);
+
+/* ---- a real kernel: programs on a veth's TC hooks, frames through a packet socket ---- */
+
+/* Run @cmd with sh -c; it must succeed. */
+void be_sh(const char *cmd);
+
+/* Both programs on a clsact qdisc of @ifindex (made once: it serves both hooks). */
+void be_tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress);
+
+struct lb_segment;
+
+/* The next TCP frame from source port @port on the packet socket, within a second; 0 if none. */
+size_t be_next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port);
 
 #endif

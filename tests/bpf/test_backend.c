@@ -13,8 +13,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,6 +33,7 @@
 #include "backend.skel.h"
 #include "cookie.h"
 #include "fin_notice.h"
+#include "rebind.h"
 #include "backend_run.h"
 #include "frames.h"
 #include "stats.h"
@@ -707,6 +713,617 @@ START_TEST(test_egress_not_tcp)
 }
 END_TEST
 
+/* ---- per-request binding: adopt option, probes ---------------------------- */
+
+#define TC_ACT_REDIRECT 7
+
+enum adopt_kind {
+	AD_VALID, AD_PREV_WINDOW, AD_EXPIRED, AD_TAG_BIT, AD_ARG_ALTERED, AD_SEQ_ALTERED,
+	AD_PROBE_TAG, AD_OTHER_EXID, AD_OPT_FIRST,
+};
+
+struct adopt_case {
+	const char *name;
+	enum adopt_kind kind;
+	int from_balancer;
+	int no_listener;
+	int action;
+	enum lb_backend_reason reason;
+};
+
+static const struct adopt_case adopt_cases[] = {
+	/* Validation passes; then the kfunc (see KFUNC_REASON). */
+	{ "adopt option, listener", AD_VALID, 1, 0, KFUNC_ACTION, KFUNC_REASON },
+	{ "adopt option of the previous window", AD_PREV_WINDOW, 1, 0, KFUNC_ACTION, KFUNC_REASON },
+	{ "adopt option before the timestamps", AD_OPT_FIRST, 1, 0, KFUNC_ACTION, KFUNC_REASON },
+	/* Made for these numbers, this arg and a live window under the key: nothing else. */
+	{ "adopt option, expired window", AD_EXPIRED, 1, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_REBIND },
+	{ "adopt option, a tag bit flipped", AD_TAG_BIT, 1, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_REBIND },
+	{ "adopt option, arg altered", AD_ARG_ALTERED, 1, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_REBIND },
+	{ "adopt option, seq altered", AD_SEQ_ALTERED, 1, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_REBIND },
+	{ "adopt option with a probe's tag", AD_PROBE_TAG, 1, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_REBIND },
+	/* Kind 253 of another experiment is no proof: judged as a cookie ACK. */
+	{ "another ExID in its place", AD_OTHER_EXID, 1, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_COOKIE },
+	{ "adopt option from a client's MAC", AD_VALID, 0, 0, TC_ACT_SHOT, LB_BE_DROP_NOT_BALANCER },
+	{ "adopt option, nothing listens", AD_VALID, 1, 1, TC_ACT_OK, LB_BE_PASS_NO_LISTENER },
+};
+
+/* What the cookie remembers of the client's SYN: the adopt option's arg. */
+static uint8_t syn_opts_byte(void)
+{
+	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
+
+	return (uint8_t)lb_cookie_encode_opts(&co);
+}
+
+/*
+ * A later request's segment as user/handoff.c's send_request() writes it with
+ * the adopt option: seq and ack where the connection is (no cookie in them),
+ * timestamps, then the option, tagged over seq, ack and the cookie's low byte.
+ */
+static size_t adopt_frame(uint8_t *frame, const struct adopt_case *tc, uint16_t vport,
+			  uint32_t seq, uint32_t ack, const char *req)
+{
+	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(vport) };
+	uint32_t counter = lb_cookie_counter(&secret, tai_now());
+	struct lb_rebind_opt o = {
+		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN, .exid = htons(LB_ADOPT_EXID),
+		.arg = syn_opts_byte(),
+	};
+	uint8_t opts[24];
+	struct lb_segment s = {
+		.seq = seq, .ack = ack, .flags = 0x18, .window = 502,
+		.has_ts = true, .tsval = 0x01020304, .tsecr = 0x0a0b0c0d,
+		.payload = (const uint8_t *)req, .len = strlen(req),
+	};
+	uint32_t domain = tc->kind == AD_PROBE_TAG ? LB_REBIND_TAG_PROBE : LB_REBIND_TAG_ADOPT;
+	size_t len;
+
+	inet_pton(AF_INET, CLIENT, &t.caddr);
+	inet_pton(AF_INET, VIP, &t.vaddr);
+	if (tc->kind == AD_PREV_WINDOW)
+		counter -= 1;
+	if (tc->kind == AD_EXPIRED)
+		counter -= secret.windows;
+	o.val = htonl(lb_rebind_tag(secret.key, &t, seq, ack, o.arg, counter, domain) ^
+		      (tc->kind == AD_TAG_BIT ? 1u << 9 : 0));
+	if (tc->kind == AD_ARG_ALTERED)
+		o.arg ^= 0x01;
+	if (tc->kind == AD_SEQ_ALTERED)
+		s.seq += 1;
+	if (tc->kind == AD_OTHER_EXID)
+		o.exid = htons(0x1234);
+	if (tc->kind == AD_OPT_FIRST) {
+		memcpy(opts, &o, sizeof(o));
+		memcpy(opts + 12, (const uint8_t[]){ NOP, NOP, TS(0x01020304u, 0x0a0b0c0du) }, 12);
+		s.opts = opts;
+		s.optlen = sizeof(opts);
+	} else {
+		s.extra = (const uint8_t *)&o;
+		s.extra_len = sizeof(o);
+	}
+	memcpy(s.src_mac, tc->from_balancer ? balancer_mac : client_mac, 6);
+	memcpy(s.dst_mac, backend_mac, 6);
+	inet_pton(AF_INET, CLIENT, &s.saddr);
+	inet_pton(AF_INET, VIP, &s.daddr);
+	s.sport = htons(CPORT);
+	s.dport = htons(vport);
+	len = lb_segment_build(frame, PKT_MAX, &s);
+	ck_assert_uint_gt(len, 0);
+	return len;
+}
+
+START_TEST(test_adopt)
+{
+	const struct adopt_case *tc = &adopt_cases[_i];
+	struct backend *skel = tc->no_listener ? be_nl : be;
+	uint16_t vport = tc->no_listener ? port_q : port_p;
+	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(vport) };
+	/* Numbers of a connection well under way: neither is a cookie. */
+	const uint32_t seq = CISN + 1 + 5000, ack = 0x7a000001u + 90000;
+	struct lb_cookie_opts co;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	inet_pton(AF_INET, CLIENT, &t.caddr);
+	inet_pton(AF_INET, VIP, &t.vaddr);
+	ck_assert_int_ne(lb_cookie_check(&secret, &t, seq - 1, ack - 1, tai_now(), &co), 0);
+	len = adopt_frame(frame, tc, vport, seq, ack, "GET /next.jpg HTTP/1.1\r\nHost: site\r\n\r\n");
+	run_prog(skel, skel->progs.lb_backend_ingress, frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
+		      tc->action);
+	if (tc->reason == KFUNC_REASON) {
+		ck_assert_uint_eq(r.stats[LB_BE_DROP_BAD_REBIND], 0);
+		ck_assert_uint_eq(r.stats[LB_BE_DROP_BAD_COOKIE], 0);
+		ck_assert_uint_eq(r.stats[LB_BE_DROP_NOT_BALANCER], 0);
+	}
+	assert_counted(&r, tc->reason);
+	assert_unchanged(&r, frame, len);
+}
+END_TEST
+
+/* ---- probes ---- */
+
+enum probe_kind {
+	PR_VALID, PR_PSH, PR_PREV_WINDOW, PR_IP_OPTIONS,
+	PR_EXPIRED, PR_TAG_BIT, PR_OTHER_ACK, PR_FROM_CLIENT,
+	PR_NO_IP_FLAG, PR_OPT_FIRST, PR_FIN, PR_ADOPT_EXID, PR_OTHER_PORT,
+};
+
+struct probe_case {
+	const char *name;
+	enum probe_kind kind;
+	int no_listener;
+	int action;
+	enum lb_backend_reason reason;
+};
+
+static const struct probe_case probe_cases[] = {
+	/* Answered: no connection for the tuple, whether the listener is found or nothing. */
+	{ "probe, only the listener", PR_VALID, 0, TC_ACT_REDIRECT, LB_BE_PROBE_ANSWERED },
+	{ "probe, nothing listens", PR_VALID, 1, TC_ACT_REDIRECT, LB_BE_PROBE_ANSWERED },
+	{ "probe with PSH", PR_PSH, 0, TC_ACT_REDIRECT, LB_BE_PROBE_ANSWERED },
+	{ "probe, tag of the previous window", PR_PREV_WINDOW, 0, TC_ACT_REDIRECT,
+	  LB_BE_PROBE_ANSWERED },
+	{ "probe with IP options", PR_IP_OPTIONS, 0, TC_ACT_REDIRECT, LB_BE_PROBE_ANSWERED },
+	/* The balancer's, for these numbers, or dropped. */
+	{ "probe, expired window", PR_EXPIRED, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_PROBE },
+	{ "probe, a tag bit flipped", PR_TAG_BIT, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_PROBE },
+	{ "probe, tag for another ack", PR_OTHER_ACK, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_PROBE },
+	{ "probe from a client's MAC", PR_FROM_CLIENT, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_PROBE },
+	{ "probe from a client's MAC, nothing listens", PR_FROM_CLIENT, 1, TC_ACT_SHOT,
+	  LB_BE_DROP_BAD_PROBE },
+	/* Not probes: on to the hand-off checks (a cookie ACK from the balancer's MAC, a bad one). */
+	{ "probe option without the IP flag", PR_NO_IP_FLAG, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_COOKIE },
+	{ "IP flag, probe option not last", PR_OPT_FIRST, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_COOKIE },
+	{ "IP flag and probe option on a FIN|ACK", PR_FIN, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_COOKIE },
+	/* The probe's tag in an adopt option proves no hand-off. */
+	{ "IP flag, adopt ExID last", PR_ADOPT_EXID, 0, TC_ACT_SHOT, LB_BE_DROP_BAD_REBIND },
+	{ "probe to another port", PR_OTHER_PORT, 0, TC_ACT_OK, LB_BE_PASS_OTHER },
+};
+
+/* The probe of @tc, to @vport (a port of be or be_nl), for the given numbers. */
+static size_t probe_frame(uint8_t *frame, enum probe_kind kind, const char *saddr,
+			  uint16_t sport, uint16_t vport, uint32_t seq, uint32_t ack)
+{
+	static const uint8_t ip_opts[] = { 1, 1, 1, 0 }; /* NOP NOP NOP EOL */
+	struct be_probe p = {
+		.src_mac = kind == PR_FROM_CLIENT ? client_mac : balancer_mac,
+		.dst_mac = backend_mac, .saddr = saddr, .daddr = VIP, .sport = sport,
+		.dport = kind == PR_OTHER_PORT ? OTHER_PORT : vport, .seq = seq, .ack = ack,
+		.secret = &secret, .counter = lb_cookie_counter(&secret, tai_now()),
+	};
+	size_t len;
+
+	switch (kind) {
+	case PR_PSH: p.flags = 0x18; break;
+	case PR_PREV_WINDOW: p.counter -= 1; break;
+	case PR_EXPIRED: p.counter -= secret.windows; break;
+	case PR_TAG_BIT: p.tag_xor = 1u << 30; break;
+	case PR_NO_IP_FLAG: p.no_ip_flag = true; break;
+	case PR_OPT_FIRST: p.opt_first = true; break;
+	case PR_FIN: p.flags = 0x11; break;
+	case PR_ADOPT_EXID: p.exid = LB_ADOPT_EXID; break;
+	default: break;
+	}
+	len = be_probe_build(frame, &p);
+	if (kind == PR_OTHER_ACK) {
+		/* Tagged for one ack, sent with another. */
+		frame[PKT_TCP + 11] ^= 0x01;
+		pkt_fix_csums(frame, len);
+	}
+	if (kind == PR_IP_OPTIONS)
+		len = pkt_add_ip_options(frame, len, ip_opts, sizeof(ip_opts));
+	return len;
+}
+
+START_TEST(test_probe)
+{
+	const struct probe_case *tc = &probe_cases[_i];
+	struct backend *skel = tc->no_listener ? be_nl : be;
+	uint16_t vport = tc->no_listener ? port_q : port_p;
+	uint8_t frame[PKT_MAX], want[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	len = probe_frame(frame, tc->kind, CLIENT, CPORT, vport, CISN + 1 + 3000, 0x7a000001u);
+	run_prog(skel, skel->progs.lb_backend_ingress, frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d, expected %d", tc->name, r.action,
+		      tc->action);
+	assert_counted(&r, tc->reason);
+	if (tc->reason != LB_BE_PROBE_ANSWERED) {
+		assert_unchanged(&r, frame, len);
+		return;
+	}
+	/* No socket: nothing unacknowledged, nothing expected, nothing written. */
+	be_probe_answer(want, frame, len, LB_PROBE_NO_SOCKET, 0, 0, 0);
+	ck_assert_uint_eq(r.out_len, len);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg(r.out[i] == want[i], "%s: byte %zu is %#x, expected %#x", tc->name, i,
+			      r.out[i], want[i]);
+	ck_assert_int_eq(pkt_check_csums(r.out, r.out_len), 0);
+	/* Spelled out: back to the balancer from the VIP, the marker kept. */
+	ck_assert_mem_eq(r.out, balancer_mac, 6);
+	ck_assert_mem_eq(r.out + 6, backend_mac, 6);
+	ck_assert_mem_eq(r.out + PKT_IP + 12, frame + PKT_IP + 16, 4);
+	ck_assert_mem_eq(r.out + PKT_IP + 16, frame + PKT_IP + 12, 4);
+	ck_assert(r.out[PKT_IP + 6] & (LB_FIN_NOTICE_IP_FLAG >> 8));
+}
+END_TEST
+
+/*
+ * Probes of a real connection: over the loopback of a namespace of our own
+ * with the VIP on it, as in test_ingress_established. The numbers the answer
+ * must carry are read from the client's side with TCP_REPAIR (its next byte
+ * to send is what the server expects; its next byte expected is where the
+ * server's unacknowledged data starts once everything is acknowledged).
+ */
+static uint32_t queue_seq(int fd, int queue)
+{
+	int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP;
+	uint32_t seq;
+	socklen_t len = sizeof(seq);
+
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)), 0);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)), 0);
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, &len), 0);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)), 0);
+	return seq;
+}
+
+static int sock_ioctl(int fd, unsigned long req)
+{
+	int n;
+
+	ck_assert_int_eq(ioctl(fd, req, &n), 0);
+	return n;
+}
+
+/* Wait (2 s at most) for ioctl @req of @fd to read @want: data arrived, or was acknowledged. */
+static void wait_ioctl(int fd, unsigned long req, int want, const char *what)
+{
+	int i;
+
+	for (i = 0; i < 2000 && sock_ioctl(fd, req) != want; i++)
+		usleep(1000);
+	ck_assert_msg(sock_ioctl(fd, req) == want, "%s: %d, expected %d", what,
+		      sock_ioctl(fd, req), want);
+}
+
+static void recv_all(int fd, size_t n)
+{
+	char buf[65536];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t got;
+
+	while (n) {
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		got = recv(fd, buf, n < sizeof(buf) ? n : sizeof(buf), 0);
+		ck_assert_int_gt(got, 0);
+		n -= (size_t)got;
+	}
+}
+
+struct probed {
+	int action;
+	enum lb_backend_reason reason;
+	uint8_t status;
+	uint32_t seq, ack, unsent;
+	int csum;
+	int rest_ok; /* every byte but seq, ack and the option's as be_probe_answer() has them */
+};
+
+/* One probe of the connection cfd (client side) at @seq/@ack, through be's ingress. */
+static struct probed probe_conn(int cfd, uint32_t seq, uint32_t ack)
+{
+	struct sockaddr_in ca;
+	socklen_t alen = sizeof(ca);
+	char caddr[INET_ADDRSTRLEN];
+	uint8_t frame[PKT_MAX], want[PKT_MAX];
+	struct probed p = {};
+	const uint8_t *opt;
+	struct run r;
+	size_t len;
+	int i;
+
+	ck_assert_int_eq(getsockname(cfd, (struct sockaddr *)&ca, &alen), 0);
+	inet_ntop(AF_INET, &ca.sin_addr, caddr, sizeof(caddr));
+	len = probe_frame(frame, PR_VALID, caddr, ntohs(ca.sin_port), port_p, seq, ack);
+	run_prog(be, be->progs.lb_backend_ingress, frame, len, &r);
+	p.action = r.action;
+	for (i = 0; i < LB_BE_REASON_MAX; i++)
+		if (r.stats[i])
+			p.reason = i;
+	if (r.action != TC_ACT_REDIRECT || r.out_len != len)
+		return p;
+	opt = r.out + PKT_TCP + 20 + 12;
+	p.seq = be_tcp32(r.out, 4);
+	p.ack = be_tcp32(r.out, 8);
+	p.status = opt[4];
+	p.unsent = (uint32_t)opt[8] << 24 | (uint32_t)opt[9] << 16 | (uint32_t)opt[10] << 8 | opt[11];
+	p.csum = pkt_check_csums(r.out, r.out_len);
+	be_probe_answer(want, frame, len, p.status, p.seq, p.ack, p.unsent);
+	p.rest_ok = !memcmp(r.out, want, len);
+	return p;
+}
+
+static void assert_answer(const struct probed *p, const char *what, uint8_t status, uint32_t seq,
+			  uint32_t ack, uint32_t unsent)
+{
+	ck_assert_msg(p->action == TC_ACT_REDIRECT && p->reason == LB_BE_PROBE_ANSWERED,
+		      "%s: action %d, counter %s", what, p->action, lb_backend_reason_names[p->reason]);
+	ck_assert_msg(p->status == status && p->seq == seq && p->ack == ack && p->unsent == unsent,
+		      "%s: status %u seq %#x ack %#x unsent %u, expected %u %#x %#x %u", what,
+		      p->status, p->seq, p->ack, p->unsent, status, seq, ack, unsent);
+	ck_assert_msg(p->rest_ok && p->csum == 0, "%s: answer frame wrong (checksums %d)", what,
+		      p->csum);
+}
+
+START_TEST(test_probe_established)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port_p) };
+	int orig, lfd, cfd, afd, small = 4096;
+	uint32_t c_snd, c_rcv, written;
+	static char big[1 << 20];
+	struct probed p;
+	ssize_t n;
+
+	orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(orig, 0);
+	netns_with_vip();
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_ge(cfd, 0);
+	/* A client that takes little at a time: the server's writes then wait in its queue. */
+	ck_assert_int_eq(setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+
+	/* A request read, its response written and acknowledged: idle. */
+	ck_assert_int_eq(send(cfd, "GET /a\r\n", 8, 0), 8);
+	recv_all(afd, 8);
+	ck_assert_int_eq(send(afd, "resp", 4, 0), 4);
+	recv_all(cfd, 4);
+	wait_ioctl(afd, SIOCOUTQ, 0, "server's unacknowledged bytes");
+	c_snd = queue_seq(cfd, TCP_SEND_QUEUE);
+	c_rcv = queue_seq(cfd, TCP_RECV_QUEUE);
+	p = probe_conn(cfd, c_snd, c_rcv);
+	assert_answer(&p, "idle", LB_PROBE_IDLE, c_rcv, c_snd, 0);
+
+	/* The balancer's numbers behind the socket's: bytes it does not know of came. */
+	p = probe_conn(cfd, c_snd - 8, c_rcv);
+	assert_answer(&p, "probe behind", LB_PROBE_BUSY, c_rcv, c_snd, 0);
+	/* Ahead of them: request bytes still to come. */
+	p = probe_conn(cfd, c_snd + 5, c_rcv);
+	assert_answer(&p, "probe ahead", LB_PROBE_BUSY, c_rcv, c_snd, 0);
+
+	/* Request bytes arrived and not read yet: busy; read: idle again. */
+	ck_assert_int_eq(send(cfd, "next", 4, 0), 4);
+	wait_ioctl(afd, SIOCINQ, 4, "server's unread bytes");
+	p = probe_conn(cfd, c_snd + 4, c_rcv);
+	assert_answer(&p, "unread request", LB_PROBE_BUSY, c_rcv, c_snd + 4, 0);
+	recv_all(afd, 4);
+	c_snd += 4;
+	p = probe_conn(cfd, c_snd, c_rcv);
+	assert_answer(&p, "request read", LB_PROBE_IDLE, c_rcv, c_snd, 0);
+
+	/*
+	 * A response the client has not taken: busy, with what is written beyond
+	 * the first unacknowledged byte (whatever of it went out meanwhile).
+	 */
+	n = send(afd, big, sizeof(big), MSG_DONTWAIT);
+	ck_assert_int_gt(n, 2 * small);
+	written = (uint32_t)n;
+	p = probe_conn(cfd, c_snd, c_rcv);
+	ck_assert_msg(p.action == TC_ACT_REDIRECT && p.status == LB_PROBE_BUSY,
+		      "response in flight: action %d status %u", p.action, p.status);
+	ck_assert_uint_eq(p.ack, c_snd);
+	ck_assert_msg(p.unsent > 0 && p.seq + p.unsent == c_rcv + written,
+		      "response in flight: seq %#x + unsent %u, written %u from %#x", p.seq, p.unsent,
+		      written, c_rcv);
+	ck_assert(p.rest_ok && p.csum == 0);
+	recv_all(cfd, written);
+	wait_ioctl(afd, SIOCOUTQ, 0, "server's unacknowledged bytes");
+	c_rcv += written;
+	ck_assert_uint_eq(queue_seq(cfd, TCP_RECV_QUEUE), c_rcv);
+	p = probe_conn(cfd, c_snd, c_rcv);
+	assert_answer(&p, "response taken", LB_PROBE_IDLE, c_rcv, c_snd, 0);
+
+	/* The client's FIN, read by the server (close-wait): every byte and the FIN taken. */
+	ck_assert_int_eq(shutdown(cfd, SHUT_WR), 0);
+	{
+		char c;
+		struct pollfd pfd = { .fd = afd, .events = POLLIN };
+
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		ck_assert_int_eq(recv(afd, &c, 1, 0), 0);
+	}
+	p = probe_conn(cfd, c_snd + 1, c_rcv);
+	assert_answer(&p, "close-wait", LB_PROBE_IDLE, c_rcv, c_snd + 1, 0);
+
+	/* The connection gone (the server's side reset): no socket, only the listener. */
+	ck_assert_int_eq(setsockopt(afd, SOL_SOCKET, SO_LINGER,
+				    &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+				    sizeof(struct linger)),
+			 0);
+	close(afd);
+	p = probe_conn(cfd, c_snd + 1, c_rcv);
+
+	close(cfd);
+	close(lfd);
+	ck_assert_msg(setns(orig, CLONE_NEWNET) == 0, "back to our namespace: %s", strerror(errno));
+	close(orig);
+	assert_answer(&p, "reset", LB_PROBE_NO_SOCKET, 0, 0, 0);
+}
+END_TEST
+
+/*
+ * A later request adopted and probed through a real kernel: in a network
+ * namespace of its own, the cookie-mode programs on a veth's TC hooks, a
+ * listener on the VIP, the balancer played through a packet socket on the
+ * peer. Its segment carries the adopt option at numbers no cookie made; the
+ * kernel must build the connection from them (rebind_adopted), and probes of
+ * it are answered back out of the veth, busy while the response is not
+ * acknowledged and idle once it is.
+ */
+static uint64_t stat_of(struct backend *skel, enum lb_backend_reason reason)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_counter vals[ncpu];
+	uint32_t key = reason;
+	uint64_t sum = 0;
+	int i;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &key, vals), 0);
+	for (i = 0; i < ncpu; i++)
+		sum += vals[i].packets;
+	return sum;
+}
+
+/* The next frame from the VIP on @fd that is a probe answer (@answer) or not. */
+static size_t next_of(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port, bool answer)
+{
+	size_t len;
+
+	do
+		len = be_next_frame(fd, buf, seg, port);
+	while (len && (seg->has_rebind && seg->rebind.exid == htons(LB_ANSWER_EXID)) != answer);
+	return len;
+}
+
+START_TEST(test_kernel_adopt)
+{
+	static const char req[] = "GET /next HTTP/1.1\r\nHost: site\r\n\r\n";
+	const uint16_t port = 8080;
+	const uint32_t seq = 0x10000000u + 7777, ack = 0x7a000001u + 90000; /* no cookie */
+	const struct adopt_case valid = { "adopt", AD_VALID, 1, 0, 0, 0 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	uint8_t frame[PKT_MAX], in[PKT_MAX];
+	char got[sizeof(req)];
+	struct lb_segment seg, s;
+	struct pollfd pfd;
+	struct backend *k;
+	int lfd, afd, pkt, v0, v1;
+	uint32_t kk = 0;
+	size_t len;
+
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	be_sh("ip link set lo up && ip addr add " VIP "/32 dev lo && "
+	      "ip link add v0 address 02:00:00:00:03:0b type veth peer name v1 address 02:00:00:00:04:0c && "
+	      "ip addr add " BACKEND "/24 dev v0 && ip link set v0 up && ip link set v1 up && "
+	      "ethtool -K v0 rx off tx off >/dev/null && ethtool -K v1 rx off tx off >/dev/null && "
+	      "ip neigh add 198.51.100.1 lladdr 02:00:00:00:04:0c dev v0 && "
+	      "ip route add 203.0.113.0/24 via 198.51.100.1");
+	v0 = if_nametoindex("v0");
+	v1 = if_nametoindex("v1");
+	ck_assert(v0 && v1);
+
+	k = backend__open();
+	ck_assert_ptr_nonnull(k);
+	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
+	k->rodata->cfg_vip_port = htons(port);
+	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	k->rodata->cfg_wscale = TEST_WS;
+	ck_assert_int_eq(backend__load(k), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
+	be_tc_on(v0, k->progs.lb_backend_ingress, k->progs.lb_backend_egress);
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	ck_assert_int_ge(pkt, 0);
+	ll.sll_ifindex = v1;
+	ck_assert_int_eq(bind(pkt, (struct sockaddr *)&ll, sizeof(ll)), 0);
+
+	/* The request's segment with the adopt option, as the dispatcher sends it. */
+	len = adopt_frame(frame, &valid, port, seq, ack, req);
+	ck_assert_int_eq(send(pkt, frame, len, 0), (ssize_t)len);
+
+	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the adopt segment made no connection");
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), (ssize_t)sizeof(req) - 1);
+	ck_assert_mem_eq(got, req, sizeof(req) - 1);
+	ck_assert_uint_eq(stat_of(k, LB_BE_REBIND_ADOPTED), 1);
+	ck_assert_uint_eq(stat_of(k, LB_BE_ADOPTED), 0);
+	ck_assert_uint_eq(stat_of(k, LB_BE_DROP_BAD_REBIND), 0);
+
+	/* The response continues the connection's numbers: seq = the adopt's ack. */
+	ck_assert_int_eq(send(afd, "hello", 5, 0), 5);
+	len = next_of(pkt, in, &seg, port, false);
+	while (len && !seg.len)
+		len = next_of(pkt, in, &seg, port, false); /* the request's own ACK */
+	ck_assert_msg(len, "no response from the backend's kernel");
+	ck_assert_int_eq(pkt_check_csums(in, len), 0);
+	ck_assert_uint_eq(seg.seq, ack);
+	ck_assert_uint_eq(seg.ack, seq + sizeof(req) - 1);
+	ck_assert_uint_eq(seg.len, 5);
+	ck_assert_mem_eq(seg.payload, "hello", 5);
+
+	/* A probe now: the response is not acknowledged, 5 bytes beyond seq. */
+	{
+		struct be_probe p = {
+			.src_mac = balancer_mac, .dst_mac = backend_mac, .saddr = CLIENT,
+			.daddr = VIP, .sport = CPORT, .dport = port,
+			.seq = seq + sizeof(req) - 1, .ack = ack, .secret = &secret,
+			.counter = lb_cookie_counter(&secret, tai_now()),
+		};
+		uint8_t want[PKT_MAX];
+		size_t plen = be_probe_build(frame, &p);
+
+		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(pkt, in, &seg, port, true);
+		ck_assert_msg(len, "no answer to the probe");
+		be_probe_answer(want, frame, plen, LB_PROBE_BUSY, ack, seq + sizeof(req) - 1, 5);
+		ck_assert_uint_eq(len, plen);
+		ck_assert_mem_eq(in, want, plen);
+		ck_assert_int_eq(pkt_check_csums(in, len), 0);
+
+		/* The client acknowledges the response; the same probe then finds it idle. */
+		s = (struct lb_segment){
+			.sport = htons(CPORT), .dport = htons(port), .seq = seq + sizeof(req) - 1,
+			.ack = ack + 5, .flags = LB_TH_ACK, .window = 502, .has_ts = true,
+			.tsval = 0x01020305, .tsecr = seg.tsval,
+		};
+		memcpy(s.src_mac, balancer_mac, 6);
+		memcpy(s.dst_mac, backend_mac, 6);
+		inet_pton(AF_INET, CLIENT, &s.saddr);
+		inet_pton(AF_INET, VIP, &s.daddr);
+		len = lb_segment_build(in, sizeof(in), &s);
+		ck_assert_int_eq(send(pkt, in, len, 0), (ssize_t)len);
+		wait_ioctl(afd, SIOCOUTQ, 0, "the response acknowledged");
+		p.ack = ack + 5;
+		plen = be_probe_build(frame, &p);
+		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(pkt, in, &seg, port, true);
+		ck_assert_msg(len, "no answer to the second probe");
+		be_probe_answer(want, frame, plen, LB_PROBE_IDLE, ack + 5, seq + sizeof(req) - 1, 0);
+		ck_assert_uint_eq(len, plen);
+		ck_assert_mem_eq(in, want, plen);
+	}
+	ck_assert_uint_eq(stat_of(k, LB_BE_PROBE_ANSWERED), 2);
+	/* The probes never reached the socket: nothing more to read. */
+	ck_assert_int_eq(sock_ioctl(afd, SIOCINQ), 0);
+
+	close(afd);
+	close(pkt);
+	close(lfd);
+	backend__destroy(k);
+}
+END_TEST
+
 Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend_tc");
@@ -718,6 +1335,11 @@ Suite *backend_suite(void)
 	tcase_add_loop_test(tc, test_egress, 0, sizeof(eg_cases) / sizeof(eg_cases[0]));
 	tcase_add_loop_test(tc, test_egress_fin_data, 0, sizeof(fin_cases) / sizeof(fin_cases[0]));
 	tcase_add_test(tc, test_egress_not_tcp);
+	tcase_add_loop_test(tc, test_adopt, 0, sizeof(adopt_cases) / sizeof(adopt_cases[0]));
+	tcase_add_loop_test(tc, test_probe, 0, sizeof(probe_cases) / sizeof(probe_cases[0]));
+	tcase_add_test(tc, test_probe_established);
+	/* Forked like every test here: the namespace it makes dies with it. */
+	tcase_add_test(tc, test_kernel_adopt);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -865,47 +865,9 @@ END_TEST
 
 /* ---- one hand-off through a real kernel ----------------------------------- */
 
-extern char **environ;
-
-static void sh(const char *cmd)
-{
-	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
-	pid_t pid;
-	int st;
-
-	ck_assert_msg(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ) == 0, "spawn %s", cmd);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' failed", cmd);
-}
-
-/* Both programs on a clsact qdisc of @ifindex (made once: it serves both hooks). */
-static void tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, in, .prog_fd = bpf_program__fd(ingress));
-	LIBBPF_OPTS(bpf_tc_opts, eg, .prog_fd = bpf_program__fd(egress));
-
-	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
-	hook.attach_point = BPF_TC_INGRESS;
-	ck_assert_int_eq(bpf_tc_attach(&hook, &in), 0);
-	hook.attach_point = BPF_TC_EGRESS;
-	ck_assert_int_eq(bpf_tc_attach(&hook, &eg), 0);
-}
-
-/* The next TCP frame from VIP:vport on the packet socket, within a second; 0 if none. */
-static size_t next_frame(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t port)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	while (poll(&pfd, 1, 1000) == 1) {
-		n = recv(fd, buf, PKT_MAX, 0);
-		if (n > 0 && !lb_segment_parse(buf, n, seg) && seg->sport == htons(port))
-			return n;
-	}
-	return 0;
-}
+#define sh	   be_sh
+#define tc_on	   be_tc_on
+#define next_frame be_next_frame
 
 START_TEST(test_kernel)
 {
@@ -1152,6 +1114,233 @@ START_TEST(test_fin_data)
 }
 END_TEST
 
+/* ---- per-request binding: the re-bind SYN, probes ------------------------- */
+
+enum rebind_kind {
+	RB_VALID,	  /* everything right, C no cookie */
+	RB_PREV_WINDOW,	  /* tagged in the window before: still valid */
+	RB_NO_TS,	  /* a client without timestamps: T_lb 0 */
+	RB_EXPIRED,	  /* tagged in the window before the accepted ones */
+	RB_TAG_BIT,	  /* a tag bit flipped */
+	RB_OTHER_ISN,	  /* the SYN's ISN is not the one tagged */
+	RB_C_ALTERED,	  /* C changed after tagging */
+	RB_FIRST_TAG,	  /* the first request's tag (lb_handoff_tag) under the re-bind ExID */
+	RB_REBIND_TAG_LB, /* the re-bind tag under the first request's ExID */
+	RB_NOT_BALANCER,  /* from a client's MAC */
+};
+
+struct rebind_case {
+	const char *name;
+	enum rebind_kind kind;
+	int action;
+	enum lb_backend_reason reason;
+};
+
+static const struct rebind_case rebind_cases[] = {
+	{ "re-bind SYN", RB_VALID, TC_ACT_OK, LB_BE_REPLAY_SYN },
+	{ "re-bind SYN of the previous window", RB_PREV_WINDOW, TC_ACT_OK, LB_BE_REPLAY_SYN },
+	{ "re-bind SYN, no timestamps", RB_NO_TS, TC_ACT_OK, LB_BE_REPLAY_SYN },
+	{ "re-bind SYN, expired window", RB_EXPIRED, TC_ACT_SHOT, LB_BE_DROP_FORGED_HANDOFF },
+	{ "re-bind SYN, a tag bit flipped", RB_TAG_BIT, TC_ACT_SHOT, LB_BE_DROP_FORGED_HANDOFF },
+	{ "re-bind SYN, another ISN", RB_OTHER_ISN, TC_ACT_SHOT, LB_BE_DROP_FORGED_HANDOFF },
+	{ "re-bind SYN, C altered", RB_C_ALTERED, TC_ACT_SHOT, LB_BE_DROP_FORGED_HANDOFF },
+	{ "re-bind ExID with a first request's tag", RB_FIRST_TAG, TC_ACT_SHOT,
+	  LB_BE_DROP_FORGED_HANDOFF },
+	/* C is no cookie, so the first request's variant cannot vouch for it. */
+	{ "first request's ExID with a re-bind tag", RB_REBIND_TAG_LB, TC_ACT_SHOT,
+	  LB_BE_DROP_FORGED_HANDOFF },
+	{ "re-bind SYN from a client's MAC", RB_NOT_BALANCER, TC_ACT_SHOT,
+	  LB_BE_DROP_FORGED_HANDOFF },
+};
+
+/* Where the server's side of the connection is (less one), not a cookie. */
+#define RB_C	 0x5eed0000u
+/* The client's next byte less one: the replayed SYN's ISN. */
+#define RB_ISN	 (CISN + 4000)
+
+/*
+ * A later request's SYN to a replay-mode backend as user/handoff.c's
+ * send_replayed_syn() writes it: MSS, SACK-permitted + timestamps, window
+ * scale, then the hand-off option with ExID "LS".
+ */
+static size_t rebind_syn_frame(uint8_t *frame, const struct rebind_case *tc, uint16_t cport)
+{
+	struct lb_handoff_key k = key_for(cport);
+	struct lb_cookie_tuple t = { k.caddr, k.vaddr, k.cport, k.vport };
+	uint32_t counter = lb_cookie_counter(&secret, tai_now());
+	uint32_t t_lb = tc->kind == RB_NO_TS ? 0 : T_LB, tag;
+	struct lb_handoff_opt ho = {
+		.kind = LB_HANDOFF_OPT_KIND, .len = LB_HANDOFF_OPT_LEN,
+		.exid = htons(LB_HANDOFF_REBIND_EXID), .client_isn = htonl(RB_C),
+		.lb_tsval = htonl(t_lb), .wscale = WS_ADV,
+	};
+	struct pkt_spec p = {
+		.saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = vport, .seq = RB_ISN,
+		.flags = 0x02, .window = 64240,
+	};
+	uint8_t opts[40];
+	size_t n = 0;
+
+	if (tc->kind == RB_PREV_WINDOW)
+		counter -= 1;
+	if (tc->kind == RB_EXPIRED)
+		counter -= secret.windows;
+	tag = lb_handoff_rebind_tag(secret.key, &t, RB_ISN, RB_C, t_lb, WS_ADV, counter);
+	if (tc->kind == RB_FIRST_TAG)
+		tag = lb_handoff_tag(secret.key, &t, RB_C, t_lb, WS_ADV);
+	if (tc->kind == RB_TAG_BIT)
+		tag ^= 1u << 17;
+	if (tc->kind == RB_REBIND_TAG_LB)
+		ho.exid = htons(LB_HANDOFF_OPT_EXID);
+	if (tc->kind == RB_C_ALTERED)
+		ho.client_isn = htonl(RB_C + 1);
+	if (tc->kind == RB_OTHER_ISN)
+		p.seq = RB_ISN + 1;
+	lb_handoff_opt_set_tag(&ho, tag);
+
+	opts[n++] = 2; /* MSS 1460 */
+	opts[n++] = 4;
+	opts[n++] = 0x05;
+	opts[n++] = 0xb4;
+	if (tc->kind != RB_NO_TS) {
+		opts[n++] = 4;
+		opts[n++] = 2;
+		n += put_ts(opts + n, T_CLI, 0);
+	} else {
+		opts[n++] = NOP;
+		opts[n++] = NOP;
+		opts[n++] = 4;
+		opts[n++] = 2;
+	}
+	opts[n++] = NOP;
+	opts[n++] = 3;
+	opts[n++] = 3;
+	opts[n++] = 7;
+	memcpy(opts + n, &ho, sizeof(ho));
+	n += sizeof(ho);
+	ck_assert_uint_le(n, 40);
+	memcpy(p.src_mac, tc->kind == RB_NOT_BALANCER ? client_mac : balancer_mac, 6);
+	memcpy(p.dst_mac, backend_mac, 6);
+	p.opts = opts;
+	p.optlen = pad4(opts, n);
+	return pkt_build_tcp(frame, &p);
+}
+
+START_TEST(test_rebind_syn)
+{
+	const struct rebind_case *tc = &rebind_cases[_i];
+	uint16_t cport = 48000 + _i;
+	struct lb_handoff_key k = key_for(cport);
+	struct lb_cookie_tuple t = { k.caddr, k.vaddr, k.cport, k.vport };
+	/* What the connection's earlier backend left: an entry of the first hand-off. */
+	struct lb_handoff old = { .client_isn = 0x1111, .backend_isn = 0x2222, .lb_tsval = 5,
+				  .state = LB_HO_ESTABLISHED, .flags = LB_HO_F_SYNACK,
+				  .last_seen_ns = 1 };
+	struct lb_cookie_opts co;
+	uint8_t frame[PKT_MAX];
+	struct lb_handoff v;
+	struct run r;
+	size_t len;
+
+	/* C is not a cookie for this SYN: only the re-bind tag can vouch for it. */
+	ck_assert_int_ne(lb_cookie_check(&secret, &t, RB_ISN, RB_C, tai_now(), &co), 0);
+	put_entry(cport, &old);
+	len = rebind_syn_frame(frame, tc, cport);
+	ck_assert_uint_gt(len, 0);
+	run_prog(skel->progs.lb_replay_ingress, frame, len, &r);
+	ck_assert_msg(r.action == tc->action, "%s: action %d", tc->name, r.action);
+	assert_counted(&r, tc->reason);
+	ck_assert_uint_eq(r.out_len, len);
+	ck_assert_mem_eq(r.out, frame, len);
+	ck_assert_int_eq(get_entry(cport, &v), 0);
+	if (tc->action != TC_ACT_OK) {
+		/* A forged one leaves what was there. */
+		ck_assert_mem_eq(&v, &old, sizeof(v));
+		del_entry(cport);
+		return;
+	}
+	/* A new connection on the same ports: the entry replaced, C recorded. */
+	ck_assert_uint_eq(v.client_isn, RB_C);
+	ck_assert_uint_eq(v.backend_isn, 0);
+	ck_assert_uint_eq(v.lb_tsval, tc->kind == RB_NO_TS ? 0 : T_LB);
+	ck_assert_uint_eq(v.ws_adv, WS_ADV);
+	ck_assert_uint_eq(v.has_ts, tc->kind != RB_NO_TS);
+	ck_assert_uint_eq(v.state, LB_HO_SYN_SEEN);
+	ck_assert_uint_eq(v.flags, 0);
+	ck_assert_uint_gt(v.last_seen_ns, 1);
+
+	/* Sent again (its SYN/ACK lost): the same C, the entry kept as it is. */
+	v.backend_isn = 0x3333;
+	v.flags = LB_HO_F_SYNACK;
+	put_entry(cport, &v);
+	run_prog(skel->progs.lb_replay_ingress, frame, len, &r);
+	assert_counted(&r, LB_BE_REPLAY_SYN);
+	ck_assert_int_eq(get_entry(cport, &v), 0);
+	ck_assert_uint_eq(v.client_isn, RB_C);
+	ck_assert_uint_eq(v.backend_isn, 0x3333);
+	ck_assert_uint_eq(v.flags, LB_HO_F_SYNACK);
+	del_entry(cport);
+}
+END_TEST
+
+/* Probes in replay mode: the same answer as in cookie mode, before any translation. */
+enum rprobe_kind { RP_VALID, RP_ENTRY, RP_TAG_BIT, RP_FROM_CLIENT, RP_NO_IP_FLAG, RP_NO_OPTION };
+
+static const struct {
+	const char *name;
+	enum rprobe_kind kind;
+	int action;
+	enum lb_backend_reason reason;
+} rprobe_cases[] = {
+	{ "probe, only the listener", RP_VALID, 7 /* TC_ACT_REDIRECT */, LB_BE_PROBE_ANSWERED },
+	{ "probe, a hand-off entry but no socket", RP_ENTRY, 7, LB_BE_PROBE_ANSWERED },
+	{ "probe, a tag bit flipped", RP_TAG_BIT, TC_ACT_SHOT, LB_BE_DROP_BAD_PROBE },
+	{ "probe from a client's MAC", RP_FROM_CLIENT, TC_ACT_SHOT, LB_BE_DROP_BAD_PROBE },
+	/* Not probes: untranslated segments of no hand-off. */
+	{ "probe option without the IP flag", RP_NO_IP_FLAG, TC_ACT_OK, LB_BE_REPLAY_NO_ENTRY },
+	{ "IP flag without the probe option", RP_NO_OPTION, TC_ACT_OK, LB_BE_REPLAY_NO_ENTRY },
+};
+
+START_TEST(test_replay_probe)
+{
+	const uint16_t cport = 48100 + _i;
+	struct lb_handoff e = { .client_isn = E_C, .backend_isn = E_B, .state = LB_HO_ESTABLISHED,
+				.flags = LB_HO_F_SYNACK, .last_seen_ns = 1 }, v;
+	struct be_probe p = {
+		.src_mac = rprobe_cases[_i].kind == RP_FROM_CLIENT ? client_mac : balancer_mac,
+		.dst_mac = backend_mac, .saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = vport,
+		.seq = CISN + 1 + 3000, .ack = E_C + 1 + 700, .secret = &secret,
+		.counter = lb_cookie_counter(&secret, tai_now()),
+		.tag_xor = rprobe_cases[_i].kind == RP_TAG_BIT ? 1u : 0,
+		.no_ip_flag = rprobe_cases[_i].kind == RP_NO_IP_FLAG,
+		.exid = rprobe_cases[_i].kind == RP_NO_OPTION ? 0x1234 : 0,
+	};
+	uint8_t frame[PKT_MAX], want[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	del_entry(cport);
+	if (rprobe_cases[_i].kind == RP_ENTRY)
+		put_entry(cport, &e);
+	len = be_probe_build(frame, &p);
+	run_prog(skel->progs.lb_replay_ingress, frame, len, &r);
+	ck_assert_msg(r.action == rprobe_cases[_i].action, "%s: action %d", rprobe_cases[_i].name,
+		      r.action);
+	assert_counted(&r, rprobe_cases[_i].reason);
+	if (rprobe_cases[_i].reason == LB_BE_PROBE_ANSWERED)
+		be_probe_answer(want, frame, len, LB_PROBE_NO_SOCKET, 0, 0, 0);
+	else
+		memcpy(want, frame, len);
+	assert_output(rprobe_cases[_i].name, &r, want, len);
+	if (rprobe_cases[_i].kind == RP_ENTRY) {
+		/* The probe is no segment of the connection: the entry is as it was. */
+		ck_assert_int_eq(get_entry(cport, &v), 0);
+		ck_assert_mem_eq(&v, &e, sizeof(v));
+	}
+	del_entry(cport);
+}
+END_TEST
+
 Suite *backend_replay_suite(void)
 {
 	Suite *s = suite_create("backend_replay_tc");
@@ -1168,6 +1357,8 @@ Suite *backend_replay_suite(void)
 	tcase_add_test(tc, test_walk);
 	tcase_add_test(tc, test_real_addr);
 	tcase_add_loop_test(tc, test_fin_data, 0, 2);
+	tcase_add_loop_test(tc, test_rebind_syn, 0, sizeof(rebind_cases) / sizeof(rebind_cases[0]));
+	tcase_add_loop_test(tc, test_replay_probe, 0, sizeof(rprobe_cases) / sizeof(rprobe_cases[0]));
 	/* Forked like every test here: the namespace it makes dies with it. */
 	tcase_add_test(tc, test_kernel);
 	suite_add_tcase(s, tc);

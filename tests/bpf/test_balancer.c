@@ -20,6 +20,7 @@
 #include "frames.h"
 #include "stats.h"
 #include "suites.h"
+#include "test_xsk.h"
 
 #define VIP	   "192.0.2.80"
 #define CLIENT	   "203.0.113.10"
@@ -951,6 +952,28 @@ static const struct divert_case divert_cases[] = {
 	  LB_XDP_DROP_FIN_NOTICE, 0, false, true },
 	/* The marker means a notice only on a FIN: a RST is forwarded as ever. */
 	{ "RST with the marker", LB_FLOW_BOUND, 0x04, XDP_TX, LB_XDP_TX_DIVERTED, 1, false, true },
+	/*
+	 * The marker without FIN or RST: the backend's answer to a probe
+	 * (headers/rebind.h), the dispatcher's (no AF_XDP socket here: counted as
+	 * such; test_to_dispatcher_reasons tells it apart). Believed only from
+	 * the flow's backend; it closes nothing and settles nothing.
+	 */
+	{ "probe answer, bound flow", LB_FLOW_BOUND, 0x10, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false,
+	  true },
+	{ "probe answer with PSH, bound flow", LB_FLOW_BOUND, 0x18, XDP_DROP, LB_XDP_DROP_NO_XSK, 0,
+	  false, true },
+	{ "probe answer from another MAC", LB_FLOW_BOUND, 0x10, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true, true },
+	{ "probe answer, moving flow: still moving", LB_FLOW_MOVING, 0x10, XDP_DROP,
+	  LB_XDP_DROP_NO_XSK, 0, false, true },
+	{ "probe answer, closing flow", LB_FLOW_CLOSING, 0x10, XDP_DROP, LB_XDP_DROP_NO_XSK, 0, false,
+	  true },
+	{ "probe answer, no flow", 0, 0x10, XDP_DROP, LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, true },
+	{ "probe answer, flow still at the dispatcher", LB_FLOW_DISPATCH, 0x10, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NO_FLOW, 0, false, true },
+	/* A moving flow's new backend, but not its MAC: nothing settles. */
+	{ "ACK from another MAC, moving flow", LB_FLOW_MOVING, 0x10, XDP_DROP,
+	  LB_XDP_DROP_DIVERT_NOT_BACKEND, 0, true, false },
 };
 
 START_TEST(test_diverted)
@@ -1169,6 +1192,350 @@ START_TEST(test_diverted_backend_side_no_port)
 }
 END_TEST
 
+/* ---- per-request binding: the next request, moving flows, probe answers ---- */
+
+/* A client segment of @cport's flow at @seq with @n bytes of payload (timestamps on). */
+static size_t client_segment_at(uint8_t *frame, uint16_t cport, uint8_t flags, uint32_t seq,
+				size_t n)
+{
+	static const uint8_t ts[] = { NOP, NOP, 8, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0 };
+	static uint8_t payload[1400];
+	struct pkt_spec p = client_pkt(flags);
+
+	memset(payload, 'r', sizeof(payload));
+	ck_assert_uint_le(n, sizeof(payload));
+	p.sport = cport;
+	p.seq = seq;
+	p.ack = SERVER_ISN + 1 + 5000;
+	p.opts = ts;
+	p.optlen = sizeof(ts);
+	p.payload = payload;
+	p.paylen = n;
+	return pkt_build_tcp(frame, &p);
+}
+
+/* A bound flow as the dispatcher leaves it after a request: @flags and @req_end. */
+static void put_flow_requests(uint16_t cport, uint32_t state, uint8_t flags, uint32_t req_end)
+{
+	struct lb_flow_key k = flow_key(cport);
+	struct lb_flow f;
+
+	put_flow(cport, state);
+	f = get_flow(cport);
+	f.flags = flags;
+	f.req_end = req_end;
+	f.srv_seq = SERVER_ISN + 1 + 4000;
+	f.binds = 1;
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_EXIST), 0);
+}
+
+/* @cport's flow has not moved: as put_flow_requests() left it, its backend's counts too. */
+static void assert_flow_untouched(uint16_t cport, uint32_t state, uint8_t flags, uint32_t req_end)
+{
+	struct lb_flow f = get_flow(cport);
+	struct lb_backend b = get_backend();
+
+	ck_assert_uint_eq(f.state, state);
+	ck_assert_uint_eq(f.backend, BACKEND_IDX);
+	ck_assert_mem_eq(f.backend_mac, backend_mac, 6);
+	ck_assert_uint_eq(f.flags, flags);
+	ck_assert_uint_eq(f.req_end, req_end);
+	ck_assert_uint_eq(f.srv_seq, SERVER_ISN + 1 + 4000);
+	ck_assert_uint_eq(f.binds, 1);
+	ck_assert_uint_eq(f.packets, 10);
+	ck_assert_uint_eq(f.bytes, 1000);
+	ck_assert_uint_eq(b.active, ACTIVE_START);
+	ck_assert_uint_eq(b.packets, backend_start.packets);
+	ck_assert_uint_eq(b.bytes, backend_start.bytes);
+}
+
+#define SEG_SEQ (CISN + 1 + 77)
+
+struct next_case {
+	const char *name;
+	uint8_t flow_flags; /* lb_flow.flags */
+	uint32_t seq;	    /* 0: SEG_SEQ */
+	size_t paylen;
+	int32_t end_off;    /* req_end = seq + paylen + end_off */
+	uint8_t tcp_flags;
+	bool up;	    /* to the dispatcher: the next request */
+	bool closes;
+};
+
+static const struct next_case next_cases[] = {
+	{ "ends before req_end", LB_FLOW_F_REQUESTS, 0, 100, 10, 0x18, false, false },
+	{ "ends exactly at req_end", LB_FLOW_F_REQUESTS, 0, 100, 0, 0x18, false, false },
+	{ "a retransmission far behind req_end", LB_FLOW_F_REQUESTS, 0, 100, 100000, 0x18, false,
+	  false },
+	{ "one byte past req_end", LB_FLOW_F_REQUESTS, 0, 100, -1, 0x18, true, false },
+	{ "starts at req_end (the next request)", LB_FLOW_F_REQUESTS, 0, 100, -100, 0x18, true,
+	  false },
+	{ "starts past req_end", LB_FLOW_F_REQUESTS, 0, 100, -1000, 0x10, true, false },
+	{ "a full segment past req_end", LB_FLOW_F_REQUESTS, 0, 1400, -1400, 0x10, true, false },
+	{ "bare ACK past req_end", LB_FLOW_F_REQUESTS, 0, 0, -500, 0x10, false, false },
+	/* A FIN or RST ends the connection where it is bound, data or not. */
+	{ "FIN|PSH|ACK with data past req_end", LB_FLOW_F_REQUESTS, 0, 100, -100, 0x19, false,
+	  true },
+	{ "bare FIN|ACK past req_end", LB_FLOW_F_REQUESTS, 0, 0, -1, 0x11, false, true },
+	{ "RST|ACK with data past req_end", LB_FLOW_F_REQUESTS, 0, 20, -20, 0x14, false, true },
+	/* Without the flag req_end means nothing: all of it goes to the bound backend. */
+	{ "no flag: data past req_end", 0, 0, 100, -100, 0x18, false, false },
+	{ "only the timestamps flag: data past req_end", LB_FLOW_F_TS, 0, 100, -100, 0x18, false,
+	  false },
+	/* Sequence numbers wrap: the comparison is modulo 2^32. */
+	{ "ends at req_end across the wrap", LB_FLOW_F_REQUESTS, 0xfffffff0u, 16, 0, 0x18, false,
+	  false },
+	{ "one byte past req_end across the wrap", LB_FLOW_F_REQUESTS, 0xfffffff0u, 16, -1, 0x18,
+	  true, false },
+	{ "starts before req_end 0, ends past it", LB_FLOW_F_REQUESTS, 0xfffffff0u, 32, -16, 0x18,
+	  true, false },
+};
+
+/*
+ * A bound flow whose requests end at req_end: a client segment whose payload
+ * ends there or before goes the fast path; one that reaches past it carries
+ * the next request, the dispatcher's (an AF_XDP socket stands in for it).
+ */
+START_TEST(test_next_request)
+{
+	const struct next_case *tc = &next_cases[_i];
+	const uint16_t cport = 41600 + _i;
+	uint32_t seq = tc->seq ? tc->seq : SEG_SEQ;
+	uint32_t req_end = seq + (uint32_t)tc->paylen + (uint32_t)tc->end_off;
+	struct test_xsk x;
+	uint8_t frame[PKT_MAX];
+	struct lb_flow f;
+	struct run r;
+	size_t len;
+
+	test_xsk_open(&x, bpf_map__fd(skel->maps.xsks));
+	put_backend();
+	put_flow_requests(cport, LB_FLOW_BOUND, tc->flow_flags, req_end);
+	len = client_segment_at(frame, cport, tc->tcp_flags, seq, tc->paylen);
+	run_frame(frame, len, &r);
+	test_xsk_close(&x);
+
+	if (tc->up) {
+		ck_assert_msg(r.action == XDP_REDIRECT, "%s: action %d", tc->name, r.action);
+		assert_counted(&r, LB_XDP_REDIRECT_NEXT_REQUEST);
+		/* Up as it came, the flow and the backend's counts untouched. */
+		ck_assert_uint_eq(r.out_len, len);
+		ck_assert_mem_eq(r.out, frame, len);
+		assert_flow_untouched(cport, LB_FLOW_BOUND, tc->flow_flags, req_end);
+	} else {
+		ck_assert_msg(r.action == XDP_TX, "%s: action %d", tc->name, r.action);
+		assert_counted(&r, LB_XDP_TX_FAST_PATH);
+		assert_tx_rewritten(&r, frame, len, backend_mac);
+		f = get_flow(cport);
+		ck_assert_uint_eq(f.state, tc->closes ? LB_FLOW_CLOSING : LB_FLOW_BOUND);
+		ck_assert_uint_eq(f.req_end, req_end);
+		ck_assert_uint_eq(f.flags, tc->flow_flags);
+		ck_assert_uint_eq(f.packets, 10 + 1);
+		ck_assert_uint_eq(get_backend().active, ACTIVE_START - tc->closes);
+		ck_assert_uint_eq(get_backend().packets, backend_start.packets + 1);
+	}
+	del_flow(cport);
+}
+END_TEST
+
+/* The same without a dispatcher on the queue: dropped and counted as such, nothing else moves. */
+START_TEST(test_next_request_no_dispatcher)
+{
+	const uint16_t cport = 41650;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow_requests(cport, LB_FLOW_BOUND, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS, SEG_SEQ);
+	len = client_segment_at(frame, cport, 0x18, SEG_SEQ, 50);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_DROP);
+	assert_counted(&r, LB_XDP_DROP_NO_XSK);
+	assert_flow_untouched(cport, LB_FLOW_BOUND, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS, SEG_SEQ);
+	del_flow(cport);
+}
+END_TEST
+
+/*
+ * A moving flow (re-bound to a cookie-mode backend that has not shown it
+ * adopted the connection): every client packet is the dispatcher's, whatever
+ * it carries; a FIN or RST closes nothing here.
+ */
+static const struct {
+	const char *name;
+	uint8_t flags;
+	size_t paylen;
+} moving_cases[] = {
+	{ "data", 0x18, 100 },
+	{ "bare ACK", 0x10, 0 },
+	{ "FIN|ACK", 0x11, 0 },
+	{ "FIN|PSH|ACK with data", 0x19, 30 },
+	{ "RST|ACK", 0x14, 0 },
+	{ "RST", 0x04, 0 },
+};
+
+START_TEST(test_moving_client)
+{
+	const uint16_t cport = 41700 + _i;
+	const uint32_t req_end = SEG_SEQ + 1000; /* before it or not, all goes up */
+	struct test_xsk x;
+	uint8_t frame[PKT_MAX];
+	struct run r, nx;
+	size_t len;
+
+	put_backend();
+	put_flow_requests(cport, LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, req_end);
+	len = client_segment_at(frame, cport, moving_cases[_i].flags, SEG_SEQ,
+				moving_cases[_i].paylen);
+	/* No dispatcher on the queue first, then one. */
+	run_frame(frame, len, &nx);
+	test_xsk_open(&x, bpf_map__fd(skel->maps.xsks));
+	run_frame(frame, len, &r);
+	test_xsk_close(&x);
+
+	ck_assert_int_eq(nx.action, XDP_DROP);
+	assert_counted(&nx, LB_XDP_DROP_NO_XSK);
+	ck_assert_msg(r.action == XDP_REDIRECT, "%s: action %d", moving_cases[_i].name, r.action);
+	assert_counted(&r, LB_XDP_REDIRECT_MOVING);
+	ck_assert_uint_eq(r.out_len, len);
+	ck_assert_mem_eq(r.out, frame, len);
+	assert_flow_untouched(cport, LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, req_end);
+	del_flow(cport);
+}
+END_TEST
+
+/*
+ * Which redirect to the dispatcher each kind of packet gets, with a socket on
+ * the queue: the reasons tell the operator why packets went up.
+ */
+enum up_kind { UP_CLIENT, UP_BACKEND, UP_ANSWER };
+
+static const struct {
+	const char *name;
+	uint32_t state;
+	uint8_t flow_flags;
+	enum up_kind who;
+	uint8_t flags;
+	enum lb_xdp_reason reason;
+} up_cases[] = {
+	{ "client data, flow being collected", LB_FLOW_DISPATCH, 0, UP_CLIENT, 0x18,
+	  LB_XDP_REDIRECT_DISPATCH },
+	{ "client data, replaying flow", LB_FLOW_REPLAY, 0, UP_CLIENT, 0x18,
+	  LB_XDP_REDIRECT_DISPATCH },
+	{ "client data, moving flow", LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, UP_CLIENT, 0x18,
+	  LB_XDP_REDIRECT_MOVING },
+	{ "client data past req_end, bound flow", LB_FLOW_BOUND, LB_FLOW_F_REQUESTS, UP_CLIENT, 0x18,
+	  LB_XDP_REDIRECT_NEXT_REQUEST },
+	{ "backend SYN|ACK, replaying flow", LB_FLOW_REPLAY, 0, UP_BACKEND, 0x12,
+	  LB_XDP_REDIRECT_REPLAY },
+	{ "probe answer, bound flow", LB_FLOW_BOUND, LB_FLOW_F_REQUESTS, UP_ANSWER, 0x10,
+	  LB_XDP_REDIRECT_PROBE_ANSWER },
+	{ "probe answer, moving flow", LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, UP_ANSWER, 0x10,
+	  LB_XDP_REDIRECT_PROBE_ANSWER },
+	{ "probe answer, replaying flow", LB_FLOW_REPLAY, 0, UP_ANSWER, 0x10,
+	  LB_XDP_REDIRECT_PROBE_ANSWER },
+};
+
+START_TEST(test_to_dispatcher_reasons)
+{
+	const uint16_t cport = 41750 + _i;
+	const uint8_t flow_flags = up_cases[_i].flow_flags;
+	struct test_xsk x;
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	put_backend();
+	/* req_end at the segment's first byte: its data is the next request. */
+	put_flow_requests(cport, up_cases[_i].state, flow_flags, SEG_SEQ);
+	if (up_cases[_i].who == UP_CLIENT) {
+		len = client_segment_at(frame, cport, up_cases[_i].flags, SEG_SEQ, 64);
+	} else {
+		len = backend_segment(frame, cport, up_cases[_i].flags);
+		if (up_cases[_i].who == UP_ANSWER)
+			make_notice(frame, len);
+	}
+	test_xsk_open(&x, bpf_map__fd(skel->maps.xsks));
+	run_frame(frame, len, &r);
+	test_xsk_close(&x);
+
+	ck_assert_msg(r.action == XDP_REDIRECT, "%s: action %d", up_cases[_i].name, r.action);
+	assert_counted(&r, up_cases[_i].reason);
+	ck_assert_uint_eq(r.out_len, len);
+	ck_assert_mem_eq(r.out, frame, len);
+	assert_flow_untouched(cport, up_cases[_i].state, flow_flags, SEG_SEQ);
+	del_flow(cport);
+}
+END_TEST
+
+/*
+ * A moving flow settles on the first packet from its new backend's MAC that is
+ * not a probe answer: bound from then on (its count was moved by the
+ * re-bind, so it stays), and closed like any bound flow, once.
+ */
+static const struct {
+	const char *name;
+	uint8_t flags;
+	bool notice;
+	int action;
+	enum lb_xdp_reason reason;
+	int closes;
+} settle_cases[] = {
+	{ "ACK", 0x10, false, XDP_TX, LB_XDP_TX_DIVERTED, 0 },
+	{ "FIN|ACK", 0x11, false, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
+	{ "RST", 0x04, false, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
+	{ "FIN notice", 0x19, true, XDP_DROP, LB_XDP_DROP_FIN_NOTICE, 1 },
+};
+
+START_TEST(test_moving_settles)
+{
+	const uint16_t cport = 41800 + _i;
+	uint8_t frame[PKT_MAX];
+	struct lb_flow f;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow_requests(cport, LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, SEG_SEQ + 100);
+
+	/* Another MAC first: nothing settles. */
+	len = backend_segment(frame, cport, 0x10);
+	frame[11] ^= 0x01;
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_DROP_DIVERT_NOT_BACKEND);
+	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_MOVING);
+
+	len = backend_segment(frame, cport, settle_cases[_i].flags);
+	if (settle_cases[_i].notice)
+		make_notice(frame, len);
+	run_frame(frame, len, &r);
+	ck_assert_msg(r.action == settle_cases[_i].action, "%s: action %d", settle_cases[_i].name,
+		      r.action);
+	assert_counted(&r, settle_cases[_i].reason);
+	if (r.action == XDP_TX)
+		assert_tx_rewritten(&r, frame, len, client_hop_mac);
+	f = get_flow(cport);
+	ck_assert_uint_eq(f.state, settle_cases[_i].closes ? LB_FLOW_CLOSING : LB_FLOW_BOUND);
+	ck_assert_uint_eq(f.req_end, SEG_SEQ + 100);
+	ck_assert_uint_eq(f.flags, LB_FLOW_F_REQUESTS);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - settle_cases[_i].closes);
+	ck_assert_uint_eq(get_backend().handoff_resets, 0);
+
+	/* Bound now: the client's request goes the fast path, its FIN closes the flow once. */
+	len = client_segment_at(frame, cport, 0x18, SEG_SEQ, 100);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	assert_tx_rewritten(&r, frame, len, backend_mac);
+	len = client_segment_at(frame, cport, 0x11, SEG_SEQ + 100, 0);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	del_flow(cport);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
 	Suite *s = suite_create("balancer_xdp");
@@ -1186,6 +1553,11 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
 	tcase_add_test(tc, test_handoff_reset_counted);
 	tcase_add_loop_test(tc, test_fast_path_ports, 0, sizeof(port_cases) / sizeof(port_cases[0]));
+	tcase_add_loop_test(tc, test_next_request, 0, sizeof(next_cases) / sizeof(next_cases[0]));
+	tcase_add_test(tc, test_next_request_no_dispatcher);
+	tcase_add_loop_test(tc, test_moving_client, 0, sizeof(moving_cases) / sizeof(moving_cases[0]));
+	tcase_add_loop_test(tc, test_to_dispatcher_reasons, 0, sizeof(up_cases) / sizeof(up_cases[0]));
+	tcase_add_loop_test(tc, test_moving_settles, 0, sizeof(settle_cases) / sizeof(settle_cases[0]));
 	suite_add_tcase(s, tc);
 	tcase_add_unchecked_fixture(side, setup_backend_side, teardown);
 	tcase_add_test(side, test_diverted_backend_side);

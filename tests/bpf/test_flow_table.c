@@ -299,6 +299,237 @@ START_TEST(test_forget_dispatch)
 }
 END_TEST
 
+/* ---- lb_flow_move: the steps of per-request binding ---------------------- */
+
+#define BE_NEW 2 /* the backend a later request moves to */
+
+static const uint8_t old_mac[6] = { 0x02, 0, 0, 0, 0x03, 0x01 };
+static const uint8_t new_mac[6] = { 0x02, 0, 0, 0, 0x03, 0x02 };
+static const uint8_t hop_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
+
+/* A flow with every field set, in @state, on backend BE. */
+static struct lb_flow full_flow(uint32_t state)
+{
+	struct lb_flow f = {
+		.state = state, .backend = BE, .client_ack = 0x1234, .last_seen_ns = 777,
+		.packets = 10, .bytes = 1000, .req_end = 0x1000, .flags = LB_FLOW_F_REQUESTS,
+		.syn_opts = 0x5a, .binds = 1, .srv_seq = 0x8000,
+	};
+
+	memcpy(f.backend_mac, old_mac, 6);
+	memcpy(f.client_hop_mac, hop_mac, 6);
+	return f;
+}
+
+static void put_raw(uint16_t port, const struct lb_flow *f)
+{
+	struct lb_flow_key k = key(port);
+
+	ck_assert_int_eq(bpf_map_update_elem(t.fd, &k, f, BPF_ANY), 0);
+}
+
+static struct lb_flow get_raw(uint16_t port)
+{
+	struct lb_flow_key k = key(port);
+	struct lb_flow f;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(t.fd, &k, &f), 0);
+	return f;
+}
+
+/* The program itself, its context a struct lb_flow_move, as the daemon runs it. */
+static int run_move(uint16_t port, uint32_t op, uint32_t state, uint32_t backend, uint32_t req_end,
+		    uint32_t srv_seq, uint8_t flags)
+{
+	struct lb_flow_move m = {
+		.key = key(port), .op = op, .state = state, .backend = backend, .req_end = req_end,
+		.srv_seq = srv_seq, .flags = flags,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &m, .ctx_size_in = sizeof(m));
+
+	memcpy(m.backend_mac, new_mac, 6);
+	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.lb_flow_move), &opts), 0);
+	return (int)opts.retval;
+}
+
+static void set_counts(uint64_t old_active, uint64_t new_active)
+{
+	backends[BE].active = old_active;
+	backends[BE_NEW].active = new_active;
+}
+
+static void assert_counts(uint64_t old_active, uint64_t new_active)
+{
+	ck_assert_uint_eq(backends[BE].active, old_active);
+	ck_assert_uint_eq(backends[BE_NEW].active, new_active);
+}
+
+static void assert_same_flow(const struct lb_flow *a, const struct lb_flow *b)
+{
+	ck_assert_mem_eq(a, b, sizeof(*a));
+}
+
+START_TEST(test_move_advance)
+{
+	struct lb_flow f = full_flow(LB_FLOW_BOUND), g;
+
+	set_counts(3, 7);
+	put_raw(1, &f);
+	ck_assert_int_eq(run_move(1, LB_MOVE_ADVANCE, 0, BE_NEW, 0x2000, 0x9000,
+				  LB_FLOW_F_REQUESTS | LB_FLOW_F_TS),
+			 LB_FLOW_END_ENDED);
+	g = get_raw(1);
+	/* Where the requests end, the server's point and the flags; nothing else. */
+	ck_assert_uint_eq(g.req_end, 0x2000);
+	ck_assert_uint_eq(g.srv_seq, 0x9000);
+	ck_assert_uint_eq(g.flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS);
+	g.req_end = f.req_end;
+	g.srv_seq = f.srv_seq;
+	g.flags = f.flags;
+	assert_same_flow(&g, &f);
+	assert_counts(3, 7);
+
+	/* The flag may go: the connection stays with its backend for good. */
+	ck_assert_int_eq(run_move(1, LB_MOVE_ADVANCE, 0, 0, 0x3000, 0xa000, 0), LB_FLOW_END_ENDED);
+	g = get_raw(1);
+	ck_assert_uint_eq(g.flags, 0);
+	ck_assert_uint_eq(g.req_end, 0x3000);
+	ck_assert_uint_eq(g.state, LB_FLOW_BOUND);
+
+	ck_assert_int_eq(run_move(9, LB_MOVE_ADVANCE, 0, 0, 1, 1, 0), LB_FLOW_END_NONE);
+}
+END_TEST
+
+/* Every step but the one its state allows changes nothing: flow and counts as they were. */
+static const uint32_t states[] = { LB_FLOW_DISPATCH, LB_FLOW_BOUND, LB_FLOW_CLOSING,
+				   LB_FLOW_REPLAY, LB_FLOW_MOVING };
+
+START_TEST(test_move_refused)
+{
+	const uint32_t state = states[_i];
+	struct lb_flow f = full_flow(state);
+	uint32_t bad[] = { 0, LB_FLOW_DISPATCH, LB_FLOW_BOUND, LB_FLOW_CLOSING, 99 };
+	size_t i;
+
+	set_counts(3, 7);
+	put_raw(1, &f);
+	if (state != LB_FLOW_BOUND) {
+		ck_assert_int_eq(run_move(1, LB_MOVE_ADVANCE, 0, BE_NEW, 0x2000, 0x9000, 0),
+				 LB_FLOW_END_NOT_BOUND);
+		ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, LB_FLOW_MOVING, BE_NEW, 0x2000,
+					  0x9000, 0),
+				 LB_FLOW_END_NOT_BOUND);
+		ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, LB_FLOW_REPLAY, BE_NEW, 0x2000,
+					  0x9000, 0),
+				 LB_FLOW_END_NOT_BOUND);
+	}
+	if (state != LB_FLOW_MOVING)
+		ck_assert_int_eq(run_move(1, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_NOT_BOUND);
+	/* A re-bind only ever leaves a flow moving or replaying. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, bad[i], BE_NEW, 0x2000, 0x9000, 0),
+				 LB_FLOW_END_NOT_BOUND);
+	/* No such step. */
+	ck_assert_int_eq(run_move(1, 0, LB_FLOW_MOVING, BE_NEW, 0x2000, 0x9000, 0),
+			 LB_FLOW_END_NOT_BOUND);
+	ck_assert_int_eq(run_move(1, 4, LB_FLOW_MOVING, BE_NEW, 0x2000, 0x9000, 0),
+			 LB_FLOW_END_NOT_BOUND);
+	{
+		struct lb_flow g = get_raw(1);
+
+		assert_same_flow(&g, &f);
+	}
+	assert_counts(3, 7);
+}
+END_TEST
+
+/* _i 0: to a cookie-mode backend (moving), 1: to a replay-mode one (replaying). */
+START_TEST(test_move_rebind)
+{
+	const uint32_t to = _i ? LB_FLOW_REPLAY : LB_FLOW_MOVING;
+	struct lb_flow f = full_flow(LB_FLOW_BOUND), g;
+	struct lb_flow_key k = key(1);
+
+	set_counts(3, 7);
+	put_raw(1, &f);
+	ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, to, BE_NEW, 0x2000, 0x9000,
+				  LB_FLOW_F_REQUESTS | LB_FLOW_F_TS),
+			 LB_FLOW_END_ENDED);
+	/* One count moves from the old backend to the new. */
+	assert_counts(2, 8);
+	g = get_raw(1);
+	ck_assert_uint_eq(g.state, to);
+	ck_assert_uint_eq(g.backend, BE_NEW);
+	ck_assert_mem_eq(g.backend_mac, new_mac, 6);
+	ck_assert_uint_eq(g.req_end, 0x2000);
+	ck_assert_uint_eq(g.srv_seq, 0x9000);
+	ck_assert_uint_eq(g.flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS);
+	ck_assert_uint_eq(g.binds, 2);
+	/* What the connection is, and what it did so far, stays. */
+	ck_assert_mem_eq(g.client_hop_mac, hop_mac, 6);
+	ck_assert_uint_eq(g.client_ack, f.client_ack);
+	ck_assert_uint_eq(g.syn_opts, f.syn_opts);
+	ck_assert_uint_eq(g.packets, f.packets);
+	ck_assert_uint_eq(g.bytes, f.bytes);
+
+	/* Not bound any more: a second re-bind, an end, an advance change nothing. */
+	ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, to, BE, 0x3000, 0xa000, 0),
+			 LB_FLOW_END_NOT_BOUND);
+	ck_assert_int_eq(lb_flow_end(&t, &k), LB_FLOW_END_NOT_BOUND);
+	ck_assert_int_eq(run_move(1, LB_MOVE_ADVANCE, 0, 0, 0x3000, 0xa000, 0),
+			 LB_FLOW_END_NOT_BOUND);
+	assert_counts(2, 8);
+	g = get_raw(1);
+	ck_assert_uint_eq(g.backend, BE_NEW);
+	ck_assert_uint_eq(g.binds, 2);
+
+	if (to == LB_FLOW_MOVING) {
+		/* The new backend shows it has the connection: bound to it, counted once. */
+		ck_assert_int_eq(run_move(1, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_ENDED);
+		ck_assert_uint_eq(get_raw(1).state, LB_FLOW_BOUND);
+		ck_assert_int_eq(run_move(1, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_NOT_BOUND);
+		assert_counts(2, 8);
+		/* Its end takes it off the new backend's count, not the old one's. */
+		ck_assert_int_eq(lb_flow_end(&t, &k), LB_FLOW_END_ENDED);
+		assert_counts(2, 7);
+	} else {
+		/* A replaying flow is no moving one: settling is not its way to bound. */
+		ck_assert_int_eq(run_move(1, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_NOT_BOUND);
+		ck_assert_uint_eq(get_raw(1).state, LB_FLOW_REPLAY);
+		assert_counts(2, 8);
+	}
+}
+END_TEST
+
+/* Back and forth: each re-bind moves one count, binds counts them, nothing leaks. */
+START_TEST(test_move_rebind_again)
+{
+	struct lb_flow f = full_flow(LB_FLOW_BOUND);
+	struct lb_flow_key k = key(1);
+	int i;
+
+	set_counts(1, 0);
+	put_raw(1, &f);
+	for (i = 0; i < 4; i++) {
+		uint32_t to = i % 2 ? BE : BE_NEW;
+
+		ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, LB_FLOW_MOVING, to, 0x2000 + i, 0x9000,
+					  LB_FLOW_F_REQUESTS),
+				 LB_FLOW_END_ENDED);
+		ck_assert_int_eq(run_move(1, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_ENDED);
+		assert_counts(to == BE, to == BE_NEW);
+		ck_assert_uint_eq(get_raw(1).binds, 2 + i);
+	}
+	/* The same backend again: out and in, the count as it was. */
+	ck_assert_int_eq(run_move(1, LB_MOVE_REBIND, LB_FLOW_MOVING, BE, 0x3000, 0x9000, 0),
+			 LB_FLOW_END_ENDED);
+	assert_counts(1, 0);
+	ck_assert_int_eq(run_move(1, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_ENDED);
+	ck_assert_int_eq(lb_flow_end(&t, &k), LB_FLOW_END_ENDED);
+	assert_counts(0, 0);
+}
+END_TEST
+
 Suite *flow_table_suite(void)
 {
 	Suite *s = suite_create("flow_table_map");
@@ -316,6 +547,10 @@ Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_end_backend);
 	tcase_add_test(tc, test_forget_dispatch);
+	tcase_add_test(tc, test_move_advance);
+	tcase_add_loop_test(tc, test_move_refused, 0, sizeof(states) / sizeof(states[0]));
+	tcase_add_loop_test(tc, test_move_rebind, 0, 2);
+	tcase_add_test(tc, test_move_rebind_again);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,7 +25,14 @@
  *     normaliser written here from the documentation, and normalising it again
  *     (with '%', '?' and '#' escaped) gives it back unchanged;
  *   - with a short output buffer: never a write past it, and any answer that is
- *     not 414 is the reference's.
+ *     not 414 is the reference's;
+ *   - where a complete request ends (lb_http_request_extent): Upgrade if such a
+ *     field is in the head, else chunked if Transfer-Encoding is, else head_len
+ *     plus Content-Length (its value read here), no body without one; the
+ *     request's bytes up to there parse to the same head; the bytes from there
+ *     on (a pipelined request) parse in place exactly as an exact-size copy of
+ *     them alone does, every prefix of that head is AGAIN, and the same checks
+ *     go on down the pipeline (PIPELINE_MAX requests).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -333,6 +340,130 @@ static void check_prefix(const uint8_t *b, size_t k, const struct lb_http_limits
 	free(c);
 }
 
+/* The value of the first field line named @name in the complete head @b (@h bytes); NULL if none. */
+static const uint8_t *field_value(const uint8_t *b, size_t h, const char *name, size_t *vlen)
+{
+	size_t i = 0, line = 0;
+
+	while (i + 1 < h && b[i] == '\r') /* leading empty lines */
+		i += 2;
+	for (;;) {
+		size_t e = i, c;
+
+		while (e + 1 < h && !(b[e] == '\r' && b[e + 1] == '\n'))
+			e++;
+		if (e + 1 >= h || e == i)
+			return NULL;
+		if (line++) {
+			for (c = i; c < e && b[c] != ':'; c++)
+				;
+			if (c < e && name_is(b + i, c - i, name)) {
+				for (c++; c < e && (b[c] == ' ' || b[c] == '\t'); c++)
+					;
+				*vlen = e - c;
+				return b + c;
+			}
+		}
+		i = e + 2;
+	}
+}
+
+static bool has_field(const uint8_t *b, size_t h, const char *name)
+{
+	size_t n;
+
+	return field_value(b, h, name, &n) != NULL;
+}
+
+/* Two parses of the same bytes at different addresses: the same answer, field for field. */
+static void check_same_parse(const char *what, int r1, const struct lb_http_request *a,
+			     const uint8_t *ab, int r2, const struct lb_http_request *b,
+			     const uint8_t *bb)
+{
+	CHECK(r1 == r2, "%s: %d in place, %d alone", what, r1, r2);
+	if (r1 < 0)
+		CHECK(a->error_offset == b->error_offset && !strcmp(a->error, b->error),
+		      "%s: error \"%s\" at %zu in place, \"%s\" at %zu alone", what, a->error,
+		      a->error_offset, b->error, b->error_offset);
+	if (r1 != LB_HTTP_DONE)
+		return;
+	CHECK(a->head_len == b->head_len, "%s: head_len %zu in place, %zu alone", what, a->head_len,
+	      b->head_len);
+	CHECK((const uint8_t *)a->method - ab == (const uint8_t *)b->method - bb &&
+		      a->method_len == b->method_len && a->method_id == b->method_id,
+	      "%s: the method differs", what);
+	CHECK((const uint8_t *)a->target - ab == (const uint8_t *)b->target - bb &&
+		      a->target_len == b->target_len && a->path_len == b->path_len &&
+		      a->target_form == b->target_form,
+	      "%s: the target differs", what);
+	CHECK(a->host_len == b->host_len && !strcmp(a->host, b->host) && a->port == b->port,
+	      "%s: host \"%s\" in place, \"%s\" alone", what, a->host, b->host);
+	CHECK(a->has_content_length == b->has_content_length &&
+		      a->content_length == b->content_length && a->chunked == b->chunked &&
+		      a->upgrade == b->upgrade && a->n_fields == b->n_fields,
+	      "%s: the framing fields differ", what);
+}
+
+#define PIPELINE_MAX 8
+
+/*
+ * Where a complete request ends (lb_http_request_extent), from the head's own
+ * lines: an Upgrade field, else chunked (a Transfer-Encoding the parser took
+ * is chunked), else the head plus Content-Length, none without one. Then the
+ * next request on the connection: the bytes from the extent on parse in place
+ * exactly as a copy of them alone does, and so on down the pipeline.
+ */
+static void check_extent(const uint8_t *b, size_t len, const struct lb_http_limits *lim,
+			 const struct lb_http_request *q, int depth)
+{
+	size_t h = q->head_len, vlen = 0, i;
+	const uint8_t *cl = field_value(b, h, "content-length", &vlen);
+	uint64_t n = UINT64_MAX, want = h, body = 0;
+	struct lb_http_request q1, q2;
+	enum lb_http_extent e = lb_http_request_extent(q, &n);
+	uint8_t *copy;
+	int r1, r2;
+
+	if (has_field(b, h, "upgrade")) {
+		CHECK(e == LB_EXTENT_UPGRADE, "an Upgrade field, extent %d", e);
+		return;
+	}
+	if (has_field(b, h, "transfer-encoding")) {
+		CHECK(e == LB_EXTENT_CHUNKED, "chunked, extent %d", e);
+		return;
+	}
+	CHECK(e == LB_EXTENT_SIZED, "no Upgrade, no Transfer-Encoding: extent %d", e);
+	if (cl) {
+		for (i = 0; i < vlen && cl[i] >= '0' && cl[i] <= '9'; i++)
+			body = body * 10 + (cl[i] - '0');
+		CHECK(i > 0, "Content-Length taken without digits");
+		want += body;
+	}
+	CHECK(n == want, "extent %llu, expected head %zu + body %llu", (unsigned long long)n, h,
+	      (unsigned long long)body);
+	if (n > len)
+		return; /* the body is still coming: nothing after it yet */
+
+	/* The request's own bytes parse to it; a body changes nothing. */
+	check_prefix(b, n, lim, LB_HTTP_DONE, q);
+	if (n == len || depth >= PIPELINE_MAX)
+		return;
+
+	/* The next request starts at the extent: in place and alone alike. */
+	r1 = lb_http_parse_head((const char *)b + n, len - n, lim, &q1);
+	copy = dup_exact(b + n, len - n);
+	r2 = lb_http_parse_head((const char *)copy, len - n, lim, &q2);
+	check_same_parse("pipelined request", r1, &q1, b + n, r2, &q2, copy);
+	CHECK(valid_ret(r2), "pipelined request: %d", r2);
+	if (r2 == LB_HTTP_DONE) {
+		check_done(copy, len - n, lim, &q2);
+		/* A head still arriving is AGAIN, never a request to take an extent of. */
+		check_prefix(copy, q2.head_len - 1, lim, r2, &q2);
+		check_extent(copy, len - n, lim, &q2, depth + 1);
+	}
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct reader rd = { data, size };
@@ -384,6 +515,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(out);
 		check_prefix(buf, q.head_len - 1, &lim, r, &q);
 		check_prefix(buf, q.head_len, &lim, r, &q);
+		check_extent(buf, len, &lim, &q, 0);
 	}
 	if (len) {
 		check_prefix(buf, len - 1, &lim, r, &q);

@@ -507,6 +507,181 @@ START_TEST(test_route_path)
 }
 END_TEST
 
+/* ---- where a request ends: lb_http_request_extent ------------------------ */
+
+#define HOST_A "Host: a.example\r\n"
+
+static const struct extent_case {
+	const char *name;
+	const char *head; /* a complete head, nothing after it */
+	int want;	  /* enum lb_http_extent */
+	uint64_t body;	  /* LB_EXTENT_SIZED: bytes after the head */
+} extents[] = {
+	{ "GET, no body", "GET / HTTP/1.1\r\n" HOST_A "\r\n", LB_EXTENT_SIZED, 0 },
+	{ "HEAD, no body", "HEAD /x HTTP/1.1\r\n" HOST_A "\r\n", LB_EXTENT_SIZED, 0 },
+	{ "POST without Content-Length has none", "POST /f HTTP/1.1\r\n" HOST_A "\r\n",
+	  LB_EXTENT_SIZED, 0 },
+	{ "Content-Length 5", "POST /f HTTP/1.1\r\n" HOST_A "Content-Length: 5\r\n\r\n",
+	  LB_EXTENT_SIZED, 5 },
+	{ "Content-Length 0", "POST /f HTTP/1.1\r\n" HOST_A "Content-Length: 0\r\n\r\n",
+	  LB_EXTENT_SIZED, 0 },
+	{ "GET with Content-Length", "GET / HTTP/1.1\r\n" HOST_A "Content-Length: 12\r\n\r\n",
+	  LB_EXTENT_SIZED, 12 },
+	{ "Content-Length list", "PUT /u HTTP/1.1\r\n" HOST_A "Content-Length: 7 , 7\r\n\r\n",
+	  LB_EXTENT_SIZED, 7 },
+	{ "Content-Length twice, leading zeros",
+	  "PUT /u HTTP/1.1\r\n" HOST_A "Content-Length: 7\r\ncontent-length: 007\r\n\r\n",
+	  LB_EXTENT_SIZED, 7 },
+	{ "HTTP/1.0 with Content-Length", "POST /f HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
+	  LB_EXTENT_SIZED, 3 },
+	{ "a body of 1 GiB", "PUT /u HTTP/1.1\r\n" HOST_A "Content-Length: 1073741824\r\n\r\n",
+	  LB_EXTENT_SIZED, 1073741824 },
+	{ "the largest Content-Length taken",
+	  "PUT /u HTTP/1.1\r\n" HOST_A "Content-Length: 461168601842738790\r\n\r\n",
+	  LB_EXTENT_SIZED, 461168601842738790ULL },
+	{ "leading empty lines count", "\r\n\r\nPOST /f HTTP/1.1\r\n" HOST_A "Content-Length: 2\r\n\r\n",
+	  LB_EXTENT_SIZED, 2 },
+	{ "chunked", "POST /f HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\n\r\n",
+	  LB_EXTENT_CHUNKED, 0 },
+	{ "gzip, chunked", "POST /f HTTP/1.1\r\n" HOST_A "Transfer-Encoding: gzip, CHUNKED\r\n\r\n",
+	  LB_EXTENT_CHUNKED, 0 },
+	{ "Upgrade", "GET /ws HTTP/1.1\r\n" HOST_A "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+	  LB_EXTENT_UPGRADE, 0 },
+	{ "upgrade, any case", "GET /ws HTTP/1.1\r\n" HOST_A "uPGRADE: h2c\r\n\r\n", LB_EXTENT_UPGRADE,
+	  0 },
+	{ "Upgrade with a body", "POST /ws HTTP/1.1\r\n" HOST_A "Upgrade: x\r\nContent-Length: 4\r\n\r\n",
+	  LB_EXTENT_UPGRADE, 0 },
+	{ "Upgrade and chunked", "POST /ws HTTP/1.1\r\n" HOST_A "Upgrade: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  LB_EXTENT_UPGRADE, 0 },
+	/* Only a field named Upgrade: browsers send this one on every request. */
+	{ "Upgrade-Insecure-Requests is no Upgrade",
+	  "GET / HTTP/1.1\r\n" HOST_A "Upgrade-Insecure-Requests: 1\r\n\r\n", LB_EXTENT_SIZED, 0 },
+	{ "Connection: upgrade alone", "GET / HTTP/1.1\r\n" HOST_A "Connection: upgrade\r\n\r\n",
+	  LB_EXTENT_SIZED, 0 },
+	{ "X-Upgrade", "GET / HTTP/1.1\r\n" HOST_A "X-Upgrade: websocket\r\n\r\n", LB_EXTENT_SIZED, 0 },
+};
+
+START_TEST(test_extent_table)
+{
+	const struct extent_case *c = &extents[_i];
+	size_t len = strlen(c->head);
+	struct lb_http_request req;
+	uint64_t n = 0xdeadbeef;
+	int ext;
+
+	ck_assert_msg(lb_http_parse_head(c->head, len, NULL, &req) == LB_HTTP_DONE, "%s: %s",
+		      c->name, req.error ? req.error : "not done");
+	ck_assert_uint_eq(req.head_len, len);
+	ext = lb_http_request_extent(&req, &n);
+	ck_assert_msg(ext == c->want, "%s: extent %d, expected %d", c->name, ext, c->want);
+	if (ext == LB_EXTENT_SIZED)
+		ck_assert_msg(n == len + c->body, "%s: %llu bytes, expected %zu + %llu", c->name,
+			      (unsigned long long)n, len, (unsigned long long)c->body);
+}
+END_TEST
+
+/* The parser clears what a previous request left in the struct: no Upgrade carried over. */
+START_TEST(test_extent_reused_request)
+{
+	static const char ws[] = "GET /ws HTTP/1.1\r\n" HOST_A "Upgrade: websocket\r\n\r\n";
+	static const char te[] = "POST /f HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\n\r\n";
+	static const char get[] = "GET / HTTP/1.1\r\n" HOST_A "\r\n";
+	struct lb_http_request req;
+	uint64_t n;
+
+	ck_assert_int_eq(lb_http_parse_head(ws, sizeof(ws) - 1, NULL, &req), LB_HTTP_DONE);
+	ck_assert_int_eq(lb_http_request_extent(&req, &n), LB_EXTENT_UPGRADE);
+	ck_assert_int_eq(lb_http_parse_head(te, sizeof(te) - 1, NULL, &req), LB_HTTP_DONE);
+	ck_assert_int_eq(lb_http_request_extent(&req, &n), LB_EXTENT_CHUNKED);
+	ck_assert_int_eq(lb_http_parse_head(get, sizeof(get) - 1, NULL, &req), LB_HTTP_DONE);
+	ck_assert_int_eq(lb_http_request_extent(&req, &n), LB_EXTENT_SIZED);
+	ck_assert_uint_eq(n, sizeof(get) - 1);
+}
+END_TEST
+
+/*
+ * Pipelined requests, as the dispatcher walks them: each request's extent is
+ * where the next one starts, bodies skipped whatever they look like; a head
+ * still arriving is AGAIN on every prefix.
+ */
+static const struct {
+	const char *name;
+	const char *stream;
+	const char *paths[4]; /* of each complete request, in order */
+	int last;	      /* what the bytes after the last complete one give */
+} pipelines[] = {
+	{ "three GETs",
+	  "GET /a HTTP/1.1\r\n" HOST_A "\r\nGET /b HTTP/1.1\r\n" HOST_A "\r\nGET /c HTTP/1.1\r\n" HOST_A
+	  "\r\n",
+	  { "/a", "/b", "/c" }, LB_HTTP_AGAIN },
+	{ "a body, then a GET",
+	  "POST /up HTTP/1.1\r\n" HOST_A "Content-Length: 11\r\n\r\nhello world"
+	  "GET /after HTTP/1.1\r\n" HOST_A "\r\n",
+	  { "/up", "/after" }, LB_HTTP_AGAIN },
+	{ "a body that looks like a request",
+	  "POST /up HTTP/1.1\r\n" HOST_A "Content-Length: 34\r\n\r\n"
+	  "GET /admin HTTP/1.1\r\nHost: a.b\r\n\r\n"
+	  "GET /real HTTP/1.1\r\n" HOST_A "\r\n",
+	  { "/up", "/real" }, LB_HTTP_AGAIN },
+	{ "Content-Length 0 between",
+	  "POST /a HTTP/1.1\r\n" HOST_A "Content-Length: 0\r\n\r\nGET /b HTTP/1.1\r\n" HOST_A "\r\n",
+	  { "/a", "/b" }, LB_HTTP_AGAIN },
+	{ "an empty line between requests",
+	  "GET /a HTTP/1.1\r\n" HOST_A "\r\n\r\nGET /b HTTP/1.1\r\n" HOST_A "\r\n",
+	  { "/a", "/b" }, LB_HTTP_AGAIN },
+	{ "the second head incomplete",
+	  "GET /a HTTP/1.1\r\n" HOST_A "\r\nGET /b HTTP/1.1\r\nHost: a.exa",
+	  { "/a" }, LB_HTTP_AGAIN },
+	{ "the body incomplete",
+	  "POST /a HTTP/1.1\r\n" HOST_A "Content-Length: 100\r\n\r\nonly some of it",
+	  { "/a" }, LB_HTTP_AGAIN /* nothing left to parse */ },
+	{ "garbage after a request", "GET /a HTTP/1.1\r\n" HOST_A "\r\n\x16\x03\x01", { "/a" },
+	  LB_HTTP_E400 },
+};
+
+START_TEST(test_extent_pipeline)
+{
+	const char *stream = pipelines[_i].stream;
+	size_t total = strlen(stream), off = 0, k;
+	struct lb_http_request req, part;
+	char path[256];
+	int i, r;
+
+	for (i = 0; i < 4 && pipelines[_i].paths[i]; i++) {
+		const char *at = stream + off;
+		uint64_t n;
+
+		r = lb_http_parse_head(at, total - off, NULL, &req);
+		ck_assert_msg(r == LB_HTTP_DONE, "%s: request %d at %zu: %d", pipelines[_i].name, i,
+			      off, r);
+		/* From its first byte: a whole method, not the tail of one. */
+		ck_assert_msg(req.method_id == LB_METHOD_GET || req.method_id == LB_METHOD_POST,
+			      "%s: request %d's method \"%.*s\"", pipelines[_i].name, i,
+			      (int)req.method_len, req.method);
+		ck_assert_int_eq(lb_http_route_path(&req, path, sizeof(path)),
+				 (int)strlen(pipelines[_i].paths[i]));
+		ck_assert_str_eq(path, pipelines[_i].paths[i]);
+		/* Every prefix of its head: AGAIN, never a request to take an extent of. */
+		for (k = 0; k < req.head_len; k++)
+			ck_assert_msg(lb_http_parse_head(at, k, NULL, &part) == LB_HTTP_AGAIN,
+				      "%s: request %d, %zu of %zu bytes not AGAIN", pipelines[_i].name,
+				      i, k, req.head_len);
+		ck_assert_int_eq(lb_http_request_extent(&req, &n), LB_EXTENT_SIZED);
+		ck_assert_uint_ge(n, req.head_len);
+		if (off + n > total) {
+			/* Its body is still coming: nothing after it yet. */
+			off = total;
+			i++;
+			break;
+		}
+		off += n;
+	}
+	ck_assert_msg(i == 4 || !pipelines[_i].paths[i], "%s: %d requests", pipelines[_i].name, i);
+	r = lb_http_parse_head(stream + off, total - off, NULL, &req);
+	ck_assert_msg(r == pipelines[_i].last, "%s: the rest gave %d", pipelines[_i].name, r);
+}
+END_TEST
+
 Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -521,6 +696,12 @@ Suite *http_suite(void)
 	tcase_add_loop_test(tc, test_normalize_table, 0, sizeof(norms) / sizeof(norms[0]));
 	tcase_add_test(tc, test_normalize_bounds);
 	tcase_add_test(tc, test_route_path);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("extent");
+	tcase_add_loop_test(tc, test_extent_table, 0, sizeof(extents) / sizeof(extents[0]));
+	tcase_add_test(tc, test_extent_reused_request);
+	tcase_add_loop_test(tc, test_extent_pipeline, 0, sizeof(pipelines) / sizeof(pipelines[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
