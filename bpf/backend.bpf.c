@@ -81,11 +81,12 @@ static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct l
 /*
  * The proof a hand-off ACK carries: its cookie (a connection's first request),
  * or the adopt option (a later request moving here from another backend,
- * headers/rebind.h). Fills @co with what the client's SYN offered.
+ * headers/rebind.h). Fills @co with what the client's SYN offered; *@adopt says
+ * which it was.
  */
 static __always_inline bool handoff_proof(struct __sk_buff *skb, const struct l4 *p,
 					  const __u8 *optbuf, const struct syn_options *so,
-					  struct lb_cookie_opts *co)
+					  struct lb_cookie_opts *co, bool *adopt)
 {
 	struct lb_cookie_secret *secret;
 	struct lb_cookie_tuple ct;
@@ -93,6 +94,7 @@ static __always_inline bool handoff_proof(struct __sk_buff *skb, const struct l4
 	__u64 tai_s = bpf_ktime_get_tai_ns() / LB_NS_PER_S;
 
 	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	*adopt = false;
 	if (!secret)
 		return false;
 	cookie_tuple_of(p, &ct);
@@ -107,6 +109,7 @@ static __always_inline bool handoff_proof(struct __sk_buff *skb, const struct l4
 	if (lb_rebind_tag_check(secret, &ct, seq, ack, arg, LB_REBIND_TAG_ADOPT, tag, tai_s))
 		return false;
 	lb_cookie_decode_opts(arg, co);
+	*adopt = true;
 	return true;
 }
 
@@ -121,7 +124,7 @@ static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 	struct tcp_sock *tp;
 	struct l4 p;
 	__u32 optlen, state;
-	bool valid;
+	bool valid, adopt;
 	__u8 flags;
 	int ret;
 
@@ -156,7 +159,7 @@ static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 		bpf_sk_release(skc);
 		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
 	}
-	valid = handoff_proof(skb, &p, optbuf, &so, &co);
+	valid = handoff_proof(skb, &p, optbuf, &so, &co, &adopt);
 
 	if (state == BPF_TCP_TIME_WAIT) {
 		bpf_sk_release(skc);
@@ -192,7 +195,7 @@ static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 	bpf_sk_release(skc);
 	if (ret < 0)
 		return count(skb, LB_BE_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
-	return count(skb, so.has_rebind ? LB_BE_REBIND_ADOPTED : LB_BE_ADOPTED, TC_ACT_OK);
+	return count(skb, adopt ? LB_BE_REBIND_ADOPTED : LB_BE_ADOPTED, TC_ACT_OK);
 
 drop_assign:
 	bpf_sk_release(skc);

@@ -451,9 +451,12 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	    !(tcp_flags(th) & (LB_TH_FIN | LB_TH_RST)))
 		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_PROBE_ANSWER);
 	/*
-	 * Anything else from the backend a connection is moving to shows that it
-	 * has adopted it: bound from now on, like the dispatcher would make it.
+	 * From the backend a connection is moving to: a reset is its refusal, the
+	 * dispatcher's to handle (another holder, or its own 503); anything else
+	 * shows it has adopted the connection, bound from now on.
 	 */
+	if (f->state == LB_FLOW_MOVING && (tcp_flags(th) & LB_TH_RST))
+		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_MOVING);
 	if (f->state == LB_FLOW_MOVING)
 		__sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND);
 	/*

@@ -10,7 +10,7 @@
  *   0      kind = 253, 1 len = 12, 2..3 ExID
  *   4      arg    probe: 0; answer: LB_PROBE_*; adopt: the cookie's low byte
  *   5      pad
- *   6..7   arg16  adopt: the window scale the client was told; else 0
+ *   6..7   arg16  0 (reserved)
  *   8..11  val    probe, adopt: the tag; answer: bytes written, not yet acknowledged
  *
  * probe  balancer → the bound backend, on an ACK in the client's direction at

@@ -772,6 +772,23 @@ static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backen
 	c->deadline_ms = d->now_ms + LB_ADOPT_RTO_MS;
 }
 
+/*
+ * The new cookie-mode backend refused the connection (its reset) or never
+ * showed it has it: the flow and the count come back, and the request is
+ * decided again without that holder: another one, or 503.
+ */
+static void move_failed(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	count(d, LB_DISP_REBIND_FAILED);
+	bind_step(d, c, c->backend, LB_BIND_REPLAY_ABORT);
+	c->binds--;
+	c->tried[c->backend / 64] |= 1ULL << (c->backend % 64);
+	c->state = COLLECTING;
+	c->tries = 0;
+	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
+	conn_parse(d, c);
+}
+
 /* The new backend has the connection (counted in handed_off()). */
 static void rebind_done(struct lb_dispatcher *d, struct lb_conn *c)
 {
@@ -1247,6 +1264,11 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 			probe_answer(d, c, &s);
 		return;
 	}
+	/* The new backend's reset while the connection moves to it (XDP sends only those). */
+	if (c && c->state == MOVING && (s.flags & LB_TH_RST) && s.saddr == c->key.daddr) {
+		move_failed(d, c);
+		return;
+	}
 	/*
 	 * AF_XDP frames never met the kernel's checksum checks, and what we take
 	 * here is replayed to a backend with fresh checksums: a damaged segment
@@ -1387,10 +1409,7 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 				break;
 			}
 			if (c->tries >= LB_ADOPT_TRIES) {
-				count(d, LB_DISP_REBIND_FAILED);
-				bind_step(d, c, c->backend, LB_BIND_REPLAY_ABORT);
-				conn_reply(d, c, 503, "the new holder did not take the connection",
-					   c->reply_head);
+				move_failed(d, c);
 				break;
 			}
 			bind_step(d, c, c->backend, LB_BIND_ADOPT_RESEND);

@@ -1224,7 +1224,9 @@ static void put_flow_requests(uint16_t cport, uint32_t state, uint8_t flags, uin
 	f = get_flow(cport);
 	f.flags = flags;
 	f.req_end = req_end;
-	f.srv_seq = SERVER_ISN + 1 + 4000;
+	/* Past the client's ACK (SERVER_ISN + 1 + 5000): a moving flow's client has
+	 * not acknowledged anything of the new backend's yet. */
+	f.srv_seq = SERVER_ISN + 1 + 6000;
 	f.binds = 1;
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_EXIST), 0);
 }
@@ -1240,7 +1242,7 @@ static void assert_flow_untouched(uint16_t cport, uint32_t state, uint8_t flags,
 	ck_assert_mem_eq(f.backend_mac, backend_mac, 6);
 	ck_assert_uint_eq(f.flags, flags);
 	ck_assert_uint_eq(f.req_end, req_end);
-	ck_assert_uint_eq(f.srv_seq, SERVER_ISN + 1 + 4000);
+	ck_assert_uint_eq(f.srv_seq, SERVER_ISN + 1 + 6000);
 	ck_assert_uint_eq(f.binds, 1);
 	ck_assert_uint_eq(f.packets, 10);
 	ck_assert_uint_eq(f.bytes, 1000);
@@ -1484,7 +1486,6 @@ static const struct {
 } settle_cases[] = {
 	{ "ACK", 0x10, false, XDP_TX, LB_XDP_TX_DIVERTED, 0 },
 	{ "FIN|ACK", 0x11, false, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
-	{ "RST", 0x04, false, XDP_TX, LB_XDP_TX_DIVERTED, 1 },
 	{ "FIN notice", 0x19, true, XDP_DROP, LB_XDP_DROP_FIN_NOTICE, 1 },
 };
 
@@ -1536,6 +1537,61 @@ START_TEST(test_moving_settles)
 }
 END_TEST
 
+/*
+ * A reset from the backend a connection is moving to is its refusal: the
+ * dispatcher's (another holder, or its 503), so nothing settles or closes here.
+ */
+START_TEST(test_moving_refused)
+{
+	const uint16_t cport = 41850;
+	uint8_t frame[PKT_MAX];
+	struct test_xsk x;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow_requests(cport, LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, SEG_SEQ + 100);
+	len = backend_segment(frame, cport, 0x04);
+	test_xsk_open(&x, bpf_map__fd(skel->maps.xsks));
+	run_frame(frame, len, &r);
+	test_xsk_close(&x);
+	ck_assert_int_eq(r.action, XDP_REDIRECT);
+	assert_counted(&r, LB_XDP_REDIRECT_MOVING);
+	assert_flow_untouched(cport, LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, SEG_SEQ + 100);
+	del_flow(cport);
+}
+END_TEST
+
+/*
+ * The client's ACK past the server's side of the move acknowledges the new
+ * backend's bytes: XDP makes the flow bound itself and forwards the segment.
+ */
+START_TEST(test_moving_client_ack_settles)
+{
+	const uint16_t cport = 41860;
+	uint8_t frame[PKT_MAX];
+	struct lb_flow_key k = flow_key(cport);
+	struct lb_flow f;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow_requests(cport, LB_FLOW_MOVING, LB_FLOW_F_REQUESTS, SEG_SEQ + 100);
+	f = get_flow(cport);
+	f.srv_seq = SERVER_ISN + 1 + 4000; /* the client's ACK is 1000 past it */
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_EXIST), 0);
+	len = client_segment_at(frame, cport, 0x10, SEG_SEQ, 0);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_TX);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	assert_tx_rewritten(&r, frame, len, backend_mac);
+	f = get_flow(cport);
+	ck_assert_uint_eq(f.state, LB_FLOW_BOUND);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START);
+	del_flow(cport);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
 	Suite *s = suite_create("balancer_xdp");
@@ -1558,6 +1614,8 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_moving_client, 0, sizeof(moving_cases) / sizeof(moving_cases[0]));
 	tcase_add_loop_test(tc, test_to_dispatcher_reasons, 0, sizeof(up_cases) / sizeof(up_cases[0]));
 	tcase_add_loop_test(tc, test_moving_settles, 0, sizeof(settle_cases) / sizeof(settle_cases[0]));
+	tcase_add_test(tc, test_moving_refused);
+	tcase_add_test(tc, test_moving_client_ack_settles);
 	suite_add_tcase(s, tc);
 	tcase_add_unchecked_fixture(side, setup_backend_side, teardown);
 	tcase_add_test(side, test_diverted_backend_side);
