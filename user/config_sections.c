@@ -499,7 +499,7 @@ int cfg_limits(struct parse *p, const struct ynode *n)
 		return 0;
 	if (yd_want_map(&p->doc, n, where, "{flows: 1048576}") || yd_fields(&p->doc, n, where, f, 1))
 		return -1;
-	/* The kernel preallocates every entry (~112 bytes): 16M is already ~2 GB. */
+	/* The kernel preallocates every entry (~152 bytes): 16M is already ~2.4 GB. */
 	if (f[0].val && yd_want_uint(&p->doc, f[0].val, YKEY_IN(where, "flows"), LB_FLOWS_MIN,
 				     LB_FLOWS_MAX, &l->flows))
 		return -1;
