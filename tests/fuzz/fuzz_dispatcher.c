@@ -156,6 +156,14 @@ static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, 
 
 	g.binds++;
 	lb_conn_describe(c, &v);
+	/*
+	 * Only a hand-off to a new holder must carry a routed head: the other steps
+	 * hand no request over (probes, resets, forwarded segments), or leave one
+	 * with the backend it is bound to whatever it is (a later request whose
+	 * backend would not go quiet: LB_BIND_ADVANCE, stays_busy).
+	 */
+	if (step != LB_BIND_HANDOFF && step != LB_BIND_REPLAY_SYN)
+		return g.bind_ok ? 0 : -1;
 	CHECK(v.request_len > 0 && v.request_len <= LIMIT, "bind with %u request bytes", v.request_len);
 	CHECK(backend < g.cfg.n_backends, "bind to backend %u of %zu", backend, g.cfg.n_backends);
 	CHECK(g.cfg.backends[backend].state == LB_BACKEND_UP, "bind to %s, which is not up",
