@@ -147,7 +147,7 @@ no_backend_socket() { [[ -z $(backend_sockets "$1") ]]; }
 # --- small objects on one connection: web1, web2, web3, web1 --------------------
 
 # shellcheck disable=SC2034 # read by grew, through namerefs
-declare -A D0 D1 D2
+declare -A D0 D1 D2 D4 D5 D6 D7
 small=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html /web1/1k.bin)
 disp_snap D0
 check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
@@ -252,6 +252,39 @@ check_eq "keepalive: ... the GET's body is web2's" "$(lab_sha256 /web2/only-on-w
 lab_wait 5 logged post-1 post-2 || true
 check_eq "keepalive: ... each logged by its holder alone, from the connection's port" \
 	"web1:POST:405:$port web2:GET:200:$port" "$(served post-1) $(served post-2)"
+
+# --- a later request the balancer answers itself -------------------------------
+# No route for the second request: the balancer's own 404, on the same
+# connection, once web1 is retired; then it closes the connection (curl opens a
+# new one for the third).
+ka_marks
+disp_snap D4
+out=$(on_one_connection client1 own /web1/only-on-web1.html /no/such/thing /web2/only-on-web2.html)
+disp_snap D5
+check_eq "keepalive: a later request with no route: 200, the balancer's 404 on the same connection, then a new one" \
+	"200 1|404 0|200 1|" "$(awk '{ printf "%s %s|", $1, $2 }' <<<"$out")"
+check_eq "keepalive: ... the 404 was the balancer's (reply_404 +1), no backend logged it" "1 " \
+	"$(grew D4 D5 reply_404) $(served own-2)"
+lab_wait 5 logged own-1 own-3 || true
+check_eq "keepalive: ... the others from their holders" "web1:GET:200 web2:GET:200" \
+	"$(served own-1 | cut -d: -f1-3) $(served own-3 | cut -d: -f1-3)"
+
+# --- a chunked body: where it ends is not followed, the connection stays --------
+# A chunked POST to web1 leaves the connection with web1 for good (stays_body):
+# the GET for web2's page after it gets web1's 404, the documented limit.
+printf '5\r\nhello\r\n0\r\n\r\n' >"$KA_TMP/chunked.body"
+ka_marks
+disp_snap D6
+out=$(lab_curl client1 --http1.1 -H 'Expect:' -H 'Transfer-Encoding: chunked' \
+	--data-binary "@$KA_TMP/chunked.body" -o /dev/null -w '%{http_code} %{num_connects}\n' \
+	"http://$VIP/web1/only-on-web1.html?ka=chunk-1" --next --http1.1 -sS --connect-timeout 3 \
+	--max-time "$LAB_CURL_TIMEOUT" -o /dev/null -w '%{http_code} %{num_connects}\n' \
+	"http://$VIP/web2/only-on-web2.html?ka=chunk-2")
+disp_snap D7
+lab_wait 5 logged chunk-1 chunk-2 || true
+check_eq "keepalive: chunked POST, then GET: both on web1, one connection, stays_body +1" \
+	"405 1|404 0| web1:POST:405 web1:GET:404 1" \
+	"$(tr '\n' '|' <<<"$out") $(served chunk-1 | cut -d: -f1-3) $(served chunk-2 | cut -d: -f1-3) $(grew D6 D7 stays_body)"
 
 # --- a browser: a page on web1, its images on web1, web2, web3 ------------------
 # The page (lab.sh, keepalive_page) loads its images one after another, so the
