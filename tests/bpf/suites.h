@@ -9,5 +9,6 @@ Suite *balancer_suite(void);
 Suite *backend_suite(void);
 Suite *backend_replay_suite(void);
 Suite *flow_table_suite(void);
+Suite *later_suite(void);
 
 #endif
