@@ -1013,11 +1013,12 @@ END_TEST
 /* ---- 4. a later request with no route ------------------------------------------------ */
 
 /*
- * The next request, in a segment of its own at req_end, has no route. web1 is
+ * The next request, in a segment of its own at req_end, has no route. It came
+ * before the client had all of web1's response (its ACK is behind). web1 is
  * probed; once idle it is reset, the flow becomes the dispatcher's, and the
- * client gets our 404 at the server's sequence number (the answer's seq),
- * acknowledging the whole request, with a TSval not below what the client
- * echoes (web1's clock, far ahead of ours), then our FIN.
+ * client gets our 404 at the server's sequence number (the answer's seq, not
+ * the client's ACK), acknowledging the whole request, with a TSval not below
+ * what the client echoes (web1's clock, far ahead of ours), then our FIN.
  */
 START_TEST(test_no_route_404)
 {
@@ -1027,21 +1028,22 @@ START_TEST(test_no_route_404)
 	struct client cl;
 	struct lb_flow f;
 	char text[1024];
-	uint32_t srv, n = 0;
+	uint32_t srv, acked, n = 0;
 	size_t i;
 
 	start(routes_leaves);
 	first_request_alone(&cl);
 	srv = cl.cookie + 1 + RESPONSE;
-	/* The client has web1's response: it echoes web1's clock now. */
+	acked = srv - 300;
+	/* The client has part of web1's response: it echoes web1's clock now. */
 	cl.tsecr = BE_CLOCK;
-	client_seg(&cl, end, srv, D_FLAGS, req_none, l2);
+	client_seg(&cl, end, acked, D_FLAGS, req_none, l2);
 	expect_n_steps(3);
 	expect_step(1, LB_BIND_FORWARD, WEB1);
 	r = expect_step(2, LB_BIND_PROBE, WEB1);
 	ck_assert_uint_eq(r->request_len, l2);
 	expect_n_wire(3);
-	expect_probe(2, &cl, WEB1, end, srv, BE_CLOCK);
+	expect_probe(2, &cl, WEB1, end, acked, BE_CLOCK);
 	ck_assert_uint_eq(ctr(LB_DISP_REPLY_404), 0); /* not while web1 is bound */
 
 	backend_answer(2, LB_PROBE_IDLE, srv, end);
