@@ -1088,6 +1088,64 @@ START_TEST(test_no_route_404)
 }
 END_TEST
 
+/*
+ * web2, the only holder of the held request, refuses the connection it is
+ * handed (its kernel's reset, which XDP sends up while the flow moves): its
+ * count and the flow come back, and with no other holder the client gets our
+ * 503 at the server's numbers. web1 stays retired.
+ */
+START_TEST(test_new_holder_refuses)
+{
+	const uint32_t l2 = strlen(req_b2);
+	const struct step_rec *r;
+	struct lb_segment rst = {
+		.saddr = htonl(VIP_IP), .daddr = htonl(CLIENT_IP),
+		.sport = htons(VIP_PORT), .dport = htons(CLIENT_PORT), .flags = LB_TH_RST,
+	};
+	uint8_t buf[128];
+	struct lb_segment s;
+	struct client cl;
+	uint32_t end, srv;
+	size_t n;
+
+	start(routes_leaves);
+	end = held_for_web2(&cl);
+	srv = cl.cookie + 1 + RESPONSE;
+	backend_answer(1, LB_PROBE_IDLE, srv, end);
+	expect_n_steps(4);
+	expect_step(3, LB_BIND_HANDOFF, WEB2);
+	expect_n_wire(4);
+
+	rst.seq = srv;
+	memcpy(rst.src_mac, be_mac[WEB2], 6);
+	memcpy(rst.dst_mac, lb_mac, 6);
+	n = lb_segment_build(buf, sizeof(buf), &rst);
+	ck_assert_uint_gt(n, 0);
+	lb_dispatcher_input(L.d, buf, n, L.now, TAI);
+
+	expect_n_steps(6);
+	r = expect_step(4, LB_BIND_REPLAY_ABORT, WEB2);
+	ck_assert_uint_eq(r->flow.state, LB_FLOW_DISPATCH);
+	ck_assert_uint_eq(r->active[WEB2], 0);
+	ck_assert_uint_eq(r->active[WEB1], 0);
+	expect_step(5, LB_BIND_RELEASE, WEB1);
+	ck_assert_uint_eq(flow_of(&cl).state, LB_FLOW_DISPATCH);
+	ck_assert_uint_eq(L.backends[WEB1].active, 0);
+	ck_assert_uint_eq(L.backends[WEB2].active, 0);
+
+	ck_assert_uint_ge(L.n_wire, 6);
+	expect_backend_rst(4, &cl, WEB2, end);
+	expect_to_client(5, &cl, &s);
+	ck_assert_uint_eq(s.seq, srv);
+	ck_assert_uint_eq(s.ack, end + l2);
+	ck_assert_msg(s.len >= 12 && !memcmp(s.payload, "HTTP/1.1 503", 12), "reply '%.*s'",
+		      (int)(s.len < 40 ? s.len : 40), (const char *)s.payload);
+	ck_assert_uint_eq(ctr(LB_DISP_REBIND_FAILED), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_503), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_REBINDS), 0);
+}
+END_TEST
+
 /* ---- 5. the same-holder hint -------------------------------------------------------- */
 
 static const struct hint_row {
@@ -1284,6 +1342,7 @@ Suite *later_suite(void)
 	tcase_add_test(tc, test_answer_idle_moves);
 	tcase_add_test(tc, test_answer_busy_holds);
 	tcase_add_test(tc, test_no_route_404);
+	tcase_add_test(tc, test_new_holder_refuses);
 	tcase_add_loop_test(tc, test_hints, 0, sizeof(hint_rows) / sizeof(hint_rows[0]));
 	suite_add_tcase(s, tc);
 	return s;
