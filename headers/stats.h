@@ -146,7 +146,8 @@ struct lb_counter {
 	X(REBIND_FAILED,     "rebind_failed")     /* the new backend never took it: 503       */ \
 	X(STAYS_BODY,        "stays_body")        /* bound for good: a body not followed (chunked, > 1 GiB) */ \
 	X(STAYS_UPGRADE,     "stays_upgrade")     /* bound for good: Upgrade asked            */ \
-	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */
+	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */ \
+	X(STAYS_PIPELINED,   "stays_pipelined")   /* bound for good: two requests unanswered on it */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

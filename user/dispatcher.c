@@ -86,6 +86,7 @@
 #define LB_ADOPT_TRIES	     5
 #define LB_BODY_FOLLOWED     (1u << 30) /* a request end this far is followed; beyond, it stays */
 #define LB_NO_BACKEND	     UINT32_MAX
+#define LB_TS_MARGIN_MS	     16 /* a moved connection's clock starts this far ahead of ours */
 
 enum conn_state { COLLECTING, REPLYING, LINGER, REPLAYING, PROBING, MOVING };
 
@@ -128,6 +129,7 @@ struct lb_conn {
 	uint16_t binds;		     /* backends the connection has had */
 	/* A later request on a bound connection */
 	bool later;
+	bool pipelined;		     /* sent before the answer to the request before it */
 	bool retired;		     /* the previous backend's socket is gone */
 	bool held_counted;
 	uint32_t bound;		     /* the backend the connection is bound to */
@@ -367,6 +369,21 @@ static void conn_close(struct lb_dispatcher *d, struct lb_conn *c)
  */
 static void start_probe(struct lb_dispatcher *d, struct lb_conn *c);
 
+/*
+ * Where the timestamps go on when a retired backend's connection is answered
+ * by us or handed to another backend (whose clock starts from the echo it is
+ * given). The client's echo we hold may be older than the old backend's latest
+ * TSval; every backend's clock runs from the balancer's own (its SYN/ACK's),
+ * so the balancer's clock now, a little ahead, is not behind it: PAWS holds.
+ */
+static void ts_past_backend(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	uint32_t floor = (uint32_t)d->now_ms + LB_TS_MARGIN_MS;
+
+	if (c->ts_ok && (int32_t)(floor - c->ts_sent) > 0)
+		c->ts_sent = floor;
+}
+
 static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, const char *why,
 		       bool head_only)
 {
@@ -382,6 +399,8 @@ static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, c
 	/* From here on the flow's packets are ours. */
 	if (c->later && d->bind)
 		d->bind(d->bind_ctx, d, c, c->bound, LB_BIND_RELEASE);
+	if (c->later)
+		ts_past_backend(d, c);
 	c->reply_len = lb_reply_build(status, why, head_only, &c->reply);
 	if (!c->reply_len) {
 		send_rst(d, c);
@@ -478,6 +497,7 @@ static struct lb_conn *carry_over(const struct lb_conn *c)
 	n->held = c->held - c->req_len;
 	n->state = COLLECTING;
 	n->later = true;
+	n->pipelined = true;
 	n->bound = c->backend;
 	n->srv_prev = c->cookie + 1;
 	n->flow_flags = c->flow_flags;
@@ -754,6 +774,7 @@ static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backen
 {
 	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC);
 
+	ts_past_backend(d, c);
 	if (c->rebind_start_ns && now >= c->rebind_start_ns)
 		lb_histogram_observe_ns(&d->rebind_latency, now - c->rebind_start_ns);
 	c->binds++;
@@ -870,6 +891,15 @@ static void later_bind(struct lb_dispatcher *d, struct lb_conn *c, uint32_t chos
 {
 	if (!c->retired && chosen == c->bound) {
 		count(d, LB_DISP_REQUESTS_SAME_HOLDER);
+		/*
+		 * Two requests unanswered on one backend: a probe could not tell the
+		 * first answer's end from the second's, so nothing after them moves.
+		 */
+		if (c->pipelined) {
+			count(d, LB_DISP_STAYS_PIPELINED);
+			c->flow_flags &= ~LB_FLOW_F_REQUESTS;
+			c->hint_len = 0;
+		}
 		stay(d, c);
 		return;
 	}
@@ -1192,6 +1222,8 @@ static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segmen
 	c->state = COLLECTING;
 	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
 	c->later = true;
+	/* Nothing new of the server's acknowledged since the request before: pipelined. */
+	c->pipelined = (int32_t)(s->ack - f->srv_seq) <= 0;
 	c->bound = f->backend;
 	c->srv_prev = f->srv_seq;
 	c->syn_opts = f->syn_opts;
@@ -1217,7 +1249,6 @@ static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 	if (!d->flows || d->flows->fd < 0 || bpf_map_lookup_elem(d->flows->fd, k, &f) ||
 	    f.state != LB_FLOW_BOUND || !(f.flags & LB_FLOW_F_REQUESTS))
 		return false;
-	count(d, LB_DISP_SEGMENTS);
 	before = (int32_t)(f.req_end - s->seq);
 	if (before >= (int32_t)s->len) {
 		/* Sent up before the flow moved on (to a new backend, or past this request). */
@@ -1318,6 +1349,9 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	}
 	if (s.has_ts && c->ts_ok)
 		c->ts_recent = s.tsval;
+	/* The client's echo is a TSval it has had: on a bound connection, its backend's. */
+	if (s.has_ts && c->ts_ok && c->later && (int32_t)(s.tsecr - c->ts_sent) > 0)
+		c->ts_sent = s.tsecr;
 	c->client_window = s.window;
 	{
 		bool ack_news = (s.flags & LB_TH_ACK) && (int32_t)(s.ack - c->client_ack) > 0;

@@ -18,8 +18,6 @@ int main(void)
 	srunner_add_suite(sr, backend_replay_suite());
 	srunner_add_suite(sr, flow_table_suite());
 	srunner_add_suite(sr, later_suite());
-	if (getenv("LB_TEST_KNOWN_BUGS"))
-		srunner_add_suite(sr, later_bugs_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

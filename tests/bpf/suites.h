@@ -10,6 +10,5 @@ Suite *backend_suite(void);
 Suite *backend_replay_suite(void);
 Suite *flow_table_suite(void);
 Suite *later_suite(void);
-Suite *later_bugs_suite(void); /* failing tests of known bugs: LB_TEST_KNOWN_BUGS=1 */
 
 #endif
