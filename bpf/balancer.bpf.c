@@ -654,6 +654,17 @@ int lb_flow_end(struct lb_flow_key *ctx)
  * it expects and completes, or changes nothing. Returns LB_FLOW_END_NONE (no
  * flow), LB_FLOW_END_ENDED (done) or LB_FLOW_END_NOT_BOUND (another state).
  */
+/* The fields of the request the flow's backend has now: where it ends, its hint. */
+static __always_inline void take_request(struct lb_flow *f, const struct lb_flow_move *ctx)
+{
+	f->req_end = ctx->req_end;
+	f->srv_seq = ctx->srv_seq;
+	f->flags = ctx->flags;
+	f->hint_hash = ctx->hint_hash;
+	f->hint_len = ctx->hint_len;
+	f->hint_gen = ctx->hint_gen;
+}
+
 SEC("syscall")
 int lb_flow_move(struct lb_flow_move *ctx)
 {
@@ -669,12 +680,7 @@ int lb_flow_move(struct lb_flow_move *ctx)
 	case LB_MOVE_ADVANCE:
 		if (f->state != LB_FLOW_BOUND)
 			return LB_FLOW_END_NOT_BOUND;
-		f->req_end = ctx->req_end;
-		f->srv_seq = ctx->srv_seq;
-		f->flags = ctx->flags;
-		f->hint_hash = ctx->hint_hash;
-		f->hint_len = ctx->hint_len;
-		f->hint_gen = ctx->hint_gen;
+		take_request(f, ctx);
 		return LB_FLOW_END_ENDED;
 	case LB_MOVE_SETTLE:
 		return __sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND) ==
@@ -701,12 +707,7 @@ int lb_flow_move(struct lb_flow_move *ctx)
 			__sync_fetch_and_add(&b->active, 1);
 		f->backend = idx;
 		__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
-		f->req_end = ctx->req_end;
-		f->srv_seq = ctx->srv_seq;
-		f->flags = ctx->flags;
-		f->hint_hash = ctx->hint_hash;
-		f->hint_len = ctx->hint_len;
-		f->hint_gen = ctx->hint_gen;
+		take_request(f, ctx);
 		f->binds++;
 		return LB_FLOW_END_ENDED;
 	}

@@ -54,28 +54,30 @@ int lb_flow_pick_victim(const struct lb_flow *f, size_t n)
 	return best;
 }
 
-int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
+/* One run of the syscall program @prog_fd on @ctx: its return value, or a negative errno. */
+static int run_step(const struct lb_flow_table *t, int prog_fd, void *ctx, size_t size)
 {
-	struct lb_flow_key ctx = *k;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx, .ctx_size_in = size);
 
 	if (t->fd < 0)
 		return LB_FLOW_END_NONE;
-	if (bpf_prog_test_run_opts(t->end_fd, &opts))
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
 		return -errno;
 	return (int)opts.retval;
+}
+
+int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
+{
+	struct lb_flow_key ctx = *k;
+
+	return run_step(t, t->end_fd, &ctx, sizeof(ctx));
 }
 
 int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m)
 {
 	struct lb_flow_move ctx = *m;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 
-	if (t->fd < 0)
-		return LB_FLOW_END_NONE;
-	if (bpf_prog_test_run_opts(t->move_fd, &opts))
-		return -errno;
-	return (int)opts.retval;
+	return run_step(t, t->move_fd, &ctx, sizeof(ctx));
 }
 
 /* The dispatcher's own states: XDP never ends them, so their counts are ours to take back. */
