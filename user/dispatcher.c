@@ -28,11 +28,13 @@
  *   COLLECTING ─ the bound backend holds it ─► forwarded, req_end moved (gone)
  *       │       └ another holder, or our own answer ─► PROBING
  *   PROBING: the bound backend is asked what it has in flight until it has
- *            nothing (pipelined requests wait here for the responses before
- *            them); then its socket is reset at its own numbers, and the
+ *            nothing; then its socket is reset at its own numbers, and the
  *            request goes to the new holder at the connection's numbers:
  *            cookie mode ─► MOVING, replay mode ─► REPLAYING; or our reply
- *            ─► REPLYING. A backend busy for LB_HOLD_MAX_MS keeps the request.
+ *            ─► REPLYING. A backend busy for LB_HOLD_MAX_MS keeps the request,
+ *            and so does one that wrote past what the client had when it sent
+ *            the request (a pipelined request: nothing says where the answer
+ *            before it ends, a drained socket may be mid-answer).
  *   MOVING: the new backend has the request but has not shown that it made a
  *           socket from it; client segments come here and the request is sent
  *           again (with its proof) until the client acknowledges the new
@@ -135,6 +137,8 @@ struct lb_conn {
 	uint32_t bound;		     /* the backend the connection is bound to */
 	uint32_t srv_prev;	     /* its sequence number when it got its latest request */
 	uint32_t client_ack;	     /* the client's latest ACK */
+	uint32_t first_ack;	     /* the ACK the request came with: the answers before it
+				      * end there, unless it was pipelined */
 	uint32_t chosen;	     /* PROBING: the new holder; LB_NO_BACKEND: our reply */
 	int reply_status;	     /* PROBING: the reply to send once the backend is idle */
 	const char *reply_why;
@@ -489,6 +493,7 @@ static struct lb_conn *carry_over(const struct lb_conn *c)
 	n->ts_sent = c->ts_sent;
 	n->client_window = c->client_window;
 	n->client_ack = c->client_ack;
+	n->first_ack = c->client_ack;
 	n->first_byte_ns = c->first_byte_ns;
 	for (i = c->req_len; i < c->held; i++) {
 		n->buf[i - c->req_len] = c->buf[i];
@@ -830,8 +835,20 @@ static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struc
 	pr_debug("probe answer from %s: status %u, seq %u (request given at %u), ack %u "
 		 "(request end %u), %u bytes unacknowledged\n", d->cfg->backends[c->bound].name,
 		 status, s->seq, c->srv_prev, s->ack, c->client_isn + 1, be32toh(s->rebind.val));
+	/*
+	 * Written past what the client had when it sent this request: sent before
+	 * the answer before it was complete. A socket drained mid-answer (its
+	 * server not yet writing the rest) looks idle, so it is never moved.
+	 */
+	if (status != LB_PROBE_NO_SOCKET && (int32_t)(s->seq - c->first_ack) > 0) {
+		count(d, LB_DISP_STAYS_PIPELINED);
+		c->flow_flags &= ~LB_FLOW_F_REQUESTS;
+		c->hint_len = 0;
+		stay(d, c);
+		return;
+	}
 	if (status == LB_PROBE_IDLE &&
-	    (s->seq == c->srv_prev || s->ack != c->client_isn + 1))
+	    (s->seq == c->srv_prev || s->seq != c->first_ack || s->ack != c->client_isn + 1))
 		status = LB_PROBE_BUSY;
 	if (status == LB_PROBE_BUSY) {
 		if (!c->held_counted)
@@ -1214,6 +1231,7 @@ static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segmen
 	/* The server's side as the client has it; the probe's answer says exactly. */
 	c->cookie = s->ack - 1;
 	c->client_ack = s->ack;
+	c->first_ack = s->ack;
 	lb_cookie_decode_opts(f->syn_opts, &c->opts);
 	c->ts_ok = f->flags & LB_FLOW_F_TS;
 	c->ts_recent = s->tsval;

@@ -722,6 +722,29 @@ START_TEST(test_pipelined_other_holder)
 	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_NEXT), 1);
 	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_SAME_HOLDER), 0);
 	ck_assert_uint_eq(lb_dispatcher_conns(L.d), 1); /* the held request */
+
+	/*
+	 * web1 answered the first request and is idle: but it wrote past what the
+	 * client had when it sent the second (our cookie + 1), so the second was
+	 * pipelined and where the first answer ends is not known (a drained
+	 * socket may be mid-answer). It stays with web1, and so does the
+	 * connection: no reset, no move.
+	 */
+	backend_answer(1, LB_PROBE_IDLE, cl.cookie + 1 + RESPONSE, cl.isn + 1 + l1);
+	expect_n_steps(3);
+	r = expect_step(2, LB_BIND_ADVANCE, WEB1);
+	ck_assert_uint_eq(r->request_len, l2);
+	f = flow_of(&cl);
+	ck_assert_uint_eq(f.state, LB_FLOW_BOUND);
+	ck_assert_uint_eq(f.backend, WEB1);
+	ck_assert_uint_eq(f.req_end, cl.isn + 1 + l1 + l2);
+	ck_assert_uint_eq(f.flags, LB_FLOW_F_TS);
+	ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 1);
+	ck_assert_uint_eq(L.backends[WEB1].active, 1);
+	ck_assert_uint_eq(L.backends[WEB2].active, 0);
+	expect_n_wire(3);
+	expect_request(2, &cl, WEB1, cl.isn + 1 + l1, cl.cookie + 1, req_b2, l2, false);
+	ck_assert_uint_eq(lb_dispatcher_conns(L.d), 0);
 }
 END_TEST
 
@@ -858,16 +881,16 @@ END_TEST
  */
 static uint32_t held_for_web2(struct client *cl)
 {
-	const uint32_t l1 = strlen(req_a1);
-	char both[256];
+	const uint32_t end = CLIENT_ISN + 1 + strlen(req_a1);
 
-	client_init(cl, CLIENT_PORT);
-	snprintf(both, sizeof(both), "%s%s", req_a1, req_b2);
-	client_first(cl, 0, both, strlen(both));
-	expect_n_steps(2);
-	expect_step(1, LB_BIND_PROBE, WEB1);
-	expect_n_wire(2);
-	return cl->isn + 1 + l1;
+	first_request_alone(cl);
+	/* web1 answered (RESPONSE bytes); the client, having it all, asks for web2's page. */
+	client_seg(cl, end, cl->cookie + 1 + RESPONSE, D_FLAGS, req_b2, strlen(req_b2));
+	expect_n_steps(3);
+	expect_step(1, LB_BIND_FORWARD, WEB1); /* its ACK */
+	expect_step(2, LB_BIND_PROBE, WEB1);
+	expect_n_wire(3);
+	return end;
 }
 
 /*
@@ -891,13 +914,13 @@ START_TEST(test_answer_idle_moves)
 	end = held_for_web2(&cl);
 	srv = cl.cookie + 1 + RESPONSE;
 	L.now += 1;
-	backend_answer(1, LB_PROBE_IDLE, srv, end);
+	backend_answer(2, LB_PROBE_IDLE, srv, end);
 
-	expect_n_steps(4);
-	r = expect_step(2, LB_BIND_RETIRE, WEB1);
+	expect_n_steps(5);
+	r = expect_step(3, LB_BIND_RETIRE, WEB1);
 	ck_assert_uint_eq(r->cookie + 1, srv);
 	ck_assert_uint_eq(r->client_isn + 1, end);
-	r = expect_step(3, LB_BIND_HANDOFF, WEB2);
+	r = expect_step(4, LB_BIND_HANDOFF, WEB2);
 	ck_assert(r->later);
 	ck_assert_uint_eq(r->binds, 2);
 	ck_assert_uint_eq(r->request_end, end + l2);
@@ -918,14 +941,14 @@ START_TEST(test_answer_idle_moves)
 	ck_assert_uint_eq(r->active[WEB1], 0);
 	ck_assert_uint_eq(r->active[WEB2], 1);
 
-	expect_n_wire(4);
-	expect_backend_rst(2, &cl, WEB1, end);
-	expect_request(3, &cl, WEB2, end, srv, req_b2, l2, true);
-	wire_seg(3, &s);
+	expect_n_wire(5);
+	expect_backend_rst(3, &cl, WEB1, end);
+	expect_request(4, &cl, WEB2, end, srv, req_b2, l2, true);
+	wire_seg(4, &s);
 	ck_assert_uint_eq(s.tsecr, CLIENT_ECR);
 	ck_assert_uint_eq(ntohs(s.rebind.exid), LB_ADOPT_EXID);
 	ck_assert_uint_eq(s.rebind.arg, cl.cookie & 0xff);
-	rebind_opt_at(3, &off, &optlen);
+	rebind_opt_at(4, &off, &optlen);
 	ck_assert_uint_eq(off + LB_REBIND_OPT_LEN, optlen);
 	ck_assert_msg(tag_ok(&cl, end, srv, cl.cookie & 0xff, LB_REBIND_TAG_ADOPT,
 			     ntohl(s.rebind.val)),
@@ -940,12 +963,12 @@ START_TEST(test_answer_idle_moves)
 
 	/* The client acknowledges web2's first bytes: settled, bound, the ACK on to web2. */
 	client_seg(&cl, end + l2, srv + 100, LB_TH_ACK, NULL, 0);
-	expect_n_steps(6);
-	expect_step(4, LB_BIND_SETTLE, WEB2);
-	r = expect_step(5, LB_BIND_FORWARD, WEB2);
+	expect_n_steps(7);
+	expect_step(5, LB_BIND_SETTLE, WEB2);
+	r = expect_step(6, LB_BIND_FORWARD, WEB2);
 	ck_assert_uint_eq(r->seg_ack, srv + 100);
-	expect_n_wire(5);
-	expect_to_backend(4, &cl, WEB2, &s);
+	expect_n_wire(6);
+	expect_to_backend(5, &cl, WEB2, &s);
 	ck_assert_uint_eq(s.ack, srv + 100);
 	f = flow_of(&cl);
 	ck_assert_uint_eq(f.state, LB_FLOW_BOUND);
@@ -984,10 +1007,10 @@ START_TEST(test_answer_busy_holds)
 	start(routes_leaves);
 	end = held_for_web2(&cl);
 	for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
-		backend_answer(1, answers[i].status, cl.cookie + 1 + answers[i].seq_off,
+		backend_answer(2, answers[i].status, cl.cookie + 1 + answers[i].seq_off,
 			       end + answers[i].ack_off);
-		ck_assert_msg(L.n_steps == 2, "answer %zu: %zu steps", i, L.n_steps);
-		ck_assert_msg(L.n_wire == 2, "answer %zu: %zu frames", i, L.n_wire);
+		ck_assert_msg(L.n_steps == 3, "answer %zu: %zu steps", i, L.n_steps);
+		ck_assert_msg(L.n_wire == 3, "answer %zu: %zu frames", i, L.n_wire);
 		ck_assert_msg(ctr(LB_DISP_REQUESTS_HELD) == 1, "answer %zu: requests_held %llu", i,
 			      (unsigned long long)ctr(LB_DISP_REQUESTS_HELD));
 		f = flow_of(&cl);
@@ -1000,15 +1023,15 @@ START_TEST(test_answer_busy_holds)
 	/* 2 ms on: probed again, at the same numbers. */
 	L.now += 2;
 	lb_dispatcher_timers(L.d, L.now);
-	expect_n_steps(3);
-	expect_step(2, LB_BIND_PROBE, WEB1);
-	expect_n_wire(3);
-	expect_probe(2, &cl, WEB1, end, cl.cookie + 1, CLIENT_ECR);
+	expect_n_steps(4);
+	expect_step(3, LB_BIND_PROBE, WEB1);
+	expect_n_wire(4);
+	expect_probe(3, &cl, WEB1, end, cl.cookie + 1 + RESPONSE, CLIENT_ECR);
 
-	backend_answer(2, LB_PROBE_IDLE, cl.cookie + 1 + RESPONSE, end);
-	expect_n_steps(5);
-	expect_step(3, LB_BIND_RETIRE, WEB1);
-	expect_step(4, LB_BIND_HANDOFF, WEB2);
+	backend_answer(3, LB_PROBE_IDLE, cl.cookie + 1 + RESPONSE, end);
+	expect_n_steps(6);
+	expect_step(4, LB_BIND_RETIRE, WEB1);
+	expect_step(5, LB_BIND_HANDOFF, WEB2);
 	ck_assert_uint_eq(flow_of(&cl).state, LB_FLOW_MOVING);
 	ck_assert_uint_eq(L.backends[WEB1].active, 0);
 	ck_assert_uint_eq(L.backends[WEB2].active, 1);
@@ -1019,12 +1042,11 @@ END_TEST
 /* ---- 4. a later request with no route ------------------------------------------------ */
 
 /*
- * The next request, in a segment of its own at req_end, has no route. It came
- * before the client had all of web1's response (its ACK is behind). web1 is
+ * The next request, in a segment of its own at req_end, has no route. web1 is
  * probed; once idle it is reset, the flow becomes the dispatcher's, and the
- * client gets our 404 at the server's sequence number (the answer's seq, not
- * the client's ACK), acknowledging the whole request, with a TSval not below
- * what the client echoes (web1's clock, far ahead of ours), then our FIN.
+ * client gets our 404 at the server's sequence number (the answer's seq),
+ * acknowledging the whole request, with a TSval not below what the client
+ * echoes (web1's clock, far ahead of ours), then our FIN.
  */
 START_TEST(test_no_route_404)
 {
@@ -1040,8 +1062,8 @@ START_TEST(test_no_route_404)
 	start(routes_leaves);
 	first_request_alone(&cl);
 	srv = cl.cookie + 1 + RESPONSE;
-	acked = srv - 300;
-	/* The client has part of web1's response: it echoes web1's clock now. */
+	acked = srv;
+	/* The client has web1's response: it echoes web1's clock now. */
 	cl.tsecr = BE_CLOCK;
 	client_seg(&cl, end, acked, D_FLAGS, req_none, l2);
 	expect_n_steps(3);
@@ -1117,10 +1139,10 @@ START_TEST(test_new_holder_refuses)
 	start(routes_leaves);
 	end = held_for_web2(&cl);
 	srv = cl.cookie + 1 + RESPONSE;
-	backend_answer(1, LB_PROBE_IDLE, srv, end);
-	expect_n_steps(4);
-	expect_step(3, LB_BIND_HANDOFF, WEB2);
-	expect_n_wire(4);
+	backend_answer(2, LB_PROBE_IDLE, srv, end);
+	expect_n_steps(5);
+	expect_step(4, LB_BIND_HANDOFF, WEB2);
+	expect_n_wire(5);
 
 	rst.seq = srv;
 	memcpy(rst.src_mac, be_mac[WEB2], 6);
@@ -1129,19 +1151,19 @@ START_TEST(test_new_holder_refuses)
 	ck_assert_uint_gt(n, 0);
 	lb_dispatcher_input(L.d, buf, n, L.now, TAI);
 
-	expect_n_steps(6);
-	r = expect_step(4, LB_BIND_REPLAY_ABORT, WEB2);
+	expect_n_steps(7);
+	r = expect_step(5, LB_BIND_REPLAY_ABORT, WEB2);
 	ck_assert_uint_eq(r->flow.state, LB_FLOW_DISPATCH);
 	ck_assert_uint_eq(r->active[WEB2], 0);
 	ck_assert_uint_eq(r->active[WEB1], 0);
-	expect_step(5, LB_BIND_RELEASE, WEB1);
+	expect_step(6, LB_BIND_RELEASE, WEB1);
 	ck_assert_uint_eq(flow_of(&cl).state, LB_FLOW_DISPATCH);
 	ck_assert_uint_eq(L.backends[WEB1].active, 0);
 	ck_assert_uint_eq(L.backends[WEB2].active, 0);
 
-	ck_assert_uint_ge(L.n_wire, 6);
-	expect_backend_rst(4, &cl, WEB2, end);
-	expect_to_client(5, &cl, &s);
+	ck_assert_uint_ge(L.n_wire, 7);
+	expect_backend_rst(5, &cl, WEB2, end);
+	expect_to_client(6, &cl, &s);
 	ck_assert_uint_eq(s.seq, srv);
 	ck_assert_uint_eq(s.ack, end + l2);
 	ck_assert_msg(s.len >= 12 && !memcmp(s.payload, "HTTP/1.1 503", 12), "reply '%.*s'",
@@ -1323,7 +1345,7 @@ START_TEST(test_adopt_echoes_latest_clock)
 	L.now += 300;
 	cl.tsecr = BE_CLOCK;
 	client_seg(&cl, end, srv, D_FLAGS, req_b2, l2);
-	backend_answer(1, LB_PROBE_IDLE, srv, end);
+	backend_answer(2, LB_PROBE_IDLE, srv, end);
 	ck_assert_uint_ge(L.n_steps, 2);
 	ck_assert_msg(L.steps[L.n_steps - 1].step == LB_BIND_HANDOFF, "last step %s",
 		      step_name(L.steps[L.n_steps - 1].step));
