@@ -5,8 +5,10 @@
 # cookie, replay and mixed passes): one keep-alive connection asks for 1 MiB
 # from web1, web2, web3 and web1 again, so it moves three times. First without
 # loss, then with the lossy link of test_lossy.sh on both ends of the router's
-# link (tests/lab/lossy.sh), each way, as a curl that asks for one object after
-# the other (docs/packet-walk.md §5a).
+# link (tests/lab/lossy.sh), each way; both times as a curl that asks for one
+# object after the other, and as the four requests in one write, where each
+# move waits for the old backend's answer to be acknowledged while the loss
+# makes it retransmit (the probe's job, docs/packet-walk.md §5a).
 #
 # Each run: every answer 200 and byte-exact, on one connection, each request
 # logged by its holder alone from the connection's port; the dispatcher's
@@ -36,9 +38,14 @@ LR_MOVES=3
 LR_TMP=$LAB_RUN/lossy-rebind
 mkdir -p "$LR_TMP"
 attached=0
+bg_pid=
 
 lr_cleanup() {
 	trap - EXIT TERM INT
+	if [[ -n $bg_pid ]]; then
+		kill -TERM "$bg_pid" 2>/dev/null || true
+		wait "$bg_pid" 2>/dev/null || true
+	fi
 	if ((${#LOSSY_ATTACHED[@]})); then
 		lossy_restore || lab_fail "lossy_rebind: XDP programs restored" "lossy_restore failed"
 	fi
@@ -154,6 +161,25 @@ backend_sockets() {
 }
 no_backend_socket() { [[ -z $(backend_sockets "$1") ]]; }
 
+# responses FILE: one line per HTTP/1.1 response in FILE, in order: "STATUS
+# SHA256" (of the body, as long as its Content-Length says). Stops at the first
+# thing that is not a status line.
+responses() {
+	local line status len
+	exec 4<"$1"
+	while IFS= read -r line <&4; do
+		[[ $line =~ ^HTTP/1\.1\ ([0-9]+) ]] || break
+		status=${BASH_REMATCH[1]} len=0
+		while IFS= read -r line <&4 && [[ $line != $'\r' && -n $line ]]; do
+			[[ ${line,,} =~ ^content-length:\ *([0-9]+) ]] && len=${BASH_REMATCH[1]}
+		done
+		# dd reads exactly the body (bash's read left the offset after the head).
+		echo "$status $(dd bs=64K count="$len" iflag=count_bytes,fullblock status=none <&4 |
+			sha256sum | cut -d' ' -f1)"
+	done
+	exec 4<&-
+}
+
 # fetch_curl TAG: curl on one connection, each of LR_PATHS in turn, tagged
 # ?lr=TAG-N. Prints "STATUS SHA256" per transfer; sets CONNS (connections
 # opened per transfer) and PORTS (the client ports, distinct).
@@ -174,9 +200,42 @@ fetch_curl() {
 	done <<<"$out"
 }
 
+# fetch_pipelined TAG: the same requests in one write on one connection (the
+# last asks to close), read to the end, at most 2 x LR_TIMEOUT. Prints "STATUS
+# SHA256" per response; sets CONNS (one connection by construction) and PORTS
+# (the first request's client port, from its holder's access log). curl asks
+# for the next object once it has the whole answer, so the backend it leaves
+# is idle by then; here each next request is there while the answer before it
+# is still on its way, and only the probe keeps it from being cut short.
+fetch_pipelined() {
+	local tag=$1 p n=0 rc=0 close
+	: >"$LR_TMP/$tag.req"
+	for p in "${LR_PATHS[@]}"; do
+		n=$((n + 1))
+		close=
+		((n < ${#LR_PATHS[@]})) || close=$'Connection: close\r\n'
+		printf 'GET %s?lr=%s-%d HTTP/1.1\r\nHost: lab\r\n%s\r\n' "$p" "$tag" "$n" "$close" \
+			>>"$LR_TMP/$tag.req"
+	done
+	# One write of all the heads (cat of a file).
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	lab_exec client1 timeout $((2 * LR_TIMEOUT)) bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		cat "$2" >&3
+		cat <&3' "$VIP" "$VIP_PORT" "$LR_TMP/$tag.req" >"$LR_TMP/$tag.out" &
+	bg_pid=$!
+	wait "$bg_pid" || rc=$?
+	bg_pid=
+	((rc == 0)) || echo "# pipelined: the reader exited $rc" >&2
+	CONNS="1 0 0 0 "
+	responses "$LR_TMP/$tag.out"
+	lab_wait 3 logged "$tag-1" || true
+	PORTS=$(served "$tag-1" | cut -d: -f4)
+}
+
 # --- one run --------------------------------------------------------------------
 
-# run_once NAME KIND LOSSY: one connection of KIND (curl) through the
+# run_once NAME KIND LOSSY: one connection of KIND (curl, pipelined) through the
 # VIP from client1, LOSSY 1 with the lossy link on; the checks above.
 run_once() {
 	local name="lossy_rebind: $1" kind=$2 lossy=$3 tag=$2-$3 p n=0 out port t0 ms c
@@ -207,7 +266,14 @@ run_once() {
 		want+="200 ok|"
 		want_served+="${p:1:4}:GET:200:$port:$(stat -c %s "$LAB_RUN/${p:1:4}/html$p") "
 	done
-	check_eq "$name: every answer 200, its body as the manifest says (per request)" "$want" "$got"
+	if [[ $got == "$want" ]]; then
+		lab_pass "$name: every answer 200, its body as the manifest says (per request)"
+	else
+		# What the dispatcher decided, and what each probe found, for the record.
+		lab_fail "$name: every answer 200, its body as the manifest says (per request)" \
+			"expected '$want', got '$got'" "$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" |
+				grep -E 'probe answer|→ route' | tail -n 20)"
+	fi
 	check_eq "$name: one connection (connections opened per request / client ports)" \
 		"1 0 0 0 / 1" "$CONNS/ $(wc -w <<<"$PORTS")"
 	lab_wait 3 logged "${tags[@]}" || true
@@ -220,6 +286,11 @@ run_once() {
 	check "$name: the dispatcher moved it $LR_MOVES times (rebinds +$n)" test "$n" -ge "$LR_MOVES"
 	check_eq "$name: ... no move failed, no request left on a busy backend (rebind_failed, stays_busy)" \
 		"0 0" "$(grew D0 D1 rebind_failed) $(grew D0 D1 stays_busy)"
+	if [[ $kind == pipelined ]]; then
+		n=$(grew D0 D1 requests_held)
+		check "$name: ... each move waited for the answer before it (requests_held +$n)" \
+			test "$n" -ge 1
+	fi
 	probes=$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" | grep -c 'probe answer') || true
 	busy=$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" | grep -c 'probe answer.*status 2,') || true
 	retrans=$(lab_minus "$(client_stat /proc/net/snmp RetransSegs)" "${before[retrans]}")
@@ -236,8 +307,8 @@ run_once() {
 	paws=$(lab_minus "$(client_stat /proc/net/netstat PAWSEstab)" "${before[paws]}")
 	check_eq "$name: the client's TCP dropped no segment for an old timestamp (TcpExtPAWSEstab +$paws)" \
 		0 "$paws"
-	# The connection is closed: its last backend closes with it, the ones it left
-	# before hold nothing for it.
+	# The connection is closed (curl, or the last answer's Connection: close): its
+	# last backend closes with it, the ones it left before hold nothing for it.
 	t0=$(lab_now_ms)
 	if [[ $port =~ ^[0-9]+$ ]] && lab_wait 5 no_backend_socket "$port"; then
 		lab_pass "$name: after it closed, no backend holds a socket for its port but in TIME-WAIT ($(($(lab_now_ms) - t0)) ms)"
@@ -251,6 +322,7 @@ run_once() {
 # --- without loss, then with it -------------------------------------------------
 
 run_once "no loss: curl" curl 0
+run_once "no loss: pipelined" pipelined 0
 
 if ! lossy_attach switch sw-router "$LR_EVERY_ACK" "$LR_MAX" "$VIP_PORT" ||
 	! lossy_attach router "$LAB_IF" "$LR_EVERY_DATA" "$LR_MAX" "$VIP_PORT"; then
@@ -260,6 +332,7 @@ fi
 lab_pass "lossy_rebind: lossy.bpf.o on both ends of the router's link (every $LR_EVERY_ACK / $LR_EVERY_DATA, at most $LR_MAX each way)"
 
 run_once "loss: curl" curl 1
+run_once "loss: pipelined" pipelined 1
 
 lossy_restore || lab_fail "lossy_rebind: XDP programs restored" "lossy_restore failed"
 check_match "lossy_rebind: the switch port runs the lab's pass program again" " name xdp_pass " \
