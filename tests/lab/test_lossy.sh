@@ -2,8 +2,9 @@
 # shellcheck shell=bash
 #
 # Hand-offs under loss (translation under stress), in the lab's mode
-# (LB_LAB_HANDOFF; run.sh runs this in cookie, replay and mixed): the router's
-# site-side link drops every Nth data or ACK segment in each direction
+# (LB_LAB_HANDOFF; run.sh runs this in the cookie and replay passes; for moves
+# between backends under loss see test_lossy_rebind.sh): the router's site-side
+# link drops every Nth data or ACK segment in each direction
 # (tests/lab/lossy.bpf.c), and 64 MiB through the VIP still arrives byte-exact
 # with TCP timestamps on, with them off, and from a backend whose own window
 # scale differs from the one the balancer advertised, SACK on throughout. Loss
