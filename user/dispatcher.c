@@ -1123,6 +1123,7 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	memcpy(c->own_mac, s->dst_mac, 6);
 	c->client_isn = s->seq - 1;
 	c->cookie = s->ack - 1;
+	c->client_ack = s->ack;
 	c->opts = *o;
 	c->ts_ok = s->has_ts;
 	c->ts_recent = s->tsval;

@@ -206,7 +206,9 @@ fetch_curl() {
 # (the first request's client port, from its holder's access log). curl asks
 # for the next object once it has the whole answer, so the backend it leaves
 # is idle by then; here each next request is there while the answer before it
-# is still on its way, and only the probe keeps it from being cut short.
+# is still on its way: the probe shows the backend wrote past what the client
+# had, so nothing moves (a drained socket may be mid-answer), and web1 answers
+# all four, whole, in order (404 for what it does not hold).
 fetch_pipelined() {
 	local tag=$1 p n=0 rc=0 close
 	: >"$LR_TMP/$tag.req"
@@ -263,8 +265,14 @@ run_once() {
 	for p in "${LR_PATHS[@]}"; do
 		n=$((n + 1))
 		tags+=("$tag-$n")
-		want+="200 ok|"
-		want_served+="${p:1:4}:GET:200:$port:$(stat -c %s "$LAB_RUN/${p:1:4}/html$p") "
+		if [[ $kind == pipelined && ${p:1:4} != web1 ]]; then
+			# Stays with web1, which does not hold it (its 404, whatever its size).
+			want+="404 differs|"
+			want_served+="web1:GET:404:$port "
+		else
+			want+="200 ok|"
+			want_served+="${p:1:4}:GET:200:$port:$(stat -c %s "$LAB_RUN/${p:1:4}/html$p") "
+		fi
 	done
 	if [[ $got == "$want" ]]; then
 		lab_pass "$name: every answer 200, its body as the manifest says (per request)"
@@ -277,20 +285,25 @@ run_once() {
 	check_eq "$name: one connection (connections opened per request / client ports)" \
 		"1 0 0 0 / 1" "$CONNS/ $(wc -w <<<"$PORTS")"
 	lab_wait 3 logged "${tags[@]}" || true
-	for n in "${tags[@]}"; do got_served+="$(served "$n") "; done
+	for n in "${tags[@]}"; do
+		c=$(served "$n")
+		[[ $kind == pipelined && $c == *:GET:404:* ]] && c=${c%:*}
+		got_served+="$c "
+	done
 	check_eq "$name: each request logged by its holder alone, from the connection's port, whole (bytes sent)" \
 		"$want_served" "$got_served"
-	lab_wait 2 moved_by D0 "$LR_MOVES" || true
-	disp_snap D1
-	n=$(grew D0 D1 rebinds)
-	check "$name: the dispatcher moved it $LR_MOVES times (rebinds +$n)" test "$n" -ge "$LR_MOVES"
+	if [[ $kind == pipelined ]]; then
+		disp_snap D1
+		check_eq "$name: nothing moved, the connection stays with web1 (rebinds, stays_pipelined)" \
+			"0 1" "$(grew D0 D1 rebinds) $(grew D0 D1 stays_pipelined)"
+	else
+		lab_wait 2 moved_by D0 "$LR_MOVES" || true
+		disp_snap D1
+		n=$(grew D0 D1 rebinds)
+		check "$name: the dispatcher moved it $LR_MOVES times (rebinds +$n)" test "$n" -ge "$LR_MOVES"
+	fi
 	check_eq "$name: ... no move failed, no request left on a busy backend (rebind_failed, stays_busy)" \
 		"0 0" "$(grew D0 D1 rebind_failed) $(grew D0 D1 stays_busy)"
-	if [[ $kind == pipelined ]]; then
-		n=$(grew D0 D1 requests_held)
-		check "$name: ... each move waited for the answer before it (requests_held +$n)" \
-			test "$n" -ge 1
-	fi
 	probes=$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" | grep -c 'probe answer') || true
 	busy=$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" | grep -c 'probe answer.*status 2,') || true
 	retrans=$(lab_minus "$(client_stat /proc/net/snmp RetransSegs)" "${before[retrans]}")
