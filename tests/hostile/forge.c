@@ -229,8 +229,13 @@ static uint16_t fresh_port(const struct opts *o)
 
 	if (o->sport && !n_probes)
 		return o->sport;
+	/*
+	 * Above Linux's ephemeral range (32768-60999): the lab's real clients never
+	 * use these, so a forged segment cannot land on a backend's TIME_WAIT (or
+	 * live) socket of theirs and draw a reply.
+	 */
 	do
-		p = (uint16_t)(40000 + rf_rand() % 20000);
+		p = (uint16_t)(61000 + rf_rand() % (65536 - 61000));
 	while (probe_of(p));
 	return p;
 }
