@@ -746,6 +746,12 @@ static void probe_again(struct lb_dispatcher *d, struct lb_conn *c)
 	c->deadline_ms = d->now_ms + (wait < LB_PROBE_MAX_MS ? wait : LB_PROBE_MAX_MS);
 }
 
+/* The client sequence number after this request: its body's end, or what is held. */
+static uint32_t request_end(const struct lb_conn *c)
+{
+	return c->client_isn + 1 + (c->req_len ? c->req_len : c->held);
+}
+
 /* Hold the request and ask the bound backend what it still has in flight. */
 static void start_probe(struct lb_dispatcher *d, struct lb_conn *c)
 {
@@ -768,6 +774,18 @@ static void stay(struct lb_dispatcher *d, struct lb_conn *c)
 		return;
 	}
 	handed_off(d, c);
+}
+
+/*
+ * The bound backend keeps this request and every later one (the flow stops
+ * routing requests one by one), for the reason @why counts.
+ */
+static void stay_for_good(struct lb_dispatcher *d, struct lb_conn *c, enum lb_dispatch_counter why)
+{
+	count(d, why);
+	c->flow_flags &= ~LB_FLOW_F_REQUESTS;
+	c->hint_len = 0;
+	stay(d, c);
 }
 
 static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s);
@@ -815,12 +833,6 @@ static void move_failed(struct lb_dispatcher *d, struct lb_conn *c)
 	conn_parse(d, c);
 }
 
-/* The new backend has the connection (counted in handed_off()). */
-static void rebind_done(struct lb_dispatcher *d, struct lb_conn *c)
-{
-	handed_off(d, c);
-}
-
 /*
  * The bound backend's answer to our probe (headers/rebind.h), in the client's
  * numbers: seq its first unacknowledged byte, ack the next byte it expects.
@@ -841,10 +853,7 @@ static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struc
 	 * server not yet writing the rest) looks idle, so it is never moved.
 	 */
 	if (status != LB_PROBE_NO_SOCKET && (int32_t)(s->seq - c->first_ack) > 0) {
-		count(d, LB_DISP_STAYS_PIPELINED);
-		c->flow_flags &= ~LB_FLOW_F_REQUESTS;
-		c->hint_len = 0;
-		stay(d, c);
+		stay_for_good(d, c, LB_DISP_STAYS_PIPELINED);
 		return;
 	}
 	if (status == LB_PROBE_IDLE &&
@@ -879,21 +888,21 @@ static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struc
 static void moving_segment(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
 {
 	if ((s->flags & LB_TH_ACK) && (int32_t)(s->ack - (c->cookie + 1)) > 0) {
-		uint32_t end = c->client_isn + 1 + (c->req_len ? c->req_len : c->held);
+		uint32_t end = request_end(c);
 		struct lb_flow_key k = c->key;
 
 		if (bind_step(d, c, c->backend, LB_BIND_SETTLE))
 			return;
 		/* Data past this request is the next one (with the ACK, as clients send it). */
 		if (s->len && (int32_t)(s->seq + s->len - end) > 0 && (c->flow_flags & LB_FLOW_F_REQUESTS)) {
-			rebind_done(d, c);
+			handed_off(d, c);
 			later_request(d, s, &k);
 			return;
 		}
 		c->fwd = s;
 		bind_step(d, c, c->backend, LB_BIND_FORWARD);
 		c->fwd = NULL;
-		rebind_done(d, c);
+		handed_off(d, c);
 		return;
 	}
 	if (conn_store(d, c, s))
@@ -912,12 +921,10 @@ static void later_bind(struct lb_dispatcher *d, struct lb_conn *c, uint32_t chos
 		 * Two requests unanswered on one backend: a probe could not tell the
 		 * first answer's end from the second's, so nothing after them moves.
 		 */
-		if (c->pipelined) {
-			count(d, LB_DISP_STAYS_PIPELINED);
-			c->flow_flags &= ~LB_FLOW_F_REQUESTS;
-			c->hint_len = 0;
-		}
-		stay(d, c);
+		if (c->pipelined)
+			stay_for_good(d, c, LB_DISP_STAYS_PIPELINED);
+		else
+			stay(d, c);
 		return;
 	}
 	c->reply_head = head;
@@ -1187,10 +1194,9 @@ static void segment_replying(struct lb_dispatcher *d, struct lb_conn *c, const s
 /* Has this connection been handed off already (its flow is past DISPATCH)? */
 static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
 {
-	struct lb_flow f;
+	uint32_t state = flow_state(d, k);
 
-	return d->flows && d->flows->fd >= 0 && !bpf_map_lookup_elem(d->flows->fd, k, &f) &&
-	       f.state != LB_FLOW_DISPATCH;
+	return state && state != LB_FLOW_DISPATCH;
 }
 
 /*
@@ -1448,9 +1454,7 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 		case PROBING:
 			if (now_ms >= c->hold_until_ms) {
 				/* It keeps sending: the request stays with it. */
-				count(d, LB_DISP_STAYS_BUSY);
-				c->flow_flags &= ~LB_FLOW_F_REQUESTS;
-				stay(d, c);
+				stay_for_good(d, c, LB_DISP_STAYS_BUSY);
 				break;
 			}
 			probe_again(d, c);
@@ -1458,7 +1462,7 @@ uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
 		case MOVING:
 			/* XDP saw the new backend send (a FIN, a reset): it has the connection. */
 			if (flow_state(d, &c->key) != LB_FLOW_MOVING) {
-				rebind_done(d, c);
+				handed_off(d, c);
 				break;
 			}
 			if (c->tries >= LB_ADOPT_TRIES) {
@@ -1627,7 +1631,7 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 	if (c->req_len && c->req_len < c->held)
 		v->request_len = c->req_len;
 	v->later = c->later;
-	v->request_end = c->client_isn + 1 + (c->req_len ? c->req_len : c->held);
+	v->request_end = request_end(c);
 	v->flow_flags = c->flow_flags;
 	v->syn_opts = c->syn_opts;
 	v->binds = c->binds;

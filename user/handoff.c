@@ -226,16 +226,24 @@ static void send_backend_rst(struct lb_handoff_ctx *h, const struct lb_conn_view
 	send_to_backend(h, v, b, &s);
 }
 
+/* Step @op of lb_flow_move for @v's flow, with the request it hands over. */
+static struct lb_flow_move move_of(const struct lb_conn_view *v, uint32_t op)
+{
+	return (struct lb_flow_move){
+		.key = v->key, .op = op,
+		.req_end = v->request_end, .srv_seq = v->cookie + 1, .flags = v->flow_flags,
+		.hint_len = v->hint_len, .hint_hash = v->hint_hash, .hint_gen = v->hint_gen,
+	};
+}
+
 /* The flow of a later request moves to @backend, in @state (moving or replay); counts move too. */
 static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 		       const struct lb_backend *b, uint32_t backend, uint32_t state)
 {
-	struct lb_flow_move m = {
-		.key = v->key, .op = LB_MOVE_REBIND, .state = state, .backend = backend,
-		.req_end = v->request_end, .srv_seq = v->cookie + 1, .flags = v->flow_flags,
-		.hint_len = v->hint_len, .hint_hash = v->hint_hash, .hint_gen = v->hint_gen,
-	};
+	struct lb_flow_move m = move_of(v, LB_MOVE_REBIND);
 
+	m.state = state;
+	m.backend = backend;
 	memcpy(m.backend_mac, b->mac, 6);
 	return lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED ? 0 : -1;
 }
@@ -293,11 +301,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		lb_flow_unbind(flows, &v.key, &flow);
 		return 0;
 	case LB_BIND_ADVANCE: {
-		struct lb_flow_move m = {
-			.key = v.key, .op = LB_MOVE_ADVANCE, .req_end = v.request_end,
-			.srv_seq = v.cookie + 1, .flags = v.flow_flags,
-			.hint_len = v.hint_len, .hint_hash = v.hint_hash, .hint_gen = v.hint_gen,
-		};
+		struct lb_flow_move m = move_of(&v, LB_MOVE_ADVANCE);
 
 		if (lb_flow_move(flows, &m) != LB_FLOW_END_ENDED)
 			return -1;
