@@ -547,19 +547,30 @@ static void replay_start(struct lb_dispatcher *d, struct lb_conn *c, uint32_t ba
 }
 
 /*
- * The replay to c->backend failed: undo it, remember the holder as tried and
- * decide again from the request we still hold: another holder, or 503.
+ * The hand-off to c->backend failed (a replayed SYN unanswered or refused; a
+ * move the new backend refused or never took): undo it, remember the holder
+ * as tried and decide again from the request we still hold: another holder,
+ * or 503. @why counts it.
  */
-static void replay_failed(struct lb_dispatcher *d, struct lb_conn *c)
+static void handoff_failed(struct lb_dispatcher *d, struct lb_conn *c,
+			   enum lb_dispatch_counter why)
 {
-	count(d, LB_DISP_REPLAY_FAILED);
+	count(d, why);
 	if (d->bind)
 		d->bind(d->bind_ctx, d, c, c->backend, LB_BIND_REPLAY_ABORT);
+	/* A later request's move counted the new backend among the connection's. */
+	if (c->later)
+		c->binds--;
 	c->tried[c->backend / 64] |= 1ULL << (c->backend % 64);
 	c->state = COLLECTING;
 	c->tries = 0;
 	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
 	conn_parse(d, c);
+}
+
+static void replay_failed(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	handoff_failed(d, c, LB_DISP_REPLAY_FAILED);
 }
 
 /*
@@ -816,21 +827,10 @@ static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backen
 	c->deadline_ms = d->now_ms + LB_ADOPT_RTO_MS;
 }
 
-/*
- * The new cookie-mode backend refused the connection (its reset) or never
- * showed it has it: the flow and the count come back, and the request is
- * decided again without that holder: another one, or 503.
- */
+/* The new cookie-mode backend refused the connection (its reset) or never showed it has it. */
 static void move_failed(struct lb_dispatcher *d, struct lb_conn *c)
 {
-	count(d, LB_DISP_REBIND_FAILED);
-	bind_step(d, c, c->backend, LB_BIND_REPLAY_ABORT);
-	c->binds--;
-	c->tried[c->backend / 64] |= 1ULL << (c->backend % 64);
-	c->state = COLLECTING;
-	c->tries = 0;
-	c->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
-	conn_parse(d, c);
+	handoff_failed(d, c, LB_DISP_REBIND_FAILED);
 }
 
 /*
