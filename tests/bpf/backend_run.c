@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
 #include <poll.h>
 #include <spawn.h>
 #include <string.h>
@@ -161,6 +165,26 @@ void be_sh(const char *cmd)
 	ck_assert_msg(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ) == 0, "spawn %s", cmd);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' failed", cmd);
+}
+
+void be_veth_netns(const char *vip, const char *backend, int *v0, int *v1)
+{
+	char cmd[512];
+
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	snprintf(cmd, sizeof(cmd),
+		 "ip link set lo up && ip addr add %s/32 dev lo && "
+		 "ip link add v0 address 02:00:00:00:03:0b type veth peer name v1 address "
+		 "02:00:00:00:04:0c && "
+		 "ip addr add %s/24 dev v0 && ip link set v0 up && ip link set v1 up && "
+		 "ethtool -K v0 rx off tx off >/dev/null && ethtool -K v1 rx off tx off >/dev/null && "
+		 "ip neigh add 198.51.100.1 lladdr 02:00:00:00:04:0c dev v0 && "
+		 "ip route add 203.0.113.0/24 via 198.51.100.1",
+		 vip, backend);
+	be_sh(cmd);
+	*v0 = (int)if_nametoindex("v0");
+	*v1 = (int)if_nametoindex("v1");
+	ck_assert(*v0 && *v1);
 }
 
 void be_tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress)

@@ -72,6 +72,14 @@ uint32_t be_tcp32(const uint8_t *frame, size_t field);
 /* Run @cmd with sh -c; it must succeed. */
 void be_sh(const char *cmd);
 
+/*
+ * In a network namespace of this process's own: @vip on lo, and a veth pair,
+ * v0 (the backend's side, @backend/24, offloads off so the kernel checks every
+ * checksum a program changed) and v1 (where the test plays balancer and client,
+ * 198.51.100.1, clients behind it in 203.0.113.0/24). Their ifindexes.
+ */
+void be_veth_netns(const char *vip, const char *backend, int *v0, int *v1);
+
 /* Both programs on a clsact qdisc of @ifindex (made once: it serves both hooks). */
 void be_tc_on(int ifindex, struct bpf_program *ingress, struct bpf_program *egress);
 

@@ -892,17 +892,7 @@ START_TEST(test_kernel)
 		.window = 64240, .opts = opts,
 	};
 
-	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	sh("ip link set lo up && ip addr add " VIP "/32 dev lo && "
-	   "ip link add v0 address 02:00:00:00:03:0b type veth peer name v1 address 02:00:00:00:04:0c && "
-	   "ip addr add " BACKEND "/24 dev v0 && ip link set v0 up && ip link set v1 up && "
-	   /* the kernel checks every checksum we changed, and completes its own before the wire */
-	   "ethtool -K v0 rx off tx off >/dev/null && ethtool -K v1 rx off tx off >/dev/null && "
-	   "ip neigh add 198.51.100.1 lladdr 02:00:00:00:04:0c dev v0 && "
-	   "ip route add 203.0.113.0/24 via 198.51.100.1");
-	v0 = if_nametoindex("v0");
-	v1 = if_nametoindex("v1");
-	ck_assert(v0 && v1);
+	be_veth_netns(VIP, BACKEND, &v0, &v1);
 
 	k = backend_replay__open();
 	ck_assert_ptr_nonnull(k);
