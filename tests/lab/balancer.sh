@@ -91,6 +91,38 @@ lab_balancer_flows() {
 		awk '$1 == "Flows:" { print $2 }')"
 }
 
+# lab_no_flows: the balancer's flow table is empty.
+lab_no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
+
+# lab_settled: no flow left, and every backend's active count back to 0.
+lab_settled() {
+	local w
+	lab_no_flows || return 1
+	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
+}
+
+# lab_counters_snap ARRAY: every counter `latebind status` prints, name -> value
+# (XDP's packets, then the dispatcher's), for grew().
+lab_counters_snap() {
+	local -n _snap=$1
+	local k v
+	_snap=()
+	while read -r k v; do
+		_snap["$k"]=$v
+	done < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+		awk '/^Counters|^Dispatcher:/ { d = 1; next } d && NF >= 2 { print $1, $2 }')
+}
+
+# lab_backend_sockets PORT: every backend socket for client1's PORT but
+# TIME-WAIT (a socket its own kernel closed properly); empty if there is none.
+lab_backend_sockets() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do
+		lab_exec "$w" ss -tanH exclude time-wait dst "$CLIENT1_IP:$1" | sed "s/^/$w: /"
+	done
+}
+lab_no_backend_socket() { [[ -z $(lab_backend_sockets "$1") ]]; }
+
 # lab_backends_attach [NODE...]: the hand-off programs on the backends (default
 # all), each in its mode (lab_handoff_of), as the balancer's config says. Fails
 # with the first failing attach's exit status.

@@ -64,8 +64,7 @@ check_eq "cookie: one SYN/ACK per SYN" "$handshakes" "$((synacks_after - synacks
 
 # While handshaken connections sit idle, the balancer holds nothing for them.
 # (Their FINs, later, do reach the dispatcher, which closes them properly.)
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
-check "cookie: earlier connections closed and gone" lab_wait 8 no_flows
+check "cookie: earlier connections closed and gone" lab_wait 8 lab_no_flows
 taken=$(lab_dispatcher_counter conns_taken)
 release=$LAB_RUN/cookie-idle-release
 rm -f "$release"

@@ -105,8 +105,7 @@ check_eq "dispatcher: ... and the client's PAWS check drops nothing of the backe
 	"$(lab_minus "$(paws)" "$paws0")"
 
 # Every connection ends: nothing left in the flow table after the linger.
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
-check "dispatcher: no flow left behind" lab_wait 6 no_flows
+check "dispatcher: no flow left behind" lab_wait 6 lab_no_flows
 
 rc=0
 lab_balancer_stop || rc=$?

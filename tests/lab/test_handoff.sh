@@ -119,17 +119,11 @@ if [[ $(lab_handoff_of web1) == cookie ]]; then
 fi
 
 # Endings: every order of FIN and RST leaves no flow and no count behind.
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
-no_active() {
-	local w
-	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
-}
-settled() { no_flows && no_active; }
 
 lab_curl client1 -s -o /dev/null -H 'Connection: close' "http://$VIP/web1/1k.bin"
-check "handoff: server closes first: flow and count settle" lab_wait 8 settled
+check "handoff: server closes first: flow and count settle" lab_wait 8 lab_settled
 lab_curl client1 -s -o /dev/null "http://$VIP/web1/1k.bin"
-check "handoff: client closes first: flow and count settle" lab_wait 8 settled
+check "handoff: client closes first: flow and count settle" lab_wait 8 lab_settled
 
 # The backend resets mid-transfer: the client hears of it promptly, not by timeout.
 lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
@@ -143,7 +137,7 @@ check "handoff: backend RST reaches the client within 2 s" lab_wait 2 client_res
 rc=0
 wait "$slow" || rc=$?
 check_match "handoff: ... and curl reports the reset (exit $rc)" "^(56|18|52)$" "$rc"
-check "handoff: backend RST: flow and count settle" lab_wait 8 settled
+check "handoff: backend RST: flow and count settle" lab_wait 8 lab_settled
 
 # Small responses on connections the server closes: nginx sends the
 # last bytes and its FIN in one segment. That segment goes to the client
@@ -164,7 +158,7 @@ be_sum() { # COUNTER: its packets summed over every backend
 	echo "$n"
 }
 if_bytes() { lab_exec "$1" cat "/sys/class/net/$LAB_IF/statistics/$2_bytes"; }
-lab_wait 8 settled || true
+lab_wait 8 lab_settled || true
 direct0=$(be_sum egress_fin_direct)
 notice0=$(be_sum egress_fin_notice)
 dropped0=$(lab_balancer_counter drop_fin_notice)
@@ -185,7 +179,7 @@ check_eq "handoff: ... the balancer dropped every notice ($dropped)" "$notice" "
 echo "# 1 KiB responses: balancer sent $tx bytes, client received $rx ($((tx * 100 / rx)) %)"
 check "handoff: ... the balancer sent < 35 % of what the client received ($tx of $rx bytes)" \
 	test $((tx * 100)) -lt $((rx * 35))
-check "handoff: ... flows and counts settle" lab_wait 8 settled
+check "handoff: ... flows and counts settle" lab_wait 8 lab_settled
 bad_cookie1=$(lab_balancer_counter drop_bad_cookie)
 check_eq "handoff: no real client's segment dropped as a bad cookie ($bad_cookie0 → $bad_cookie1)" \
 	0 "$((bad_cookie1 - bad_cookie0))"

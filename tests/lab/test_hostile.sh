@@ -222,7 +222,6 @@ drops() {
 
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$LAB_BALANCER_PID/status" 2>/dev/null; }
 flows() { lab_balancer_flows; }
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
 flows_at_most() { (($(lab_balancer_flows) <= $1)); }
 
 # kv FIELD LINE: the value of FIELD=value in a tool's summary line.
@@ -360,7 +359,7 @@ check "hostile: SYN flood: ... once each, no loop back to the VIP (drop_tcp_flag
 	test "$(grew A B drop_tcp_flags)" -le "$real_late" -a "$noroutes" -le "$synacks"
 check "hostile: SYN flood: flow table holds real clients only (during: $flows_mid, $opens_mid real connections opened, ${A[flows]} before)" \
 	le "${flows_mid:-999999}" $((opens_mid + A[flows]))
-check "hostile: SYN flood: flows back to none after" lab_wait 10 no_flows
+check "hostile: SYN flood: flows back to none after" lab_wait 10 lab_no_flows
 check "hostile: SYN flood: daemon RSS does not grow ($rss0 → $rss_mid → $rss1 kB)" \
 	le "$((${rss_mid:-0} > rss1 ? rss_mid : rss1))" $((rss0 + 1024))
 check "hostile: SYN flood: dispatcher took real connections only ($(grew A B disp_conns_taken) for $real_opens)" \
@@ -386,7 +385,7 @@ wait "$ack_pid"
 acks=$(grep '^sent=' "$HOSTILE_TMP/ackflood.out")
 HOSTILE_PIDS=()
 sent=$(lab_number "ack flood sent" "$(kv sent "$acks")")
-lab_wait 10 no_flows || true
+lab_wait 10 lab_no_flows || true
 ack_settled() { (($(grew A B drop_bad_cookie) >= sent - $(fwd_lost A B) - 1)); }
 snap_until B 5 ack_settled || true
 lost=$(fwd_lost A B)

@@ -71,17 +71,6 @@ holder_of() {
 	echo "${p%%/*}"
 }
 
-# disp_snap ARRAY: the dispatcher's counters from `latebind status`, name -> value.
-disp_snap() {
-	local -n _snap=$1
-	local k v
-	_snap=()
-	while read -r k v; do
-		_snap["$k"]=$v
-	done < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
-		awk '/^Counters|^Dispatcher:/ { d = 1; next } d && NF >= 2 { print $1, $2 }')
-}
-
 # on_one_connection NODE TAG PATH...: HTTP/1.1 keep-alive from NODE, one curl
 # fetching each PATH in turn, tagged ?ka=TAG-N, into $KA_TMP/TAG-N. Prints per
 # transfer "CODE CONNECTS CLIENT_PORT" (CONNECTS: connections it opened).
@@ -134,24 +123,14 @@ check_one_connection() {
 	rm -f "$KA_TMP/$tag"-*
 }
 
-# backend_sockets PORT: every backend socket for client1's PORT but TIME-WAIT
-# (a socket its own kernel closed properly); empty if there is none.
-backend_sockets() {
-	local w
-	for w in "${LAB_WEBS[@]}"; do
-		lab_exec "$w" ss -tanH exclude time-wait dst "$CLIENT1_IP:$1" | sed "s/^/$w: /"
-	done
-}
-no_backend_socket() { [[ -z $(backend_sockets "$1") ]]; }
-
 # --- small objects on one connection: web1, web2, web3, web1 --------------------
 
 # shellcheck disable=SC2034 # read by grew, through namerefs
 declare -A D0 D1 D2 D4 D5 D6 D7 D7p D8
 small=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html /web1/1k.bin)
-disp_snap D0
+lab_counters_snap D0
 check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
-disp_snap D1
+lab_counters_snap D1
 port1=$KA_PORT
 
 # --- the backends the connection passed through let it go -----------------------
@@ -161,11 +140,11 @@ port1=$KA_PORT
 # FINs and their ACKs take milliseconds here; 5 s leave room for a FIN
 # retransmitted a few times.
 t0=$(lab_now_ms)
-if [[ $port1 =~ ^[0-9]+$ ]] && lab_wait 5 no_backend_socket "$port1"; then
+if [[ $port1 =~ ^[0-9]+$ ]] && lab_wait 5 lab_no_backend_socket "$port1"; then
 	lab_pass "keepalive: after it closed, no backend holds a socket for its port ($(($(lab_now_ms) - t0)) ms)"
 else
 	lab_fail "keepalive: after it closed, no backend holds a socket for its port" \
-		"client port '$port1', after 5 s" "$(backend_sockets "$port1")"
+		"client port '$port1', after 5 s" "$(lab_backend_sockets "$port1")"
 fi
 
 # --- counters: a backend change is a re-bind ------------------------------------
@@ -184,7 +163,7 @@ check "keepalive: rebinds grew by the $changes backend changes (+$n)" test "$n" 
 # Its route's prefix is the flow's same-holder hint, so XDP forwards it itself.
 check_one_connection "keepalive: web1, web1 on one connection" client1 same \
 	/web1/only-on-web1.html /web1/1k.bin
-disp_snap D2
+lab_counters_snap D2
 n=$(grew D1 D2 tx_same_holder)
 check "keepalive: ... XDP kept the second request on web1 by the hint (tx_same_holder +$n)" \
 	test "$n" -ge 1
@@ -199,7 +178,7 @@ declare -A D3
 check_one_connection "keepalive: web1, web1, Content-Length: 0, on one connection" client1 same \
 	/web1/only-on-web1.html /web1/1k.bin
 KA_CURL_ARGS=()
-disp_snap D3
+lab_counters_snap D3
 n=$(grew D2 D3 requests_same_holder)
 check "keepalive: ... requests_same_holder grew (+$n)" test "$n" -ge 1
 check_eq "keepalive: ... not by the hint, nothing moved" "0 0" \
@@ -214,7 +193,7 @@ check_one_connection "keepalive: 1 MiB from web1, web2, web3 on one connection" 
 # One write of both heads (cat of a file: bash's printf would write line by
 # line), the second asking to close, so the reading ends when the last answer
 # is complete; at most 5 s.
-disp_snap D7p
+lab_counters_snap D7p
 printf 'GET %s HTTP/1.1\r\nHost: lab\r\n\r\nGET %s HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n' \
 	"/web1/only-on-web1.html?ka=pipe-1" "/web2/only-on-web2.html?ka=pipe-2" >"$KA_TMP/pipelined.req"
 ka_marks
@@ -229,7 +208,7 @@ check_eq "keepalive: pipelined: the connection ends by itself, no hang (exit sta
 # The second was sent before the first's answer: nothing proves where that
 # answer ends (a drained socket may be mid-answer), so it stays with web1,
 # which answers it 404 (docs/limits.md), and so does the connection.
-disp_snap D8
+lab_counters_snap D8
 check_eq "keepalive: pipelined: both answered by web1 in request order, the second web1's 404" \
 	"200 web1 404 " \
 	"$(tr -d '\r' <"$KA_TMP/pipelined.out" | grep -oE '^HTTP/1\.1 [0-9]+|only on web[0-9]' |
@@ -264,9 +243,9 @@ check_eq "keepalive: ... each logged by its holder alone, from the connection's 
 # connection, once web1 is retired; then it closes the connection (curl opens a
 # new one for the third).
 ka_marks
-disp_snap D4
+lab_counters_snap D4
 out=$(on_one_connection client1 own /web1/only-on-web1.html /no/such/thing /web2/only-on-web2.html)
-disp_snap D5
+lab_counters_snap D5
 check_eq "keepalive: a later request with no route: 200, the balancer's 404 on the same connection, then a new one" \
 	"200 1|404 0|200 1|" "$(awk '{ printf "%s %s|", $1, $2 }' <<<"$out")"
 check_eq "keepalive: ... the 404 was the balancer's (reply_404 +1), no backend logged it" "1 " \
@@ -280,13 +259,13 @@ check_eq "keepalive: ... the others from their holders" "web1:GET:200 web2:GET:2
 # the GET for web2's page after it gets web1's 404, the documented limit.
 printf '5\r\nhello\r\n0\r\n\r\n' >"$KA_TMP/chunked.body"
 ka_marks
-disp_snap D6
+lab_counters_snap D6
 out=$(lab_curl client1 --http1.1 -H 'Expect:' -H 'Transfer-Encoding: chunked' \
 	--data-binary "@$KA_TMP/chunked.body" -o /dev/null -w '%{http_code} %{num_connects}\n' \
 	"http://$VIP/web1/only-on-web1.html?ka=chunk-1" --next --http1.1 -sS --connect-timeout 3 \
 	--max-time "$LAB_CURL_TIMEOUT" -o /dev/null -w '%{http_code} %{num_connects}\n' \
 	"http://$VIP/web2/only-on-web2.html?ka=chunk-2")
-disp_snap D7
+lab_counters_snap D7
 lab_wait 5 logged chunk-1 chunk-2 || true
 check_eq "keepalive: chunked POST, then GET: both on web1, one connection, stays_body +1" \
 	"405 1|404 0| web1:POST:405 web1:GET:404 1" \
@@ -338,13 +317,7 @@ else
 fi
 
 # --- the end: every flow gone, every active count back to 0 ---------------------
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
-no_active() {
-	local w
-	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
-}
-settled() { no_flows && no_active; }
-check "keepalive: flows and active counts settle" lab_wait 8 settled
+check "keepalive: flows and active counts settle" lab_wait 8 lab_settled
 
 rm -rf "$KA_TMP"
 rc=0

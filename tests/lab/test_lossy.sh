@@ -191,5 +191,4 @@ else
 fi
 lab_exec web3 sysctl -qw "net.ipv4.tcp_rmem=$saved_rmem"
 
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
-check "lossy: no flow left after the transfers" lab_wait 8 no_flows
+check "lossy: no flow left after the transfers" lab_wait 8 lab_no_flows

@@ -103,17 +103,6 @@ logged() {
 	for t; do [[ -n $(served "$t") ]] || return 1; done
 }
 
-# disp_snap ARRAY: the dispatcher's counters from `latebind status`, name -> value.
-disp_snap() {
-	local -n _snap=$1
-	local k v
-	_snap=()
-	while read -r k v; do
-		_snap["$k"]=$v
-	done < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
-		awk '/^Dispatcher:/ { d = 1; next } d && NF >= 2 { print $1, $2 }')
-}
-
 # moved_by BEFORE N: the dispatcher's rebinds counter is N or more above its
 # value in the snapshot BEFORE. A move that XDP settled (the client's ACK of the
 # new backend's bytes) is counted at the dispatcher's next timer, up to 100 ms
@@ -121,7 +110,7 @@ disp_snap() {
 moved_by() {
 	local -n _before=$1
 	local -A now
-	disp_snap now
+	lab_counters_snap now
 	[[ ${now[rebinds]:-} =~ ^[0-9]+$ && ${_before[rebinds]:-} =~ ^[0-9]+$ ]] &&
 		((now[rebinds] - _before[rebinds] >= $2))
 }
@@ -152,14 +141,6 @@ both_positive() { # "A B"
 	[[ $1 =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 0))
 }
 
-# backend_sockets PORT: every backend socket for client1's PORT but TIME-WAIT.
-backend_sockets() {
-	local w
-	for w in "${LAB_WEBS[@]}"; do
-		lab_exec "$w" ss -tanH exclude time-wait dst "$CLIENT1_IP:$1" | sed "s/^/$w: /"
-	done
-}
-no_backend_socket() { [[ -z $(backend_sockets "$1") ]]; }
 
 # responses FILE: one line per HTTP/1.1 response in FILE, in order: "STATUS
 # SHA256" (of the body, as long as its Content-Length says). Stops at the first
@@ -244,7 +225,7 @@ run_once() {
 	local got="" want="" got_served="" want_served="" paws retrans dropped ts probes busy tags=()
 	# shellcheck disable=SC2034 # D0, D1: read by grew, through namerefs
 	local -A before D0 D1
-	disp_snap D0
+	lab_counters_snap D0
 	before[paws]=$(client_stat /proc/net/netstat PAWSEstab)
 	before[retrans]=$(client_stat /proc/net/snmp RetransSegs)
 	if ((lossy)); then
@@ -293,12 +274,12 @@ run_once() {
 	check_eq "$name: each request logged by its holder alone, from the connection's port, whole (bytes sent)" \
 		"$want_served" "$got_served"
 	if [[ $kind == pipelined ]]; then
-		disp_snap D1
+		lab_counters_snap D1
 		check_eq "$name: nothing moved, the connection stays with web1 (rebinds, stays_pipelined)" \
 			"0 1" "$(grew D0 D1 rebinds) $(grew D0 D1 stays_pipelined)"
 	else
 		lab_wait 2 moved_by D0 "$LR_MOVES" || true
-		disp_snap D1
+		lab_counters_snap D1
 		n=$(grew D0 D1 rebinds)
 		check "$name: the dispatcher moved it $LR_MOVES times (rebinds +$n)" test "$n" -ge "$LR_MOVES"
 	fi
@@ -323,11 +304,11 @@ run_once() {
 	# The connection is closed (curl, or the last answer's Connection: close): its
 	# last backend closes with it, the ones it left before hold nothing for it.
 	t0=$(lab_now_ms)
-	if [[ $port =~ ^[0-9]+$ ]] && lab_wait 5 no_backend_socket "$port"; then
+	if [[ $port =~ ^[0-9]+$ ]] && lab_wait 5 lab_no_backend_socket "$port"; then
 		lab_pass "$name: after it closed, no backend holds a socket for its port but in TIME-WAIT ($(($(lab_now_ms) - t0)) ms)"
 	else
 		lab_fail "$name: after it closed, no backend holds a socket for its port but in TIME-WAIT" \
-			"client port '$port', after 5 s" "$(backend_sockets "$port")"
+			"client port '$port', after 5 s" "$(lab_backend_sockets "$port")"
 	fi
 	rm -f "$LR_TMP/$tag"*
 }
@@ -355,10 +336,4 @@ check_eq "lossy_rebind: the router's link has no XDP program again" none \
 
 # A closed flow goes 3 s after its last packet (docs/limits.md); with it the
 # active count of the backend it ended on. Each move carried one count over.
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
-no_active() {
-	local w
-	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
-}
-settled() { no_flows && no_active; }
-check "lossy_rebind: no flow left, every backend's active count back to 0" lab_wait 8 settled
+check "lossy_rebind: no flow left, every backend's active count back to 0" lab_wait 8 lab_settled

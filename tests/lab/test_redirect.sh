@@ -194,7 +194,6 @@ out=$(lab_curl client2 -s -o /dev/null -w '%{http_code} %{num_connects}\n' \
 check_eq "redirect: keep-alive, 50 requests succeed" 50 "$(grep -c '^200 ' <<<"$out")"
 check_eq "redirect: keep-alive, on one connection" 1 "$(awk '{ s += $2 } END { print s }' <<<"$out")"
 
-no_flows() { [[ $(lab_balancer_flows) == 0 ]]; }
 no_active() {
 	local w
 	for w in web1 web2 web3 web4; do
@@ -203,7 +202,7 @@ no_active() {
 				'$2 == ip { print $4 }') == 0 ]] || return 1
 	done
 }
-settled() { no_flows && no_active; }
+settled() { lab_no_flows && no_active; }
 check "redirect: after keep-alive, flows and active counts settle" lab_wait 8 settled
 
 div0=$(lab_balancer_counter redirect_diverted)
