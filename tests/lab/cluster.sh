@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # dynamically scoped locals read by balancer.sh
 #
 # Several balancers in the lab: a second balancer, BIRD 2 on the router and on
 # both balancers, the VIP announced by BGP and routed by ECMP. Sourced by lab
@@ -22,7 +22,6 @@
 LAB_BIRD_DIR=$LAB_RUN/bird
 LAB_BIRD_EXAMPLES=$LAB_ROOT/docs/examples
 LAB_ANNOUNCE_TABLE=200
-LAB_BALANCERS=(balancer balancer2)
 # The second daemon's files, named per test like the first's (balancer.sh).
 LAB_BALANCER2_CONF=$LAB_RUN/balancer2${LAB_TEST_NAME:+-$LAB_TEST_NAME}.yaml
 LAB_BALANCER2_LOG=$LAB_RUN/balancer2${LAB_TEST_NAME:+-$LAB_TEST_NAME}.log
