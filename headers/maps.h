@@ -17,6 +17,7 @@
 #define LB_FLOWS_MIN	 16
 #define LB_FLOWS_MAX	 (1 << 24)
 #define LB_MAX_QUEUES	 64
+#define LB_MAX_PEERS	 8  /* other balancers one shares flows with (a front door, not a farm) */
 #define LB_MAX_IFACES	 16 /* the main interface and those backends sit behind */
 
 /* VIP mode: when the balancer binds the connection to a backend. */
@@ -179,5 +180,21 @@ struct lb_iface {
 	__u8 pad[2];
 };
 _Static_assert(sizeof(struct lb_iface) == 8, "lb_iface layout");
+
+/*
+ * `peers` array slot: one of the balancers this one shares flows with
+ * (user/peer_sync.h), for `latebind status` and the metrics. Only the daemon
+ * writes it, about once a second; addr 0: a slot not in use.
+ */
+struct lb_peer_stat {
+	__be32 addr;
+	__u16 port;		/* host order */
+	__u16 pad;
+	__u64 last_heard_ms;	/* CLOCK_REALTIME of its latest datagram that passed; 0: none yet */
+	__u64 views_received;	/* flow views in those */
+	__u64 datagrams_sent;	/* to it */
+	__u64 send_errors;	/* ... that the kernel refused */
+};
+_Static_assert(sizeof(struct lb_peer_stat) == 40, "lb_peer_stat layout");
 
 #endif

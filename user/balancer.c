@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "balancer.skel.h"
@@ -61,6 +62,7 @@ struct lb_daemon {
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 	struct lb_peers *peers;		 /* flow bindings shared with the peer balancers, or NULL */
 	uint64_t peer_counted[LB_PEER_COUNTERS]; /* their counters already in the dispatcher's */
+	struct lb_peer_stat peer_stats[LB_MAX_PEERS]; /* as last written to the `peers` map */
 	struct lb_reload_job *reloading; /* the config being read, or NULL */
 	bool reload_again;		 /* SIGHUP while reading: read the file once more */
 };
@@ -358,6 +360,17 @@ static void count_peers(struct lb_daemon *lb)
 	}
 }
 
+/* Each peer's figures into the `peers` map (status) and the metrics' view of them. */
+static void publish_peers(struct lb_daemon *lb)
+{
+	int fd = bpf_map__fd(lb->ld.skel->maps.peers);
+	__u32 i;
+
+	lb->msrc.n_peers = lb_peers_stats(lb->peers, lb->peer_stats);
+	for (i = 0; i < LB_MAX_PEERS; i++)
+		bpf_map_update_elem(fd, &i, &lb->peer_stats[i], BPF_ANY);
+}
+
 enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 
 /* Serves until a signal says stop (RUN_STOP), leave in place (RUN_LEAVE); -1 on error. */
@@ -419,6 +432,8 @@ static int run(struct lb_daemon *lb, int sfd)
 		if (rx.now_ms >= next_expiry) {
 			lb_sync_states(&lb->cfg, lb->ld.backends, lb->health);
 			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
+			if (lb->peers)
+				publish_peers(lb);
 			next_expiry = rx.now_ms + 1000;
 		}
 		count_peers(lb);
@@ -607,6 +622,7 @@ int cmd_balancer(int argc, char **argv)
 		.route_requests = lb_dispatcher_route_requests(lb.disp),
 		.handoff_latency = lb_dispatcher_handoff_latency(lb.disp),
 		.rebind_latency = lb_dispatcher_rebind_latency(lb.disp),
+		.peers = lb.peer_stats,
 	};
 	/* Without its exporter the balancer still balances: say so, carry on. */
 	lb.metrics = lb_metrics_open(lb.cfg.metrics.listen, err, sizeof(err));

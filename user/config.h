@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "maps.h"
+
 #define LB_NAME_MAX	  64
 #define LB_IFNAME_MAX	  16
 #define LB_PATH_MAX	  4096
@@ -92,8 +94,6 @@ struct lb_cfg_peer {
 	struct in_addr addr;
 	uint16_t port; /* 0: peer_port */
 };
-
-#define LB_MAX_PEERS 8 /* other balancers one shares flows with (a site's front door, not a farm) */
 
 struct lb_config {
 	char path[LB_PATH_MAX]; /* the file it came from */

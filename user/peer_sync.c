@@ -59,6 +59,7 @@ struct peer {
 	struct in_addr addr;
 	uint16_t port;
 	uint64_t boot, seq; /* the latest accepted from it */
+	struct lb_peer_stat stat;
 };
 
 struct lb_peers {
@@ -228,10 +229,13 @@ void lb_peers_flush(struct lb_peers *p)
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->peers[i].port),
 					  .sin_addr = p->peers[i].addr };
 
-		if (sendto(p->fd, p->out, len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		if (sendto(p->fd, p->out, len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 			p->counters[C(SEND_ERRORS)]++;
-		else
+			p->peers[i].stat.send_errors++;
+		} else {
 			p->counters[C(DATAGRAMS_SENT)]++;
+			p->peers[i].stat.datagrams_sent++;
+		}
 	}
 	p->out_views = 0;
 }
@@ -299,7 +303,7 @@ static bool tag_ok(const struct lb_peers *p, const uint8_t *msg, size_t len)
 }
 
 /* A datagram from @from, checked whole before anything in it is used. */
-static bool datagram_ok(struct lb_peers *p, struct peer *from, const uint8_t *msg, size_t len)
+static bool datagram_ok(struct lb_peers *p, struct peer *from, const void *msg, size_t len)
 {
 	const struct sync_hdr *h = (const struct sync_hdr *)msg;
 	uint64_t boot, seq, sent, now;
@@ -351,33 +355,56 @@ static void apply_view(struct lb_peers *p, const struct sync_view *v, uint64_t n
 		p->counters[C(VIEWS_STALE)]++;
 }
 
+void lb_peers_input(struct lb_peers *p, const struct sockaddr_in *from, const void *msg,
+		    size_t len)
+{
+	const struct sync_hdr *h = msg;
+	struct sync_view v;
+	struct peer *peer = peer_of(p, from);
+	uint64_t now_ns;
+	int i;
+
+	if (!peer || !datagram_ok(p, peer, msg, len)) {
+		p->counters[C(DATAGRAMS_REJECTED)]++;
+		return;
+	}
+	peer->boot = be64toh(h->boot);
+	peer->seq = be64toh(h->seq);
+	peer->stat.last_heard_ms = lb_clock_ms(CLOCK_REALTIME);
+	peer->stat.views_received += h->count;
+	now_ns = lb_clock_ns(CLOCK_MONOTONIC);
+	for (i = 0; i < h->count; i++) {
+		/* Copied out: the views sit at any alignment in the datagram. */
+		memcpy(&v, (const uint8_t *)msg + sizeof(*h) + i * sizeof(v), sizeof(v));
+		apply_view(p, &v, now_ns);
+	}
+}
+
 void lb_peers_receive(struct lb_peers *p)
 {
-	uint8_t msg[SYNC_MAX_LEN + 1];
+	uint8_t msg[SYNC_MAX_LEN + 1]; /* one more: a longer datagram is seen as such */
 	int n;
 
 	for (n = 0; n < SYNC_RX_BURST; n++) {
-		struct sockaddr_in from;
+		struct sockaddr_in from = {};
 		socklen_t fl = sizeof(from);
-		const struct sync_hdr *h = (const struct sync_hdr *)msg;
-		const struct sync_view *v = (const struct sync_view *)(msg + sizeof(*h));
-		uint64_t now_ns;
-		struct peer *peer;
-		ssize_t len;
-		int i;
+		ssize_t len = recvfrom(p->fd, msg, sizeof(msg), 0, (struct sockaddr *)&from, &fl);
 
-		len = recvfrom(p->fd, msg, sizeof(msg), 0, (struct sockaddr *)&from, &fl);
 		if (len < 0)
 			return;
-		peer = fl == sizeof(from) ? peer_of(p, &from) : NULL;
-		if (!peer || !datagram_ok(p, peer, msg, (size_t)len)) {
-			p->counters[C(DATAGRAMS_REJECTED)]++;
-			continue;
-		}
-		peer->boot = be64toh(h->boot);
-		peer->seq = be64toh(h->seq);
-		now_ns = lb_clock_ns(CLOCK_MONOTONIC);
-		for (i = 0; i < h->count; i++)
-			apply_view(p, &v[i], now_ns);
+		lb_peers_input(p, &from, msg, (size_t)len);
 	}
+}
+
+size_t lb_peers_stats(const struct lb_peers *p, struct lb_peer_stat out[LB_MAX_PEERS])
+{
+	size_t i;
+
+	memset(out, 0, LB_MAX_PEERS * sizeof(*out));
+	for (i = 0; i < p->n_peers; i++) {
+		out[i] = p->peers[i].stat;
+		out[i].addr = p->peers[i].addr.s_addr;
+		out[i].port = p->peers[i].port;
+	}
+	return p->n_peers;
 }

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "config.h"
 #include "cookie.h"
@@ -55,6 +56,17 @@ void lb_peers_flush(struct lb_peers *p);
 
 /* Read and apply what arrived, at most a bounded number of datagrams per call. */
 void lb_peers_receive(struct lb_peers *p);
+
+/*
+ * One datagram of @len bytes from @from: checked whole (a peer's address and
+ * port, length, version, tag, not played before) before any view in it is
+ * applied; else counted as rejected.
+ */
+void lb_peers_input(struct lb_peers *p, const struct sockaddr_in *from, const void *msg,
+		    size_t len);
+
+/* Each peer's figures into @out (unused slots zeroed); returns how many peers. */
+size_t lb_peers_stats(const struct lb_peers *p, struct lb_peer_stat out[LB_MAX_PEERS]);
 
 /*
  * Its counters, as the dispatcher's LB_DISP_PEER_* (headers/stats.h) from
