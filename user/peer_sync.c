@@ -131,7 +131,7 @@ static void tag_key(const __u64 cookie_key[2], __u64 out[2])
 	out[1] = lb_siphash(cookie_key, label, sizeof(label));
 }
 
-static uint64_t tag_of(const __u64 cookie_key[2], const uint8_t *msg, size_t len)
+uint64_t lb_peers_tag(const __u64 cookie_key[2], const void *msg, size_t len)
 {
 	__u64 k[2];
 
@@ -222,7 +222,7 @@ void lb_peers_flush(struct lb_peers *p)
 		.sent_ms = htobe64(lb_clock_ms(CLOCK_REALTIME)),
 	};
 	len = sizeof(*h) + p->out_views * sizeof(struct sync_view);
-	tag = tag_of(p->secret->key, p->out, len);
+	tag = lb_peers_tag(p->secret->key, p->out, len);
 	memcpy(p->out + len, &tag, SYNC_TAG_LEN);
 	len += SYNC_TAG_LEN;
 	for (i = 0; i < p->n_peers; i++) {
@@ -295,11 +295,11 @@ static bool tag_ok(const struct lb_peers *p, const uint8_t *msg, size_t len)
 	uint64_t tag;
 
 	memcpy(&tag, msg + len, SYNC_TAG_LEN);
-	if (tag == tag_of(p->secret->key, msg, len))
+	if (tag == lb_peers_tag(p->secret->key, msg, len))
 		return true;
 	return p->secret->prev_until_s &&
 	       lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S < p->secret->prev_until_s &&
-	       tag == tag_of(p->secret->prev_key, msg, len);
+	       tag == lb_peers_tag(p->secret->prev_key, msg, len);
 }
 
 /* A datagram from @from, checked whole before anything in it is used. */
@@ -315,7 +315,8 @@ static bool datagram_ok(struct lb_peers *p, struct peer *from, const void *msg, 
 		return false;
 	boot = be64toh(h->boot);
 	seq = be64toh(h->seq);
-	if (boot == from->boot)
+	/* Accepted from it before (seq counts from 1): the same start goes on. */
+	if (from->seq && boot == from->boot)
 		return seq > from->seq;
 	/* Another start of the peer: fresh, or an old datagram played again. */
 	sent = be64toh(h->sent_ms);

@@ -75,6 +75,12 @@ size_t lb_peers_stats(const struct lb_peers *p, struct lb_peer_stat out[LB_MAX_P
 #define LB_PEER_COUNTERS (LB_DISP_PEER_DATAGRAMS_REJECTED - LB_DISP_PEER_VIEWS_SENT + 1)
 void lb_peers_counters(const struct lb_peers *p, uint64_t out[LB_PEER_COUNTERS]);
 
+/*
+ * The tag of a datagram's first @len bytes under @cookie_key (as it is stored,
+ * the 8 bytes after them): SipHash-2-4 under a key derived from the cookie key.
+ */
+uint64_t lb_peers_tag(const __u64 cookie_key[2], const void *msg, size_t len);
+
 /* SipHash-2-4 of @len bytes (the reference algorithm, byte-wise message). */
 uint64_t lb_siphash(const __u64 key[2], const void *data, size_t len);
 
