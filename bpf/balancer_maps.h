@@ -110,6 +110,14 @@ struct {
 	__type(value, __u64);
 } disp_stats SEC(".maps");
 
+/* The peer balancers and what came from them (struct lb_peer_stat); only the daemon writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_PEERS);
+	__type(key, __u32);
+	__type(value, struct lb_peer_stat);
+} peers SEC(".maps");
+
 /*
  * The directory's generation for same-holder hints (headers/hint.h): a hint
  * made under another one is not used. Only the daemon writes it.

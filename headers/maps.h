@@ -17,6 +17,7 @@
 #define LB_FLOWS_MIN	 16
 #define LB_FLOWS_MAX	 (1 << 24)
 #define LB_MAX_QUEUES	 64
+#define LB_MAX_PEERS	 8  /* other balancers one shares flows with (a front door, not a farm) */
 #define LB_MAX_IFACES	 16 /* the main interface and those backends sit behind */
 
 /* VIP mode: when the balancer binds the connection to a backend. */
@@ -65,6 +66,8 @@ enum lb_flow_state {
 /* lb_flow.flags */
 #define LB_FLOW_F_REQUESTS 0x01 /* req_end is kept: data past it goes to the dispatcher */
 #define LB_FLOW_F_TS	   0x02 /* the client uses timestamps */
+#define LB_FLOW_F_PEER	   0x04 /* as a peer balancer last sent it: no packet of it here since
+				     * (XDP clears it), so not ours to send on (user/peer_sync.h) */
 
 /* What the lb_flow_end program returns for a key. */
 enum lb_flow_end_result {
@@ -104,6 +107,8 @@ enum lb_flow_move_op {
 	LB_MOVE_ADVANCE = 1, /* bound: the next request is the same backend's (req_end) */
 	LB_MOVE_REBIND = 2,  /* bound → state, towards another backend; counts move */
 	LB_MOVE_SETTLE = 3,  /* moving → bound: the new backend has the connection */
+	LB_MOVE_PEER = 4,    /* a peer balancer's newer view of the flow: bound (to
+			      * backend, perhaps another) or closing; counts follow */
 };
 
 /* The lb_flow_move program's context, run with BPF_PROG_TEST_RUN. */
@@ -121,8 +126,15 @@ struct lb_flow_move {
 	__u32 hint_hash;
 	__u16 hint_gen;
 	__u16 pad2;
+	/* PEER only: the rest of the peer's view */
+	__u64 seen_ns;	/* its last packet, on our clock: applied only if newer than ours */
+	__u32 client_ack;
+	__u16 binds;
+	__u8 client_hop_mac[6];
+	__u8 syn_opts;
+	__u8 pad3[3];
 };
-_Static_assert(sizeof(struct lb_flow_move) == 56, "lb_flow_move layout");
+_Static_assert(sizeof(struct lb_flow_move) == 80, "lb_flow_move layout");
 
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,
@@ -168,5 +180,21 @@ struct lb_iface {
 	__u8 pad[2];
 };
 _Static_assert(sizeof(struct lb_iface) == 8, "lb_iface layout");
+
+/*
+ * `peers` array slot: one of the balancers this one shares flows with
+ * (user/peer_sync.h), for `latebind status` and the metrics. Only the daemon
+ * writes it, about once a second; addr 0: a slot not in use.
+ */
+struct lb_peer_stat {
+	__be32 addr;
+	__u16 port;		/* host order */
+	__u16 pad;
+	__u64 last_heard_ms;	/* CLOCK_REALTIME of its latest datagram that passed; 0: none yet */
+	__u64 views_received;	/* flow views in those */
+	__u64 datagrams_sent;	/* to it */
+	__u64 send_errors;	/* ... that the kernel refused */
+};
+_Static_assert(sizeof(struct lb_peer_stat) == 40, "lb_peer_stat layout");
 
 #endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "maps.h"
+
 #define LB_NAME_MAX	  64
 #define LB_IFNAME_MAX	  16
 #define LB_PATH_MAX	  4096
@@ -87,6 +89,12 @@ struct lb_cfg_limits {
 	uint32_t flows;		/* entries of the flow table, default LB_MAX_FLOWS (maps.h) */
 };
 
+/* `peers:` entry, ADDR or ADDR:PORT. */
+struct lb_cfg_peer {
+	struct in_addr addr;
+	uint16_t port; /* 0: peer_port */
+};
+
 struct lb_config {
 	char path[LB_PATH_MAX]; /* the file it came from */
 	char interface[LB_IFNAME_MAX];
@@ -101,6 +109,9 @@ struct lb_config {
 	struct lb_cfg_metrics metrics;
 	struct lb_cfg_cookie cookie;
 	struct lb_cfg_limits limits;
+	struct lb_cfg_peer peers[LB_MAX_PEERS]; /* the site's other balancers (peer_sync.h) */
+	size_t n_peers;
+	uint16_t peer_port;	/* UDP port they all listen on, default 7480 */
 	void *route_mem; /* the loader's: blocks holding the routes' strings and holder lists */
 };
 

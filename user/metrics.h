@@ -148,6 +148,8 @@ struct lb_metrics_source {
 	const struct lb_histogram *handoff_latency; /* or NULL */
 	const struct lb_histogram *rebind_latency;  /* or NULL */
 	const char *version;			    /* NULL: lb_version (the build's) */
+	const struct lb_peer_stat *peers;	    /* [n_peers]: the peer balancers */
+	size_t n_peers;
 };
 
 /*

@@ -406,6 +406,49 @@ static void render_latency(struct sbuf *b, const struct lb_histogram *h, const c
 	sb_printf(b, "\n%s_count %" PRIu64 "\n", name, cum);
 }
 
+/* Per peer balancer, labelled peer="ADDR:PORT" (at most LB_MAX_PEERS series each). */
+static void render_peers(struct sbuf *b, const struct lb_metrics_source *src)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fams[] = {
+		{ "latebind_peer_last_heard_timestamp_seconds", "gauge",
+		  "When the latest flow-sync datagram from the peer balancer passed its checks (0: never).",
+		  offsetof(struct lb_peer_stat, last_heard_ms) },
+		{ "latebind_peer_views_received_total", "counter",
+		  "Flow views received from the peer balancer.",
+		  offsetof(struct lb_peer_stat, views_received) },
+		{ "latebind_peer_datagrams_sent_total", "counter",
+		  "Flow-sync datagrams sent to the peer balancer.",
+		  offsetof(struct lb_peer_stat, datagrams_sent) },
+		{ "latebind_peer_send_errors_total", "counter",
+		  "Flow-sync datagrams to the peer balancer that the kernel refused.",
+		  offsetof(struct lb_peer_stat, send_errors) },
+	};
+	char label[INET_ADDRSTRLEN + 8], addr[INET_ADDRSTRLEN];
+	size_t f, i;
+
+	if (!src->peers || !src->n_peers)
+		return;
+	for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		family(b, fams[f].name, fams[f].type, fams[f].help);
+		for (i = 0; i < src->n_peers && i < LB_MAX_PEERS; i++) {
+			const struct lb_peer_stat *p = &src->peers[i];
+			uint64_t v;
+
+			memcpy(&v, (const char *)p + fams[f].off, sizeof(v));
+			inet_ntop(AF_INET, &p->addr, addr, sizeof(addr));
+			snprintf(label, sizeof(label), "%s:%u", addr, p->port);
+			if (f == 0) /* milliseconds kept, seconds shown */
+				sb_printf(b, "%s{peer=\"%s\"} %" PRIu64 ".%03" PRIu64 "\n", fams[f].name,
+					  label, v / 1000, v % 1000);
+			else
+				sample1(b, fams[f].name, "peer", label, v);
+		}
+	}
+}
+
 int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *len)
 {
 	struct sbuf b = {};
@@ -418,6 +461,7 @@ int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *l
 	render_dispatcher(&b, src);
 	render_backends(&b, src);
 	render_routes(&b, src);
+	render_peers(&b, src);
 	render_latency(&b, src->handoff_latency, "latebind_handoff_latency_seconds",
 		       "Time from a connection's first request segment to its hand-off being sent.");
 	render_latency(&b, src->rebind_latency, "latebind_rebind_latency_seconds",

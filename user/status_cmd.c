@@ -35,6 +35,45 @@ static int open_pinned(const char *name)
 	return fd;
 }
 
+/* The peer balancers flows are shared with (none: nothing printed). */
+static void print_peers(int fd, bool json)
+{
+	struct lb_peer_stat p;
+	char addr[INET_ADDRSTRLEN];
+	uint64_t now_ms = lb_clock_ms(CLOCK_REALTIME);
+	bool first = true;
+	__u32 i;
+
+	for (i = 0; fd >= 0 && i < LB_MAX_PEERS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &p) || !p.addr)
+			continue;
+		inet_ntop(AF_INET, &p.addr, addr, sizeof(addr));
+		if (first)
+			printf(json ? "\"peers\":[" : "Peers (address:port heard views_received "
+							 "datagrams_sent send_errors):\n");
+		if (json)
+			printf("%s{\"address\":\"%s\",\"port\":%u,\"last_heard_ms\":%llu,"
+			       "\"views_received\":%llu,\"datagrams_sent\":%llu,\"send_errors\":%llu}",
+			       first ? "" : ",", addr, p.port, (unsigned long long)p.last_heard_ms,
+			       (unsigned long long)p.views_received,
+			       (unsigned long long)p.datagrams_sent, (unsigned long long)p.send_errors);
+		else if (p.last_heard_ms)
+			printf("  %s:%u %llus-ago %llu %llu %llu\n", addr, p.port,
+			       (unsigned long long)(now_ms > p.last_heard_ms
+							    ? (now_ms - p.last_heard_ms) / 1000
+							    : 0),
+			       (unsigned long long)p.views_received,
+			       (unsigned long long)p.datagrams_sent, (unsigned long long)p.send_errors);
+		else
+			printf("  %s:%u never %llu %llu %llu\n", addr, p.port,
+			       (unsigned long long)p.views_received,
+			       (unsigned long long)p.datagrams_sent, (unsigned long long)p.send_errors);
+		first = false;
+	}
+	if (!first && json)
+		printf("],");
+}
+
 static void print_backends(int fd, int names_fd, bool json)
 {
 	static const char *const states[] = { "down", "up", "draining" };
@@ -168,7 +207,8 @@ int cmd_status(int argc, char **argv)
 		{}
 	};
 	struct lb_counter counters[LB_XDP_REASON_MAX];
-	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1, names_fd = -1, ret = LB_EXIT_FAIL, r;
+	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1;
+	int names_fd = -1, peers_fd = -1, ret = LB_EXIT_FAIL, r;
 	bool json = false, flows_listed = false;
 	long offset = 0, limit = 100;
 	long flows;
@@ -206,6 +246,8 @@ int cmd_status(int argc, char **argv)
 	print_vips(vips_fd, json);
 	names_fd = open_pinned("backend_names");
 	print_backends(backends_fd, names_fd, json);
+	peers_fd = open_pinned("peers");
+	print_peers(peers_fd, json);
 	if (flows_listed)
 		print_flows(flows_fd, backends_fd, offset, limit, json);
 	printf(json ? "\"flows\":%ld,\"counters\":{" : "Flows: %ld\nCounters (packets bytes):\n",
@@ -248,5 +290,7 @@ out:
 		close(backends_fd);
 	if (names_fd >= 0)
 		close(names_fd);
+	if (peers_fd >= 0)
+		close(peers_fd);
 	return ret;
 }

@@ -460,6 +460,31 @@ def tc_seeds():
             smac=BE_MAC, dmac=HOP_MAC))
 
 
+def peer_view(sport, backend="198.51.100.11", state=2, age_ms=0):
+    return (ip4(CLIENT) + ip4(VIP) + struct.pack(">HHBBBB", sport, 80, state, 0x03, 0x46, 0)
+            + ip4(backend) + bytes([2, 0, 0, 0, 2, 1]) + struct.pack(">HIIIII", 1, 1000, 5000,
+                                                                     5001, age_ms, 0))
+
+
+def peer_datagram(views, seq=1, boot=0x1122334455667788):
+    hdr = struct.pack(">IBBHQQQ", 0x4C425359, 1, len(views), 0, boot, seq, 0)
+    return hdr + b"".join(views) + bytes(8)
+
+
+def peer_seeds():
+    # flags: 1 sign it, 2 from a stranger, 4 fresh sequence number, 8 sent now (fuzz_peer.c)
+    clean("peer")
+    w = lambda name, flags, data: write("peer", name, bytes([flags]) + data)
+    w("one-view", 1 | 4 | 8, peer_datagram([peer_view(40000)]))
+    w("full", 1 | 4 | 8, peer_datagram([peer_view(40000 + i) for i in range(29)]))
+    w("closing-unknown", 1 | 4 | 8, peer_datagram([peer_view(40001, state=3),
+                                                    peer_view(40002, backend="198.51.100.99")]))
+    w("unsigned", 4 | 8, peer_datagram([peer_view(40000)]))
+    w("stranger", 1 | 2 | 4 | 8, peer_datagram([peer_view(40000)]))
+    w("old", 1 | 4, peer_datagram([peer_view(40000)]))
+    w("short", 1 | 4 | 8, peer_datagram([peer_view(40000)])[:-9])
+
+
 def main():
     xdp_seeds()
     tc_seeds()
@@ -467,6 +492,7 @@ def main():
     config_seeds()
     directory_seeds()
     dispatcher_seeds()
+    peer_seeds()
 
 
 if __name__ == "__main__":

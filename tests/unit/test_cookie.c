@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cookie.h"
+#include "peer_sync.h"
 #include "suites.h"
 
 /* Reference SipHash-2-4 over bytes, written from the paper, to check the 3-word form. */
@@ -86,6 +87,20 @@ START_TEST(test_siphash_3u64_matches_reference)
 		ck_assert_uint_eq(lb_siphash_3u64(key, le64(m, 8), le64(m + 8, 8), le64(m + 16, 8)),
 				  siphash_ref(test_key, m, 24));
 	}
+}
+END_TEST
+
+/* The byte-wise one the peer balancers' datagrams are tagged with: every length of a block. */
+START_TEST(test_siphash_bytes_matches_reference)
+{
+	__u64 key[2] = { le64(test_key, 8), le64(test_key + 8, 8) };
+	uint8_t m[64];
+	size_t len;
+
+	for (len = 0; len < sizeof(m); len++)
+		m[len] = (uint8_t)(len * 37 + 11);
+	for (len = 0; len <= sizeof(m); len++)
+		ck_assert_uint_eq(lb_siphash(key, m, len), siphash_ref(test_key, m, len));
 }
 END_TEST
 
@@ -231,6 +246,7 @@ Suite *cookie_suite(void)
 
 	tcase_add_test(tc, test_siphash_reference_vector);
 	tcase_add_test(tc, test_siphash_3u64_matches_reference);
+	tcase_add_test(tc, test_siphash_bytes_matches_reference);
 	tcase_add_test(tc, test_every_option_combination_round_trips);
 	tcase_add_test(tc, test_mss_index);
 	tcase_add_test(tc, test_any_changed_bit_breaks_it);
