@@ -275,9 +275,9 @@ if [[ -n $dead ]]; then
 	download client2 /web2/64m.bin "$f"
 	dl=$!
 	lab_wait 10 has_bytes "$f" $((4 << 20))
-	j0=$(taken "$dead")
 	check "cluster: $dead rejoins (new daemon, link up)" lb_revive "$dead"
 	check "cluster: the router has both paths again" lab_wait 15 lab_vip_via "$BALANCER_IP" "$BALANCER2_IP"
+	j0=$(taken "$dead") # the new daemon's count (the killed one's went with it)
 	check_eq "cluster: 24 new connections after the join, each answered by its holder" 24 "$(spread b 12)"
 	check "cluster: the joined $dead takes new connections" test "$(lab_minus "$(taken "$dead")" "$j0")" -gt 0
 	wait "$dl" 2>/dev/null
