@@ -87,6 +87,12 @@ struct lb_cfg_limits {
 	uint32_t flows;		/* entries of the flow table, default LB_MAX_FLOWS (maps.h) */
 };
 
+/* The VIPs' routes kept in a kernel table for a BGP daemon to export (user/announce.h). */
+struct lb_cfg_announce {
+	uint32_t table;		    /* routing table id; 0: announce: absent, nothing announced */
+	uint32_t withdraw_grace_ms; /* serving on after the withdrawal at a stop, default 1000 */
+};
+
 struct lb_config {
 	char path[LB_PATH_MAX]; /* the file it came from */
 	char interface[LB_IFNAME_MAX];
@@ -101,6 +107,7 @@ struct lb_config {
 	struct lb_cfg_metrics metrics;
 	struct lb_cfg_cookie cookie;
 	struct lb_cfg_limits limits;
+	struct lb_cfg_announce announce;
 	void *route_mem; /* the loader's: blocks holding the routes' strings and holder lists */
 };
 

@@ -20,6 +20,7 @@ enum section {
 	S_METRICS,
 	S_COOKIE,
 	S_LIMITS,
+	S_ANNOUNCE,
 	S_COUNT,
 };
 
@@ -63,6 +64,9 @@ int cfg_metrics(struct parse *p, const struct ynode *n);
 int cfg_cookie(struct parse *p, const struct ynode *n);
 int cfg_limits(struct parse *p, const struct ynode *n);
 int cfg_backend_interfaces(struct parse *p);
+
+/* config_announce.c */
+int cfg_announce(struct parse *p, const struct ynode *n);
 
 /* config_routes.c */
 int cfg_route(struct parse *p, const struct ynode *n, size_t idx);
