@@ -19,6 +19,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "announce.h"
 #include "balancer.skel.h"
 #include "clock.h"
 #include "commands.h"
@@ -60,6 +61,7 @@ struct lb_daemon {
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 	struct lb_reload_job *reloading; /* the config being read, or NULL */
 	bool reload_again;		 /* SIGHUP while reading: read the file once more */
+	struct lb_announcer ann;	 /* the VIPs' routes for BGP (announce:) */
 };
 
 static void usage(FILE *out)
@@ -345,7 +347,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
 	pfd[nq] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
-	uint64_t next_expiry = 0;
+	uint64_t next_expiry = 0, stop_at = 0;
 	bool sweeping = false;
 
 	for (;;) {
@@ -387,6 +389,13 @@ static int run(struct lb_daemon *lb, int sfd)
 			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			next_expiry = rx.now_ms + 1000;
 		}
+		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, rx.now_ms);
+		if (stop_at && rx.now_ms >= stop_at) {
+			pr_info("withdrawal grace over: detaching\n");
+			return RUN_STOP;
+		}
+		if (stop_at && wait_ms > stop_at - rx.now_ms)
+			wait_ms = stop_at - rx.now_ms;
 		if (wait_ms > 1000)
 			wait_ms = 1000;
 		if (sweeping && wait_ms > 5)
@@ -404,7 +413,25 @@ static int run(struct lb_daemon *lb, int sfd)
 			if (si.ssi_signo == SIGUSR2) {
 				pr_info("SIGUSR2: leaving the program and maps in place for the next "
 					"daemon\n");
+				/* It re-asserts the routes: withdrawing them would be a needless flap. */
+				lb_announce_leave(&lb->ann);
 				return RUN_LEAVE;
+			}
+			if (stop_at) {
+				pr_info("%s again: detaching now\n", strsignal(si.ssi_signo));
+				return RUN_STOP;
+			}
+			/*
+			 * The routes go first, and new connections keep being served while
+			 * the routers move away (docs/config.md, announce).
+			 */
+			if (lb_announce_stop(&lb->ann) && lb->cfg.announce.withdraw_grace_ms) {
+				pr_info("%s: serving %u ms more before detaching, so the routers "
+					"move away first\n", strsignal(si.ssi_signo),
+					lb->cfg.announce.withdraw_grace_ms);
+				stop_at = rx.now_ms + lb->cfg.announce.withdraw_grace_ms;
+				wait_ms = 0;
+				continue;
 			}
 			pr_info("%s: detaching\n", strsignal(si.ssi_signo));
 			return RUN_STOP;
@@ -494,7 +521,7 @@ int cmd_balancer(int argc, char **argv)
 		{}
 	};
 	const char *config = NULL, *mode = "auto", *pid_file = LB_PID_FILE;
-	struct lb_daemon lb = {};
+	struct lb_daemon lb = { .ann = { .nl = -1, .state_fd = -1 } };
 	char err[LB_ERR_MAX];
 	int opt, sfd = -1, ret = LB_EXIT_FAIL, rc;
 
@@ -560,6 +587,7 @@ int cmd_balancer(int argc, char **argv)
 		.route_requests = lb_dispatcher_route_requests(lb.disp),
 		.handoff_latency = lb_dispatcher_handoff_latency(lb.disp),
 		.rebind_latency = lb_dispatcher_rebind_latency(lb.disp),
+		.announce = &lb.ann.state,
 	};
 	/* Without its exporter the balancer still balances: say so, carry on. */
 	lb.metrics = lb_metrics_open(lb.cfg.metrics.listen, err, sizeof(err));
@@ -567,6 +595,10 @@ int cmd_balancer(int argc, char **argv)
 		pr_warn("metrics exporter off: %s\n", err);
 	else if (lb.metrics)
 		pr_info("metrics at http://%s/metrics\n", lb.cfg.metrics.listen);
+	/* Routes of a killed daemon this config will not announce go before serving. */
+	if (lb_announce_open(&lb.ann, &lb.cfg, bpf_map__fd(lb.ld.skel->maps.announce)) &&
+	    lb.cfg.announce.table)
+		goto detach;
 	write_pid_file(pid_file);
 	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
 		lb.cfg.interface, LB_PIN_DIR);
@@ -589,12 +621,14 @@ int cmd_balancer(int argc, char **argv)
 		break;
 	}
 detach:
+	lb_announce_stop(&lb.ann); /* no route may point at a balancer that stopped */
 	lb_loader_detach(&lb.ld);
 out:
 	if (sfd >= 0) {
 		close(sfd);
 		unlink(pid_file);
 	}
+	lb_announce_close(&lb.ann);
 	lb_metrics_close(lb.metrics);
 	lb_health_free(lb.health);
 	lb_dispatcher_free(lb.disp);
