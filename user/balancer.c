@@ -71,7 +71,8 @@ static void usage(FILE *out)
 		"                         [--pid-file FILE (default " LB_PID_FILE ")]\n\n"
 		"Runs the balancer on the config's interface. Signals:\n"
 		"  SIGHUP          reload the config (a bad one is refused; the running one stays)\n"
-		"  SIGINT, SIGTERM stop: detach and remove the pinned maps (%s)\n"
+		"  SIGINT, SIGTERM stop: withdraw the announced routes, serve on for\n"
+		"                  announce.withdraw_grace_ms, detach, remove the pinned maps (%s)\n"
 		"  SIGUSR2         exit leaving program and maps forwarding established flows;\n"
 		"                  the next daemon (e.g. a new build) takes them over atomically\n"
 		"Killed any other way, everything stays in place the same.\n",
