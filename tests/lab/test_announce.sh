@@ -5,7 +5,8 @@
 # `blackhole VIP/32 proto 176` in table 200 while it is ready, for BIRD to
 # export. Withdrawn when every backend is drained, back on undrain; left in
 # place across a SIGUSR2 restart; withdrawn on SIGTERM before the daemon stops
-# serving (it serves on through withdraw_grace_ms); a killed daemon's route is
+# serving (it serves on through withdraw_grace_ms); a reload moves it to another
+# table; a killed daemon's route is
 # removed by the next daemon whose config does not announce it, and only ours.
 
 # shellcheck source=tests/lab/balancer.sh
@@ -101,6 +102,17 @@ check "announce: the next daemon holds the route" lab_wait 5 lab_log_has "$LAB_B
 check "announce: ... still in the table" announced
 check "announce: ... never withdrawn across the restart" \
 	bash -c "! grep -q 'withdrawn' <<<\"\$1\"" _ "$(lab_log_since "$LAB_BALANCER_LOG" "$mark")"
+
+# --- reload: another table takes the route at once --------------------------------
+in_201() { [[ $(lab_exec balancer ip route show table 201 proto 176 2>/dev/null) =~ ^blackhole\ $VIP ]]; }
+moved() { in_201 && withdrawn; }
+sed -i "s/table: $TABLE,/table: 201,/" "$LAB_BALANCER_CONF"
+"$LAB_LATEBIND" reload --pid-file "$LAB_RUN/balancer.pid"
+check "announce: a reload to table 201 moves the route there" lab_wait 5 moved
+sed -i "s/table: 201,/table: $TABLE,/" "$LAB_BALANCER_CONF"
+"$LAB_LATEBIND" reload --pid-file "$LAB_RUN/balancer.pid"
+back() { announced && ! in_201; }
+check "announce: ... and one back to $TABLE brings it back" lab_wait 5 back
 
 # --- SIGTERM: withdrawn first, served through the grace, then gone ---------------
 mark=$(lab_log_mark "$LAB_BALANCER_LOG")
