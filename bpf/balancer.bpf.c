@@ -233,6 +233,9 @@ static __always_inline struct lb_backend *count_flow(struct lb_flow *f, __u64 by
 	 * backend's totals are every flow's: atomics there.
 	 */
 	f->last_seen_ns = bpf_ktime_get_coarse_ns();
+	/* Ours from now on: the daemon sends it to the peers again. A write only on change. */
+	if (f->flags & LB_FLOW_F_PEER)
+		f->flags &= ~LB_FLOW_F_PEER;
 	f->packets++;
 	f->bytes += bytes;
 	b = bpf_map_lookup_elem(&backends, &idx);
@@ -665,6 +668,46 @@ static __always_inline void take_request(struct lb_flow *f, const struct lb_flow
 	f->hint_gen = ctx->hint_gen;
 }
 
+/*
+ * LB_MOVE_PEER: a peer balancer's view of a flow both of us have, taken if it
+ * saw the flow later than we did. Closing ends ours through close_flow(); bound
+ * to another backend, ours first leaves XDP's hands (moving: XDP never ends
+ * it), so the counts move once, then comes back bound. A flow the dispatcher
+ * holds (collecting, replaying, moving) is left alone.
+ */
+static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_move *ctx)
+{
+	struct lb_backend *b;
+	__u32 seen = f->state, idx;
+
+	if ((seen != LB_FLOW_BOUND && seen != LB_FLOW_CLOSING) || ctx->seen_ns <= f->last_seen_ns)
+		return LB_FLOW_END_NOT_BOUND;
+	if (ctx->state == LB_FLOW_CLOSING) {
+		close_flow(f);
+	} else if (seen != LB_FLOW_BOUND || f->backend != ctx->backend) {
+		if (__sync_val_compare_and_swap(&f->state, seen, LB_FLOW_MOVING) != seen)
+			return LB_FLOW_END_NOT_BOUND;
+		idx = f->backend;
+		b = bpf_map_lookup_elem(&backends, &idx);
+		if (b && seen == LB_FLOW_BOUND)
+			__sync_fetch_and_add(&b->active, -1);
+		idx = ctx->backend;
+		b = bpf_map_lookup_elem(&backends, &idx);
+		if (b)
+			__sync_fetch_and_add(&b->active, 1);
+		f->backend = idx;
+		__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
+		f->state = LB_FLOW_BOUND;
+	}
+	take_request(f, ctx);
+	__builtin_memcpy(f->client_hop_mac, ctx->client_hop_mac, ETH_ALEN);
+	f->client_ack = ctx->client_ack;
+	f->binds = ctx->binds;
+	f->syn_opts = ctx->syn_opts;
+	f->last_seen_ns = ctx->seen_ns;
+	return LB_FLOW_END_ENDED;
+}
+
 SEC("syscall")
 int lb_flow_move(struct lb_flow_move *ctx)
 {
@@ -710,6 +753,8 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		take_request(f, ctx);
 		f->binds++;
 		return LB_FLOW_END_ENDED;
+	case LB_MOVE_PEER:
+		return peer_view(f, ctx);
 	}
 	return LB_FLOW_END_NOT_BOUND;
 }

@@ -27,6 +27,7 @@
 #define LB_DEFAULT_METRICS_LISTEN     "127.0.0.1:9180"
 #define LB_DEFAULT_COOKIE_KEY_FILE    "/etc/latebind/cookie.key"
 #define LB_DEFAULT_COOKIE_PERIOD_S    64 /* seconds a cookie time window lasts */
+#define LB_DEFAULT_PEER_PORT	      7480 /* UDP, flow bindings between balancers */
 #define LB_DEFAULT_COOKIE_WINDOWS     2	 /* windows a cookie is accepted in */
 
 /* After a stop withdraws the VIPs' routes, time for the routers to move away. */

@@ -65,6 +65,8 @@ enum lb_flow_state {
 /* lb_flow.flags */
 #define LB_FLOW_F_REQUESTS 0x01 /* req_end is kept: data past it goes to the dispatcher */
 #define LB_FLOW_F_TS	   0x02 /* the client uses timestamps */
+#define LB_FLOW_F_PEER	   0x04 /* as a peer balancer last sent it: no packet of it here since
+				     * (XDP clears it), so not ours to send on (user/peer_sync.h) */
 
 /* What the lb_flow_end program returns for a key. */
 enum lb_flow_end_result {
@@ -104,6 +106,8 @@ enum lb_flow_move_op {
 	LB_MOVE_ADVANCE = 1, /* bound: the next request is the same backend's (req_end) */
 	LB_MOVE_REBIND = 2,  /* bound → state, towards another backend; counts move */
 	LB_MOVE_SETTLE = 3,  /* moving → bound: the new backend has the connection */
+	LB_MOVE_PEER = 4,    /* a peer balancer's newer view of the flow: bound (to
+			      * backend, perhaps another) or closing; counts follow */
 };
 
 /* The lb_flow_move program's context, run with BPF_PROG_TEST_RUN. */
@@ -121,8 +125,15 @@ struct lb_flow_move {
 	__u32 hint_hash;
 	__u16 hint_gen;
 	__u16 pad2;
+	/* PEER only: the rest of the peer's view */
+	__u64 seen_ns;	/* its last packet, on our clock: applied only if newer than ours */
+	__u32 client_ack;
+	__u16 binds;
+	__u8 client_hop_mac[6];
+	__u8 syn_opts;
+	__u8 pad3[3];
 };
-_Static_assert(sizeof(struct lb_flow_move) == 56, "lb_flow_move layout");
+_Static_assert(sizeof(struct lb_flow_move) == 80, "lb_flow_move layout");
 
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,

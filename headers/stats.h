@@ -147,7 +147,15 @@ struct lb_counter {
 	X(STAYS_BODY,        "stays_body")        /* bound for good: a body not followed (chunked, > 1 GiB) */ \
 	X(STAYS_UPGRADE,     "stays_upgrade")     /* bound for good: Upgrade asked            */ \
 	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */ \
-	X(STAYS_PIPELINED,   "stays_pipelined")   /* bound for good: two requests unanswered on it */
+	X(STAYS_PIPELINED,   "stays_pipelined")   /* bound for good: two requests unanswered on it */ \
+	X(PEER_VIEWS_SENT,   "peer_views_sent")   /* flow views for the peer balancers (user/peer_sync.h) */ \
+	X(PEER_DATAGRAMS_SENT, "peer_datagrams_sent") /* ... datagrams, counted per peer       */ \
+	X(PEER_SEND_ERRORS,  "peer_send_errors")  /* ... refused by the kernel (unreachable, full) */ \
+	X(PEER_VIEWS_RECEIVED, "peer_views_received") /* from peers, in datagrams that passed  */ \
+	X(PEER_VIEWS_APPLIED, "peer_views_applied") /* ... taken: new here or newer than ours  */ \
+	X(PEER_VIEWS_STALE,  "peer_views_stale")  /* ... left: ours newer, or the dispatcher's */ \
+	X(PEER_VIEWS_UNKNOWN_BACKEND, "peer_views_unknown_backend") /* ... a backend we do not have */ \
+	X(PEER_DATAGRAMS_REJECTED, "peer_datagrams_rejected") /* not a peer's, malformed, bad tag, replayed */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

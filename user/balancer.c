@@ -37,6 +37,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "packet.h"
+#include "peer_sync.h"
 #include "reload_job.h"
 #include "slots.h"
 #include "xsk.h"
@@ -59,6 +60,8 @@ struct lb_daemon {
 	struct lb_metrics_source msrc;
 	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
+	struct lb_peers *peers;		 /* flow bindings shared with the peer balancers, or NULL */
+	uint64_t peer_counted[LB_PEER_COUNTERS]; /* their counters already in the dispatcher's */
 	struct lb_reload_job *reloading; /* the config being read, or NULL */
 	bool reload_again;		 /* SIGHUP while reading: read the file once more */
 	struct lb_announcer ann;	 /* the VIPs' routes for BGP (announce:) */
@@ -217,6 +220,10 @@ static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 	    strcmp(fresh.metrics.listen, lb->cfg.metrics.listen))
 		pr_warn("%s: handoff.mss/wscale, cookie and metrics settings take effect at the "
 			"next restart\n", fresh.path);
+	if (fresh.peer_port != lb->cfg.peer_port)
+		pr_warn("%s: peer_port stays %u until the next restart\n", fresh.path,
+			lb->cfg.peer_port);
+	fresh.peer_port = lb->cfg.peer_port;
 	if (fresh.limits.flows != lb->cfg.limits.flows)
 		pr_warn("%s: limits.flows stays %u: the flow table is sized when it is created; "
 			"stop the balancer (SIGTERM removes the pinned table, and with it every "
@@ -250,6 +257,11 @@ static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 	lb_directory_free(lb->dir);
 	lb->dir = dir;
 	lb->handoff.cfg = &lb->cfg;
+	if (lb->peers)
+		lb_peers_reconfigure(lb->peers, &lb->cfg);
+	else if (lb->cfg.n_peers)
+		pr_warn("%s: peers: sharing flows needs a restart when the balancer started "
+			"without peers\n", lb->cfg.path);
 	if (lb_health_reconfigure(lb->health, &lb->cfg, 0))
 		pr_warn("reload: health checks keep the old backends: %s\n", strerror(errno));
 	if (lb_sync_vips(bpf_map__fd(lb->ld.skel->maps.vips), &lb->cfg) || sync_backends(lb))
@@ -333,16 +345,32 @@ static int signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Send the flow views of this turn to the peers; their counters into the dispatcher's. */
+static void count_peers(struct lb_daemon *lb)
+{
+	uint64_t now[LB_PEER_COUNTERS];
+	int i;
+
+	if (!lb->peers)
+		return;
+	lb_peers_flush(lb->peers);
+	lb_peers_counters(lb->peers, now);
+	for (i = 0; i < LB_PEER_COUNTERS; i++) {
+		lb_dispatcher_count(lb->disp, LB_DISP_PEER_VIEWS_SENT + i, now[i] - lb->peer_counted[i]);
+		lb->peer_counted[i] = now[i];
+	}
+}
+
 enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 
 /* Serves until a signal says stop (RUN_STOP), leave in place (RUN_LEAVE); -1 on error. */
 static int run(struct lb_daemon *lb, int sfd)
 {
 	unsigned int nq = lb_xsk_queues(lb->xsk), i;
-	struct pollfd pfd[LB_MAX_QUEUES + 2 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
+	struct pollfd pfd[LB_MAX_QUEUES + 3 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
 	struct signalfd_siginfo si;
 	uint64_t wait_ms = 0, health_ms;
-	int nm, nh, nr;
+	int nm, nh, nr, np;
 
 	for (i = 0; i < nq && i < LB_MAX_QUEUES; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
@@ -360,11 +388,15 @@ static int run(struct lb_daemon *lb, int sfd)
 		if (lb->reloading)
 			pfd[nq + 1 + nm + nh + nr++] = (struct pollfd){
 				.fd = lb_reload_job_fd(lb->reloading), .events = POLLIN };
+		np = 0;
+		if (lb->peers)
+			pfd[nq + 1 + nm + nh + nr + np++] = (struct pollfd){
+				.fd = lb_peers_fd(lb->peers), .events = POLLIN };
 		health_ms = lb_health_next_ms(lb->health, lb_clock_ms(CLOCK_MONOTONIC));
 		if (health_ms < wait_ms)
 			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, nq + 1 + nm + nh + nr, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
+		if (poll(pfd, nq + 1 + nm + nh + nr + np, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			return -1;
 		rx.now_ms = lb_clock_ms(CLOCK_MONOTONIC);
@@ -379,6 +411,8 @@ static int run(struct lb_daemon *lb, int sfd)
 			lb_xsk_flush(lb->xsk, i);
 		}
 		lb->tx_queue = 0;
+		if (lb->peers)
+			lb_peers_receive(lb->peers);
 		wait_ms = lb_dispatcher_timers(lb->disp, rx.now_ms);
 		lb_xsk_flush(lb->xsk, 0);
 		lb_dispatcher_flush_stats(lb->disp);
@@ -390,6 +424,7 @@ static int run(struct lb_daemon *lb, int sfd)
 			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			next_expiry = rx.now_ms + 1000;
 		}
+		count_peers(lb);
 		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, rx.now_ms);
 		if (stop_at && rx.now_ms >= stop_at) {
 			pr_info("withdrawal grace over: detaching\n");
@@ -464,6 +499,18 @@ static int start_dispatcher(struct lb_daemon *lb)
 			   bpf_program__fd(lb->ld.skel->progs.lb_flow_move), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;
+	if (lb->cfg.n_peers) {
+		lb->peers = lb_peers_open(&lb->cfg, &lb->flows, lb->ld.backends, &lb->secret);
+		if (!lb->peers) {
+			pr_warn("peers: cannot listen on UDP port %u: %s\n", lb->cfg.peer_port,
+				strerror(errno));
+			return -1;
+		}
+		lb->flows.changed = lb_peers_changed;
+		lb->flows.changed_ctx = lb->peers;
+		pr_info("peers: sharing flows with %zu balancer(s) on UDP port %u\n",
+			lb->cfg.n_peers, lb->cfg.peer_port);
+	}
 	lb->xsk = lb_xsk_open(lb->cfg.interface, bpf_map__fd(lb->ld.skel->maps.xsks));
 	if (!lb->xsk) {
 		pr_warn("cannot open AF_XDP sockets on %s: %s\n", lb->cfg.interface, strerror(errno));
@@ -632,6 +679,7 @@ out:
 	lb_announce_close(&lb.ann);
 	lb_metrics_close(lb.metrics);
 	lb_health_free(lb.health);
+	lb_peers_close(lb.peers);
 	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
 	lb_ifaces_close(&lb.ifs);

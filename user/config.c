@@ -28,6 +28,7 @@ static const char *const section_names[S_COUNT] = {
 	[S_INTERFACE] = "interface", [S_VIPS] = "vips",	    [S_BACKENDS] = "backends",
 	[S_ROUTES] = "routes",	     [S_HEALTH] = "health", [S_HANDOFF] = "handoff",
 	[S_METRICS] = "metrics",     [S_COOKIE] = "cookie", [S_LIMITS] = "limits",
+	[S_PEERS] = "peers",	     [S_PEER_PORT] = "peer_port",
 	[S_ANNOUNCE] = "announce",
 };
 
@@ -102,6 +103,8 @@ static int parse_section(struct parse *p, enum section s, const struct ynode *n)
 	case S_METRICS: return cfg_metrics(p, n);
 	case S_COOKIE: return cfg_cookie(p, n);
 	case S_LIMITS: return cfg_limits(p, n);
+	case S_PEERS: return cfg_peers(p, n);
+	case S_PEER_PORT: return cfg_peer_port(p, n);
 	case S_ANNOUNCE: return cfg_announce(p, n);
 	default:
 		/* A list section whose value is not a list. */
@@ -216,6 +219,7 @@ static void set_defaults(struct lb_config *cfg)
 	cfg->cookie.period_s = LB_DEFAULT_COOKIE_PERIOD_S;
 	cfg->cookie.windows = LB_DEFAULT_COOKIE_WINDOWS;
 	cfg->limits.flows = LB_MAX_FLOWS;
+	cfg->peer_port = LB_DEFAULT_PEER_PORT;
 	cfg->announce.withdraw_grace_ms = LB_DEFAULT_ANNOUNCE_GRACE_MS;
 }
 

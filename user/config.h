@@ -93,6 +93,14 @@ struct lb_cfg_announce {
 	uint32_t withdraw_grace_ms; /* serving on after the withdrawal at a stop, default 1000 */
 };
 
+/* `peers:` entry, ADDR or ADDR:PORT. */
+struct lb_cfg_peer {
+	struct in_addr addr;
+	uint16_t port; /* 0: peer_port */
+};
+
+#define LB_MAX_PEERS 8 /* other balancers one shares flows with (a site's front door, not a farm) */
+
 struct lb_config {
 	char path[LB_PATH_MAX]; /* the file it came from */
 	char interface[LB_IFNAME_MAX];
@@ -108,6 +116,9 @@ struct lb_config {
 	struct lb_cfg_cookie cookie;
 	struct lb_cfg_limits limits;
 	struct lb_cfg_announce announce;
+	struct lb_cfg_peer peers[LB_MAX_PEERS]; /* the site's other balancers (peer_sync.h) */
+	size_t n_peers;
+	uint16_t peer_port;	/* UDP port they all listen on, default 7480 */
 	void *route_mem; /* the loader's: blocks holding the routes' strings and holder lists */
 };
 

@@ -20,6 +20,8 @@ enum section {
 	S_METRICS,
 	S_COOKIE,
 	S_LIMITS,
+	S_PEERS,
+	S_PEER_PORT,
 	S_ANNOUNCE,
 	S_COUNT,
 };
@@ -63,6 +65,8 @@ int cfg_handoff(struct parse *p, const struct ynode *n);
 int cfg_metrics(struct parse *p, const struct ynode *n);
 int cfg_cookie(struct parse *p, const struct ynode *n);
 int cfg_limits(struct parse *p, const struct ynode *n);
+int cfg_peers(struct parse *p, const struct ynode *n);
+int cfg_peer_port(struct parse *p, const struct ynode *n);
 int cfg_backend_interfaces(struct parse *p);
 
 /* config_announce.c */

@@ -589,3 +589,74 @@ int cfg_backend_interfaces(struct parse *p)
 	}
 	return 0;
 }
+
+/* A peer balancer: ADDR, or ADDR:PORT when it listens on another port than ours. */
+static int want_peer(struct parse *p, const struct ynode *n, const struct ykey *key,
+		     struct lb_cfg_peer *out)
+{
+	static const char expect[] = "an IPv4 address like 198.51.100.3, or 198.51.100.3:7480";
+	const char *s = yd_want_scalar(&p->doc, n, key, expect), *colon;
+	struct ynode addr;
+	char buf[INET_ADDRSTRLEN];
+	struct yd_qbuf q;
+
+	if (!s)
+		return -1;
+	colon = strchr(s, ':');
+	*out = (struct lb_cfg_peer){};
+	if (colon) {
+		if (!yd_all_digits(colon + 1) || colon[1] == '0' || strlen(colon + 1) > 5 ||
+		    atoi(colon + 1) > 65535 || (size_t)(colon - s) >= sizeof(buf))
+			return yd_fail(&p->doc, n->line, key, "%s has no valid port; expected %s",
+				       yd_quote(&q, n), expect);
+		out->port = (uint16_t)atoi(colon + 1);
+		memcpy(buf, s, (size_t)(colon - s));
+		buf[colon - s] = '\0';
+		addr = *n;
+		addr.str = buf;
+		addr.n = strlen(buf);
+		return want_ipv4(p, &addr, key, &out->addr);
+	}
+	return want_ipv4(p, n, key, &out->addr);
+}
+
+int cfg_peers(struct parse *p, const struct ynode *n)
+{
+	const struct ykey *where = YKEY("peers");
+	struct lb_config *cfg = p->cfg;
+	size_t i, j;
+
+	if (n->type == YN_NULL)
+		return 0;
+	if (n->type != YN_SEQ)
+		return yd_fail(&p->doc, n->line, where,
+			       "is %s; expected a list of the other balancers' addresses, "
+			       "e.g. peers: [198.51.100.3]",
+			       yd_kind(n));
+	if (n->n > LB_MAX_PEERS)
+		return yd_fail(&p->doc, n->kids[LB_MAX_PEERS]->line, where,
+			       "has %zu entries; expected at most " LB_STR(LB_MAX_PEERS), n->n);
+	for (i = 0; i < n->n; i++) {
+		if (want_peer(p, n->kids[i], YKEY_AT(where, i), &cfg->peers[i]))
+			return -1;
+		for (j = 0; j < i; j++)
+			if (cfg->peers[j].addr.s_addr == cfg->peers[i].addr.s_addr &&
+			    cfg->peers[j].port == cfg->peers[i].port)
+				return yd_fail(&p->doc, n->kids[i]->line, YKEY_AT(where, i),
+					       "is listed twice (first as peers[%zu]); expected each "
+					       "peer once",
+					       j);
+	}
+	cfg->n_peers = n->n;
+	return 0;
+}
+
+int cfg_peer_port(struct parse *p, const struct ynode *n)
+{
+	uint32_t port;
+
+	if (yd_want_uint(&p->doc, n, YKEY("peer_port"), 1, 65535, &port))
+		return -1;
+	p->cfg->peer_port = (uint16_t)port;
+	return 0;
+}

@@ -1246,7 +1246,7 @@ static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segmen
 	c->bound = f->backend;
 	c->srv_prev = f->srv_seq;
 	c->syn_opts = f->syn_opts;
-	c->flow_flags = f->flags;
+	c->flow_flags = f->flags & ~LB_FLOW_F_PEER; /* moved by us: ours */
 	c->binds = f->binds;
 	conn_link(d, c);
 	return c;

@@ -8,6 +8,7 @@
 
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "flow_table.h"
 
 #define WALK_BATCH 128 /* entries per read of a whole-table walk */
@@ -73,11 +74,35 @@ int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
 	return run_step(t, t->end_fd, &ctx, sizeof(ctx));
 }
 
+/*
+ * Tell the peers about @k's flow (bound or closing; ours): @f as the sweep
+ * read it, or NULL for a change the daemon just made, which is read back and
+ * dated now (a move is news even if no packet came since the last view).
+ */
+static void changed(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	struct lb_flow now;
+
+	if (!t->changed)
+		return;
+	if (!f) {
+		if (bpf_map_lookup_elem(t->fd, k, &now))
+			return;
+		now.last_seen_ns = lb_clock_ns(CLOCK_MONOTONIC);
+		f = &now;
+	}
+	if (f->state == LB_FLOW_BOUND || f->state == LB_FLOW_CLOSING)
+		t->changed(t->changed_ctx, k, f);
+}
+
 int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m)
 {
 	struct lb_flow_move ctx = *m;
+	int ret = run_step(t, t->move_fd, &ctx, sizeof(ctx));
 
-	return run_step(t, t->move_fd, &ctx, sizeof(ctx));
+	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER)
+		changed(t, &m->key, NULL);
+	return ret;
 }
 
 /* The dispatcher's own states: XDP never ends them, so their counts are ours to take back. */
@@ -180,8 +205,15 @@ int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const stru
 		return 0;
 	/* Only this (single-threaded) daemon inserts: room made is room kept. Bounded anyway. */
 	for (tries = 0; tries < 3; tries++) {
-		if (!bpf_map_update_elem(t->fd, k, f, BPF_ANY))
+		if (!bpf_map_update_elem(t->fd, k, f, BPF_ANY)) {
+			if (t->changed && !(f->flags & LB_FLOW_F_PEER)) {
+				struct lb_flow now = *f;
+
+				now.last_seen_ns = lb_clock_ns(CLOCK_MONOTONIC);
+				changed(t, k, &now);
+			}
 			return 0;
+		}
 		if (errno != E2BIG && errno != ENOSPC)
 			return -errno;
 		err = evict_one(t);
@@ -198,6 +230,30 @@ int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const str
 	if (!err)
 		count(t, f->backend, 1);
 	return err;
+}
+
+int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	struct lb_flow_move m = {
+		.key = *k, .op = LB_MOVE_PEER, .state = f->state, .backend = f->backend,
+		.req_end = f->req_end, .srv_seq = f->srv_seq, .flags = f->flags | LB_FLOW_F_PEER,
+		.seen_ns = f->last_seen_ns, .client_ack = f->client_ack, .binds = f->binds,
+		.syn_opts = f->syn_opts,
+	};
+	struct lb_flow fresh = *f;
+	int ret, err;
+
+	memcpy(m.backend_mac, f->backend_mac, sizeof(m.backend_mac));
+	memcpy(m.client_hop_mac, f->client_hop_mac, sizeof(m.client_hop_mac));
+	ret = lb_flow_move(t, &m);
+	if (ret != LB_FLOW_END_NONE || t->fd < 0)
+		return ret;
+	/* New here. Only this thread inserts: nothing comes between the look and the insert. */
+	fresh.flags |= LB_FLOW_F_PEER;
+	fresh.packets = fresh.bytes = 0;
+	fresh.hint_len = 0; /* made under the peer's directory generation, not ours */
+	err = fresh.state == LB_FLOW_BOUND ? lb_flow_bind(t, k, &fresh) : lb_flow_put(t, k, &fresh);
+	return err ? err : LB_FLOW_END_ENDED;
 }
 
 void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
@@ -225,10 +281,17 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	int n, i;
 
 	/* A failed read starts the pass over; the next step takes it up again. */
+	if (!t->sweep.started) {
+		t->prev_pass_ns = t->pass_ns ? t->pass_ns : now_ns;
+		t->pass_ns = now_ns;
+	}
 	n = lb_flow_walk(t, &t->sweep, keys, vals, LB_FLOW_SWEEP);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (expired(&vals[i], now_ns))
 			remove_seen(t, &keys[i], vals[i].state, NULL);
+		else if (!(vals[i].flags & LB_FLOW_F_PEER) && vals[i].last_seen_ns >= t->prev_pass_ns)
+			changed(t, &keys[i], &vals[i]);
+	}
 	return t->sweep.started;
 }
 

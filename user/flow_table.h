@@ -42,6 +42,13 @@ struct lb_flow_cursor {
  */
 typedef void (*lb_flow_ended_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/*
+ * Called with a flow's new view after the daemon bound or moved it, and during
+ * the idle expiry for every flow of ours (not a peer's, LB_FLOW_F_PEER) seen
+ * since the pass before: what the peer balancers are sent (user/peer_sync.h).
+ */
+typedef void (*lb_flow_changed_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
+
 struct lb_flow_table {
 	int fd;			     /* the flows map; -1: none (unit tests) */
 	int end_fd;		     /* the lb_flow_end program */
@@ -52,6 +59,9 @@ struct lb_flow_table {
 	void *evicted_ctx;
 	struct lb_flow_cursor sample; /* eviction samples go round the table */
 	struct lb_flow_cursor sweep;  /* and so does the idle expiry */
+	lb_flow_changed_fn changed;   /* or NULL: no peers */
+	void *changed_ctx;
+	uint64_t pass_ns, prev_pass_ns; /* when this expiry pass and the one before began */
 };
 
 void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd,
@@ -80,6 +90,14 @@ void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const 
  * (ENDED: done), or a negative errno.
  */
 int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m);
+
+/*
+ * A peer balancer's view @f of @k's flow (bound or closing, its backend one of
+ * ours): inserted and counted if we have no such flow, else taken through
+ * LB_MOVE_PEER if the peer saw it later. Returns enum lb_flow_end_result (ENDED:
+ * applied, NOT_BOUND: ours is newer or the dispatcher's), or a negative errno.
+ */
+int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
 /* End @k's flow if it is bound (closing, off its backend's count): enum lb_flow_end_result. */
 int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);

@@ -18,6 +18,7 @@ int main(void)
 	srunner_add_suite(sr, backend_replay_suite());
 	srunner_add_suite(sr, flow_table_suite());
 	srunner_add_suite(sr, later_suite());
+	srunner_add_suite(sr, peer_sync_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
