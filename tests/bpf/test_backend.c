@@ -126,7 +126,7 @@ static struct backend *load_backend(uint16_t port)
 	ck_assert_msg(skel, "open backend skeleton: %s", strerror(errno));
 	inet_pton(AF_INET, VIP, (void *)&skel->rodata->cfg_vip_addr);
 	skel->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)skel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)skel->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	skel->rodata->cfg_wscale = TEST_WS;
 	ck_assert_msg(backend__load(skel) == 0, "load backend: %s (run as root)", strerror(errno));
 
@@ -1220,7 +1220,7 @@ START_TEST(test_kernel_adopt)
 	ck_assert_ptr_nonnull(k);
 	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
 	k->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)k->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	k->rodata->cfg_wscale = TEST_WS;
 	ck_assert_int_eq(backend__load(k), 0);
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);

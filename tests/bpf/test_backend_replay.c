@@ -109,7 +109,7 @@ static void setup(void)
 	ck_assert_msg(skel, "open backend_replay skeleton: %s", strerror(errno));
 	inet_pton(AF_INET, VIP, (void *)&skel->rodata->cfg_vip_addr);
 	skel->rodata->cfg_vip_port = htons(vport);
-	memcpy((void *)skel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)skel->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	ck_assert_msg(backend_replay__load(skel) == 0, "load backend_replay: %s (run as root)",
 		      strerror(errno));
 	assert_loaded(skel->progs.lb_replay_ingress);
@@ -898,7 +898,7 @@ START_TEST(test_kernel)
 	ck_assert_ptr_nonnull(k);
 	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
 	k->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)k->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	ck_assert_int_eq(backend_replay__load(k), 0);
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
 	tc_on(v0, k->progs.lb_replay_ingress, k->progs.lb_replay_egress);
