@@ -59,7 +59,7 @@
 #define T_CLI	0x00abcdefu /* the client's TSval */
 #define WS_ADV	7	    /* what the balancer told clients */
 
-static const uint8_t balancer_mac[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
+static const uint8_t *const balancer_mac = be_balancers[0]; /* the one-balancer tables' */
 static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
 static const uint8_t backend_mac[6] = { 0x02, 0, 0, 0, 0x03, 0x0b };
 static const uint8_t router_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
