@@ -36,7 +36,9 @@ const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE; /* the balancer's handoff.ws
  * cfg_balancer_macs of the balancer that last forwarded one of its packets
  * here. Written by the ingress programs when that changes, read by the egress
  * programs for where a diverted segment goes (headers/backend_maps.h). With
- * one balancer nothing touches it and attach sizes it at one entry.
+ * one balancer nothing touches it and attach sizes it at one entry. Not
+ * deleted at a close: a FIN or RST sent again needs the same answer, and the
+ * LRU reclaims idle entries (docs/maps.md, `balancer_of`).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
