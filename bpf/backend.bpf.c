@@ -3,13 +3,13 @@
  * The backend's TC programs, cookie mode (docs/packet-walk.md, 4a).
  *
  * ingress: the balancer forwards a client's ACK (+ request) for the VIP service.
- *   No socket exists for it yet, only the listener: if the ACK comes from the
+ *   No socket exists for it yet, only the listener: if the ACK comes from a
  *   balancer's MAC and carries a cookie valid under the shared key, we hand the
  *   kernel a request socket built from what the cookie remembers of the client's
  *   SYN (bpf_sk_assign_tcp_reqsk), and the kernel completes the connection as if
  *   it had sent our SYN/ACK itself. Everything else passes untouched.
- * egress: the VIP service's FIN and RST go to the balancer (by MAC) instead of
- *   the router, so it sees every connection end; all other data goes out directly.
+ * egress: the VIP service's FIN and RST go to the balancer (by MAC; with several,
+ *   the one the connection's packets last came through) instead of the router, so it sees every connection end; all other data goes out directly.
  *   A FIN that carries data goes out directly too, and the balancer gets a
  *   header-only notice of it instead (headers/fin_notice.h).
  *   SYN/ACKs for the VIP are dropped: every connection to it is adopted from a
@@ -132,6 +132,7 @@ static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
 	if (!to_vip_service(&p))
 		return not_for_vip(skb, &p);
+	note_balancer(&p);
 	flags = tcp_flags(p.th);
 	/* Only an ACK can complete a hand-off; SYNs and RSTs are the kernel's business. */
 	if ((flags & (LB_TH_SYN | LB_TH_RST)) || !(flags & LB_TH_ACK))
@@ -218,6 +219,7 @@ int lb_backend_ingress(struct __sk_buff *skb)
 SEC("tc")
 int lb_backend_egress(struct __sk_buff *skb)
 {
+	struct lb_handoff_key conn;
 	struct l4 p;
 	__u8 flags;
 
@@ -235,7 +237,8 @@ int lb_backend_egress(struct __sk_buff *skb)
 	/* Our own direct copy of a FIN with data, coming round again. */
 	if (is_direct_copy(skb, &p))
 		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
-	return divert_end(skb, flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
+	conn_of_server(&p, &conn);
+	return divert_end(skb, balancer_for(&conn), flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -12,6 +12,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "backend_maps.h"
 #include "consts.h"
 #include "cookie.h"
 #include "cookie_map.h"
@@ -26,8 +27,25 @@
 /* Set by `latebind backend attach` before load. */
 const volatile __be32 cfg_vip_addr;
 const volatile __be16 cfg_vip_port;
-const volatile __u8 cfg_balancer_mac[ETH_ALEN];
+const volatile __u8 cfg_balancer_macs[LB_MAX_BALANCERS][ETH_ALEN];
+const volatile __u32 cfg_balancers = 1; /* how many of cfg_balancer_macs are set */
 const volatile __u8 cfg_wscale = LB_DEFAULT_WSCALE; /* the balancer's handoff.wscale */
+
+/*
+ * Several balancers only: connection (client → VIP) → index in
+ * cfg_balancer_macs of the balancer that last forwarded one of its packets
+ * here. Written by the ingress programs when that changes, read by the egress
+ * programs for where a diverted segment goes (headers/backend_maps.h). With
+ * one balancer nothing touches it and attach sizes it at one entry. Not
+ * deleted at a close: a FIN or RST sent again needs the same answer, and the
+ * LRU reclaims idle entries (docs/maps.md, `balancer_of`).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_BALANCER_OF_MAX);
+	__type(key, struct lb_handoff_key);
+	__type(value, __u32);
+} balancer_of SEC(".maps");
 
 /* enum lb_backend_reason → packets and bytes, per CPU. */
 struct {
@@ -157,24 +175,96 @@ static __always_inline bool from_vip_service(const struct l4 *p)
 	return p->iph->saddr == cfg_vip_addr && p->th->source == cfg_vip_port;
 }
 
-static __always_inline bool from_balancer(const struct ethhdr *eth)
+/* Which configured balancer MAC sent the frame: its index, or -1. */
+static __always_inline int balancer_index(const struct ethhdr *eth)
 {
+	__u32 b;
 	int i;
 
-	for (i = 0; i < ETH_ALEN; i++)
-		if (eth->h_source[i] != cfg_balancer_mac[i])
-			return false;
-	return true;
+	for (b = 0; b < LB_MAX_BALANCERS && b < cfg_balancers; b++) {
+		for (i = 0; i < ETH_ALEN; i++)
+			if (eth->h_source[i] != cfg_balancer_macs[b][i])
+				break;
+		if (i == ETH_ALEN)
+			return b;
+	}
+	return -1;
 }
 
-/* Send the frame to the balancer instead: only the destination MAC changes. */
-static __always_inline int to_balancer(struct __sk_buff *skb)
+static __always_inline bool from_balancer(const struct ethhdr *eth)
+{
+	return balancer_index(eth) >= 0;
+}
+
+static __always_inline void conn_of_client(const struct l4 *p, struct lb_handoff_key *k)
+{
+	k->caddr = p->iph->saddr;
+	k->vaddr = p->iph->daddr;
+	k->cport = p->th->source;
+	k->vport = p->th->dest;
+}
+
+static __always_inline void conn_of_server(const struct l4 *p, struct lb_handoff_key *k)
+{
+	k->caddr = p->iph->daddr;
+	k->vaddr = p->iph->saddr;
+	k->cport = p->th->dest;
+	k->vport = p->th->source;
+}
+
+/*
+ * Ingress, a segment to the VIP service: remember which balancer sent it, so
+ * that the connection's diverted segments go back to one that knows it (after
+ * an ECMP rehash or a balancer's death, the one the client's packets now come
+ * through). A lookup per packet, a write only when the balancer changes; with
+ * one balancer, nothing (the branch is on a load-time constant).
+ */
+static __always_inline void note_balancer(const struct l4 *p)
+{
+	struct lb_handoff_key k;
+	__u32 *seen, b;
+	int idx;
+
+	if (cfg_balancers < 2)
+		return;
+	idx = balancer_index(p->eth);
+	if (idx < 0)
+		return;
+	b = idx;
+	conn_of_client(p, &k);
+	seen = bpf_map_lookup_elem(&balancer_of, &k);
+	if (!seen)
+		bpf_map_update_elem(&balancer_of, &k, &b, BPF_ANY);
+	else if (*seen != b)
+		*seen = b;
+}
+
+/*
+ * The balancer a diverted segment of connection @k goes to: the one that last
+ * forwarded its packets here, else the 4-tuple's hash choice. 0 with one.
+ */
+static __always_inline __u32 balancer_for(const struct lb_handoff_key *k)
+{
+	__u32 *seen;
+
+	if (cfg_balancers < 2)
+		return 0;
+	seen = bpf_map_lookup_elem(&balancer_of, k);
+	if (seen && *seen < cfg_balancers)
+		return *seen;
+	return lb_balancer_pick(k, cfg_balancers);
+}
+
+/* Send the frame to balancer @b instead: only the destination MAC changes. */
+static __always_inline int to_balancer(struct __sk_buff *skb, __u32 b)
 {
 	__u8 mac[ETH_ALEN];
 	int i;
 
+	if (b >= LB_MAX_BALANCERS)
+		b = 0;
 	for (i = 0; i < ETH_ALEN; i++)
-		mac[i] = cfg_balancer_mac[i];
+		mac[i] = cfg_balancer_macs[b][i];
 	return bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0);
 }
 
@@ -315,12 +405,13 @@ static __always_inline int split_fin(struct __sk_buff *skb, const struct l4 *p)
 }
 
 /*
- * A FIN or RST of the VIP service, to the balancer so it sees the connection
- * end: whole, or (a FIN with data) split into a direct copy and a notice.
- * Returns the verdict, counted; @fail_reason and @fail_action are the
- * caller's for a segment whose MAC could not be rewritten.
+ * A FIN or RST of the VIP service, to balancer @b (balancer_for()) so it sees
+ * the connection end: whole, or (a FIN with data) split into a direct copy and
+ * a notice. Returns the verdict, counted; @fail_reason and @fail_action are
+ * the caller's for a segment whose MAC could not be rewritten. A function of
+ * its own: split_fin's buffer would otherwise sit in every caller's stack.
  */
-static __always_inline int divert_end(struct __sk_buff *skb, __u8 flags,
+static __noinline int divert_end(struct __sk_buff *skb, __u32 b, __u8 flags,
 				      enum lb_backend_reason fail_reason, int fail_action)
 {
 	struct l4 q;
@@ -331,7 +422,7 @@ static __always_inline int divert_end(struct __sk_buff *skb, __u8 flags,
 		split = split_fin(skb, &q);
 	if (split < 0)
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
-	if (to_balancer(skb)) {
+	if (to_balancer(skb, b)) {
 		/* A notice is for the balancer only: its data went out already. */
 		if (!split)
 			return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);

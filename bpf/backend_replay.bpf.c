@@ -5,7 +5,7 @@
  * that kfunc: this object must load where it does not exist.
  *
  * The dispatcher replays the client's SYN (client ISN, its options, and the
- * hand-off option of headers/handoff_opt.h) from the balancer's MAC. This host's
+ * hand-off option of headers/handoff_opt.h) from a balancer's MAC. This host's
  * kernel answers it with a SYN/ACK of its own ISN B and clock T_be, which we
  * send to the balancer instead of the client: the client already holds the
  * balancer's SYN/ACK (ISN C, clock T_lb). From the client's ACK on, every
@@ -14,7 +14,7 @@
  *
  * ingress (client → backend): ack and SACK edges − (C − B), TSecr − (T_lb − T_be);
  *   a FIN or RST marks the entry CLOSING.
- *   A SYN with the hand-off option counts only from the balancer's MAC with a
+ *   A SYN with the hand-off option counts only from a balancer's MAC with a
  *   valid tag and C a valid cookie for the tuple and the SYN's ISN; it then
  *   makes the entry and goes on to the kernel.
  * egress (backend → client): seq + (C − B), TSval + (T_lb − T_be), the window
@@ -95,14 +95,6 @@ static __always_inline int set_options(struct __sk_buff *skb, const struct l4 *p
 	return bpf_skb_store_bytes(skb, TCP_OPT_OFF(p), new, optlen, 0);
 }
 
-static __always_inline void key_of_client(const struct l4 *p, struct lb_handoff_key *k)
-{
-	k->caddr = p->iph->saddr;
-	k->vaddr = p->iph->daddr;
-	k->cport = p->th->source;
-	k->vport = p->th->dest;
-}
-
 /* A SYN to the VIP service: only a replay the balancer vouches for goes in. */
 static __noinline int replay_syn(struct __sk_buff *skb)
 {
@@ -123,7 +115,7 @@ static __noinline int replay_syn(struct __sk_buff *skb)
 	    (tcp_flags(p->th) & (LB_TH_SYN | LB_TH_ACK | LB_TH_RST)) != LB_TH_SYN)
 		return -1;
 	isn = bpf_ntohl(p->th->seq);
-	key_of_client(p, &key);
+	conn_of_client(p, &key);
 	ct.caddr = key.caddr;
 	ct.vaddr = key.vaddr;
 	ct.cport = key.cport;
@@ -157,6 +149,8 @@ static __noinline int replay_syn(struct __sk_buff *skb)
 		return count(skb, LB_BE_DROP_FORGED_HANDOFF, TC_ACT_SHOT);
 	}
 
+	/* Its SYN/ACK goes back to the balancer that sent it (balancer_for()). */
+	note_balancer(p);
 	/*
 	 * The dispatcher sending the same replay again (our SYN/ACK got lost): keep
 	 * what the entry learnt. Another C is a new connection on the same ports:
@@ -193,11 +187,12 @@ static __noinline int replay_ingress_segment(struct __sk_buff *skb)
 		return count(skb, LB_BE_PASS_OTHER, TC_ACT_OK);
 	if (!to_vip_service(&p))
 		return not_for_vip(skb, &p);
+	note_balancer(&p);
 	flags = tcp_flags(p.th);
 	if (flags & LB_TH_SYN)
 		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 
-	key_of_client(&p, &key);
+	conn_of_client(&p, &key);
 	ack = p.th->ack_seq;
 	e = bpf_map_lookup_elem(&handoffs, &key);
 	/* Not handed off here (or evicted): untranslated, the kernel judges it. */
@@ -265,7 +260,7 @@ static __always_inline __u16 rescale_window(__u16 win, __u8 be_ws, __u8 ws)
 
 /* The answer to a replayed SYN: learn B, T_be and the scale; the balancer gets it. */
 static __always_inline int replay_synack(struct __sk_buff *skb, const struct l4 *p,
-					 struct lb_handoff *e)
+					 const struct lb_handoff_key *key, struct lb_handoff *e)
 {
 	struct syn_options so = {};
 	__u32 optlen, isn = bpf_ntohl(p->th->seq);
@@ -282,7 +277,7 @@ static __always_inline int replay_synack(struct __sk_buff *skb, const struct l4 
 	e->has_ts = e->has_ts && so.has_ts;
 	e->flags |= LB_HO_F_SYNACK;
 	e->last_seen_ns = bpf_ktime_get_ns();
-	if (to_balancer(skb))
+	if (to_balancer(skb, balancer_for(key)))
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_REPLAY_SYNACK_DIVERTED, TC_ACT_OK);
 }
@@ -303,8 +298,18 @@ int lb_replay_ingress(struct __sk_buff *skb)
 	return ret >= 0 ? ret : replay_ingress_segment(skb);
 }
 
-SEC("tc")
-int lb_replay_egress(struct __sk_buff *skb)
+/* What replay_egress_segment() leaves for divert_end(). */
+struct divert {
+	__u32 balancer; /* balancer_for() the connection */
+	__u8 flags;	/* the segment's TCP flags */
+	__u8 translated;
+};
+
+/*
+ * Egress up to the divert: returns the verdict, counted, or -1 when the
+ * segment is a FIN or RST to divert as @d says.
+ */
+static __noinline int replay_egress_segment(struct __sk_buff *skb, struct divert *d)
 {
 	struct syn_options so = {};
 	struct lb_handoff_key key;
@@ -322,21 +327,20 @@ int lb_replay_egress(struct __sk_buff *skb)
 	/* Our own direct copy of a FIN with data, translated already: as it is. */
 	if ((flags & LB_TH_FIN) && is_direct_copy(skb, &p))
 		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
-	key.caddr = p.iph->daddr;
-	key.vaddr = p.iph->saddr;
-	key.cport = p.th->dest;
-	key.vport = p.th->source;
+	conn_of_server(&p, &key);
 	seq = p.th->seq;
 	win = p.th->window;
 	e = bpf_map_lookup_elem(&handoffs, &key);
 	if ((flags & (LB_TH_SYN | LB_TH_ACK)) == (LB_TH_SYN | LB_TH_ACK))
-		return replay_synack(skb, &p, e);
+		return replay_synack(skb, &p, &key, e);
 
+	d->flags = flags;
 	if (!e || !(e->flags & LB_HO_F_SYNACK)) {
 		/* Not a hand-off of ours: its end still goes to the balancer. */
 		if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 			return count(skb, LB_BE_REPLAY_NO_ENTRY, TC_ACT_OK);
-		return divert_end(skb, flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
+		d->balancer = balancer_for(&key);
+		return -1;
 	}
 	d_isn = e->client_isn - e->backend_isn;
 	d_ts = e->lb_tsval - e->be_tsval;
@@ -364,11 +368,30 @@ int lb_replay_egress(struct __sk_buff *skb)
 	}
 	if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 		return count(skb, LB_BE_REPLAY_OUT, TC_ACT_OK);
+	d->balancer = balancer_for(&key);
+	d->translated = 1;
+	return -1;
+}
+
+/*
+ * The segment is translated (and its FIN or RST found) first, then diverted:
+ * two functions called in turn, so that neither stack adds to the other's.
+ */
+SEC("tc")
+int lb_replay_egress(struct __sk_buff *skb)
+{
+	struct divert d = {};
+	int ret = replay_egress_segment(skb, &d);
+
+	if (ret >= 0)
+		return ret;
 	/*
 	 * Translated first: the balancer forwards it to the client as it is, and
 	 * a FIN's direct copy and notice are both in client space.
 	 */
-	return divert_end(skb, flags, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	if (d.translated)
+		return divert_end(skb, d.balancer, d.flags, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	return divert_end(skb, d.balancer, d.flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
 }
 
 char LICENSE[] SEC("license") = "GPL";

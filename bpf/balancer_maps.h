@@ -141,4 +141,16 @@ struct {
 	__type(value, struct lb_head_buf);
 } head_buf SEC(".maps");
 
+/*
+ * Whether the VIPs are announced (user/announce.c writes it; `status` reads
+ * it). XDP never touches it: it lives here to be pinned, taken over and
+ * removed with the rest.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_announce);
+} announce SEC(".maps");
+
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The backend's replay-mode map `handoffs` (docs/maps.md): the one
- * definition of its key and value, used by bpf/backend_replay.bpf.c, which
- * writes it, and `latebind backend status`, which reads and prunes it.
+ * The backend's maps (docs/maps.md): the one definition of their keys and
+ * values. `handoffs` (replay mode) is written by bpf/backend_replay.bpf.c and
+ * read and pruned by `latebind backend status`; `balancer_of` (both modes,
+ * several balancers) is written and read by both objects' TC programs
+ * (bpf/backend_common.h).
  *
  * One entry per handed-off connection, keyed by the 4-tuple as the client
  * sends it (client → VIP). It holds what the backend's TC programs need to
@@ -62,5 +64,42 @@ _Static_assert(sizeof(struct lb_handoff) == 32, "lb_handoff layout");
  * (a replay the dispatcher gave up on) beyond any retransmission of it.
  */
 #define LB_HANDOFF_LINGER_NS (120 * LB_NS_PER_S)
+
+/*
+ * Several balancers (docs/packet-walk.md, §6): how many MACs `latebind backend
+ * attach --balancer-mac` takes. Every hand-off is checked against each in
+ * turn (an unrolled loop, in load-time settings of fixed size), so the list
+ * stays small; a site's ECMP group of balancers is a handful. Raise it and
+ * rebuild for more.
+ */
+#define LB_MAX_BALANCERS 4
+
+/*
+ * `balancer_of`: connection (an lb_handoff_key, client → VIP) → index of the
+ * balancer MAC that last forwarded one of its packets here, so that what the
+ * backend diverts goes to a balancer that knows the flow. LRU: the entry of a
+ * connection idle for longest goes first, and a missing entry only costs the
+ * fallback below. Default size; `attach --balancer-flows` sets another.
+ */
+#define LB_BALANCER_OF_MAX 65536
+
+/*
+ * The fallback for a connection with no `balancer_of` entry: one of the @n
+ * configured balancers, chosen by a hash of the 4-tuple so that every segment
+ * of that connection goes to the same one. It need agree with nothing else
+ * (balancers share bindings: any of them can forward it), only spread.
+ */
+LB_INLINE __u32 lb_balancer_pick(const struct lb_handoff_key *k, __u32 n)
+{
+	__u32 h = k->caddr ^ (k->vaddr * 0x9e3779b1U) ^ ((__u32)k->cport << 16 | k->vport);
+
+	/* Murmur3's finaliser: every input bit reaches the low bits the modulo keeps. */
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return n ? h % n : 0;
+}
 
 #endif

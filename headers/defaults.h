@@ -30,4 +30,8 @@
 #define LB_DEFAULT_PEER_PORT	      7480 /* UDP, flow bindings between balancers */
 #define LB_DEFAULT_COOKIE_WINDOWS     2	 /* windows a cookie is accepted in */
 
+/* After a stop withdraws the VIPs' routes, time for the routers to move away. */
+#define LB_DEFAULT_ANNOUNCE_GRACE_MS  1000
+#define LB_ANNOUNCE_GRACE_MAX_MS      60000
+
 #endif

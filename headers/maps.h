@@ -197,4 +197,32 @@ struct lb_peer_stat {
 };
 _Static_assert(sizeof(struct lb_peer_stat) == 40, "lb_peer_stat layout");
 
+/* Why the VIPs' routes are in the announce table or not (struct lb_announce.reason). */
+enum lb_announce_reason {
+	LB_ANNOUNCE_OFF = 0,	    /* the config has no announce: section */
+	LB_ANNOUNCE_READY = 1,	    /* announced: serving, and a backend takes new flows */
+	LB_ANNOUNCE_NO_BACKEND = 2, /* withdrawn: every backend down or drained */
+	LB_ANNOUNCE_STOPPING = 3,   /* withdrawn: SIGTERM/SIGINT, before the program goes */
+	LB_ANNOUNCE_HANDOVER = 4,   /* left in place by SIGUSR2 for the next daemon */
+	LB_ANNOUNCE_FAILED = 5,	    /* the kernel refused a route change (errno in `error`) */
+	LB_ANNOUNCE_REASONS
+};
+
+/*
+ * `announce` array, one slot: the state of the VIPs' routes in the kernel
+ * table of the config's announce: section. Written by the daemon only
+ * (user/announce.c), on each change; read by `status` and bpftool.
+ */
+struct lb_announce {
+	__u32 table;	   /* 0: not announcing */
+	__u32 announced;   /* 1 while the routes are in the table */
+	__u32 reason;	   /* enum lb_announce_reason */
+	__s32 error;	   /* errno of the last refused change; 0 */
+	__u32 routes;	   /* VIP addresses in the table */
+	__u32 pad;
+	__u64 withdrawals; /* times the routes were taken out */
+	__u64 changed_s;   /* CLOCK_REALTIME seconds of the last change */
+};
+_Static_assert(sizeof(struct lb_announce) == 40, "lb_announce layout");
+
 #endif

@@ -38,13 +38,22 @@
 #define TC_HANDLE	   0x1b /* ours among the interface's TC filters */
 #define TC_PRIORITY	   1
 
+/*
+ * --balancer-flows: below a handful the LRU would forget live connections at
+ * once; above 16 Mi entries (~1 GiB of kernel memory) is a typo, not a site.
+ */
+#define LB_BALANCER_FLOWS_MIN	16
+#define LB_BALANCER_FLOWS_LIMIT (16U << 20)
+
 extern char **environ;
 
 struct attach_opts {
 	const char *ifname;
 	struct in_addr vip;
 	uint16_t port;
-	uint8_t balancer_mac[6];
+	uint8_t balancer_macs[LB_MAX_BALANCERS][6]; /* in the order given */
+	unsigned int balancers;
+	unsigned int balancer_flows; /* balancer_of's size, with several balancers */
 	const char *key_file;
 	const char *mode;
 	bool setup_vip;
@@ -55,6 +64,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: latebind backend attach --interface IF --vip ADDR:PORT --balancer-mac MAC\n"
+		"                               [--balancer-mac MAC...] [--balancer-flows N]\n"
 		"                               --cookie-key FILE [--mode cookie|replay] [--setup-vip]\n"
 		"                               [--wscale N] [--cookie-period S] [--cookie-windows N]\n"
 		"       latebind backend detach --interface IF\n"
@@ -63,13 +73,17 @@ static void usage(FILE *out)
 		"under %s and exits. --wscale and the cookie settings must match the\n"
 		"balancer's handoff.wscale and cookie.period_s/windows (defaults do).\n"
 		"--setup-vip puts the VIP on lo and sets arp_ignore=1/arp_announce=2.\n"
+		"--balancer-mac once per balancer of the site (at most %d): hand-offs are\n"
+		"accepted from each, and a connection's FIN/RST go to the one its packets\n"
+		"last came through (--balancer-flows connections remembered, default %d).\n"
 		"--mode cookie (default) needs Linux >= 6.9 (bpf_sk_assign_tcp_reqsk);\n"
 		"--mode replay needs Linux >= 6.1: the balancer replays the client's SYN\n"
 		"and these programs translate the connection's packets.\n"
 		"status prints the mode, the counters and, in replay mode, the hand-offs\n"
 		"by state; --gc also removes hand-offs that can carry no more traffic\n"
 		"(closing or never completed, idle over %llu s).\n",
-		LB_BACKEND_PIN_DIR, LB_HANDOFF_LINGER_NS / LB_NS_PER_S);
+		LB_BACKEND_PIN_DIR, LB_MAX_BALANCERS, LB_BALANCER_OF_MAX,
+		LB_HANDOFF_LINGER_NS / LB_NS_PER_S);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -84,6 +98,50 @@ static int parse_mac(const char *s, uint8_t mac[6])
 			return -1;
 		mac[i] = b[i];
 	}
+	return 0;
+}
+
+/*
+ * One more --balancer-mac: each balancer of the site once, at most
+ * LB_MAX_BALANCERS. Says what to write instead when it cannot be taken.
+ */
+static int add_balancer_mac(struct attach_opts *o, const char *arg)
+{
+	uint8_t mac[6];
+	unsigned int i;
+
+	if (parse_mac(arg, mac)) {
+		fprintf(stderr, "latebind backend attach: --balancer-mac '%s': write six hex bytes, "
+			"e.g. 02:00:00:00:02:02\n", arg);
+		return -1;
+	}
+	for (i = 0; i < o->balancers; i++)
+		if (!memcmp(o->balancer_macs[i], mac, 6)) {
+			fprintf(stderr, "latebind backend attach: --balancer-mac %s is given twice; "
+				"give each balancer's MAC once\n", arg);
+			return -1;
+		}
+	if (o->balancers == LB_MAX_BALANCERS) {
+		fprintf(stderr, "latebind backend attach: --balancer-mac %s: at most %d balancer "
+			"MACs; list only the balancers on this backend's segment, or rebuild with "
+			"a larger LB_MAX_BALANCERS (headers/backend_maps.h)\n", arg, LB_MAX_BALANCERS);
+		return -1;
+	}
+	memcpy(o->balancer_macs[o->balancers++], mac, 6);
+	return 0;
+}
+
+/* A whole decimal number in [@min, @max]. */
+static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -289,7 +347,7 @@ static void tc_detach(int ifindex, enum bpf_tc_attach_point where)
 static void unpin_all(void)
 {
 	static const char *const names[] = { "cookie_secret", "stats", "ingress", "egress",
-					     "handoffs" };
+					     "handoffs", "balancer_of" };
 	char path[256];
 	size_t i;
 
@@ -303,6 +361,7 @@ static void unpin_all(void)
 /* What attach pins and attaches, whichever object it comes from. */
 struct be_objs {
 	struct bpf_map *cookie_secret, *stats, *handoffs; /* handoffs: replay mode only */
+	struct bpf_map *balancer_of;
 	struct bpf_program *ingress, *egress;
 };
 
@@ -310,13 +369,21 @@ struct be_objs {
  * Both objects take the same load-time settings (bpf/backend_common.h); their
  * skeletons are different types, hence a macro.
  */
-#define SET_RODATA(skel, o)                                                            \
-	do {                                                                           \
-		(skel)->rodata->cfg_vip_addr = (o)->vip.s_addr;                        \
-		(skel)->rodata->cfg_vip_port = htons((o)->port);                       \
-		memcpy((void *)(skel)->rodata->cfg_balancer_mac, (o)->balancer_mac, 6); \
-		(skel)->rodata->cfg_wscale = (o)->wscale;                              \
+#define SET_RODATA(skel, o)                                                              \
+	do {                                                                             \
+		(skel)->rodata->cfg_vip_addr = (o)->vip.s_addr;                          \
+		(skel)->rodata->cfg_vip_port = htons((o)->port);                         \
+		memcpy((void *)(skel)->rodata->cfg_balancer_macs, (o)->balancer_macs,    \
+		       sizeof((o)->balancer_macs));                                      \
+		(skel)->rodata->cfg_balancers = (o)->balancers;                          \
+		(skel)->rodata->cfg_wscale = (o)->wscale;                                \
 	} while (0)
+
+/* With one balancer balancer_of is never used: one entry, not a table's worth of memory. */
+static __u32 balancer_of_size(const struct attach_opts *o)
+{
+	return o->balancers > 1 ? o->balancer_flows : 1;
+}
 
 /* Open, configure and load the mode's object; NULL objs->ingress on failure. */
 static int load_mode(const struct attach_opts *o, bool replay, struct backend **cskel,
@@ -331,11 +398,14 @@ static int load_mode(const struct attach_opts *o, bool replay, struct backend **
 		if (!skel)
 			return -errno;
 		SET_RODATA(skel, o);
-		e = backend_replay__load(skel);
+		e = bpf_map__set_max_entries(skel->maps.balancer_of, balancer_of_size(o));
+		if (!e)
+			e = backend_replay__load(skel);
 		if (e)
 			return e;
 		*objs = (struct be_objs){ skel->maps.cookie_secret, skel->maps.stats,
-					  skel->maps.handoffs, skel->progs.lb_replay_ingress,
+					  skel->maps.handoffs, skel->maps.balancer_of,
+					  skel->progs.lb_replay_ingress,
 					  skel->progs.lb_replay_egress };
 	} else {
 		struct backend *skel = backend__open();
@@ -344,11 +414,13 @@ static int load_mode(const struct attach_opts *o, bool replay, struct backend **
 		if (!skel)
 			return -errno;
 		SET_RODATA(skel, o);
-		e = backend__load(skel);
+		e = bpf_map__set_max_entries(skel->maps.balancer_of, balancer_of_size(o));
+		if (!e)
+			e = backend__load(skel);
 		if (e)
 			return e;
 		*objs = (struct be_objs){ skel->maps.cookie_secret, skel->maps.stats, NULL,
-					  skel->progs.lb_backend_ingress,
+					  skel->maps.balancer_of, skel->progs.lb_backend_ingress,
 					  skel->progs.lb_backend_egress };
 	}
 	return 0;
@@ -399,6 +471,8 @@ static int do_attach(const struct attach_opts *o)
 	if (bpf_map__pin(objs.cookie_secret, LB_BACKEND_PIN_DIR "/cookie_secret") ||
 	    bpf_map__pin(objs.stats, LB_BACKEND_PIN_DIR "/stats") ||
 	    (objs.handoffs && bpf_map__pin(objs.handoffs, LB_BACKEND_PIN_DIR "/handoffs")) ||
+	    (o->balancers > 1 &&
+	     bpf_map__pin(objs.balancer_of, LB_BACKEND_PIN_DIR "/balancer_of")) ||
 	    bpf_program__pin(objs.ingress, LB_BACKEND_PIN_DIR "/ingress") ||
 	    bpf_program__pin(objs.egress, LB_BACKEND_PIN_DIR "/egress")) {
 		pr_warn("cannot pin under %s: %s\n", LB_BACKEND_PIN_DIR, strerror(errno));
@@ -429,6 +503,7 @@ static int cmd_attach(int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "vip", required_argument, NULL, 'V' },
 		{ "balancer-mac", required_argument, NULL, 'm' },
+		{ "balancer-flows", required_argument, NULL, 'F' },
 		{ "cookie-key", required_argument, NULL, 'k' },
 		{ "mode", required_argument, NULL, 'M' },
 		{ "setup-vip", no_argument, NULL, 's' },
@@ -440,11 +515,12 @@ static int cmd_attach(int argc, char **argv)
 	};
 	struct attach_opts o = { .mode = "cookie", .wscale = 7, /* the config's handoff.wscale default */
 				 .period_s = LB_COOKIE_DEFAULT_PERIOD,
-				 .windows = LB_COOKIE_DEFAULT_WINDOWS };
-	bool have_vip = false, have_mac = false;
+				 .windows = LB_COOKIE_DEFAULT_WINDOWS,
+				 .balancer_flows = LB_BALANCER_OF_MAX };
+	bool have_vip = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "i:V:m:k:M:sw:p:W:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:V:m:F:k:M:sw:p:W:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i': o.ifname = optarg; break;
 		case 'V':
@@ -456,12 +532,18 @@ static int cmd_attach(int argc, char **argv)
 			have_vip = true;
 			break;
 		case 'm':
-			if (parse_mac(optarg, o.balancer_mac)) {
-				fprintf(stderr, "latebind backend attach: --balancer-mac '%s': write six "
-					"hex bytes, e.g. 02:00:00:00:02:02\n", optarg);
+			if (add_balancer_mac(&o, optarg))
+				return LB_EXIT_USAGE;
+			break;
+		case 'F':
+			if (parse_uint(optarg, LB_BALANCER_FLOWS_MIN, LB_BALANCER_FLOWS_LIMIT,
+				       &o.balancer_flows)) {
+				fprintf(stderr, "latebind backend attach: --balancer-flows '%s': write a "
+					"number of connections from %u to %u (default %u)\n", optarg,
+					LB_BALANCER_FLOWS_MIN, LB_BALANCER_FLOWS_LIMIT,
+					LB_BALANCER_OF_MAX);
 				return LB_EXIT_USAGE;
 			}
-			have_mac = true;
 			break;
 		case 'k': o.key_file = optarg; break;
 		case 'M': o.mode = optarg; break;
@@ -473,7 +555,7 @@ static int cmd_attach(int argc, char **argv)
 		default: usage(stderr); return LB_EXIT_USAGE;
 		}
 	}
-	if (!o.ifname || !have_vip || !have_mac || !o.key_file || optind != argc ||
+	if (!o.ifname || !have_vip || !o.balancers || !o.key_file || optind != argc ||
 	    (strcmp(o.mode, "cookie") && strcmp(o.mode, "replay")) || o.wscale > 14 ||
 	    !o.period_s || o.windows < 1 || o.windows > LB_COOKIE_MAX_WINDOWS) {
 		usage(stderr);
@@ -561,6 +643,92 @@ static void print_handoffs(int fd, bool gc)
 		printf("  %-20s %llu\n", "removed_by_gc", removed);
 }
 
+/* Where variable @name sits in a .rodata datasec: its offset and size, or -1. */
+static int datasec_var(const struct btf *btf, __u32 sec_id, const char *name, __u32 *off,
+		       __u32 *size)
+{
+	const struct btf_type *sec = btf__type_by_id(btf, sec_id);
+	const struct btf_var_secinfo *vi;
+	int i;
+
+	if (!sec || !btf_is_datasec(sec))
+		return -1;
+	vi = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vi++) {
+		const struct btf_type *var = btf__type_by_id(btf, vi->type);
+
+		if (var && !strcmp(btf__name_by_offset(btf, var->name_off), name)) {
+			*off = vi->offset;
+			*size = vi->size;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The balancer MACs the attached programs were loaded with, read from the
+ * pinned ingress program's own .rodata map (through its BTF): what runs, not
+ * a copy that could differ. 0, or -1 when it cannot be read.
+ */
+static int attached_balancers(uint8_t macs[LB_MAX_BALANCERS][6], __u32 *n)
+{
+	__u32 ids[16], len, i, zero = 0, off_m, size_m, off_n, size_n;
+	struct bpf_prog_info pinfo = {};
+	int pfd, ret = -1;
+
+	pfd = bpf_obj_get(LB_BACKEND_PIN_DIR "/ingress");
+	if (pfd < 0)
+		return -1;
+	pinfo.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	pinfo.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(pinfo);
+	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
+		goto out;
+	for (i = 0; i < pinfo.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]) && ret; i++) {
+		struct bpf_map_info minfo = {};
+		struct btf *btf = NULL;
+		uint8_t *val = NULL;
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		len = sizeof(minfo);
+		if (mfd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(mfd, &minfo, &len) && strstr(minfo.name, ".rodata") &&
+		    minfo.btf_id && (btf = btf__load_from_kernel_by_id(minfo.btf_id)) &&
+		    !datasec_var(btf, minfo.btf_value_type_id, "cfg_balancer_macs", &off_m, &size_m) &&
+		    !datasec_var(btf, minfo.btf_value_type_id, "cfg_balancers", &off_n, &size_n) &&
+		    size_m == LB_MAX_BALANCERS * 6 && size_n == sizeof(*n) &&
+		    (val = malloc(minfo.value_size)) && !bpf_map_lookup_elem(mfd, &zero, val)) {
+			memcpy(macs, val + off_m, size_m);
+			memcpy(n, val + off_n, size_n);
+			ret = *n >= 1 && *n <= LB_MAX_BALANCERS ? 0 : -1;
+		}
+		free(val);
+		btf__free(btf);
+		close(mfd);
+	}
+out:
+	close(pfd);
+	return ret;
+}
+
+static void print_balancers(void)
+{
+	uint8_t macs[LB_MAX_BALANCERS][6];
+	__u32 n, i;
+
+	if (attached_balancers(macs, &n)) {
+		printf("Balancers: (cannot be read from %s/ingress)\n", LB_BACKEND_PIN_DIR);
+		return;
+	}
+	printf("Balancers:");
+	for (i = 0; i < n; i++)
+		printf(" %02x:%02x:%02x:%02x:%02x:%02x", macs[i][0], macs[i][1], macs[i][2],
+		       macs[i][3], macs[i][4], macs[i][5]);
+	printf("\n");
+}
+
 static int cmd_backend_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -593,6 +761,7 @@ static int cmd_backend_status(int argc, char **argv)
 	/* Only replay mode pins a handoffs map. */
 	hfd = bpf_obj_get(LB_BACKEND_PIN_DIR "/handoffs");
 	printf("Mode: %s\n", hfd >= 0 ? "replay" : "cookie");
+	print_balancers();
 	err = lb_counters_sum(fd, LB_BE_REASON_MAX, sums);
 	if (err) {
 		fprintf(stderr, "latebind backend status: cannot read %s/stats: %s\n",

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "announce.h"
 #include "balancer.skel.h"
 #include "clock.h"
 #include "commands.h"
@@ -65,6 +66,7 @@ struct lb_daemon {
 	struct lb_peer_stat peer_stats[LB_MAX_PEERS]; /* as last written to the `peers` map */
 	struct lb_reload_job *reloading; /* the config being read, or NULL */
 	bool reload_again;		 /* SIGHUP while reading: read the file once more */
+	struct lb_announcer ann;	 /* the VIPs' routes for BGP (announce:) */
 };
 
 static void usage(FILE *out)
@@ -74,7 +76,8 @@ static void usage(FILE *out)
 		"                         [--pid-file FILE (default " LB_PID_FILE ")]\n\n"
 		"Runs the balancer on the config's interface. Signals:\n"
 		"  SIGHUP          reload the config (a bad one is refused; the running one stays)\n"
-		"  SIGINT, SIGTERM stop: detach and remove the pinned maps (%s)\n"
+		"  SIGINT, SIGTERM stop: withdraw the announced routes, serve on for\n"
+		"                  announce.withdraw_grace_ms, detach, remove the pinned maps (%s)\n"
 		"  SIGUSR2         exit leaving program and maps forwarding established flows;\n"
 		"                  the next daemon (e.g. a new build) takes them over atomically\n"
 		"Killed any other way, everything stays in place the same.\n",
@@ -386,7 +389,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
 	pfd[nq] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
-	uint64_t next_expiry = 0;
+	uint64_t next_expiry = 0, stop_at = 0;
 	bool sweeping = false;
 
 	for (;;) {
@@ -437,6 +440,13 @@ static int run(struct lb_daemon *lb, int sfd)
 			next_expiry = rx.now_ms + 1000;
 		}
 		count_peers(lb);
+		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, rx.now_ms);
+		if (stop_at && rx.now_ms >= stop_at) {
+			pr_info("withdrawal grace over: detaching\n");
+			return RUN_STOP;
+		}
+		if (stop_at && wait_ms > stop_at - rx.now_ms)
+			wait_ms = stop_at - rx.now_ms;
 		if (wait_ms > 1000)
 			wait_ms = 1000;
 		if (sweeping && wait_ms > 5)
@@ -454,7 +464,25 @@ static int run(struct lb_daemon *lb, int sfd)
 			if (si.ssi_signo == SIGUSR2) {
 				pr_info("SIGUSR2: leaving the program and maps in place for the next "
 					"daemon\n");
+				/* It re-asserts the routes: withdrawing them would be a needless flap. */
+				lb_announce_leave(&lb->ann);
 				return RUN_LEAVE;
+			}
+			if (stop_at) {
+				pr_info("%s again: detaching now\n", strsignal(si.ssi_signo));
+				return RUN_STOP;
+			}
+			/*
+			 * The routes go first, and new connections keep being served while
+			 * the routers move away (docs/config.md, announce).
+			 */
+			if (lb_announce_stop(&lb->ann) && lb->cfg.announce.withdraw_grace_ms) {
+				pr_info("%s: serving %u ms more before detaching, so the routers "
+					"move away first\n", strsignal(si.ssi_signo),
+					lb->cfg.announce.withdraw_grace_ms);
+				stop_at = rx.now_ms + lb->cfg.announce.withdraw_grace_ms;
+				wait_ms = 0;
+				continue;
 			}
 			pr_info("%s: detaching\n", strsignal(si.ssi_signo));
 			return RUN_STOP;
@@ -556,7 +584,7 @@ int cmd_balancer(int argc, char **argv)
 		{}
 	};
 	const char *config = NULL, *mode = "auto", *pid_file = LB_PID_FILE;
-	struct lb_daemon lb = {};
+	struct lb_daemon lb = { .ann = { .nl = -1, .state_fd = -1 } };
 	char err[LB_ERR_MAX];
 	int opt, sfd = -1, ret = LB_EXIT_FAIL, rc;
 
@@ -623,6 +651,7 @@ int cmd_balancer(int argc, char **argv)
 		.handoff_latency = lb_dispatcher_handoff_latency(lb.disp),
 		.rebind_latency = lb_dispatcher_rebind_latency(lb.disp),
 		.peers = lb.peer_stats,
+		.announce = &lb.ann.state,
 	};
 	/* Without its exporter the balancer still balances: say so, carry on. */
 	lb.metrics = lb_metrics_open(lb.cfg.metrics.listen, err, sizeof(err));
@@ -630,6 +659,10 @@ int cmd_balancer(int argc, char **argv)
 		pr_warn("metrics exporter off: %s\n", err);
 	else if (lb.metrics)
 		pr_info("metrics at http://%s/metrics\n", lb.cfg.metrics.listen);
+	/* Routes of a killed daemon this config will not announce go before serving. */
+	if (lb_announce_open(&lb.ann, &lb.cfg, bpf_map__fd(lb.ld.skel->maps.announce)) &&
+	    lb.cfg.announce.table)
+		goto detach;
 	write_pid_file(pid_file);
 	pr_info("serving %zu VIP(s) on %s; maps pinned under %s\n", lb.cfg.n_vips,
 		lb.cfg.interface, LB_PIN_DIR);
@@ -652,12 +685,14 @@ int cmd_balancer(int argc, char **argv)
 		break;
 	}
 detach:
+	lb_announce_stop(&lb.ann); /* no route may point at a balancer that stopped */
 	lb_loader_detach(&lb.ld);
 out:
 	if (sfd >= 0) {
 		close(sfd);
 		unlink(pid_file);
 	}
+	lb_announce_close(&lb.ann);
 	lb_metrics_close(lb.metrics);
 	lb_health_free(lb.health);
 	lb_peers_close(lb.peers);

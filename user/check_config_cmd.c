@@ -70,6 +70,9 @@ static void summary(const struct lb_config *cfg)
 	printf("  %zu %s\n", cfg->n_routes, plural(cfg->n_routes, "route", "routes"));
 	/* The flow table's size decides when eviction starts (and its kernel memory). */
 	printf("  %-10s flows %u\n", "limits", cfg->limits.flows);
+	if (cfg->announce.table)
+		printf("  %-10s table %u, withdraw grace %u ms\n", "announce", cfg->announce.table,
+		       cfg->announce.withdraw_grace_ms);
 }
 
 int cmd_check_config(int argc, char **argv)

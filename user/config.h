@@ -89,6 +89,12 @@ struct lb_cfg_limits {
 	uint32_t flows;		/* entries of the flow table, default LB_MAX_FLOWS (maps.h) */
 };
 
+/* The VIPs' routes kept in a kernel table for a BGP daemon to export (user/announce.h). */
+struct lb_cfg_announce {
+	uint32_t table;		    /* routing table id; 0: announce: absent, nothing announced */
+	uint32_t withdraw_grace_ms; /* serving on after the withdrawal at a stop, default 1000 */
+};
+
 /* `peers:` entry, ADDR or ADDR:PORT. */
 struct lb_cfg_peer {
 	struct in_addr addr;
@@ -109,6 +115,7 @@ struct lb_config {
 	struct lb_cfg_metrics metrics;
 	struct lb_cfg_cookie cookie;
 	struct lb_cfg_limits limits;
+	struct lb_cfg_announce announce;
 	struct lb_cfg_peer peers[LB_MAX_PEERS]; /* the site's other balancers (peer_sync.h) */
 	size_t n_peers;
 	uint16_t peer_port;	/* UDP port they all listen on, default 7480 */

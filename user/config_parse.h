@@ -22,6 +22,7 @@ enum section {
 	S_LIMITS,
 	S_PEERS,
 	S_PEER_PORT,
+	S_ANNOUNCE,
 	S_COUNT,
 };
 
@@ -67,6 +68,9 @@ int cfg_limits(struct parse *p, const struct ynode *n);
 int cfg_peers(struct parse *p, const struct ynode *n);
 int cfg_peer_port(struct parse *p, const struct ynode *n);
 int cfg_backend_interfaces(struct parse *p);
+
+/* config_announce.c */
+int cfg_announce(struct parse *p, const struct ynode *n);
 
 /* config_routes.c */
 int cfg_route(struct parse *p, const struct ynode *n, size_t idx);

@@ -435,13 +435,7 @@ static void read_backends(struct lb_dispatcher *d, const struct lb_conn *c,
 
 		view[i] = (struct lb_backend_view){ .state = b->state, .weight = b->weight };
 		if (d->maps.backends) {
-			static const uint8_t no_mac[6];
-
-			view[i].state = d->maps.backends[i].state;
-			/* No MAC yet, nowhere to send a hand-off: not a candidate. */
-			if (!memcmp(d->maps.backends[i].mac, no_mac, 6))
-				view[i].state = LB_BACKEND_DOWN;
-			view[i].active = __atomic_load_n(&d->maps.backends[i].active, __ATOMIC_RELAXED);
+			view[i] = lb_backend_view_of(&d->maps.backends[i], b->weight);
 		} else if (d->maps.backends_fd >= 0 &&
 			   !bpf_map_lookup_elem(d->maps.backends_fd, &k, &val)) {
 			view[i].state = val.state;

@@ -57,6 +57,9 @@
  *                                           directory) only those with requests
  *   handoff_latency_seconds                 histogram (first request segment →
  *                                           hand-off sent), buckets below
+ *   announced{table}                        gauge 0/1, the VIPs' routes are in the
+ *                                           announce table (only with announce:)
+ *   announce_withdrawals_total{table}       counter, times they were taken out
  * A family whose source is missing (NULL pointer, fd -1, a map read failing)
  * is left out, HELP and TYPE included. The flow table itself is never walked
  * (a million entries would stall the daemon): active flows come from the
@@ -150,6 +153,8 @@ struct lb_metrics_source {
 	const char *version;			    /* NULL: lb_version (the build's) */
 	const struct lb_peer_stat *peers;	    /* [n_peers]: the peer balancers */
 	size_t n_peers;
+	const struct lb_announce *announce; /* the VIPs' routes (announce.h); NULL or
+					     * table 0: not announcing, families left out */
 };
 
 /*

@@ -449,6 +449,21 @@ static void render_peers(struct sbuf *b, const struct lb_metrics_source *src)
 	}
 }
 
+static void render_announce(struct sbuf *b, const struct lb_announce *a)
+{
+	char table[16];
+
+	if (!a || !a->table)
+		return;
+	snprintf(table, sizeof(table), "%u", a->table);
+	family(b, "latebind_announced", "gauge",
+	       "1 while the VIPs' routes are in the announce table (exported by BGP), else 0.");
+	sample1(b, "latebind_announced", "table", table, a->announced ? 1 : 0);
+	family(b, "latebind_announce_withdrawals_total", "counter",
+	       "Times the VIPs' routes were withdrawn from the announce table.");
+	sample1(b, "latebind_announce_withdrawals_total", "table", table, a->withdrawals);
+}
+
 int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *len)
 {
 	struct sbuf b = {};
@@ -462,6 +477,7 @@ int lb_metrics_render(const struct lb_metrics_source *src, char **out, size_t *l
 	render_backends(&b, src);
 	render_routes(&b, src);
 	render_peers(&b, src);
+	render_announce(&b, src->announce);
 	render_latency(&b, src->handoff_latency, "latebind_handoff_latency_seconds",
 		       "Time from a connection's first request segment to its hand-off being sent.");
 	render_latency(&b, src->rebind_latency, "latebind_rebind_latency_seconds",

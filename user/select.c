@@ -6,6 +6,7 @@
  * backend is picked equally often rather than whichever comes first.
  */
 #include <stdbool.h>
+#include <string.h>
 
 #include "select.h"
 
@@ -16,9 +17,23 @@
  */
 #define ACTIVE_CAP ((UINT64_C(1) << 47) - 1)
 
-static inline bool usable(const struct lb_backend_view *b)
+bool lb_backend_usable(const struct lb_backend_view *b)
 {
 	return b->state == LB_BACKEND_UP && b->weight;
+}
+
+struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t weight)
+{
+	static const uint8_t no_mac[6];
+	struct lb_backend_view v = {
+		.state = __atomic_load_n(&b->state, __ATOMIC_RELAXED),
+		.weight = weight,
+		.active = __atomic_load_n(&b->active, __ATOMIC_RELAXED),
+	};
+
+	if (!memcmp(b->mac, no_mac, sizeof(no_mac)))
+		v.state = LB_BACKEND_DOWN;
+	return v;
 }
 
 static inline uint64_t capped(uint64_t a)
@@ -46,7 +61,7 @@ int lb_select_backend(const uint32_t *holders, size_t n, const struct lb_backend
 		const struct lb_backend_view *b;
 		int c;
 
-		if (holders[i] >= nview || !usable(&view[holders[i]]))
+		if (holders[i] >= nview || !lb_backend_usable(&view[holders[i]]))
 			continue;
 		b = &view[holders[i]];
 		c = best ? load_cmp(b, best) : -1;
@@ -62,7 +77,7 @@ int lb_select_backend(const uint32_t *holders, size_t n, const struct lb_backend
 
 	k = ties > 1 ? (*rr_state)++ % ties : 0;
 	for (size_t i = 0; i < n; i++) {
-		if (holders[i] >= nview || !usable(&view[holders[i]]) ||
+		if (holders[i] >= nview || !lb_backend_usable(&view[holders[i]]) ||
 		    load_cmp(&view[holders[i]], best))
 			continue;
 		if (!k--)

@@ -6,6 +6,7 @@
 #ifndef LATEBIND_SELECT_H
 #define LATEBIND_SELECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,15 @@ struct lb_backend_view {
 	uint32_t weight; /* 0 takes no new flows, like draining */
 	uint64_t active; /* flows bound and not yet closed */
 };
+
+/*
+ * What selection sees of the backend in @b, a slot of the mmapped backends
+ * map: its state, but down while its MAC is unknown (nowhere to hand off to).
+ */
+struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t weight);
+
+/* Can it take new flows: up, with a weight. The rule selection applies to each holder. */
+bool lb_backend_usable(const struct lb_backend_view *b);
 
 /*
  * Pick one of @holders[0..n) (indexes into @view[0..nview); out-of-range ones

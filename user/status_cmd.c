@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "announce.h"
 #include "clock.h"
 #include "commands.h"
 #include "counters.h"
@@ -196,6 +197,44 @@ static void print_vips(int fd, bool json)
 	printf(json ? "]," : "");
 }
 
+/* The VIPs' routes for BGP; a balancer from before announcing has no such pin: nothing shown. */
+static void print_announce(bool json)
+{
+	int fd = bpf_obj_get(LB_PIN_DIR "/announce");
+	struct lb_announce a;
+	long long age;
+	__u32 k = 0;
+
+	if (fd < 0)
+		return;
+	if (bpf_map_lookup_elem(fd, &k, &a)) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	age = a.changed_s ? (long long)time(NULL) - (long long)a.changed_s : -1;
+	if (json) {
+		printf("\"announce\":{\"table\":%u,\"announced\":%s,\"routes\":%u,"
+		       "\"reason\":\"%s\",\"error\":\"%s\",\"withdrawals\":%llu,"
+		       "\"changed_s_ago\":%lld},",
+		       a.table, a.announced ? "true" : "false", a.routes,
+		       lb_announce_reason_name(a.reason), a.error ? strerror(a.error) : "",
+		       (unsigned long long)a.withdrawals, age);
+		return;
+	}
+	if (!a.table && !a.announced) {
+		printf("Announce: %s\n", lb_announce_reason_text(LB_ANNOUNCE_OFF));
+		return;
+	}
+	printf("Announce: table %u announced %s routes %u withdrawals %llu: %s%s%s", a.table,
+	       a.announced ? "yes" : "no", a.routes, (unsigned long long)a.withdrawals,
+	       lb_announce_reason_text(a.reason), a.error ? ": " : "",
+	       a.error ? strerror(a.error) : "");
+	if (age >= 0)
+		printf(" (for %lld s)", age);
+	printf("\n");
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -244,6 +283,7 @@ int cmd_status(int argc, char **argv)
 
 	printf(json ? "{" : "");
 	print_vips(vips_fd, json);
+	print_announce(json);
 	names_fd = open_pinned("backend_names");
 	print_backends(backends_fd, names_fd, json);
 	peers_fd = open_pinned("peers");

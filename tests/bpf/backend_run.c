@@ -13,6 +13,7 @@
 
 #include <bpf/bpf.h>
 
+#include "backend_maps.h"
 #include "backend_run.h"
 #include "fin_notice.h"
 #include "maps.h"
@@ -152,6 +153,66 @@ size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t s
 	put32(opt + 8, unsent);
 	pkt_fix_csums(out, len);
 	return len;
+}
+
+const uint8_t be_balancers[2][6] = { { 0x02, 0, 0, 0, 0x02, 0x02 }, { 0x02, 0, 0, 0, 0x02, 0x03 } };
+const uint8_t be_stranger[6] = { 0x02, 0, 0, 0, 0x02, 0x04 };
+
+static struct lb_handoff_key conn_key(const char *client, uint16_t cport, const char *vip,
+				      uint16_t vport)
+{
+	struct lb_handoff_key k = { .cport = htons(cport), .vport = htons(vport) };
+
+	ck_assert_int_eq(inet_pton(AF_INET, client, &k.caddr), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, vip, &k.vaddr), 1);
+	return k;
+}
+
+uint32_t be_hash_choice(const char *client, uint16_t cport, const char *vip, uint16_t vport,
+			uint32_t n)
+{
+	struct lb_handoff_key k = conn_key(client, cport, vip, vport);
+	uint32_t b = lb_balancer_pick(&k, n);
+
+	ck_assert_uint_lt(b, n);
+	return b;
+}
+
+uint16_t be_port_hashing_to(const char *client, uint16_t from, const char *vip, uint16_t vport,
+			    uint32_t want)
+{
+	uint16_t port;
+
+	for (port = from; port < from + 64; port++)
+		if (be_hash_choice(client, port, vip, vport, 2) == want)
+			return port;
+	ck_abort_msg("no port from %u hashes to balancer %u: the hash ignores the port", from,
+		     want);
+	return 0;
+}
+
+int be_balancer_of(struct bpf_map *m, const char *client, uint16_t cport, const char *vip,
+		   uint16_t vport)
+{
+	struct lb_handoff_key k = conn_key(client, cport, vip, vport);
+	uint32_t b;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &k, &b))
+		return -1;
+	return (int)b;
+}
+
+unsigned int be_map_entries(struct bpf_map *m)
+{
+	struct lb_handoff_key k, next, *prev = NULL;
+	unsigned int n = 0;
+
+	while (!bpf_map_get_next_key(bpf_map__fd(m), prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
 }
 
 extern char **environ;

@@ -67,6 +67,31 @@ size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t s
 /* The TCP segment's fields at offset @field of its header, in a frame with any IP options. */
 uint32_t be_tcp32(const uint8_t *frame, size_t field);
 
+/* ---- several balancers (docs/packet-walk.md §6) ---------------------------- */
+
+/*
+ * The tables' balancers: be_balancers[0] is the MAC the one-balancer tables
+ * use, [1] a second one configured beside it, be_stranger a third that is
+ * not configured.
+ */
+extern const uint8_t be_balancers[2][6];
+extern const uint8_t be_stranger[6];
+
+/* The configured balancer lb_balancer_pick() gives connection CLIENT:cport → VIP:vport. */
+uint32_t be_hash_choice(const char *client, uint16_t cport, const char *vip, uint16_t vport,
+			uint32_t n);
+
+/* A client port from @from up whose hash choice over two balancers is @want. */
+uint16_t be_port_hashing_to(const char *client, uint16_t from, const char *vip, uint16_t vport,
+			    uint32_t want);
+
+/* The `balancer_of` entry of that connection: the balancer's index, or -1 with none. */
+int be_balancer_of(struct bpf_map *m, const char *client, uint16_t cport, const char *vip,
+		   uint16_t vport);
+
+/* How many entries @m holds. */
+unsigned int be_map_entries(struct bpf_map *m);
+
 /* ---- a real kernel: programs on a veth's TC hooks, frames through a packet socket ---- */
 
 /* Run @cmd with sh -c; it must succeed. */

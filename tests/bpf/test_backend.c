@@ -68,7 +68,7 @@
 #define KFUNC_ACTION TC_ACT_SHOT
 #define KFUNC_REASON LB_BE_DROP_ASSIGN_FAILED
 
-static const uint8_t balancer_mac[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
+static const uint8_t *const balancer_mac = be_balancers[0]; /* the one-balancer tables' */
 static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
 static const uint8_t backend_mac[6] = { 0x02, 0, 0, 0, 0x03, 0x0b };
 static const uint8_t router_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
@@ -79,8 +79,11 @@ static const struct lb_cookie_secret secret = {
 	.windows = 2,
 };
 
-/* be: the VIP port has a listener; be_nl: another port where nothing listens. */
-static struct backend *be, *be_nl;
+/*
+ * be: the VIP port has a listener; be_nl: another port where nothing listens;
+ * be2: the VIP port, two balancers (only for the "several balancers" case).
+ */
+static struct backend *be, *be_nl, *be2;
 static int listen_fd = -1, hold_fd = -1;
 static uint16_t port_p, port_q; /* host order */
 
@@ -118,7 +121,8 @@ static void assert_loaded(struct bpf_program *prog)
 		      bpf_program__name(prog));
 }
 
-static struct backend *load_backend(uint16_t port)
+/* Attached as `backend attach` does it, with the first @balancers of be_balancers. */
+static struct backend *load_backend(uint16_t port, uint32_t balancers)
 {
 	struct backend *skel = backend__open();
 	uint32_t k = 0;
@@ -126,7 +130,8 @@ static struct backend *load_backend(uint16_t port)
 	ck_assert_msg(skel, "open backend skeleton: %s", strerror(errno));
 	inet_pton(AF_INET, VIP, (void *)&skel->rodata->cfg_vip_addr);
 	skel->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)skel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)skel->rodata->cfg_balancer_macs, be_balancers, balancers * 6);
+	skel->rodata->cfg_balancers = balancers;
 	skel->rodata->cfg_wscale = TEST_WS;
 	ck_assert_msg(backend__load(skel) == 0, "load backend: %s (run as root)", strerror(errno));
 
@@ -145,8 +150,8 @@ static void setup(void)
 	/* Bound but not listening: keeps port Q ours, and nothing to find there. */
 	hold_fd = tcp_socket_any_port(0, &port_q);
 	ck_assert_uint_ne(port_p, port_q);
-	be = load_backend(port_p);
-	be_nl = load_backend(port_q);
+	be = load_backend(port_p, 1);
+	be_nl = load_backend(port_q, 1);
 }
 
 static void teardown(void)
@@ -1220,7 +1225,7 @@ START_TEST(test_kernel_adopt)
 	ck_assert_ptr_nonnull(k);
 	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
 	k->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)k->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	k->rodata->cfg_wscale = TEST_WS;
 	ck_assert_int_eq(backend__load(k), 0);
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
@@ -1315,10 +1320,211 @@ START_TEST(test_kernel_adopt)
 }
 END_TEST
 
+/* ---- several balancers (docs/packet-walk.md §6) ---------------------------- */
+
+static void setup_two(void)
+{
+	setup();
+	be2 = load_backend(port_p, 2);
+}
+
+static void teardown_two(void)
+{
+	backend__destroy(be2);
+	be2 = NULL;
+	teardown();
+}
+
+/* A valid hand-off ACK + request for CLIENT:@cport, from @mac. */
+static size_t handoff_ack(uint8_t *frame, const uint8_t *mac, uint16_t cport)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: site\r\n\r\n";
+	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
+	struct lb_cookie_tuple t = { .cport = htons(cport), .vport = htons(port_p) };
+	struct pkt_spec p = {
+		.saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = port_p, .seq = CISN + 1,
+		.flags = 0x18, .window = 502, .payload = (const uint8_t *)req,
+		.paylen = sizeof(req) - 1,
+	};
+
+	inet_pton(AF_INET, CLIENT, &t.caddr);
+	inet_pton(AF_INET, VIP, &t.vaddr);
+	p.ack = lb_cookie_make(secret.key, &t, CISN, lb_cookie_counter(&secret, tai_now()),
+			       lb_cookie_encode_opts(&co)) + 1;
+	memcpy(p.src_mac, mac, 6);
+	memcpy(p.dst_mac, backend_mac, 6);
+	return pkt_build_tcp(frame, &p);
+}
+
+/* The ACK through @skel's ingress: a hand-off (refused only by the kfunc), or not the balancer's. */
+static void ingress_handoff(struct backend *skel, const uint8_t *mac, uint16_t cport, bool ours)
+{
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len = handoff_ack(frame, mac, cport);
+
+	run_prog(skel, skel->progs.lb_backend_ingress, frame, len, &r);
+	assert_counted(&r, ours ? KFUNC_REASON : LB_BE_DROP_NOT_BALANCER);
+	assert_unchanged(&r, frame, len);
+}
+
+/* The backend's FIN|ACK (or RST with @rst) for CLIENT:@cport through @skel's egress: its MAC out. */
+static const uint8_t *egress_end(struct backend *skel, uint16_t cport, bool rst)
+{
+	static uint8_t out[6];
+	struct pkt_spec p = {
+		.saddr = VIP, .daddr = CLIENT, .sport = port_p, .dport = cport, .seq = 0x55667788,
+		.ack = CISN + 1 + 40, .flags = rst ? 0x04 : 0x11, .window = 502,
+	};
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	memcpy(p.src_mac, backend_mac, 6);
+	memcpy(p.dst_mac, router_mac, 6);
+	len = pkt_build_tcp(frame, &p);
+	run_prog(skel, skel->progs.lb_backend_egress, frame, len, &r);
+	ck_assert_int_eq(r.action, TC_ACT_OK);
+	assert_counted(&r, LB_BE_EGRESS_DIVERTED);
+	ck_assert_uint_eq(r.out_len, len);
+	ck_assert_mem_eq(r.out + 6, frame + 6, len - 6);
+	memcpy(out, r.out, 6);
+	return out;
+}
+
+#define assert_mac(got, want, what)                                                       \
+	ck_assert_msg(!memcmp((got), (want), 6), "%s: to %02x:..:%02x, expected ..:%02x", \
+		      (what), (got)[0], (got)[5], (want)[5])
+
+/* _i: 0, 1 the configured balancers, 2 a third MAC. */
+START_TEST(test_multi_handoff)
+{
+	const uint8_t *mac = _i < 2 ? be_balancers[_i] : be_stranger;
+	uint16_t cport = 43000 + _i;
+
+	ingress_handoff(be2, mac, cport, _i < 2);
+	/* The balancer it came from is remembered; a stranger is not. */
+	ck_assert_int_eq(be_balancer_of(be2->maps.balancer_of, CLIENT, cport, VIP, port_p),
+			 _i < 2 ? _i : -1);
+}
+END_TEST
+
+/* _i: 0, 1 the configured balancers, 2 a third MAC. Answered to the MAC it came from. */
+START_TEST(test_multi_probe)
+{
+	const uint8_t *mac = _i < 2 ? be_balancers[_i] : be_stranger;
+	struct be_probe p = {
+		.src_mac = mac, .dst_mac = backend_mac, .saddr = CLIENT, .daddr = VIP,
+		.sport = CPORT, .dport = port_p, .seq = CISN + 1 + 3000, .ack = 0x7a000001u,
+		.secret = &secret, .counter = lb_cookie_counter(&secret, tai_now()),
+	};
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len = be_probe_build(frame, &p);
+
+	run_prog(be2, be2->progs.lb_backend_ingress, frame, len, &r);
+	if (_i == 2) {
+		ck_assert_int_eq(r.action, TC_ACT_SHOT);
+		assert_counted(&r, LB_BE_DROP_BAD_PROBE);
+		return;
+	}
+	ck_assert_int_eq(r.action, TC_ACT_REDIRECT);
+	assert_counted(&r, LB_BE_PROBE_ANSWERED);
+	assert_mac(r.out, mac, "probe answer");
+}
+END_TEST
+
+/*
+ * A connection's ends follow the balancer its packets last came through. The
+ * first is the one its hash does not choose, so that each step differs from
+ * the fallback and from the step before.
+ */
+START_TEST(test_multi_divert)
+{
+	uint16_t cport = be_port_hashing_to(CLIENT, 44000, VIP, port_p, 0);
+	const uint8_t *hashed = be_balancers[0], *other = be_balancers[1];
+
+	ingress_handoff(be2, other, cport, true);
+	assert_mac(egress_end(be2, cport, false), other, "FIN after the other's hand-off");
+	assert_mac(egress_end(be2, cport, true), other, "RST after the other's hand-off");
+
+	ingress_handoff(be2, hashed, cport, true);
+	assert_mac(egress_end(be2, cport, false), hashed, "FIN after a packet from the hashed");
+
+	ingress_handoff(be2, other, cport, true);
+	assert_mac(egress_end(be2, cport, true), other, "RST after one from the other again");
+
+	/* A third MAC's packet changes nothing. */
+	ingress_handoff(be2, be_stranger, cport, false);
+	assert_mac(egress_end(be2, cport, false), other, "FIN after a stranger's packet");
+	ck_assert_int_eq(be_balancer_of(be2->maps.balancer_of, CLIENT, cport, VIP, port_p), 1);
+}
+END_TEST
+
+/* No entry: the 4-tuple's hash choice, the same every time; both balancers get some. */
+START_TEST(test_multi_unknown)
+{
+	uint16_t cport = be_port_hashing_to(CLIENT, 45000 + _i * 100, VIP, port_p, _i);
+	const uint8_t *first;
+
+	ck_assert_int_eq(be_balancer_of(be2->maps.balancer_of, CLIENT, cport, VIP, port_p), -1);
+	first = egress_end(be2, cport, false);
+	assert_mac(first, be_balancers[_i], "FIN of an unknown connection");
+	assert_mac(egress_end(be2, cport, true), be_balancers[_i], "RST of it");
+	/* Egress only reads: still no entry. */
+	ck_assert_int_eq(be_balancer_of(be2->maps.balancer_of, CLIENT, cport, VIP, port_p), -1);
+}
+END_TEST
+
+/* A FIN with data: its notice goes where the connection's last packet came from. */
+START_TEST(test_multi_notice)
+{
+	uint16_t cport = be_port_hashing_to(CLIENT, 46000, VIP, port_p, 0);
+	struct pkt_spec p = {
+		.saddr = VIP, .daddr = CLIENT, .sport = port_p, .dport = cport, .seq = 0x1000,
+		.ack = CISN + 1 + 40, .flags = 0x19, .window = 502,
+		.payload = (const uint8_t *)"the last bytes", .paylen = 14,
+	};
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+	int orig;
+
+	ingress_handoff(be2, be_balancers[1], cport, true);
+	memcpy(p.src_mac, backend_mac, 6);
+	memcpy(p.dst_mac, router_mac, 6);
+	len = pkt_build_tcp(frame, &p);
+	/* The direct copy leaves through a loopback of a namespace of our own (test_egress_fin_data). */
+	orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(orig, 0);
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	lo_up();
+	run_prog(be2, be2->progs.lb_backend_egress, frame, len, &r);
+	ck_assert_msg(setns(orig, CLONE_NEWNET) == 0, "back to our namespace: %s", strerror(errno));
+	close(orig);
+	ck_assert_int_eq(r.action, TC_ACT_OK);
+	assert_counted(&r, LB_BE_EGRESS_FIN_NOTICE);
+	assert_mac(r.out, be_balancers[1], "FIN notice");
+}
+END_TEST
+
+/* One balancer: today's path, and balancer_of is never written. */
+START_TEST(test_one_balancer_no_map)
+{
+	uint16_t cport = be_port_hashing_to(CLIENT, 47000, VIP, port_p, 1);
+
+	ingress_handoff(be, balancer_mac, cport, true);
+	ingress_handoff(be, be_balancers[1], cport, false);
+	assert_mac(egress_end(be, cport, false), balancer_mac, "FIN, one balancer");
+	ck_assert_uint_eq(be_map_entries(be->maps.balancer_of), 0);
+}
+END_TEST
+
 Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend_tc");
 	TCase *tc = tcase_create("packets");
+	TCase *multi = tcase_create("several balancers");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_ingress, 0, sizeof(in_cases) / sizeof(in_cases[0]));
@@ -1331,6 +1537,15 @@ Suite *backend_suite(void)
 	tcase_add_test(tc, test_probe_established);
 	/* Forked like every test here: the namespace it makes dies with it. */
 	tcase_add_test(tc, test_kernel_adopt);
+	tcase_add_test(tc, test_one_balancer_no_map);
 	suite_add_tcase(s, tc);
+
+	tcase_add_unchecked_fixture(multi, setup_two, teardown_two);
+	tcase_add_loop_test(multi, test_multi_handoff, 0, 3);
+	tcase_add_loop_test(multi, test_multi_probe, 0, 3);
+	tcase_add_test(multi, test_multi_divert);
+	tcase_add_loop_test(multi, test_multi_unknown, 0, 2);
+	tcase_add_test(multi, test_multi_notice);
+	suite_add_tcase(s, multi);
 	return s;
 }

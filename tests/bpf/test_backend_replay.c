@@ -59,7 +59,7 @@
 #define T_CLI	0x00abcdefu /* the client's TSval */
 #define WS_ADV	7	    /* what the balancer told clients */
 
-static const uint8_t balancer_mac[6] = { 0x02, 0, 0, 0, 0x02, 0x02 };
+static const uint8_t *const balancer_mac = be_balancers[0]; /* the one-balancer tables' */
 static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
 static const uint8_t backend_mac[6] = { 0x02, 0, 0, 0, 0x03, 0x0b };
 static const uint8_t router_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
@@ -92,7 +92,8 @@ static void assert_loaded(struct bpf_program *prog)
 		      bpf_program__name(prog));
 }
 
-static void setup(void)
+/* Attached as `backend attach` does it, with the first @balancers of be_balancers. */
+static void setup_n(uint32_t balancers)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
 	socklen_t alen = sizeof(a);
@@ -109,13 +110,25 @@ static void setup(void)
 	ck_assert_msg(skel, "open backend_replay skeleton: %s", strerror(errno));
 	inet_pton(AF_INET, VIP, (void *)&skel->rodata->cfg_vip_addr);
 	skel->rodata->cfg_vip_port = htons(vport);
-	memcpy((void *)skel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)skel->rodata->cfg_balancer_macs, be_balancers, balancers * 6);
+	skel->rodata->cfg_balancers = balancers;
 	ck_assert_msg(backend_replay__load(skel) == 0, "load backend_replay: %s (run as root)",
 		      strerror(errno));
 	assert_loaded(skel->progs.lb_replay_ingress);
 	assert_loaded(skel->progs.lb_replay_egress);
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.cookie_secret), &k, &secret, 0),
 			 0);
+}
+
+static void setup(void)
+{
+	setup_n(1);
+}
+
+/* The "several balancers" case: two. */
+static void setup_two(void)
+{
+	setup_n(2);
 }
 
 static void teardown(void)
@@ -898,7 +911,7 @@ START_TEST(test_kernel)
 	ck_assert_ptr_nonnull(k);
 	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
 	k->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)k->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)k->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	ck_assert_int_eq(backend_replay__load(k), 0);
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
 	tc_on(v0, k->progs.lb_replay_ingress, k->progs.lb_replay_egress);
@@ -1331,10 +1344,137 @@ START_TEST(test_replay_probe)
 }
 END_TEST
 
+/* ---- several balancers (docs/packet-walk.md §6) ---------------------------- */
+
+#define assert_mac(got, want, what)                                                       \
+	ck_assert_msg(!memcmp((got), (want), 6), "%s: to %02x:..:%02x, expected ..:%02x", \
+		      (what), (got)[0], (got)[5], (want)[5])
+
+/*
+ * _i: 0, 1 the configured balancers, 2 a third MAC. A replayed SYN from either
+ * is taken and its SYN/ACK goes back to it, on a port whose hash chooses the
+ * other; a third MAC's is refused and leaves nothing behind.
+ */
+START_TEST(test_multi_replay_syn)
+{
+	const uint8_t *mac = _i < 2 ? be_balancers[_i] : be_stranger;
+	uint16_t cport = be_port_hashing_to(CLIENT, 46000 + _i * 100, VIP, vport, _i == 0);
+	uint8_t frame[PKT_MAX];
+	struct lb_handoff v;
+	struct run r;
+	uint32_t c;
+	size_t len;
+
+	del_entry(cport);
+	len = replay_syn_frame(frame, &syn_cases[0], cport, &c);
+	memcpy(frame + 6, mac, 6);
+	run_prog(skel->progs.lb_replay_ingress, frame, len, &r);
+	if (_i == 2) {
+		ck_assert_int_eq(r.action, TC_ACT_SHOT);
+		assert_counted(&r, LB_BE_DROP_FORGED_HANDOFF);
+		ck_assert_int_ne(get_entry(cport, &v), 0);
+		ck_assert_int_eq(be_balancer_of(skel->maps.balancer_of, CLIENT, cport, VIP, vport), -1);
+		return;
+	}
+	ck_assert_int_eq(r.action, TC_ACT_OK);
+	assert_counted(&r, LB_BE_REPLAY_SYN);
+
+	len = synack_frame(frame, cport, 0x40000000u, 0x7000, 7);
+	run_prog(skel->progs.lb_replay_egress, frame, len, &r);
+	ck_assert_int_eq(r.action, TC_ACT_OK);
+	assert_counted(&r, LB_BE_REPLAY_SYNACK_DIVERTED);
+	assert_mac(r.out, mac, "SYN/ACK");
+	ck_assert_mem_eq(r.out + 6, frame + 6, len - 6);
+	del_entry(cport);
+}
+END_TEST
+
+/* The client's segments through a balancer, then the backend's FIN or RST, in client numbers. */
+static const uint8_t *multi_step(uint16_t cport, const uint8_t *from, uint8_t end_flags)
+{
+	static const struct xl_case ack = { "ACK", 0x10, L_TS, 0, 1, 7, 7, 502, 0 };
+	const struct xl_case end = { "end", end_flags, L_NONE, 0, 1, 7, 7, 502, 0 };
+	uint32_t edges[8] = { 0 };
+	static uint8_t out[6];
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	len = xl_frame(frame, &ack, 0, cport, CISN + 1, E_C + 1, T_CLI, T_LB, edges, 502, 0);
+	memcpy(frame + 6, from, 6);
+	run_prog(skel->progs.lb_replay_ingress, frame, len, &r);
+	assert_counted(&r, LB_BE_REPLAY_IN);
+	len = xl_frame(frame, &end, 1, cport, E_B + 1, CISN + 1, 0, 0, edges, 502, 0);
+	run_prog(skel->progs.lb_replay_egress, frame, len, &r);
+	ck_assert_int_eq(r.action, TC_ACT_OK);
+	assert_counted(&r, LB_BE_EGRESS_DIVERTED);
+	ck_assert_uint_eq(be_tcp32(r.out, 4), E_C + 1); /* translated before it went */
+	memcpy(out, r.out, 6);
+	return out;
+}
+
+/* A connection's ends follow the balancer its packets last came through. */
+START_TEST(test_multi_replay_follow)
+{
+	static const struct xl_case e = { "entry", 0x10, L_TS, 0, 1, 7, 7, 502, 0 };
+	uint16_t cport = be_port_hashing_to(CLIENT, 47000, VIP, vport, 0);
+
+	entry_for(&e, cport);
+	assert_mac(multi_step(cport, be_balancers[1], 0x11), be_balancers[1], "FIN via 1");
+	assert_mac(multi_step(cport, be_balancers[0], 0x11), be_balancers[0], "FIN via 0");
+	assert_mac(multi_step(cport, be_balancers[1], 0x14), be_balancers[1], "RST via 1");
+	del_entry(cport);
+}
+END_TEST
+
+/* Neither a hand-off nor a balancer known: the hash choice, the same each time. */
+START_TEST(test_multi_replay_unknown)
+{
+	static const struct xl_case fin = { "FIN", 0x11, L_TS, 0, 1, 7, 7, 502, 0 };
+	uint16_t cport = be_port_hashing_to(CLIENT, 48000 + _i * 100, VIP, vport, _i);
+	uint32_t edges[8] = { 0 };
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+	int n;
+
+	del_entry(cport);
+	len = xl_frame(frame, &fin, 1, cport, 0x1234, CISN + 1, 5, T_CLI, edges, 502, 0);
+	for (n = 0; n < 2; n++) {
+		run_prog(skel->progs.lb_replay_egress, frame, len, &r);
+		assert_counted(&r, LB_BE_EGRESS_DIVERTED);
+		assert_mac(r.out, be_balancers[_i], "FIN, no entry");
+	}
+}
+END_TEST
+
+/* One balancer: balancer_of is never written. */
+START_TEST(test_one_balancer_no_map)
+{
+	uint16_t cport = be_port_hashing_to(CLIENT, 49000, VIP, vport, 1);
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	uint32_t c;
+	size_t len;
+
+	del_entry(cport);
+	len = replay_syn_frame(frame, &syn_cases[0], cport, &c);
+	run_prog(skel->progs.lb_replay_ingress, frame, len, &r);
+	assert_counted(&r, LB_BE_REPLAY_SYN);
+	len = synack_frame(frame, cport, 0x40000000u, 0x7000, 7);
+	run_prog(skel->progs.lb_replay_egress, frame, len, &r);
+	assert_counted(&r, LB_BE_REPLAY_SYNACK_DIVERTED);
+	assert_mac(r.out, balancer_mac, "SYN/ACK, one balancer");
+	ck_assert_uint_eq(be_map_entries(skel->maps.balancer_of), 0);
+	del_entry(cport);
+}
+END_TEST
+
 Suite *backend_replay_suite(void)
 {
 	Suite *s = suite_create("backend_replay_tc");
 	TCase *tc = tcase_create("packets");
+	TCase *multi = tcase_create("several balancers");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_replay_syn, 0, sizeof(syn_cases) / sizeof(syn_cases[0]));
@@ -1351,6 +1491,13 @@ Suite *backend_replay_suite(void)
 	tcase_add_loop_test(tc, test_replay_probe, 0, sizeof(rprobe_cases) / sizeof(rprobe_cases[0]));
 	/* Forked like every test here: the namespace it makes dies with it. */
 	tcase_add_test(tc, test_kernel);
+	tcase_add_test(tc, test_one_balancer_no_map);
 	suite_add_tcase(s, tc);
+
+	tcase_add_unchecked_fixture(multi, setup_two, teardown);
+	tcase_add_loop_test(multi, test_multi_replay_syn, 0, 3);
+	tcase_add_test(multi, test_multi_replay_follow);
+	tcase_add_loop_test(multi, test_multi_replay_unknown, 0, 2);
+	suite_add_tcase(s, multi);
 	return s;
 }

@@ -136,7 +136,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK(skel, "open backend skeleton: %s", strerror(errno));
 	skel->rodata->cfg_vip_addr = vip;
 	skel->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)skel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)skel->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	skel->rodata->cfg_wscale = 7;
 	CHECK(!backend__load(skel), "load backend: %s", strerror(errno));
 	in_fd = bpf_program__fd(skel->progs.lb_backend_ingress);
@@ -150,7 +150,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK(rskel, "open backend_replay skeleton: %s", strerror(errno));
 	rskel->rodata->cfg_vip_addr = vip;
 	rskel->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)rskel->rodata->cfg_balancer_mac, balancer_mac, 6);
+	memcpy((void *)rskel->rodata->cfg_balancer_macs[0], balancer_mac, 6);
 	CHECK(!backend_replay__load(rskel), "load backend_replay: %s", strerror(errno));
 	r_in_fd = bpf_program__fd(rskel->progs.lb_replay_ingress);
 	r_eg_fd = bpf_program__fd(rskel->progs.lb_replay_egress);

@@ -172,6 +172,8 @@ CONFIGS = {
                                      "routes: [{host: \"*." + "a." * 70 + "com\", prefix: /, backends: [a]}]"),
     "utf8": MINIMAL.replace("interface: eth0", "interface: \"\u00e9th0\"") + "cookie: {key_file: /k\u00e9y}\n",
     "flow-broken": "vips: [{address: 192.0.2.80, port: 80\n",
+    "announce": MINIMAL + "announce: {table: 200, withdraw_grace_ms: 500}\n",
+    "announce-main": MINIMAL + "announce: {table: main}\n",
 }
 
 

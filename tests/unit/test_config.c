@@ -518,9 +518,8 @@ static const struct bad bad[] = {
  * Every error: returns -1, leaves nothing behind, names FILE:LINE: KEY:, says
  * what is expected, and fits on one line.
  */
-START_TEST(test_errors)
+static void expect_bad(const struct bad *b, int _i)
 {
-	const struct bad *b = &bad[_i];
 	char err[LB_ERR_MAX], prefix[256];
 	struct lb_config cfg;
 	int ret;
@@ -541,6 +540,70 @@ START_TEST(test_errors)
 	ck_assert_ptr_null(cfg.routes);
 	ck_assert_uint_eq(cfg.n_routes, 0);
 	lb_config_free(&cfg);
+}
+
+START_TEST(test_errors)
+{
+	expect_bad(&bad[_i], _i);
+}
+END_TEST
+
+/* announce: the table of the VIPs' routes and the grace after a stop's withdrawal. */
+START_TEST(test_announce)
+{
+	struct lb_config cfg;
+
+	expect_ok(BASE, &cfg);
+	ck_assert_uint_eq(cfg.announce.table, 0); /* absent: nothing announced */
+	ck_assert_uint_eq(cfg.announce.withdraw_grace_ms, 1000);
+	lb_config_free(&cfg);
+	expect_ok(BASE "announce:\n", &cfg);
+	ck_assert_uint_eq(cfg.announce.table, 0);
+	lb_config_free(&cfg);
+	expect_ok(BASE "announce: {table: 200}\n", &cfg);
+	ck_assert_uint_eq(cfg.announce.table, 200);
+	ck_assert_uint_eq(cfg.announce.withdraw_grace_ms, 1000);
+	lb_config_free(&cfg);
+	expect_ok("announce:\n  withdraw_grace_ms: 0\n  table: \"4294967295\"\n" BASE, &cfg);
+	ck_assert_uint_eq(cfg.announce.table, 4294967295u);
+	ck_assert_uint_eq(cfg.announce.withdraw_grace_ms, 0);
+	lb_config_free(&cfg);
+	/* Next to the kernel's own tables, and the longest grace. */
+	expect_ok(BASE "announce: {table: 252, withdraw_grace_ms: 60000}\n", &cfg);
+	ck_assert_uint_eq(cfg.announce.table, 252);
+	ck_assert_uint_eq(cfg.announce.withdraw_grace_ms, 60000);
+	lb_config_free(&cfg);
+	expect_ok(BASE "announce: {table: 256}\n", &cfg);
+	ck_assert_uint_eq(cfg.announce.table, 256);
+	lb_config_free(&cfg);
+}
+END_TEST
+
+static const struct bad bad_announce[] = {
+	{ BASE "announce: {table: 254}\n", 5, "announce.table", "254 is the kernel's main table; expected a routing table of latebind's own, like 200" },
+	{ BASE "announce: {table: 253}\n", 5, "announce.table", "253 is the kernel's default table" },
+	{ BASE "announce: {table: 255}\n", 5, "announce.table", "255 is the kernel's local table" },
+	{ BASE "announce: {table: 0}\n", 5, "announce.table", "0 is no table" },
+	{ BASE "announce: {table: main}\n", 5, "announce.table", "main is the kernel's main table (254); expected" },
+	{ BASE "announce: {table: local}\n", 5, "announce.table", "(255)" },
+	{ BASE "announce: {table: default}\n", 5, "announce.table", "(253)" },
+	{ BASE "announce: {table: 4294967296}\n", 5, "announce.table", "out of range; expected an integer 0..4294967295" },
+	{ BASE "announce: {table: -200}\n", 5, "announce.table", "out of range" },
+	{ BASE "announce: {table: bgp}\n", 5, "announce.table", "\"bgp\" is not a number" },
+	{ BASE "announce: {table: [200]}\n", 5, "announce.table", "is a list" },
+	{ BASE "announce: {withdraw_grace_ms: 10}\n", 5, "announce.table", "missing; expected the routing table" },
+	{ BASE "announce: {}\n", 5, "announce.table", "missing" },
+	{ BASE "announce: {table: 200, withdraw_grace_ms: 60001}\n", 5, "announce.withdraw_grace_ms", "60001 is out of range; expected an integer 0..60000" },
+	{ BASE "announce: {table: 200, grace_ms: 5}\n", 5, "announce.grace_ms", "unknown key" },
+	{ BASE "announce: {tabel: 200}\n", 5, "announce.tabel", "did you mean 'table'?" },
+	{ BASE "announce: 200\n", 5, "announce", "expected a mapping" },
+	{ BASE "announce: {table: 200}\nannounce: {table: 201}\n", 6, "announce", "given twice (first at line 5)" },
+	{ BASE "anounce: {table: 200}\n", 5, "anounce", "did you mean 'announce'?" },
+};
+
+START_TEST(test_announce_errors)
+{
+	expect_bad(&bad_announce[_i], _i);
 }
 END_TEST
 
@@ -872,6 +935,9 @@ Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_good_variants, 0, sizeof(good) / sizeof(good[0]));
 	tcase_add_test(tc, test_routes_before_backends);
 	tcase_add_loop_test(tc, test_errors, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_announce);
+	tcase_add_loop_test(tc, test_announce_errors, 0,
+			    sizeof(bad_announce) / sizeof(bad_announce[0]));
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_long_values);
 	tcase_add_test(tc, test_length_is_honoured);

@@ -137,6 +137,12 @@ static bool name_char(char c, bool first)
 	       (!first && c >= '0' && c <= '9');
 }
 
+/* A label named le (not one ending in it, like table). */
+static bool has_le(const char *line)
+{
+	return strstr(line, "{le=\"") || strstr(line, ",le=\"");
+}
+
 /*
  * The text format 0.0.4 as Prometheus parses it, strictly: every family has
  * HELP then TYPE once, its samples follow it without another family in
@@ -202,11 +208,11 @@ static void check_grammar(const char *text)
 			ck_assert_msg(!strcmp(name, b) || !strcmp(name, s) || !strcmp(name, c),
 				      "line %d: %s in histogram %s", lineno, name, fam);
 			if (!strcmp(name, b))
-				ck_assert_msg(strstr(line, "le=\""), "line %d: bucket without le", lineno);
+				ck_assert_msg(has_le(line), "line %d: bucket without le", lineno);
 		} else {
 			ck_assert_msg(!strcmp(name, fam), "line %d: sample %s in family %s", lineno, name,
 				      fam);
-			ck_assert_msg(!strstr(line, "le=\""), "line %d: le outside a histogram", lineno);
+			ck_assert_msg(!has_le(line), "line %d: le outside a histogram", lineno);
 		}
 		/* labels */
 		if (line[k] == '{') {
@@ -265,6 +271,31 @@ START_TEST(test_render_build_info_only)
 	ck_assert_msg(strstr(text, "\nlatebind_build_info{version=\"") &&
 			      !strstr(text, "{version=\"\"}"), "%s", text);
 	check_grammar(text);
+	free(text);
+}
+END_TEST
+
+/* The announce families: only with a table, one series each, the table as label. */
+START_TEST(test_render_announce)
+{
+	struct lb_announce off = { 0 }, on = { .table = 200, .announced = 1, .withdrawals = 3 };
+	struct lb_metrics_source src = { .stats_fd = -1, .version = "1", .announce = &off };
+	char *text = render(&src);
+
+	ck_assert_msg(!strstr(text, "latebind_announce"), "%s", text);
+	free(text);
+	src.announce = &on;
+	text = render(&src);
+	ck_assert_msg(has_line(text, "# TYPE latebind_announced gauge"), "%s", text);
+	ck_assert_msg(has_line(text, "latebind_announced{table=\"200\"} 1"), "%s", text);
+	ck_assert_msg(has_line(text, "# TYPE latebind_announce_withdrawals_total counter"), "%s", text);
+	ck_assert_msg(has_line(text, "latebind_announce_withdrawals_total{table=\"200\"} 3"), "%s",
+		      text);
+	check_grammar(text);
+	free(text);
+	on.announced = 0;
+	text = render(&src);
+	ck_assert_msg(has_line(text, "latebind_announced{table=\"200\"} 0"), "%s", text);
 	free(text);
 }
 END_TEST
@@ -1009,6 +1040,7 @@ Suite *metrics_suite(void)
 	tcase_add_checked_fixture(render_tc, setup, teardown);
 	tcase_add_test(render_tc, test_render_build_info_only);
 	tcase_add_test(render_tc, test_render_full_page);
+	tcase_add_test(render_tc, test_render_announce);
 	tcase_add_test(render_tc, test_render_label_escaping);
 	tcase_add_test(render_tc, test_histogram_buckets);
 	tcase_add_test(render_tc, test_render_dispatcher_callbacks);

@@ -127,6 +127,27 @@ START_TEST(test_ties_rotate)
 }
 END_TEST
 
+/* A map slot as selection (and announcing) sees it: no MAC yet is down. */
+START_TEST(test_view_of_map_slot)
+{
+	struct lb_backend b = { .mac = { 2, 0, 0, 0, 0, 0x11 }, .state = LB_BACKEND_UP, .active = 7 };
+	struct lb_backend_view v = lb_backend_view_of(&b, 3);
+
+	ck_assert_uint_eq(v.state, LB_BACKEND_UP);
+	ck_assert_uint_eq(v.weight, 3);
+	ck_assert_uint_eq(v.active, 7);
+	ck_assert(lb_backend_usable(&v));
+	b.state = LB_BACKEND_DRAINING;
+	v = lb_backend_view_of(&b, 3);
+	ck_assert(!lb_backend_usable(&v));
+	b.state = LB_BACKEND_UP;
+	memset(b.mac, 0, sizeof(b.mac));
+	v = lb_backend_view_of(&b, 3);
+	ck_assert_uint_eq(v.state, LB_BACKEND_DOWN);
+	ck_assert(!lb_backend_usable(&v));
+}
+END_TEST
+
 START_TEST(test_no_overflow)
 {
 	/* Products near 2^63: 32-bit math or a careless cast would flip these. */
@@ -156,6 +177,7 @@ Suite *select_suite(void)
 	tcase_add_test(tc, test_none_up);
 	tcase_add_test(tc, test_ties_rotate);
 	tcase_add_test(tc, test_no_overflow);
+	tcase_add_test(tc, test_view_of_map_slot);
 	suite_add_tcase(s, tc);
 	return s;
 }
