@@ -97,13 +97,10 @@ lab_vip_via() {
 	[[ $(lab_vip_hops | xargs) == "$(printf '%s\n' "$@" | sort | xargs)" ]]
 }
 
-# lab_announce_add NODE / lab_announce_del NODE: what latebind's `announce:`
-# does, by hand (a balancer that does not announce by itself).
-lab_announce_add() {
-	ip -n "$(lab_ns "$1")" route replace blackhole "$VIP/32" table "$LAB_ANNOUNCE_TABLE"
-}
+# lab_announce_del NODE: a VIP route left in NODE's table 200 (a killed
+# daemon's: latebind's `announce:` removes its own on SIGTERM) taken away.
 lab_announce_del() {
-	ip -n "$(lab_ns "$1")" route del blackhole "$VIP/32" table "$LAB_ANNOUNCE_TABLE" 2>/dev/null || true
+	ip -n "$(lab_ns "$1")" route del "$VIP/32" table "$LAB_ANNOUNCE_TABLE" 2>/dev/null || true
 }
 # lab_announced NODE: NODE's kernel table 200 has the VIP.
 lab_announced() {

@@ -38,40 +38,22 @@ cluster_cleanup() {
 }
 trap cluster_cleanup EXIT
 
-# What the build can do yet: `announce:` (latebind keeps the VIP in table 200)
-# and `peers:` (flow sync). Without announce the test stands in for it by hand.
-config_takes() { # YAML-LINE: check-config accepts the lab's config plus this line
-	local f=$LAB_RUN/cluster-probe.yaml
-	LAB_BALANCER_CONF=$f LAB_BALANCER_EXTRA=$1 lab_balancer_config
-	"$LAB_LATEBIND" check-config "$f" >/dev/null 2>&1
-}
-CL_ANNOUNCE=0
-config_takes "announce: {table: $LAB_ANNOUNCE_TABLE}" && CL_ANNOUNCE=1
-CL_PEERS=0
-config_takes "peers: [$BALANCER2_IP]" && CL_PEERS=1
-echo "# cluster: announce by latebind: $CL_ANNOUNCE (else by hand), peers: $CL_PEERS"
-
 # other NODE: the other balancer; ip_of NODE: its address.
 other() { if [[ $1 == balancer ]]; then echo balancer2; else echo balancer; fi; }
 node_of_ip() { if [[ $1 == "$BALANCER_IP" ]]; then echo balancer; else echo balancer2; fi; }
 
-# extra NODE: the config keys for several balancers, for NODE.
+# extra NODE: the config keys for several balancers, for NODE: the VIP in table
+# 200 while ready (BIRD exports it), the other balancer as its peer.
 extra() {
-	local peer
-	peer=$(lab_ip "$(other "$1")")
-	((CL_ANNOUNCE)) && echo "announce: {table: $LAB_ANNOUNCE_TABLE}"
-	((CL_PEERS)) && echo "peers: [$peer]"
-	return 0
+	printf 'announce: {table: %s}\npeers: [%s]\n' "$LAB_ANNOUNCE_TABLE" "$(lab_ip "$(other "$1")")"
 }
 
 # shellcheck disable=SC2119 # no extra daemon arguments
-lb_start() { # NODE: start its daemon, announcing (by hand if it cannot)
+lb_start() { # NODE: start its daemon; it announces the VIP once ready
 	if [[ $1 == balancer ]]; then lab_balancer_start || return; else lab_balancer2_start || return; fi
-	((CL_ANNOUNCE)) || lab_announce_add "$1"
 	lab_wait 5 lab_announced "$1"
 }
-lb_stop() { # NODE: SIGTERM (withdrawn first: by latebind, or by hand here)
-	((CL_ANNOUNCE)) || lab_announce_del "$1"
+lb_stop() { # NODE: SIGTERM, and its exit status
 	if [[ $1 == balancer ]]; then lab_balancer_stop; else lab_balancer2_stop; fi
 }
 # lb_kill NODE: SIGKILL the daemon and take its link down: a balancer that dies
@@ -150,10 +132,8 @@ checked() {
 taken() { lab_on "$1" lab_dispatcher_counter conns_taken; }
 
 # --- the cluster --------------------------------------------------------------
-# Hand-offs from either balancer (--balancer-mac for each). Listed with the
-# first balancer last: a build that keeps one MAC keeps the last, which is the
-# lab's balancer as before.
-LAB_BALANCER_MACS="$BALANCER2_MAC $BALANCER_MAC"
+# Hand-offs from either balancer (--balancer-mac for each).
+LAB_BALANCER_MACS="$BALANCER_MAC $BALANCER2_MAC"
 lab_cookie_key
 # shellcheck disable=SC2119 # every backend
 lab_backends_attach >/dev/null || lab_fail "cluster: backends attach" "attach failed"
@@ -286,8 +266,9 @@ fi
 
 # --- SIGTERM: withdrawn first ------------------------------------------------
 # A balancer stopped cleanly withdraws the VIP before it goes: the router drops
-# the path at once (well within the hold time, the BGP session stays up), and
-# its clients' transfers finish through the other.
+# the path while the daemon still serves (announce.withdraw_grace_ms, 1 s), and
+# well within the hold time with the BGP session up, so it was a withdrawal and
+# not a lost peer; its client's transfer finishes through the other.
 f=$LAB_RUN/cl-term
 term=balancer2
 if port=$(port_via "$term" client1 43000); then
@@ -295,14 +276,16 @@ if port=$(port_via "$term" client1 43000); then
 	dl=$!
 	if checked "cluster: SIGTERM: download through $term under way" lab_wait 6 has_bytes "$f" $((8 << 20)); then
 		t0=$(lab_now_ms)
-		rc=0
-		lb_stop "$term" || rc=$?
-		check_eq "cluster: $term exits 0 on SIGTERM" 0 "$rc"
+		kill -TERM "$LAB_BALANCER2_PID"
 		check "cluster: SIGTERM: the router drops $term's path within 2 s" \
 			lab_wait 2 lab_vip_via "$BALANCER_IP"
 		echo "# cluster: SIGTERM: path gone $(($(lab_now_ms) - t0)) ms after the signal"
+		check "cluster: SIGTERM: withdrawn while $term still runs" pid_alive "$LAB_BALANCER2_PID"
 		check "cluster: SIGTERM: a withdrawal, not a lost session (BGP still up)" \
 			lab_bgp_established router balancer2
+		rc=0
+		lb_stop "$term" || rc=$?
+		check_eq "cluster: $term exits 0 on SIGTERM" 0 "$rc"
 		wait "$dl" 2>/dev/null
 		download_ok "cluster: SIGTERM: the transfer finishes through balancer byte-exact" /web3/64m.bin "$f"
 		check "cluster: $term starts again" lb_start "$term"
