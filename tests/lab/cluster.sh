@@ -121,6 +121,12 @@ lab_cluster_up() {
 	lab_veth balancer2 "$LAB_IF" "$BALANCER2_MAC" switch "$BALANCER2_PEER" 02:00:00:00:12:03 || return
 	ip -n "$SWITCH_NS" link set "$BALANCER2_PEER" master "$SWITCH_BR" || return
 	lab_attach_pass switch "$BALANCER2_PEER" || return
+	# Each balancer's MAC stays on its port, also while its link is down: frames
+	# for a dead balancer are dropped at the switch, not flooded to the other.
+	# A real NIC filters unicast for other MACs; a veth with XDP does not, and
+	# latebind's XDP would forward a flooded frame meant for its peer.
+	bridge -n "$SWITCH_NS" fdb replace "$BALANCER_MAC" dev "$BALANCER_PEER" master static || return
+	bridge -n "$SWITCH_NS" fdb replace "$BALANCER2_MAC" dev "$BALANCER2_PEER" master static || return
 	ip -n "$ns" addr add "$BALANCER2_IP/24" dev "$LAB_IF"
 	ip -n "$ns" route add default via "$ROUTER_SITE_IP"
 	mkdir -p "$fs" && mount -t bpf bpf "$fs" || return
@@ -155,6 +161,7 @@ lab_cluster_down() {
 		lab_bird_stop "$node" || rc=1
 	done
 	lab_announce_del balancer
+	bridge -n "$SWITCH_NS" fdb del "$BALANCER_MAC" dev "$BALANCER_PEER" master static 2>/dev/null || true
 	if ip netns list | grep -qw "$BALANCER2_NS"; then
 		lab_announce_del balancer2
 		ip netns del "$BALANCER2_NS" || rc=1 # its veth's peer on the switch goes too

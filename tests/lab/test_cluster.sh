@@ -102,19 +102,23 @@ download() {
 	lab_exec "$1" curl -s --max-time 20 --limit-rate "$CL_RATE" ${4:+--local-port "$4"} \
 		-o "$3" -w '%{http_code}' "http://$VIP$2" >"$3.code" &
 }
-# progress FILE PID OUT: "ms bytes" of FILE every 0.1 s while PID runs (at most
-# 60 s), in the background; max_gap OUT: the longest time without a new byte.
+# progress FILE PID OUT CLIENT PORT: every 0.1 s while PID runs (at most 60 s),
+# in the background, "ms bytes-in-FILE bytes-received": what curl wrote, and what
+# CLIENT's kernel received on the connection from PORT (ss: bytes_received).
+# max_gap OUT COLUMN: the longest time without a new byte in that column (2 or 3).
 progress() {
-	local i
+	local i rx
 	for ((i = 0; i < 600; i++)); do
 		pid_alive "$2" || break
-		echo "$(lab_now_ms) $(stat -c %s "$1" 2>/dev/null || echo 0)"
+		rx=$(lab_exec "$4" ss -tinH "( sport = :$5 )" | grep -oE 'bytes_received:[0-9]+' | head -n 1)
+		echo "$(lab_now_ms) $(stat -c %s "$1" 2>/dev/null || echo 0) ${rx#*:}"
 		sleep 0.1 # a sample period, not a wait
 	done >"$3" &
 }
 max_gap() { # a stall at the end (a download that never finished) counts too
-	awk 'NR == 1 { t = $1; s = $2; next }
-		$2 > s { if ($1 - t > g) g = $1 - t; t = $1; s = $2 }
+	awk -v c="$2" '$c == "" { next }
+		!n++ { t = $1; s = $c; next }
+		$c > s { if ($1 - t > g) g = $1 - t; t = $1; s = $c }
 		{ last = $1 }
 		END { if (last - t > g) g = last - t; print g + 0 }' "$1"
 }
@@ -225,7 +229,7 @@ failover() { # NAME CLIENT PATH NODE PORT-BASE: a download through NODE, NODE ki
 	fi
 	download "$client" "$path" "$f" "$port"
 	dl=$!
-	progress "$f" "$dl" "$f.progress"
+	progress "$f" "$dl" "$f.progress" "$client" "$port"
 	prog=$!
 	if ! checked "cluster: $name: download through $node under way" lab_wait 6 has_bytes "$f" $((8 << 20)); then
 		kill "$dl" 2>/dev/null
@@ -241,7 +245,8 @@ failover() { # NAME CLIENT PATH NODE PORT-BASE: a download through NODE, NODE ki
 	wait "$dl" 2>/dev/null
 	wait "$prog" 2>/dev/null
 	download_ok "cluster: $name: 64 MiB byte-exact through $(other "$node")" "$path" "$f"
-	echo "# cluster: $name: failover gap $(max_gap "$f.progress") ms (longest time without a byte)"
+	echo "# cluster: $name: failover gap $(max_gap "$f.progress" 3) ms on the wire," \
+		"$(max_gap "$f.progress" 2) ms at curl (longest time without a new byte)"
 }
 
 failover "failover" client1 /web1/64m.bin balancer 42000
