@@ -383,7 +383,8 @@ lab_progress() {
 	local i rx
 	for ((i = 0; i < 600; i++)); do
 		pid_alive "$2" || break
-		rx=$(lab_exec "$4" ss -tinH "( sport = :$5 )" | grep -oE 'bytes_received:[0-9]+' | head -n 1)
+		# Nothing yet is no sample's end (callers may run with set -e and pipefail).
+		rx=$(lab_exec "$4" ss -tinH "( sport = :$5 )" | grep -oE 'bytes_received:[0-9]+' | head -n 1) || rx=
 		echo "$(lab_now_ms) $(stat -c %s "$1" 2>/dev/null || echo 0) ${rx#*:}"
 		sleep 0.1 # a sample period, not a wait
 	done >"$3" &
