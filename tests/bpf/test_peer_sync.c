@@ -263,6 +263,32 @@ START_TEST(test_short_close_ends)
 }
 END_TEST
 
+/*
+ * A packet XDP forwarded just after A's pass read the flow, stamped by the
+ * coarse clock a tick before that pass began: the next pass sends it.
+ */
+START_TEST(test_coarse_stamp_sent)
+{
+	struct lb_flow_key k = key(1005);
+	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC), sent;
+	struct lb_flow f;
+
+	bind_on(&a, 1005, 1);
+	deliver(&a, &b);
+	ck_assert(get(&a, 1005, &f));
+	f.req_end = 1045; /* the same-holder hint moved the boundary */
+	f.last_seen_ns = now - 3 * LB_NS_PER_MS;
+	ck_assert_int_eq(bpf_map_update_elem(a.t.fd, &k, &f, BPF_EXIST), 0);
+	a.t.pass_ns = now; /* the pass before began after that stamp */
+	sent = counter(&a, C(VIEWS_SENT));
+	lb_flow_expire_step(&a.t, now + LB_NS_PER_S);
+	ck_assert_uint_eq(counter(&a, C(VIEWS_SENT)), sent + 1);
+	deliver(&a, &b);
+	ck_assert(get(&b, 1005, &f));
+	ck_assert_uint_eq(f.req_end, 1045);
+}
+END_TEST
+
 START_TEST(test_older_view_left)
 {
 	struct lb_flow_key k = key(1003);
@@ -439,6 +465,7 @@ Suite *peer_sync_suite(void)
 	tcase_add_test(tc, test_move_follows);
 	tcase_add_test(tc, test_closing_ends_once);
 	tcase_add_test(tc, test_short_close_ends);
+	tcase_add_test(tc, test_coarse_stamp_sent);
 	tcase_add_test(tc, test_older_view_left);
 	tcase_add_test(tc, test_dispatcher_flow_left);
 	tcase_add_test(tc, test_unknown_backend);
