@@ -268,7 +268,7 @@ cluster_report() {
 	n=$(wc -l <"$FAILOVER_RAW")
 	echo "### Failover gap"
 	echo
-	echo "$n download(s) of 64 MiB at $LAB_CLUSTER_RATE/s from client1, through the balancer named (each"
+	echo "$n download(s) of 64 MiB at ${LAB_CLUSTER_RATE%M} MiB/s from client1, through the balancer named (each"
 	echo "in turn), which is SIGKILLed with its link taken down once 8 MiB have arrived; every"
 	echo "download ended byte-exact through the other. The gap is the longest time without a new"
 	echo "byte, sampled every 0.1 s: on the wire (the client kernel's bytes_received) and at curl"

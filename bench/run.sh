@@ -652,7 +652,7 @@ report() {
 		echo "| --- | --- |"
 		machine_rows
 		echo
-		goals_report
+		if section_on http || section_on xdp || section_on decisions; then goals_report; fi
 		if section_on http; then http_report; fi
 		if section_on xdp; then xdp_report; fi
 		if section_on decisions; then decisions_report; fi
