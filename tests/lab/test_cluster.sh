@@ -137,8 +137,8 @@ PR_CLIENT=
 # PATH in turn, once $PR_DIR/go-N exists (at most 20 s each): the head into
 # head-N, the body (Content-Length bytes) into body-N, then done-N; it closes
 # the connection once $PR_DIR/stop exists (at most 20 s), or at once if stop
-# comes before a go. bash reads a socket a byte at a time, so `read` takes the head and no
-# more, and head -c reads only the bytes asked for. In the background.
+# comes before a go. bash reads a socket a byte at a time, so `read` takes the
+# head and no more, and head -c reads only the bytes asked for. In the background.
 pr_client() {
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	lab_exec client1 timeout 60 bash -c '
@@ -192,8 +192,8 @@ pr_flow() {
 		awk -v c="$CLIENT1_IP:$2" '$1 == c { print $3, $4, $8, $9; f = 1 } END { exit !f }'
 }
 
-# pr_agree PORT WEB BINDS: both balancers have client1:PORT's flow bound to WEB,
-# after BINDS bindings, with one request boundary.
+# pr_agree PORT ADDR BINDS: both balancers have client1:PORT's flow bound to the
+# backend at ADDR, after BINDS bindings, with one request boundary.
 pr_agree() {
 	local a b
 	a=$(pr_flow balancer "$1") && b=$(pr_flow balancer2 "$1") || return 1
@@ -210,7 +210,7 @@ pr_show() {
 	done
 }
 
-# pr_agreed NAME PORT WEB BINDS: check that pr_agree comes true within 5 s.
+# pr_agreed NAME PORT ADDR BINDS: check that pr_agree comes true within 5 s.
 pr_agreed() {
 	checked "$1" lab_wait 5 pr_agree "$2" "$3" "$4" || pr_show "$2"
 }
