@@ -16,15 +16,21 @@
 #              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
 #   decisions  (f) dispatcher decisions per second with a million routes,
 #              bench/decisions.c on the project's own parser/directory/selection
+#   cluster    several balancers (tests/lab/cluster.sh: BGP, ECMP): new-connection
+#              requests/s through one balancer and through two, each daemon's
+#              CPU and the machine's; the failover gap of a download whose
+#              balancer is killed, median over rounds, bench/cluster.sh
 #
 # Method, caveats and the latest figures: bench/README.md.
 #
-# usage: bench/run.sh [--quick] [--sections http,xdp,decisions]   (as root)
+# usage: bench/run.sh [--quick] [--sections http,xdp,decisions,cluster]   (as root)
 #
 #   --quick      tiny durations, one round: a smoke run of the whole harness
 #                (under a minute; results in build/bench/quick.md, never in
 #                bench/results/)
-#   --sections   run only these (comma-separated); default all three
+#   --sections   run only these (comma-separated); default all four. A run of
+#                only some writes bench/results/<sections>-<date>.md (e.g.
+#                cluster-2026-12-03.md), never a full run's <date>.md
 #
 # env: LB_LAB_PREFIX (lbbench): the lab's namespace prefix;
 #      BENCH_OUT (build/bench): where tools, logs and raw data go;
@@ -35,7 +41,9 @@
 #      BENCH_FAST_FLOWS (4096): the xdp section (bench/xdp.sh alone defaults to
 #      5 rounds of 5 s);
 #      BENCH_ROUTES (1000000), BENCH_DECISIONS (2000000), BENCH_DECISION_ROUNDS (3):
-#      the decisions section.
+#      the decisions section;
+#      BENCH_CLUSTER_ROUNDS (3), BENCH_CLUSTER_SECONDS (3, per wrk run),
+#      BENCH_CLUSTER_FAILOVERS (3): the cluster section (wrk -t/-c as http's).
 set -euo pipefail
 
 # shellcheck source=bench/common.sh
@@ -43,32 +51,33 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 QUICK=0
 REPORT_ONLY=0
-SECTIONS=http,xdp,decisions
+ALL_SECTIONS=http,xdp,decisions,cluster
+SECTIONS=$ALL_SECTIONS
 while (($#)); do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--report-only) REPORT_ONLY=1 ;; # write the report again from the last run's data in BENCH_OUT
 	--sections)
 		[[ $# -ge 2 ]] || {
-			echo "usage: $0 [--quick] [--sections http,xdp,decisions]" >&2
+			echo "usage: $0 [--quick] [--sections $ALL_SECTIONS]" >&2
 			exit 2
 		}
 		SECTIONS=$2
 		shift
 		;;
 	-h | --help)
-		sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,50p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		echo "usage: $0 [--quick] [--sections http,xdp,decisions]" >&2
+		echo "usage: $0 [--quick] [--sections $ALL_SECTIONS]" >&2
 		exit 2
 		;;
 	esac
 	shift
 done
-[[ ,$SECTIONS, =~ ^(,(http|xdp|decisions))+,$ ]] || {
-	echo "$0: --sections takes http, xdp, decisions (comma-separated)" >&2
+[[ ,$SECTIONS, =~ ^(,(http|xdp|decisions|cluster))+,$ ]] || {
+	echo "$0: --sections takes http, xdp, decisions, cluster (comma-separated)" >&2
 	exit 2
 }
 section_on() { [[ ,$SECTIONS, == *,$1,* ]]; }
@@ -79,8 +88,11 @@ DECISIONS=$ROOT/build/bench/decisions
 DATE=$(date -u +%Y-%m-%d)
 if ((QUICK)); then
 	RESULTS=$OUT/quick.md
-else
+elif [[ $SECTIONS == "$ALL_SECTIONS" ]]; then
 	RESULTS=$BENCH_DIR/results/$DATE.md
+else
+	# Some sections: a file of their own, so a full run's report of the day stays.
+	RESULTS=$BENCH_DIR/results/${SECTIONS//,/+}-$DATE.md
 fi
 ROUTES=${BENCH_ROUTES:-1000000}
 DECISIONS_PER_ROUND=${BENCH_DECISIONS:-2000000}
@@ -97,7 +109,9 @@ median() {
 
 # shellcheck source=bench/http.sh
 source "$BENCH_DIR/http.sh"
-if ((QUICK)); then http_quick; fi
+# shellcheck source=bench/cluster.sh
+source "$BENCH_DIR/cluster.sh"
+if ((QUICK)); then http_quick && cluster_quick; fi
 
 # --- build --------------------------------------------------------------------------
 
@@ -149,6 +163,7 @@ cleanup() {
 		wait "$XDP_PID" 2>/dev/null || true
 	fi
 	http_cleanup || true
+	cluster_cleanup || true
 	if ((LAB_IS_UP)); then
 		timeout --foreground -k 5 60 "$ROOT/tests/lab/lab.sh" down >>"$OUT/lab.log" 2>&1 ||
 			{ say "lab.sh down failed; see $OUT/lab.log" >&2 && rc=1; }
@@ -318,7 +333,7 @@ machine_rows() {
 	echo "| kernel | $(uname -r) |"
 	echo "| commit | $COMMIT_DESC — \`latebind --version\` of the binary measured: $LATEBIND_VERSION |"
 	echo "| load average at start → end | $LOAD_START → $LOAD_END |"
-	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != http,xdp,decisions ]] && echo " --sections $SECTIONS")\` in $ELAPSED s |"
+	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != "$ALL_SECTIONS" ]] && echo " --sections $SECTIONS")\` in $ELAPSED s |"
 }
 
 http_report() {
@@ -637,16 +652,18 @@ report() {
 		echo "| --- | --- |"
 		machine_rows
 		echo
-		goals_report
+		if section_on http || section_on xdp || section_on decisions; then goals_report; fi
 		if section_on http; then http_report; fi
 		if section_on xdp; then xdp_report; fi
 		if section_on decisions; then decisions_report; fi
+		if section_on cluster; then cluster_report; fi
 		if section_on http; then http_every; fi
 	)
 	mkdir -p "$(dirname "$RESULTS")"
 	printf '%s\n' "$lines" >"$RESULTS"
 	echo
-	sed -n '/^## The goals/,/^## HTTP\|^## XDP\|^## Dispatcher/p' "$RESULTS" | sed '$d'
+	sed -n '/^## The goals/,/^## HTTP\|^## XDP\|^## Dispatcher\|^## Several/p' "$RESULTS" | sed '$d'
+	if section_on cluster; then sed -n '/^## Several/,/^### Several balancers: every/p' "$RESULTS" | sed '$d'; fi
 	say "results: $RESULTS (raw: $OUT/*-raw.tsv, $OUT/decisions.out)"
 }
 
@@ -655,7 +672,8 @@ report() {
 # What the report needs from the run, kept so --report-only can write it again.
 META_VARS=(QUICK SECTIONS DATE RESULTS LATEBIND_VERSION COMMIT_DESC LOAD_START LOAD_END START_TIME
 	END_TIME ELAPSED HTTP_ROUNDS HTTP_SECONDS WRK_THREADS WRK_CONNS BIG_PER_CLIENT BIG_FILE
-	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY)
+	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY CLUSTER_ROUNDS
+	CLUSTER_SECONDS CLUSTER_FAILOVERS)
 WRK_VERSION='' HAPROXY_VERSION='' XDP_RESULTS='' UNIT_DIRECTORY=''
 
 finish_report() {
@@ -678,10 +696,11 @@ main() {
 	fi
 	START_TIME=$(date -u +%H:%M:%SZ)
 	((EUID == 0)) || die "run as root (network namespaces, XDP)"
-	for t in cc clang ip ethtool tc awk curl wrk haproxy; do
+	for t in cc clang ip ethtool tc awk curl wrk haproxy $(section_on cluster && echo bird birdc); do
 		command -v "$t" >/dev/null || die "$t is not installed (make deps)"
 	done
 	[[ -x $LAB_LATEBIND && -f $LAB_XDP_PASS ]] || die "build latebind first: make (or make bench)"
+	if section_on cluster; then [[ -f $LAB_CLUSTER_BPF ]] || die "build the lab's programs first: make"; fi
 	build
 	say "built the tools in $((SECONDS - T0)) s"
 	# Our own copy (BPF objects are embedded), so a rebuild in the tree meanwhile
@@ -696,7 +715,7 @@ main() {
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	if section_on http || section_on xdp; then
+	if section_on http || section_on xdp || section_on cluster; then
 		bench_lab_up
 		: >"$LAB_BALANCER_LOG"
 	fi
@@ -714,6 +733,12 @@ main() {
 		t=$SECONDS
 		decisions_section
 		say "decisions: done in $((SECONDS - t)) s"
+	fi
+	if section_on cluster; then
+		t=$SECONDS
+		if [[ -z $WRK_VERSION ]]; then WRK_VERSION=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }'); fi
+		cluster_section
+		say "cluster: done in $((SECONDS - t)) s"
 	fi
 	finish_report
 	say "done in $((SECONDS - T0)) s"

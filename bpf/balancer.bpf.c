@@ -606,8 +606,16 @@ int lb_xdp(struct xdp_md *ctx)
 	fkey.dport = th->dest;
 	fkey.proto = IPPROTO_TCP;
 	flow = bpf_map_lookup_elem(&flows_v3, &fkey);
-	if (flow && (flags & (LB_TH_SYN | LB_TH_ACK)) == LB_TH_SYN && flow->state == LB_FLOW_CLOSING) {
-		/* The client reuses the port of a connection that has ended: a new one. */
+	/*
+	 * The client reuses the port of a connection that has ended: a new one.
+	 * So does a SYN on a flow only a peer balancer has seen (bound, no packet
+	 * of it here): it ended there, and its close never reached us (the peer
+	 * stopped or died within a second of it). A client never sends a SYN on a
+	 * connection it still has.
+	 */
+	if (flow && (flags & (LB_TH_SYN | LB_TH_ACK)) == LB_TH_SYN &&
+	    (flow->state == LB_FLOW_CLOSING ||
+	     (flow->state == LB_FLOW_BOUND && (flow->flags & LB_FLOW_F_PEER) && close_flow(flow)))) {
 		bpf_map_delete_elem(&flows_v3, &fkey);
 		flow = NULL;
 	}
@@ -698,17 +706,24 @@ static __always_inline void take_request(struct lb_flow *f, const struct lb_flow
 
 /*
  * LB_MOVE_PEER: a peer balancer's view of a flow both of us have, taken if it
- * saw the flow later than we did. Closing ends ours through close_flow(); bound
- * to another backend, ours first leaves XDP's hands (moving: XDP never ends
- * it), so the counts move once, then comes back bound. A flow the dispatcher
- * holds (collecting, replaying, moving) is left alone.
+ * saw the flow later than we did, or if ours is still what a peer sent
+ * (LB_FLOW_F_PEER: no packet of it here since) and the view is of the same
+ * binding or a later one: a peer's later word on it (a peer's datagrams are
+ * taken in order). The clocks alone cannot put a short connection's close
+ * after its bind: XDP stamps packets with the coarse clock, a tick behind the
+ * bind's, and a view's age is in whole milliseconds. Closing ends ours through
+ * close_flow(); bound to another backend, ours first leaves XDP's hands
+ * (moving: XDP never ends it), so the counts move once, then comes back bound.
+ * A flow the dispatcher holds (collecting, replaying, moving) is left alone.
  */
 static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_move *ctx)
 {
 	struct lb_backend *b;
 	__u32 seen = f->state, idx;
 
-	if ((seen != LB_FLOW_BOUND && seen != LB_FLOW_CLOSING) || ctx->seen_ns <= f->last_seen_ns)
+	if ((seen != LB_FLOW_BOUND && seen != LB_FLOW_CLOSING) ||
+	    (ctx->seen_ns <= f->last_seen_ns &&
+	     (!(f->flags & LB_FLOW_F_PEER) || ctx->binds < f->binds)))
 		return LB_FLOW_END_NOT_BOUND;
 	if (ctx->state == LB_FLOW_CLOSING) {
 		close_flow(f);
@@ -732,7 +747,8 @@ static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_mov
 	f->client_ack = ctx->client_ack;
 	f->binds = ctx->binds;
 	f->syn_opts = ctx->syn_opts;
-	f->last_seen_ns = ctx->seen_ns;
+	if (ctx->seen_ns > f->last_seen_ns)
+		f->last_seen_ns = ctx->seen_ns;
 	return LB_FLOW_END_ENDED;
 }
 

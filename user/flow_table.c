@@ -289,7 +289,13 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	for (i = 0; i < n; i++) {
 		if (expired(&vals[i], now_ns))
 			remove_seen(t, &keys[i], vals[i].state, NULL);
-		else if (!(vals[i].flags & LB_FLOW_F_PEER) && vals[i].last_seen_ns >= t->prev_pass_ns)
+		/*
+		 * Seen since the pass before started, by XDP's coarse stamp: a packet
+		 * that came just after that pass read the flow may be stamped a tick
+		 * before its start, and would be sent by neither pass.
+		 */
+		else if (!(vals[i].flags & LB_FLOW_F_PEER) &&
+			 vals[i].last_seen_ns + LB_FLOW_COARSE_NS >= t->prev_pass_ns)
 			changed(t, &keys[i], &vals[i]);
 	}
 	return t->sweep.started;

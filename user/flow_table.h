@@ -29,6 +29,8 @@
 #define LB_FLOW_SWEEP	  512 /* entries looked at per expiry step (whole hash buckets) */
 #define LB_FLOW_IDLE_NS	  (300 * LB_NS_PER_S) /* bound and silent this long: ended */
 #define LB_FLOW_LINGER_NS (3 * LB_NS_PER_S)   /* closing: time for the last ACKs */
+/* XDP stamps flows with the coarse clock: up to a tick (10 ms at HZ 100) behind. */
+#define LB_FLOW_COARSE_NS (10 * LB_NS_PER_MS)
 
 /* Where a walk over the table stands: the kernel's batch cursor, a hash bucket. */
 struct lb_flow_cursor {

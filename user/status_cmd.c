@@ -126,8 +126,9 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 	uint64_t now_ns = lb_clock_ns(CLOCK_MONOTONIC);
 
 	printf(json ? "\"flow_list\":["
-		    : "Flow list (client vip state backend packets bytes idle_s binds):\n");
+		    : "Flow list (client vip state backend packets bytes idle_s binds req_end):\n");
 	while (!bpf_map_get_next_key(flows_fd, prev, &next) && shown < limit) {
+		char req_end[16] = "-";
 		double idle;
 
 		key = next;
@@ -140,17 +141,22 @@ static void print_flows(int flows_fd, int backends_fd, long offset, long limit, 
 		if (f.state != LB_FLOW_DISPATCH && !bpf_map_lookup_elem(backends_fd, &f.backend, &b))
 			inet_ntop(AF_INET, &b.addr, be, sizeof(be));
 		idle = f.last_seen_ns && f.last_seen_ns < now_ns ? (now_ns - f.last_seen_ns) / (double)LB_NS_PER_S : 0;
+		/* Where the current request ends: two balancers' copies of a flow compare by it. */
+		if (f.flags & LB_FLOW_F_REQUESTS)
+			snprintf(req_end, sizeof(req_end), "%u", f.req_end);
 		if (json)
 			printf("%s{\"client\":\"%s:%u\",\"vip\":\"%s:%u\",\"state\":\"%s\","
 			       "\"backend\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"idle_s\":%.1f,"
-			       "\"binds\":%u}",
+			       "\"binds\":%u,\"req_end\":%s}",
 			       shown ? "," : "", c, ntohs(key.sport), v, ntohs(key.dport),
 			       f.state < n_states ? states[f.state] : "?", be,
-			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle, f.binds);
+			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle, f.binds,
+			       f.flags & LB_FLOW_F_REQUESTS ? req_end : "null");
 		else
-			printf("  %s:%u %s:%u %s %s %llu %llu %.1f %u\n", c, ntohs(key.sport), v,
+			printf("  %s:%u %s:%u %s %s %llu %llu %.1f %u %s\n", c, ntohs(key.sport), v,
 			       ntohs(key.dport), f.state < n_states ? states[f.state] : "?", be,
-			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle, f.binds);
+			       (unsigned long long)f.packets, (unsigned long long)f.bytes, idle, f.binds,
+			       req_end);
 		shown++;
 	}
 	printf(json ? "]," : "");

@@ -835,6 +835,54 @@ START_TEST(test_fast_path)
 }
 END_TEST
 
+/* ---- a SYN on a known flow: the client's new connection on an old port ---- */
+
+struct reuse_case {
+	const char *name;
+	uint32_t state;
+	uint8_t flags;	    /* the flow's (LB_FLOW_F_PEER: as a peer sent it) */
+	enum lb_xdp_reason reason;
+	bool gone;	    /* the flow is deleted */
+	int active;	    /* the backend's active count moves by this */
+};
+
+static const struct reuse_case reuse_cases[] = {
+	{ "closing flow: a new connection", LB_FLOW_CLOSING, 0, LB_XDP_TX_SYNACK, true, 0 },
+	{ "a peer's bound flow, never seen here: ended there", LB_FLOW_BOUND, LB_FLOW_F_PEER,
+	  LB_XDP_TX_SYNACK, true, -1 },
+	{ "our own bound flow: forwarded, kept", LB_FLOW_BOUND, 0, LB_XDP_TX_FAST_PATH, false, 0 },
+};
+
+START_TEST(test_syn_on_known_flow)
+{
+	const struct reuse_case *tc = &reuse_cases[_i];
+	const uint16_t cport = 41100 + _i;
+	struct lb_flow_key k = flow_key(cport);
+	struct pkt_spec p = client_pkt(0x02);
+	uint8_t opts[] = { MSS(1460), SACKP, TS(1), NOP, WS(7) };
+	uint8_t frame[PKT_MAX];
+	struct lb_flow f;
+	struct run r;
+	size_t len;
+
+	put_backend();
+	put_flow(cport, tc->state);
+	f = get_flow(cport);
+	f.flags = tc->flags;
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_EXIST), 0);
+	p.sport = cport;
+	p.opts = opts;
+	p.optlen = sizeof(opts);
+	len = pkt_build_tcp(frame, &p);
+	run_frame(frame, len, &r);
+	assert_counted(&r, tc->reason);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f),
+			 tc->gone ? -ENOENT : 0);
+	ck_assert_int_eq((int)get_backend().active, ACTIVE_START + tc->active);
+	del_flow(cport);
+}
+END_TEST
+
 /* ---- closing exactly once ---- */
 
 enum closer {
@@ -1651,6 +1699,7 @@ Suite *balancer_suite(void)
 	tcase_add_test(tc, test_known_flow_goes_to_dispatcher);
 	tcase_add_loop_test(tc, test_bad_and_foreign, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_fast_path);
+	tcase_add_loop_test(tc, test_syn_on_known_flow, 0, sizeof(reuse_cases) / sizeof(reuse_cases[0]));
 	tcase_add_loop_test(tc, test_close_exactly_once, 0, sizeof(closers) / sizeof(closers[0]));
 	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
 	tcase_add_test(tc, test_handoff_reset_counted);

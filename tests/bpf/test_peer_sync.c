@@ -236,6 +236,59 @@ START_TEST(test_closing_ends_once)
 }
 END_TEST
 
+/*
+ * A connection shorter than a clock tick: its close is stamped by XDP's coarse
+ * clock before the bind's time. B has only what A sent: the close is A's later
+ * word and ends B's copy all the same.
+ */
+START_TEST(test_short_close_ends)
+{
+	struct lb_flow_key k = key(1004);
+	struct lb_flow f;
+
+	bind_on(&a, 1004, 1);
+	deliver(&a, &b);
+	ck_assert_uint_eq(b.backends[5].active, 1);
+	ck_assert_int_eq(lb_flow_end(&a.t, &k), LB_FLOW_END_ENDED);
+	ck_assert(get(&a, 1004, &f));
+	f.last_seen_ns -= 4 * LB_NS_PER_MS; /* the coarse clock's tick (HZ 250) */
+	ck_assert_int_eq(bpf_map_update_elem(a.t.fd, &k, &f, BPF_EXIST), 0);
+	a.t.pass_ns = 1; /* A's pass reports every flow of its own */
+	lb_flow_expire_step(&a.t, lb_clock_ns(CLOCK_MONOTONIC));
+	deliver(&a, &b);
+	ck_assert_uint_eq(counter(&b, C(VIEWS_STALE)), 0);
+	ck_assert(get(&b, 1004, &f));
+	ck_assert_uint_eq(f.state, LB_FLOW_CLOSING);
+	ck_assert_uint_eq(b.backends[5].active, 0);
+}
+END_TEST
+
+/*
+ * A packet XDP forwarded just after A's pass read the flow, stamped by the
+ * coarse clock a tick before that pass began: the next pass sends it.
+ */
+START_TEST(test_coarse_stamp_sent)
+{
+	struct lb_flow_key k = key(1005);
+	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC), sent;
+	struct lb_flow f;
+
+	bind_on(&a, 1005, 1);
+	deliver(&a, &b);
+	ck_assert(get(&a, 1005, &f));
+	f.req_end = 1045; /* the same-holder hint moved the boundary */
+	f.last_seen_ns = now - 3 * LB_NS_PER_MS;
+	ck_assert_int_eq(bpf_map_update_elem(a.t.fd, &k, &f, BPF_EXIST), 0);
+	a.t.pass_ns = now; /* the pass before began after that stamp */
+	sent = counter(&a, C(VIEWS_SENT));
+	lb_flow_expire_step(&a.t, now + LB_NS_PER_S);
+	ck_assert_uint_eq(counter(&a, C(VIEWS_SENT)), sent + 1);
+	deliver(&a, &b);
+	ck_assert(get(&b, 1005, &f));
+	ck_assert_uint_eq(f.req_end, 1045);
+}
+END_TEST
+
 START_TEST(test_older_view_left)
 {
 	struct lb_flow_key k = key(1003);
@@ -411,6 +464,8 @@ Suite *peer_sync_suite(void)
 	tcase_add_test(tc, test_bind_reaches_peer);
 	tcase_add_test(tc, test_move_follows);
 	tcase_add_test(tc, test_closing_ends_once);
+	tcase_add_test(tc, test_short_close_ends);
+	tcase_add_test(tc, test_coarse_stamp_sent);
 	tcase_add_test(tc, test_older_view_left);
 	tcase_add_test(tc, test_dispatcher_flow_left);
 	tcase_add_test(tc, test_unknown_backend);

@@ -189,6 +189,7 @@ lab_balancer2_config() {
 	local LAB_BALANCER_CONF=$LAB_BALANCER2_CONF
 	lab_balancer_config
 }
+# shellcheck disable=SC2120 # arguments for the daemon, when a caller has some
 lab_balancer2_start() {
 	local LAB_BALANCER_NODE=balancer2 LAB_BALANCER_CONF=$LAB_BALANCER2_CONF
 	local LAB_BALANCER_LOG=$LAB_BALANCER2_LOG LAB_BALANCER_PID=
@@ -275,3 +276,127 @@ lab_unsteer() {
 	ip -force -n "$SWITCH_NS" link set dev sw-router xdpdrv obj "$LAB_XDP_PASS" sec xdp 2>/dev/null ||
 		ip -force -n "$SWITCH_NS" link set dev sw-router xdpgeneric obj "$LAB_XDP_PASS" sec xdp
 }
+
+# --- the two balancers' daemons --------------------------------------------------
+
+# lab_other NODE: the other balancer; lab_node_of_ip ADDR: the balancer at ADDR.
+lab_other() { if [[ $1 == balancer ]]; then echo balancer2; else echo balancer; fi; }
+lab_node_of_ip() { if [[ $1 == "$BALANCER_IP" ]]; then echo balancer; else echo balancer2; fi; }
+
+# lab_cluster_extra NODE: the config keys for several balancers, for NODE: the
+# VIP in table 200 while ready (BIRD exports it), the other balancer as its peer
+# (LAB_BALANCER_EXTRA of lab_balancer_config / lab_balancer2_config).
+lab_cluster_extra() {
+	printf 'announce: {table: %s}\npeers: [%s]\n' "$LAB_ANNOUNCE_TABLE" "$(lab_ip "$(lab_other "$1")")"
+}
+
+# lab_cluster_start NODE: start its daemon; it announces the VIP once ready.
+lab_cluster_start() {
+	# shellcheck disable=SC2119 # no extra daemon arguments
+	if [[ $1 == balancer ]]; then lab_balancer_start || return; else lab_balancer2_start || return; fi
+	lab_wait 5 lab_announced "$1"
+}
+# lab_cluster_stop NODE: SIGTERM, and its exit status.
+lab_cluster_stop() {
+	if [[ $1 == balancer ]]; then lab_balancer_stop; else lab_balancer2_stop; fi
+}
+# lab_cluster_pid NODE: the daemon's PID as started (the process itself: CPU
+# figures read /proc/PID/stat), empty when it is not running.
+lab_cluster_pid() {
+	if [[ $1 == balancer ]]; then echo "$LAB_BALANCER_PID"; else echo "$LAB_BALANCER2_PID"; fi
+}
+# lab_cluster_kill NODE: SIGKILL the daemon and take its link down: a balancer
+# that dies with its machine. Its route in table 200 stays, but nobody hears it.
+lab_cluster_kill() {
+	local pid
+	pid=$(lab_daemon_pid "$1") || return
+	kill -KILL "$pid"
+	if [[ $1 == balancer ]]; then
+		wait "$LAB_BALANCER_PID" 2>/dev/null
+		LAB_BALANCER_PID=
+	else
+		wait "$LAB_BALANCER2_PID" 2>/dev/null
+		LAB_BALANCER2_PID=
+	fi
+	ip -n "$(lab_ns "$1")" link set "$LAB_IF" down
+}
+# lab_cluster_revive NODE: its link up again (with its default route) and a new
+# daemon, which takes over the program the killed one left.
+lab_cluster_revive() {
+	ip -n "$(lab_ns "$1")" link set "$LAB_IF" up
+	ip -n "$(lab_ns "$1")" route replace default via "$ROUTER_SITE_IP"
+	lab_cluster_start "$1"
+}
+
+# lab_cluster_teardown: both daemons stopped (a SIGKILLed one's program and
+# pins cleared by a clean start and stop, so the one-balancer lab gets its
+# balancer back), lab_cluster_down, the backends detached. Non-zero if
+# lab_cluster_down left something.
+lab_cluster_teardown() {
+	local rc=0
+	lab_balancer2_stop >/dev/null 2>&1
+	lab_balancer_stop >/dev/null 2>&1
+	if ip -n "$BALANCER_NS" link show "$LAB_IF" 2>/dev/null | grep -q 'prog/xdp'; then
+		ip -n "$BALANCER_NS" link set "$LAB_IF" up 2>/dev/null
+		lab_balancer_start >/dev/null 2>&1 && lab_balancer_stop >/dev/null 2>&1
+	fi
+	lab_cluster_down >/dev/null 2>&1 || rc=1
+	# shellcheck disable=SC2119 # every backend
+	lab_backends_detach >/dev/null 2>&1
+	ip -n "$BALANCER_NS" route replace default via "$ROUTER_SITE_IP" 2>/dev/null
+	return "$rc"
+}
+
+# lab_port_via NODE CLIENT BASE: a free port of CLIENT, from BASE up (at most
+# 200 tried), whose connections to the VIP the router sends to balancer NODE
+# (it hashes addresses and ports: cluster.bpf.c, rehash).
+lab_port_via() {
+	local p via
+	for ((p = $3; p < $3 + 200; p++)); do
+		[[ -z $(lab_exec "$2" ss -tanH "( sport = :$p )") ]] || continue
+		via=$(lab_exec router ip route get "$VIP" from "$(lab_ip "$2")" iif lan0 ipproto tcp \
+			sport "$p" dport "$VIP_PORT" | grep -oE 'via [0-9.]+')
+		if [[ ${via#via } == "$(lab_ip "$1")" ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# --- a download across a failover ----------------------------------------------
+
+# Downloads: 64 MiB at 16 MiB/s, about 4 s each, so a balancer can go mid-way.
+LAB_CLUSTER_RATE=16M
+
+# lab_download CLIENT PATH OUT [PORT]: a download in the background ($! its
+# curl), from PORT if given; 20 s is five times what 64 MiB takes. OUT.code
+# gets the status.
+lab_download() {
+	lab_exec "$1" curl -s --max-time 20 --limit-rate "$LAB_CLUSTER_RATE" ${4:+--local-port "$4"} \
+		-o "$3" -w '%{http_code}' "http://$VIP$2" >"$3.code" &
+}
+# lab_progress FILE PID OUT CLIENT PORT: every 0.1 s while PID runs (at most
+# 60 s), in the background, "ms bytes-in-FILE bytes-received": what curl wrote,
+# and what CLIENT's kernel received on the connection from PORT (ss: bytes_received).
+lab_progress() {
+	local i rx
+	for ((i = 0; i < 600; i++)); do
+		pid_alive "$2" || break
+		# Nothing yet is no sample's end (callers may run with set -e and pipefail).
+		rx=$(lab_exec "$4" ss -tinH "( sport = :$5 )" | grep -oE 'bytes_received:[0-9]+' | head -n 1) || rx=
+		echo "$(lab_now_ms) $(stat -c %s "$1" 2>/dev/null || echo 0) ${rx#*:}"
+		sleep 0.1 # a sample period, not a wait
+	done >"$3" &
+}
+# lab_max_gap OUT COLUMN: the longest time without a new byte in that column of
+# lab_progress's OUT (2: at curl, 3: on the wire); a stall at the end (a
+# download that never finished) counts too.
+lab_max_gap() {
+	awk -v c="$2" '$c == "" { next }
+		!n++ { t = $1; s = $c; next }
+		$c > s { if ($1 - t > g) g = $1 - t; t = $1; s = $c }
+		{ last = $1 }
+		END { if (last - t > g) g = last - t; print g + 0 }' "$1"
+}
+lab_has_bytes() { (($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2)); } # FILE N

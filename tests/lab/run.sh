@@ -19,7 +19,8 @@
 #      LAB_REPLAY_TESTS="handoff keepalive lossy lossy_rebind spoof cluster",
 #      LAB_MIXED_TESTS="handoff keepalive lossy_rebind": the tests of the replay and mixed
 #                                passes of a full run
-#      LAB_TEST_TIMEOUT=120      seconds per test file
+#      LAB_TEST_TIMEOUT=120      seconds per test file (a file that needs more says
+#                                so in a line `# lab-timeout: N`, N up to 600)
 #      LB_LAB_PREFIX=lbl         namespace prefix (lets labs run side by side)
 set -euo pipefail
 
@@ -94,21 +95,34 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# test_timeout FILE: LAB_TEST_TIMEOUT, or the file's own `# lab-timeout: N` if
+# that is longer (at most 600 s).
+test_timeout() {
+	local own
+	own=$(sed -n 's/^# lab-timeout: \([0-9]\{1,3\}\)$/\1/p' "$1" | head -n 1)
+	if [[ -n $own ]] && ((own > LAB_TEST_TIMEOUT && own <= 600)); then
+		echo "$own"
+	else
+		echo "$LAB_TEST_TIMEOUT"
+	fi
+}
+
 # run_test FILE: one test file in a fresh bash with lib.sh, time-limited.
 run_test() {
-	local file=$1 name before after rc=0 t0=$SECONDS
+	local file=$1 name before after rc=0 t0=$SECONDS limit
 	name=$(basename "$file" .sh)
+	limit=$(test_timeout "$file")
 	echo "# ${LAB_RESULT_PREFIX:-}$name"
 	before=$(wc -l <"$LAB_RESULTS")
 	# shellcheck disable=SC2016 # expanded by the inner bash
-	LAB_TEST_NAME=${name#test_} timeout -k 5 "$LAB_TEST_TIMEOUT" bash -c 'set -uo pipefail; cd "$3"; source "$1"; source "$2"' \
+	LAB_TEST_NAME=${name#test_} timeout -k 5 "$limit" bash -c 'set -uo pipefail; cd "$3"; source "$1"; source "$2"' \
 		"$name" "$LAB_DIR/lib.sh" "$file" "$LAB_ROOT" </dev/null &
 	test_pid=$!
 	wait "$test_pid" || rc=$?
 	test_pid=
 	after=$(wc -l <"$LAB_RESULTS")
 	if ((rc == 124)); then
-		lab_fail "$name" "timed out after $LAB_TEST_TIMEOUT s"
+		lab_fail "$name" "timed out after $limit s"
 	elif ((rc != 0)); then
 		lab_fail "$name" "exited $rc"
 	elif ((after == before)); then

@@ -6,7 +6,9 @@
 # balancers announce the VIP by BGP, the router spreads connections over them by
 # ECMP, and a connection survives its balancer: a handshake answered by one and
 # completed at the other, a download whose balancer is killed or stopped, a
-# balancer joining, a client without TCP timestamps. The failover gap (the
+# balancer joining, a client without TCP timestamps, and one keep-alive
+# connection whose requests go to three backends while its packets move from
+# one balancer to the other (per-request binding). The failover gap (the
 # longest time a download got no byte) is printed as a figure.
 
 # shellcheck source=tests/lab/balancer.sh
@@ -14,115 +16,18 @@ source "$LAB_DIR/balancer.sh"
 # shellcheck source=tests/lab/cluster.sh
 source "$LAB_DIR/cluster.sh"
 
-# Downloads: 64 MiB at 16 MiB/s, about 4 s each, so a balancer can go mid-way.
-CL_RATE=16M
 CL_TS_BEFORE=
 
 cluster_cleanup() {
+	if [[ -n ${PR_CLIENT:-} ]]; then pr_stop; fi
 	lab_unsteer >/dev/null 2>&1
 	if [[ -n $CL_TS_BEFORE ]]; then
 		lab_exec client2 sysctl -qw "net.ipv4.tcp_timestamps=$CL_TS_BEFORE" >/dev/null 2>&1
 	fi
-	lab_balancer2_stop >/dev/null 2>&1
-	lab_balancer_stop >/dev/null 2>&1
-	# A SIGKILLed daemon leaves its program and pins: the lab's balancer gets its
-	# own back for the next test by a clean start and stop.
-	if ip -n "$BALANCER_NS" link show "$LAB_IF" 2>/dev/null | grep -q 'prog/xdp'; then
-		ip -n "$BALANCER_NS" link set "$LAB_IF" up 2>/dev/null
-		lab_balancer_start >/dev/null 2>&1 && lab_balancer_stop >/dev/null 2>&1
-	fi
-	lab_cluster_down >/dev/null 2>&1 || echo "FAIL - cluster: lab_cluster_down left something"
-	# shellcheck disable=SC2119 # every backend
-	lab_backends_detach >/dev/null 2>&1
-	ip -n "$BALANCER_NS" route replace default via "$ROUTER_SITE_IP" 2>/dev/null
+	lab_cluster_teardown || echo "FAIL - cluster: lab_cluster_down left something"
 }
 trap cluster_cleanup EXIT
 
-# other NODE: the other balancer; ip_of NODE: its address.
-other() { if [[ $1 == balancer ]]; then echo balancer2; else echo balancer; fi; }
-node_of_ip() { if [[ $1 == "$BALANCER_IP" ]]; then echo balancer; else echo balancer2; fi; }
-
-# extra NODE: the config keys for several balancers, for NODE: the VIP in table
-# 200 while ready (BIRD exports it), the other balancer as its peer.
-extra() {
-	printf 'announce: {table: %s}\npeers: [%s]\n' "$LAB_ANNOUNCE_TABLE" "$(lab_ip "$(other "$1")")"
-}
-
-# shellcheck disable=SC2119 # no extra daemon arguments
-lb_start() { # NODE: start its daemon; it announces the VIP once ready
-	if [[ $1 == balancer ]]; then lab_balancer_start || return; else lab_balancer2_start || return; fi
-	lab_wait 5 lab_announced "$1"
-}
-lb_stop() { # NODE: SIGTERM, and its exit status
-	if [[ $1 == balancer ]]; then lab_balancer_stop; else lab_balancer2_stop; fi
-}
-# lb_kill NODE: SIGKILL the daemon and take its link down: a balancer that dies
-# with its machine. Its route in table 200 stays, but nobody hears it any more.
-lb_kill() {
-	local pid
-	pid=$(lab_daemon_pid "$1") || return
-	kill -KILL "$pid"
-	if [[ $1 == balancer ]]; then
-		wait "$LAB_BALANCER_PID" 2>/dev/null
-		LAB_BALANCER_PID=
-	else
-		wait "$LAB_BALANCER2_PID" 2>/dev/null
-		LAB_BALANCER2_PID=
-	fi
-	ip -n "$(lab_ns "$1")" link set "$LAB_IF" down
-}
-# lb_revive NODE: its link up again (with its default route) and a new daemon,
-# which takes over the program the killed one left.
-lb_revive() {
-	ip -n "$(lab_ns "$1")" link set "$LAB_IF" up
-	ip -n "$(lab_ns "$1")" route replace default via "$ROUTER_SITE_IP"
-	lb_start "$1"
-}
-
-# port_via NODE CLIENT BASE: a free port of CLIENT, from BASE up (at most 200
-# tried), whose connections to the VIP the router sends to balancer NODE (it
-# hashes addresses and ports: cluster.bpf.c, rehash).
-port_via() {
-	local p via
-	for ((p = $3; p < $3 + 200; p++)); do
-		[[ -z $(lab_exec "$2" ss -tanH "( sport = :$p )") ]] || continue
-		via=$(lab_exec router ip route get "$VIP" from "$(lab_ip "$2")" iif lan0 ipproto tcp \
-			sport "$p" dport "$VIP_PORT" | grep -oE 'via [0-9.]+')
-		if [[ ${via#via } == "$(lab_ip "$1")" ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# download CLIENT PATH OUT [PORT]: a 64 MiB download in the background ($! its
-# curl), from PORT if given; 20 s is five times what it takes.
-download() {
-	lab_exec "$1" curl -s --max-time 20 --limit-rate "$CL_RATE" ${4:+--local-port "$4"} \
-		-o "$3" -w '%{http_code}' "http://$VIP$2" >"$3.code" &
-}
-# progress FILE PID OUT CLIENT PORT: every 0.1 s while PID runs (at most 60 s),
-# in the background, "ms bytes-in-FILE bytes-received": what curl wrote, and what
-# CLIENT's kernel received on the connection from PORT (ss: bytes_received).
-# max_gap OUT COLUMN: the longest time without a new byte in that column (2 or 3).
-progress() {
-	local i rx
-	for ((i = 0; i < 600; i++)); do
-		pid_alive "$2" || break
-		rx=$(lab_exec "$4" ss -tinH "( sport = :$5 )" | grep -oE 'bytes_received:[0-9]+' | head -n 1)
-		echo "$(lab_now_ms) $(stat -c %s "$1" 2>/dev/null || echo 0) ${rx#*:}"
-		sleep 0.1 # a sample period, not a wait
-	done >"$3" &
-}
-max_gap() { # a stall at the end (a download that never finished) counts too
-	awk -v c="$2" '$c == "" { next }
-		!n++ { t = $1; s = $c; next }
-		$c > s { if ($1 - t > g) g = $1 - t; t = $1; s = $c }
-		{ last = $1 }
-		END { if (last - t > g) g = last - t; print g + 0 }' "$1"
-}
-has_bytes() { (($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2)); } # FILE N
 download_ok() { # NAME PATH OUT: byte-exact and 200
 	check_eq "$1" "200 $(lab_sha256 "$2")" \
 		"$(cat "$3.code" 2>/dev/null) $(sha256sum "$3" 2>/dev/null | cut -d' ' -f1)"
@@ -147,9 +52,9 @@ check_match "cluster: the lab's BIRD configs are the examples but for defines an
 		diff <(grep -vE '^(define |log )' "$LAB_BIRD_DIR/$f.conf") \
 			<(grep -vE '^(define |log )' "$LAB_BIRD_EXAMPLES/bird-${f%2}.conf") || echo "$f differs"
 	done; echo ok)"
-LAB_BALANCER_EXTRA=$(extra balancer) lab_balancer_config
-LAB_BALANCER_EXTRA=$(extra balancer2) lab_balancer2_config
-if ! lb_start balancer || ! lb_start balancer2; then
+LAB_BALANCER_EXTRA=$(lab_cluster_extra balancer) lab_balancer_config
+LAB_BALANCER_EXTRA=$(lab_cluster_extra balancer2) lab_balancer2_config
+if ! lab_cluster_start balancer || ! lab_cluster_start balancer2; then
 	lab_fail "cluster: both balancers start" "see $LAB_BALANCER_LOG, $LAB_BALANCER2_LOG"
 	return 0
 fi
@@ -215,6 +120,211 @@ split_fetch() { # SYN_NODE REST_NODE: the steered fetch, checked byte for byte
 split_fetch balancer balancer2
 split_fetch balancer2 balancer
 
+# --- per-request binding across the balancers ----------------------------------
+# One keep-alive connection asks for objects of different backends while its
+# packets move from one balancer to the other between requests: through A (the
+# balancer the router picks for it) web1's 1 MiB, then web1's 1 KiB (the
+# same-holder hint: A's XDP moves the request boundary itself), then, steered
+# to B, web2's 1 MiB (B re-binds), then routed to A again, web3's 1 MiB (A
+# re-binds). Before each move the test waits until the balancer the connection
+# goes to has the flow as the other left it (status --flows: backend, binds,
+# req_end): a bound or re-bound flow is sent at once, a boundary the hint moved
+# within about a second (docs/cluster.md, Limits). Not on time.
+PR_DIR=$LAB_RUN/cl-per-request
+PR_CLIENT=
+
+# pr_client PATH...: from client1, one connection to the VIP asking for each
+# PATH in turn, once $PR_DIR/go-N exists (at most 20 s each): the head into
+# head-N, the body (Content-Length bytes) into body-N, then done-N; it closes
+# the connection once $PR_DIR/stop exists (at most 20 s), or at once if stop
+# comes before a go. bash reads a socket a byte at a time, so `read` takes the
+# head and no more, and head -c reads only the bytes asked for. In the background.
+pr_client() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	lab_exec client1 timeout 60 bash -c '
+		dir=$0 vip=$1 port=$2
+		shift 2
+		exec 3<>"/dev/tcp/$vip/$port" || exit 1
+		n=0
+		for path; do
+			n=$((n + 1))
+			for ((i = 0; i < 400; i++)); do
+				[[ -e $dir/go-$n || -e $dir/stop ]] && break
+				sleep 0.05 # a poll period, not a wait
+			done
+			[[ -e $dir/go-$n ]] || exit 2
+			# One write, one segment (bash'"'"'s printf writes line by line).
+			printf "GET %s HTTP/1.1\r\nHost: lab\r\n\r\n" "$path" >"$dir/req-$n"
+			cat "$dir/req-$n" >&3
+			len=
+			while IFS= read -r -t 10 line <&3; do
+				line=${line%[[:cntrl:]]}
+				[[ -n $line ]] || break
+				echo "$line" >>"$dir/head-$n"
+				if [[ ${line,,} == content-length:* ]]; then len=${line#*:} len=${len// /}; fi
+			done
+			[[ $len =~ ^[0-9]+$ ]] || exit 3
+			timeout 10 head -c "$len" <&3 >"$dir/body-$n" || exit 4
+			date +%s%3N >"$dir/done-$n"
+		done
+		for ((i = 0; i < 400; i++)); do
+			[[ -e $dir/stop ]] && break
+			sleep 0.05
+		done' "$PR_DIR" "$VIP" "$VIP_PORT" "$@" &
+	PR_CLIENT=$!
+}
+pr_stop() {
+	[[ -n $PR_CLIENT ]] || return 0
+	touch "$PR_DIR/stop"
+	wait "$PR_CLIENT" 2>/dev/null
+	PR_CLIENT=
+}
+
+# pr_port: client1's local port of its one connection to the VIP.
+pr_port() {
+	lab_exec client1 ss -tnH state established dst "$VIP:$VIP_PORT" |
+		awk '{ n = split($3, a, ":"); p = a[n]; c++ } END { if (c != 1) exit 1; print p }'
+}
+
+# pr_flow NODE PORT: "state backend binds req_end" of client1:PORT's flow on NODE.
+pr_flow() {
+	lab_exec_bpf "$1" "$LAB_LATEBIND" status --flows |
+		awk -v c="$CLIENT1_IP:$2" '$1 == c { print $3, $4, $8, $9; f = 1 } END { exit !f }'
+}
+
+# pr_agree PORT ADDR BINDS: both balancers have client1:PORT's flow bound to the
+# backend at ADDR, after BINDS bindings, with one request boundary.
+pr_agree() {
+	local a b
+	a=$(pr_flow balancer "$1") && b=$(pr_flow balancer2 "$1") || return 1
+	[[ $a == "$b" && $a =~ ^bound\ ${2//./\\.}\ $3\ [0-9]+$ ]]
+}
+
+# pr_show PORT: both balancers' copies of the flow and their peer counters, as
+# figures (after a failed check: what each had).
+pr_show() {
+	local n
+	for n in balancer balancer2; do
+		echo "#   $n: flow '$(pr_flow "$n" "$1")'; $(lab_exec_bpf "$n" "$LAB_LATEBIND" status |
+			awk '/^Dispatcher:/ { d = 1 } d && $1 ~ /^(peer_views_(applied|stale)|requests_next|rebinds|rebind_failed|requests_held)$/ { printf "%s %s ", $1, $2 }')"
+	done
+}
+
+# pr_agreed NAME PORT ADDR BINDS: check that pr_agree comes true within 5 s.
+pr_agreed() {
+	checked "$1" lab_wait 5 pr_agree "$2" "$3" "$4" || pr_show "$2"
+}
+
+# pr_request N: the client asks its Nth path; waits until it has the answer.
+pr_request() {
+	lab_now_ms >"$PR_DIR/t-$1"
+	touch "$PR_DIR/go-$1"
+	lab_wait 10 test -e "$PR_DIR/done-$1"
+}
+
+# pr_served TAG: "BACKEND:STATUS:CLIENT_PORT:conn=N" of who logged ?cl=TAG since the marks.
+declare -A PR_MARK
+pr_served() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do
+		lab_log_since "$(lab_access_log "$w")" "${PR_MARK[$w]}" | awk -v t="$1" '
+			$7 ~ "[?]cl=" t "$" { n = split($3, a, ":"); printf "%s:%s:%s:%s\n", $2, $9, a[n], $11 }'
+	done | paste -sd' '
+}
+pr_logged() {
+	local t
+	for t; do [[ -n $(pr_served "$t") ]] || return 1; done
+}
+
+per_request() {
+	local paths=(/web1/1m.bin /web1/1k.bin /web2/1m.bin /web3/1m.bin) webs=(web1 web1 web2 web3)
+	local port a b i n w want got sums want_sums via tags=() rc=0
+	# shellcheck disable=SC2034 # read by grew, through namerefs
+	declare -A PA0 PB0 PA1 PB1
+	rm -rf "$PR_DIR"
+	mkdir -p "$PR_DIR"
+	for w in "${LAB_WEBS[@]}"; do PR_MARK[$w]=$(lab_log_mark "$(lab_access_log "$w")"); done
+	for ((i = 0; i < ${#paths[@]}; i++)); do tags+=("$((i + 1))"); done
+	pr_client "${paths[0]}?cl=1" "${paths[1]}?cl=2" "${paths[2]}?cl=3" "${paths[3]}?cl=4"
+	if ! lab_wait 5 pr_port || ! port=$(pr_port) ||
+		! via=$(lab_exec router ip route get "$VIP" from "$CLIENT1_IP" iif lan0 ipproto tcp \
+			sport "$port" dport "$VIP_PORT" | grep -oE 'via [0-9.]+'); then
+		lab_fail "cluster: per request: the client's connection and its balancer" "port '${port:-}'"
+		pr_stop
+		return
+	fi
+	a=$(lab_node_of_ip "${via#via }")
+	b=$(lab_other "$a")
+	echo "# cluster: per request: client1:$port, routed to $a; moved to $b for the third request"
+	lab_on "$a" lab_counters_snap PA0
+	lab_on "$b" lab_counters_snap PB0
+	check "cluster: per request: 1 (web1, 1 MiB) through $a" pr_request 1
+	pr_agreed "cluster: per request: ... $b has the flow as $a bound it (web1, 1 bind, its req_end)" \
+		"$port" "$WEB1_IP" 1
+	check "cluster: per request: 2 (web1, 1 KiB, the same holder) through $a" pr_request 2
+	pr_agreed "cluster: per request: ... $b has the boundary $a's XDP moved (req_end)" \
+		"$port" "$WEB1_IP" 1
+	echo "# cluster: per request: $b had the boundary the hint moved" \
+		"$(($(lab_now_ms) - $(cat "$PR_DIR/done-2"))) ms after the answer (sent with the expiry pass)"
+	if ! lab_steer "$a" "$b" "$CLIENT1_IP"; then
+		lab_fail "cluster: per request: steering to $b attached" "lab_steer failed"
+		pr_stop
+		return
+	fi
+	check "cluster: per request: 3 (web2, 1 MiB) through $b" pr_request 3
+	lab_unsteer
+	pr_agreed "cluster: per request: ... $a has the flow as $b re-bound it (web2, 2 binds)" \
+		"$port" "$WEB2_IP" 2
+	check "cluster: per request: 4 (web3, 1 MiB) through $a again" pr_request 4
+	pr_agreed "cluster: per request: ... $b has it as $a re-bound it (web3, 3 binds)" \
+		"$port" "$WEB3_IP" 3
+	touch "$PR_DIR/stop"
+	wait "$PR_CLIENT" || rc=$?
+	PR_CLIENT=
+	check_eq "cluster: per request: the client asked everything on its one connection (exit status)" 0 "$rc"
+	lab_on "$a" lab_counters_snap PA1
+	lab_on "$b" lab_counters_snap PB1
+	echo "# cluster: per request: ms from asking to the whole answer, each request (a 50 ms poll" \
+		"included): $(for n in 1 2 3 4; do echo $(($(cat "$PR_DIR/done-$n") - $(cat "$PR_DIR/t-$n"))); done | xargs)"
+
+	want="" got="" sums="" want_sums=""
+	for ((i = 0; i < ${#paths[@]}; i++)); do
+		n=$((i + 1))
+		want+="200 "
+		got+="$(awk 'NR == 1 { print $2 }' "$PR_DIR/head-$n" 2>/dev/null) "
+		want_sums+="ok "
+		if [[ $(sha256sum <"$PR_DIR/body-$n" 2>/dev/null) == "$(lab_sha256 "${paths[i]}") "* ]]; then
+			sums+="ok "
+		else
+			sums+="differs "
+		fi
+	done
+	check_eq "cluster: per request: every answer 200" "$want" "$got"
+	check_eq "cluster: per request: every body as the manifest says (sha256)" "$want_sums" "$sums"
+	lab_wait 5 pr_logged "${tags[@]}" || true
+	want="" got=""
+	for ((i = 0; i < ${#paths[@]}; i++)); do
+		want+="${webs[i]}:200:$port "
+		got+="$(pr_served "${tags[i]}" | cut -d: -f1-3) "
+	done
+	check_eq "cluster: per request: each request logged by its holder alone, from the one client port" \
+		"$want" "$got"
+	check "cluster: per request: web1 served 1 and 2 on one connection of its own (nginx \$connection)" \
+		test "$(pr_served 1 | cut -d: -f4)" == "$(pr_served 2 | cut -d: -f4)"
+	# What each balancer did with each request.
+	check_eq "cluster: per request: $a took the connection, $b did not (conns_taken)" "1 0" \
+		"$(grew PA0 PA1 conns_taken) $(grew PB0 PB1 conns_taken)"
+	check_eq "cluster: per request: $a's XDP kept 2 on web1 by the hint (tx_same_holder, requests_same_holder)" \
+		"1 0" "$(grew PA0 PA1 tx_same_holder) $(grew PA0 PA1 requests_same_holder)"
+	check_eq "cluster: per request: $b took 3 and re-bound it (requests_next, rebinds)" "1 1" \
+		"$(grew PB0 PB1 requests_next) $(grew PB0 PB1 rebinds)"
+	check_eq "cluster: per request: $a took 4 and re-bound it (requests_next, rebinds)" "1 1" \
+		"$(grew PA0 PA1 requests_next) $(grew PA0 PA1 rebinds)"
+	check "cluster: per request: after it closed, no backend holds a socket for its port" \
+		lab_wait 5 lab_no_backend_socket "$port"
+}
+per_request
+
 # --- failover: the balancer of a download killed -------------------------------
 # SIGKILL and its link down: the router drops the path when the BGP hold time
 # (3 s) runs out, the connection rehashes to the other balancer, which knows
@@ -223,30 +333,30 @@ failover() { # NAME CLIENT PATH NODE PORT-BASE: a download through NODE, NODE ki
 	local name=$1 client=$2 path=$3 node=$4 f=$LAB_RUN/cl-${1// /-} dl prog t0 port
 	CL_DEAD=
 	rm -f "$f"
-	if ! port=$(port_via "$node" "$client" "$5"); then
+	if ! port=$(lab_port_via "$node" "$client" "$5"); then
 		lab_fail "cluster: $name: a port of $client routed to $node" "none in $5..$(($5 + 199))"
 		return 1
 	fi
-	download "$client" "$path" "$f" "$port"
+	lab_download "$client" "$path" "$f" "$port"
 	dl=$!
-	progress "$f" "$dl" "$f.progress" "$client" "$port"
+	lab_progress "$f" "$dl" "$f.progress" "$client" "$port"
 	prog=$!
-	if ! checked "cluster: $name: download through $node under way" lab_wait 6 has_bytes "$f" $((8 << 20)); then
+	if ! checked "cluster: $name: download through $node under way" lab_wait 6 lab_has_bytes "$f" $((8 << 20)); then
 		kill "$dl" 2>/dev/null
 		wait "$dl" "$prog" 2>/dev/null
 		return 1
 	fi
 	t0=$(lab_now_ms)
-	lb_kill "$node"
+	lab_cluster_kill "$node"
 	CL_DEAD=$node
 	check "cluster: $name: $node killed, the router drops its path" \
-		lab_wait 10 lab_vip_via "$(lab_ip "$(other "$node")")"
+		lab_wait 10 lab_vip_via "$(lab_ip "$(lab_other "$node")")"
 	echo "# cluster: $name: path dropped $(($(lab_now_ms) - t0)) ms after the kill"
 	wait "$dl" 2>/dev/null
 	wait "$prog" 2>/dev/null
-	download_ok "cluster: $name: 64 MiB byte-exact through $(other "$node")" "$path" "$f"
-	echo "# cluster: $name: failover gap $(max_gap "$f.progress" 3) ms on the wire," \
-		"$(max_gap "$f.progress" 2) ms at curl (longest time without a new byte)"
+	download_ok "cluster: $name: 64 MiB byte-exact through $(lab_other "$node")" "$path" "$f"
+	echo "# cluster: $name: failover gap $(lab_max_gap "$f.progress" 3) ms on the wire," \
+		"$(lab_max_gap "$f.progress" 2) ms at curl (longest time without a new byte)"
 }
 
 failover "failover" client1 /web1/64m.bin balancer 42000
@@ -257,10 +367,10 @@ dead=$CL_DEAD
 # connections reach it, the download goes on byte-exact (rehashed or not).
 if [[ -n $dead ]]; then
 	f=$LAB_RUN/cl-join
-	download client2 /web2/64m.bin "$f"
+	lab_download client2 /web2/64m.bin "$f"
 	dl=$!
-	lab_wait 10 has_bytes "$f" $((4 << 20))
-	check "cluster: $dead rejoins (new daemon, link up)" lb_revive "$dead"
+	lab_wait 10 lab_has_bytes "$f" $((4 << 20))
+	check "cluster: $dead rejoins (new daemon, link up)" lab_cluster_revive "$dead"
 	check "cluster: the router has both paths again" lab_wait 15 lab_vip_via "$BALANCER_IP" "$BALANCER2_IP"
 	j0=$(taken "$dead") # the new daemon's count (the killed one's went with it)
 	check_eq "cluster: 24 new connections after the join, each answered by its holder" 24 "$(spread b 12)"
@@ -276,10 +386,10 @@ fi
 # not a lost peer; its client's transfer finishes through the other.
 f=$LAB_RUN/cl-term
 term=balancer2
-if port=$(port_via "$term" client1 43000); then
-	download client1 /web3/64m.bin "$f" "$port"
+if port=$(lab_port_via "$term" client1 43000); then
+	lab_download client1 /web3/64m.bin "$f" "$port"
 	dl=$!
-	if checked "cluster: SIGTERM: download through $term under way" lab_wait 6 has_bytes "$f" $((8 << 20)); then
+	if checked "cluster: SIGTERM: download through $term under way" lab_wait 6 lab_has_bytes "$f" $((8 << 20)); then
 		t0=$(lab_now_ms)
 		kill -TERM "$LAB_BALANCER2_PID"
 		check "cluster: SIGTERM: the router drops $term's path within 2 s" \
@@ -289,11 +399,11 @@ if port=$(port_via "$term" client1 43000); then
 		check "cluster: SIGTERM: a withdrawal, not a lost session (BGP still up)" \
 			lab_bgp_established router balancer2
 		rc=0
-		lb_stop "$term" || rc=$?
+		lab_cluster_stop "$term" || rc=$?
 		check_eq "cluster: $term exits 0 on SIGTERM" 0 "$rc"
 		wait "$dl" 2>/dev/null
 		download_ok "cluster: SIGTERM: the transfer finishes through balancer byte-exact" /web3/64m.bin "$f"
-		check "cluster: $term starts again" lb_start "$term"
+		check "cluster: $term starts again" lab_cluster_start "$term"
 		check "cluster: ... and is routed again" lab_wait 10 lab_vip_via "$BALANCER_IP" "$BALANCER2_IP"
 	else
 		kill "$dl" 2>/dev/null
@@ -309,13 +419,13 @@ lab_exec client2 sysctl -qw net.ipv4.tcp_timestamps=0
 failover "no timestamps" client2 /web3/64m.bin balancer2 44000
 lab_exec client2 sysctl -qw "net.ipv4.tcp_timestamps=$CL_TS_BEFORE" && CL_TS_BEFORE=
 if [[ -n $CL_DEAD ]]; then
-	check "cluster: $CL_DEAD back after the second failover" lb_revive "$CL_DEAD"
+	check "cluster: $CL_DEAD back after the second failover" lab_cluster_revive "$CL_DEAD"
 fi
 
 # --- the end -------------------------------------------------------------------
 for n in balancer balancer2; do
 	rc=0
-	lb_stop "$n" || rc=$?
+	lab_cluster_stop "$n" || rc=$?
 	check_eq "cluster: $n exits 0 on SIGTERM" 0 "$rc"
 done
 check "cluster: no route to the VIP once neither announces it" lab_wait 5 lab_vip_via
