@@ -122,8 +122,9 @@ static void tell_main(struct lb_workers *ws)
 {
 	uint64_t one = 1;
 
-	if (__atomic_load_n(&ws->poked, __ATOMIC_RELAXED) ||
-	    __atomic_exchange_n(&ws->poked, true, __ATOMIC_ACQ_REL))
+	/* Sequentially consistent: the counts before this are in the main thread's next sum. */
+	if (__atomic_load_n(&ws->poked, __ATOMIC_SEQ_CST) ||
+	    __atomic_exchange_n(&ws->poked, true, __ATOMIC_SEQ_CST))
 		return;
 	if (write(ws->news_fd, &one, sizeof(one)) < 0)
 		pr_debug("dispatcher: telling the main thread: %s\n", strerror(errno));
@@ -135,7 +136,7 @@ static void *run(void *arg)
 	struct lb_xsk *xsk = w->ws->env.xsk;
 	struct pollfd pfd[LB_MAX_QUEUES + 1];
 	uint64_t wait_ms = 0, junk;
-	unsigned int i, n, frames;
+	unsigned int i;
 
 	for (i = 0; i < w->n_queues; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(xsk, w->queues[i]), .events = POLLIN };
@@ -154,18 +155,17 @@ static void *run(void *arg)
 		w->now_ms = lb_clock_ms(CLOCK_MONOTONIC);
 		w->tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
 		w->handoff.now_ns = w->now_ms * LB_NS_PER_MS;
-		frames = 0;
 		for (i = 0; i < w->n_queues; i++) {
 			w->tx_queue = w->queues[i];
-			while ((n = lb_xsk_rx(xsk, w->tx_queue, on_frame, w)))
-				frames += n;
+			while (lb_xsk_rx(xsk, w->tx_queue, on_frame, w))
+				;
 			lb_xsk_flush(xsk, w->tx_queue);
 		}
 		w->tx_queue = w->queues[0];
-		if (frames)
-			tell_main(w->ws);
 		wait_ms = lb_dispatcher_timers(w->disp, w->now_ms);
 		lb_xsk_flush(xsk, w->tx_queue);
+		/* Frames or timers (a probe's answer, a retransmission) may have counted. */
+		tell_main(w->ws);
 		/* Views of the connections bound this turn leave now, not at the main thread's turn. */
 		lb_peers_flush(w->ws->env.peers);
 	}
@@ -297,7 +297,7 @@ void lb_workers_news_taken(struct lb_workers *ws)
 	uint64_t n;
 
 	/* Cleared first: a thread's counts after this read poke again. */
-	__atomic_store_n(&ws->poked, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&ws->poked, false, __ATOMIC_SEQ_CST);
 	if (read(ws->news_fd, &n, sizeof(n)) < 0)
 		n = 0; /* nothing was pending */
 }
