@@ -222,6 +222,7 @@ static void set_defaults(struct lb_config *cfg)
 	cfg->limits.flows = LB_MAX_FLOWS;
 	cfg->peer_port = LB_DEFAULT_PEER_PORT;
 	cfg->announce.withdraw_grace_ms = LB_DEFAULT_ANNOUNCE_GRACE_MS;
+	cfg->dispatcher.threads = LB_DEFAULT_DISPATCHER_THREADS;
 }
 
 int lb_config_parse(const char *name, const char *text, size_t len, struct lb_config *cfg,

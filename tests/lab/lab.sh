@@ -94,10 +94,13 @@ lab_down() {
 
 # --- up ----------------------------------------------------------------------
 
-# veth NODE1 IF1 MAC1 NODE2 IF2 MAC2: a pair between two namespaces, both up.
+# veth NODE1 IF1 MAC1 NODE2 IF2 MAC2 [QUEUES]: a pair between two namespaces,
+# both up, each end with QUEUES RX and TX queues (default 1).
 veth() {
-	ip -n "$(lab_ns "$1")" link add name "$2" address "$3" type veth \
-		peer name "$5" address "$6" netns "$(lab_ns "$4")"
+	local q=${7:-1}
+	ip -n "$(lab_ns "$1")" link add name "$2" address "$3" numtxqueues "$q" numrxqueues "$q" \
+		type veth peer name "$5" address "$6" netns "$(lab_ns "$4")" \
+		numtxqueues "$q" numrxqueues "$q"
 	ip -n "$(lab_ns "$1")" link set "$2" up
 	ip -n "$(lab_ns "$4")" link set "$5" up
 	# Our programs rewrite and build packets on these links.
@@ -148,7 +151,13 @@ build_network() {
 
 	# Site segment: router, balancer and backends are ports of br0 in the switch.
 	veth router "$LAB_IF" "$ROUTER_SITE_MAC" switch sw-router 02:00:00:00:12:01
-	veth balancer "$LAB_IF" "$BALANCER_MAC" switch "$BALANCER_PEER" 02:00:00:00:12:02
+	# Two queues on the balancer's link, like a NIC's RSS: the switch's bridge
+	# sends each flow out of the TX queue its hash picks (veth has no queue
+	# selection of its own), and veth delivers it to the peer's RX queue of the
+	# same number, so the balancer's XDP sees rx_queue_index 0 and 1, and one
+	# connection always on the same one (docs/architecture.md, "Threads").
+	veth balancer "$LAB_IF" "$BALANCER_MAC" switch "$BALANCER_PEER" 02:00:00:00:12:02 \
+		"$LAB_BALANCER_QUEUES"
 	for web in "${LAB_WEBS[@]}"; do
 		# Before eth0 exists, so it inherits them: never answer ARP for the VIP
 		# (it is on lo), never announce it as an ARP source.

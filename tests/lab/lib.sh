@@ -65,6 +65,7 @@ WEB3_NS=$LAB_PREFIX-web3
 LAB_IF=eth0
 SWITCH_BR=br0
 BALANCER_PEER=sw-balancer
+LAB_BALANCER_QUEUES=${LAB_BALANCER_QUEUES:-2} # RX/TX queues of the balancer's link (lab.sh)
 LAB_NODES=(client1 client2 router switch balancer web1 web2 web3)
 LAB_CLIENTS=(client1 client2)
 LAB_WEBS=(web1 web2 web3)
