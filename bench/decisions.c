@@ -389,10 +389,9 @@ static void *bench_thread_run(void *arg)
  */
 static size_t run_threads(const struct opts *o, const struct lb_directory *dir,
 			  const struct pool *pool, const struct lb_backend_view *view,
-			  double *rate, size_t *not_found)
+			  uint64_t *active, double *rate, size_t *not_found)
 {
 	struct bench_thread *t = calloc(o->threads, sizeof(*t));
-	uint64_t active[N_BACKENDS] = { 0 };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int first = o->cpu >= 0 ? o->cpu : sched_getcpu();
 	pthread_barrier_t start;
@@ -504,7 +503,7 @@ int main(int argc, char **argv)
 	if (!rate)
 		die("out of memory");
 	if (o.threads > 1) {
-		wrong = run_threads(&o, dir, &pool, view, rate, &not_found);
+		wrong = run_threads(&o, dir, &pool, view, active, rate, &not_found);
 		goto summary;
 	}
 	/* One core: the one we start on, unless told. */
