@@ -40,6 +40,12 @@ const volatile __u16 cfg_syn_window = LB_DEFAULT_SYN_WINDOW;
  * interface is the main one (tests, benchmarks).
  */
 const volatile __u32 cfg_main_ifindex;
+/*
+ * Our MAC on the main interface. A unicast frame to another MAC reached us
+ * only because the port is promiscuous or a switch flooded it: another
+ * balancer's, not ours to forward. All zero: not checked (tests).
+ */
+const volatile __u8 cfg_main_mac[ETH_ALEN];
 
 static __always_inline int verdict(__u64 bytes, enum lb_xdp_reason reason, int action)
 {
@@ -503,6 +509,26 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	return verdict(bytes, LB_XDP_TX_DIVERTED, XDP_TX);
 }
 
+/* The frame is addressed to us: broadcast or multicast, or our MAC where it came in. */
+static __always_inline bool for_us(const struct xdp_md *ctx, const struct ethhdr *eth)
+{
+	const struct lb_iface *side;
+	__u32 idx = ctx->ingress_ifindex;
+
+	if (eth->h_dest[0] & 1)
+		return true;
+	if (idx != cfg_main_ifindex) {
+		side = bpf_map_lookup_elem(&ifaces, &idx);
+		return !side || mac_eq(eth->h_dest, side->mac);
+	}
+	if (!(cfg_main_mac[0] | cfg_main_mac[1] | cfg_main_mac[2] | cfg_main_mac[3] |
+	      cfg_main_mac[4] | cfg_main_mac[5]))
+		return true;
+	return eth->h_dest[0] == cfg_main_mac[0] && eth->h_dest[1] == cfg_main_mac[1] &&
+	       eth->h_dest[2] == cfg_main_mac[2] && eth->h_dest[3] == cfg_main_mac[3] &&
+	       eth->h_dest[4] == cfg_main_mac[4] && eth->h_dest[5] == cfg_main_mac[5];
+}
+
 SEC("xdp")
 int lb_xdp(struct xdp_md *ctx)
 {
@@ -526,6 +552,8 @@ int lb_xdp(struct xdp_md *ctx)
 	eth = parse_eth(&c);
 	if (!eth)
 		return verdict(bytes, LB_XDP_DROP_ETH_TRUNC, XDP_DROP);
+	if (!for_us(ctx, eth))
+		return verdict(bytes, LB_XDP_PASS_OTHER_HOST, XDP_PASS);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return verdict(bytes, LB_XDP_PASS_NOT_IPV4, XDP_PASS);
 	iph = parse_ipv4_fixed(&c);

@@ -46,7 +46,8 @@
 	X(REDIRECT_NEXT_REQUEST, "redirect_next_request") /* data past a bound flow's request: the next one → dispatcher */ \
 	X(REDIRECT_PROBE_ANSWER, "redirect_probe_answer") /* backend's answer to a probe → dispatcher */ \
 	X(REDIRECT_MOVING,    "redirect_moving")    /* client packet while the new backend adopts → dispatcher */ \
-	X(TX_SAME_HOLDER,     "tx_same_holder")     /* next request, same backend by its hint: forwarded here */
+	X(TX_SAME_HOLDER,     "tx_same_holder")     /* next request, same backend by its hint: forwarded here */ \
+	X(PASS_OTHER_HOST,    "pass_other_host")    /* to another host's MAC (a promiscuous port, a flooding switch) */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST

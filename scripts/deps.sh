@@ -10,6 +10,7 @@ PACKAGES=(
 	libyaml-dev bpftool
 	# tests
 	check iproute2 ethtool nginx-light curl procps psmisc xdp-tools
+	bird2 # BGP between the lab's router and balancers (tests/lab/cluster.sh)
 	prometheus # promtool check metrics, and a real server scraping the exporter
 	chromium # a real browser through the VIP (tests/lab/test_keepalive.sh)
 	libclang-rt-14-dev # libFuzzer and the sanitizers' runtimes (make fuzz, the fuzz layer)

@@ -699,7 +699,7 @@ int cmd_balancer(int argc, char **argv)
 	}
 	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() ||
 	    lb_sync_load_secret(&lb.cfg, &lb.secret) ||
-	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex))
+	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex, lb.ifs.mac))
 		goto out;
 	/* libxdp loads the object while attaching (through its dispatcher). */
 	if (lb_loader_attach(&lb.ld, lb.cfg.interface, mode))

@@ -136,7 +136,8 @@ static int reuse_pinned_devmap(struct bpf_map *map)
 	return err;
 }
 
-int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifindex)
+int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifindex,
+		   const uint8_t mac[6])
 {
 	ld->ifindex = ifindex;
 	ld->skel = balancer__open();
@@ -150,6 +151,7 @@ int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifinde
 	ld->skel->rodata->cfg_syn_window =
 		cfg->handoff.request_limit > 65535 ? 65535 : cfg->handoff.request_limit;
 	ld->skel->rodata->cfg_main_ifindex = ifindex;
+	memcpy((void *)ld->skel->rodata->cfg_main_mac, mac, sizeof(ld->skel->rodata->cfg_main_mac));
 	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
 	if (bpf_map__set_max_entries(ld->skel->maps.flows_v3, cfg->limits.flows) ||
 	    set_pin_paths(ld->skel->obj) || check_pinned_maps(ld->skel, cfg->path) ||

@@ -42,11 +42,12 @@ struct lb_loader {
 int lb_loader_check_bpffs(void);
 
 /*
- * Open the skeleton for main interface @ifindex, set its rodata and the flow
- * table's size from @cfg, and point every map at its pin: a compatible map a
+ * Open the skeleton for main interface @ifindex (our MAC there: @mac), set its
+ * rodata and the flow table's size from @cfg, and point every map at its pin: a compatible map a
  * previous daemon pinned is reused, an incompatible one refused by name.
  */
-int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifindex);
+int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifindex,
+		   const uint8_t mac[6]);
 
 /*
  * Load and attach to the main interface (@ifname, for messages), in

@@ -90,6 +90,9 @@ static void add_port(uint32_t key, const uint8_t mac[6])
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.ifaces), &key, &iface, 0), 0);
 }
 
+/* Our MAC on the main interface as the daemon sets it, or all zero (not checked). */
+static uint8_t main_mac[6];
+
 static void load(uint32_t main_ifindex)
 {
 	struct bpf_prog_info info = {};
@@ -102,6 +105,7 @@ static void load(uint32_t main_ifindex)
 	skel->rodata->cfg_mss = TEST_MSS;
 	skel->rodata->cfg_wscale = TEST_WS;
 	skel->rodata->cfg_main_ifindex = main_ifindex;
+	memcpy((void *)skel->rodata->cfg_main_mac, main_mac, 6);
 	ck_assert_msg(balancer__load(skel) == 0, "load balancer: %s (run as root)", strerror(errno));
 
 	/* It really loaded: the kernel holds a verified program of some size. */
@@ -124,6 +128,14 @@ static void setup(void)
 static void setup_backend_side(void)
 {
 	load(PORT_IFINDEX);
+}
+
+/* As the daemon loads it: frames come in on the main interface (lo), our MAC known. */
+static void setup_mac_checked(void)
+{
+	memcpy(main_mac, lb_mac, 6);
+	load(LO_IFINDEX);
+	memset(main_mac, 0, 6);
 }
 
 static void teardown(void)
@@ -1592,11 +1604,45 @@ START_TEST(test_moving_client_ack_settles)
 }
 END_TEST
 
+/*
+ * A frame to another host's MAC (a promiscuous port, a switch flooding after
+ * its entry aged out: another balancer's traffic) is not forwarded: passed to
+ * the stack, which drops it as not its own. Broadcast and multicast go on.
+ */
+START_TEST(test_other_host_passed)
+{
+	static const uint8_t other[6] = { 0x02, 0, 0, 0, 0x02, 0x03 };
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct pkt_spec s = client_pkt(0x02);
+	uint8_t frame[PKT_MAX];
+	struct run r;
+	size_t len;
+
+	len = pkt_build_tcp(frame, &s);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_TX);
+	assert_counted(&r, LB_XDP_TX_SYNACK);
+
+	memcpy(s.dst_mac, other, 6);
+	len = pkt_build_tcp(frame, &s);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_PASS);
+	assert_counted(&r, LB_XDP_PASS_OTHER_HOST);
+
+	memcpy(s.dst_mac, bcast, 6);
+	len = pkt_build_tcp(frame, &s);
+	run_frame(frame, len, &r);
+	ck_assert_int_eq(r.action, XDP_TX);
+	assert_counted(&r, LB_XDP_TX_SYNACK);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
 	Suite *s = suite_create("balancer_xdp");
 	TCase *tc = tcase_create("packets");
 	TCase *side = tcase_create("backend-side interface");
+	TCase *mac = tcase_create("our MAC checked");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_syn_answered, 0, sizeof(syn_cases) / sizeof(syn_cases[0]));
@@ -1621,5 +1667,8 @@ Suite *balancer_suite(void)
 	tcase_add_test(side, test_diverted_backend_side);
 	tcase_add_test(side, test_diverted_backend_side_no_port);
 	suite_add_tcase(s, side);
+	tcase_add_unchecked_fixture(mac, setup_mac_checked, teardown);
+	tcase_add_test(mac, test_other_host_passed);
+	suite_add_tcase(s, mac);
 	return s;
 }

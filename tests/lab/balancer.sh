@@ -10,6 +10,9 @@ LAB_LATEBIND=$LAB_ROOT/build/latebind
 LAB_BALANCER_CONF=$LAB_RUN/balancer${LAB_TEST_NAME:+-$LAB_TEST_NAME}.yaml
 LAB_BALANCER_LOG=$LAB_RUN/balancer${LAB_TEST_NAME:+-$LAB_TEST_NAME}.log
 LAB_BALANCER_PID=
+# The node the helpers below act on: balancer, or balancer2 for one call
+# (`LAB_BALANCER_NODE=balancer2 lab_balancer_counter tx_synack`; tests/lab/cluster.sh).
+LAB_BALANCER_NODE=balancer
 
 # The lab's site: each backend's own content, /pair/ on web1+web2, /shared/, / and
 # /health on all; anything else has no route (404). Each backend's hand-off mode
@@ -35,6 +38,8 @@ lab_balancer_config() {
 	handoff: ${LAB_HANDOFF:-{mss: 1400, wscale: 7\}}
 	cookie: {key_file: $LAB_RUN/cookie.key}
 	YAML
+	# More top-level keys (several balancers: announce, peers).
+	if [[ -n ${LAB_BALANCER_EXTRA:-} ]]; then printf '%s\n' "$LAB_BALANCER_EXTRA" >>"$LAB_BALANCER_CONF"; fi
 }
 
 # lab_balancer_serving N: the log has more than N "serving" lines.
@@ -52,14 +57,14 @@ lab_balancer_start() {
 	serving=${serving:-0}
 	# exec all the way down, so $! is the daemon itself and stop can signal it.
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	(exec ip netns exec "$BALANCER_NS" sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' \
-		"$(lab_bpffs balancer)" "$LAB_LATEBIND" balancer --config "$LAB_BALANCER_CONF" \
-		--pid-file "$LAB_RUN/balancer.pid" "$@" \
+	(exec ip netns exec "$(lab_ns "$LAB_BALANCER_NODE")" sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' \
+		"$(lab_bpffs "$LAB_BALANCER_NODE")" "$LAB_LATEBIND" balancer --config "$LAB_BALANCER_CONF" \
+		--pid-file "$LAB_RUN/$LAB_BALANCER_NODE.pid" "$@" \
 		>>"$LAB_BALANCER_LOG" 2>&1) &
 	LAB_BALANCER_PID=$!
 	# Up when this daemon says so (pins left by a killed one exist already).
 	if ! lab_wait 10 lab_balancer_serving "$serving"; then
-		echo "balancer did not come up; its log:" >&2
+		echo "$LAB_BALANCER_NODE did not come up; its log:" >&2
 		cat "$LAB_BALANCER_LOG" >&2
 		return 1
 	fi
@@ -76,18 +81,18 @@ lab_balancer_stop() {
 
 # lab_balancer_counter NAME: packets counted under NAME (see headers/stats.h).
 lab_balancer_counter() {
-	lab_number "balancer counter $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+	lab_number "balancer counter $1" "$(lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status |
 		awk -v n="$1" '$1 == n { print $2 }')"
 }
 
 # lab_dispatcher_counter NAME: the dispatcher's counter NAME.
 lab_dispatcher_counter() {
-	lab_number "dispatcher counter $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+	lab_number "dispatcher counter $1" "$(lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status |
 		awk -v n="$1" '/^Dispatcher:/ { d = 1; next } d && $1 == n { print $2 }')"
 }
 
 lab_balancer_flows() {
-	lab_number "status Flows:" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+	lab_number "status Flows:" "$(lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status |
 		awk '$1 == "Flows:" { print $2 }')"
 }
 
@@ -109,7 +114,7 @@ lab_counters_snap() {
 	_snap=()
 	while read -r k v; do
 		_snap["$k"]=$v
-	done < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+	done < <(lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status |
 		awk '/^Counters|^Dispatcher:/ { d = 1; next } d && NF >= 2 { print $1, $2 }')
 }
 
@@ -126,12 +131,15 @@ lab_no_backend_socket() { [[ -z $(lab_backend_sockets "$1") ]]; }
 # lab_backends_attach [NODE...]: the hand-off programs on the backends (default
 # all), each in its mode (lab_handoff_of), as the balancer's config says. Fails
 # with the first failing attach's exit status.
+# LAB_BALANCER_MACS (default: the balancer's) lists every balancer the backends
+# accept hand-offs from, one --balancer-mac each.
 lab_backends_attach() {
-	local w
+	local w m macs=()
 	[[ -f $LAB_RUN/cookie.key ]] || lab_cookie_key
+	for m in ${LAB_BALANCER_MACS:-$BALANCER_MAC}; do macs+=(--balancer-mac "$m"); done
 	for w in "${@:-${LAB_WEBS[@]}}"; do
 		lab_exec_bpf "$w" "$LAB_LATEBIND" backend attach --interface "$LAB_IF" \
-			--vip "$VIP:$VIP_PORT" --balancer-mac "$BALANCER_MAC" \
+			--vip "$VIP:$VIP_PORT" "${macs[@]}" \
 			--cookie-key "$LAB_RUN/cookie.key" --mode "$(lab_handoff_of "$w")" || return
 	done
 }
@@ -167,14 +175,14 @@ lab_backend_field() {
 	local ip col
 	ip=$(lab_ip "$1")
 	case $2 in active) col=4 ;; chosen) col=5 ;; packets) col=6 ;; bytes) col=7 ;; esac
-	lab_number "status $2 of $1" "$(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+	lab_number "status $2 of $1" "$(lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status |
 		awk -v ip="$ip" -v c="$col" '$2 == ip { print $c }')"
 }
 
 # lab_flow_bound CLIENT_IP BACKEND_IP: `status --flows` lists a flow from
 # CLIENT_IP to the VIP bound to BACKEND_IP (a transfer is under way there).
 lab_flow_bound() {
-	lab_exec_bpf balancer "$LAB_LATEBIND" status --flows |
+	lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status --flows |
 		grep -qE "^ +${1//./\\.}:[0-9]+ ${VIP//./\\.}:$VIP_PORT bound ${2//./\\.} "
 }
 

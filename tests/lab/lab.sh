@@ -94,20 +94,6 @@ lab_down() {
 
 # --- up ----------------------------------------------------------------------
 
-# veth NODE1 IF1 MAC1 NODE2 IF2 MAC2 [QUEUES]: a pair between two namespaces,
-# both up, each end with QUEUES RX and TX queues (default 1).
-veth() {
-	local q=${7:-1}
-	ip -n "$(lab_ns "$1")" link add name "$2" address "$3" numtxqueues "$q" numrxqueues "$q" \
-		type veth peer name "$5" address "$6" netns "$(lab_ns "$4")" \
-		numtxqueues "$q" numrxqueues "$q"
-	ip -n "$(lab_ns "$1")" link set "$2" up
-	ip -n "$(lab_ns "$4")" link set "$5" up
-	# Our programs rewrite and build packets on these links.
-	lab_exec "$1" ethtool -K "$2" tx off rx off >/dev/null
-	lab_exec "$4" ethtool -K "$5" tx off rx off >/dev/null
-}
-
 # bridge NODE NAME MAC PORT...
 bridge() {
 	local node=$1 br=$2 mac=$3 port
@@ -120,18 +106,7 @@ bridge() {
 	ip -n "$(lab_ns "$node")" link set "$br" up
 }
 
-# XDP_TX/REDIRECT into a veth is only delivered if the peer runs XDP.
 XDP_MODE=
-attach_pass() {
-	local ns=$1 dev=$2
-	if ip -n "$(lab_ns "$ns")" link set dev "$dev" xdpdrv obj "$LAB_XDP_PASS" sec xdp 2>/dev/null; then
-		XDP_MODE=${XDP_MODE:-native}
-	else
-		ip -n "$(lab_ns "$ns")" link set dev "$dev" xdpgeneric obj "$LAB_XDP_PASS" sec xdp
-		XDP_MODE=generic
-	fi
-}
-
 build_network() {
 	local node web ns
 	for node in "${LAB_NODES[@]}"; do
@@ -145,18 +120,18 @@ build_network() {
 	done
 
 	# Client LAN: each client's eth0 is a port of lan0 in the router.
-	veth client1 "$LAB_IF" "$CLIENT1_MAC" router lan-client1 02:00:00:00:11:10
-	veth client2 "$LAB_IF" "$CLIENT2_MAC" router lan-client2 02:00:00:00:11:11
+	lab_veth client1 "$LAB_IF" "$CLIENT1_MAC" router lan-client1 02:00:00:00:11:10
+	lab_veth client2 "$LAB_IF" "$CLIENT2_MAC" router lan-client2 02:00:00:00:11:11
 	bridge router lan0 "$ROUTER_CLIENT_MAC" lan-client1 lan-client2
 
 	# Site segment: router, balancer and backends are ports of br0 in the switch.
-	veth router "$LAB_IF" "$ROUTER_SITE_MAC" switch sw-router 02:00:00:00:12:01
+	lab_veth router "$LAB_IF" "$ROUTER_SITE_MAC" switch sw-router 02:00:00:00:12:01
 	# Two queues on the balancer's link, like a NIC's RSS: the switch's bridge
 	# sends each flow out of the TX queue its hash picks (veth has no queue
 	# selection of its own), and veth delivers it to the peer's RX queue of the
 	# same number, so the balancer's XDP sees rx_queue_index 0 and 1, and one
 	# connection always on the same one (docs/architecture.md, "Threads").
-	veth balancer "$LAB_IF" "$BALANCER_MAC" switch "$BALANCER_PEER" 02:00:00:00:12:02 \
+	lab_veth balancer "$LAB_IF" "$BALANCER_MAC" switch "$BALANCER_PEER" 02:00:00:00:12:02 \
 		"$LAB_BALANCER_QUEUES"
 	for web in "${LAB_WEBS[@]}"; do
 		# Before eth0 exists, so it inherits them: never answer ARP for the VIP
@@ -164,11 +139,13 @@ build_network() {
 		lab_exec "$web" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 			net.ipv4.conf.default.arp_ignore=1 net.ipv4.conf.default.arp_announce=2 \
 			net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2 >/dev/null
-		veth "$web" "$LAB_IF" "$(lab_mac "$web")" switch "sw-$web" "02:00:00:00:12:1${web#web}"
+		lab_veth "$web" "$LAB_IF" "$(lab_mac "$web")" switch "sw-$web" "02:00:00:00:12:1${web#web}"
 	done
 	bridge switch "$SWITCH_BR" 02:00:00:00:12:ff sw-router "$BALANCER_PEER" sw-web1 sw-web2 sw-web3
 	for port in sw-router "$BALANCER_PEER" sw-web1 sw-web2 sw-web3; do
-		attach_pass switch "$port"
+		lab_attach_pass switch "$port"
+		# One mode for all: generic if any port needed it.
+		[[ $XDP_MODE == generic ]] || XDP_MODE=$LAB_XDP_MODE
 	done
 
 	# Addresses and routes. The router has no default route: nothing leaves.

@@ -34,6 +34,7 @@ CLIENT2_IP=203.0.113.11
 ROUTER_CLIENT_IP=203.0.113.1
 ROUTER_SITE_IP=198.51.100.1
 BALANCER_IP=198.51.100.2
+BALANCER2_IP=198.51.100.3 # the second balancer (tests/lab/cluster.sh), when there is one
 WEB1_IP=198.51.100.11
 WEB2_IP=198.51.100.12
 WEB3_IP=198.51.100.13
@@ -46,6 +47,7 @@ CLIENT2_MAC=02:00:00:00:01:11
 ROUTER_CLIENT_MAC=02:00:00:00:01:01 # lan0, the router's client-side bridge
 ROUTER_SITE_MAC=02:00:00:00:02:01   # the router's eth0
 BALANCER_MAC=02:00:00:00:02:02
+BALANCER2_MAC=02:00:00:00:02:03
 WEB1_MAC=02:00:00:00:02:11
 WEB2_MAC=02:00:00:00:02:12
 WEB3_MAC=02:00:00:00:02:13
@@ -53,18 +55,21 @@ WEB3_MAC=02:00:00:00:02:13
 # Namespaces. Interfaces: eth0 in clients, balancer and backends; the router
 # has eth0 (site side) and bridge lan0 (ports lan-client1/2); the switch has
 # bridge br0 with ports sw-router, sw-balancer, sw-web1..3 (the peers of the
-# site-side eth0s, each with the XDP pass program).
+# site-side eth0s, each with the XDP pass program). balancer2 and its port
+# sw-balancer2 exist only while tests/lab/cluster.sh has added them.
 CLIENT1_NS=$LAB_PREFIX-client1
 CLIENT2_NS=$LAB_PREFIX-client2
 ROUTER_NS=$LAB_PREFIX-router
 SWITCH_NS=$LAB_PREFIX-switch
 BALANCER_NS=$LAB_PREFIX-balancer
+BALANCER2_NS=$LAB_PREFIX-balancer2
 WEB1_NS=$LAB_PREFIX-web1
 WEB2_NS=$LAB_PREFIX-web2
 WEB3_NS=$LAB_PREFIX-web3
 LAB_IF=eth0
 SWITCH_BR=br0
 BALANCER_PEER=sw-balancer
+BALANCER2_PEER=sw-balancer2
 LAB_BALANCER_QUEUES=${LAB_BALANCER_QUEUES:-2} # RX/TX queues of the balancer's link (lab.sh)
 LAB_NODES=(client1 client2 router switch balancer web1 web2 web3)
 LAB_CLIENTS=(client1 client2)
@@ -149,6 +154,35 @@ lab_exec_bpf() {
 	else
 		# shellcheck disable=SC2016
 		ip netns exec "$ns" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh "$@"
+	fi
+}
+
+# lab_veth NODE1 IF1 MAC1 NODE2 IF2 MAC2 [QUEUES]: a pair between two
+# namespaces, both up, each end with QUEUES RX and TX queues (default 1).
+lab_veth() {
+	local q=${7:-1}
+	ip -n "$(lab_ns "$1")" link add name "$2" address "$3" numtxqueues "$q" numrxqueues "$q" \
+		type veth peer name "$5" address "$6" netns "$(lab_ns "$4")" \
+		numtxqueues "$q" numrxqueues "$q" || return
+	ip -n "$(lab_ns "$1")" link set "$2" up
+	ip -n "$(lab_ns "$4")" link set "$5" up
+	# Our programs rewrite and build packets on these links.
+	lab_exec "$1" ethtool -K "$2" tx off rx off >/dev/null
+	lab_exec "$4" ethtool -K "$5" tx off rx off >/dev/null
+}
+
+# lab_attach_pass NODE DEV: the XDP pass program on DEV, native if it can be.
+# XDP_TX/REDIRECT into a veth is only delivered if the peer runs XDP.
+# LAB_XDP_MODE says which mode the last one got (native or generic).
+LAB_XDP_MODE=
+lab_attach_pass() {
+	local ns
+	ns=$(lab_ns "$1")
+	if ip -n "$ns" link set dev "$2" xdpdrv obj "$LAB_XDP_PASS" sec xdp 2>/dev/null; then
+		LAB_XDP_MODE=native
+	else
+		ip -n "$ns" link set dev "$2" xdpgeneric obj "$LAB_XDP_PASS" sec xdp || return
+		LAB_XDP_MODE=generic
 	fi
 }
 
