@@ -4,7 +4,15 @@
  * makes on one core, with a content directory of a million routes.
  *
  *   decisions [--routes N] [--requests N] [--rounds N] [--pool N] [--seed N]
- *             [--cpu N] [--keep-config FILE]
+ *             [--cpu N] [--threads N] [--keep-config FILE]
+ *
+ * --threads N runs the decisions on N threads, as the daemon's dispatcher
+ * threads (dispatcher: {threads: N}) would: thread t pinned to CPU (cpu + t) %
+ * CPUs, deciding on its own slice of the pool, the directory shared read-only,
+ * the backends' active counts shared and moved with atomics (as in the mmapped
+ * `backends` map). Each round then prints the total and one line per thread:
+ *   round=I threads=N decisions=M seconds=S per_second=R   (S: the slowest thread)
+ *   round=I thread=T decisions=M seconds=S cpu_seconds=C per_second=R
  *
  * What it runs is what the dispatcher runs once a request head is complete
  * (user/dispatcher.c, conn_parse and conn_decide), linked from the project's
@@ -51,6 +59,7 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,7 +81,7 @@
 #define FLOW_RING 64 /* choices still "active": each ends 64 decisions later */
 
 struct opts {
-	size_t routes, requests, rounds, pool;
+	size_t routes, requests, rounds, pool, threads;
 	uint64_t seed;
 	int cpu;
 	const char *keep_config;
@@ -258,6 +267,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "keep-config", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -265,16 +275,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .routes = 1000000, .requests = 2000000, .rounds = 3,
-			    .pool = 262144, .seed = 1, .cpu = -1 };
-	while ((c = getopt_long(argc, argv, "n:m:r:p:s:c:k:h", longopts, NULL)) != -1) {
+			    .pool = 262144, .seed = 1, .cpu = -1, .threads = 1 };
+	while ((c = getopt_long(argc, argv, "n:m:r:p:s:c:t:k:h", longopts, NULL)) != -1) {
 		char *end;
 		unsigned long long v;
 
 		if (c == 'h') {
 			printf("usage: decisions [--routes N] [--requests N] [--rounds N] [--pool N]\n"
-			       "                 [--seed N] [--cpu N] [--keep-config FILE]\n"
-			       "Defaults: 1000000 routes, 2000000 decisions per round, 3 rounds,\n"
-			       "a pool of 262144 request heads, pinned to the CPU it starts on.\n");
+			       "                 [--seed N] [--cpu N] [--threads N] [--keep-config FILE]\n"
+			       "Defaults: 1000000 routes, 2000000 decisions per round (per thread), 3 rounds,\n"
+			       "a pool of 262144 request heads, one thread pinned to the CPU it starts on.\n");
 			exit(0);
 		}
 		if (c == 'k') {
@@ -294,6 +304,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->pool = v; break;
 		case 's': o->seed = v; break;
 		case 'c': o->cpu = (int)v; break;
+		case 't': o->threads = v; break;
 		}
 	}
 	if (o->routes < 1000 || o->routes > 10000000)
@@ -302,6 +313,125 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		die("--requests 1 .. 1e9, --rounds 1 .. 100");
 	if (o->pool < 1 || o->pool > 4000000)
 		die("--pool: 1 .. 4000000");
+	if (!o->threads || o->threads > 64 || o->threads > o->pool)
+		die("--threads: 1 .. 64, and no more than --pool");
+}
+
+/* One of --threads N: its slice of the pool, the shared directory and active counts. */
+struct bench_thread {
+	pthread_t thread;
+	size_t id, lo, hi, requests;
+	int cpu;
+	const struct lb_directory *dir;
+	const struct pool *pool;
+	struct lb_backend_view view[N_BACKENDS];
+	uint64_t *active; /* shared: moved with atomics, as the mmapped backends map is */
+	pthread_barrier_t *start;
+	double wall, cpu_s;
+	size_t wrong, not_found;
+};
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *bench_thread_run(void *arg)
+{
+	struct bench_thread *t = arg;
+	const struct pool *p = t->pool;
+	int ring[FLOW_RING];
+	size_t filled = 0, next = 0, j = t->lo;
+	uint32_t rr = 0;
+	cpu_set_t set;
+	double w0, c0;
+
+	CPU_ZERO(&set);
+	CPU_SET(t->cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		fprintf(stderr, "decisions: thread %zu: cannot pin to CPU %d\n", t->id, t->cpu);
+	pthread_barrier_wait(t->start); /* every thread pinned: the clocks start together */
+	w0 = wall();
+	c0 = thread_cpu();
+	for (size_t k = 0; k < t->requests; k++) {
+		int chosen = -1, got;
+
+		got = decide(t->dir, p->heads + p->off[j], p->len[j], t->view, t->active, &rr,
+			     &chosen);
+		if (got != p->want[j])
+			t->wrong++;
+		if (got == -1)
+			t->not_found++;
+		if (chosen >= 0) {
+			__atomic_fetch_add(&t->active[chosen], 1, __ATOMIC_RELAXED);
+			if (filled == FLOW_RING)
+				__atomic_fetch_sub(&t->active[ring[next]], 1, __ATOMIC_RELAXED);
+			else
+				filled++;
+			ring[next] = chosen;
+			next = (next + 1) % FLOW_RING;
+		}
+		if (++j == t->hi)
+			j = t->lo;
+	}
+	t->wall = wall() - w0;
+	t->cpu_s = thread_cpu() - c0;
+	return NULL;
+}
+
+/*
+ * --threads N: each round starts N threads on their slices and reports the
+ * total rate over the slowest thread's time, and each thread's own. Returns
+ * the number of wrong decisions.
+ */
+static size_t run_threads(const struct opts *o, const struct lb_directory *dir,
+			  const struct pool *pool, const struct lb_backend_view *view,
+			  uint64_t *active, double *rate, size_t *not_found)
+{
+	struct bench_thread *t = calloc(o->threads, sizeof(*t));
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int first = o->cpu >= 0 ? o->cpu : sched_getcpu();
+	pthread_barrier_t start;
+	size_t wrong = 0;
+
+	if (!t || cpus < 1)
+		die("out of memory");
+	for (size_t r = 0; r < o->rounds; r++) {
+		double slowest = 0;
+
+		pthread_barrier_init(&start, NULL, (unsigned int)o->threads);
+		for (size_t i = 0; i < o->threads; i++) {
+			t[i] = (struct bench_thread){
+				.id = i, .requests = o->requests, .dir = dir, .pool = pool,
+				.lo = pool->n * i / o->threads, .hi = pool->n * (i + 1) / o->threads,
+				.cpu = (int)((first + (long)i) % cpus), .active = active, .start = &start,
+			};
+			memcpy(t[i].view, view, sizeof(t[i].view));
+			if (pthread_create(&t[i].thread, NULL, bench_thread_run, &t[i]))
+				die("cannot start a thread");
+		}
+		for (size_t i = 0; i < o->threads; i++) {
+			pthread_join(t[i].thread, NULL);
+			if (t[i].wall > slowest)
+				slowest = t[i].wall;
+			wrong += t[i].wrong;
+			*not_found += t[i].not_found;
+		}
+		pthread_barrier_destroy(&start);
+		rate[r] = (double)(o->requests * o->threads) / slowest;
+		printf("round=%zu threads=%zu decisions=%zu seconds=%.3f per_second=%.0f\n", r + 1,
+		       o->threads, o->requests * o->threads, slowest, rate[r]);
+		for (size_t i = 0; i < o->threads; i++)
+			printf("round=%zu thread=%zu cpu=%d decisions=%zu seconds=%.3f cpu_seconds=%.3f "
+			       "per_second=%.0f\n", r + 1, i, t[i].cpu, o->requests, t[i].wall,
+			       t[i].cpu_s, (double)o->requests / t[i].wall);
+		fflush(stdout);
+	}
+	free(t);
+	return wrong;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -369,15 +499,19 @@ int main(int argc, char **argv)
 		view[b] = (struct lb_backend_view){ .state = (uint32_t)cfg.backends[b].state,
 						    .weight = cfg.backends[b].weight };
 
+	rate = calloc(o.rounds, sizeof(*rate));
+	if (!rate)
+		die("out of memory");
+	if (o.threads > 1) {
+		wrong = run_threads(&o, dir, &pool, view, active, rate, &not_found);
+		goto summary;
+	}
 	/* One core: the one we start on, unless told. */
 	CPU_ZERO(&set);
 	CPU_SET(o.cpu >= 0 ? o.cpu : sched_getcpu(), &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		perror("decisions: sched_setaffinity (running unpinned)");
 
-	rate = calloc(o.rounds, sizeof(*rate));
-	if (!rate)
-		die("out of memory");
 	for (size_t r = 0; r < o.rounds; r++) {
 		size_t j = (r * 7919) % pool.n;
 		double w0 = wall(), c0 = cpu(), w, c;
@@ -412,6 +546,7 @@ int main(int argc, char **argv)
 		       c > 0 ? c * 1e9 / (double)o.requests : 0);
 		fflush(stdout);
 	}
+summary:
 	qsort(rate, o.rounds, sizeof(*rate), cmp_double);
 	printf("routes=%zu exact=%zu prefixes=%zu trie_nodes=%zu config_load_s=%.2f build_s=%.2f "
 	       "directory_mib=%.1f pool=%zu not_found=%zu wrong=%zu active=%llu,%llu,%llu "

@@ -34,4 +34,12 @@
 #define LB_DEFAULT_ANNOUNCE_GRACE_MS  1000
 #define LB_ANNOUNCE_GRACE_MAX_MS      60000
 
+/*
+ * One dispatcher thread unless the config asks for more: a backend's packets
+ * to the dispatcher (a replay-mode SYN/ACK, a probe's answer) must arrive on
+ * the queue of their client's packets to meet the thread that owns the
+ * connection, which only symmetric RSS promises (docs/config.md, dispatcher).
+ */
+#define LB_DEFAULT_DISPATCHER_THREADS 1
+
 #endif

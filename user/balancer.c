@@ -41,9 +41,20 @@
 #include "peer_sync.h"
 #include "reload_job.h"
 #include "slots.h"
+#include "stat.h"
+#include "workers.h"
 #include "xsk.h"
 
 #define LB_PID_FILE "/run/latebind.pid"
+#define LB_RETIRED_MAX 8 /* configs the threads may still read, waiting to be freed */
+
+/* A config and directory replaced by a reload, freed once every thread took a later one. */
+struct lb_retired {
+	struct lb_config cfg; /* owns the arrays and strings */
+	struct lb_directory *dir;
+	struct lb_disp_conf *conf;
+	uint64_t epoch; /* of the config that replaced it */
+};
 
 /* The daemon's state; `struct balancer` is the skeleton's name. */
 struct lb_daemon {
@@ -52,14 +63,23 @@ struct lb_daemon {
 	struct lb_cookie_secret secret;
 	struct lb_directory *dir;
 	struct lb_xsk *xsk;
-	struct lb_dispatcher *disp;
-	struct lb_flow_table flows; /* ours; the dispatcher and the hand-off work on it */
-	struct lb_handoff_ctx handoff;
+	struct lb_workers *workers; /* the dispatcher threads (workers.h) */
+	struct lb_disp_conf *conf;  /* what they were given last: cfg and dir, shared */
+	struct lb_retired retired[LB_RETIRED_MAX];
+	size_t n_retired;
+	/* The main thread's handle on the flow table: expiry, peers' views, dead backends. */
+	struct lb_flow_table flows;
 	struct lb_ifaces ifs;
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
-	unsigned int tx_queue;	     /* where the dispatcher's frames leave */
+	/* Dispatcher counters: the main thread's own events, the sum with the threads'. */
+	uint64_t own[LB_DISP_MAX], sum[LB_DISP_MAX], flushed[LB_DISP_MAX];
+	size_t conns;
+	uint64_t thread_decisions[LB_MAX_QUEUES];
+	struct lb_histogram handoff_latency, rebind_latency;
+	uint64_t *route_sum; /* [route_sum_n] */
+	size_t route_sum_n;
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 	struct lb_peers *peers;		 /* flow bindings shared with the peer balancers, or NULL */
 	uint64_t peer_counted[LB_PEER_COUNTERS]; /* their counters already in the dispatcher's */
@@ -112,50 +132,33 @@ static void forget_dispatch_flows(struct lb_daemon *lb)
 }
 
 /*
- * A RST from the VIP to @f's client at the sequence number the client last
- * acknowledged (its receive point, so it is taken at once), out of @queue.
- * Without a known ACK (no client packet since the hand-off) there is no safe
- * sequence number, and nothing is sent.
+ * A RST to @f's client (lb_client_reset_build) from the main thread: through
+ * the packet socket, as the AF_XDP queues are the dispatcher threads'.
  */
-static void reset_client(struct lb_daemon *lb, unsigned int queue, const struct lb_flow_key *key,
+static void reset_client(struct lb_daemon *lb, const struct lb_flow_key *key,
 			 const struct lb_flow *f)
 {
-	struct lb_segment rst = {
-		.saddr = key->daddr, .daddr = key->saddr, .sport = key->dport, .dport = key->sport,
-		.seq = f->client_ack, .flags = LB_TH_RST,
-	};
 	uint8_t frame[128];
-	size_t len;
+	size_t len = lb_client_reset_build(frame, sizeof(frame), key, f, lb->ifs.mac);
 
-	if (!f->client_ack)
-		return;
-	memcpy(rst.dst_mac, f->client_hop_mac, 6);
-	memcpy(rst.src_mac, lb->ifs.mac, 6);
-	len = lb_segment_build(frame, sizeof(frame), &rst);
-	if (len)
-		lb_xsk_send(lb->xsk, queue, frame, len);
+	if (len && lb_ifaces_send(&lb->ifs, frame, len))
+		lb->own[LB_DISP_TX_FULL]++;
 }
 
 /*
- * A bound flow evicted from the full flow table: its client's next packet
- * would find no flow and be dropped as a bad cookie (a stateless balancer
- * cannot tell it from a forged ACK), so the client would hang until its own
- * timeout. Reset it now instead: an idle keep-alive connection is what gets
- * evicted, and clients open a fresh one after a reset. (Closing flows are
- * ending anyway: not called for them.) The backend's socket ends by its own
- * keep-alive timeout.
+ * A bound flow evicted from the full flow table by the main thread (taking a
+ * peer's view): its client would hang until its own timeout, so it is reset
+ * (the dispatcher threads do the same for theirs, user/workers.c).
  */
 static void on_flow_evicted(void *arg, const struct lb_flow_key *key, const struct lb_flow *f)
 {
-	struct lb_daemon *lb = arg;
-
-	reset_client(lb, lb->tx_queue, key, f); /* flushed with the batch */
+	reset_client(arg, key, f);
 }
 
 static void on_backend_flow_ended(void *arg, const struct lb_flow_key *key,
 				  const struct lb_flow *f)
 {
-	reset_client(arg, 0, key, f);
+	reset_client(arg, key, f);
 }
 
 /*
@@ -167,8 +170,7 @@ static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 {
 	uint64_t n = lb_flow_end_backend(&lb->flows, slot, on_backend_flow_ended, lb);
 
-	lb_xsk_flush(lb->xsk, 0);
-	lb_dispatcher_count(lb->disp, LB_DISP_FLOWS_RESET, n);
+	lb->own[LB_DISP_FLOWS_RESET] += n;
 	if (n)
 		pr_info("backend %s: reset %llu client connection(s)\n", lb->cfg.backends[slot].name,
 			(unsigned long long)n);
@@ -202,11 +204,66 @@ static int sync_backends(struct lb_daemon *lb)
 	return 0;
 }
 
+/* The configs every dispatcher thread has moved on from: nobody reads them any more. */
+static void free_retired(struct lb_daemon *lb, bool all)
+{
+	size_t i = 0;
+
+	while (i < lb->n_retired) {
+		struct lb_retired *r = &lb->retired[i];
+
+		if (!all && !lb_workers_caught_up(lb->workers, r->epoch)) {
+			i++;
+			continue;
+		}
+		lb_config_free(&r->cfg);
+		lb_directory_free(r->dir);
+		free(r->conf);
+		*r = lb->retired[--lb->n_retired];
+	}
+}
+
+/*
+ * The new config and directory to the dispatcher threads, whole: the running
+ * ones are kept (retired) until every thread has taken the new ones.
+ */
+static int publish_config(struct lb_daemon *lb, struct lb_config *fresh, struct lb_directory *dir)
+{
+	struct lb_disp_conf *conf;
+	struct lb_retired *r;
+
+	free_retired(lb, false);
+	if (lb->n_retired == LB_RETIRED_MAX) {
+		pr_warn("reload refused, the running config stays: the dispatcher threads have not "
+			"taken the last %d reloads yet; reload again in a moment\n", LB_RETIRED_MAX);
+		return -1;
+	}
+	conf = malloc(sizeof(*conf));
+	if (!conf) {
+		pr_warn("reload refused, the running config stays: out of memory\n");
+		return -1;
+	}
+	r = &lb->retired[lb->n_retired++];
+	r->cfg = lb->cfg;
+	r->dir = lb->dir;
+	r->conf = lb->conf;
+	lb->cfg = *fresh;
+	lb->dir = dir;
+	/* A new hint generation for the new directory, the same for every thread. */
+	*conf = (struct lb_disp_conf){
+		.cfg = lb->cfg, .dir = dir,
+		.hint_gen = lb_hint_gen_next(bpf_map__fd(lb->ld.skel->maps.hint_gen),
+					     lb->conf->hint_gen),
+	};
+	lb->conf = conf;
+	r->epoch = lb_workers_publish(lb->workers, conf);
+	return 0;
+}
+
 /* SIGHUP: the new config or, if anything is wrong with it, the running one. */
 /* A config read for a reload, checked against the running one and swapped in. */
 static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 {
-	struct lb_config old;
 	struct lb_directory *dir;
 	char err[LB_ERR_MAX];
 
@@ -219,9 +276,11 @@ static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 	    strcmp(fresh.cookie.key_file, lb->cfg.cookie.key_file) ||
 	    fresh.cookie.period_s != lb->cfg.cookie.period_s ||
 	    fresh.cookie.windows != lb->cfg.cookie.windows ||
-	    strcmp(fresh.metrics.listen, lb->cfg.metrics.listen))
-		pr_warn("%s: handoff.mss/wscale, cookie and metrics settings take effect at the "
-			"next restart\n", fresh.path);
+	    strcmp(fresh.metrics.listen, lb->cfg.metrics.listen) ||
+	    fresh.dispatcher.threads != lb->cfg.dispatcher.threads ||
+	    fresh.dispatcher.busy_poll != lb->cfg.dispatcher.busy_poll)
+		pr_warn("%s: handoff.mss/wscale, cookie, metrics and dispatcher settings take "
+			"effect at the next restart\n", fresh.path);
 	if (fresh.peer_port != lb->cfg.peer_port)
 		pr_warn("%s: peer_port stays %u until the next restart\n", fresh.path,
 			lb->cfg.peer_port);
@@ -250,15 +309,11 @@ static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 		pr_warn("reload refused, the running config stays: %s: %s\n", fresh.path, err);
 		goto refuse;
 	}
-	/* The pieces that held the old config and directory move to the new ones. */
-	old = lb->cfg;
-	lb->cfg = fresh;
-	/* It reads the old routes' names to carry its counters over: free them after. */
-	lb_dispatcher_set_config(lb->disp, &lb->cfg, dir);
-	lb_config_free(&old);
-	lb_directory_free(lb->dir);
-	lb->dir = dir;
-	lb->handoff.cfg = &lb->cfg;
+	/* The threads carry their route counts over by the old routes' names: kept till then. */
+	if (publish_config(lb, &fresh, dir)) {
+		lb_directory_free(dir);
+		goto refuse;
+	}
 	if (lb->peers)
 		lb_peers_reconfigure(lb->peers, &lb->cfg);
 	else if (lb->cfg.n_peers)
@@ -314,26 +369,6 @@ static void reload_done(struct lb_daemon *lb)
 	}
 }
 
-struct rx_ctx {
-	struct lb_daemon *lb;
-	uint64_t now_ms, tai_s;
-};
-
-static void on_frame(void *arg, const uint8_t *frame, size_t len)
-{
-	struct rx_ctx *rx = arg;
-
-	lb_dispatcher_input(rx->lb->disp, frame, len, rx->now_ms, rx->tai_s);
-}
-
-/* Replies leave through the queue being served (the timers use queue 0). */
-static int send_frame(void *arg, const uint8_t *frame, size_t len)
-{
-	struct lb_daemon *lb = arg;
-
-	return lb_xsk_send(lb->xsk, lb->tx_queue, frame, len);
-}
-
 static int signal_fd(void)
 {
 	sigset_t set;
@@ -358,9 +393,46 @@ static void count_peers(struct lb_daemon *lb)
 	lb_peers_flush(lb->peers);
 	lb_peers_counters(lb->peers, now);
 	for (i = 0; i < LB_PEER_COUNTERS; i++) {
-		lb_dispatcher_count(lb->disp, LB_DISP_PEER_VIEWS_SENT + i, now[i] - lb->peer_counted[i]);
+		lb->own[LB_DISP_PEER_VIEWS_SENT + i] += now[i] - lb->peer_counted[i];
 		lb->peer_counted[i] = now[i];
 	}
+}
+
+/*
+ * The threads' counters and the main thread's own into the disp_stats map
+ * (once per turn of the main loop, by the main thread only) and the exporter.
+ */
+static void sum_counters(struct lb_daemon *lb)
+{
+	memcpy(lb->sum, lb->own, sizeof(lb->sum));
+	lb->sum[LB_DISP_FLOW_EVICTIONS] += lb_stat_read(&lb->flows.evictions);
+	lb_workers_counters(lb->workers, lb->sum);
+	lb_disp_stats_write(bpf_map__fd(lb->ld.skel->maps.disp_stats), lb->sum, lb->flushed);
+}
+
+/* Before the exporter renders a page: what it shows of the threads, summed now. */
+static void refresh_metrics(void *arg)
+{
+	struct lb_daemon *lb = arg;
+
+	sum_counters(lb);
+	lb->conns = lb_workers_conns(lb->workers);
+	lb_workers_decisions(lb->workers, lb->thread_decisions);
+	memset(&lb->handoff_latency, 0, sizeof(lb->handoff_latency));
+	memset(&lb->rebind_latency, 0, sizeof(lb->rebind_latency));
+	lb_workers_latency(lb->workers, &lb->handoff_latency, &lb->rebind_latency);
+	if (lb->route_sum_n != lb->cfg.n_routes) {
+		uint64_t *n = realloc(lb->route_sum, (lb->cfg.n_routes + 1) * sizeof(*n));
+
+		if (!n) {
+			lb->msrc.route_requests = NULL;
+			return;
+		}
+		lb->route_sum = n;
+		lb->route_sum_n = lb->cfg.n_routes;
+	}
+	lb_workers_route_requests(lb->workers, &lb->cfg, lb->route_sum);
+	lb->msrc.route_requests = lb->route_sum;
 }
 
 /* Each peer's figures into the `peers` map (status) and the metrics' view of them. */
@@ -379,81 +451,73 @@ enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 /* Serves until a signal says stop (RUN_STOP), leave in place (RUN_LEAVE); -1 on error. */
 static int run(struct lb_daemon *lb, int sfd)
 {
-	unsigned int nq = lb_xsk_queues(lb->xsk), i;
-	struct pollfd pfd[LB_MAX_QUEUES + 3 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
+	/* The AF_XDP sockets are the dispatcher threads' (user/workers.c): not polled here. */
+	struct pollfd pfd[4 + LB_METRICS_MAX_FDS + LB_MAX_BACKENDS];
 	struct signalfd_siginfo si;
-	uint64_t wait_ms = 0, health_ms;
+	uint64_t wait_ms = 0, health_ms, now_ms;
 	int nm, nh, nr, np;
 
-	for (i = 0; i < nq && i < LB_MAX_QUEUES; i++)
-		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(lb->xsk, i), .events = POLLIN };
-	pfd[nq] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
 	uint64_t next_expiry = 0, stop_at = 0;
 	bool sweeping = false;
 
 	for (;;) {
-		struct rx_ctx rx = { .lb = lb };
 
-		nm = lb_metrics_pollfds(lb->metrics, pfd + nq + 1, LB_METRICS_MAX_FDS);
-		nh = lb_health_pollfds(lb->health, pfd + nq + 1 + nm, LB_MAX_BACKENDS);
+		nm = lb_metrics_pollfds(lb->metrics, pfd + 1, LB_METRICS_MAX_FDS);
+		nh = lb_health_pollfds(lb->health, pfd + 1 + nm, LB_MAX_BACKENDS);
 		nr = 0;
 		if (lb->reloading)
-			pfd[nq + 1 + nm + nh + nr++] = (struct pollfd){
+			pfd[1 + nm + nh + nr++] = (struct pollfd){
 				.fd = lb_reload_job_fd(lb->reloading), .events = POLLIN };
 		np = 0;
 		if (lb->peers)
-			pfd[nq + 1 + nm + nh + nr + np++] = (struct pollfd){
+			pfd[1 + nm + nh + nr + np++] = (struct pollfd){
 				.fd = lb_peers_fd(lb->peers), .events = POLLIN };
+		pfd[1 + nm + nh + nr + np] = (struct pollfd){
+			.fd = lb_workers_news_fd(lb->workers), .events = POLLIN };
 		health_ms = lb_health_next_ms(lb->health, lb_clock_ms(CLOCK_MONOTONIC));
 		if (health_ms < wait_ms)
 			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, nq + 1 + nm + nh + nr + np, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
+		if (poll(pfd, 1 + nm + nh + nr + np + 1, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			return -1;
-		rx.now_ms = lb_clock_ms(CLOCK_MONOTONIC);
-		rx.tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
-		lb->handoff.now_ns = rx.now_ms * LB_NS_PER_MS;
-		lb_health_process(lb->health, pfd + nq + 1 + nm, nh, rx.now_ms);
+		now_ms = lb_clock_ms(CLOCK_MONOTONIC);
+		lb_health_process(lb->health, pfd + 1 + nm, nh, now_ms);
 		lb_sync_handoff_resets(&lb->cfg, lb->ld.backends, lb->resets_seen, lb->health);
-		for (i = 0; i < nq; i++) {
-			lb->tx_queue = i;
-			while (lb_xsk_rx(lb->xsk, i, on_frame, &rx))
-				;
-			lb_xsk_flush(lb->xsk, i);
-		}
-		lb->tx_queue = 0;
 		if (lb->peers)
 			lb_peers_receive(lb->peers);
-		wait_ms = lb_dispatcher_timers(lb->disp, rx.now_ms);
-		lb_xsk_flush(lb->xsk, 0);
-		lb_dispatcher_flush_stats(lb->disp);
+		wait_ms = 1000;
+		free_retired(lb, false);
+		if (lb->n_retired)
+			wait_ms = 10; /* a thread is about to take the new config: free the old soon */
 		/* A pass over the flow table starts once a second, in steps of 512. */
-		if (rx.now_ms >= next_expiry || sweeping)
-			sweeping = lb_flow_expire_step(&lb->flows, rx.now_ms * LB_NS_PER_MS);
-		if (rx.now_ms >= next_expiry) {
+		if (now_ms >= next_expiry || sweeping)
+			sweeping = lb_flow_expire_step(&lb->flows, now_ms * LB_NS_PER_MS);
+		if (now_ms >= next_expiry) {
 			lb_sync_states(&lb->cfg, lb->ld.backends, lb->health);
 			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			if (lb->peers)
 				publish_peers(lb);
-			next_expiry = rx.now_ms + 1000;
+			next_expiry = now_ms + 1000;
 		}
 		count_peers(lb);
-		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, rx.now_ms);
-		if (stop_at && rx.now_ms >= stop_at) {
+		lb_workers_news_taken(lb->workers);
+		sum_counters(lb);
+		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, now_ms);
+		if (stop_at && now_ms >= stop_at) {
 			pr_info("withdrawal grace over: detaching\n");
 			return RUN_STOP;
 		}
-		if (stop_at && wait_ms > stop_at - rx.now_ms)
-			wait_ms = stop_at - rx.now_ms;
+		if (stop_at && wait_ms > stop_at - now_ms)
+			wait_ms = stop_at - now_ms;
 		if (wait_ms > 1000)
 			wait_ms = 1000;
 		if (sweeping && wait_ms > 5)
 			wait_ms = 5;
-		lb->msrc.route_requests = lb_dispatcher_route_requests(lb->disp);
-		lb_metrics_serve(lb->metrics, pfd + nq + 1, nm, &lb->msrc);
-		if (nr && (pfd[nq + 1 + nm + nh].revents & POLLIN))
+		lb_metrics_serve(lb->metrics, pfd + 1, nm, &lb->msrc);
+		if (nr && (pfd[1 + nm + nh].revents & POLLIN))
 			reload_done(lb);
 
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -480,7 +544,7 @@ static int run(struct lb_daemon *lb, int sfd)
 				pr_info("%s: serving %u ms more before detaching, so the routers "
 					"move away first\n", strsignal(si.ssi_signo),
 					lb->cfg.announce.withdraw_grace_ms);
-				stop_at = rx.now_ms + lb->cfg.announce.withdraw_grace_ms;
+				stop_at = now_ms + lb->cfg.announce.withdraw_grace_ms;
 				wait_ms = 0;
 				continue;
 			}
@@ -490,16 +554,9 @@ static int run(struct lb_daemon *lb, int sfd)
 	}
 }
 
-/* The dispatcher: content directory, AF_XDP sockets, and its state. */
+/* The dispatcher: content directory, AF_XDP sockets, the flow table; no thread yet. */
 static int start_dispatcher(struct lb_daemon *lb)
 {
-	struct lb_dispatcher_maps maps = {
-		.flows = &lb->flows,
-		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
-		.stats_fd = bpf_map__fd(lb->ld.skel->maps.disp_stats),
-		.backends = lb->ld.backends,
-		.hint_gen_fd = bpf_map__fd(lb->ld.skel->maps.hint_gen),
-	};
 	struct lb_directory_stats ds;
 	char err[LB_ERR_MAX];
 
@@ -531,18 +588,51 @@ static int start_dispatcher(struct lb_daemon *lb)
 		pr_warn("cannot open AF_XDP sockets on %s: %s\n", lb->cfg.interface, strerror(errno));
 		return -1;
 	}
-	lb->disp = lb_dispatcher_new(&lb->cfg, lb->dir, &lb->secret, &maps, send_frame, lb);
-	if (!lb->disp)
+	if (lb->cfg.dispatcher.busy_poll && (errno = -lb_xsk_busy_poll(lb->xsk)))
+		pr_warn("dispatcher.busy_poll: the AF_XDP sockets refuse it (%s); they poll as "
+			"usual\n", strerror(errno));
+	lb->conf = malloc(sizeof(*lb->conf));
+	if (!lb->conf)
 		return -1;
-	lb->handoff = (struct lb_handoff_ctx){
-		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->ld.backends,
-		.send = send_frame, .send_ctx = lb,
-		.secret = &lb->secret, .ports = lb->ifs.ports, .n_ports = lb->ifs.n_sides,
+	*lb->conf = (struct lb_disp_conf){
+		.cfg = lb->cfg, .dir = lb->dir,
+		.hint_gen = lb_hint_gen_next(bpf_map__fd(lb->ld.skel->maps.hint_gen), 0),
 	};
-	lb_dispatcher_set_bind(lb->disp, lb_handoff_bind, &lb->handoff);
 	pr_info("dispatcher: %u AF_XDP socket(s) in %s mode, %zu routes (%zu KiB)\n",
 		lb_xsk_queues(lb->xsk), lb_xsk_zerocopy(lb->xsk) ? "zero-copy" : "copy", ds.routes,
 		ds.bytes / 1024);
+	return 0;
+}
+
+/* The dispatcher threads, each on its share of the queues (user/workers.h). */
+static int start_threads(struct lb_daemon *lb)
+{
+	struct lb_workers_env env = {
+		.secret = &lb->secret, .xsk = lb->xsk, .ifs = &lb->ifs,
+		.flows_fd = bpf_map__fd(lb->ld.skel->maps.flows_v3),
+		.end_fd = bpf_program__fd(lb->ld.skel->progs.lb_flow_end),
+		.move_fd = bpf_program__fd(lb->ld.skel->progs.lb_flow_move),
+		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
+		.backends = lb->ld.backends, .peers = lb->peers,
+	};
+	unsigned int nq = lb_xsk_queues(lb->xsk);
+	unsigned int n = lb_workers_threads(lb->cfg.dispatcher.threads, nq);
+
+	if (lb->cfg.dispatcher.threads > n)
+		pr_info("dispatcher.threads: %u, but %s has %u RX queue(s): %u thread(s)\n",
+			lb->cfg.dispatcher.threads, lb->cfg.interface, nq, n);
+	lb->workers = lb_workers_start(&env, n, lb->conf);
+	if (!lb->workers) {
+		pr_warn("cannot start the dispatcher threads: %s\n", strerror(errno));
+		return -1;
+	}
+	pr_info("dispatcher: %u thread(s), thread t serving the RX queues q with q %% %u == t\n",
+		n, n);
+	if (n > 1)
+		pr_info("dispatcher: with %u threads, the backends' packets to the dispatcher "
+			"(replay-mode SYN/ACKs, answers to re-binding probes) must arrive on their "
+			"client's RX queue: give %s symmetric RSS (docs/config.md, dispatcher)\n", n,
+			lb->cfg.interface);
 	return 0;
 }
 
@@ -632,6 +722,8 @@ int cmd_balancer(int argc, char **argv)
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;
 	forget_dispatch_flows(&lb);
+	if (start_threads(&lb))
+		goto detach;
 	for (size_t i = 0; i < LB_MAX_BACKENDS; i++) /* a taken-over map has old counts */
 		lb.resets_seen[i] = lb.ld.backends[i].handoff_resets;
 	lb.health = lb_health_new(&lb.cfg, 0, on_health, &lb);
@@ -644,12 +736,14 @@ int cmd_balancer(int argc, char **argv)
 		.cfg = &lb.cfg, /* reload replaces the config in place */
 		.stats_fd = bpf_map__fd(lb.ld.skel->maps.stats),
 		.backends = lb.ld.backends,
-		.disp = lb.disp,
-		.disp_counter = lb_dispatcher_counter,
-		.disp_conns = lb_dispatcher_conns,
-		.route_requests = lb_dispatcher_route_requests(lb.disp),
-		.handoff_latency = lb_dispatcher_handoff_latency(lb.disp),
-		.rebind_latency = lb_dispatcher_rebind_latency(lb.disp),
+		.disp_counters = lb.sum,
+		.conns = &lb.conns,
+		.thread_decisions = lb.thread_decisions,
+		.n_threads = lb_workers_count(lb.workers),
+		.handoff_latency = &lb.handoff_latency,
+		.rebind_latency = &lb.rebind_latency,
+		.refresh = refresh_metrics,
+		.refresh_ctx = &lb,
 		.peers = lb.peer_stats,
 		.announce = &lb.ann.state,
 	};
@@ -668,6 +762,9 @@ int cmd_balancer(int argc, char **argv)
 		lb.cfg.interface, LB_PIN_DIR);
 
 	rc = run(&lb, sfd);
+	/* No thread dispatches while the program goes or is left for the next daemon. */
+	lb_workers_stop(lb.workers);
+	lb.workers = NULL;
 	if (lb.reloading) { /* a config still being read: wait for it, drop it */
 		struct lb_config unused = {};
 		char err[LB_ERR_MAX];
@@ -695,10 +792,13 @@ out:
 	lb_announce_close(&lb.ann);
 	lb_metrics_close(lb.metrics);
 	lb_health_free(lb.health);
+	lb_workers_stop(lb.workers); /* before what they use goes */
 	lb_peers_close(lb.peers);
-	lb_dispatcher_free(lb.disp);
 	lb_xsk_close(lb.xsk);
 	lb_ifaces_close(&lb.ifs);
+	free_retired(&lb, true);
+	free(lb.conf);
+	free(lb.route_sum);
 	lb_directory_free(lb.dir);
 	lb_loader_close(&lb.ld);
 	lb_config_free(&lb.cfg);

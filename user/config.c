@@ -29,7 +29,7 @@ static const char *const section_names[S_COUNT] = {
 	[S_ROUTES] = "routes",	     [S_HEALTH] = "health", [S_HANDOFF] = "handoff",
 	[S_METRICS] = "metrics",     [S_COOKIE] = "cookie", [S_LIMITS] = "limits",
 	[S_PEERS] = "peers",	     [S_PEER_PORT] = "peer_port",
-	[S_ANNOUNCE] = "announce",
+	[S_ANNOUNCE] = "announce",  [S_DISPATCHER] = "dispatcher",
 };
 
 static int finish(struct parse *p)
@@ -106,6 +106,7 @@ static int parse_section(struct parse *p, enum section s, const struct ynode *n)
 	case S_PEERS: return cfg_peers(p, n);
 	case S_PEER_PORT: return cfg_peer_port(p, n);
 	case S_ANNOUNCE: return cfg_announce(p, n);
+	case S_DISPATCHER: return cfg_dispatcher(p, n);
 	default:
 		/* A list section whose value is not a list. */
 		return yd_fail(&p->doc, n->line, YKEY(section_names[s]),
@@ -221,6 +222,7 @@ static void set_defaults(struct lb_config *cfg)
 	cfg->limits.flows = LB_MAX_FLOWS;
 	cfg->peer_port = LB_DEFAULT_PEER_PORT;
 	cfg->announce.withdraw_grace_ms = LB_DEFAULT_ANNOUNCE_GRACE_MS;
+	cfg->dispatcher.threads = LB_DEFAULT_DISPATCHER_THREADS;
 }
 
 int lb_config_parse(const char *name, const char *text, size_t len, struct lb_config *cfg,

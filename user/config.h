@@ -95,6 +95,12 @@ struct lb_cfg_announce {
 	uint32_t withdraw_grace_ms; /* serving on after the withdrawal at a stop, default 1000 */
 };
 
+/* The dispatcher threads (user/workers.h); a change takes a restart. */
+struct lb_cfg_dispatcher {
+	uint32_t threads; /* default 1; 0: one per RX queue, capped by the online CPUs */
+	bool busy_poll;	  /* SO_PREFER_BUSY_POLL on the AF_XDP sockets */
+};
+
 /* `peers:` entry, ADDR or ADDR:PORT. */
 struct lb_cfg_peer {
 	struct in_addr addr;
@@ -116,6 +122,7 @@ struct lb_config {
 	struct lb_cfg_cookie cookie;
 	struct lb_cfg_limits limits;
 	struct lb_cfg_announce announce;
+	struct lb_cfg_dispatcher dispatcher;
 	struct lb_cfg_peer peers[LB_MAX_PEERS]; /* the site's other balancers (peer_sync.h) */
 	size_t n_peers;
 	uint16_t peer_port;	/* UDP port they all listen on, default 7480 */

@@ -23,6 +23,7 @@ enum section {
 	S_PEERS,
 	S_PEER_PORT,
 	S_ANNOUNCE,
+	S_DISPATCHER,
 	S_COUNT,
 };
 
@@ -71,6 +72,9 @@ int cfg_backend_interfaces(struct parse *p);
 
 /* config_announce.c */
 int cfg_announce(struct parse *p, const struct ynode *n);
+
+/* config_dispatcher.c */
+int cfg_dispatcher(struct parse *p, const struct ynode *n);
 
 /* config_routes.c */
 int cfg_route(struct parse *p, const struct ynode *n, size_t idx);

@@ -62,6 +62,7 @@
 #include "reply.h"
 #include "route_counts.h"
 #include "select.h"
+#include "stat.h"
 
 #define LB_CONN_BUCKETS	     65536
 #define LB_DEFAULT_MAX_CONNS 16384
@@ -186,7 +187,7 @@ struct lb_dispatcher {
 
 static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
 {
-	d->counters[c]++;
+	lb_stat_add(&d->counters[c], 1); /* the daemon's main thread sums them */
 }
 
 static uint32_t key_hash(const struct lb_flow_key *k)
@@ -273,7 +274,7 @@ static void conn_unlink(struct lb_dispatcher *d, struct lb_conn *c, bool drop_fl
 		c->next->prev = c->prev;
 	else
 		d->newest = c->prev;
-	d->n_conns--;
+	__atomic_store_n(&d->n_conns, d->n_conns - 1, __ATOMIC_RELAXED);
 	/* A later request being collected or held: the flow is still its backend's. */
 	if (c->later && !c->retired && (c->state == COLLECTING || c->state == PROBING))
 		drop_flow = false;
@@ -638,25 +639,32 @@ static uint32_t hint_hash(const char *p, size_t n)
  * LB_HINT_ROUTES_MAX give none (this sorts them). A new generation each time,
  * published to XDP: hints made under the previous directory are not used.
  */
-static void hints_build(struct lb_dispatcher *d)
+uint16_t lb_hint_gen_next(int hint_gen_fd, uint16_t prev)
+{
+	struct lb_hint_gen g;
+	__u32 key0 = 0;
+
+	if (hint_gen_fd >= 0 && !bpf_map_lookup_elem(hint_gen_fd, &key0, &g) &&
+	    (uint16_t)g.gen >= prev)
+		prev = (uint16_t)g.gen; /* a previous daemon's: go past it */
+	prev++;
+	if (!prev)
+		prev = 1; /* 0 is never current: a zeroed flow has no hint */
+	g.gen = prev;
+	if (hint_gen_fd >= 0)
+		bpf_map_update_elem(hint_gen_fd, &key0, &g, BPF_ANY);
+	return prev;
+}
+
+static void hints_build(struct lb_dispatcher *d, uint16_t gen)
 {
 	const struct lb_config *cfg = d->cfg;
 	struct hint_entry *e = NULL;
 	size_t i, n = cfg->n_routes;
-	struct lb_hint_gen g;
-	__u32 key0 = 0;
 
 	free(d->hints);
 	d->hints = NULL;
-	if (d->maps.hint_gen_fd >= 0 && !bpf_map_lookup_elem(d->maps.hint_gen_fd, &key0, &g) &&
-	    (uint16_t)g.gen >= d->hint_gen)
-		d->hint_gen = (uint16_t)g.gen; /* a previous daemon's: go past it */
-	d->hint_gen++;
-	if (!d->hint_gen)
-		d->hint_gen = 1; /* 0 is never current: a zeroed flow has no hint */
-	g.gen = d->hint_gen;
-	if (d->maps.hint_gen_fd >= 0)
-		bpf_map_update_elem(d->maps.hint_gen_fd, &key0, &g, BPF_ANY);
+	d->hint_gen = gen;
 
 	if (!n || n > LB_HINT_ROUTES_MAX)
 		return;
@@ -1096,7 +1104,7 @@ static void conn_link(struct lb_dispatcher *d, struct lb_conn *c)
 	else
 		d->oldest = c;
 	d->newest = c;
-	d->n_conns++;
+	__atomic_store_n(&d->n_conns, d->n_conns + 1, __ATOMIC_RELAXED);
 }
 
 /* Room for one more record under the cap: the oldest is the likeliest to be a slow or abandoned client. */
@@ -1514,7 +1522,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 		free(d);
 		return NULL;
 	}
-	hints_build(d);
+	hints_build(d, maps->hint_gen ? maps->hint_gen : lb_hint_gen_next(d->maps.hint_gen_fd, 0));
 	return d;
 }
 
@@ -1533,11 +1541,27 @@ void lb_dispatcher_free(struct lb_dispatcher *d)
 void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
 			      const struct lb_directory *dir)
 {
+	lb_dispatcher_set_config_gen(d, cfg, dir, lb_hint_gen_next(d->maps.hint_gen_fd, d->hint_gen));
+}
+
+void lb_dispatcher_set_config_gen(struct lb_dispatcher *d, const struct lb_config *cfg,
+				  const struct lb_directory *dir, uint16_t hint_gen)
+{
 	if (lb_route_counts_carry(&d->route_counts, cfg))
 		pr_warn("reload: out of memory; route request counts start again from 0\n");
 	d->cfg = cfg;
 	d->dir = dir;
-	hints_build(d);
+	hints_build(d, hint_gen);
+}
+
+uint16_t lb_dispatcher_hint_gen(const struct lb_dispatcher *d)
+{
+	return d->hint_gen;
+}
+
+const struct lb_route_counts *lb_dispatcher_route_counts(const struct lb_dispatcher *d)
+{
+	return &d->route_counts;
 }
 
 const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d)
@@ -1570,28 +1594,26 @@ uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_c
 {
 	/* The table counts its own evictions; the dispatcher reports them with its counters. */
 	if (c == LB_DISP_FLOW_EVICTIONS && d->flows)
-		return d->flows->evictions;
-	return d->counters[c];
+		return lb_stat_read(&d->flows->evictions);
+	return lb_stat_read(&d->counters[c]);
 }
 
 void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n)
 {
-	d->counters[c] += n;
+	lb_stat_add(&d->counters[c], n);
 }
 
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
 {
-	return d->n_conns;
+	return __atomic_load_n(&d->n_conns, __ATOMIC_RELAXED);
 }
 
-void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
+void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX])
 {
 	static __u32 keys[LB_DISP_MAX];
 	__u32 i, n = LB_DISP_MAX;
 
-	if (d->flows)
-		d->counters[LB_DISP_FLOW_EVICTIONS] = d->flows->evictions;
-	if (d->maps.stats_fd < 0 || !memcmp(d->flushed, d->counters, sizeof(d->counters)))
+	if (fd < 0 || !memcmp(flushed, now, LB_DISP_MAX * sizeof(*now)))
 		return;
 	/*
 	 * One system call for the whole array, and none when nothing moved: this
@@ -1600,11 +1622,18 @@ void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
 	 */
 	for (i = 0; i < LB_DISP_MAX; i++)
 		keys[i] = i;
-	if (bpf_map_update_batch(d->maps.stats_fd, keys, d->counters, &n, NULL)) {
+	if (bpf_map_update_batch(fd, keys, now, &n, NULL)) {
 		for (i = 0; i < LB_DISP_MAX; i++)
-			bpf_map_update_elem(d->maps.stats_fd, &i, &d->counters[i], BPF_ANY);
+			bpf_map_update_elem(fd, &i, &now[i], BPF_ANY);
 	}
-	memcpy(d->flushed, d->counters, sizeof(d->counters));
+	memcpy(flushed, now, LB_DISP_MAX * sizeof(*now));
+}
+
+void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
+{
+	if (d->flows)
+		d->counters[LB_DISP_FLOW_EVICTIONS] = d->flows->evictions;
+	lb_disp_stats_write(d->maps.stats_fd, d->counters, d->flushed);
 }
 
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)

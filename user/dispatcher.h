@@ -95,6 +95,9 @@ struct lb_dispatcher_maps {
 	/* The backends map mmapped (state, load; atomics shared with XDP), or NULL. */
 	struct lb_backend *backends;
 	int hint_gen_fd; /* `hint_gen` (headers/hint.h); -1: none */
+	/* Non-zero: the hints' generation, already published (lb_hint_gen_next) by
+	 * the daemon for its threads; 0: a new one is published in hint_gen_fd. */
+	uint16_t hint_gen;
 };
 
 struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struct lb_directory *dir,
@@ -111,6 +114,22 @@ void lb_dispatcher_free(struct lb_dispatcher *d);
  */
 void lb_dispatcher_set_config(struct lb_dispatcher *d, const struct lb_config *cfg,
 			      const struct lb_directory *dir);
+
+/*
+ * The same for one of several dispatchers (the daemon's threads): the hints'
+ * generation @hint_gen is the one the daemon published for @dir
+ * (lb_hint_gen_next), so every thread's hints are current together.
+ */
+void lb_dispatcher_set_config_gen(struct lb_dispatcher *d, const struct lb_config *cfg,
+				  const struct lb_directory *dir, uint16_t hint_gen);
+uint16_t lb_dispatcher_hint_gen(const struct lb_dispatcher *d);
+
+/*
+ * A new generation of same-holder hints (headers/hint.h) past @prev and past
+ * the one in the `hint_gen` map (@hint_gen_fd; -1: none), published there:
+ * hints made under an older directory stop being used.
+ */
+uint16_t lb_hint_gen_next(int hint_gen_fd, uint16_t prev);
 
 /* Where routed requests go; without one, they are answered 503 and logged. */
 void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx);
@@ -140,6 +159,11 @@ void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, ui
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
 /* Publish the counters to the stats map (cheap; called once per batch). */
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
+/* @now into the disp_stats map @fd if it differs from @flushed (then updated); fd -1: nothing. */
+void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX]);
+/* Requests per route with the routes they count (the daemon sums the threads'). */
+struct lb_route_counts;
+const struct lb_route_counts *lb_dispatcher_route_counts(const struct lb_dispatcher *d);
 
 /* What a hand-off needs to know about the connection it takes over. */
 struct lb_conn_view {

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "flow_table.h"
+#include "stat.h"
 
 #define WALK_BATCH 128 /* entries per read of a whole-table walk */
 
@@ -191,7 +192,7 @@ static int evict_one(struct lb_flow_table *t)
 		return 0; /* ended meanwhile (port reuse in XDP): room all the same */
 	if (err)
 		return err;
-	t->evictions++;
+	lb_stat_add(&t->evictions, 1); /* read by the daemon's main thread */
 	if (t->evicted && gone.state == LB_FLOW_BOUND)
 		t->evicted(t->evicted_ctx, &keys[v], &gone);
 	return 0;

@@ -34,6 +34,21 @@ static int read_own_mac(const char *ifname, uint8_t mac[ETH_ALEN])
 	return ret;
 }
 
+/* A raw socket sending out of @ifindex (@name for the message), or -1 having said why. */
+static int packet_socket(uint32_t ifindex, const char *name)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = (int)ifindex };
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		pr_warn("cannot open a packet socket on %s: %s\n", name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int lb_ifaces_side_of(const struct lb_ifaces *ifs, const struct lb_cfg_backend *c)
 {
 	size_t i;
@@ -56,7 +71,6 @@ static int open_side(struct lb_ifaces *ifs, const struct lb_config *cfg, size_t 
 {
 	const struct lb_cfg_backend *c = &cfg->backends[i];
 	struct lb_handoff_port *port = &ifs->ports[ifs->n_sides];
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 
 	port->fd = -1;
 	port->ifindex = if_nametoindex(c->interface);
@@ -69,15 +83,9 @@ static int open_side(struct lb_ifaces *ifs, const struct lb_config *cfg, size_t 
 		pr_warn("cannot read the MAC of %s: %s\n", c->interface, strerror(errno));
 		return -1;
 	}
-	port->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	sll.sll_ifindex = port->ifindex;
-	if (port->fd < 0 || bind(port->fd, (struct sockaddr *)&sll, sizeof(sll))) {
-		pr_warn("cannot open a packet socket on %s: %s\n", c->interface, strerror(errno));
-		if (port->fd >= 0)
-			close(port->fd);
-		port->fd = -1;
+	port->fd = packet_socket(port->ifindex, c->interface);
+	if (port->fd < 0)
 		return -1;
-	}
 	snprintf(ifs->names[ifs->n_sides], LB_IFNAME_MAX, "%s", c->interface);
 	ifs->n_sides++;
 	return 0;
@@ -87,6 +95,7 @@ int lb_ifaces_open(struct lb_ifaces *ifs, const struct lb_config *cfg)
 {
 	size_t i;
 
+	ifs->fd = -1;
 	ifs->ifindex = if_nametoindex(cfg->interface);
 	if (!ifs->ifindex) {
 		pr_warn("%s: interface '%s' not found on this host (ip link shows the names)\n",
@@ -94,6 +103,9 @@ int lb_ifaces_open(struct lb_ifaces *ifs, const struct lb_config *cfg)
 		return -1;
 	}
 	if (read_own_mac(cfg->interface, ifs->mac))
+		return -1;
+	ifs->fd = packet_socket(ifs->ifindex, cfg->interface);
+	if (ifs->fd < 0)
 		return -1;
 	for (i = 0; i < cfg->n_backends; i++) {
 		const struct lb_cfg_backend *c = &cfg->backends[i];
@@ -116,9 +128,17 @@ void lb_ifaces_close(struct lb_ifaces *ifs)
 		if (ifs->ports[i].fd >= 0)
 			close(ifs->ports[i].fd);
 	ifs->n_sides = 0;
+	if (ifs->fd >= 0)
+		close(ifs->fd);
+	ifs->fd = -1;
 }
 
 /* The main interface is in the maps too, for closes arriving on a side. */
+int lb_ifaces_send(const struct lb_ifaces *ifs, const uint8_t *frame, size_t len)
+{
+	return send(ifs->fd, frame, len, MSG_DONTWAIT) == (ssize_t)len ? 0 : -1;
+}
+
 int lb_ifaces_fill_ports(const struct lb_ifaces *ifs, int devmap_fd, int ifaces_fd)
 {
 	__u32 k, next, *prev = NULL;

@@ -19,6 +19,7 @@
 struct lb_ifaces {
 	int ifindex;	/* the main interface */
 	uint8_t mac[6]; /* ours there, for frames the daemon makes */
+	int fd;		/* a packet socket there, for the main thread's frames */
 	/* The sides; ports[] of the same index is where their hand-offs leave. */
 	char names[LB_MAX_IFACES - 1][LB_IFNAME_MAX];
 	struct lb_handoff_port ports[LB_MAX_IFACES - 1];
@@ -32,6 +33,13 @@ struct lb_ifaces {
  */
 int lb_ifaces_open(struct lb_ifaces *ifs, const struct lb_config *cfg);
 void lb_ifaces_close(struct lb_ifaces *ifs);
+
+/*
+ * One frame out of the main interface from the main thread (resets of a dead
+ * backend's clients): the AF_XDP queues' TX rings belong to the dispatcher
+ * threads, one producer each. Returns 0, or -1.
+ */
+int lb_ifaces_send(const struct lb_ifaces *ifs, const uint8_t *frame, size_t len);
 
 /* The side backend @c sits behind: its index in names[]/ports[], or -1 for the main one. */
 int lb_ifaces_side_of(const struct lb_ifaces *ifs, const struct lb_cfg_backend *c);

@@ -119,6 +119,8 @@ struct lb_histogram {
 /* Count one observation; negative durations count as 0, NaN is ignored. */
 void lb_histogram_observe(struct lb_histogram *h, double seconds);
 void lb_histogram_observe_ns(struct lb_histogram *h, uint64_t ns);
+/* Add @h, which another thread may be observing into, to @sum. */
+void lb_histogram_sum(struct lb_histogram *sum, const struct lb_histogram *h);
 
 struct lb_dispatcher;
 
@@ -146,6 +148,13 @@ struct lb_metrics_source {
 	const struct lb_dispatcher *disp;
 	uint64_t (*disp_counter)(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
 	size_t (*disp_conns)(const struct lb_dispatcher *d); /* lb_dispatcher_conns fits */
+	const size_t *conns; /* without disp_conns: the connections held, or NULL */
+	/* Decisions of each dispatcher thread ([n_threads]), or NULL. */
+	const uint64_t *thread_decisions;
+	size_t n_threads;
+	/* Called before a page is rendered, to bring what the members point at up to date. */
+	void (*refresh)(void *ctx);
+	void *refresh_ctx;
 
 	const uint64_t *route_requests;		    /* [cfg->n_routes], or NULL */
 	const struct lb_histogram *handoff_latency; /* or NULL */

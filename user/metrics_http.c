@@ -349,6 +349,8 @@ static void handle(struct mconn *c, const struct lb_metrics_source *src, uint64_
 			     "method not allowed; use GET\n", false, now);
 		return;
 	}
+	if (src->refresh)
+		src->refresh(src->refresh_ctx);
 	if (lb_metrics_render(src, &body, &blen)) {
 		respond_text(c, 500, "Internal Server Error", NULL, "out of memory\n", head, now);
 		return;

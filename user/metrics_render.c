@@ -18,6 +18,7 @@
 
 #include "counters.h"
 #include "metrics.h"
+#include "stat.h"
 #include "version.h"
 
 /* --- histogram ------------------------------------------------------------ */
@@ -44,9 +45,19 @@ void lb_histogram_observe_ns(struct lb_histogram *h, uint64_t ns)
 	for (i = 0; i < LB_HISTOGRAM_BUCKETS - 1; i++)
 		if (ns <= hist_bound_ns[i])
 			break;
-	h->counts[i]++;
-	h->count++;
-	h->sum_ns += ns;
+	lb_stat_add(&h->counts[i], 1);
+	lb_stat_add(&h->count, 1);
+	lb_stat_add(&h->sum_ns, ns);
+}
+
+void lb_histogram_sum(struct lb_histogram *sum, const struct lb_histogram *h)
+{
+	size_t i;
+
+	for (i = 0; i < LB_HISTOGRAM_BUCKETS; i++)
+		sum->counts[i] += lb_stat_read(&h->counts[i]);
+	sum->count += lb_stat_read(&h->count);
+	sum->sum_ns += lb_stat_read(&h->sum_ns);
 }
 
 void lb_histogram_observe(struct lb_histogram *h, double seconds)
@@ -245,6 +256,22 @@ static void render_dispatcher(struct sbuf *b, const struct lb_metrics_source *sr
 		family(b, "latebind_dispatcher_connections", "gauge",
 		       "Connections the dispatcher holds while their request arrives.");
 		sb_printf(b, "latebind_dispatcher_connections %zu\n", src->disp_conns(src->disp));
+	} else if (src->conns) {
+		family(b, "latebind_dispatcher_connections", "gauge",
+		       "Connections the dispatcher holds while their request arrives.");
+		sb_printf(b, "latebind_dispatcher_connections %zu\n", *src->conns);
+	}
+	if (src->thread_decisions && src->n_threads) {
+		char id[24];
+		size_t t;
+
+		family(b, "latebind_dispatcher_thread_decisions_total", "counter",
+		       "Requests parsed and routed, by the dispatcher thread (one per RX queue or more).");
+		for (t = 0; t < src->n_threads; t++) {
+			snprintf(id, sizeof(id), "%zu", t);
+			sample1(b, "latebind_dispatcher_thread_decisions_total", "thread", id,
+				src->thread_decisions[t]);
+		}
 	}
 	if (!src->disp_counters && !src->disp_counter)
 		return;

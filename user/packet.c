@@ -227,3 +227,18 @@ size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *s)
 	lb_frame_fix_csums(buf, ETH_HLEN + tot);
 	return ETH_HLEN + tot;
 }
+
+size_t lb_client_reset_build(uint8_t *buf, size_t cap, const struct lb_flow_key *key,
+			     const struct lb_flow *f, const uint8_t own_mac[6])
+{
+	struct lb_segment rst = {
+		.saddr = key->daddr, .daddr = key->saddr, .sport = key->dport, .dport = key->sport,
+		.seq = f->client_ack, .flags = LB_TH_RST,
+	};
+
+	if (!f->client_ack)
+		return 0;
+	memcpy(rst.dst_mac, f->client_hop_mac, 6);
+	memcpy(rst.src_mac, own_mac, 6);
+	return lb_segment_build(buf, cap, &rst);
+}

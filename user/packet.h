@@ -58,6 +58,15 @@ struct lb_flow_key lb_segment_flow_key(const struct lb_segment *seg);
  */
 size_t lb_segment_build(uint8_t *buf, size_t cap, const struct lb_segment *seg);
 
+/*
+ * A RST from the VIP to @f's client at the sequence number the client last
+ * acknowledged (its receive point, so it is taken at once), from @own_mac.
+ * Without a known ACK (no client packet since the hand-off) there is no safe
+ * sequence number: 0, nothing built. Else the frame's length.
+ */
+size_t lb_client_reset_build(uint8_t *buf, size_t cap, const struct lb_flow_key *key,
+			     const struct lb_flow *f, const uint8_t own_mac[6]);
+
 /* 0 if the frame's IPv4 header and TCP checksums are right (options-free IPv4). */
 int lb_frame_check_csums(const uint8_t *frame, size_t len);
 

@@ -7,6 +7,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -63,6 +64,15 @@ struct peer {
 };
 
 struct lb_peers {
+	/*
+	 * The dispatcher threads queue views as they bind and move connections,
+	 * the main thread as its expiry pass goes, and each flushes: one mutex
+	 * over the outgoing batch, its sequence number and the peers' list. It is
+	 * taken per bound connection and per loop turn, never per packet, and a
+	 * datagram is numbered and sent under it, so datagrams leave in sequence
+	 * order (the receiver takes only a sequence above the last it took).
+	 */
+	pthread_mutex_t lock;
 	int fd;
 	struct peer peers[LB_MAX_PEERS];
 	size_t n_peers;
@@ -162,6 +172,7 @@ struct lb_peers *lb_peers_open(const struct lb_config *cfg, struct lb_flow_table
 		errno = err;
 		return NULL;
 	}
+	pthread_mutex_init(&p->lock, NULL);
 	p->flows = flows;
 	p->backends = backends;
 	p->secret = secret;
@@ -176,6 +187,7 @@ void lb_peers_close(struct lb_peers *p)
 	if (!p)
 		return;
 	close(p->fd);
+	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
@@ -184,9 +196,11 @@ int lb_peers_fd(const struct lb_peers *p)
 	return p->fd;
 }
 
-void lb_peers_counters(const struct lb_peers *p, uint64_t out[LB_PEER_COUNTERS])
+void lb_peers_counters(struct lb_peers *p, uint64_t out[LB_PEER_COUNTERS])
 {
+	pthread_mutex_lock(&p->lock);
 	memcpy(out, p->counters, sizeof(p->counters));
+	pthread_mutex_unlock(&p->lock);
 }
 
 void lb_peers_reconfigure(struct lb_peers *p, const struct lb_config *cfg)
@@ -194,6 +208,7 @@ void lb_peers_reconfigure(struct lb_peers *p, const struct lb_config *cfg)
 	struct peer old[LB_MAX_PEERS];
 	size_t i, j, n_old = p->n_peers;
 
+	pthread_mutex_lock(&p->lock);
 	memcpy(old, p->peers, sizeof(old));
 	p->n_peers = 0;
 	for (i = 0; i < cfg->n_peers && i < LB_MAX_PEERS; i++) {
@@ -206,15 +221,17 @@ void lb_peers_reconfigure(struct lb_peers *p, const struct lb_config *cfg)
 				np = old[j];
 		p->peers[p->n_peers++] = np;
 	}
+	pthread_mutex_unlock(&p->lock);
 }
 
-void lb_peers_flush(struct lb_peers *p)
+/* Send the batch queued; the caller holds p->lock. */
+static void flush_locked(struct lb_peers *p)
 {
 	struct sync_hdr *h = (struct sync_hdr *)p->out;
 	size_t len, i;
 	uint64_t tag;
 
-	if (!p || !p->out_views)
+	if (!p->out_views)
 		return;
 	*h = (struct sync_hdr){
 		.magic = htonl(SYNC_MAGIC), .version = SYNC_VERSION, .count = (uint8_t)p->out_views,
@@ -240,16 +257,30 @@ void lb_peers_flush(struct lb_peers *p)
 	p->out_views = 0;
 }
 
+void lb_peers_flush(struct lb_peers *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	flush_locked(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
 void lb_peers_changed(void *arg, const struct lb_flow_key *k, const struct lb_flow *f)
 {
 	struct lb_peers *p = arg;
 	struct sync_view *v;
 	uint64_t now = lb_clock_ns(CLOCK_MONOTONIC), age;
 
-	if (!p->n_peers || f->backend >= LB_MAX_BACKENDS || k->proto != IPPROTO_TCP)
+	if (f->backend >= LB_MAX_BACKENDS || k->proto != IPPROTO_TCP)
 		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->n_peers) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	if (p->out_views == LB_PEER_BATCH)
-		lb_peers_flush(p);
+		flush_locked(p);
 	age = f->last_seen_ns < now ? (now - f->last_seen_ns) / LB_NS_PER_MS : 0;
 	v = (struct sync_view *)(p->out + sizeof(struct sync_hdr)) + p->out_views++;
 	*v = (struct sync_view){
@@ -262,6 +293,7 @@ void lb_peers_changed(void *arg, const struct lb_flow_key *k, const struct lb_fl
 	};
 	memcpy(v->client_hop_mac, f->client_hop_mac, 6);
 	p->counters[C(VIEWS_SENT)]++;
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* ---- receiving ----------------------------------------------------------- */
@@ -361,18 +393,23 @@ void lb_peers_input(struct lb_peers *p, const struct sockaddr_in *from, const vo
 {
 	const struct sync_hdr *h = msg;
 	struct sync_view v;
-	struct peer *peer = peer_of(p, from);
+	struct peer *peer;
 	uint64_t now_ns;
 	int i;
 
+	/* The peers' list and their figures are shared with the senders (p->lock). */
+	pthread_mutex_lock(&p->lock);
+	peer = peer_of(p, from);
 	if (!peer || !datagram_ok(p, peer, msg, len)) {
 		p->counters[C(DATAGRAMS_REJECTED)]++;
+		pthread_mutex_unlock(&p->lock);
 		return;
 	}
 	peer->boot = be64toh(h->boot);
 	peer->seq = be64toh(h->seq);
 	peer->stat.last_heard_ms = lb_clock_ms(CLOCK_REALTIME);
 	peer->stat.views_received += h->count;
+	pthread_mutex_unlock(&p->lock);
 	now_ns = lb_clock_ns(CLOCK_MONOTONIC);
 	for (i = 0; i < h->count; i++) {
 		/* Copied out: the views sit at any alignment in the datagram. */
@@ -397,15 +434,18 @@ void lb_peers_receive(struct lb_peers *p)
 	}
 }
 
-size_t lb_peers_stats(const struct lb_peers *p, struct lb_peer_stat out[LB_MAX_PEERS])
+size_t lb_peers_stats(struct lb_peers *p, struct lb_peer_stat out[LB_MAX_PEERS])
 {
-	size_t i;
+	size_t i, n;
 
 	memset(out, 0, LB_MAX_PEERS * sizeof(*out));
+	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->n_peers; i++) {
 		out[i] = p->peers[i].stat;
 		out[i].addr = p->peers[i].addr.s_addr;
 		out[i].port = p->peers[i].port;
 	}
-	return p->n_peers;
+	n = p->n_peers;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }

@@ -48,7 +48,10 @@ int lb_peers_fd(const struct lb_peers *p);
 /* A reload: the new config's peers (same port; a new port needs a restart). */
 void lb_peers_reconfigure(struct lb_peers *p, const struct lb_config *cfg);
 
-/* lb_flow_changed_fn for the flow table: queue @f (ours) for the peers. */
+/*
+ * lb_flow_changed_fn for the flow table: queue @f (ours) for the peers. Any
+ * thread may call it, and lb_peers_flush (see struct lb_peers' lock).
+ */
 void lb_peers_changed(void *p, const struct lb_flow_key *k, const struct lb_flow *f);
 
 /* Send what is queued (at the end of each turn of the loop). */
@@ -66,14 +69,14 @@ void lb_peers_input(struct lb_peers *p, const struct sockaddr_in *from, const vo
 		    size_t len);
 
 /* Each peer's figures into @out (unused slots zeroed); returns how many peers. */
-size_t lb_peers_stats(const struct lb_peers *p, struct lb_peer_stat out[LB_MAX_PEERS]);
+size_t lb_peers_stats(struct lb_peers *p, struct lb_peer_stat out[LB_MAX_PEERS]);
 
 /*
  * Its counters, as the dispatcher's LB_DISP_PEER_* (headers/stats.h) from
  * LB_DISP_PEER_VIEWS_SENT on, into @out[LB_PEER_COUNTERS].
  */
 #define LB_PEER_COUNTERS (LB_DISP_PEER_DATAGRAMS_REJECTED - LB_DISP_PEER_VIEWS_SENT + 1)
-void lb_peers_counters(const struct lb_peers *p, uint64_t out[LB_PEER_COUNTERS]);
+void lb_peers_counters(struct lb_peers *p, uint64_t out[LB_PEER_COUNTERS]);
 
 /*
  * The tag of a datagram's first @len bytes under @cookie_key (as it is stored,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "stat.h"
 
 struct lb_route_counts {
 	uint64_t *n; /* [n_routes]: requests per route of @routes; NULL: none counted */
@@ -32,7 +33,7 @@ void lb_route_counts_free(struct lb_route_counts *rc);
 static inline void lb_route_counts_hit(struct lb_route_counts *rc, size_t route)
 {
 	if (rc->n && route < rc->n_routes)
-		rc->n[route]++;
+		lb_stat_add(&rc->n[route], 1); /* the daemon's main thread sums them */
 }
 
 #endif

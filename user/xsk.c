@@ -98,7 +98,10 @@ static int open_queue(struct xsk_queue *q, const char *ifname, unsigned int id, 
 		return err;
 	err = xsk_socket__create(&q->xsk, ifname, id, q->umem, &q->rx, &q->tx, &scfg);
 	if (err) {
-		/* No zero-copy in this driver (veth, generic XDP): copy mode. */
+		/* No zero-copy in this driver (veth, generic XDP): copy mode, said once. */
+		if (*zerocopy)
+			pr_info("%s: no AF_XDP zero-copy here (%s): copy mode\n", ifname,
+				strerror(-err));
 		scfg.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY;
 		err = xsk_socket__create(&q->xsk, ifname, id, q->umem, &q->rx, &q->tx, &scfg);
 		if (err)
@@ -172,6 +175,22 @@ unsigned int lb_xsk_queues(const struct lb_xsk *x)
 bool lb_xsk_zerocopy(const struct lb_xsk *x)
 {
 	return x->zerocopy;
+}
+
+int lb_xsk_busy_poll(struct lb_xsk *x)
+{
+	int one = 1, usecs = LB_XSK_BUSY_POLL_US, budget = RX_BATCH;
+	unsigned int i;
+
+	for (i = 0; i < x->nq; i++) {
+		int fd = xsk_socket__fd(x->q[i].xsk);
+
+		if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) ||
+		    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof(usecs)) ||
+		    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget)))
+			return -errno;
+	}
+	return 0;
 }
 
 int lb_xsk_fd(const struct lb_xsk *x, unsigned int queue)

@@ -16,7 +16,8 @@ struct lb_xsk;
 
 /*
  * Open a socket on every RX queue of @ifname and enter it in the XSKMAP
- * @xsks_map_fd. Our own XDP program does the redirecting, so libxdp's default
+ * @xsks_map_fd: zero-copy where the driver has it, else copy mode (logged),
+ * need-wakeup either way. Each queue is used by one thread at a time. Our own XDP program does the redirecting, so libxdp's default
  * program is not loaded. Returns NULL with errno set.
  */
 struct lb_xsk *lb_xsk_open(const char *ifname, int xsks_map_fd);
@@ -25,6 +26,15 @@ void lb_xsk_close(struct lb_xsk *x);
 unsigned int lb_xsk_queues(const struct lb_xsk *x);
 bool lb_xsk_zerocopy(const struct lb_xsk *x);
 int lb_xsk_fd(const struct lb_xsk *x, unsigned int queue);
+
+#define LB_XSK_BUSY_POLL_US 20 /* SO_BUSY_POLL: how long a poll spins on the queue */
+
+/*
+ * dispatcher.busy_poll: every socket polls its queue itself (preferred busy
+ * polling) rather than waiting for the NIC's interrupt. 0, or a negative errno
+ * (the sockets then poll as before).
+ */
+int lb_xsk_busy_poll(struct lb_xsk *x);
 
 typedef void (*lb_xsk_rx_fn)(void *ctx, const uint8_t *frame, size_t len);
 

@@ -126,7 +126,13 @@ build_network() {
 
 	# Site segment: router, balancer and backends are ports of br0 in the switch.
 	lab_veth router "$LAB_IF" "$ROUTER_SITE_MAC" switch sw-router 02:00:00:00:12:01
-	lab_veth balancer "$LAB_IF" "$BALANCER_MAC" switch "$BALANCER_PEER" 02:00:00:00:12:02
+	# Two queues on the balancer's link, like a NIC's RSS: the switch's bridge
+	# sends each flow out of the TX queue its hash picks (veth has no queue
+	# selection of its own), and veth delivers it to the peer's RX queue of the
+	# same number, so the balancer's XDP sees rx_queue_index 0 and 1, and one
+	# connection always on the same one (docs/architecture.md, "Threads").
+	lab_veth balancer "$LAB_IF" "$BALANCER_MAC" switch "$BALANCER_PEER" 02:00:00:00:12:02 \
+		"$LAB_BALANCER_QUEUES"
 	for web in "${LAB_WEBS[@]}"; do
 		# Before eth0 exists, so it inherits them: never answer ARP for the VIP
 		# (it is on lo), never announce it as an ARP source.

@@ -70,6 +70,7 @@ LAB_IF=eth0
 SWITCH_BR=br0
 BALANCER_PEER=sw-balancer
 BALANCER2_PEER=sw-balancer2
+LAB_BALANCER_QUEUES=${LAB_BALANCER_QUEUES:-2} # RX/TX queues of the balancer's link (lab.sh)
 LAB_NODES=(client1 client2 router switch balancer web1 web2 web3)
 LAB_CLIENTS=(client1 client2)
 LAB_WEBS=(web1 web2 web3)
@@ -156,10 +157,13 @@ lab_exec_bpf() {
 	fi
 }
 
-# lab_veth NODE1 IF1 MAC1 NODE2 IF2 MAC2: a pair between two namespaces, both up.
+# lab_veth NODE1 IF1 MAC1 NODE2 IF2 MAC2 [QUEUES]: a pair between two
+# namespaces, both up, each end with QUEUES RX and TX queues (default 1).
 lab_veth() {
-	ip -n "$(lab_ns "$1")" link add name "$2" address "$3" type veth \
-		peer name "$5" address "$6" netns "$(lab_ns "$4")" || return
+	local q=${7:-1}
+	ip -n "$(lab_ns "$1")" link add name "$2" address "$3" numtxqueues "$q" numrxqueues "$q" \
+		type veth peer name "$5" address "$6" netns "$(lab_ns "$4")" \
+		numtxqueues "$q" numrxqueues "$q" || return
 	ip -n "$(lab_ns "$1")" link set "$2" up
 	ip -n "$(lab_ns "$4")" link set "$5" up
 	# Our programs rewrite and build packets on these links.

@@ -607,6 +607,48 @@ START_TEST(test_announce_errors)
 }
 END_TEST
 
+/* dispatcher: the threads serving the AF_XDP sockets, and busy-polling. */
+START_TEST(test_dispatcher)
+{
+	struct lb_config cfg;
+
+	expect_ok(BASE, &cfg);
+	ck_assert_uint_eq(cfg.dispatcher.threads, 1); /* absent: one thread, as before */
+	ck_assert(!cfg.dispatcher.busy_poll);
+	lb_config_free(&cfg);
+	expect_ok(BASE "dispatcher:\n", &cfg);
+	ck_assert_uint_eq(cfg.dispatcher.threads, 1);
+	lb_config_free(&cfg);
+	expect_ok(BASE "dispatcher: {threads: 0}\n", &cfg);
+	ck_assert_uint_eq(cfg.dispatcher.threads, 0); /* one per RX queue */
+	lb_config_free(&cfg);
+	expect_ok(BASE "dispatcher: {threads: 2}\n", &cfg);
+	ck_assert_uint_eq(cfg.dispatcher.threads, 2);
+	ck_assert(!cfg.dispatcher.busy_poll);
+	lb_config_free(&cfg);
+	expect_ok("dispatcher:\n  busy_poll: true\n  threads: 64\n" BASE, &cfg);
+	ck_assert_uint_eq(cfg.dispatcher.threads, 64);
+	ck_assert(cfg.dispatcher.busy_poll);
+	lb_config_free(&cfg);
+}
+END_TEST
+
+static const struct bad bad_dispatcher[] = {
+	{ BASE "dispatcher: {threads: 65}\n", 5, "dispatcher.threads", "65 is out of range; expected an integer 0..64" },
+	{ BASE "dispatcher: {threads: -1}\n", 5, "dispatcher.threads", "out of range" },
+	{ BASE "dispatcher: {threads: two}\n", 5, "dispatcher.threads", "\"two\" is not a number" },
+	{ BASE "dispatcher: {busy_poll: yes}\n", 5, "dispatcher.busy_poll", "is not true or false; expected busy_poll: true or busy_poll: false" },
+	{ BASE "dispatcher: {thread: 2}\n", 5, "dispatcher.thread", "did you mean 'threads'?" },
+	{ BASE "dispatcher: 2\n", 5, "dispatcher", "expected a mapping" },
+	{ BASE "dispatcher: {threads: 1}\ndispatcher: {threads: 2}\n", 6, "dispatcher", "given twice (first at line 5)" },
+};
+
+START_TEST(test_dispatcher_errors)
+{
+	expect_bad(&bad_dispatcher[_i], _i);
+}
+END_TEST
+
 static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
 {
 	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
@@ -938,6 +980,9 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_announce);
 	tcase_add_loop_test(tc, test_announce_errors, 0,
 			    sizeof(bad_announce) / sizeof(bad_announce[0]));
+	tcase_add_test(tc, test_dispatcher);
+	tcase_add_loop_test(tc, test_dispatcher_errors, 0,
+			    sizeof(bad_dispatcher) / sizeof(bad_dispatcher[0]));
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_long_values);
 	tcase_add_test(tc, test_length_is_honoured);

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dispatcher threads (see workers.h): each one's loop, its share of the
+ * queues, and what the main thread reads of them.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "dispatcher.h"
+#include "handoff.h"
+#include "log.h"
+#include "packet.h"
+#include "route_counts.h"
+#include "stat.h"
+#include "workers.h"
+
+#define WAIT_MAX_MS 1000 /* a thread looks at its timers at least this often */
+
+struct worker {
+	struct lb_workers *ws;
+	unsigned int id;
+	pthread_t thread;
+	bool started;
+	int wake_fd; /* eventfd: the main thread has news (a config, stop) */
+	unsigned int queues[LB_MAX_QUEUES], n_queues;
+	unsigned int tx_queue; /* where this thread's frames leave now */
+	struct lb_dispatcher *disp;
+	struct lb_flow_table flows; /* its own cursors and evictions on the shared map */
+	struct lb_handoff_ctx handoff;
+	struct lb_disp_conf *conf; /* the one in use */
+	uint64_t seen;		   /* the epoch of the newest config taken (atomic) */
+	/* Held while its route counts are reallocated (a reload) or summed: never per packet. */
+	pthread_mutex_t counts_lock;
+	uint64_t now_ms, tai_s;
+};
+
+struct lb_workers {
+	struct lb_workers_env env;
+	struct lb_disp_conf *conf; /* published last (atomic) */
+	uint64_t epoch;		   /* of that config (atomic) */
+	bool stop;		   /* (atomic) */
+	/* eventfd: some thread's counters moved (the main thread publishes them); poked
+	 * (atomic) while a wake-up is pending, so a busy thread writes it once per sum. */
+	int news_fd;
+	bool poked;
+	unsigned int n;
+	struct worker w[];
+};
+
+unsigned int lb_workers_threads(unsigned int threads, unsigned int queues)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!queues)
+		queues = 1;
+	if (!threads)
+		threads = cpus > 0 && (unsigned long)cpus < queues ? (unsigned int)cpus : queues;
+	return threads < queues ? threads : queues;
+}
+
+/* The dispatcher's frames leave through the queue being served (timers: the first). */
+static int send_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct worker *w = arg;
+
+	return lb_xsk_send(w->ws->env.xsk, w->tx_queue, frame, len);
+}
+
+/*
+ * A bound flow this thread evicted from the full flow table: its client's next
+ * packet would find no flow and be dropped as a bad cookie, so the client
+ * would hang until its own timeout. It gets a RST instead (flushed with the
+ * batch); an idle keep-alive connection is what gets evicted.
+ */
+static void on_evicted(void *arg, const struct lb_flow_key *key, const struct lb_flow *f)
+{
+	struct worker *w = arg;
+	uint8_t frame[128];
+	size_t len = lb_client_reset_build(frame, sizeof(frame), key, f, w->ws->env.ifs->mac);
+
+	if (len)
+		lb_xsk_send(w->ws->env.xsk, w->tx_queue, frame, len);
+}
+
+/* The config published last, if this thread has not taken it yet. */
+static void take_config(struct worker *w)
+{
+	uint64_t epoch = __atomic_load_n(&w->ws->epoch, __ATOMIC_ACQUIRE);
+	struct lb_disp_conf *conf;
+
+	if (epoch == w->seen)
+		return;
+	/* Published before its epoch: at least as new as @epoch says. */
+	conf = __atomic_load_n(&w->ws->conf, __ATOMIC_ACQUIRE);
+	if (conf != w->conf) {
+		pthread_mutex_lock(&w->counts_lock);
+		lb_dispatcher_set_config_gen(w->disp, &conf->cfg, conf->dir, conf->hint_gen);
+		pthread_mutex_unlock(&w->counts_lock);
+		w->handoff.cfg = &conf->cfg;
+		w->conf = conf;
+	}
+	/* From here on the previous config is not used by this thread. */
+	__atomic_store_n(&w->seen, epoch, __ATOMIC_RELEASE);
+}
+
+static void on_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct worker *w = arg;
+
+	lb_dispatcher_input(w->disp, frame, len, w->now_ms, w->tai_s);
+}
+
+/* The counters moved: the main thread sums them into the stats map (latebind status) now. */
+static void tell_main(struct lb_workers *ws)
+{
+	uint64_t one = 1;
+
+	/* Sequentially consistent: the counts before this are in the main thread's next sum. */
+	if (__atomic_load_n(&ws->poked, __ATOMIC_SEQ_CST) ||
+	    __atomic_exchange_n(&ws->poked, true, __ATOMIC_SEQ_CST))
+		return;
+	if (write(ws->news_fd, &one, sizeof(one)) < 0)
+		pr_debug("dispatcher: telling the main thread: %s\n", strerror(errno));
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	struct lb_xsk *xsk = w->ws->env.xsk;
+	struct pollfd pfd[LB_MAX_QUEUES + 1];
+	uint64_t wait_ms = 0, junk;
+	unsigned int i;
+
+	for (i = 0; i < w->n_queues; i++)
+		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(xsk, w->queues[i]), .events = POLLIN };
+	pfd[w->n_queues] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
+	while (!__atomic_load_n(&w->ws->stop, __ATOMIC_ACQUIRE)) {
+		take_config(w);
+		/* Sleep until a frame, the main thread or the next timer: no busy loop. */
+		if (poll(pfd, w->n_queues + 1, wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : (int)wait_ms) < 0 &&
+		    errno != EINTR)
+			pr_warn("dispatcher thread %u: poll: %s\n", w->id, strerror(errno));
+		if (pfd[w->n_queues].revents & POLLIN) {
+			if (read(w->wake_fd, &junk, sizeof(junk)) < 0)
+				junk = 0; /* another read emptied it: nothing lost */
+			continue; /* stop, or take the new config first */
+		}
+		w->now_ms = lb_clock_ms(CLOCK_MONOTONIC);
+		w->tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
+		w->handoff.now_ns = w->now_ms * LB_NS_PER_MS;
+		for (i = 0; i < w->n_queues; i++) {
+			w->tx_queue = w->queues[i];
+			while (lb_xsk_rx(xsk, w->tx_queue, on_frame, w))
+				;
+			lb_xsk_flush(xsk, w->tx_queue);
+		}
+		w->tx_queue = w->queues[0];
+		wait_ms = lb_dispatcher_timers(w->disp, w->now_ms);
+		lb_xsk_flush(xsk, w->tx_queue);
+		/* Frames or timers (a probe's answer, a retransmission) may have counted. */
+		tell_main(w->ws);
+		/* Views of the connections bound this turn leave now, not at the main thread's turn. */
+		lb_peers_flush(w->ws->env.peers);
+	}
+	return NULL;
+}
+
+static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
+		       struct lb_disp_conf *conf)
+{
+	const struct lb_workers_env *env = &ws->env;
+	struct lb_dispatcher_maps maps = {
+		.flows = &w->flows, .backends_fd = env->backends_fd, .stats_fd = -1,
+		.backends = env->backends, .hint_gen_fd = -1, .hint_gen = conf->hint_gen,
+	};
+	unsigned int q, nq = lb_xsk_queues(env->xsk);
+
+	w->ws = ws;
+	w->id = id;
+	w->conf = conf;
+	pthread_mutex_init(&w->counts_lock, NULL);
+	for (q = id; q < nq; q += ws->n)
+		w->queues[w->n_queues++] = q;
+	w->tx_queue = w->queues[0];
+	lb_flow_table_init(&w->flows, env->flows_fd, env->end_fd, env->move_fd, env->backends);
+	w->flows.evicted = on_evicted;
+	w->flows.evicted_ctx = w;
+	if (env->peers) {
+		w->flows.changed = lb_peers_changed;
+		w->flows.changed_ctx = env->peers;
+	}
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0)
+		return -1;
+	w->disp = lb_dispatcher_new(&conf->cfg, conf->dir, env->secret, &maps, send_frame, w);
+	if (!w->disp)
+		return -1;
+	w->handoff = (struct lb_handoff_ctx){
+		.cfg = &conf->cfg, .flows = &w->flows, .backends = env->backends,
+		.send = send_frame, .send_ctx = w, .secret = env->secret,
+		.ports = env->ifs->ports, .n_ports = env->ifs->n_sides,
+	};
+	lb_dispatcher_set_bind(w->disp, lb_handoff_bind, &w->handoff);
+	return 0;
+}
+
+static void wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		pr_debug("dispatcher thread %u: wake: %s\n", w->id, strerror(errno));
+}
+
+struct lb_workers *lb_workers_start(const struct lb_workers_env *env, unsigned int n,
+				    struct lb_disp_conf *conf)
+{
+	struct lb_workers *ws;
+	unsigned int i;
+	int err;
+
+	if (!n || n > lb_xsk_queues(env->xsk)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ws = calloc(1, sizeof(*ws) + n * sizeof(ws->w[0]));
+	if (!ws)
+		return NULL;
+	ws->env = *env;
+	ws->n = n;
+	ws->conf = conf;
+	for (i = 0; i < n; i++)
+		ws->w[i].wake_fd = -1;
+	ws->news_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ws->news_fd < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (worker_init(ws, &ws->w[i], i, conf))
+			goto fail;
+	}
+	/* Signals stay with the main thread: the threads inherit its blocked mask. */
+	for (i = 0; i < n; i++) {
+		err = pthread_create(&ws->w[i].thread, NULL, run, &ws->w[i]);
+		if (err) {
+			errno = err;
+			goto fail;
+		}
+		ws->w[i].started = true;
+	}
+	return ws;
+fail:
+	err = errno;
+	lb_workers_stop(ws);
+	errno = err;
+	return NULL;
+}
+
+void lb_workers_stop(struct lb_workers *ws)
+{
+	unsigned int i;
+
+	if (!ws)
+		return;
+	__atomic_store_n(&ws->stop, true, __ATOMIC_RELEASE);
+	for (i = 0; i < ws->n; i++)
+		if (ws->w[i].started)
+			wake(&ws->w[i]);
+	for (i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->w[i];
+
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		lb_dispatcher_free(w->disp);
+		if (w->wake_fd >= 0)
+			close(w->wake_fd);
+		pthread_mutex_destroy(&w->counts_lock);
+	}
+	if (ws->news_fd >= 0)
+		close(ws->news_fd);
+	free(ws);
+}
+
+int lb_workers_news_fd(const struct lb_workers *ws)
+{
+	return ws->news_fd;
+}
+
+void lb_workers_news_taken(struct lb_workers *ws)
+{
+	uint64_t n;
+
+	/* Cleared first: a thread's counts after this read poke again. */
+	__atomic_store_n(&ws->poked, false, __ATOMIC_SEQ_CST);
+	if (read(ws->news_fd, &n, sizeof(n)) < 0)
+		n = 0; /* nothing was pending */
+}
+
+unsigned int lb_workers_count(const struct lb_workers *ws)
+{
+	return ws->n;
+}
+
+uint64_t lb_workers_publish(struct lb_workers *ws, struct lb_disp_conf *conf)
+{
+	uint64_t epoch = ws->epoch + 1; /* only this (main) thread writes it */
+	unsigned int i;
+
+	__atomic_store_n(&ws->conf, conf, __ATOMIC_RELEASE);
+	__atomic_store_n(&ws->epoch, epoch, __ATOMIC_RELEASE);
+	for (i = 0; i < ws->n; i++)
+		wake(&ws->w[i]);
+	return epoch;
+}
+
+bool lb_workers_caught_up(const struct lb_workers *ws, uint64_t epoch)
+{
+	unsigned int i;
+
+	for (i = 0; i < ws->n; i++)
+		if (__atomic_load_n(&ws->w[i].seen, __ATOMIC_ACQUIRE) < epoch)
+			return false;
+	return true;
+}
+
+void lb_workers_counters(const struct lb_workers *ws, uint64_t out[LB_DISP_MAX])
+{
+	unsigned int i;
+	int c;
+
+	for (i = 0; i < ws->n; i++)
+		for (c = 0; c < LB_DISP_MAX; c++)
+			out[c] += lb_dispatcher_counter(ws->w[i].disp, c);
+}
+
+void lb_workers_decisions(const struct lb_workers *ws, uint64_t *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < ws->n; i++)
+		out[i] = lb_dispatcher_counter(ws->w[i].disp, LB_DISP_DECISIONS);
+}
+
+size_t lb_workers_conns(const struct lb_workers *ws)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < ws->n; i++)
+		n += lb_dispatcher_conns(ws->w[i].disp);
+	return n;
+}
+
+void lb_workers_latency(const struct lb_workers *ws, struct lb_histogram *handoff,
+			struct lb_histogram *rebind)
+{
+	unsigned int i;
+
+	for (i = 0; i < ws->n; i++) {
+		lb_histogram_sum(handoff, lb_dispatcher_handoff_latency(ws->w[i].disp));
+		lb_histogram_sum(rebind, lb_dispatcher_rebind_latency(ws->w[i].disp));
+	}
+}
+
+void lb_workers_route_requests(struct lb_workers *ws, const struct lb_config *cfg, uint64_t *out)
+{
+	unsigned int i;
+	size_t r;
+
+	memset(out, 0, cfg->n_routes * sizeof(*out));
+	for (i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->w[i];
+		const struct lb_route_counts *rc;
+
+		pthread_mutex_lock(&w->counts_lock);
+		rc = lb_dispatcher_route_counts(w->disp);
+		/* Counted by the same routes, or left out until it takes them. */
+		if (rc->n && rc->routes == cfg->routes && rc->n_routes == cfg->n_routes)
+			for (r = 0; r < cfg->n_routes; r++)
+				out[r] += lb_stat_read(&rc->n[r]);
+		pthread_mutex_unlock(&w->counts_lock);
+	}
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The dispatcher threads (config `dispatcher: {threads: N}`; docs/architecture.md,
+ * "Threads"). Thread t serves the AF_XDP sockets of the RX queues q with
+ * q % N == t, with a dispatcher, a flow table handle and a hand-off context
+ * of its own: the NIC's receive hashing keeps a connection on one queue, so a
+ * thread owns its connections whole and nothing on the per-packet path is
+ * shared with another thread but the BPF maps (safe for concurrent use) and
+ * the backends' active counts (atomics in the mmapped map).
+ *
+ * A thread sleeps in poll() on its sockets and an eventfd the main thread
+ * writes to wake it (a new config, stop). Its counters, histograms and route
+ * counts are written by it alone and summed by the main thread (stat.h).
+ */
+#ifndef LATEBIND_WORKERS_H
+#define LATEBIND_WORKERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "cookie.h"
+#include "directory.h"
+#include "flow_table.h"
+#include "ifaces.h"
+#include "metrics.h"
+#include "peer_sync.h"
+#include "stats.h"
+#include "xsk.h"
+
+/*
+ * What the threads dispatch by, swapped whole at a reload: a thread takes the
+ * one published last at the top of its loop, and the daemon frees an old one
+ * only once every thread has taken a later one (lb_workers_caught_up).
+ */
+struct lb_disp_conf {
+	struct lb_config cfg; /* a copy of the daemon's; its arrays and strings are shared */
+	const struct lb_directory *dir;
+	uint16_t hint_gen; /* the same-holder hints' generation for dir (lb_hint_gen_next) */
+};
+
+/* What every thread shares, read-only. */
+struct lb_workers_env {
+	const struct lb_cookie_secret *secret;
+	struct lb_xsk *xsk;
+	const struct lb_ifaces *ifs;
+	int flows_fd, end_fd, move_fd; /* the flows map, lb_flow_end, lb_flow_move */
+	int backends_fd;
+	struct lb_backend *backends; /* the mmapped backends map */
+	struct lb_peers *peers;	     /* flows shared with the peers, or NULL */
+};
+
+struct lb_workers;
+
+/*
+ * @threads as the config gives it, for @queues RX queues: how many threads
+ * serve them (0: one per queue, capped by the CPUs online; never more than
+ * the queues).
+ */
+unsigned int lb_workers_threads(unsigned int threads, unsigned int queues);
+
+/*
+ * Start @n threads on @env's sockets, dispatching by @conf. NULL with errno
+ * (nothing left running) if one cannot start.
+ */
+struct lb_workers *lb_workers_start(const struct lb_workers_env *env, unsigned int n,
+				    struct lb_disp_conf *conf);
+
+/* Stop and join every thread, free what they had. NULL: nothing. */
+void lb_workers_stop(struct lb_workers *ws);
+
+unsigned int lb_workers_count(const struct lb_workers *ws);
+
+/*
+ * Readable (POLLIN) when a thread's counters moved since lb_workers_news_taken():
+ * the main thread then publishes the sums, so `latebind status` is as current
+ * as when one thread did everything.
+ */
+int lb_workers_news_fd(const struct lb_workers *ws);
+void lb_workers_news_taken(struct lb_workers *ws);
+
+/* A new config for the threads (woken to take it). Returns its epoch. */
+uint64_t lb_workers_publish(struct lb_workers *ws, struct lb_disp_conf *conf);
+
+/* Every thread has taken the config of @epoch or a later one. */
+bool lb_workers_caught_up(const struct lb_workers *ws, uint64_t epoch);
+
+/* The threads' counters summed into @out[LB_DISP_MAX] (added to what is there). */
+void lb_workers_counters(const struct lb_workers *ws, uint64_t out[LB_DISP_MAX]);
+
+/* Decisions (LB_DISP_DECISIONS) of each thread into @out[lb_workers_count]. */
+void lb_workers_decisions(const struct lb_workers *ws, uint64_t *out);
+
+/* Connections the threads are collecting requests for. */
+size_t lb_workers_conns(const struct lb_workers *ws);
+
+/* Their hand-off and re-bind latencies, added to @handoff and @rebind. */
+void lb_workers_latency(const struct lb_workers *ws, struct lb_histogram *handoff,
+			struct lb_histogram *rebind);
+
+/*
+ * Requests per route of @cfg (the config published last) summed into
+ * @out[cfg->n_routes], zeroed first. A thread that has not taken that config
+ * yet is left out.
+ */
+void lb_workers_route_requests(struct lb_workers *ws, const struct lb_config *cfg, uint64_t *out);
+
+#endif
