@@ -716,10 +716,30 @@ static __always_inline void take_request(struct lb_flow *f, const struct lb_flow
  * (moving: XDP never ends it), so the counts move once, then comes back bound.
  * A flow the dispatcher holds (collecting, replaying, moving) is left alone.
  */
-static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_move *ctx)
+/*
+ * @f, out of XDP's hands (moving), goes to @ctx's backend: one active count
+ * there, and one off the old backend if @counted (the flow was bound).
+ */
+static __always_inline void move_backend(struct lb_flow *f, const struct lb_flow_move *ctx,
+					 bool counted)
 {
 	struct lb_backend *b;
-	__u32 seen = f->state, idx;
+	__u32 idx = f->backend;
+
+	b = bpf_map_lookup_elem(&backends, &idx);
+	if (b && counted)
+		__sync_fetch_and_add(&b->active, -1);
+	idx = ctx->backend;
+	b = bpf_map_lookup_elem(&backends, &idx);
+	if (b)
+		__sync_fetch_and_add(&b->active, 1);
+	f->backend = idx;
+	__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
+}
+
+static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_move *ctx)
+{
+	__u32 seen = f->state;
 
 	if ((seen != LB_FLOW_BOUND && seen != LB_FLOW_CLOSING) ||
 	    (ctx->seen_ns <= f->last_seen_ns &&
@@ -730,16 +750,7 @@ static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_mov
 	} else if (seen != LB_FLOW_BOUND || f->backend != ctx->backend) {
 		if (__sync_val_compare_and_swap(&f->state, seen, LB_FLOW_MOVING) != seen)
 			return LB_FLOW_END_NOT_BOUND;
-		idx = f->backend;
-		b = bpf_map_lookup_elem(&backends, &idx);
-		if (b && seen == LB_FLOW_BOUND)
-			__sync_fetch_and_add(&b->active, -1);
-		idx = ctx->backend;
-		b = bpf_map_lookup_elem(&backends, &idx);
-		if (b)
-			__sync_fetch_and_add(&b->active, 1);
-		f->backend = idx;
-		__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
+		move_backend(f, ctx, seen == LB_FLOW_BOUND);
 		f->state = LB_FLOW_BOUND;
 	}
 	take_request(f, ctx);
@@ -756,9 +767,7 @@ SEC("syscall")
 int lb_flow_move(struct lb_flow_move *ctx)
 {
 	struct lb_flow_key k = ctx->key;
-	struct lb_backend *b;
 	struct lb_flow *f;
-	__u32 old, idx;
 
 	f = bpf_map_lookup_elem(&flows_v3, &k);
 	if (!f)
@@ -784,16 +793,7 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		if (__sync_val_compare_and_swap(&f->state, LB_FLOW_BOUND, ctx->state) !=
 		    LB_FLOW_BOUND)
 			return LB_FLOW_END_NOT_BOUND;
-		old = f->backend;
-		b = bpf_map_lookup_elem(&backends, &old);
-		if (b)
-			__sync_fetch_and_add(&b->active, -1);
-		idx = ctx->backend;
-		b = bpf_map_lookup_elem(&backends, &idx);
-		if (b)
-			__sync_fetch_and_add(&b->active, 1);
-		f->backend = idx;
-		__builtin_memcpy(f->backend_mac, ctx->backend_mac, ETH_ALEN);
+		move_backend(f, ctx, true);
 		take_request(f, ctx);
 		f->binds++;
 		return LB_FLOW_END_ENDED;
