@@ -174,18 +174,27 @@ static void wake_owners(struct worker *w)
 		}
 }
 
-/* Frames the other threads passed to this one, answered through its first queue. */
-static void drain_rings(struct worker *w)
+/*
+ * Frames the other threads passed to this one, answered through its first
+ * queue. True if a ring may hold more: the next poll must not sleep, as their
+ * producers woke this thread once already.
+ */
+static bool drain_rings(struct worker *w)
 {
 	struct lb_workers *ws = w->ws;
 	unsigned int from;
+	bool more = false;
 
 	if (ws->n < 2)
-		return;
+		return false;
 	w->tx_queue = w->queues[0];
-	for (from = 0; from < ws->n; from++)
-		if (from != w->id)
-			lb_tring_drain(ws->rings[from * ws->n + w->id], RING_BATCH, on_own_frame, w);
+	for (from = 0; from < ws->n; from++) {
+		struct lb_tring *r = ws->rings[from * ws->n + w->id];
+
+		if (from != w->id && lb_tring_drain(r, RING_BATCH, on_own_frame, w) == RING_BATCH)
+			more = true;
+	}
+	return more;
 }
 
 static void *run(void *arg)
@@ -195,6 +204,7 @@ static void *run(void *arg)
 	struct pollfd pfd[LB_MAX_QUEUES + 1];
 	uint64_t wait_ms = 0, junk;
 	unsigned int i;
+	bool more;
 
 	for (i = 0; i < w->n_queues; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(xsk, w->queues[i]), .events = POLLIN };
@@ -223,9 +233,11 @@ static void *run(void *arg)
 			lb_xsk_flush(xsk, w->tx_queue);
 		}
 		wake_owners(w);
-		drain_rings(w);
+		more = drain_rings(w);
 		w->tx_queue = w->queues[0];
 		wait_ms = lb_dispatcher_timers(w->disp, w->now_ms);
+		if (more)
+			wait_ms = 0;
 		lb_xsk_flush(xsk, w->tx_queue);
 		/* Frames or timers (a probe's answer, a retransmission) may have counted. */
 		tell_main(w->ws);
