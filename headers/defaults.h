@@ -35,11 +35,10 @@
 #define LB_ANNOUNCE_GRACE_MAX_MS      60000
 
 /*
- * One dispatcher thread unless the config asks for more: a backend's packets
- * to the dispatcher (a replay-mode SYN/ACK, a probe's answer) must arrive on
- * the queue of their client's packets to meet the thread that owns the
- * connection, which only symmetric RSS promises (docs/config.md, dispatcher).
+ * 0: a dispatcher thread per RX queue, capped by the CPUs online. A frame
+ * that lands on another thread than its connection's is passed to the owner
+ * (user/thread_ring.h), so RSS need not be symmetric.
  */
-#define LB_DEFAULT_DISPATCHER_THREADS 1
+#define LB_DEFAULT_DISPATCHER_THREADS 0
 
 #endif

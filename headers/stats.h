@@ -156,7 +156,9 @@ struct lb_counter {
 	X(PEER_VIEWS_APPLIED, "peer_views_applied") /* ... taken: new here or newer than ours  */ \
 	X(PEER_VIEWS_STALE,  "peer_views_stale")  /* ... left: ours newer, or the dispatcher's */ \
 	X(PEER_VIEWS_UNKNOWN_BACKEND, "peer_views_unknown_backend") /* ... a backend we do not have */ \
-	X(PEER_DATAGRAMS_REJECTED, "peer_datagrams_rejected") /* not a peer's, malformed, bad tag, replayed */
+	X(PEER_DATAGRAMS_REJECTED, "peer_datagrams_rejected") /* not a peer's, malformed, bad tag, replayed */ \
+	X(THREAD_HANDOFFS,   "thread_handoffs")   /* frames passed to the thread owning their connection */ \
+	X(THREAD_RING_FULL,  "thread_ring_full")  /* ... dropped: that thread's ring was full */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

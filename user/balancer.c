@@ -629,10 +629,8 @@ static int start_threads(struct lb_daemon *lb)
 	pr_info("dispatcher: %u thread(s), thread t serving the RX queues q with q %% %u == t\n",
 		n, n);
 	if (n > 1)
-		pr_info("dispatcher: with %u threads, the backends' packets to the dispatcher "
-			"(replay-mode SYN/ACKs, answers to re-binding probes) must arrive on their "
-			"client's RX queue: give %s symmetric RSS (docs/config.md, dispatcher)\n", n,
-			lb->cfg.interface);
+		pr_info("dispatcher: a connection is owned by one thread (a hash of its addresses "
+			"and ports); frames another thread receives are passed to it\n");
 	return 0;
 }
 

@@ -97,7 +97,7 @@ struct lb_cfg_announce {
 
 /* The dispatcher threads (user/workers.h); a change takes a restart. */
 struct lb_cfg_dispatcher {
-	uint32_t threads; /* default 1; 0: one per RX queue, capped by the online CPUs */
+	uint32_t threads; /* 0 (default): one per RX queue, capped by the online CPUs */
 	bool busy_poll;	  /* SO_PREFER_BUSY_POLL on the AF_XDP sockets */
 };
 

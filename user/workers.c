@@ -19,9 +19,12 @@
 #include "packet.h"
 #include "route_counts.h"
 #include "stat.h"
+#include "thread_ring.h"
 #include "workers.h"
 
 #define WAIT_MAX_MS 1000 /* a thread looks at its timers at least this often */
+/* Frames a thread takes from one ring per turn: its own sockets are not starved. */
+#define RING_BATCH 256
 
 struct worker {
 	struct lb_workers *ws;
@@ -39,6 +42,7 @@ struct worker {
 	/* Held while its route counts are reallocated (a reload) or summed: never per packet. */
 	pthread_mutex_t counts_lock;
 	uint64_t now_ms, tai_s;
+	uint64_t woken; /* bit u: a frame went to thread u's ring this turn, wake it */
 };
 
 struct lb_workers {
@@ -51,6 +55,8 @@ struct lb_workers {
 	int news_fd;
 	bool poked;
 	unsigned int n;
+	/* rings[from * n + to]: frames thread `from` received for connections `to` owns; n > 1 only */
+	struct lb_tring **rings;
 	struct worker w[];
 };
 
@@ -110,11 +116,35 @@ static void take_config(struct worker *w)
 	__atomic_store_n(&w->seen, epoch, __ATOMIC_RELEASE);
 }
 
-static void on_frame(void *arg, const uint8_t *frame, size_t len)
+/* A frame of a connection this thread owns. */
+static void on_own_frame(void *arg, const uint8_t *frame, size_t len)
 {
 	struct worker *w = arg;
 
 	lb_dispatcher_input(w->disp, frame, len, w->now_ms, w->tai_s);
+}
+
+/*
+ * A frame from one of this thread's sockets. RSS is not symmetric: a backend's
+ * frame (replay SYN/ACK, probe answer, a moving flow's RST) may come in on
+ * another queue than its client's, so frames go by their connection's owner.
+ */
+static void on_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct worker *w = arg;
+	struct lb_workers *ws = w->ws;
+	int owner = ws->n > 1 ? lb_frame_owner(frame, len, ws->n) : -1;
+
+	if (owner < 0 || (unsigned int)owner == w->id) {
+		on_own_frame(w, frame, len);
+		return;
+	}
+	if (lb_tring_push(ws->rings[w->id * ws->n + owner], frame, len)) {
+		lb_dispatcher_count(w->disp, LB_DISP_THREAD_RING_FULL, 1);
+		return;
+	}
+	lb_dispatcher_count(w->disp, LB_DISP_THREAD_HANDOFFS, 1);
+	w->woken |= 1ULL << owner;
 }
 
 /* The counters moved: the main thread sums them into the stats map (latebind status) now. */
@@ -130,6 +160,43 @@ static void tell_main(struct lb_workers *ws)
 		pr_debug("dispatcher: telling the main thread: %s\n", strerror(errno));
 }
 
+static void wake(struct worker *w);
+
+/* The owners this turn's frames went to are woken, once each. */
+static void wake_owners(struct worker *w)
+{
+	unsigned int u;
+
+	for (u = 0; w->woken; u++)
+		if (w->woken & (1ULL << u)) {
+			w->woken &= ~(1ULL << u);
+			wake(&w->ws->w[u]);
+		}
+}
+
+/*
+ * Frames the other threads passed to this one, answered through its first
+ * queue. True if a ring may hold more: the next poll must not sleep, as their
+ * producers woke this thread once already.
+ */
+static bool drain_rings(struct worker *w)
+{
+	struct lb_workers *ws = w->ws;
+	unsigned int from;
+	bool more = false;
+
+	if (ws->n < 2)
+		return false;
+	w->tx_queue = w->queues[0];
+	for (from = 0; from < ws->n; from++) {
+		struct lb_tring *r = ws->rings[from * ws->n + w->id];
+
+		if (from != w->id && lb_tring_drain(r, RING_BATCH, on_own_frame, w) == RING_BATCH)
+			more = true;
+	}
+	return more;
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
@@ -137,6 +204,7 @@ static void *run(void *arg)
 	struct pollfd pfd[LB_MAX_QUEUES + 1];
 	uint64_t wait_ms = 0, junk;
 	unsigned int i;
+	bool more;
 
 	for (i = 0; i < w->n_queues; i++)
 		pfd[i] = (struct pollfd){ .fd = lb_xsk_fd(xsk, w->queues[i]), .events = POLLIN };
@@ -150,7 +218,10 @@ static void *run(void *arg)
 		if (pfd[w->n_queues].revents & POLLIN) {
 			if (read(w->wake_fd, &junk, sizeof(junk)) < 0)
 				junk = 0; /* another read emptied it: nothing lost */
-			continue; /* stop, or take the new config first */
+			/* Stop, or a new config first; then on: another thread's frames may wait. */
+			if (__atomic_load_n(&w->ws->stop, __ATOMIC_ACQUIRE))
+				break;
+			take_config(w);
 		}
 		w->now_ms = lb_clock_ms(CLOCK_MONOTONIC);
 		w->tai_s = lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S;
@@ -161,8 +232,12 @@ static void *run(void *arg)
 				;
 			lb_xsk_flush(xsk, w->tx_queue);
 		}
+		wake_owners(w);
+		more = drain_rings(w);
 		w->tx_queue = w->queues[0];
 		wait_ms = lb_dispatcher_timers(w->disp, w->now_ms);
+		if (more)
+			wait_ms = 0;
 		lb_xsk_flush(xsk, w->tx_queue);
 		/* Frames or timers (a probe's answer, a retransmission) may have counted. */
 		tell_main(w->ws);
@@ -211,6 +286,25 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	return 0;
 }
 
+/*
+ * A ring for each ordered pair of threads. 1024 frames each up to 3 threads;
+ * fewer beyond, so a thread's incoming rings hold about 2048 frames in all.
+ */
+static int rings_new(struct lb_workers *ws)
+{
+	unsigned int slots = 1024, i;
+
+	while (slots > 64 && slots * (ws->n - 1) > 2048)
+		slots /= 2;
+	ws->rings = calloc((size_t)ws->n * ws->n, sizeof(*ws->rings));
+	if (!ws->rings)
+		return -1;
+	for (i = 0; i < ws->n * ws->n; i++)
+		if (i / ws->n != i % ws->n && !(ws->rings[i] = lb_tring_new(slots)))
+			return -1;
+	return 0;
+}
+
 static void wake(struct worker *w)
 {
 	uint64_t one = 1;
@@ -240,6 +334,8 @@ struct lb_workers *lb_workers_start(const struct lb_workers_env *env, unsigned i
 		ws->w[i].wake_fd = -1;
 	ws->news_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ws->news_fd < 0)
+		goto fail;
+	if (n > 1 && rings_new(ws))
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if (worker_init(ws, &ws->w[i], i, conf))
@@ -272,11 +368,13 @@ void lb_workers_stop(struct lb_workers *ws)
 	for (i = 0; i < ws->n; i++)
 		if (ws->w[i].started)
 			wake(&ws->w[i]);
+	/* All joined before any eventfd closes: a running thread may still wake another. */
+	for (i = 0; i < ws->n; i++)
+		if (ws->w[i].started)
+			pthread_join(ws->w[i].thread, NULL);
 	for (i = 0; i < ws->n; i++) {
 		struct worker *w = &ws->w[i];
 
-		if (w->started)
-			pthread_join(w->thread, NULL);
 		lb_dispatcher_free(w->disp);
 		if (w->wake_fd >= 0)
 			close(w->wake_fd);
@@ -284,6 +382,10 @@ void lb_workers_stop(struct lb_workers *ws)
 	}
 	if (ws->news_fd >= 0)
 		close(ws->news_fd);
+	if (ws->rings)
+		for (i = 0; i < ws->n * ws->n; i++)
+			lb_tring_free(ws->rings[i]);
+	free(ws->rings);
 	free(ws);
 }
 

@@ -3,13 +3,14 @@
  * The dispatcher threads (config `dispatcher: {threads: N}`; docs/architecture.md,
  * "Threads"). Thread t serves the AF_XDP sockets of the RX queues q with
  * q % N == t, with a dispatcher, a flow table handle and a hand-off context
- * of its own: the NIC's receive hashing keeps a connection on one queue, so a
- * thread owns its connections whole and nothing on the per-packet path is
+ * of its own. A connection is owned by one thread (lb_frame_owner: a hash of
+ * its 4-tuple); a frame another thread receives reaches the owner through a
+ * lock-free ring (thread_ring.h). Nothing else on the per-packet path is
  * shared with another thread but the BPF maps (safe for concurrent use) and
  * the backends' active counts (atomics in the mmapped map).
  *
  * A thread sleeps in poll() on its sockets and an eventfd the main thread
- * writes to wake it (a new config, stop). Its counters, histograms and route
+ * (a new config, stop) and the other threads (frames for it) write to wake it. Its counters, histograms and route
  * counts are written by it alone and summed by the main thread (stat.h).
  */
 #ifndef LATEBIND_WORKERS_H

@@ -3,7 +3,8 @@
 #
 # Two dispatcher threads on the balancer's two RX queues (dispatcher: {threads:
 # 2}): many new connections from both clients, every answer from the backend
-# that holds what was asked, and each thread taking some of them.
+# that holds what was asked, each thread owning some of them, frames passed to
+# their owner; keep-alive connections moving between backends; replay mode.
 #
 # How flows reach both queues in the lab: veth has no queue selection of its
 # own, so the switch's bridge picks the TX queue of sw-balancer from the
@@ -59,8 +60,12 @@ decisions() {
 }
 d0=$(decisions 0)
 d1=$(decisions 1)
-check "threads: thread 0 (queue 0) took connections (decisions: ${d0:-none})" test "${d0:-0}" -gt 0
-check "threads: thread 1 (queue 1) took connections (decisions: ${d1:-none})" test "${d1:-0}" -gt 0
+check "threads: thread 0 owns connections (decisions: ${d0:-none})" test "${d0:-0}" -gt 0
+check "threads: thread 1 owns connections (decisions: ${d1:-none})" test "${d1:-0}" -gt 0
+n=$(lab_dispatcher_counter thread_handoffs)
+check "threads: frames reached their connection's owner from the other queue (thread_handoffs: $n)" \
+	test "$n" -gt 0
+check_eq "threads: no frame dropped for a full ring" 0 "$(lab_dispatcher_counter thread_ring_full)"
 sum=$(lab_dispatcher_counter decisions)
 check_eq "threads: status's decisions are the threads' sum" "$((${d0:-0} + ${d1:-0}))" "$sum"
 
@@ -75,5 +80,61 @@ done)
 check_match "threads: after the reload every connection sees the new routes (/pair/ gone)" \
 	"^(404 ){10}$" "$codes"
 
+# keepalive NAME: one connection per client fetching web1, web2, web3, web1 in
+# turn, three times: the connection moves between backends (the probe's answer
+# and the new backend's frames come back on either queue); checks every body.
+keepalive() {
+	local node out urls=() i want="" got=""
+	for i in 1 2 3 1; do urls+=("http://$VIP/web$i/only-on-web$i.html"); done
+	for node in client1 client2 client1 client2 client1 client2; do
+		out=$(lab_curl "$node" --http1.1 -w ' %{num_connects}\n' "${urls[@]}")
+		want+="web1 web2 web3 web1 1/ "
+		got+="$(grep -o 'only on web[0-9]' <<<"$out" | awk '{ printf "%s ", $3 }')"
+		got+="$(awk '/^ [0-9]+$/ { n += $1 } END { print n }' <<<"$out")/ "
+	done
+	check_eq "$1: keep-alive connections rotating over web1, web2, web3, web1 (bodies; connections)" \
+		"$want" "$got"
+}
+keepalive "threads"
+
 lab_balancer_stop
 check_eq "threads: balancer exits 0 on SIGTERM" 0 "$LAB_STOP_STATUS"
+
+# Replay mode: the backends' SYN/ACKs come back on whichever queue the switch
+# picks, and must reach the thread that replayed the SYN.
+saved_mode=$LAB_HANDOFF_MODE
+if [[ $saved_mode != replay ]]; then
+	# shellcheck disable=SC2119 # every backend
+	lab_backends_detach
+	LAB_HANDOFF_MODE=replay
+	# shellcheck disable=SC2119 # every backend
+	lab_backends_attach >/dev/null || lab_fail "threads (replay): backends attach" "attach failed"
+fi
+# The default config this time: one thread per RX queue, two in the lab.
+lab_balancer_config
+if lab_balancer_start; then
+	check "threads (replay): by default the balancer runs a thread per queue, 2" \
+		grep -q "dispatcher: 2 thread(s)" "$LAB_BALANCER_LOG"
+	out1=$(fetch client1)
+	out2=$(fetch client2)
+	all=$(printf '%s\n%s\n' "$out1" "$out2")
+	total=$(grep -c . <<<"$all") || true
+	right=$(awk '$1 == $2' <<<"$all" | grep -c .) || true
+	check_eq "threads (replay): $((2 * THREADS_CONNS)) new connections, each answered by the right backend" \
+		"$((2 * THREADS_CONNS)) $((2 * THREADS_CONNS))" "$total $right"
+	n=$(lab_dispatcher_counter replay_done)
+	check "threads (replay): every replay done ($n)" test "$n" -ge "$((2 * THREADS_CONNS))"
+	check_eq "threads (replay): none failed" 0 "$(lab_dispatcher_counter replay_failed)"
+	keepalive "threads (replay)"
+	lab_balancer_stop
+	check_eq "threads (replay): balancer exits 0 on SIGTERM" 0 "$LAB_STOP_STATUS"
+else
+	lab_fail "threads (replay): balancer starts" "see $LAB_BALANCER_LOG"
+fi
+if [[ $saved_mode != replay ]]; then
+	# shellcheck disable=SC2119 # every backend
+	lab_backends_detach
+	LAB_HANDOFF_MODE=$saved_mode
+	# shellcheck disable=SC2119 # every backend
+	lab_backends_attach >/dev/null || lab_fail "threads: backends attach again" "attach failed"
+fi

@@ -16,5 +16,6 @@ Suite *metrics_suite(void);
 Suite *flow_table_suite(void);
 Suite *host_suite(void);
 Suite *slots_suite(void);
+Suite *thread_ring_suite(void);
 
 #endif
