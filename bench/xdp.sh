@@ -121,17 +121,25 @@ cleanup() {
 
 # --- counters ----------------------------------------------------------------
 
-# veth_stats NODE IF NAME...: the veth's ethtool -S counters NAME..., in order.
+# veth_stats NODE IF NAME...: the veth's per-queue ethtool -S counters
+# rx_queue_<q>_NAME summed over its RX queues, for each NAME, in order. The
+# lab's balancer link has several queues; a flow lands on any of them.
 veth_stats() {
 	local node=$1 dev=$2
 	shift 2
 	lab_exec "$node" ethtool -S "$dev" | awk -v names="$*" '
-		{ v[$1] = $2 }
+		$1 ~ /^rx_queue_[0-9]+_/ {
+			name = $1
+			sub(/^rx_queue_[0-9]+_/, "", name)
+			sub(/:$/, "", name)
+			v[name] += $2
+			seen[name] = 1
+		}
 		END {
 			n = split(names, want, " ")
 			for (i = 1; i <= n; i++) {
-				if (!((want[i] ":") in v)) exit 1
-				printf "%s%s", v[want[i] ":"], (i < n ? " " : "\n")
+				if (!(want[i] in seen)) exit 1
+				printf "%s%s", v[want[i]], (i < n ? " " : "\n")
 			}
 		}'
 }
@@ -143,9 +151,8 @@ snapshot() {
 		read -r synack fast < <(lab_exec_bpf balancer "$LAB_LATEBIND" status |
 			awk '$1 == "tx_synack" { s = $2 } $1 == "tx_fast_path" { f = $2 } END { print s + 0, f + 0 }')
 	fi
-	echo "$(veth_stats balancer "$LAB_IF" rx_queue_0_xdp_packets rx_queue_0_xdp_tx \
-		rx_queue_0_xdp_drops rx_queue_0_drops)" \
-		"$(veth_stats "$GEN_NODE" "$GEN_IF" rx_queue_0_xdp_drops)" "${synack:-0}" "${fast:-0}"
+	echo "$(veth_stats balancer "$LAB_IF" xdp_packets xdp_tx xdp_drops drops)" \
+		"$(veth_stats "$GEN_NODE" "$GEN_IF" xdp_drops)" "${synack:-0}" "${fast:-0}"
 }
 
 # ksoftirqd_cpu: CPU seconds used so far by the ksoftirqd threads (read only).
@@ -454,7 +461,7 @@ report() {
 		echo "sent: frames the generator's sendmmsg accepted; refused: sends the kernel turned away"
 		echo "(a full veth ring; retried); answered: latebind's \`tx_synack\` (fastpath: \`tx_fast_path\`), or the veth's \`xdp_tx\`"
 		echo "/ \`xdp_drops\` for the references; came back: answers that reached the sink on $GEN_IF;"
-		echo "ring drops: the balancer veth's \`rx_queue_0_drops\`; lost: sent − answered."
+		echo "ring drops: the balancer veth's \`rx_queue_*_drops\`, summed; lost: sent − answered."
 		echo "CPU ns per packet: the generator's user + system time over the packets it sent; the"
 		echo "balancer's XDP program and the way back run in softirq inside the generator's sends"
 		echo "and are charged to it (this kernel: CONFIG_IRQ_TIME_ACCOUNTING $IRQ_TIME), so this is the"

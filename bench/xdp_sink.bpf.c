@@ -6,7 +6,7 @@
  * XDP, so the answers (SYN/ACKs, hairpinned SYNs) arrive here; those addressed
  * to the generator's MAC are dropped at once — no skb, no bridge, as little
  * work as possible on the generator's side — and counted by the veth (ethtool
- * -S sw-balancer: rx_queue_0_xdp_drops). Everything else passes, so the lab's
+ * -S sw-balancer: rx_queue_*_xdp_drops, summed). Everything else passes, so the lab's
  * own traffic (ARP, health checks) still works during a benchmark.
  */
 #include "vmlinux.h"
