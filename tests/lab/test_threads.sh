@@ -110,10 +110,11 @@ if [[ $saved_mode != replay ]]; then
 	# shellcheck disable=SC2119 # every backend
 	lab_backends_attach >/dev/null || lab_fail "threads (replay): backends attach" "attach failed"
 fi
-# The default config this time: one thread per RX queue, two in the lab.
+# threads: 0 this time: one thread per RX queue, two in the lab.
 lab_balancer_config
+echo "dispatcher: {threads: 0}" >>"$LAB_BALANCER_CONF"
 if lab_balancer_start; then
-	check "threads (replay): by default the balancer runs a thread per queue, 2" \
+	check "threads (replay): threads: 0 runs a thread per queue, 2" \
 		grep -q "dispatcher: 2 thread(s)" "$LAB_BALANCER_LOG"
 	out1=$(fetch client1)
 	out2=$(fetch client2)

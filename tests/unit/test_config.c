@@ -613,11 +613,11 @@ START_TEST(test_dispatcher)
 	struct lb_config cfg;
 
 	expect_ok(BASE, &cfg);
-	ck_assert_uint_eq(cfg.dispatcher.threads, 0); /* absent: one per RX queue */
+	ck_assert_uint_eq(cfg.dispatcher.threads, 1); /* absent: one thread */
 	ck_assert(!cfg.dispatcher.busy_poll);
 	lb_config_free(&cfg);
 	expect_ok(BASE "dispatcher:\n", &cfg);
-	ck_assert_uint_eq(cfg.dispatcher.threads, 0);
+	ck_assert_uint_eq(cfg.dispatcher.threads, 1);
 	lb_config_free(&cfg);
 	expect_ok(BASE "dispatcher: {threads: 0}\n", &cfg);
 	ck_assert_uint_eq(cfg.dispatcher.threads, 0); /* one per RX queue */
