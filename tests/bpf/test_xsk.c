@@ -42,8 +42,6 @@ void test_xsk_open(struct test_xsk *x, int xsks_fd)
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = XDP_COPY,
 	};
-	struct xsk_ring_prod fill;
-	struct xsk_ring_cons comp, rx;
 	uint32_t key = 0;
 	int err, fd;
 
@@ -58,9 +56,9 @@ void test_xsk_open(struct test_xsk *x, int xsks_fd)
 	x->area = mmap(NULL, x->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		       0);
 	ck_assert_msg(x->area != MAP_FAILED, "mmap: %s", strerror(errno));
-	err = xsk_umem__create(&x->umem, x->area, x->area_len, &fill, &comp, &ucfg);
+	err = xsk_umem__create(&x->umem, x->area, x->area_len, &x->fill, &x->comp, &ucfg);
 	ck_assert_msg(!err, "xsk_umem__create: %s", strerror(-err));
-	err = xsk_socket__create(&x->xsk, "lo", 0, x->umem, &rx, NULL, &scfg);
+	err = xsk_socket__create(&x->xsk, "lo", 0, x->umem, &x->rx, NULL, &scfg);
 	ck_assert_msg(!err, "xsk_socket__create on lo: %s", strerror(-err));
 	fd = xsk_socket__fd(x->xsk);
 	ck_assert_int_eq(bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY), 0);

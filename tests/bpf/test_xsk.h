@@ -16,6 +16,13 @@
 
 #include <stddef.h>
 
+#include <xdp/xsk.h>
+
+/*
+ * libxdp keeps pointers to the rings it is given and unmaps them through those
+ * pointers when the socket and umem are deleted: they live here, as long as
+ * the socket, never on test_xsk_open()'s stack.
+ */
 struct test_xsk {
 	int orig_netns; /* the namespace to go back to */
 	int map_fd;
@@ -23,6 +30,8 @@ struct test_xsk {
 	size_t area_len;
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_cons comp, rx;
 };
 
 /* Into a new network namespace, lo up, a socket on its queue 0 in @xsks_fd at key 0. */
