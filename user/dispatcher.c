@@ -965,11 +965,11 @@ static bool holds(const struct lb_route_match *m, const struct lb_backend_view *
 }
 
 /*
- * Redirect mode: the client is sent to @backend's public name with redirect
- * @r, and the connection closes. Nothing is handed over and no flow is held,
- * so the choice is noted as recent load instead.
+ * Redirect mode: the reply sending the client to @backend's public name with
+ * redirect @r, into c->reply. Returns 0, or -1 when the request has no Location
+ * (answered 400 or 503 instead).
  */
-static void conn_redirect(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_redirect *r,
+static int redirect_build(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_redirect *r,
 			  uint32_t backend, const struct lb_http_request *req, bool head)
 {
 	const struct lb_cfg_backend *b = &d->cfg->backends[backend];
@@ -989,14 +989,13 @@ static void conn_redirect(struct lb_dispatcher *d, struct lb_conn *c, const stru
 		else
 			conn_reply(d, c, 400, "the redirect for this resource needs a valid Host",
 				   head);
-		return;
+		return -1;
 	}
-	lb_recent_note(&d->recent, backend, d->now_ms);
 	free(c->reply);
 	c->reply_len = lb_reply_build_redirect(r->status, location, len, head, &c->reply);
 	pr_debug("redirect %u to %s: %s\n", r->status, b->name, location);
 	free(location);
-	conn_answer(d, c, r->status);
+	return 0;
 }
 
 /* The head is complete (or broken): decide. */
@@ -1044,15 +1043,21 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		conn_reply(d, c, 503, "no holder of this resource is up", head);
 		return;
 	}
+	/* A connection already bound to a holder stays there: cheaper than a round trip. */
+	if (c->later && !c->retired && (uint32_t)chosen == c->bound)
+		redirect = NULL;
+	if (redirect && redirect_build(d, c, redirect, (uint32_t)chosen, req, head))
+		return;
 	count(d, LB_DISP_DECISIONS);
 	lb_route_counts_hit(&d->route_counts, m.route);
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
-	/* A connection already bound to a holder stays there: cheaper than a round trip. */
-	if (redirect && !(c->later && !c->retired && (uint32_t)chosen == c->bound)) {
-		conn_redirect(d, c, redirect, (uint32_t)chosen, req, head);
+	/* Redirected: nothing is handed over and no flow held, so the choice counts as recent load. */
+	if (redirect) {
+		lb_recent_note(&d->recent, (uint32_t)chosen, d->now_ms);
+		conn_answer(d, c, redirect->status);
 		return;
 	}
 	if (c->later) {

@@ -1871,7 +1871,7 @@ START_TEST(test_redirect_reply)
 	/* Nothing handed over; the same counters as a hand-off, and its status's. */
 	ck_assert_uint_eq(t.binds, 0);
 	ck_assert_uint_eq(ctr(lb_reply_counter(status)), 1);
-	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), status == 400 ? 0 : 1);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), status == 400 ? 0 : 1); /* a 400 sends nobody */
 	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1); /* until the close completes */
 }
 END_TEST
@@ -1897,20 +1897,27 @@ static int pair_target(uint16_t port)
 START_TEST(test_redirect_recent_load)
 {
 	struct client cl;
-	int first, i;
+	int n[2] = { 0, 0 }, last, i;
 
-	first = pair_target(41000);
-	for (i = 1; i < 6; i++) {
+	/* Of each two back-to-back redirects, one goes to each holder. */
+	for (i = 0; i < 6; i += 2) {
+		int a = pair_target(41000 + i), b;
+
 		t.now += 10;
-		ck_assert_int_eq(pair_target(41000 + i), (first + i) % 2);
+		b = pair_target(41001 + i);
+		t.now += 10;
+		ck_assert_int_ne(a, b);
+		n[a]++;
+		n[b]++;
 	}
-	/* web1 and web2 have 3 recent each; one more to `first`: the hand-off goes to the other. */
-	t.now += 10;
-	ck_assert_int_eq(pair_target(41010), first);
+	ck_assert_int_eq(n[0], 3);
+	ck_assert_int_eq(n[1], 3);
+	/* One more for one of them: a hand-off of content both hold goes to the other. */
+	last = pair_target(41010);
 	client_init(&cl, 41020, 0x30000000, true, &opts_full);
 	client_str(&cl, 0, "GET /both/y HTTP/1.1\r\nHost: h\r\n\r\n");
 	ck_assert_uint_eq(t.binds, 1);
-	ck_assert_uint_eq(t.bound, (uint32_t)(1 - first));
+	ck_assert_uint_eq(t.bound, (uint32_t)(1 - last));
 	/* Ten half-lives later nothing is left: ties again, so both are picked in turn. */
 	t.now += 10 * LB_RECENT_HALF_LIFE_MS;
 	ck_assert_int_ne(pair_target(41030), pair_target(41031));
