@@ -1897,7 +1897,7 @@ static int pair_target(uint16_t port)
 START_TEST(test_redirect_recent_load)
 {
 	struct client cl;
-	int n[2] = { 0, 0 }, last, i;
+	int n[2] = { 0, 0 }, i;
 
 	/* Of each two back-to-back redirects, one goes to each holder. */
 	for (i = 0; i < 6; i += 2) {
@@ -1912,16 +1912,26 @@ START_TEST(test_redirect_recent_load)
 	}
 	ck_assert_int_eq(n[0], 3);
 	ck_assert_int_eq(n[1], 3);
-	/* One more for one of them: a hand-off of content both hold goes to the other. */
-	last = pair_target(41010);
-	client_init(&cl, 41020, 0x30000000, true, &opts_full);
-	client_str(&cl, 0, "GET /both/y HTTP/1.1\r\nHost: h\r\n\r\n");
-	ck_assert_uint_eq(t.binds, 1);
-	ck_assert_uint_eq(t.bound, (uint32_t)(1 - last));
+	/*
+	 * Three more redirects, to web1 alone: hand-offs of content both hold go to
+	 * web2, every one (ties would alternate), until the count has faded.
+	 */
+	for (i = 0; i < 3; i++) {
+		char text[1024];
+
+		redirect_exchange(41010 + i, "GET /web1/z HTTP/1.1\r\nHost: h\r\n\r\n",
+				  "HTTP/1.1 307 Temporary Redirect\r\n", false, text, sizeof(text));
+	}
+	for (i = 0; i < 3; i++) {
+		client_init(&cl, 41020 + i, 0x30000000, true, &opts_full);
+		client_str(&cl, 0, "GET /both/y HTTP/1.1\r\nHost: h\r\n\r\n");
+		ck_assert_uint_eq(t.binds, (unsigned)i + 1);
+		ck_assert_uint_eq(t.bound, 1);
+	}
 	/* Ten half-lives later nothing is left: ties again, so both are picked in turn. */
 	t.now += 10 * LB_RECENT_HALF_LIFE_MS;
 	ck_assert_int_ne(pair_target(41030), pair_target(41031));
-	ck_assert_uint_eq(ctr(LB_DISP_REPLY_307), 9);
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_307), 11);
 }
 END_TEST
 
