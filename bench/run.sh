@@ -11,7 +11,9 @@
 #              requests/s, p50, non-2xx responses counted per mode
 #              — direct, latebind (cookie mode) and HAProxy, bench/http.sh;
 #              and latebind in replay mode: time to first byte on a new
-#              connection and (a)
+#              connection and (a); and (c) through the ceiling of this
+#              topology, a plain MAC-rewriting XDP program in latebind's place
+#              (bench/xdp_ceiling.bpf.c): latebind / ceiling, direct / ceiling
 #   xdp        (e) SYN/ACKs and fast-path packets per second next to plain
 #              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
 #   decisions  (f) dispatcher decisions per second with a million routes,
@@ -66,7 +68,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,50p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,48p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
