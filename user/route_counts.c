@@ -50,6 +50,8 @@ int lb_route_counts_carry(struct lb_route_counts *rc, const struct lb_config *cf
 	int err = 0;
 
 	pthread_mutex_lock(&rc->lock);
+	if (rc->top.cap)
+		renumber(&rc->top, cfg); /* first: gone routes make no room for others */
 	if (rc->top.cap != top_routes(cfg) || !rc->top.cap) {
 		if (lb_topk_init(&next, top_routes(cfg)))
 			err = -1;
@@ -61,8 +63,6 @@ int lb_route_counts_carry(struct lb_route_counts *rc, const struct lb_config *cf
 		else
 			lb_topk_free(&next);
 	}
-	if (rc->top.cap)
-		renumber(&rc->top, cfg);
 	rc->cfg = cfg;
 	pthread_mutex_unlock(&rc->lock);
 	return err;

@@ -173,6 +173,8 @@ static struct lb_topk_entry *enter(struct lb_topk *t, uint64_t key, uint32_t rou
 	} else {
 		ent = t->heap[0];
 		e = &t->e[ent];
+		if (e->count > t->floor)
+			t->floor = e->count;
 		index_del(t, e->key);
 	}
 	e->key = key;
@@ -201,8 +203,9 @@ void lb_topk_hit(struct lb_topk *t, uint64_t key, uint32_t route, uint64_t bytes
 		e->route = route;
 		sift_down(t, e->heap_pos);
 	} else {
-		/* Both bound what it had before: the evicted count, and the sketch. */
-		bound = t->n < t->cap ? 1 : t->e[t->heap[0]].count + 1;
+		/* Both bound what it had before: the floor, and the sketch. */
+		bound = t->n < t->cap ? t->floor + 1 : (t->e[t->heap[0]].count > t->floor ?
+							t->e[t->heap[0]].count : t->floor) + 1;
 		est = lb_sketch_estimate(t->sketch, key);
 		if (est < bound)
 			bound = est;
@@ -252,7 +255,7 @@ size_t lb_topk_sorted(const struct lb_topk *t, struct lb_topk_entry *out)
 	return t->n;
 }
 
-/* What summary @s says of @key at most: its count, its least if full, else 0. */
+/* What summary @s says of @key at most: its count, or its floor if not kept. */
 static uint64_t upper_bound(const struct lb_topk *s, uint64_t key, uint64_t *lower)
 {
 	const struct lb_topk_entry *e = lb_topk_find(s, key);
@@ -261,7 +264,7 @@ static uint64_t upper_bound(const struct lb_topk *s, uint64_t key, uint64_t *low
 		*lower += e->count - e->error;
 		return e->count;
 	}
-	return s->n == s->cap && s->n ? s->e[s->heap[0]].count : 0;
+	return s->floor;
 }
 
 int lb_topk_merge(struct lb_topk *out, const struct lb_topk *const *in, size_t n)
@@ -276,6 +279,7 @@ int lb_topk_merge(struct lb_topk *out, const struct lb_topk *const *in, size_t n
 	if (!cand)
 		return -1;
 	for (i = 0; i < n; i++) {
+		out->floor += in[i]->floor;
 		out->requests += in[i]->requests;
 		out->bytes += in[i]->bytes;
 		for (k = 0; k < LB_SKETCH_DEPTH; k++)
@@ -314,6 +318,9 @@ int lb_topk_merge(struct lb_topk *out, const struct lb_topk *const *in, size_t n
 	for (i = 0; i < nc && i < out->cap; i++)
 		enter(out, cand[i].key, cand[i].route, cand[i].count, cand[i].error)->bytes =
 			cand[i].bytes;
+	/* Those left out bound every route not kept, like an eviction. */
+	if (i < nc && cand[i].count > out->floor)
+		out->floor = cand[i].count;
 	free(cand);
 	return 0;
 }

@@ -11,7 +11,8 @@
  *   - a Space-Saving summary of K entries: a route already kept is counted
  *     exactly from then on; a route not kept takes the place of the least
  *     counted entry, entering with the smaller of two upper bounds on its
- *     count (that entry's count + 1, and the sketch's estimate). Any route
+ *     count (the largest count evicted so far + 1, and the sketch's
+ *     estimate). Any route
  *     with more than 1/K of the requests is kept, and every kept count is
  *     within its `error` above the truth.
  *
@@ -43,6 +44,9 @@ struct lb_topk {
 	uint32_t *index;	 /* key → entry + 1, linear probing; 0: empty */
 	size_t index_mask;
 	uint64_t requests, bytes; /* everything counted */
+	/* The most a route not kept can have had: the largest count evicted (or
+	 * merged away). A route entering is bounded by it + 1. */
+	uint64_t floor;
 	struct lb_route_sketch *sketch;
 };
 
@@ -76,9 +80,9 @@ size_t lb_topk_sorted(const struct lb_topk *t, struct lb_topk_entry *out);
 /*
  * Merge several summaries (one per dispatcher thread) into @out, an empty
  * lb_topk of any capacity: every route kept by one of them, counted as the
- * smaller of the sum of its upper bounds (a summary that is full and does not
- * keep it bounds it by its least count) and the summed sketch. @out keeps the
- * most requested of them.
+ * smaller of the sum of its upper bounds (a summary that does not keep it
+ * bounds it by its floor) and the summed sketch. @out keeps the most
+ * requested of them.
  */
 int lb_topk_merge(struct lb_topk *out, const struct lb_topk *const *in, size_t n);
 
