@@ -186,9 +186,9 @@ static bool best_move(const struct lb_advise_in *in, struct hot *hot, double *lo
 				if (in->up[b] && !has(hot[j].holders, b) &&
 				    (target == UINT32_MAX || load[b] < load[target]))
 					target = b;
-			/* Worth it only if the new holder stays below the relieved one. */
+			/* Worth it only if the new holder ends no higher than the relieved one. */
 			if (target == UINT32_MAX ||
-			    load[target] + hot[j].share / (h + 1) > load[busy] - relief)
+			    load[target] + hot[j].share / (h + 1) > load[busy] - relief + 1e-9)
 				continue;
 			if (relief > best_relief) {
 				best_relief = relief;
