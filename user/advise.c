@@ -202,7 +202,8 @@ static bool best_move(const struct lb_advise_in *in, struct hot *hot, double *lo
 		after = load[busy] - best_relief;
 		*it = (struct lb_advice_item){ .op = LB_ADVICE_ADD, .route = hot[best].route,
 					       .backend = best_target, .relieved = busy,
-					       .share = hot[best].share, .before = load[busy],
+					       .share = hot[best].share,
+					       .requests = in->top[best].requests, .before = load[busy],
 					       .after = after };
 		for (b = 0; b < in->cfg->n_backends; b++)
 			if (in->up[b] && has(hot[best].holders, b))
@@ -265,7 +266,7 @@ int lb_advise(const struct lb_advise_in *in, struct lb_advice *a)
 				drop = b;
 		}
 		it = (struct lb_advice_item){ .op = LB_ADVICE_DROP, .route = cold[i].route,
-					      .backend = drop,
+					      .backend = drop, .requests = cold[i].bound,
 					      .share = (double)cold[i].bound /
 						       (double)in->sketch->requests };
 		if (add_item(a, &it, &room))
@@ -339,8 +340,13 @@ void lb_advice_print(FILE *f, const struct lb_advise_in *in, const struct lb_adv
 		if (it->op == LB_ADVICE_DROP && (i == 0 || a->items[i - 1].op != LB_ADVICE_DROP))
 			fprintf(f, "Drop a replica (cold routes: under %g%% of the requests, with two "
 				   "holders or more):\n", 100 * in->cold);
-		fprintf(f, "  route %s (%s%.2f%% of requests), held by ", route_label(in, it->route, buf),
-			it->op == LB_ADVICE_DROP ? "at most " : "", 100 * it->share);
+		if (it->op == LB_ADVICE_ADD)
+			fprintf(f, "  route %s (%.2f%% of requests), held by ",
+				route_label(in, it->route, buf), 100 * it->share);
+		else
+			fprintf(f, "  route %s (at most %llu requests, %.3f%%), held by ",
+				route_label(in, it->route, buf), (unsigned long long)it->requests,
+				100 * it->share);
 		print_holders(f, in, r);
 		if (it->op == LB_ADVICE_ADD)
 			fprintf(f, ": add %s; %s %.1f%% -> %.1f%%\n",

@@ -58,6 +58,7 @@ struct lb_advice_item {
 	uint32_t backend; /* the one added, or dropped */
 	uint32_t relieved; /* ADD: the busiest holder it relieves */
 	double share;	  /* the route's share of the requests (DROP: at most) */
+	uint64_t requests; /* ... as a count (an upper bound) */
 	double before, after; /* ADD: the relieved holder's load */
 };
 
