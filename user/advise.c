@@ -255,7 +255,8 @@ int lb_advise(const struct lb_advise_in *in, struct lb_advice *a)
 			goto out;
 		a->n_add++;
 	}
-	qsort(cold, n_cold, sizeof(*cold), by_bound);
+	if (n_cold)
+		qsort(cold, n_cold, sizeof(*cold), by_bound);
 	for (i = 0; i < n_cold && i < in->max_drop; i++) {
 		const struct lb_cfg_route *r = &in->cfg->routes[cold[i].route];
 
