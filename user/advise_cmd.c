@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "config.h"
 #include "maps.h"
+#include "pinned.h"
 #include "route_top.h"
 
 static const char usage_text[] =
@@ -61,16 +62,7 @@ static int number(const char *opt, const char *arg, double lo, double hi, bool o
 
 static int open_pinned(const char *name)
 {
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", LB_PIN_DIR, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		fprintf(stderr, "latebind advise: cannot open %s: %s%s\n", path, strerror(errno),
-			errno == ENOENT ? " (is the balancer running on this host, and a build with "
-					  "access statistics?)" : "");
-	return fd;
+	return lb_open_pinned("advise", name);
 }
 
 /* Each config backend's state and hand-offs, by name from the pinned slots. */

@@ -7,7 +7,7 @@
 # backends each. wrk asks for them by a Zipf law (wrk-zipf.lua; bounded in
 # requests and time), so web1 takes far more than its share. Then:
 #   - the exporter's top routes (metrics.top_routes: 20, fewer than the
-#     routes) start with the hottest objects, o0 first;
+#     routes) start with the hottest objects, o0 first, and so does `status`;
 #   - `latebind advise` names web1 as the busy backend and gives o0 another
 #     holder; cold replicated objects may give one up;
 #   - `advise --yaml` is a routes: section check-config takes.
@@ -97,6 +97,11 @@ check_match "advise: the next hottest are next" "^z0 (z[1-4] ){2}" "$top"
 check_eq "advise: the exporter shows top_routes routes, no more" 20 \
 	"$(grep -c '^latebind_route_requests_total{' <<<"$metrics")"
 check_match "advise: the rest are summed" $'\nlatebind_route_requests_other [0-9]+\n' "$metrics"
+
+status=$(lab_exec_bpf balancer "$LAB_LATEBIND" status)
+check_match "advise: status lists the hottest route first" $'\n  route z0 [0-9]+ ' "$status"
+check "advise: status --json is JSON" python3 -c 'import json, sys; json.loads(sys.argv[1])' \
+	"$(lab_exec_bpf balancer "$LAB_LATEBIND" status --json)"
 
 text=$(advise)
 sed 's/^/# /' <<<"$text"
