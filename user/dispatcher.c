@@ -1008,7 +1008,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		return;
 	}
 	count(d, LB_DISP_DECISIONS);
-	lb_route_counts_hit(&d->route_counts, m.route, bound_bytes(req));
+	lb_route_counts_hit(&d->route_counts, m.route, m.name, bound_bytes(req));
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,

@@ -75,14 +75,15 @@ void lb_route_counts_free(struct lb_route_counts *rc)
 	rc->cfg = NULL;
 }
 
-void lb_route_counts_hit(struct lb_route_counts *rc, size_t route, uint64_t bytes)
+void lb_route_counts_hit(struct lb_route_counts *rc, size_t route, const char *name,
+			 uint64_t bytes)
 {
 	char buf[32];
 	uint64_t key;
 
 	if (!rc->top.cap || route >= rc->cfg->n_routes)
 		return;
-	key = lb_route_key(lb_route_label(rc->cfg, route, buf));
+	key = lb_route_key(lb_route_name_or_index(name, route, buf));
 	pthread_mutex_lock(&rc->lock);
 	lb_topk_hit(&rc->top, key, (uint32_t)route, bytes);
 	pthread_mutex_unlock(&rc->lock);

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #include "topk.h"
@@ -23,13 +23,28 @@ struct lb_route_counts {
 	const struct lb_config *cfg; /* the routes counted */
 };
 
-/* The label a route is counted and shown under: its name, or "route<N>". */
+/* @name, or for a route without one "route<@i>" in @buf: what it is counted and shown as. */
+static inline const char *lb_route_name_or_index(const char *name, size_t i, char buf[32])
+{
+	char digits[24];
+	size_t n = 0, k;
+
+	if (name)
+		return name;
+	do /* by hand: snprintf would cost more than the counting, per request */
+		digits[n++] = (char)('0' + i % 10);
+	while ((i /= 10) && n < sizeof(digits));
+	memcpy(buf, "route", 5);
+	for (k = 0; k < n; k++)
+		buf[5 + k] = digits[n - 1 - k];
+	buf[5 + n] = '\0';
+	return buf;
+}
+
+/* The label route @i of @cfg is counted and shown under: its name, or "route<i>". */
 static inline const char *lb_route_label(const struct lb_config *cfg, size_t i, char buf[32])
 {
-	if (cfg->routes[i].name)
-		return cfg->routes[i].name;
-	snprintf(buf, 32, "route%zu", i);
-	return buf;
+	return lb_route_name_or_index(cfg->routes[i].name, i, buf);
 }
 
 /* Nothing counted yet, for @cfg's routes; -1 if out of memory. */
@@ -44,8 +59,13 @@ int lb_route_counts_carry(struct lb_route_counts *rc, const struct lb_config *cf
 
 void lb_route_counts_free(struct lb_route_counts *rc);
 
-/* One request routed by @route, binding @bytes. */
-void lb_route_counts_hit(struct lb_route_counts *rc, size_t route, uint64_t bytes);
+/*
+ * One request routed by @route, binding @bytes. @name is the route's name as
+ * the directory's match gives it (NULL: none), so that the config's route
+ * array, a cache miss with a million routes, is not read again.
+ */
+void lb_route_counts_hit(struct lb_route_counts *rc, size_t route, const char *name,
+			 uint64_t bytes);
 
 /*
  * Merge @n threads' counts into @out (lb_topk_init'ed, empty), each under its

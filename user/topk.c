@@ -31,12 +31,19 @@ size_t lb_sketch_column(uint64_t key, unsigned int row)
 	return (size_t)((key + row * h2) >> 20) & (LB_SKETCH_WIDTH - 1);
 }
 
-void lb_sketch_add(struct lb_route_sketch *s, uint64_t key, uint64_t n)
+uint64_t lb_sketch_add(struct lb_route_sketch *s, uint64_t key, uint64_t n)
 {
+	uint64_t est = UINT64_MAX;
+	__u64 *c;
 	unsigned int r;
 
-	for (r = 0; r < LB_SKETCH_DEPTH; r++)
-		s->c[r][lb_sketch_column(key, r)] += n;
+	for (r = 0; r < LB_SKETCH_DEPTH; r++) {
+		c = &s->c[r][lb_sketch_column(key, r)];
+		*c += n;
+		if (*c < est)
+			est = *c;
+	}
+	return est;
 }
 
 uint64_t lb_sketch_estimate(const struct lb_route_sketch *s, uint64_t key)
@@ -196,7 +203,7 @@ void lb_topk_hit(struct lb_topk *t, uint64_t key, uint32_t route, uint64_t bytes
 
 	t->requests++;
 	t->bytes += bytes;
-	lb_sketch_add(t->sketch, key, 1);
+	est = lb_sketch_add(t->sketch, key, 1); /* one pass over the rows: they are cache misses */
 	if (t->index[k]) {
 		e = &t->e[t->index[k] - 1];
 		e->count++;
@@ -206,7 +213,6 @@ void lb_topk_hit(struct lb_topk *t, uint64_t key, uint32_t route, uint64_t bytes
 		/* Both bound what it had before: the floor, and the sketch. */
 		bound = t->n < t->cap ? t->floor + 1 : (t->e[t->heap[0]].count > t->floor ?
 							t->e[t->heap[0]].count : t->floor) + 1;
-		est = lb_sketch_estimate(t->sketch, key);
 		if (est < bound)
 			bound = est;
 		e = enter(t, key, route, bound, bound - 1);

@@ -55,7 +55,8 @@ uint64_t lb_route_key(const char *name);
 
 /* The sketch's column for @key in @row. */
 size_t lb_sketch_column(uint64_t key, unsigned int row);
-void lb_sketch_add(struct lb_route_sketch *s, uint64_t key, uint64_t n);
+/* Count @n for @key; returns its estimate after. */
+uint64_t lb_sketch_add(struct lb_route_sketch *s, uint64_t key, uint64_t n);
 uint64_t lb_sketch_estimate(const struct lb_route_sketch *s, uint64_t key);
 
 /* Room for @cap routes (1..LB_ROUTE_TOP_MAX); -1 if out of memory. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The heavy-hitter summary and its sketch (user/topk.h), and route counts across reloads. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,11 +252,11 @@ START_TEST(test_counts_carry)
 		 "  - {name: x, prefix: /x/, backends: [web1]}\n");
 	ck_assert_int_eq(lb_route_counts_init(&rc, &a), 0);
 	ck_assert_uint_eq(rc.top.cap, LB_ROUTE_TOP_DEFAULT);
-	lb_route_counts_hit(&rc, 0, 1);
-	lb_route_counts_hit(&rc, 1, 1);
-	lb_route_counts_hit(&rc, 1, 1);
-	lb_route_counts_hit(&rc, 2, 1);
-	lb_route_counts_hit(&rc, 3, 1); /* no such route: not counted */
+	lb_route_counts_hit(&rc, 0, "x", 1);
+	lb_route_counts_hit(&rc, 1, "y", 1);
+	lb_route_counts_hit(&rc, 1, "y", 1);
+	lb_route_counts_hit(&rc, 2, NULL, 1);
+	lb_route_counts_hit(&rc, 3, "w", 1); /* no such route: not counted */
 	ck_assert_uint_eq(rc.top.requests, 4);
 	ck_assert_str_eq(lb_route_label(&a, 2, buf), "route2");
 	e = lb_topk_find(&rc.top, lb_route_key("route2"));
@@ -269,7 +270,7 @@ START_TEST(test_counts_carry)
 	e = lb_topk_find(&rc.top, lb_route_key("x"));
 	ck_assert(e && e->count == 1 && e->route == 2);
 	ck_assert_ptr_null(lb_topk_find(&rc.top, lb_route_key("route2")));
-	lb_route_counts_hit(&rc, 1, 1); /* w evicts x: enters with x's count + 1 */
+	lb_route_counts_hit(&rc, 1, "w", 1); /* w evicts x: enters with x's count + 1 */
 	e = lb_topk_find(&rc.top, lb_route_key("w"));
 	ck_assert(e && e->count == 1 && e->error == 0); /* the sketch knows it is new */
 	lb_route_counts_free(&rc);
