@@ -1630,7 +1630,11 @@ static const char routes_b[] =
 	"  - {name: keep, host: \"*\", prefix: /keep/, backends: [web1]}\n"
 	"  - {host: \"*\", prefix: /plain/, backends: [web1]}\n";
 
-/* Enough routes to collide in the name table; MANY / 4 routes m<tag>_<i> at most on top. */
+/*
+ * Enough routes to collide in the counts' key index, kept under
+ * metrics.top_routes so every count is exact; MANY / 4 routes m<tag>_<i> at
+ * most on top.
+ */
 #define MANY 600
 
 static char yaml_buf[(MANY + MANY / 4) * 80 + 1024];
