@@ -60,8 +60,10 @@ int lb_route_top_read(int top_fd, int sketch_fd, struct lb_route_sketch *sketch,
 		errno = EINVAL;
 		return -1;
 	}
-	for (i = 0; i < sketch->tracked; i++)
+	for (i = 0; i < sketch->tracked; i++) {
 		if (bpf_map_lookup_elem(top_fd, &i, &top[i]))
 			return -1;
+		top[i].name[sizeof(top[i].name) - 1] = '\0'; /* whoever wrote it */
+	}
 	return (int)sketch->tracked;
 }
