@@ -12,9 +12,9 @@
  *     exactly from then on; a route not kept takes the place of the least
  *     counted entry, entering with the smaller of two upper bounds on its
  *     count (the largest count evicted so far + 1, and the sketch's
- *     estimate). Any route
- *     with more than 1/K of the requests is kept, and every kept count is
- *     within its `error` above the truth.
+ *     estimate). Every kept count is within its `error` above the truth; a
+ *     route with more than 1/K of the requests is kept (Space-Saving's
+ *     guarantee; tests/unit/test_topk.c checks it with the sketch's entries).
  *
  * Keys are 64-bit hashes of route names (lb_route_key), so counts survive a
  * reload that moves routes, and `latebind advise` can ask the sketch about
