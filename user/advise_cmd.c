@@ -160,7 +160,8 @@ int cmd_advise(int argc, char **argv)
 	}
 	sketch = malloc(sizeof(*sketch));
 	top_fd = open_pinned("route_top");
-	sketch_fd = open_pinned("route_sketch");
+	if (top_fd >= 0) /* one message when no daemon has pinned anything */
+		sketch_fd = open_pinned("route_sketch");
 	if (!sketch || top_fd < 0 || sketch_fd < 0 || read_backends(&cfg, up, chosen))
 		goto out;
 	n = lb_route_top_read(top_fd, sketch_fd, sketch, top);
