@@ -96,6 +96,11 @@ check_match "advise: the hottest object leads the exporter's top routes" "^z0 " 
 check_match "advise: the next hottest are next" "^z0 (z[1-4] ){2}" "$top"
 check_eq "advise: the exporter shows top_routes routes, no more" 20 \
 	"$(grep -c '^latebind_route_requests_total{' <<<"$metrics")"
+# wrk's heads: "GET /zipf/o0.txt HTTP/1.1" and Host, about 50 bytes each.
+z0=$(awk -F'[{}" ]+' '$1 == "latebind_route_requests_total" && $3 == "z0" { print $4 }' <<<"$metrics")
+z0_bytes=$(awk -F'[{}" ]+' '$1 == "latebind_route_bytes_total" && $3 == "z0" { print $4 }' <<<"$metrics")
+check "advise: z0's bound bytes are its requests' heads ($z0_bytes for $z0)" \
+	test "${z0_bytes:-0}" -ge $((${z0:-1} * 30)) -a "${z0_bytes:-0}" -le $((${z0:-1} * 200))
 check_match "advise: the rest are summed" $'\nlatebind_route_requests_other [0-9]+\n' "$metrics"
 
 status=$(lab_exec_bpf balancer "$LAB_LATEBIND" status)
