@@ -1144,24 +1144,34 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	c->binds = 1;
 	conn_link(d, c);
 	count(d, LB_DISP_CONNS_TAKEN);
-
-	/*
-	 * From now on the XDP program sends every segment of it here. With no
-	 * room (a table full of connections collecting requests, none of which
-	 * may be evicted) only segments that pass the cookie check come: the
-	 * first, or its retransmission, which is usually the whole request.
-	 */
-	if (d->flows && d->flows->fd >= 0) {
-		struct lb_flow f = { .state = LB_FLOW_DISPATCH };
-		int err;
-
-		memcpy(f.client_hop_mac, c->client_mac, 6);
-		f.last_seen_ns = d->now_ms * 1000000;
-		err = lb_flow_put(d->flows, &c->key, &f);
-		if (err)
-			pr_debug("no flow for a new connection: %s\n", strerror(-err));
-	}
 	return c;
+}
+
+/*
+ * The flow of a new connection, before its record: from now on the XDP
+ * program sends every segment of it here. False if the connection was handed
+ * off already (this segment was sent up before that): nothing to do. With no
+ * room (a table full of connections collecting requests, none of which may be
+ * evicted) only segments that pass the cookie check come: the first, or its
+ * retransmission, which is usually the whole request. One insert that fails
+ * if there is a flow, not a look first: a system call less per connection.
+ */
+static bool flow_claim(struct lb_dispatcher *d, const struct lb_segment *s,
+		       const struct lb_flow_key *k)
+{
+	struct lb_flow f = { .state = LB_FLOW_DISPATCH };
+	int err;
+
+	if (!d->flows || d->flows->fd < 0)
+		return true;
+	memcpy(f.client_hop_mac, s->src_mac, 6);
+	f.last_seen_ns = d->now_ms * 1000000;
+	err = lb_flow_claim(d->flows, k, &f);
+	if (err == -EEXIST)
+		return false;
+	if (err)
+		pr_debug("no flow for a new connection: %s\n", strerror(-err));
+	return true;
 }
 
 /*
@@ -1191,14 +1201,6 @@ static void segment_replying(struct lb_dispatcher *d, struct lb_conn *c, const s
 		c->state = LINGER;
 		c->deadline_ms = d->now_ms + LB_LINGER_MS;
 	}
-}
-
-/* Has this connection been handed off already (its flow is past DISPATCH)? */
-static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
-{
-	uint32_t state = flow_state(d, k);
-
-	return state && state != LB_FLOW_DISPATCH;
 }
 
 /*
@@ -1352,14 +1354,17 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 				count(d, LB_DISP_BAD_COOKIE);
 			return;
 		}
-		if (flow_bound(d, &k)) {
+		if (!flow_claim(d, &s, &k)) {
 			/* Sent up before the hand-off took it; the backend has it now. */
 			count(d, LB_DISP_SEGMENTS_DUP);
 			return;
 		}
 		c = conn_new(d, &s, &o);
-		if (!c)
+		if (!c) {
+			if (d->flows)
+				lb_flow_remove(d->flows, &k, NULL);
 			return;
+		}
 		if (!s.len && !(s.flags & LB_TH_FIN)) {
 			/* Only a tcp-mode VIP sends a bare ACK up; binding on it comes later. */
 			count(d, LB_DISP_TCP_MODE_UNBOUND);
@@ -1513,6 +1518,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->dir = dir;
 	d->secret = *secret;
 	d->maps = *maps;
+	lb_disp_stats_unwritten(d->flushed);
 	d->flows = maps->flows;
 	d->send = send;
 	d->send_ctx = send_ctx;
@@ -1610,23 +1616,34 @@ size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
 
 void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX])
 {
-	static __u32 keys[LB_DISP_MAX];
-	__u32 i, n = LB_DISP_MAX;
+	__u32 keys[LB_DISP_MAX], i, n = 0;
+	uint64_t vals[LB_DISP_MAX];
 
-	if (fd < 0 || !memcmp(flushed, now, LB_DISP_MAX * sizeof(*now)))
+	if (fd < 0)
 		return;
 	/*
-	 * One system call for the whole array, and none when nothing moved: this
-	 * runs after every batch of frames, where a call per counter would outweigh
-	 * the work on the requests themselves.
+	 * The counters that moved, in one system call (none when nothing moved):
+	 * this runs after every batch of frames, and the kernel's batch update
+	 * costs per element, so the few that moved cost a few, not all of them.
 	 */
 	for (i = 0; i < LB_DISP_MAX; i++)
-		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, now, &n, NULL)) {
+		if (now[i] != flushed[i]) {
+			keys[n] = i;
+			vals[n++] = now[i];
+		}
+	if (!n)
+		return;
+	if (bpf_map_update_batch(fd, keys, vals, &n, NULL)) {
 		for (i = 0; i < LB_DISP_MAX; i++)
-			bpf_map_update_elem(fd, &i, &now[i], BPF_ANY);
+			if (now[i] != flushed[i])
+				bpf_map_update_elem(fd, &i, &now[i], BPF_ANY);
 	}
 	memcpy(flushed, now, LB_DISP_MAX * sizeof(*now));
+}
+
+void lb_disp_stats_unwritten(uint64_t flushed[LB_DISP_MAX])
+{
+	memset(flushed, 0xff, LB_DISP_MAX * sizeof(*flushed));
 }
 
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d)

@@ -159,8 +159,10 @@ void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, ui
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
 /* Publish the counters to the stats map (cheap; called once per batch). */
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
-/* @now into the disp_stats map @fd if it differs from @flushed (then updated); fd -1: nothing. */
+/* The counters of @now that differ from @flushed (then updated) into the disp_stats map @fd; fd -1: nothing. */
 void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX]);
+/* @flushed before the first write: every counter is written then (the pinned map may hold a previous daemon's). */
+void lb_disp_stats_unwritten(uint64_t flushed[LB_DISP_MAX]);
 /* Requests per route with the routes they count (the daemon sums the threads'). */
 struct lb_route_counts;
 const struct lb_route_counts *lb_dispatcher_route_counts(const struct lb_dispatcher *d);
