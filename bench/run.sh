@@ -154,7 +154,7 @@ build() {
 		fi
 	done
 	# The dispatcher's own objects, as the tests link them.
-	make -C "$ROOT" --no-print-directory -s build/bench/decisions
+	make -C "$ROOT" --no-print-directory -s build/bench/decisions build/bench/tring
 }
 
 # --- cleanup: everything we started, by PID, then the lab ---------------------------------
@@ -727,7 +727,7 @@ main() {
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	if section_on http || section_on xdp || section_on cluster; then
+	if section_on http || section_on threads || section_on xdp || section_on cluster; then
 		bench_lab_up
 		: >"$LAB_BALANCER_LOG"
 	fi

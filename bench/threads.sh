@@ -25,7 +25,20 @@ THREADS_MODES=(latebind-t1 latebind-t2 haproxy-t1 haproxy-t2)
 # frames passed between threads, frames dropped at a full ring.
 THREADS_RAW=$OUT/threads-raw.tsv
 
-threads_quick() { THREADS_ROUNDS=1; }
+THREADS_TRING_FRAMES=2000000
+threads_quick() { THREADS_ROUNDS=1 THREADS_TRING_FRAMES=200000; }
+
+# threads_tring: the hand-off's parts alone (bench/tring.c), no network: the
+# ring's cost per frame, and a wake-up's per batch of one and of 16 frames.
+threads_tring() {
+	local b
+	: >"$OUT/tring.out"
+	for b in 1 16; do
+		"$ROOT/build/bench/tring" --frames "$THREADS_TRING_FRAMES" --batch "$b" >>"$OUT/tring.out" 2>&1 ||
+			die "bench/tring failed: $(tail -n 3 "$OUT/tring.out")"
+	done
+	sed 's/^/bench:   tring: /' "$OUT/tring.out"
+}
 
 # threads_of MODE: the thread count in a mode's name (latebind-t2: 2).
 threads_of() { echo "${1##*-t}"; }
@@ -105,6 +118,7 @@ threads_section() {
 					r, m, $5 / $4, $8, $5 ? $11 * 1e6 / $5 : 0, $7 }' "$HTTP_RAW"
 		done
 	done
+	threads_tring
 }
 
 threads_report() {
@@ -160,5 +174,19 @@ threads_report() {
 	echo
 	echo "Frames dropped at a full ring between threads (thread_ring_full), all rounds:"
 	echo "$(awk -F'\t' '{ r += $5 } END { print r + 0 }' "$THREADS_RAW")."
+	echo
+	echo "The hand-off's parts alone (bench/tring.c, no network; frames of 150 bytes): the ring's"
+	echo "cost per frame on one thread (push and drain: two copies and the atomics), and a wake-up"
+	echo "per batch between two threads on two CPUs (the producer's eventfd write, the consumer's"
+	echo "return from poll(), its read and drain; the producer's figure also holds its own"
+	echo "wake-up for the consumer's answer, which the daemon does not wait for):"
+	echo
+	echo "| measure | figure |"
+	echo "| --- | ---: |"
+	awk '$1 == "copy" { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		printf "| ring, one frame pushed and drained, ns of CPU (wall) | %s (%s) |\n", f["cpu_ns_per_frame"], f["ns_per_frame"]; exit }' "$OUT/tring.out"
+	awk '$1 == "wake" { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		printf "| a wake-up with %s frame(s): consumer µs of CPU / producer µs of CPU / µs wall |" \
+			" %s / %s / %s |\n", f["batch"], f["consumer_us_per_batch"], f["producer_us_per_batch"], f["wall_us_per_batch"] }' "$OUT/tring.out"
 	echo
 }
