@@ -141,6 +141,15 @@ void lb_dispatcher_set_max_conns(struct lb_dispatcher *d, size_t max);
 void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
 			 uint64_t now_ms, uint64_t tai_s);
 
+/*
+ * For a frame of a connection another dispatcher thread owns: if it is a new
+ * connection's first segment holding one whole request, hand it off here, as
+ * the owner would, leaving nothing the owner needs (true). Else nothing is
+ * done or counted (false): the frame goes to the owner.
+ */
+bool lb_dispatcher_take_whole(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
+			      uint64_t now_ms, uint64_t tai_s);
+
 /* Run timers (request timeouts, reply retransmission, linger). Returns ms until the next. */
 uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms);
 
@@ -192,6 +201,7 @@ struct lb_conn_view {
 	/* Per-request binding. */
 	bool later;	      /* a later request on a connection bound before: cookie is
 			       * the server's sequence number less one, no cookie */
+	bool fresh;	      /* no flow of ours yet: the hand-off inserts one only if @key has none */
 	uint32_t request_end; /* the client sequence number after this request's body */
 	uint8_t flow_flags;   /* LB_FLOW_F_* for the flow */
 	uint8_t syn_opts;     /* the cookie's low byte: what the client's SYN offered */

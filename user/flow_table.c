@@ -260,6 +260,15 @@ int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const str
 	return err;
 }
 
+int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	int err = put_flags(t, k, f, BPF_NOEXIST);
+
+	if (!err)
+		count(t, f->backend, 1);
+	return err;
+}
+
 int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
 {
 	struct lb_flow_move m = {

@@ -89,6 +89,9 @@ int lb_flow_claim(struct lb_flow_table *t, const struct lb_flow_key *k, const st
 /* Hand @k to @f's backend (@f bound, or a replay): put, and count it in. */
 int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/* lb_flow_bind() where @k has no flow yet: -EEXIST if it has one (which stays as it is). */
+int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
 /*
  * A replay abandoned: @k goes back to the dispatcher as @f (state dispatch),
  * or out of the table if that fails, and leaves its backend's count.

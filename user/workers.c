@@ -145,6 +145,9 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len)
 		on_own_frame(w, frame, len);
 		return;
 	}
+	/* A new connection's whole request leaves no state: handed off here, no wake-up. */
+	if (lb_dispatcher_take_whole(w->disp, frame, len, w->now_ms, w->tai_s))
+		return;
 	if (lb_tring_push(ws->rings[w->id * ws->n + owner], frame, len)) {
 		lb_dispatcher_count(w->disp, LB_DISP_THREAD_RING_FULL, 1);
 		return;

@@ -1374,7 +1374,9 @@ START_TEST(test_first_segment_after_handoff)
 	first_request_alone(&cl);
 	client_first(&cl, 0, req_a1, strlen(req_a1));
 
-	expect_n_steps(1);
+	/* Tried whole: the fresh flow's insert is refused before anything is sent. */
+	expect_n_steps(2);
+	ck_assert(L.steps[1].step == LB_BIND_HANDOFF && L.steps[1].ret == -1);
 	expect_n_wire(1);
 	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_DUP), 1);
 	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
@@ -1404,8 +1406,10 @@ START_TEST(test_dispatch_flow_taken_over)
 	ck_assert_int_eq(bpf_map_update_elem(L.flows.fd, &k, &stale, BPF_NOEXIST), 0);
 	client_first(&cl, 0, req_a1, strlen(req_a1));
 
-	expect_n_steps(1);
-	expect_step(0, LB_BIND_HANDOFF, WEB1);
+	/* Tried whole, refused (a flow is there), then taken over the usual way. */
+	expect_n_steps(2);
+	ck_assert(L.steps[0].step == LB_BIND_HANDOFF && L.steps[0].ret == -1);
+	expect_step(1, LB_BIND_HANDOFF, WEB1);
 	expect_n_wire(1);
 	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_DUP), 0);
 	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
