@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include "cookie.h"
 #include "cookie_key.h"
 #include "log.h"
+#include "own_address.h"
 #include "stats.h"
 
 #define LB_BACKEND_PIN_DIR "/sys/fs/bpf/latebind-backend"
@@ -174,21 +174,6 @@ static int run_cmd(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static bool vip_is_local(struct in_addr vip)
-{
-	struct ifaddrs *ifa, *i;
-	bool found = false;
-
-	if (getifaddrs(&ifa))
-		return false;
-	for (i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == vip.s_addr)
-			found = true;
-	freeifaddrs(ifa);
-	return found;
-}
-
 static int read_sysctl(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -267,7 +252,7 @@ static int setup_vip(const struct attach_opts *o)
 	char path[128];
 
 	snprintf(addr, sizeof(addr), "%s/32", inet_ntoa(o->vip));
-	if (!vip_is_local(o->vip) && run_cmd(ip_argv)) {
+	if (!lb_own_address(o->vip) && run_cmd(ip_argv)) {
 		pr_warn("cannot add %s to lo (ip addr replace failed)\n", addr);
 		return -1;
 	}
@@ -300,7 +285,7 @@ static int check_host(const struct attach_opts *o, bool replay)
 			"cookie mode); use --mode replay\n");
 		problems++;
 	}
-	if (!vip_is_local(o->vip)) {
+	if (!lb_own_address(o->vip)) {
 		pr_warn("%s is not on a local interface: add it to lo (ip addr add %s/32 dev lo) "
 			"or use --setup-vip\n", inet_ntoa(o->vip), inet_ntoa(o->vip));
 		problems++;

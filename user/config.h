@@ -44,6 +44,9 @@ struct lb_cfg_backend {
 	 * when the config names that one). Others: XDP_REDIRECT, hand-offs sent there. */
 	char interface[LB_IFNAME_MAX];
 	int interface_line;
+	/* The balancer itself (`local: true`): its own web server, reached through lo;
+	 * its address is one of this host's (docs/packet-walk.md §10). */
+	bool local;
 	int line;
 };
 

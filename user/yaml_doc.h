@@ -162,7 +162,7 @@ struct yd_field {
 	int line;		 /* of the key; 0 when absent */
 };
 
-#define YD_FIELDS_MAX 8
+#define YD_FIELDS_MAX 12
 
 /*
  * Sort the keys of @map into @f[0..nf) (at most YD_FIELDS_MAX): an unknown key

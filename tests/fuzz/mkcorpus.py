@@ -174,6 +174,10 @@ CONFIGS = {
     "flow-broken": "vips: [{address: 192.0.2.80, port: 80\n",
     "announce": MINIMAL + "announce: {table: 200, withdraw_grace_ms: 500}\n",
     "announce-main": MINIMAL + "announce: {table: main}\n",
+    # The balancer itself as a backend: refused on an address not this host's, and with mac:.
+    "local": MINIMAL.replace("address: 198.51.100.11}", "address: 198.51.100.11, local: true}"),
+    "local-mac": MINIMAL.replace("address: 198.51.100.11}",
+                                 "address: 198.51.100.11, local: true, mac: \"02:00:00:00:00:01\"}"),
 }
 
 
