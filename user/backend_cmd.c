@@ -34,7 +34,6 @@
 #include "own_address.h"
 #include "stats.h"
 
-#define LB_BACKEND_PIN_DIR "/sys/fs/bpf/latebind-backend"
 #define TC_HANDLE	   0x1b /* ours among the interface's TC filters */
 #define TC_PRIORITY	   1
 
