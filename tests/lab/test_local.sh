@@ -33,6 +33,7 @@ local_nginx_conf() {
 		default_type application/octet-stream;
 		sendfile on;
 		keepalive_requests 1000;
+		keepalive_timeout 2s; # ends idle connections itself: the closing path below
 		client_body_temp_path $LOCAL_DIR/tmp/body;
 		proxy_temp_path $LOCAL_DIR/tmp/proxy;
 		fastcgi_temp_path $LOCAL_DIR/tmp/fastcgi;
@@ -205,10 +206,22 @@ check "local: ... its FIN seen leaving by lb_local_egress (local_end)" \
 	test "$(grew C0 C1 local_end)" -ge 1
 lab_curl client1 -s -o /dev/null "http://$VIP/local/1k.bin?t=cliclose"
 check "local: client closes first: flow and count settle" lab_wait 10 settled
+# nginx ends an idle connection (keepalive_timeout) the client keeps open: only
+# lb_local_egress sees that end, as no client FIN follows it.
+release=$LAB_RUN/local-release
+rm -f "$release"
+lab_hold_bound client2 "/local/1k.bin?t=idle" "$release"
+idle_pid=$!
+check "local: an idle connection bound to the local backend" \
+	lab_wait 10 lab_flow_bound "$CLIENT2_IP" "$BALANCER_IP"
+check "local: nginx closes it: off the count while the client still holds it" lab_wait 10 eval \
+	'[[ $(self_field active) == 0 ]] && ! lab_flow_bound "$CLIENT2_IP" "$BALANCER_IP" && pid_alive '"$idle_pid"
+touch "$release"
+wait "$idle_pid"
+check "local: ... then settles" lab_wait 10 settled
 
 # --- least-loaded selection and drain, as any backend ------------------------------------
 
-release=$LAB_RUN/local-release
 rm -f "$release"
 holders=()
 for n in 1 2; do
