@@ -198,7 +198,7 @@ static int write_sysctl(const char *path, const char *val)
 }
 
 /* The kernel uses the larger of "all" and the interface's own value. */
-static int arp_setting(const char *ifname, const char *name)
+static int conf_setting(const char *ifname, const char *name)
 {
 	char path[128];
 	int all, dev;
@@ -289,7 +289,17 @@ static int check_host(const struct attach_opts *o, bool replay)
 			"or use --setup-vip\n", inet_ntoa(o->vip), inet_ntoa(o->vip));
 		problems++;
 	}
-	if (arp_setting(o->ifname, "arp_ignore") < 1 || arp_setting(o->ifname, "arp_announce") < 2) {
+	/*
+	 * On a balancer that serves too (--interface lo): hand-offs are written
+	 * into lo with the client's source address, which strict reverse-path
+	 * filtering drops after the programs adopted them.
+	 */
+	if (!strcmp(o->ifname, "lo") && conf_setting("lo", "rp_filter") == 1) {
+		pr_warn("net.ipv4.conf.all.rp_filter or conf.lo.rp_filter is 1 (strict): it drops "
+			"the hand-offs written into lo; set both to 0 or 2 (loose)\n");
+		problems++;
+	}
+	if (conf_setting(o->ifname, "arp_ignore") < 1 || conf_setting(o->ifname, "arp_announce") < 2) {
 		pr_warn("this host would answer ARP for the VIP: set net.ipv4.conf.all.arp_ignore=1 "
 			"and arp_announce=2, or use --setup-vip\n");
 		problems++;
