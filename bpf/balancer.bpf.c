@@ -434,6 +434,20 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, str
 	return verdict(bytes, reason, XDP_TX);
 }
 
+/* The flow of a packet the server side sends (VIP → client): the tuple reversed. */
+static __always_inline struct lb_flow *flow_from_server(const struct iphdr *iph,
+							const struct tcphdr *th)
+{
+	struct lb_flow_key fkey = {};
+
+	fkey.saddr = iph->daddr;
+	fkey.daddr = iph->saddr;
+	fkey.sport = th->dest;
+	fkey.dport = th->source;
+	fkey.proto = IPPROTO_TCP;
+	return bpf_map_lookup_elem(&flows_v3, &fkey);
+}
+
 /*
  * A packet from the flow's backend, diverted to us or (local backend) seen
  * leaving: a FIN or RST ends the flow. A reset while nothing of the client's
@@ -464,18 +478,12 @@ static __always_inline void backend_end(struct lb_flow *f, __u8 flags)
 static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *iph,
 				    struct cursor *c, __u64 bytes)
 {
-	struct lb_flow_key fkey = {};
 	struct tcphdr *th;
 	struct lb_flow *f;
 
 	if (iph->ihl != 5 || !(th = parse_tcp_fixed(c)))
 		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
-	fkey.saddr = iph->daddr;
-	fkey.daddr = iph->saddr;
-	fkey.sport = th->dest;
-	fkey.dport = th->source;
-	fkey.proto = IPPROTO_TCP;
-	f = bpf_map_lookup_elem(&flows_v3, &fkey);
+	f = flow_from_server(iph, th);
 	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING &&
 		   f->state != LB_FLOW_REPLAY && f->state != LB_FLOW_MOVING))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
@@ -701,7 +709,6 @@ int lb_local_egress(struct __sk_buff *skb)
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = skb->len;
 	struct lb_vip_key vkey = {};
-	struct lb_flow_key fkey = {};
 	struct lb_backend *b;
 	struct ethhdr *eth;
 	struct iphdr *iph;
@@ -724,12 +731,7 @@ int lb_local_egress(struct __sk_buff *skb)
 	vkey.proto = IPPROTO_TCP;
 	if (!vkey.port || !bpf_map_lookup_elem(&vips, &vkey))
 		return TC_ACT_OK;
-	fkey.saddr = iph->daddr;
-	fkey.daddr = iph->saddr;
-	fkey.sport = th->dest;
-	fkey.dport = th->source;
-	fkey.proto = IPPROTO_TCP;
-	f = bpf_map_lookup_elem(&flows_v3, &fkey);
+	f = flow_from_server(iph, th);
 	if (!f)
 		return TC_ACT_OK;
 	idx = f->backend;

@@ -17,42 +17,14 @@ LOCAL_DIR=$LAB_RUN/balancer-local
 LOCAL_LOG=$LOCAL_DIR/access.log
 LOCAL_PID=
 LOCAL_MIXED=$LAB_RUN/web2/html/mixed # /mixed/ on web2: the same bytes, hard links
+# shellcheck disable=SC2034 # read by lab_curl
 LAB_CURL_TIMEOUT=10
 
 # --- set-up and tear-down, by PID and by name of what we made --------------------
 
-local_nginx_conf() {
-	cat >"$LOCAL_DIR/nginx.conf" <<-EOF
-	user root;
-	worker_processes 1;
-	daemon on;
-	pid $LOCAL_DIR/nginx.pid;
-	error_log $LOCAL_DIR/error.log warn;
-	events { worker_connections 256; }
-	http {
-		default_type application/octet-stream;
-		sendfile on;
-		keepalive_requests 1000;
-		keepalive_timeout 2s; # ends idle connections itself: the closing path below
-		client_body_temp_path $LOCAL_DIR/tmp/body;
-		proxy_temp_path $LOCAL_DIR/tmp/proxy;
-		fastcgi_temp_path $LOCAL_DIR/tmp/fastcgi;
-		uwsgi_temp_path $LOCAL_DIR/tmp/uwsgi;
-		scgi_temp_path $LOCAL_DIR/tmp/scgi;
-		log_format lab '\$msec self \$remote_addr:\$remote_port -> \$server_addr:\$server_port '
-			'"\$request" \$status \$body_bytes_sent conn=\$connection req=\$connection_requests';
-		access_log $LOCAL_LOG lab;
-		server {
-			listen 80 default_server;
-			root $LOCAL_DIR/html;
-		}
-	}
-	EOF
-}
-
 local_nginx_start() {
-	lab_exec balancer nginx -q -e "$LOCAL_DIR/error.log" -p "$LOCAL_DIR" -c "$LOCAL_DIR/nginx.conf" &&
-		lab_wait 5 test -s "$LOCAL_DIR/nginx.pid" && LOCAL_PID=$(cat "$LOCAL_DIR/nginx.pid")
+	lab_nginx_start balancer "$LOCAL_DIR" && lab_wait 5 test -s "$LOCAL_DIR/nginx.pid" &&
+		LOCAL_PID=$(cat "$LOCAL_DIR/nginx.pid")
 }
 
 local_nginx_stop() {
@@ -77,7 +49,9 @@ local_cleanup() {
 trap local_cleanup EXIT
 trap 'exit 143' TERM
 
-mkdir -p "$LOCAL_DIR/html/local" "$LOCAL_DIR/html/mixed" "$LOCAL_DIR/tmp"
+# keepalive_timeout: it ends idle connections itself, for the closing path below.
+lab_nginx_conf self "$LOCAL_DIR" "keepalive_timeout 2s;"
+mkdir -p "$LOCAL_DIR/html/local" "$LOCAL_DIR/html/mixed"
 printf '<!doctype html>\n<title>self</title>\n<p>the balancer node serves too</p>\n' \
 	>"$LOCAL_DIR/html/index.html"
 head -c 1024 /dev/urandom >"$LOCAL_DIR/html/local/1k.bin"
@@ -92,7 +66,6 @@ done
 # sum_of PATH: the expected SHA-256 of a lab path, ours or the lab's manifest.
 sum_of() { if [[ -n ${SUM[$1]:-} ]]; then echo "${SUM[$1]}"; else lab_sha256 "$1"; fi; }
 
-local_nginx_conf
 if ! local_nginx_start; then
 	lab_fail "local: nginx starts in the balancer's namespace" "see $LOCAL_DIR/error.log"
 	return 0
@@ -143,9 +116,28 @@ fetch_ok() {
 # logged_local TAG: lines of the local nginx's log for requests tagged ?t=TAG.
 logged_local() { grep -a "[?]t=$1 " "$LOCAL_LOG" 2>/dev/null; }
 code_of() { lab_curl client2 -s -o /dev/null -w '%{http_code}' "http://$VIP$1"; }
+local_serves() { [[ $(code_of /local/1k.bin) == 200 ]]; }
+# held_on_both N: N flows bound to the local backend and web2 together.
+held_on_both() { (($(self_field active) + $(lab_backend_field web2 active) == $1)); }
+# idle_closed PID: the idle connection is off the local backend's count and no longer
+# bound, while its client (PID) still holds it open.
+idle_closed() {
+	[[ $(self_field active) == 0 ]] && ! lab_flow_bound "$CLIENT2_IP" "$BALANCER_IP" && pid_alive "$1"
+}
+# drained_to_web2: six /mixed/ requests, none reaching the local nginx.
+drained_to_web2() {
+	local i
+	for i in 1 2 3 4 5 6; do lab_curl client2 -s -o /dev/null "http://$VIP/mixed/1k.bin?t=drained$i"; done
+	! grep -aq "t=drained" "$LOCAL_LOG"
+}
+local_egress_on() { lab_exec balancer tc filter show dev "$LAB_IF" egress | grep -q lb_local_egress; }
+no_local_egress() { ! local_egress_on; }
 
 # --- serving, byte-exact, beside the other backends ------------------------------------
 
+check "local: lb_local_egress attached to eth0's TC egress" local_egress_on
+
+# shellcheck disable=SC2034 # read through grew's namerefs
 declare -A C0 C1
 lab_counters_snap C0
 adopted0=$(lab_number "lo adopted" "$(lab_exec_bpf balancer "$LAB_LATEBIND" backend status |
@@ -214,8 +206,8 @@ lab_hold_bound client2 "/local/1k.bin?t=idle" "$release"
 idle_pid=$!
 check "local: an idle connection bound to the local backend" \
 	lab_wait 10 lab_flow_bound "$CLIENT2_IP" "$BALANCER_IP"
-check "local: nginx closes it: off the count while the client still holds it" lab_wait 10 eval \
-	'[[ $(self_field active) == 0 ]] && ! lab_flow_bound "$CLIENT2_IP" "$BALANCER_IP" && pid_alive '"$idle_pid"
+check "local: nginx closes it: off the count while the client still holds it" \
+	lab_wait 10 idle_closed "$idle_pid"
 touch "$release"
 wait "$idle_pid"
 check "local: ... then settles" lab_wait 10 settled
@@ -228,7 +220,7 @@ for n in 1 2; do
 	lab_hold_bound client2 "/mixed/1k.bin?t=hold$n" "$release"
 	holders+=($!)
 	# One at a time: the second choice sees the first's count.
-	lab_wait 10 eval '[[ $(($(self_field active) + $(lab_backend_field web2 active))) == '"$n"' ]]'
+	lab_wait 10 held_on_both "$n"
 done
 check_eq "local: two held /mixed/ connections: one on the local backend, one on web2" "1 1" \
 	"$(self_field active) $(lab_backend_field web2 active)"
@@ -238,11 +230,10 @@ check "local: held connections settle" lab_wait 10 settled
 
 out=$(lab_exec_bpf balancer "$LAB_LATEBIND" drain self)
 check_match "local: drain self" "self: draining" "$out"
-check "local: drained: /mixed/ goes to web2 only" eval \
-	'for i in 1 2 3 4 5 6; do lab_curl client2 -s -o /dev/null "http://$VIP/mixed/1k.bin?t=drained$i"; done; ! grep -aq "t=drained" "$LOCAL_LOG"'
+check "local: drained: /mixed/ goes to web2 only" drained_to_web2
 check_eq "local: drained: /local/ gets 503" 503 "$(code_of /local/1k.bin)"
 lab_exec_bpf balancer "$LAB_LATEBIND" undrain self >/dev/null
-check "local: undrained: /local/ served again" lab_wait 5 eval '[[ $(code_of /local/1k.bin) == 200 ]]'
+check "local: undrained: /local/ served again" lab_wait 5 local_serves
 
 # --- health checks, as any backend ----------------------------------------------------------
 
@@ -262,6 +253,5 @@ check "local: everything settles" lab_wait 10 settled
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "local: balancer exits 0 on SIGTERM" 0 "$rc"
-check "local: lb_local_egress is gone from eth0" eval \
-	'! lab_exec balancer tc filter show dev "$LAB_IF" egress | grep -q lb_local_egress'
+check "local: lb_local_egress is gone from eth0" no_local_egress
 local_cleanup
