@@ -124,9 +124,11 @@ int cfg_grow(void **arr, size_t *cap, size_t need, size_t size)
 int cfg_vip(struct parse *p, const struct ynode *n, size_t idx)
 {
 	static const char *const modes[] = { [LB_VIP_HTTP] = "http", [LB_VIP_TCP] = "tcp" };
-	enum { V_ADDRESS, V_PORT, V_MODE, V_N };
-	struct yd_field
-		f[V_N] = { [V_ADDRESS] = { "address" }, [V_PORT] = { "port" }, [V_MODE] = { "mode" } };
+	enum { V_ADDRESS, V_PORT, V_MODE, V_REDIRECT, V_N };
+	struct yd_field f[V_N] = { [V_ADDRESS] = { "address" },
+				   [V_PORT] = { "port" },
+				   [V_MODE] = { "mode" },
+				   [V_REDIRECT] = { "redirect" } };
 	struct lb_config *cfg = p->cfg;
 	char addr[INET_ADDRSTRLEN];
 	struct lb_cfg_vip v = { .mode = LB_VIP_HTTP, .line = n->line };
@@ -158,6 +160,9 @@ int cfg_vip(struct parse *p, const struct ynode *n, size_t idx)
 		return yd_fail(&p->doc, f[V_MODE].val->line, YKEY_IN(where, "mode"),
 			       "tcp (binding on the handshake) is not built in this version; expected "
 			       "http");
+	if (f[V_REDIRECT].val && cfg_redirect(p, f[V_REDIRECT].val, YKEY_IN(where, "redirect"),
+					      false, &v.redirect))
+		return -1;
 	for (i = 0; i < cfg->n_vips; i++)
 		if (cfg->vips[i].address.s_addr == v.address.s_addr && cfg->vips[i].port == v.port)
 			return yd_fail(
@@ -256,6 +261,7 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		B_STATE,
 		B_HEALTH_PATH,
 		B_INTERFACE,
+		B_PUBLIC,
 		B_LOCAL,
 		B_N
 	};
@@ -268,6 +274,7 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		[B_STATE] = { "state" },
 		[B_HEALTH_PATH] = { "health_path" },
 		[B_INTERFACE] = { "interface" },
+		[B_PUBLIC] = { "public" },
 		[B_LOCAL] = { "local" },
 	};
 	struct lb_cfg_backend b = {
@@ -372,6 +379,8 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 			return -1;
 		b.interface_line = f[B_INTERFACE].val->line;
 	}
+	if (f[B_PUBLIC].val && cfg_public(p, f[B_PUBLIC].val, YKEY_IN(where, "public"), &b))
+		return -1;
 	if (f[B_LOCAL].val && cfg_backend_local(p, idx, f[B_LOCAL].val, f[B_MAC].val,
 						f[B_INTERFACE].val, f[B_HANDOFF].val, &b))
 		return -1;
