@@ -745,8 +745,10 @@ int cmd_balancer(int argc, char **argv)
 		if (lb_loader_attach_side(&lb.ld, lb.ifs.ports[i].ifindex, lb.ifs.names[i],
 					  lb.ifs.n_sides))
 			goto detach;
-	if (lb.ifs.local.fd >= 0 && (lb_loader_attach_local(&lb.ld, lb.cfg.interface) ||
-				     check_local_backend(&lb.cfg)))
+	/* A previous daemon's filter (left by SIGUSR2) is replaced, or removed if unused now. */
+	if (lb.ifs.local.fd < 0)
+		lb_loader_detach_local(&lb.ld);
+	else if (lb_loader_attach_local(&lb.ld, lb.cfg.interface) || check_local_backend(&lb.cfg))
 		goto detach;
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))

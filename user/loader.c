@@ -337,6 +337,24 @@ int lb_loader_attach_local(struct lb_loader *ld, const char *ifname)
 	return 0;
 }
 
+void lb_loader_detach_local(struct lb_loader *ld)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ld->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LB_LOCAL_TC_HANDLE,
+		    .priority = LB_LOCAL_TC_PRIORITY);
+
+	libbpf_print_fn_t print;
+
+	/*
+	 * Nothing there is no error, and the kernel's message about it no
+	 * warning. The clsact qdisc stays: other tools' filters may use it.
+	 */
+	print = libbpf_set_print(NULL);
+	bpf_tc_detach(&hook, &opts);
+	libbpf_set_print(print);
+	ld->local_egress = false;
+}
+
 void lb_loader_detach(struct lb_loader *ld)
 {
 	__u32 flags = ld->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
@@ -349,16 +367,8 @@ void lb_loader_detach(struct lb_loader *ld)
 			bpf_xdp_detach(ld->sides[i].ifindex, flags, NULL);
 	}
 	ld->n_sides = 0;
-	if (ld->local_egress) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ld->ifindex,
-			    .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LB_LOCAL_TC_HANDLE,
-			    .priority = LB_LOCAL_TC_PRIORITY);
-
-		/* The clsact qdisc stays: other tools' filters may hang on it. */
-		bpf_tc_detach(&hook, &opts);
-		ld->local_egress = false;
-	}
+	if (ld->local_egress)
+		lb_loader_detach_local(ld);
 	if (ld->prog)
 		xdp_program__detach(ld->prog, ld->ifindex, ld->mode, 0);
 	if (ld->skel)

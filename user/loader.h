@@ -67,6 +67,9 @@ int lb_loader_attach_side(struct lb_loader *ld, int ifindex, const char *ifname,
  */
 int lb_loader_attach_local(struct lb_loader *ld, const char *ifname);
 
+/* Its filter off the main interface: ours, or one a previous daemon left (SIGUSR2). */
+void lb_loader_detach_local(struct lb_loader *ld);
+
 /* Map the backends array (ld->backends): the dispatcher and XDP update its counters atomically. */
 int lb_loader_map_backends(struct lb_loader *ld);
 
