@@ -254,6 +254,29 @@ else
 fi
 check "local: everything settles" lab_wait 10 settled
 
+# --- restart without loss: SIGUSR2 leaves the filter, the next daemon takes it ----------
+
+rm -f "$release"
+lab_hold_bound client2 "/local/1k.bin?t=restart" "$release"
+restart_pid=$!
+check "local: a connection bound to it across the restart" \
+	lab_wait 10 lab_flow_bound "$CLIENT2_IP" "$BALANCER_IP"
+kill -USR2 "$LAB_BALANCER_PID"
+rc=0
+wait "$LAB_BALANCER_PID" 2>/dev/null || rc=$?
+LAB_BALANCER_PID=
+check_eq "local: SIGUSR2 exits 0" 0 "$rc"
+check "local: ... leaving lb_local_egress attached" local_egress_on
+# shellcheck disable=SC2119
+lab_balancer_start || lab_fail "local: the next daemon starts" "see $LAB_BALANCER_LOG"
+check "local: the next daemon's filter is in place" local_egress_on
+check "local: ... and serves /local/ byte-exact" fetch_ok /local/1m.bin
+check "local: the connection from before is closed by its nginx and counted off" \
+	lab_wait 10 idle_closed "$restart_pid"
+touch "$release"
+wait "$restart_pid"
+check "local: ... everything settles" lab_wait 10 settled
+
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "local: balancer exits 0 on SIGTERM" 0 "$rc"
