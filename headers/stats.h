@@ -2,7 +2,9 @@
 /*
  * Verdict and reason counters of the balancer's XDP program. Every packet the
  * program sees leaves through one exit that counts it in exactly one slot of the
- * per-CPU array `stats`; every drop has a reason of its own.
+ * per-CPU array `stats`; every drop has a reason of its own. The local
+ * backend's TC egress program (lb_local_egress) counts its two reasons there
+ * too, and leaves every other packet uncounted.
  *
  * The list is an X-macro so the enum (BPF and userspace) and the names printed
  * by `latebind status` and the exporter come from one place; each name is its
