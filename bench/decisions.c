@@ -74,6 +74,7 @@
 #include "directory.h"
 #include "http.h"
 #include "maps.h"
+#include "route_counts.h"
 #include "select.h"
 #include "site_head.h"
 
@@ -82,6 +83,7 @@
 
 struct opts {
 	size_t routes, requests, rounds, pool, threads;
+	bool count_routes; /* each round also with the route counts (one thread only) */
 	uint64_t seed;
 	int cpu;
 	const char *keep_config;
@@ -237,7 +239,7 @@ static void make_pool(struct pool *p, size_t k, size_t n)
 /* One decision, as conn_parse + conn_decide make it; returns the route or -1 (404), -2 error. */
 static int decide(const struct lb_directory *dir, const char *head, size_t len,
 		  struct lb_backend_view *view, const uint64_t *active, uint32_t *rr,
-		  int *chosen)
+		  int *chosen, const char **name)
 {
 	struct lb_http_limits lim = LB_HTTP_LIMITS_DEFAULT;
 	struct lb_http_request req;
@@ -255,6 +257,7 @@ static int decide(const struct lb_directory *dir, const char *head, size_t len,
 	for (size_t b = 0; b < N_BACKENDS; b++) /* read_backends(): state and load */
 		view[b].active = __atomic_load_n(&active[b], __ATOMIC_RELAXED);
 	*chosen = lb_select_backend(m.holders, m.n_holders, view, N_BACKENDS, rr);
+	*name = m.name;
 	return *chosen < 0 ? -2 : (int)m.route;
 }
 
@@ -269,6 +272,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "keep-config", required_argument, NULL, 'k' },
+		{ "count-routes", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -276,19 +280,24 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .routes = 1000000, .requests = 2000000, .rounds = 3,
 			    .pool = 262144, .seed = 1, .cpu = -1, .threads = 1 };
-	while ((c = getopt_long(argc, argv, "n:m:r:p:s:c:t:k:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:m:r:p:s:c:t:k:Ch", longopts, NULL)) != -1) {
 		char *end;
 		unsigned long long v;
 
 		if (c == 'h') {
 			printf("usage: decisions [--routes N] [--requests N] [--rounds N] [--pool N]\n"
 			       "                 [--seed N] [--cpu N] [--threads N] [--keep-config FILE]\n"
+			       "                 [--count-routes]\n"
 			       "Defaults: 1000000 routes, 2000000 decisions per round (per thread), 3 rounds,\n"
 			       "a pool of 262144 request heads, one thread pinned to the CPU it starts on.\n");
 			exit(0);
 		}
 		if (c == 'k') {
 			o->keep_config = optarg;
+			continue;
+		}
+		if (c == 'C') {
+			o->count_routes = true;
 			continue;
 		}
 		if (c == '?')
@@ -357,10 +366,11 @@ static void *bench_thread_run(void *arg)
 	w0 = wall();
 	c0 = thread_cpu();
 	for (size_t k = 0; k < t->requests; k++) {
+		const char *name;
 		int chosen = -1, got;
 
 		got = decide(t->dir, p->heads + p->off[j], p->len[j], t->view, t->active, &rr,
-			     &chosen);
+			     &chosen, &name);
 		if (got != p->want[j])
 			t->wrong++;
 		if (got == -1)
@@ -447,6 +457,7 @@ int main(int argc, char **argv)
 	uint64_t active[N_BACKENDS] = { 0 };
 	int ring[FLOW_RING];
 	struct lb_directory_stats st;
+	struct lb_route_counts counts = {};
 	struct lb_config cfg;
 	struct lb_directory *dir;
 	struct pool pool;
@@ -512,15 +523,22 @@ int main(int argc, char **argv)
 	if (sched_setaffinity(0, sizeof(set), &set))
 		perror("decisions: sched_setaffinity (running unpinned)");
 
-	for (size_t r = 0; r < o.rounds; r++) {
-		size_t j = (r * 7919) % pool.n;
+	if (o.count_routes && lb_route_counts_init(&counts, &cfg))
+		die("out of memory");
+	for (size_t run = 0; run < o.rounds * (1 + o.count_routes); run++) {
+		/* --count-routes: each round twice, the second also counting as the dispatcher does. */
+		size_t r = run / (1 + o.count_routes), j = (r * 7919) % pool.n;
+		bool counting = o.count_routes && run % 2;
 		double w0 = wall(), c0 = cpu(), w, c;
 
 		for (size_t k = 0; k < o.requests; k++) {
+			const char *name = NULL;
 			int chosen = -1, got;
 
 			got = decide(dir, pool.heads + pool.off[j], pool.len[j], view, active, &rr,
-				     &chosen);
+				     &chosen, &name);
+			if (counting && got >= 0)
+				lb_route_counts_hit(&counts, (size_t)got, name, pool.len[j]);
 			if (got != pool.want[j])
 				wrong++;
 			if (got == -1)
@@ -539,6 +557,14 @@ int main(int argc, char **argv)
 		}
 		w = wall() - w0;
 		c = cpu() - c0;
+		if (counting) {
+			printf("round=%zu counting_routes=1 seconds=%.3f cpu_seconds=%.3f "
+			       "per_second=%.0f ratio_to_uncounted=%.3f\n",
+			       r + 1, w, c, (double)o.requests / w,
+			       (double)o.requests / w / rate[r]);
+			fflush(stdout);
+			continue;
+		}
 		rate[r] = (double)o.requests / w;
 		printf("round=%zu decisions=%zu seconds=%.3f cpu_seconds=%.3f per_second=%.0f "
 		       "per_cpu_second=%.0f ns_per_decision=%.1f\n",
@@ -556,6 +582,8 @@ summary:
 	       (unsigned long long)active[1], (unsigned long long)active[2], rate[0],
 	       o.rounds % 2 ? rate[o.rounds / 2] : (rate[o.rounds / 2 - 1] + rate[o.rounds / 2]) / 2,
 	       rate[o.rounds - 1]);
+	if (o.count_routes)
+		lb_route_counts_free(&counts);
 	lb_directory_free(dir);
 	lb_config_free(&cfg);
 	free(rate);

@@ -11,10 +11,19 @@
 #   replay    through the VIP, latebind with every backend in replay mode
 #             (`handoff: replay`, `backend attach --mode replay`): connection
 #             setup only, the unloaded and close workloads;
+#   ceiling   through the VIP, bench/xdp_ceiling.bpf.c in latebind's place: a
+#             plain XDP program that rewrites the MACs of the clients' frames
+#             towards a backend and sends them back out (XDP_TX), the backend
+#             accepting the connection itself and answering the client
+#             directly — the most any direct-return balancer can do on this
+#             topology; the big workload only (the backends' hand-off programs
+#             are detached meanwhile: they would take its connections for
+#             latebind's);
 #
 # with the same routes, the same client path (client → router → switch) and the
 # same backends (the hand-off programs stay attached on them in every mode, in
-# cookie mode but while replay is measured). Workloads per mode, in this order:
+# cookie mode but while replay is measured, and none while ceiling is).
+# Workloads per mode, in this order:
 #
 #   unloaded   sequential new-connection requests for a 1 KiB object (curl,
 #              one at a time): latency with the handshake, no queueing; also
@@ -46,9 +55,9 @@ WRK_CONNS=${BENCH_WRK_CONNS:-16}
 BIG_PER_CLIENT=${BENCH_BIG_PER_CLIENT:-4}
 BIG_FILE=${BENCH_BIG_FILE:-64m.bin}
 UNLOADED_SAMPLES=${BENCH_UNLOADED_SAMPLES:-200}
-HTTP_MODES=(direct latebind haproxy replay)
+HTTP_MODES=(direct latebind haproxy replay ceiling)
 # Replay mode measures connection setup (what the hand-off itself costs): the
-# unloaded and close workloads only (http_section).
+# unloaded and close workloads only; ceiling mode the big workload only (http_section).
 
 HTTP_RAW=$OUT/http-raw.tsv
 HAPROXY_CONF=$OUT/haproxy.cfg
@@ -59,6 +68,13 @@ WRK_ROTATE_LUA=$BENCH_DIR/wrk-rotate.lua
 # web1's copies of all of them under /ROTATE_DIR/webN/ for the direct mode.
 ROTATE_OBJECT=1k.bin
 ROTATE_DIR=bench-rotate
+# Ceiling mode: the program (built by bench/run.sh with ceiling_cflags), and the
+# client ports that pick each backend (webN: CEILING_PORT_SPAN ports from
+# CEILING_PORT_BASE + (N - 1) × span), above the clients' ephemeral range
+# (32768–60999), so no other connection of theirs lands there by chance.
+CEILING_OBJ=$OUT/xdp_ceiling.bpf.o
+CEILING_PORT_BASE=61000
+CEILING_PORT_SPAN=1000
 
 HAPROXY_PID=
 PROGSTAT_PID=
@@ -67,7 +83,8 @@ BACKENDS_ATTACHED=0
 BG_PIDS=()     # curls of the big workload while it runs
 TC_PROG_IDS=() # the backends' TC programs (ingress and egress of each)
 BAL_PID=       # the balancer-side process of the current mode
-XDP_ID=        # latebind's XDP program, in latebind mode
+XDP_ID=        # the XDP program on the balancer's eth0: latebind's, or the ceiling's
+CEILING_ON=0   # the ceiling program is attached
 
 http_quick() {
 	HTTP_ROUNDS=1 HTTP_SECONDS=1 BIG_PER_CLIENT=1 BIG_FILE=1m.bin UNLOADED_SAMPLES=20
@@ -95,6 +112,31 @@ http_base() {
 	else
 		echo "http://$VIP"
 	fi
+}
+
+# ceiling_cflags: clang's -D flags that give bench/xdp_ceiling.bpf.c the lab's
+# VIP, port, backend MACs (in LAB_WEBS order) and the client ports per backend.
+ceiling_cflags() {
+	local w macs=() a b c d
+	for w in "${LAB_WEBS[@]}"; do macs+=("0x$(lab_mac "$w" | sed 's/:/,0x/g')"); done
+	IFS=. read -r a b c d <<<"$VIP"
+	echo "-DCEILING_VIP=$(((a << 24) | (b << 16) | (c << 8) | d))u -DCEILING_PORT=$VIP_PORT" \
+		"-DCEILING_MACS=$(IFS=,; echo "${macs[*]}") -DCEILING_PORT_BASE=$CEILING_PORT_BASE" \
+		"-DCEILING_PORT_SPAN=$CEILING_PORT_SPAN"
+}
+
+# client_port MODE WEB: curl's option that makes the ceiling program send the
+# connection to WEB (its ports, see CEILING_PORT_BASE); nothing in other modes.
+client_port() {
+	local i
+	[[ $1 == ceiling ]] || return 0
+	for i in "${!LAB_WEBS[@]}"; do
+		if [[ ${LAB_WEBS[i]} == "$2" ]]; then
+			echo "--local-port $((CEILING_PORT_BASE + i * CEILING_PORT_SPAN))-$((CEILING_PORT_BASE + (i + 1) * CEILING_PORT_SPAN - 1))"
+			return
+		fi
+	done
+	die "client_port: $2 is not a backend"
 }
 
 # rotate_path MODE WEB: the path the rotated workload asks for to get WEB's
@@ -274,11 +316,35 @@ backends_attach() {
 	((${#TC_PROG_IDS[@]} == 2 * ${#LAB_WEBS[@]})) || die "backend TC programs not found (${TC_PROG_IDS[*]})"
 }
 
+# ceiling_start / ceiling_stop: the ceiling program on the balancer's eth0, the
+# backends' hand-off programs off meanwhile (they would drop the backends' own
+# SYN/ACKs to the VIP and divert their FINs to a balancer that is not there).
+ceiling_start() {
+	lab_backends_detach >>"$OUT/attach.log" 2>&1 || die "latebind backend detach failed; see $OUT/attach.log"
+	BACKENDS_ATTACHED=0
+	TC_PROG_IDS=()
+	CEILING_ON=1
+	ip -n "$BALANCER_NS" link set dev "$LAB_IF" xdpdrv obj "$CEILING_OBJ" sec xdp ||
+		die "ceiling: $CEILING_OBJ did not attach to $LAB_IF"
+	XDP_ID=$(xdp_prog_id) || die "ceiling: no XDP program on $LAB_IF"
+	lab_wait 15 vip_ready || die "ceiling: the VIP did not answer within 15 s"
+}
+
+# ceiling_stop: detached whatever happened before (also from http_cleanup, so
+# it fails by its status, never by exiting); fails if a program is still there.
+ceiling_stop() {
+	((CEILING_ON)) || return 0
+	ip -n "$BALANCER_NS" link set dev "$LAB_IF" xdpdrv off 2>/dev/null || true
+	CEILING_ON=0
+	! xdp_prog_id >/dev/null
+}
+
 http_mode_start() {
 	BAL_PID=
 	XDP_ID=
 	case $1 in
 	direct) ;;
+	ceiling) ceiling_start ;;
 	replay)
 		backends_attach replay
 		lab_balancer_config
@@ -312,6 +378,10 @@ http_mode_stop() {
 		lab_balancer_config
 		;;
 	haproxy) haproxy_stop ;;
+	ceiling)
+		ceiling_stop || die "ceiling: an XDP program is still on $LAB_IF after detaching"
+		backends_attach cookie
+		;;
 	esac
 	BAL_PID=
 	XDP_ID=
@@ -324,14 +394,18 @@ http_verify() {
 	local mode=$1 p web got code
 	for p in /web1/1k.bin /web2/1m.bin /web3/1k.bin /pair/1m.bin /shared/1k.bin; do
 		web=$(holder_of "$p")
-		got=$(lab_curl client2 -f "$(http_base "$mode" "$web")$p" | sha256sum | cut -d' ' -f1)
+		# shellcheck disable=SC2046 # an option and its value, or nothing
+		got=$(lab_curl client2 -f $(client_port "$mode" "$web") "$(http_base "$mode" "$web")$p" |
+			sha256sum | cut -d' ' -f1)
 		[[ $got == "$(lab_sha256 "$p")" ]] || die "$mode: $p did not come back intact"
 	done
 	# The rotated workload's objects, each on a connection of its own (the
 	# workload itself checks every body it gets on shared connections).
 	for web in "${LAB_WEBS[@]}"; do
 		p=/$web/$ROTATE_OBJECT
-		got=$(lab_curl client2 -f "$(http_base "$mode")$(rotate_path "$mode" "$web")" | sha256sum | cut -d' ' -f1)
+		# shellcheck disable=SC2046
+		got=$(lab_curl client2 -f $(client_port "$mode" "$web") "$(http_base "$mode")$(rotate_path "$mode" "$web")" |
+			sha256sum | cut -d' ' -f1)
 		[[ $got == "$(lab_sha256 "$p")" ]] || die "$mode: $(rotate_path "$mode" "$web") did not come back as $p"
 	done
 	code=$(lab_curl client2 -o /dev/null -w '%{http_code}' "$(http_base "$mode")/no/such/thing" || true)
@@ -341,9 +415,10 @@ http_verify() {
 # --- measuring around a workload ------------------------------------------------------
 
 # lb_counters: "decisions fast_path_packets fast_path_bytes diverted_packets
-# diverted_bytes" from `latebind status` (zeros when latebind is not running).
+# diverted_bytes" from `latebind status` (zeros when latebind is not running:
+# no XDP program, or the ceiling's, which has no process).
 lb_counters() {
-	if [[ -z $XDP_ID ]]; then
+	if [[ -z $XDP_ID || -z $BAL_PID ]]; then
 		echo 0 0 0 0 0
 		return
 	fi
@@ -505,8 +580,9 @@ w_big() {
 	for ((k = 0; k < n; k++)); do
 		node=${LAB_CLIENTS[k % 2]}
 		web=web$((k % 3 + 1))
+		# shellcheck disable=SC2046 # an option and its value, or nothing
 		(exec ip netns exec "$(lab_ns "$node")" curl -s --connect-timeout 3 --max-time 120 \
-			-o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' \
+			$(client_port "$mode" "$web") -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' \
 			"$(http_base "$mode" "$web")/$web/$BIG_FILE" >"$OUT/big.$k" 2>&1) &
 		BG_PIDS+=($!)
 	done
@@ -558,14 +634,16 @@ http_section() {
 		for mode in "${modes[@]}"; do
 			http_mode_start "$mode"
 			http_verify "$mode"
-			w_unloaded "$round" "$mode"
-			w_wrk "$round" "$mode" close
-			if [[ $mode != replay ]]; then
+			if [[ $mode != ceiling ]]; then
+				w_unloaded "$round" "$mode"
+				w_wrk "$round" "$mode" close
+			fi
+			if [[ $mode != replay && $mode != ceiling ]]; then
 				w_wrk "$round" "$mode" keepalive
 				w_wrk "$round" "$mode" rotate
 				w_wrk "$round" "$mode" rotate1
-				w_big "$round" "$mode"
 			fi
+			if [[ $mode != replay ]]; then w_big "$round" "$mode"; fi
 			http_mode_stop "$mode"
 			awk -F'\t' -v r="$round" -v m="$mode" '$1 == r && $2 == m {
 				if ($3 == "unloaded") u = sprintf("unloaded p50 %.0f µs", $8)
@@ -573,8 +651,12 @@ http_section() {
 				else if ($3 == "keepalive") k = sprintf("keep-alive %.0f/s", $5 / $4)
 				else if ($3 == "rotate") g = sprintf("rotated %.0f/s p50 %.0f µs, %d non-2xx", $5 / $4, $8, $25) g
 				else if ($3 == "rotate1") g = g sprintf(" (one connection p50 %.0f µs, %d non-2xx)", $8, $25)
-				else if ($3 == "big") b = sprintf("big %.0f MB/s", $6 / $4 / 1e6)
-			} END { printf "bench: round %d %-8s %s; %s%s%s%s\n", r, m, u, c, k ? "; " k : "", g ? "; " g : "", b ? "; " b : "" }' "$HTTP_RAW"
+				else if ($3 == "big") b = sprintf("big %.0f MB/s", $6 / $4 / 1e6) ($15 ? sprintf(" (XDP %.0f ns/packet)", $14 / $15) : "")
+			} END {
+				n = split("u c k g b", order, " "); part["u"] = u; part["c"] = c; part["k"] = k; part["g"] = g; part["b"] = b
+				for (i = 1; i <= n; i++) if (part[order[i]] != "") l = l (l == "" ? "" : "; ") part[order[i]]
+				printf "bench: round %d %-8s %s\n", r, m, l
+			}' "$HTTP_RAW"
 		done
 	done
 	if ((BACKENDS_ATTACHED)); then
@@ -595,5 +677,6 @@ http_cleanup() {
 		PROGSTAT_PID=
 	fi
 	haproxy_stop
+	ceiling_stop || true
 	lab_balancer_stop >/dev/null 2>&1 || true
 }

@@ -11,7 +11,9 @@
 #              requests/s, p50, non-2xx responses counted per mode
 #              — direct, latebind (cookie mode) and HAProxy, bench/http.sh;
 #              and latebind in replay mode: time to first byte on a new
-#              connection and (a)
+#              connection and (a); and (c) through the ceiling of this
+#              topology, a plain MAC-rewriting XDP program in latebind's place
+#              (bench/xdp_ceiling.bpf.c): latebind / ceiling, direct / ceiling
 #   xdp        (e) SYN/ACKs and fast-path packets per second next to plain
 #              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
 #   decisions  (f) dispatcher decisions per second with a million routes,
@@ -66,7 +68,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,50p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,48p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -140,9 +142,12 @@ build() {
 	if stale "$OUT/fastflows" "$BENCH_DIR/fastflows.c" "${hdrs[@]}"; then
 		cc -O2 -Wall -Werror -I"$ROOT/headers" -o "$OUT/fastflows" "$BENCH_DIR/fastflows.c" -lbpf
 	fi
-	for p in sink tx drop; do
-		if stale "$OUT/xdp_$p.bpf.o" "$BENCH_DIR/xdp_$p.bpf.c"; then
+	for p in sink tx drop ceiling; do
+		# The ceiling's lab values come from tests/lab/lib.sh and bench/http.sh.
+		if stale "$OUT/xdp_$p.bpf.o" "$BENCH_DIR/xdp_$p.bpf.c" "$ROOT/tests/lab/lib.sh" "$BENCH_DIR/http.sh"; then
+			# shellcheck disable=SC2046 # -D flags, one word each
 			clang -g -O2 -target bpf -Wall -Werror -I"$ROOT/vmlinux/$arch" \
+				$(if [[ $p == ceiling ]]; then ceiling_cflags; fi) \
 				-c "$BENCH_DIR/xdp_$p.bpf.c" -o "$OUT/xdp_$p.bpf.o"
 		fi
 	done
@@ -237,6 +242,8 @@ function val(k) {
 	if (k == "dec_per_req") return $18 / $5
 	if (k == "ttfb50") return $23
 	if (k == "ttfb99") return $24
+	if (k == "xdp_ns_pkt") return $15 ? $14 / $15 : 0
+	if (k == "xdp_pkt_mb") return $15 / ($6 / 1e6)
 }
 # out KEY, the values in list L (space-separated): "KEY min median max"
 function out(key, l,   v, n, i, j, t) {
@@ -246,8 +253,8 @@ function out(key, l,   v, n, i, j, t) {
 	print key, v[1], (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[n]
 }
 BEGIN {
-	nk = split("rps p50 p90 p99 p50ms mbs errors cpu_us_req cpu_s_gb xdp_us_req xdp_s_gb bal_pct thru_pct thru_mb_gb fast_pct div_pct div_b_pkt fast_b_pkt tc_ns_run tc_us_req dec_per_req ttfb50 ttfb99", K, " ")
-	nm = split("direct latebind haproxy replay", M, " ")
+	nk = split("rps p50 p90 p99 p50ms mbs errors cpu_us_req cpu_s_gb xdp_us_req xdp_s_gb bal_pct thru_pct thru_mb_gb fast_pct div_pct div_b_pkt fast_b_pkt tc_ns_run tc_us_req dec_per_req ttfb50 ttfb99 xdp_ns_pkt xdp_pkt_mb", K, " ")
+	nm = split("direct latebind haproxy replay ceiling", M, " ")
 }
 {
 	rounds[$1] = 1; wl[$3] = 1
@@ -379,6 +386,7 @@ http_report() {
 	echo "| (b) keep-alive requests/s | $(hps latebind direct keepalive rps %.3f) | $(hps latebind haproxy keepalive rps %.3f) |"
 	echo "| (c) 64 MiB throughput | $(hps latebind direct big mbs %.3f) | $(hps latebind haproxy big mbs %.3f) |"
 	echo
+	ceiling_report
 	echo "| added latency, µs, paired by round | latebind − direct | HAProxy − direct |"
 	echo "| --- | ---: | ---: |"
 	echo "| unloaded p50 (handshake included) | $(hps latebind direct unloaded p50 %.0f diff) | $(hps haproxy direct unloaded p50 %.0f diff) |"
@@ -421,6 +429,37 @@ http_report() {
 	echo "Backends' TC programs (attached in every mode): ns per run, median over rounds — direct"
 	echo "$(med v:direct:close:tc_ns_run %.0f), latebind $(med v:latebind:close:tc_ns_run %.0f)," \
 		"HAProxy $(med v:haproxy:close:tc_ns_run %.0f) (workload a); per request, latebind: $(med v:latebind:close:tc_us_req %.2f) µs."
+	echo
+}
+
+# (c) against the ceiling: latebind's XDP program next to one that only
+# rewrites MACs, so the program's cost shows apart from the topology's extra hop.
+ceiling_report() {
+	echo "### (c) 64 MiB against the ceiling of this topology"
+	echo
+	echo "Ceiling: bench/xdp_ceiling.bpf.c in latebind's place on the balancer's eth0 — a client's frame"
+	echo "to the VIP gets its MACs rewritten towards the backend that holds the object (chosen by the"
+	echo "client's port: curl --local-port) and goes back out (XDP_TX); the backend accepts the"
+	echo "connection itself (its hand-off programs detached meanwhile) and answers the client"
+	echo "directly. No flow table, no counters: what any direct-return balancer must at least do"
+	echo "here, the extra hop through the balancer for the clients' ACKs. Same transfers as (c), in"
+	echo "the same rounds. XDP ns per packet: the kernel's BPF statistics (latebind's through libxdp's"
+	echo "dispatcher when it uses one), over the frames each program saw during the transfers."
+	echo
+	echo "| measure | direct | ceiling | latebind |"
+	echo "| --- | ---: | ---: | ---: |"
+	echo "| MB/s (10^6 B), all bytes / wall time | $(hs direct big mbs %.0f) | $(hs ceiling big mbs %.0f) | $(hs latebind big mbs %.0f) |"
+	echo "| one transfer's time, median, ms | $(hs direct big p50ms %.0f) | $(hs ceiling big p50ms %.0f) | $(hs latebind big p50ms %.0f) |"
+	echo "| XDP program, ns per packet | – | $(hs ceiling big xdp_ns_pkt %.0f) | $(hs latebind big xdp_ns_pkt %.0f) |"
+	echo "| XDP packets per MB served | – | $(hs ceiling big xdp_pkt_mb %.1f) | $(hs latebind big xdp_pkt_mb %.1f) |"
+	echo
+	echo "| throughput, paired by round (min / median / max) | |"
+	echo "| --- | ---: |"
+	echo "| **latebind / ceiling**: what latebind's program costs | $(hps latebind ceiling big mbs %.3f) |"
+	echo "| direct / ceiling: what the topology's extra hop costs | $(hps direct ceiling big mbs %.3f) |"
+	echo "| latebind / direct, for reference | $(hps latebind direct big mbs %.3f) |"
+	echo
+	echo "Errors in the ceiling mode (short transfers, a wrong object), summed over rounds: $(awk -F'\t' '$2 == "ceiling" { e += $7 } END { print e + 0 }' "$HTTP_RAW")."
 	echo
 }
 
@@ -600,6 +639,7 @@ goals_report() {
 	if section_on http; then
 		goal "(c) throughput, latebind / direct" "$(med r:latebind:direct:big:mbs)" ">=" 0.95
 		goal "(c) throughput, latebind / HAProxy" "$(med r:latebind:haproxy:big:mbs)" ">=" 1.5
+		goal "(c) throughput, latebind / the ceiling (a plain MAC-rewriting XDP program)" "$(med r:latebind:ceiling:big:mbs)" ">=" 0.95
 		goal "(a) new-connection requests/s, latebind / HAProxy" "$(med r:latebind:haproxy:close:rps)" ">=" 1.0
 		goal "(a) added p50 latency over direct, unloaded, µs" "$(med d:latebind:direct:unloaded:p50)" "<=" 100
 		goal "(a) added p50 latency over direct, under load (wrk), µs" "$(med d:latebind:direct:close:p50)" "<=" 100

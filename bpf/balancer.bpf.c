@@ -555,14 +555,14 @@ int lb_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
-	struct cursor c = { .pos = data, .end = data_end };
+	struct cursor c = { .pos = data, .end = data_end }, at_tcp;
 	struct lb_vip_key vkey = {};
 	struct lb_flow_key fkey = {};
 	struct lb_cookie_secret *secret;
 	struct lb_cookie_opts co;
 	struct lb_cookie_tuple t;
 	struct lb_flow *flow;
-	struct lb_vip *vip;
+	struct lb_vip *vip = NULL;
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	struct tcphdr *th;
@@ -583,19 +583,37 @@ int lb_xdp(struct xdp_md *ctx)
 		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
 
 	/*
+	 * The common case first, in one lookup: a segment for a VIP's service (a
+	 * SYN, a bound flow's ACKs), its TCP header right after an option-less IP
+	 * header. The daemon enters a service's address marker (below) with it, so
+	 * a service found is a VIP address too, and the checks below judge the
+	 * segment as they would have after the marker's lookup. Read through a
+	 * copy of the cursor: a diverted segment is parsed again from the IP header.
+	 */
+	vkey.addr = iph->daddr;
+	vkey.proto = IPPROTO_TCP;
+	at_tcp = c;
+	th = parse_tcp_fixed(&at_tcp);
+	/* Port 0 is the address marker's key, never a service. */
+	if (th && iph->ihl == 5 && th->dest) {
+		vkey.port = th->dest;
+		vip = bpf_map_lookup_elem(&vips, &vkey);
+	}
+	/*
 	 * Port 0 entries mark VIP addresses: a TCP packet to one is held to our
 	 * standards for its IP header whichever port it is for; only a VIP's own
 	 * port gets the TCP checks. Anything else (other ports, other protocols)
 	 * goes to the balancer host's stack, which has no VIP and drops it.
 	 */
-	vkey.addr = iph->daddr;
-	vkey.proto = IPPROTO_TCP;
-	if (!bpf_map_lookup_elem(&vips, &vkey)) {
-		/* From a VIP: only our backends send that, diverting a connection's end. */
-		vkey.addr = iph->saddr;
-		if (bpf_map_lookup_elem(&vips, &vkey))
-			return diverted(ctx, eth, iph, &c, bytes);
-		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
+	if (!vip) {
+		vkey.port = 0;
+		if (!bpf_map_lookup_elem(&vips, &vkey)) {
+			/* From a VIP: only our backends send that, diverting a connection's end. */
+			vkey.addr = iph->saddr;
+			if (bpf_map_lookup_elem(&vips, &vkey))
+				return diverted(ctx, eth, iph, &c, bytes);
+			return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
+		}
 	}
 	if (iph->version != 4 || iph->ihl < 5)
 		return verdict(bytes, LB_XDP_DROP_IP_IHL, XDP_DROP);
@@ -603,12 +621,9 @@ int lb_xdp(struct xdp_md *ctx)
 		return verdict(bytes, LB_XDP_DROP_IP_OPTIONS, XDP_DROP);
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return verdict(bytes, LB_XDP_DROP_IP_FRAGMENT, XDP_DROP);
-	th = parse_tcp_fixed(&c);
 	if (!th)
 		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
-	vkey.port = th->dest;
-	/* Port 0 is the address marker's key, never a service: not ours either. */
-	vip = vkey.port ? bpf_map_lookup_elem(&vips, &vkey) : NULL;
+	/* To the VIP's address, but no service of it: its lookup above missed. */
 	if (!vip)
 		return verdict(bytes, LB_XDP_PASS_NOT_VIP, XDP_PASS);
 	tot_len = bpf_ntohs(iph->tot_len);

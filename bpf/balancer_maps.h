@@ -153,4 +153,19 @@ struct {
 	__type(value, struct lb_announce);
 } announce SEC(".maps");
 
+/* Access statistics (headers/maps.h): only the daemon writes them, `advise` reads them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_ROUTE_TOP_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_route_top);
+} route_top SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_route_sketch);
+} route_sketch SEC(".maps");
+
 #endif

@@ -232,4 +232,39 @@ struct lb_announce {
 };
 _Static_assert(sizeof(struct lb_announce) == 40, "lb_announce layout");
 
+/*
+ * Access statistics (user/topk.h, docs/architecture.md "Access statistics"),
+ * written by the daemon about once a second and read by `latebind advise`;
+ * XDP never touches them.
+ *
+ * `route_top` array: [0..tracked) the most requested routes, most first.
+ */
+#define LB_ROUTE_TOP_MAX     1024 /* metrics.top_routes at most */
+#define LB_ROUTE_TOP_DEFAULT 100
+#define LB_SKETCH_DEPTH	     4
+#define LB_SKETCH_WIDTH	     4096 /* a power of two: overestimate <= e/4096 of all requests */
+
+struct lb_route_top {
+	char name[64];	 /* the route's name (cut to 63 bytes) */
+	__u64 key;	 /* the hash its counts are kept under (user/topk.h) */
+	__u64 requests;	 /* an upper bound */
+	__u64 error;	 /* requests - error <= the true count */
+	__u64 bytes;	 /* bound bytes since it entered the list (a lower bound) */
+	__u32 route;	 /* its index in the daemon's config */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct lb_route_top) == 104, "lb_route_top layout");
+
+/* `route_sketch` array, one slot: the totals and the count-min sketch of every route. */
+struct lb_route_sketch {
+	__u64 requests;	   /* routed requests, all routes */
+	__u64 bytes;	   /* their bound bytes */
+	__u32 tracked;	   /* entries of route_top in use */
+	__u32 top_routes;  /* metrics.top_routes of the daemon */
+	__u64 updated_s;   /* CLOCK_REALTIME seconds of the last write; 0: never */
+	__u64 c[LB_SKETCH_DEPTH][LB_SKETCH_WIDTH];
+};
+_Static_assert(sizeof(struct lb_route_sketch) == 32 + 8 * LB_SKETCH_DEPTH * LB_SKETCH_WIDTH,
+	       "lb_route_sketch layout");
+
 #endif

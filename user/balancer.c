@@ -41,6 +41,7 @@
 #include "packet.h"
 #include "peer_sync.h"
 #include "reload_job.h"
+#include "route_top.h"
 #include "slots.h"
 #include "stat.h"
 #include "workers.h"
@@ -79,8 +80,7 @@ struct lb_daemon {
 	size_t conns;
 	uint64_t thread_decisions[LB_MAX_QUEUES];
 	struct lb_histogram handoff_latency, rebind_latency;
-	uint64_t *route_sum; /* [route_sum_n] */
-	size_t route_sum_n;
+	struct lb_topk route_top; /* every thread's route counts, merged (cap 0: none) */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
 	struct lb_peers *peers;		 /* flow bindings shared with the peer balancers, or NULL */
 	uint64_t peer_counted[LB_PEER_COUNTERS]; /* their counters already in the dispatcher's */
@@ -439,6 +439,31 @@ static void sum_counters(struct lb_daemon *lb)
 	lb_disp_stats_write(bpf_map__fd(lb->ld.skel->maps.disp_stats), lb->sum, lb->flushed);
 }
 
+/* The threads' route counts merged into lb->route_top, for the exporter and the maps. */
+static void merge_route_counts(struct lb_daemon *lb)
+{
+	lb_topk_free(&lb->route_top);
+	lb->msrc.route_top = NULL;
+	if (lb_topk_init(&lb->route_top, lb->cfg.metrics.top_routes))
+		return;
+	if (lb_workers_route_top(lb->workers, &lb->cfg, &lb->route_top)) {
+		lb_topk_free(&lb->route_top);
+		return;
+	}
+	lb->msrc.route_top = &lb->route_top;
+}
+
+/* The access statistics into `route_top` and `route_sketch`, for `latebind advise`. */
+static void publish_route_counts(struct lb_daemon *lb)
+{
+	merge_route_counts(lb);
+	if (lb->route_top.cap &&
+	    lb_route_top_publish(bpf_map__fd(lb->ld.skel->maps.route_top),
+				 bpf_map__fd(lb->ld.skel->maps.route_sketch), &lb->route_top,
+				 &lb->cfg))
+		pr_debug("route_top: %s\n", strerror(errno));
+}
+
 /* Before the exporter renders a page: what it shows of the threads, summed now. */
 static void refresh_metrics(void *arg)
 {
@@ -450,18 +475,7 @@ static void refresh_metrics(void *arg)
 	memset(&lb->handoff_latency, 0, sizeof(lb->handoff_latency));
 	memset(&lb->rebind_latency, 0, sizeof(lb->rebind_latency));
 	lb_workers_latency(lb->workers, &lb->handoff_latency, &lb->rebind_latency);
-	if (lb->route_sum_n != lb->cfg.n_routes) {
-		uint64_t *n = realloc(lb->route_sum, (lb->cfg.n_routes + 1) * sizeof(*n));
-
-		if (!n) {
-			lb->msrc.route_requests = NULL;
-			return;
-		}
-		lb->route_sum = n;
-		lb->route_sum_n = lb->cfg.n_routes;
-	}
-	lb_workers_route_requests(lb->workers, &lb->cfg, lb->route_sum);
-	lb->msrc.route_requests = lb->route_sum;
+	merge_route_counts(lb);
 }
 
 /* Each peer's figures into the `peers` map (status) and the metrics' view of them. */
@@ -529,6 +543,7 @@ static int run(struct lb_daemon *lb, int sfd)
 			lb_ifaces_resolve_macs(&lb->cfg, lb->ld.backends);
 			if (lb->peers)
 				publish_peers(lb);
+			publish_route_counts(lb);
 			next_expiry = now_ms + 1000;
 		}
 		count_peers(lb);
@@ -830,7 +845,7 @@ out:
 	lb_ifaces_close(&lb.ifs);
 	free_retired(&lb, true);
 	free(lb.conf);
-	free(lb.route_sum);
+	lb_topk_free(&lb.route_top);
 	lb_directory_free(lb.dir);
 	lb_loader_close(&lb.ld);
 	lb_config_free(&lb.cfg);

@@ -108,7 +108,8 @@ static void summary(const struct lb_config *cfg)
 		printf("  %-10s %zu cookie, %zu replay\n", "handoff", cookie,
 		       cfg->n_backends - cookie);
 
-	printf("  %zu %s\n", cfg->n_routes, plural(cfg->n_routes, "route", "routes"));
+	printf("  %zu %s, the %u most requested counted by name\n", cfg->n_routes,
+	       plural(cfg->n_routes, "route", "routes"), cfg->metrics.top_routes);
 	redirects(cfg);
 	/* The flow table's size decides when eviction starts (and its kernel memory). */
 	printf("  %-10s flows %u\n", "limits", cfg->limits.flows);

@@ -16,5 +16,6 @@ int cmd_index(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
+int cmd_advise(int argc, char **argv);
 
 #endif

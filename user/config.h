@@ -86,6 +86,8 @@ struct lb_cfg_handoff {
 
 struct lb_cfg_metrics {
 	char listen[128];	/* "127.0.0.1:9180" by default; "" disables */
+	uint32_t top_routes;	/* routes counted by name and exported, default
+				 * LB_ROUTE_TOP_DEFAULT (1..LB_ROUTE_TOP_MAX) */
 };
 
 struct lb_cfg_cookie {

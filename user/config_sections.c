@@ -530,17 +530,23 @@ int cfg_metrics(struct parse *p, const struct ynode *n)
 	const struct ykey *where = YKEY("metrics");
 	static const char expect[] =
 		"an address and port like 127.0.0.1:9180 or [::1]:9180, or \"\" to disable";
-	struct yd_field f[] = { { .key = "listen" } };
+	enum { M_LISTEN, M_TOP_ROUTES, M_N };
+	struct yd_field f[M_N] = { [M_LISTEN] = { .key = "listen" },
+				   [M_TOP_ROUTES] = { .key = "top_routes" } };
 	struct lb_cfg_metrics *m = &p->cfg->metrics;
 	const struct ynode *v;
 	struct yd_qbuf q;
 
 	if (n->type == YN_NULL)
 		return 0;
-	if (yd_want_map(&p->doc, n, where, "{listen: 127.0.0.1:9180}") ||
-	    yd_fields(&p->doc, n, where, f, 1))
+	if (yd_want_map(&p->doc, n, where, "{listen: 127.0.0.1:9180, top_routes: 100}") ||
+	    yd_fields(&p->doc, n, where, f, M_N))
 		return -1;
-	v = f[0].val;
+	if (f[M_TOP_ROUTES].val &&
+	    yd_want_uint(&p->doc, f[M_TOP_ROUTES].val, YKEY_IN(where, "top_routes"), 1,
+			 LB_ROUTE_TOP_MAX, &m->top_routes))
+		return -1;
+	v = f[M_LISTEN].val;
 	if (!v)
 		return 0;
 	if (v->type == YN_NULL || (v->type == YN_SCALAR && !v->n)) {

@@ -965,6 +965,19 @@ static bool holds(const struct lb_route_match *m, const struct lb_backend_view *
 }
 
 /*
+ * What a request binds to its backend, as far as the balancer can know it
+ * when it decides: the head and the body it declares (Content-Length), or
+ * the head alone when the body's end is not known (docs/architecture.md,
+ * "Access statistics").
+ */
+static uint64_t bound_bytes(const struct lb_http_request *req)
+{
+	uint64_t len;
+
+	return lb_http_request_extent(req, &len) == LB_EXTENT_SIZED ? len : req->head_len;
+}
+
+/*
  * Redirect mode: the reply sending the client to @backend's public name with
  * redirect @r, into c->reply. Returns 0, or -1 when the request has no Location
  * (answered 400 or 503 instead).
@@ -1049,7 +1062,7 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 	if (redirect && redirect_build(d, c, redirect, (uint32_t)chosen, req, head))
 		return;
 	count(d, LB_DISP_DECISIONS);
-	lb_route_counts_hit(&d->route_counts, m.route);
+	lb_route_counts_hit(&d->route_counts, m.route, m.name, bound_bytes(req));
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
@@ -1631,14 +1644,9 @@ uint16_t lb_dispatcher_hint_gen(const struct lb_dispatcher *d)
 	return d->hint_gen;
 }
 
-const struct lb_route_counts *lb_dispatcher_route_counts(const struct lb_dispatcher *d)
+struct lb_route_counts *lb_dispatcher_route_counts(struct lb_dispatcher *d)
 {
 	return &d->route_counts;
-}
-
-const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d)
-{
-	return d->route_counts.n;
 }
 
 const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d)

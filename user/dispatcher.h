@@ -144,9 +144,6 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 /* Run timers (request timeouts, reply retransmission, linger). Returns ms until the next. */
 uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms);
 
-/* Requests routed, per route of the current config ([cfg->n_routes]). */
-const uint64_t *lb_dispatcher_route_requests(const struct lb_dispatcher *d);
-
 /* First request byte to hand-off sent, for every hand-off (see metrics.h). */
 const struct lb_histogram *lb_dispatcher_handoff_latency(const struct lb_dispatcher *d);
 /* From holding a later request to its hand-off to the new backend starting (per-request binding). */
@@ -161,9 +158,9 @@ size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
 /* @now into the disp_stats map @fd if it differs from @flushed (then updated); fd -1: nothing. */
 void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX]);
-/* Requests per route with the routes they count (the daemon sums the threads'). */
+/* Requests per route, the most requested by name (the daemon merges the threads'). */
 struct lb_route_counts;
-const struct lb_route_counts *lb_dispatcher_route_counts(const struct lb_dispatcher *d);
+struct lb_route_counts *lb_dispatcher_route_counts(struct lb_dispatcher *d);
 
 /* What a hand-off needs to know about the connection it takes over. */
 struct lb_conn_view {

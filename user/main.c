@@ -23,6 +23,7 @@ static const struct subcommand subcommands[] = {
 	{ "status", cmd_status, "VIPs, backends, flows and counters from the pinned maps" },
 	{ "check-config", cmd_check_config, "validate a balancer config file" },
 	{ "index", cmd_index, "write the routes from the backends' document roots" },
+	{ "advise", cmd_advise, "where one more replica helps most, which routes are cold" },
 	{ "version", NULL, "print the version" },
 };
 

@@ -51,10 +51,13 @@
  *   backend_bytes_total{backend}            counter
  *   flows_active                            gauge, sum of the active flows
  *   route_requests_total{route}             counter, by route NAME (never a path;
- *                                           the loader keeps names unique), in
- *                                           config order; with more than
- *                                           LB_METRICS_ROUTES_ALL routes (a generated
- *                                           directory) only those with requests
+ *                                           the loader keeps names unique), for the
+ *                                           metrics.top_routes most requested only,
+ *                                           most first (an upper bound)
+ *   route_requests_error{route}             gauge, how far above the truth it may be
+ *   route_bytes_total{route}                counter, bound bytes since it entered
+ *   routed_requests_total                   counter, all routes
+ *   route_requests_other                    gauge, the routes not shown, summed
  *   handoff_latency_seconds                 histogram (first request segment →
  *                                           hand-off sent), buckets below
  *   announced{table}                        gauge 0/1, the VIPs' routes are in the
@@ -63,8 +66,7 @@
  * A family whose source is missing (NULL pointer, fd -1, a map read failing)
  * is left out, HELP and TYPE included. The flow table itself is never walked
  * (a million entries would stall the daemon): active flows come from the
- * backends' counts. The page grows with the routes, hence the cap on route
- * series below.
+ * backends' counts. Route series are capped at metrics.top_routes.
  */
 #ifndef LATEBIND_METRICS_H
 #define LATEBIND_METRICS_H
@@ -81,7 +83,6 @@
 #define LB_METRICS_MAX_FDS	(1 + LB_METRICS_MAX_CLIENTS) /* listener + clients */
 #define LB_METRICS_REQUEST_MAX	4096	/* bytes of request head */
 #define LB_METRICS_TIMEOUT_MS	5000	/* per connection, accept → closed */
-#define LB_METRICS_ROUTES_ALL	1024	/* up to this many routes, zeros are listed too */
 
 /*
  * A fixed-bucket histogram of durations, kept in integer nanoseconds so sums
@@ -123,6 +124,7 @@ void lb_histogram_observe_ns(struct lb_histogram *h, uint64_t ns);
 void lb_histogram_sum(struct lb_histogram *sum, const struct lb_histogram *h);
 
 struct lb_dispatcher;
+struct lb_topk;
 
 /*
  * What the page shows. Every member is a pointer (or fd) to state the daemon
@@ -156,7 +158,7 @@ struct lb_metrics_source {
 	void (*refresh)(void *ctx);
 	void *refresh_ctx;
 
-	const uint64_t *route_requests;		    /* [cfg->n_routes], or NULL */
+	const struct lb_topk *route_top;	    /* route counts (user/topk.h), or NULL */
 	const struct lb_histogram *handoff_latency; /* or NULL */
 	const struct lb_histogram *rebind_latency;  /* or NULL */
 	const char *version;			    /* NULL: lb_version (the build's) */

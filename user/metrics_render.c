@@ -18,6 +18,7 @@
 
 #include "counters.h"
 #include "metrics.h"
+#include "route_counts.h"
 #include "stat.h"
 #include "version.h"
 
@@ -370,30 +371,56 @@ static void render_backends(struct sbuf *b, const struct lb_metrics_source *src)
 	sb_printf(b, "latebind_flows_active %" PRIu64 "\n", active);
 }
 
+/*
+ * The most requested routes (metrics.top_routes of them), by name, most first;
+ * the rest summed. Bounded whatever the number of routes.
+ */
 static void render_routes(struct sbuf *b, const struct lb_metrics_source *src)
 {
 	const struct lb_config *cfg = src->cfg;
+	const struct lb_topk *t = src->route_top;
+	struct lb_topk_entry *e;
+	uint64_t shown = 0;
 	char fallback[32];
-	const char *name;
-	size_t i;
-	bool all;
+	size_t i, n;
 
-	if (!cfg || !src->route_requests || !cfg->n_routes)
+	if (!cfg || !t || !t->cap)
 		return;
-	all = cfg->n_routes <= LB_METRICS_ROUTES_ALL;
+	e = calloc(t->cap, sizeof(*e));
+	if (!e)
+		return;
+	n = lb_topk_sorted(t, e);
 	family(b, "latebind_route_requests_total", "counter",
-	       "Requests routed by each content-directory route, by route name.");
-	/* In config order; the loader keeps route names unique, so series are too. */
-	for (i = 0; i < cfg->n_routes; i++) {
-		if (!all && !src->route_requests[i])
+	       "Requests routed by each of the most requested routes, by route name (an upper "
+	       "bound; see route_requests_error).");
+	for (i = 0; i < n; i++) {
+		if (e[i].route >= cfg->n_routes)
 			continue;
-		name = cfg->routes[i].name;
-		if (!name) {
-			snprintf(fallback, sizeof(fallback), "route%zu", i);
-			name = fallback;
-		}
-		sample1(b, "latebind_route_requests_total", "route", name, src->route_requests[i]);
+		sample1(b, "latebind_route_requests_total", "route",
+			lb_route_label(cfg, e[i].route, fallback), e[i].count);
+		shown += e[i].count;
 	}
+	family(b, "latebind_route_requests_error", "gauge",
+	       "How far each shown route's count may be above the truth.");
+	for (i = 0; i < n; i++)
+		if (e[i].route < cfg->n_routes)
+			sample1(b, "latebind_route_requests_error", "route",
+				lb_route_label(cfg, e[i].route, fallback), e[i].error);
+	family(b, "latebind_route_bytes_total", "counter",
+	       "Bytes the requests of each shown route bound to a backend (head and declared "
+	       "body), since the route entered the list.");
+	for (i = 0; i < n; i++)
+		if (e[i].route < cfg->n_routes)
+			sample1(b, "latebind_route_bytes_total", "route",
+				lb_route_label(cfg, e[i].route, fallback), e[i].bytes);
+	family(b, "latebind_routed_requests_total", "counter", "Requests routed, every route.");
+	sb_printf(b, "latebind_routed_requests_total %" PRIu64 "\n", t->requests);
+	family(b, "latebind_route_requests_other", "gauge",
+	       "Requests routed by the routes not shown (at least; the shown counts are upper "
+	       "bounds).");
+	sb_printf(b, "latebind_route_requests_other %" PRIu64 "\n",
+		  t->requests > shown ? t->requests - shown : 0);
+	free(e);
 }
 
 /* Nanoseconds as decimal seconds, without trailing zeros: 150000 → "0.00015". */

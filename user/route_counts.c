@@ -4,98 +4,110 @@
 
 #include "route_counts.h"
 
-/* FNV-1a, high half folded in: route names are short and differ in their last digits. */
-static uint64_t name_hash(const char *s)
+static size_t top_routes(const struct lb_config *cfg)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h ^ h >> 32;
-}
-
-/* Old route indexes by name: open addressing, load <= 1/2; NULL if out of memory. */
-static uint32_t *name_table(const struct lb_route_counts *rc, size_t *mask)
-{
-	size_t cap = 2, i, k;
-	uint32_t *slot; /* old route index + 1; 0: empty */
-
-	while (cap < 2 * rc->n_routes)
-		cap <<= 1;
-	slot = calloc(cap, sizeof(*slot));
-	if (!slot)
-		return NULL;
-	*mask = cap - 1;
-	for (i = 0; i < rc->n_routes; i++) {
-		if (!rc->routes[i].name)
-			continue;
-		for (k = name_hash(rc->routes[i].name) & *mask; slot[k]; k = (k + 1) & *mask)
-			;
-		slot[k] = i + 1;
-	}
-	return slot;
-}
-
-/*
- * @counts[i] = the count of the old route named as new route i (the loader
- * refuses two routes of one name). Most reloads keep the routes in order, so
- * the old list is followed while it matches; the first route out of step
- * builds a table of the old names for the rest. Linear either way, so a
- * reload of a million routes does not compare every pair of names.
- */
-static int carry(const struct lb_route_counts *rc, const struct lb_config *cfg, uint64_t *counts)
-{
-	size_t mask = 0, i, k, next = 0; /* next: the old route expected next */
-	uint32_t *slot = NULL;
-
-	if (!rc->n || !rc->n_routes)
-		return 0;
-	for (i = 0; i < cfg->n_routes; i++) {
-		const char *name = cfg->routes[i].name;
-
-		if (!name)
-			continue;
-		if (next < rc->n_routes && rc->routes[next].name &&
-		    !strcmp(rc->routes[next].name, name)) {
-			counts[i] = rc->n[next++];
-			continue;
-		}
-		if (!slot && !(slot = name_table(rc, &mask)))
-			return -1;
-		for (k = name_hash(name) & mask; slot[k]; k = (k + 1) & mask) {
-			if (!strcmp(rc->routes[slot[k] - 1].name, name)) {
-				next = slot[k];
-				counts[i] = rc->n[next - 1];
-				break;
-			}
-		}
-	}
-	free(slot);
-	return 0;
+	return cfg->metrics.top_routes ? cfg->metrics.top_routes : LB_ROUTE_TOP_DEFAULT;
 }
 
 int lb_route_counts_init(struct lb_route_counts *rc, const struct lb_config *cfg)
 {
-	rc->n = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*rc->n));
-	rc->routes = cfg->routes;
-	rc->n_routes = cfg->n_routes;
-	return rc->n ? 0 : -1;
+	pthread_mutex_init(&rc->lock, NULL);
+	rc->cfg = cfg;
+	return lb_topk_init(&rc->top, top_routes(cfg));
+}
+
+/* Each kept route's index under @cfg; routes @cfg lacks are dropped. */
+static void renumber(struct lb_topk *t, const struct lb_config *cfg)
+{
+	uint8_t *seen = calloc(t->cap, 1);
+	char buf[32];
+	size_t i;
+
+	if (!seen) {
+		while (t->n) /* cannot tell which are gone: none are trusted */
+			lb_topk_remove(t, t->e[0].key);
+		return;
+	}
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct lb_topk_entry *e = lb_topk_find(t, lb_route_key(lb_route_label(cfg, i, buf)));
+
+		if (e) {
+			((struct lb_topk_entry *)e)->route = (uint32_t)i;
+			seen[e - t->e] = 1;
+		}
+	}
+	/* Removing moves the last entry into the hole: walk down from the end. */
+	for (i = t->n; i-- > 0;)
+		if (!seen[i])
+			lb_topk_remove(t, t->e[i].key);
+	free(seen);
 }
 
 int lb_route_counts_carry(struct lb_route_counts *rc, const struct lb_config *cfg)
 {
-	uint64_t *counts = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*counts));
-	int err = !counts || carry(rc, cfg, counts) ? -1 : 0;
+	struct lb_topk next;
+	const struct lb_topk *old = &rc->top;
+	int err = 0;
 
-	free(rc->n);
-	rc->n = counts; /* NULL: none counted until the next reload */
-	rc->routes = cfg->routes;
-	rc->n_routes = counts ? cfg->n_routes : 0;
+	pthread_mutex_lock(&rc->lock);
+	if (rc->top.cap)
+		renumber(&rc->top, cfg); /* first: gone routes make no room for others */
+	if (rc->top.cap != top_routes(cfg) || !rc->top.cap) {
+		if (lb_topk_init(&next, top_routes(cfg)))
+			err = -1;
+		else if (rc->top.cap && lb_topk_merge(&next, &old, 1))
+			err = -1;
+		lb_topk_free(&rc->top);
+		if (!err)
+			rc->top = next;
+		else
+			lb_topk_free(&next);
+	}
+	rc->cfg = cfg;
+	pthread_mutex_unlock(&rc->lock);
 	return err;
 }
 
 void lb_route_counts_free(struct lb_route_counts *rc)
 {
-	free(rc->n);
-	*rc = (struct lb_route_counts){};
+	lb_topk_free(&rc->top);
+	pthread_mutex_destroy(&rc->lock);
+	rc->cfg = NULL;
+}
+
+void lb_route_counts_hit(struct lb_route_counts *rc, size_t route, const char *name,
+			 uint64_t bytes)
+{
+	char buf[32];
+	uint64_t key;
+
+	if (!rc->top.cap || route >= rc->cfg->n_routes)
+		return;
+	key = lb_route_key(lb_route_name_or_index(name, route, buf));
+	pthread_mutex_lock(&rc->lock);
+	lb_topk_hit(&rc->top, key, (uint32_t)route, bytes);
+	pthread_mutex_unlock(&rc->lock);
+}
+
+int lb_route_counts_merge(struct lb_route_counts *const *rc, size_t n,
+			  const struct lb_config *cfg, struct lb_topk *out)
+{
+	const struct lb_topk **in = calloc(n ? n : 1, sizeof(*in));
+	size_t i, m = 0;
+	int err;
+
+	if (!in)
+		return -1;
+	for (i = 0; i < n; i++)
+		pthread_mutex_lock(&rc[i]->lock);
+	for (i = 0; i < n; i++)
+		/* The same routes: the daemon's copy of the config the thread was given. */
+		if (rc[i]->top.cap && rc[i]->cfg->routes == cfg->routes &&
+		    rc[i]->cfg->n_routes == cfg->n_routes)
+			in[m++] = &rc[i]->top;
+	err = lb_topk_merge(out, in, m);
+	for (i = n; i-- > 0;)
+		pthread_mutex_unlock(&rc[i]->lock);
+	free(in);
+	return err;
 }

@@ -20,20 +20,13 @@
 #include "commands.h"
 #include "counters.h"
 #include "maps.h"
+#include "pinned.h"
+#include "route_top.h"
 #include "stats.h"
 
 static int open_pinned(const char *name)
 {
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", LB_PIN_DIR, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		fprintf(stderr, "latebind status: cannot open %s: %s%s\n", path, strerror(errno),
-			errno == ENOENT ? " (no balancer has run on this host since boot, or it was "
-					  "stopped cleanly)" : "");
-	return fd;
+	return lb_open_pinned("status", name);
 }
 
 /* The peer balancers flows are shared with (none: nothing printed). */
@@ -242,6 +235,43 @@ static void print_announce(bool json)
 	printf("\n");
 }
 
+/*
+ * The most requested routes (user/route_top.h), the first STATUS_TOP_ROUTES of
+ * them; a balancer from before access statistics pins no such maps: nothing shown.
+ */
+#define STATUS_TOP_ROUTES 10
+static void print_top_routes(bool json)
+{
+	int top_fd = bpf_obj_get(LB_PIN_DIR "/route_top");
+	int sketch_fd = bpf_obj_get(LB_PIN_DIR "/route_sketch");
+	static struct lb_route_top top[LB_ROUTE_TOP_MAX];
+	struct lb_route_sketch *s = malloc(sizeof(*s));
+	int n = -1, i;
+
+	if (s && top_fd >= 0 && sketch_fd >= 0)
+		n = lb_route_top_read(top_fd, sketch_fd, s, top);
+	if (n >= 0) {
+		if (n > STATUS_TOP_ROUTES)
+			n = STATUS_TOP_ROUTES;
+		printf(json ? "\"routes\":{\"routed\":%llu,\"top\":["
+			    : "Routes: %llu requests routed; the most requested (requests, "
+			      "at most this much above, bound bytes):\n",
+		       (unsigned long long)s->requests);
+		for (i = 0; i < n; i++)
+			printf(json ? "%s{\"route\":\"%s\",\"requests\":%llu,\"error\":%llu,"
+				      "\"bytes\":%llu}"
+				    : "%s  route %s %llu %llu %llu\n",
+			       json && i ? "," : "", top[i].name, (unsigned long long)top[i].requests,
+			       (unsigned long long)top[i].error, (unsigned long long)top[i].bytes);
+		printf(json ? "]}," : "");
+	}
+	if (top_fd >= 0)
+		close(top_fd);
+	if (sketch_fd >= 0)
+		close(sketch_fd);
+	free(s);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -295,6 +325,7 @@ int cmd_status(int argc, char **argv)
 	print_backends(backends_fd, names_fd, json);
 	peers_fd = open_pinned("peers");
 	print_peers(peers_fd, json);
+	print_top_routes(json);
 	if (flows_listed)
 		print_flows(flows_fd, backends_fd, offset, limit, json);
 	printf(json ? "\"flows\":%ld,\"counters\":{" : "Flows: %ld\nCounters (packets bytes):\n",

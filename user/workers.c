@@ -18,6 +18,7 @@
 #include "log.h"
 #include "packet.h"
 #include "route_counts.h"
+#include "topk.h"
 #include "stat.h"
 #include "thread_ring.h"
 #include "workers.h"
@@ -39,8 +40,6 @@ struct worker {
 	struct lb_handoff_ctx handoff;
 	struct lb_disp_conf *conf; /* the one in use */
 	uint64_t seen;		   /* the epoch of the newest config taken (atomic) */
-	/* Held while its route counts are reallocated (a reload) or summed: never per packet. */
-	pthread_mutex_t counts_lock;
 	uint64_t now_ms, tai_s;
 	uint64_t woken; /* bit u: a frame went to thread u's ring this turn, wake it */
 };
@@ -106,9 +105,7 @@ static void take_config(struct worker *w)
 	/* Published before its epoch: at least as new as @epoch says. */
 	conf = __atomic_load_n(&w->ws->conf, __ATOMIC_ACQUIRE);
 	if (conf != w->conf) {
-		pthread_mutex_lock(&w->counts_lock);
 		lb_dispatcher_set_config_gen(w->disp, &conf->cfg, conf->dir, conf->hint_gen);
-		pthread_mutex_unlock(&w->counts_lock);
 		w->handoff.cfg = &conf->cfg;
 		w->conf = conf;
 	}
@@ -260,7 +257,6 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	w->ws = ws;
 	w->id = id;
 	w->conf = conf;
-	pthread_mutex_init(&w->counts_lock, NULL);
 	for (q = id; q < nq; q += ws->n)
 		w->queues[w->n_queues++] = q;
 	w->tx_queue = w->queues[0];
@@ -379,7 +375,6 @@ void lb_workers_stop(struct lb_workers *ws)
 		lb_dispatcher_free(w->disp);
 		if (w->wake_fd >= 0)
 			close(w->wake_fd);
-		pthread_mutex_destroy(&w->counts_lock);
 	}
 	if (ws->news_fd >= 0)
 		close(ws->news_fd);
@@ -471,22 +466,12 @@ void lb_workers_latency(const struct lb_workers *ws, struct lb_histogram *handof
 	}
 }
 
-void lb_workers_route_requests(struct lb_workers *ws, const struct lb_config *cfg, uint64_t *out)
+int lb_workers_route_top(struct lb_workers *ws, const struct lb_config *cfg, struct lb_topk *out)
 {
+	struct lb_route_counts *rc[LB_MAX_QUEUES];
 	unsigned int i;
-	size_t r;
 
-	memset(out, 0, cfg->n_routes * sizeof(*out));
-	for (i = 0; i < ws->n; i++) {
-		struct worker *w = &ws->w[i];
-		const struct lb_route_counts *rc;
-
-		pthread_mutex_lock(&w->counts_lock);
-		rc = lb_dispatcher_route_counts(w->disp);
-		/* Counted by the same routes, or left out until it takes them. */
-		if (rc->n && rc->routes == cfg->routes && rc->n_routes == cfg->n_routes)
-			for (r = 0; r < cfg->n_routes; r++)
-				out[r] += lb_stat_read(&rc->n[r]);
-		pthread_mutex_unlock(&w->counts_lock);
-	}
+	for (i = 0; i < ws->n && i < LB_MAX_QUEUES; i++)
+		rc[i] = lb_dispatcher_route_counts(ws->w[i].disp);
+	return lb_route_counts_merge(rc, i, cfg, out);
 }

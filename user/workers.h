@@ -101,10 +101,11 @@ void lb_workers_latency(const struct lb_workers *ws, struct lb_histogram *handof
 			struct lb_histogram *rebind);
 
 /*
- * Requests per route of @cfg (the config published last) summed into
- * @out[cfg->n_routes], zeroed first. A thread that has not taken that config
- * yet is left out.
+ * Requests per route under @cfg (the config published last), every thread's
+ * merged into @out (lb_topk_init'ed, empty). A thread that has not taken that
+ * config yet is left out. -1 if out of memory.
  */
-void lb_workers_route_requests(struct lb_workers *ws, const struct lb_config *cfg, uint64_t *out);
+struct lb_topk;
+int lb_workers_route_top(struct lb_workers *ws, const struct lb_config *cfg, struct lb_topk *out);
 
 #endif

@@ -32,7 +32,7 @@ FUZZ_PFLAGS    := $(FUZZ_BASEFLAGS) -fsanitize=fuzzer
 FUZZ_WARN      := -Wall -Wextra -Wno-unused-parameter -Werror
 
 # Sanitized fuzzers and what each links from user/.
-FUZZ_SAN_TARGETS   := http config directory dispatcher peer redirect
+FUZZ_SAN_TARGETS   := http config directory dispatcher peer redirect advise
 FUZZ_USER_http       := http http_path host
 # Every user/config*.c: a new section's file must not break the fuzzer's link.
 FUZZ_USER_config     := $(patsubst user/%.c,%,$(wildcard user/config*.c)) yaml_doc directory directory_rules host http_path redirect own_address
@@ -42,8 +42,10 @@ FUZZ_USER_directory  := directory directory_rules host http_path
 FUZZ_USER_dispatcher := $(filter-out main,$(patsubst user/%.c,%,$(wildcard user/*.c)))
 FUZZ_USER_peer       := peer_sync flow_table
 FUZZ_USER_redirect   := redirect host reply
+FUZZ_USER_advise     := advise topk $(FUZZ_USER_config)
 FUZZ_LIBS_peer       := -lbpf
 FUZZ_LIBS_config     := -lyaml
+FUZZ_LIBS_advise     := -lyaml
 FUZZ_LIBS_dispatcher := -lxdp -lbpf -lelf -lz -lyaml -lm
 
 # BPF fuzzers (root at run time), plain libFuzzer.

@@ -148,6 +148,8 @@ static void check_config(const struct lb_config *c)
 	CHECK(c->cookie.key_file[0] && c->cookie.period_s >= 1 && c->cookie.period_s <= 86400 &&
 		      c->cookie.windows >= 1 && c->cookie.windows <= 4,
 	      "cookie settings out of range");
+	CHECK(c->metrics.top_routes >= 1 && c->metrics.top_routes <= LB_ROUTE_TOP_MAX,
+	      "metrics.top_routes %u out of range", c->metrics.top_routes);
 }
 
 /* ---- the config written back as YAML -------------------------------------------- */
@@ -247,7 +249,7 @@ static char *emit(const struct lb_config *c)
 	    c->handoff.request_timeout_ms);
 	put(&o, "metrics: {listen: ");
 	put_str(&o, c->metrics.listen, false);
-	put(&o, "}\ncookie: {key_file: ");
+	put(&o, ", top_routes: %u}\ncookie: {key_file: ", c->metrics.top_routes);
 	put_str(&o, c->cookie.key_file, false);
 	put(&o, ", period_s: %u, windows: %u}\n", c->cookie.period_s, c->cookie.windows);
 	return o.b;
@@ -290,6 +292,7 @@ static void check_same(const struct lb_config *a, const struct lb_config *b, con
 	CHECK(!memcmp(&a->health, &b->health, sizeof(a->health)) &&
 		      !memcmp(&a->handoff, &b->handoff, sizeof(a->handoff)) &&
 		      !strcmp(a->metrics.listen, b->metrics.listen) &&
+		      a->metrics.top_routes == b->metrics.top_routes &&
 		      !strcmp(a->cookie.key_file, b->cookie.key_file) &&
 		      a->cookie.period_s == b->cookie.period_s && a->cookie.windows == b->cookie.windows,
 	      "round trip changed a setting:\n%s", yaml);

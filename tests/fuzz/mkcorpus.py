@@ -180,11 +180,49 @@ CONFIGS = {
                                 "{prefix: /x/, backends: [a], redirect: none}]"),
     "redirect-bad-var": MINIMAL.replace("backends: [a]}]", "backends: [a], redirect: {url: \"http://{pubilc}{path}\"}}]"),
     "redirect-no-public": MINIMAL.replace("backends: [a]}]", "backends: [a], redirect: {url: \"http://{public}{path}\"}}]"),
+    "top-routes": MINIMAL + "metrics: {listen: \"\", top_routes: 20}\n",
+    "top-routes-range": MINIMAL + "metrics: {top_routes: 5000}\n",
     # The balancer itself as a backend: refused on an address not this host's, and with mac:.
     "local": MINIMAL.replace("address: 198.51.100.11}", "address: 198.51.100.11, local: true}"),
     "local-mac": MINIMAL.replace("address: 198.51.100.11}",
                                  "address: 198.51.100.11, local: true, mac: \"02:00:00:00:00:01\"}"),
 }
+
+
+# ---- advise: options, backends, totals, top rows, sketch cells ----------------
+
+
+def advise_input(top, chosen=None, up=(1, 1, 1, 1, 1), requests=10000, factor=8, cold=1,
+                 min_requests=0, max_add=10, max_drop=10, cells=()):
+    b = bytes([factor, cold, min_requests, max_add, max_drop])
+    for i, u in enumerate(up):
+        b += bytes([u])
+        if chosen:
+            b += bytes([1]) + struct.pack("<H", chosen[i])
+        else:
+            b += bytes([0])
+    b += struct.pack("<I", requests)
+    b += bytes([0 if chosen else 1, len(top)])
+    for which, n in top:
+        b += bytes([which])
+        if which >= 24:
+            b += struct.pack("<I", 0xdeadbeef)
+        b += struct.pack("<I", n)
+    for col, row, v in cells:
+        b += struct.pack("<HBI", col, row, v)
+    return b
+
+
+def advise_seeds():
+    clean("advise")
+    # r0 on a alone takes 60%: a is busy, r0 gets a replica; the rest is cold.
+    write("advise", "hot-modelled", advise_input([(0, 6000), (1, 2000), (6, 1000)]))
+    write("advise", "hot-measured", advise_input([(0, 6000), (1, 2000), (6, 1000)],
+                                                 chosen=(700, 100, 100, 50, 50)))
+    write("advise", "some-down", advise_input([(0, 6000), (2, 3000)], up=(1, 0, 1, 0, 1)))
+    write("advise", "stray-keys", advise_input([(200, 5000), (0, 4000), (0, 4000)]))
+    write("advise", "sketch-cells", advise_input([(0, 9000)], cells=[(7, 0, 5), (4095, 3, 1 << 31)]))
+    write("advise", "too-few", advise_input([(0, 10)], requests=10, min_requests=200))
 
 
 def config_seeds():
@@ -502,6 +540,7 @@ def main():
     tc_seeds()
     http_seeds()
     config_seeds()
+    advise_seeds()
     directory_seeds()
     dispatcher_seeds()
     peer_seeds()

@@ -18,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
 secs=${FUZZ_SECONDS:-60}
-all=(http config directory dispatcher peer redirect xdp tc)
+all=(http config directory dispatcher peer redirect advise xdp tc)
 names=("$@")
 ((${#names[@]})) || names=("${all[@]}")
 crashes=build/fuzz/crashes

@@ -7,7 +7,8 @@
 # failover) runs to the end on a lab of its own, with
 # its own namespace prefix next to this one, writes its report, and leaves
 # nothing behind. No figure is asserted: benchmarks are not tests.
-# Replay mode is measured next to cookie mode, connection setup only. The
+# Replay mode is measured next to cookie mode, connection setup only; the
+# ceiling (bench/xdp_ceiling.bpf.c in latebind's place) the big transfers only. The
 # rotated keep-alive workload (g) must have rotated, and direct and HAProxy
 # must have served it without an error; latebind's errors there (a balancer
 # that binds a connection once answers 404 for the other backends' objects)
@@ -52,6 +53,26 @@ for workload in "time to first byte, p50 µs" "(a) new connection per request, 1
 done
 check_match "bench smoke: replay mode: no request failed" \
 	'Errors in replay mode, summed over rounds: 0\.' "$(cat "$report" 2>/dev/null)"
+# The ceiling (a plain MAC-rewriting XDP program in latebind's place): the big
+# transfers' MB/s for direct, ceiling and latebind, its program's time per
+# packet, the paired ratios, no error, and the goal judged.
+c_rows=$(sed -n '/^### (c) 64 MiB against the ceiling/,/^Errors in the ceiling/p' "$report" 2>/dev/null)
+check_match "bench smoke: ceiling: MB/s for direct, ceiling and latebind" \
+	'^\| MB/s [^|]+\| [0-9.]+ / [0-9.]+ / [0-9.]+ \| [0-9.]+ / [0-9.]+ / [0-9.]+ \| [0-9.]+ / [0-9.]+ / [0-9.]+ \|$' \
+	"$(grep -F '| MB/s' <<<"$c_rows" | head -n 1)"
+check_match "bench smoke: ceiling: XDP ns per packet of the ceiling's program and of latebind's" \
+	'^\| XDP program, ns per packet \| – \| [1-9][0-9.]* / [0-9.]+ / [0-9.]+ \| [1-9][0-9.]* / [0-9.]+ / [0-9.]+ \|$' \
+	"$(grep -F '| XDP program, ns per packet' <<<"$c_rows" | head -n 1)"
+for ratio in "latebind / ceiling" "direct / ceiling"; do
+	check_match "bench smoke: ceiling: $ratio, paired by round" \
+		'\| [0-9.]+ / [0-9.]+ / [0-9.]+ \|$' "$(grep -F "$ratio" <<<"$c_rows" | head -n 1)"
+done
+check_match "bench smoke: ceiling: no transfer failed" 'Errors in the ceiling mode[^:]*: 0\.' "$c_rows"
+check_match "bench smoke: ceiling: the goal row is judged" \
+	'\| \(c\) throughput, latebind / the ceiling [^|]*\| >= 0\.95 \| [0-9.]+ \| \*\*(met|not met)\*\*' \
+	"$(cat "$report" 2>/dev/null)"
+check_match "bench smoke: ceiling: the round's line shows its transfers and its program's time" \
+	'round 1 ceiling +big [0-9]+ MB/s \(XDP [0-9]+ ns/packet\)' "$(cat "$bench_log" 2>/dev/null)"
 # (g): requests/s and p50 for every mode, under load and on one connection;
 # latebind's may carry the mark of figures from a mode that served errors.
 num3='[0-9.]+ / [0-9.]+ / [0-9.]+'

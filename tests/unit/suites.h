@@ -18,5 +18,7 @@ Suite *host_suite(void);
 Suite *slots_suite(void);
 Suite *thread_ring_suite(void);
 Suite *redirect_suite(void);
+Suite *topk_suite(void);
+Suite *advise_suite(void);
 
 #endif

@@ -277,6 +277,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg.handoff.request_limit, 16384);
 	ck_assert_uint_eq(cfg.handoff.request_timeout_ms, 10000);
 	ck_assert_str_eq(cfg.metrics.listen, "127.0.0.1:9180");
+	ck_assert_uint_eq(cfg.metrics.top_routes, LB_ROUTE_TOP_DEFAULT);
 	ck_assert_str_eq(cfg.cookie.key_file, "/etc/latebind/cookie.key");
 	ck_assert_uint_eq(cfg.cookie.period_s, 64);
 	ck_assert_uint_eq(cfg.cookie.windows, 2);
@@ -319,6 +320,8 @@ static const char *const good[] = {
 	"...\n",
 	BASE "metrics: {listen: 0.0.0.0:1}\n",
 	BASE "metrics: {listen: }\n",
+	BASE "metrics: {top_routes: 1}\n",
+	BASE "metrics: {listen: \"\", top_routes: 1024}\n",
 	BASE "health: {path: \"/h?full=1\"}\n",
 	/* Replay mode behind the main interface, named. */
 	IFACE VIPS BE(", handoff: replay, interface: eth0") ROUTES,
@@ -408,6 +411,9 @@ static const struct bad bad[] = {
 	{ BASE "health: {status_min: 300, status_max: 299}\n", 5, "health.status_min",
 	  "expected status_min <= status_max" },
 	{ BASE "metrics: {listen: \"localhost:9180\"}\n", 5, "metrics.listen", "is not an address:port" },
+	{ BASE "metrics: {top_routes: 0}\n", 5, "metrics.top_routes", "0 is out of range" },
+	{ BASE "metrics: {top_routes: 1025}\n", 5, "metrics.top_routes", "out of range" },
+	{ BASE "metrics: {top_routes: many}\n", 5, "metrics.top_routes", "is not a number" },
 	/* The interface a backend sits behind. */
 	{ IFACE VIPS BE(", interface: \"eth 1\"") ROUTES, 3, "backends[0].interface",
 	  "is not a valid interface name; expected a network interface name like eth0" },
