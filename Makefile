@@ -130,6 +130,10 @@ $(BUILD)/bench/reload: bench/reload.c bench/site_head.h $(LIB_OBJS) | $(BUILD)/b
 $(BUILD)/bench/decisions: bench/decisions.c bench/site_head.h $(LIB_OBJS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
+# The frame hand-off between dispatcher threads: the ring's cost per frame, a wake-up's per batch.
+$(BUILD)/bench/tring: bench/tring.c $(LIB_OBJS) | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
 bench-reload: $(BUILD)/bench/reload
 	$(BUILD)/bench/reload --routes $${BENCH_ROUTES:-1000000}
 

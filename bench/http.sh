@@ -47,6 +47,9 @@
 #
 # Sourced by bench/run.sh after tests/lab/lib.sh, tests/lab/balancer.sh and its
 # own helpers (say, die, spread, OUT, PROGSTAT, QUICK); defines, does nothing.
+# run.sh calls http_setup once before this section and the threads section
+# (bench/threads.sh, which measures with this file's helpers), and detaches the
+# backends' programs after both.
 
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-5}
 HTTP_SECONDS=${BENCH_HTTP_SECONDS:-3}
@@ -197,9 +200,11 @@ pct() {
 # The lab's routes (tests/lab/balancer.sh) as HAProxy content switching: one
 # backend per route holding the same servers, exact paths first, then prefixes
 # longest first (latebind's precedence), anything else answered 404 by HAProxy
-# itself, as latebind answers it.
+# itself, as latebind answers it. haproxy_config [THREADS] (default: one per
+# CPU) writes HAPROXY_CONF.
+# shellcheck disable=SC2120 # bench/threads.sh passes THREADS
 haproxy_config() {
-	awk -v vip="$VIP" -v port="$VIP_PORT" -v threads="$(nproc)" '
+	awk -v vip="$VIP" -v port="$VIP_PORT" -v threads="${1:-$(nproc)}" '
 		function field(line, key,   m) {
 			if (match(line, key ": *[^,}]+")) {
 				m = substr(line, RSTART, RLENGTH); sub(/^[^:]*: */, "", m); gsub(/"/, "", m)
@@ -623,7 +628,6 @@ http_setup() {
 
 http_section() {
 	local round mode i n=${#HTTP_MODES[@]} modes
-	http_setup
 	say "http: $HTTP_ROUNDS round(s) of ${HTTP_MODES[*]} (order rotated per round):" \
 		"$UNLOADED_SAMPLES unloaded requests, wrk ${HTTP_SECONDS} s close + keep-alive + rotated keep-alive" \
 		"($WRK_CONNS connections, then one)," \
@@ -659,10 +663,6 @@ http_section() {
 			}' "$HTTP_RAW"
 		done
 	done
-	if ((BACKENDS_ATTACHED)); then
-		lab_backends_detach >/dev/null 2>&1 || true
-		BACKENDS_ATTACHED=0
-	fi
 }
 
 # http_cleanup: whatever the section started, by PID (from run.sh's cleanup).

@@ -14,6 +14,10 @@
 #              connection and (a); and (c) through the ceiling of this
 #              topology, a plain MAC-rewriting XDP program in latebind's place
 #              (bench/xdp_ceiling.bpf.c): latebind / ceiling, direct / ceiling
+#   threads    (h) new-connection requests/s and CPU per connection, latebind
+#              with `dispatcher: {threads: 1}` and `{threads: 2}` next to
+#              HAProxy `nbthread 1` and `nbthread 2`; the share of frames one
+#              dispatcher thread passes to another, bench/threads.sh
 #   xdp        (e) SYN/ACKs and fast-path packets per second next to plain
 #              XDP_TX and XDP_DROP on the same veth, bench/xdp.sh
 #   decisions  (f) dispatcher decisions per second with a million routes,
@@ -25,12 +29,12 @@
 #
 # Method, caveats and the latest figures: bench/README.md.
 #
-# usage: bench/run.sh [--quick] [--sections http,xdp,decisions,cluster]   (as root)
+# usage: bench/run.sh [--quick] [--sections http,threads,xdp,decisions,cluster]   (as root)
 #
 #   --quick      tiny durations, one round: a smoke run of the whole harness
 #                (under a minute; results in build/bench/quick.md, never in
 #                bench/results/)
-#   --sections   run only these (comma-separated); default all four. A run of
+#   --sections   run only these (comma-separated); default all five. A run of
 #                only some writes bench/results/<sections>-<date>.md (e.g.
 #                cluster-2026-12-03.md), never a full run's <date>.md
 #
@@ -39,6 +43,7 @@
 #      BENCH_HTTP_ROUNDS (5), BENCH_HTTP_SECONDS (3), BENCH_WRK_THREADS (2),
 #      BENCH_WRK_CONNS (16), BENCH_BIG_PER_CLIENT (4), BENCH_BIG_FILE (64m.bin),
 #      BENCH_UNLOADED_SAMPLES (200): the http section;
+#      BENCH_THREADS_ROUNDS (5): the threads section (wrk's -t/-c/seconds as http's);
 #      BENCH_ROUNDS (3 here), BENCH_SECONDS (3 here), BENCH_STAT_SECONDS (2),
 #      BENCH_FAST_FLOWS (4096): the xdp section (bench/xdp.sh alone defaults to
 #      5 rounds of 5 s);
@@ -53,7 +58,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 QUICK=0
 REPORT_ONLY=0
-ALL_SECTIONS=http,xdp,decisions,cluster
+ALL_SECTIONS=http,threads,xdp,decisions,cluster
 SECTIONS=$ALL_SECTIONS
 while (($#)); do
 	case $1 in
@@ -78,8 +83,8 @@ while (($#)); do
 	esac
 	shift
 done
-[[ ,$SECTIONS, =~ ^(,(http|xdp|decisions|cluster))+,$ ]] || {
-	echo "$0: --sections takes http, xdp, decisions, cluster (comma-separated)" >&2
+[[ ,$SECTIONS, =~ ^(,(http|threads|xdp|decisions|cluster))+,$ ]] || {
+	echo "$0: --sections takes http, threads, xdp, decisions, cluster (comma-separated)" >&2
 	exit 2
 }
 section_on() { [[ ,$SECTIONS, == *,$1,* ]]; }
@@ -111,9 +116,11 @@ median() {
 
 # shellcheck source=bench/http.sh
 source "$BENCH_DIR/http.sh"
+# shellcheck source=bench/threads.sh
+source "$BENCH_DIR/threads.sh"
 # shellcheck source=bench/cluster.sh
 source "$BENCH_DIR/cluster.sh"
-if ((QUICK)); then http_quick && cluster_quick; fi
+if ((QUICK)); then http_quick && threads_quick && cluster_quick; fi
 
 # --- build --------------------------------------------------------------------------
 
@@ -152,7 +159,7 @@ build() {
 		fi
 	done
 	# The dispatcher's own objects, as the tests link them.
-	make -C "$ROOT" --no-print-directory -s build/bench/decisions
+	make -C "$ROOT" --no-print-directory -s build/bench/decisions build/bench/tring
 }
 
 # --- cleanup: everything we started, by PID, then the lab ---------------------------------
@@ -254,7 +261,7 @@ function out(key, l,   v, n, i, j, t) {
 }
 BEGIN {
 	nk = split("rps p50 p90 p99 p50ms mbs errors cpu_us_req cpu_s_gb xdp_us_req xdp_s_gb bal_pct thru_pct thru_mb_gb fast_pct div_pct div_b_pkt fast_b_pkt tc_ns_run tc_us_req dec_per_req ttfb50 ttfb99 xdp_ns_pkt xdp_pkt_mb", K, " ")
-	nm = split("direct latebind haproxy replay ceiling", M, " ")
+	nm = split("direct latebind haproxy replay ceiling latebind-t1 latebind-t2 haproxy-t1 haproxy-t2", M, " ")
 }
 {
 	rounds[$1] = 1; wl[$3] = 1
@@ -650,6 +657,10 @@ goals_report() {
 		goal "(d) the same counting in + out, 64 MiB" "$(med v:latebind:big:bal_pct)" "<=" 1
 		goal "(d) bytes through the balancer, % of served, 1 KiB new connections" "$(med v:latebind:close:thru_pct)" "<=" 1
 	fi
+	if section_on threads; then
+		goal "(h) new-connection requests/s, latebind / HAProxy, 1 thread each" "$(med r:latebind-t1:haproxy-t1:close:rps)" ">=" 2
+		goal "(h) the same, 2 threads each" "$(med r:latebind-t2:haproxy-t2:close:rps)" ">=" 2
+	fi
 	if section_on xdp; then
 		goal "(e) fast path / plain XDP_TX, packets per CPU second" \
 			"$(awk -F'\t' '{ c[$1, $2] = $12 / $4; r[$1] = 1 } END { for (i in r) print c[i, "tx"] / c[i, "fastpath"] }' "$OUT/xdp-raw.tsv" | median)" ">=" 0.8
@@ -682,7 +693,7 @@ http_every() {
 
 report() {
 	local lines
-	if section_on http; then stats_load; fi
+	if section_on http || section_on threads; then stats_load; fi
 	lines=$(
 		echo "# latebind side by side — $DATE"
 		echo
@@ -692,17 +703,18 @@ report() {
 		echo "| --- | --- |"
 		machine_rows
 		echo
-		if section_on http || section_on xdp || section_on decisions; then goals_report; fi
+		if section_on http || section_on threads || section_on xdp || section_on decisions; then goals_report; fi
 		if section_on http; then http_report; fi
+		if section_on threads; then threads_report; fi
 		if section_on xdp; then xdp_report; fi
 		if section_on decisions; then decisions_report; fi
 		if section_on cluster; then cluster_report; fi
-		if section_on http; then http_every; fi
+		if section_on http || section_on threads; then http_every; fi
 	)
 	mkdir -p "$(dirname "$RESULTS")"
 	printf '%s\n' "$lines" >"$RESULTS"
 	echo
-	sed -n '/^## The goals/,/^## HTTP\|^## XDP\|^## Dispatcher\|^## Several/p' "$RESULTS" | sed '$d'
+	sed -n '/^## The goals/,/^## HTTP\|^## Threads\|^## XDP\|^## Dispatcher\|^## Several/p' "$RESULTS" | sed '$d'
 	if section_on cluster; then sed -n '/^## Several/,/^### Several balancers: every/p' "$RESULTS" | sed '$d'; fi
 	say "results: $RESULTS (raw: $OUT/*-raw.tsv, $OUT/decisions.out)"
 }
@@ -755,14 +767,25 @@ main() {
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	if section_on http || section_on xdp || section_on cluster; then
+	if section_on http || section_on threads || section_on xdp || section_on cluster; then
 		bench_lab_up
 		: >"$LAB_BALANCER_LOG"
 	fi
+	if section_on http || section_on threads; then http_setup; fi
 	if section_on http; then
 		t=$SECONDS
 		http_section
 		say "http: done in $((SECONDS - t)) s"
+	fi
+	if section_on threads; then
+		t=$SECONDS
+		threads_section
+		say "threads: done in $((SECONDS - t)) s"
+	fi
+	if ((BACKENDS_ATTACHED)); then
+		# shellcheck disable=SC2119 # no arguments
+		lab_backends_detach >/dev/null 2>&1 || true
+		BACKENDS_ATTACHED=0
 	fi
 	if section_on xdp; then
 		t=$SECONDS

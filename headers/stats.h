@@ -167,7 +167,8 @@ struct lb_counter {
 	X(PEER_VIEWS_UNKNOWN_BACKEND, "peer_views_unknown_backend") /* ... a backend we do not have */ \
 	X(PEER_DATAGRAMS_REJECTED, "peer_datagrams_rejected") /* not a peer's, malformed, bad tag, replayed */ \
 	X(THREAD_HANDOFFS,   "thread_handoffs")   /* frames passed to the thread owning their connection */ \
-	X(THREAD_RING_FULL,  "thread_ring_full")  /* ... dropped: that thread's ring was full */
+	X(THREAD_RING_FULL,  "thread_ring_full")  /* ... dropped: that thread's ring was full */ \
+	X(THREAD_TAKEN_WHOLE, "thread_taken_whole") /* another thread's new connection, its whole request handed off by the receiver */
 
 enum lb_dispatch_counter {
 #define LB_DISP_ENUM(id, name) LB_DISP_##id,

@@ -739,6 +739,7 @@ int cmd_balancer(int argc, char **argv)
 		fprintf(stderr, "latebind: %s\n", err);
 		return LB_EXIT_FAIL;
 	}
+	lb_disp_stats_unwritten(lb.flushed);
 	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() ||
 	    lb_sync_load_secret(&lb.cfg, &lb.secret) ||
 	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex, lb.ifs.mac))

@@ -150,6 +150,8 @@ struct lb_conn {
 	uint32_t hint_hash;	     /* the same-holder hint the flow gets (hint.h) */
 	uint16_t hint_len;
 	uint16_t hint_gen;
+	bool fresh;		     /* tried whole (take_whole): no flow yet, the hand-off
+				      * inserts one only where there is none */
 };
 
 /* A route's same-holder hint: its prefix's FNV-1a and length (0: none). */
@@ -181,6 +183,18 @@ struct lb_dispatcher {
 	struct lb_recent recent;	/* redirects sent, as load (select.h) */
 	struct route_hint *hints;	/* per route of cfg; NULL: no hints for this site */
 	uint16_t hint_gen;		/* the directory generation hints are made under */
+	/*
+	 * A whole first request being tried (take_whole): nothing is sent, counted
+	 * or kept until it is handed off; anything else calls the trial off.
+	 */
+	struct {
+		bool on, off, done;
+		enum lb_dispatch_counter counts[8]; /* counted once it is handed off */
+		unsigned int n_counts;
+		uint32_t route, chosen;
+		const char *route_name; /* the config's, alive while the trial runs */
+		uint64_t bytes;
+	} trial;
 	uint8_t frame[2048];
 };
 
@@ -188,7 +202,22 @@ struct lb_dispatcher {
 
 static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
 {
+	if (d->trial.on) {
+		if (d->trial.n_counts < sizeof(d->trial.counts) / sizeof(d->trial.counts[0]))
+			d->trial.counts[d->trial.n_counts++] = c;
+		else
+			d->trial.off = true;
+		return;
+	}
 	lb_stat_add(&d->counters[c], 1); /* the daemon's main thread sums them */
+}
+
+/* A trial must stop here (a reply, a replay, a frame to the client): true if one is on. */
+static bool trial_off(struct lb_dispatcher *d)
+{
+	if (d->trial.on)
+		d->trial.off = true;
+	return d->trial.on;
 }
 
 static uint32_t key_hash(const struct lb_flow_key *k)
@@ -315,6 +344,8 @@ static void conn_send(struct lb_dispatcher *d, struct lb_conn *c, uint32_t seq, 
 	};
 	size_t n;
 
+	if (trial_off(d))
+		return;
 	/* The right edge of our window never moves back: it stays at the limit. */
 	if (c->opts.wscale != LB_COOKIE_WSCALE_NONE)
 		space >>= d->cfg->handoff.wscale;
@@ -396,6 +427,8 @@ static void ts_past_backend(struct lb_dispatcher *d, struct lb_conn *c)
  */
 static void conn_answer(struct lb_dispatcher *d, struct lb_conn *c, int status)
 {
+	if (trial_off(d))
+		return;
 	if (c->later && !c->retired) {
 		c->reply_status = status;
 		c->chosen = LB_NO_BACKEND;
@@ -532,6 +565,7 @@ static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 		count(d, LB_DISP_REBINDS);
 	if (!c->later && c->first_byte_ns && now >= c->first_byte_ns)
 		lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
+	d->trial.done = d->trial.on;
 	conn_unlink(d, c, false);
 	if (n) {
 		n->deadline_ms = d->now_ms + d->cfg->handoff.request_timeout_ms;
@@ -543,6 +577,8 @@ static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 /* Replay mode: the SYN goes out and we wait for the backend's SYN/ACK. */
 static void replay_start(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend, bool head)
 {
+	if (trial_off(d))
+		return;
 	if (!d->bind || d->bind(d->bind_ctx, d, c, backend, LB_BIND_REPLAY_SYN)) {
 		conn_reply(d, c, 503, "the hand-off to the chosen backend is not available", head);
 		return;
@@ -1062,13 +1098,22 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 	if (redirect && redirect_build(d, c, redirect, (uint32_t)chosen, req, head))
 		return;
 	count(d, LB_DISP_DECISIONS);
-	lb_route_counts_hit(&d->route_counts, m.route, m.name, bound_bytes(req));
-	note_chosen(d, chosen);
+	if (d->trial.on) {
+		d->trial.route = m.route; /* counted once it is handed off */
+		d->trial.route_name = m.name;
+		d->trial.bytes = bound_bytes(req);
+		d->trial.chosen = (uint32_t)chosen;
+	} else {
+		lb_route_counts_hit(&d->route_counts, m.route, m.name, bound_bytes(req));
+		note_chosen(d, chosen);
+	}
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
 	/* Redirected: nothing is handed over and no flow held, so the choice counts as recent load. */
 	if (redirect) {
+		if (trial_off(d))
+			return; /* an answer: the usual way, which notes the load once */
 		lb_recent_note(&d->recent, (uint32_t)chosen, d->now_ms);
 		conn_answer(d, c, redirect->status);
 		return;
@@ -1209,7 +1254,8 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 
 	if (!c)
 		return NULL;
-	make_room(d);
+	if (!d->trial.on)
+		make_room(d); /* a trial's record is gone again before the turn ends */
 	c->key = lb_segment_flow_key(s);
 	memcpy(c->client_mac, s->src_mac, 6);
 	memcpy(c->own_mac, s->dst_mac, 6);
@@ -1227,24 +1273,93 @@ static struct lb_conn *conn_new(struct lb_dispatcher *d, const struct lb_segment
 	c->binds = 1;
 	conn_link(d, c);
 	count(d, LB_DISP_CONNS_TAKEN);
-
-	/*
-	 * From now on the XDP program sends every segment of it here. With no
-	 * room (a table full of connections collecting requests, none of which
-	 * may be evicted) only segments that pass the cookie check come: the
-	 * first, or its retransmission, which is usually the whole request.
-	 */
-	if (d->flows && d->flows->fd >= 0) {
-		struct lb_flow f = { .state = LB_FLOW_DISPATCH };
-		int err;
-
-		memcpy(f.client_hop_mac, c->client_mac, 6);
-		f.last_seen_ns = d->now_ms * 1000000;
-		err = lb_flow_put(d->flows, &c->key, &f);
-		if (err)
-			pr_debug("no flow for a new connection: %s\n", strerror(-err));
-	}
 	return c;
+}
+
+/*
+ * The flow of a new connection, before its record: from now on the XDP
+ * program sends every segment of it here. False if the connection was handed
+ * off already (this segment was sent up before that): nothing to do. With no
+ * room (a table full of connections collecting requests, none of which may be
+ * evicted) only segments that pass the cookie check come: the first, or its
+ * retransmission, which is usually the whole request. One insert that fails
+ * if there is a flow, not a look first: a system call less per connection.
+ */
+static bool flow_claim(struct lb_dispatcher *d, const struct lb_segment *s,
+		       const struct lb_flow_key *k)
+{
+	struct lb_flow f = { .state = LB_FLOW_DISPATCH };
+	int err;
+
+	if (!d->flows || d->flows->fd < 0)
+		return true;
+	memcpy(f.client_hop_mac, s->src_mac, 6);
+	f.last_seen_ns = d->now_ms * 1000000;
+	err = lb_flow_claim(d->flows, k, &f);
+	if (err == -EEXIST)
+		return false;
+	if (err)
+		pr_debug("no flow for a new connection: %s\n", strerror(-err));
+	return true;
+}
+
+/*
+ * A new connection's segment that holds one whole request and nothing after
+ * it (a GET's head, say): it can be decided and handed off at once, leaving
+ * nothing behind. The check reads it only; counted nowhere.
+ */
+static bool whole_request(const struct lb_dispatcher *d, const struct lb_segment *s)
+{
+	struct lb_http_limits lim = LB_HTTP_LIMITS_DEFAULT;
+	struct lb_http_request req;
+	uint64_t end;
+
+	if (!d->bind || !s->len || s->len > limit(d) || (s->flags & (LB_TH_SYN | LB_TH_FIN | LB_TH_RST)))
+		return false;
+	lim.max_head = limit(d);
+	if (lb_http_parse_head((const char *)s->payload, s->len, &lim, &req) != LB_HTTP_DONE)
+		return false;
+	return lb_http_request_extent(&req, &end) == LB_EXTENT_SIZED && end == s->len;
+}
+
+/*
+ * @s, a whole request (whole_request) on a new connection with a valid cookie
+ * (@o), handed off in one go: no flow is put first, the hand-off inserts the
+ * bound one only where there is none (so a flow another record or thread holds
+ * wins), and no record stays. Whatever else the request leads to (a reply, a
+ * replay, no hand-off) calls it off before anything is sent or counted: false,
+ * and the segment goes the usual way. Any thread may try it: it leaves nothing
+ * the connection's owner would miss. One flows-map system call per connection
+ * instead of two.
+ */
+static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
+		       const struct lb_cookie_opts *o)
+{
+	struct lb_conn *c;
+	unsigned int i;
+	bool done;
+
+	d->trial.on = true;
+	d->trial.off = d->trial.done = false;
+	d->trial.n_counts = 0;
+	c = conn_new(d, s, o);
+	if (c) {
+		c->fresh = true;
+		if (conn_store(d, c, s))
+			conn_parse(d, c);
+	}
+	done = d->trial.done && !d->trial.off;
+	d->trial.on = false;
+	if (!done) {
+		if (c && !d->trial.done)
+			conn_unlink(d, c, false); /* nothing of it was written or sent */
+		return false;
+	}
+	for (i = 0; i < d->trial.n_counts; i++)
+		count(d, d->trial.counts[i]);
+	lb_route_counts_hit(&d->route_counts, d->trial.route, d->trial.route_name, d->trial.bytes);
+	note_chosen(d, d->trial.chosen);
+	return true;
 }
 
 /*
@@ -1274,14 +1389,6 @@ static void segment_replying(struct lb_dispatcher *d, struct lb_conn *c, const s
 		c->state = LINGER;
 		c->deadline_ms = d->now_ms + LB_LINGER_MS;
 	}
-}
-
-/* Has this connection been handed off already (its flow is past DISPATCH)? */
-static bool flow_bound(struct lb_dispatcher *d, const struct lb_flow_key *k)
-{
-	uint32_t state = flow_state(d, k);
-
-	return state && state != LB_FLOW_DISPATCH;
 }
 
 /*
@@ -1435,14 +1542,19 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 				count(d, LB_DISP_BAD_COOKIE);
 			return;
 		}
-		if (flow_bound(d, &k)) {
+		if (whole_request(d, &s) && take_whole(d, &s, &o))
+			return;
+		if (!flow_claim(d, &s, &k)) {
 			/* Sent up before the hand-off took it; the backend has it now. */
 			count(d, LB_DISP_SEGMENTS_DUP);
 			return;
 		}
 		c = conn_new(d, &s, &o);
-		if (!c)
+		if (!c) {
+			if (d->flows)
+				lb_flow_remove(d->flows, &k, NULL);
 			return;
+		}
 		if (!s.len && !(s.flags & LB_TH_FIN)) {
 			/* Only a tcp-mode VIP sends a bare ACK up; binding on it comes later. */
 			count(d, LB_DISP_TCP_MODE_UNBOUND);
@@ -1497,6 +1609,25 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 		moving_segment(d, c, &s);
 		break;
 	}
+}
+
+bool lb_dispatcher_take_whole(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
+			      uint64_t now_ms, uint64_t tai_s)
+{
+	struct lb_cookie_opts o;
+	struct lb_cookie_tuple t;
+	struct lb_segment s;
+
+	d->now_ms = now_ms;
+	if (lb_segment_parse(frame, len, &s) || !(s.flags & LB_TH_ACK) || !whole_request(d, &s) ||
+	    lb_frame_check_csums(frame, len))
+		return false;
+	t = (struct lb_cookie_tuple){ s.saddr, s.daddr, s.sport, s.dport };
+	if (lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o) || !take_whole(d, &s, &o))
+		return false;
+	count(d, LB_DISP_SEGMENTS);
+	count(d, LB_DISP_THREAD_TAKEN_WHOLE);
+	return true;
 }
 
 uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)
@@ -1596,6 +1727,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->dir = dir;
 	d->secret = *secret;
 	d->maps = *maps;
+	lb_disp_stats_unwritten(d->flushed);
 	d->flows = maps->flows;
 	d->send = send;
 	d->send_ctx = send_ctx;
@@ -1690,23 +1822,34 @@ size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
 
 void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX])
 {
-	static __u32 keys[LB_DISP_MAX];
-	__u32 i, n = LB_DISP_MAX;
+	__u32 keys[LB_DISP_MAX], i, n = 0;
+	uint64_t vals[LB_DISP_MAX];
 
-	if (fd < 0 || !memcmp(flushed, now, LB_DISP_MAX * sizeof(*now)))
+	if (fd < 0)
 		return;
 	/*
-	 * One system call for the whole array, and none when nothing moved: this
-	 * runs after every batch of frames, where a call per counter would outweigh
-	 * the work on the requests themselves.
+	 * The counters that moved, in one system call (none when nothing moved):
+	 * this runs after every batch of frames, and the kernel's batch update
+	 * costs per element, so the few that moved cost a few, not all of them.
 	 */
 	for (i = 0; i < LB_DISP_MAX; i++)
-		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, now, &n, NULL)) {
+		if (now[i] != flushed[i]) {
+			keys[n] = i;
+			vals[n++] = now[i];
+		}
+	if (!n)
+		return;
+	if (bpf_map_update_batch(fd, keys, vals, &n, NULL)) {
 		for (i = 0; i < LB_DISP_MAX; i++)
-			bpf_map_update_elem(fd, &i, &now[i], BPF_ANY);
+			if (now[i] != flushed[i])
+				bpf_map_update_elem(fd, &i, &now[i], BPF_ANY);
 	}
 	memcpy(flushed, now, LB_DISP_MAX * sizeof(*now));
+}
+
+void lb_disp_stats_unwritten(uint64_t flushed[LB_DISP_MAX])
+{
+	memset(flushed, 0xff, LB_DISP_MAX * sizeof(*flushed));
 }
 
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
@@ -1734,6 +1877,7 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 	if (c->req_len && c->req_len < c->held)
 		v->request_len = c->req_len;
 	v->later = c->later;
+	v->fresh = c->fresh;
 	v->request_end = request_end(c);
 	v->flow_flags = c->flow_flags;
 	v->syn_opts = c->syn_opts;

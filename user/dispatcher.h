@@ -141,6 +141,15 @@ void lb_dispatcher_set_max_conns(struct lb_dispatcher *d, size_t max);
 void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
 			 uint64_t now_ms, uint64_t tai_s);
 
+/*
+ * For a frame of a connection another dispatcher thread owns: if it is a new
+ * connection's first segment holding one whole request, hand it off here, as
+ * the owner would, leaving nothing the owner needs (true). Else nothing is
+ * done or counted (false): the frame goes to the owner.
+ */
+bool lb_dispatcher_take_whole(struct lb_dispatcher *d, const uint8_t *frame, size_t len,
+			      uint64_t now_ms, uint64_t tai_s);
+
 /* Run timers (request timeouts, reply retransmission, linger). Returns ms until the next. */
 uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms);
 
@@ -156,8 +165,10 @@ void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, ui
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
 /* Publish the counters to the stats map (cheap; called once per batch). */
 void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
-/* @now into the disp_stats map @fd if it differs from @flushed (then updated); fd -1: nothing. */
+/* The counters of @now that differ from @flushed (then updated) into the disp_stats map @fd; fd -1: nothing. */
 void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX]);
+/* @flushed before the first write: every counter is written then (the pinned map may hold a previous daemon's). */
+void lb_disp_stats_unwritten(uint64_t flushed[LB_DISP_MAX]);
 /* Requests per route, the most requested by name (the daemon merges the threads'). */
 struct lb_route_counts;
 struct lb_route_counts *lb_dispatcher_route_counts(struct lb_dispatcher *d);
@@ -187,6 +198,7 @@ struct lb_conn_view {
 	/* Per-request binding. */
 	bool later;	      /* a later request on a connection bound before: cookie is
 			       * the server's sequence number less one, no cookie */
+	bool fresh;	      /* no flow of ours yet: the hand-off inserts one only if @key has none */
 	uint32_t request_end; /* the client sequence number after this request's body */
 	uint8_t flow_flags;   /* LB_FLOW_F_* for the flow */
 	uint8_t syn_opts;     /* the cookie's low byte: what the client's SYN offered */

@@ -198,7 +198,9 @@ static int evict_one(struct lb_flow_table *t)
 	return 0;
 }
 
-int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+/* lb_flow_put() with the map update's @flags (BPF_ANY, or BPF_NOEXIST: -EEXIST if there is one). */
+static int put_flags(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f,
+		     uint64_t flags)
 {
 	int tries, err;
 
@@ -206,7 +208,7 @@ int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const stru
 		return 0;
 	/* Only this (single-threaded) daemon inserts: room made is room kept. Bounded anyway. */
 	for (tries = 0; tries < 3; tries++) {
-		if (!bpf_map_update_elem(t->fd, k, f, BPF_ANY)) {
+		if (!bpf_map_update_elem(t->fd, k, f, flags)) {
 			if (t->changed && !(f->flags & LB_FLOW_F_PEER)) {
 				struct lb_flow now = *f;
 
@@ -224,9 +226,43 @@ int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const stru
 	return -E2BIG;
 }
 
+int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	return put_flags(t, k, f, BPF_ANY);
+}
+
+int lb_flow_claim(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	struct lb_flow had;
+	int err, tries;
+
+	/* Bounded: the flow it finds can end (XDP, expiry) between the insert and the look. */
+	for (tries = 0; tries < 3; tries++) {
+		err = put_flags(t, k, f, BPF_NOEXIST);
+		if (err != -EEXIST)
+			return err;
+		if (bpf_map_lookup_elem(t->fd, k, &had))
+			continue; /* gone meanwhile: insert again */
+		if (had.state != LB_FLOW_DISPATCH)
+			return -EEXIST;
+		/* A record of ours for it was dropped: the flow is this one's now. */
+		return lb_flow_put(t, k, f);
+	}
+	return -EEXIST;
+}
+
 int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
 {
 	int err = lb_flow_put(t, k, f);
+
+	if (!err)
+		count(t, f->backend, 1);
+	return err;
+}
+
+int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	int err = put_flags(t, k, f, BPF_NOEXIST);
 
 	if (!err)
 		count(t, f->backend, 1);

@@ -77,8 +77,20 @@ void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd
  */
 int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/*
+ * A new connection's flow @f (state dispatch) for @k, in one system call when
+ * @k has none: lb_flow_put() if @k has no flow or one in state dispatch (a
+ * record of ours that was dropped); -EEXIST if @k's flow is past the
+ * dispatcher (handed off already: the segment is a late copy); else as
+ * lb_flow_put().
+ */
+int lb_flow_claim(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
 /* Hand @k to @f's backend (@f bound, or a replay): put, and count it in. */
 int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
+/* lb_flow_bind() where @k has no flow yet: -EEXIST if it has one (which stays as it is). */
+int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
 /*
  * A replay abandoned: @k goes back to the dispatcher as @f (state dispatch),

@@ -282,7 +282,9 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		} else {
 			flow = flow_of(h, &v, b, backend,
 				       step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY);
-			if (lb_flow_bind(flows, &v.key, &flow))
+			/* Fresh: a flow there (another record's, or handed off) is not ours to replace. */
+			if (v.fresh ? lb_flow_bind_fresh(flows, &v.key, &flow)
+				    : lb_flow_bind(flows, &v.key, &flow))
 				return -1;
 		}
 		if (step == LB_BIND_HANDOFF) {

@@ -80,6 +80,12 @@ unsigned int lb_tring_drain(struct lb_tring *r, unsigned int max, lb_tring_fn fn
 	return n;
 }
 
+bool lb_tring_pending(struct lb_tring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire) !=
+	       atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
 uint64_t lb_tring_drops(const struct lb_tring *r)
 {
 	return atomic_load_explicit(&r->drops, memory_order_relaxed);

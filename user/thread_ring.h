@@ -12,6 +12,7 @@
 #ifndef LATEBIND_THREAD_RING_H
 #define LATEBIND_THREAD_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ typedef void (*lb_tring_fn)(void *ctx, const uint8_t *frame, size_t len);
 
 /* Consumer: up to @max frames, oldest first, to @fn, then their slots are free. Returns how many. */
 unsigned int lb_tring_drain(struct lb_tring *r, unsigned int max, lb_tring_fn fn, void *ctx);
+
+/* Consumer: does the ring hold a frame (acquire: a frame pushed before a fence the caller orders with)? */
+bool lb_tring_pending(struct lb_tring *r);
 
 /* Frames the producer could not push (read by the producer, or after it stopped). */
 uint64_t lb_tring_drops(const struct lb_tring *r);

@@ -42,6 +42,12 @@ struct worker {
 	uint64_t seen;		   /* the epoch of the newest config taken (atomic) */
 	uint64_t now_ms, tai_s;
 	uint64_t woken; /* bit u: a frame went to thread u's ring this turn, wake it */
+	/*
+	 * (atomic) In poll() or about to be: frames pushed to its rings need a
+	 * wake-up. Awake, it drains them before it sleeps again, so the producer
+	 * spares the write and the wake-up, each of which costs more than the frame.
+	 */
+	bool asleep;
 };
 
 struct lb_workers {
@@ -136,6 +142,9 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len)
 		on_own_frame(w, frame, len);
 		return;
 	}
+	/* A new connection's whole request leaves no state: handed off here, no wake-up. */
+	if (lb_dispatcher_take_whole(w->disp, frame, len, w->now_ms, w->tai_s))
+		return;
 	if (lb_tring_push(ws->rings[w->id * ws->n + owner], frame, len)) {
 		lb_dispatcher_count(w->disp, LB_DISP_THREAD_RING_FULL, 1);
 		return;
@@ -159,16 +168,49 @@ static void tell_main(struct lb_workers *ws)
 
 static void wake(struct worker *w);
 
-/* The owners this turn's frames went to are woken, once each. */
+/*
+ * The owners this turn's frames went to are woken, once each, if asleep. The
+ * fence pairs with the one in sleep_ready(): either the owner sees the frames
+ * before it sleeps, or this thread sees it asleep.
+ */
 static void wake_owners(struct worker *w)
 {
 	unsigned int u;
 
+	if (!w->woken)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (u = 0; w->woken; u++)
 		if (w->woken & (1ULL << u)) {
 			w->woken &= ~(1ULL << u);
-			wake(&w->ws->w[u]);
+			if (__atomic_load_n(&w->ws->w[u].asleep, __ATOMIC_RELAXED))
+				wake(&w->ws->w[u]);
 		}
+}
+
+/* Another thread's ring towards this one holds a frame. */
+static bool rings_pending(struct worker *w)
+{
+	struct lb_workers *ws = w->ws;
+	unsigned int from;
+
+	for (from = 0; from < ws->n; from++)
+		if (from != w->id && lb_tring_pending(ws->rings[from * ws->n + w->id]))
+			return true;
+	return false;
+}
+
+/*
+ * About to sleep @wait_ms: said first, then the rings looked at once more
+ * (a frame pushed before the producer saw this thread awake): 0 if one waits.
+ */
+static uint64_t sleep_ready(struct worker *w, uint64_t wait_ms)
+{
+	if (w->ws->n < 2 || !wait_ms)
+		return wait_ms;
+	__atomic_store_n(&w->asleep, true, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return rings_pending(w) ? 0 : wait_ms;
 }
 
 /*
@@ -208,10 +250,12 @@ static void *run(void *arg)
 	pfd[w->n_queues] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
 	while (!__atomic_load_n(&w->ws->stop, __ATOMIC_ACQUIRE)) {
 		take_config(w);
+		wait_ms = sleep_ready(w, wait_ms);
 		/* Sleep until a frame, the main thread or the next timer: no busy loop. */
 		if (poll(pfd, w->n_queues + 1, wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			pr_warn("dispatcher thread %u: poll: %s\n", w->id, strerror(errno));
+		__atomic_store_n(&w->asleep, false, __ATOMIC_RELAXED);
 		if (pfd[w->n_queues].revents & POLLIN) {
 			if (read(w->wake_fd, &junk, sizeof(junk)) < 0)
 				junk = 0; /* another read emptied it: nothing lost */

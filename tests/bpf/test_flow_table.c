@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "balancer.skel.h"
+#include "dispatcher.h"
 #include "flow_table.h"
 #include "suites.h"
 
@@ -530,6 +531,68 @@ START_TEST(test_move_rebind_again)
 }
 END_TEST
 
+/*
+ * A new connection's flow: inserted where there is none or one in the
+ * dispatcher's state (taken over), refused where the connection was handed
+ * off already (that flow and its count stay), and a full table makes room.
+ */
+START_TEST(test_claim)
+{
+	struct lb_flow f = { .state = LB_FLOW_DISPATCH, .last_seen_ns = 7 };
+	struct lb_flow_key k = key(1);
+
+	ck_assert_int_eq(lb_flow_claim(&t, &k, &f), 0);
+	ck_assert_uint_eq(state_of(1), LB_FLOW_DISPATCH);
+	f.last_seen_ns = 8;
+	ck_assert_int_eq(lb_flow_claim(&t, &k, &f), 0); /* a dropped record's flow: taken over */
+
+	put(2, LB_FLOW_BOUND, 100);
+	k = key(2);
+	ck_assert_int_eq(lb_flow_claim(&t, &k, &f), -EEXIST);
+	ck_assert_uint_eq(state_of(2), LB_FLOW_BOUND);
+	ck_assert_uint_eq(backends[BE].active, 1);
+
+	put(3, LB_FLOW_BOUND, 50);
+	put(4, LB_FLOW_BOUND, 200);
+	k = key(5);
+	ck_assert_int_eq(lb_flow_claim(&t, &k, &f), 0); /* full: the oldest bound (3) made room */
+	ck_assert(!present(3));
+	ck_assert_uint_eq(state_of(5), LB_FLOW_DISPATCH);
+	ck_assert_uint_eq(t.evictions, 1);
+}
+END_TEST
+
+/* disp_stats: every counter at the first write (a previous daemon's are in the pinned map), then the moved ones. */
+START_TEST(test_disp_stats_write)
+{
+	int fd = bpf_map__fd(skel->maps.disp_stats);
+	uint64_t now[LB_DISP_MAX] = { 0 }, flushed[LB_DISP_MAX], v, stale = 99;
+	__u32 i;
+
+	for (i = 0; i < LB_DISP_MAX; i++)
+		ck_assert_int_eq(bpf_map_update_elem(fd, &i, &stale, BPF_ANY), 0);
+	lb_disp_stats_unwritten(flushed);
+	now[LB_DISP_DECISIONS] = 5;
+	lb_disp_stats_write(fd, now, flushed);
+	for (i = 0; i < LB_DISP_MAX; i++) {
+		ck_assert_int_eq(bpf_map_lookup_elem(fd, &i, &v), 0);
+		ck_assert_uint_eq(v, now[i]);
+	}
+	/* Moved since: written; a value changed behind its back (nobody does) shows it was left alone. */
+	i = LB_DISP_SEGMENTS;
+	ck_assert_int_eq(bpf_map_update_elem(fd, &i, &stale, BPF_ANY), 0);
+	now[LB_DISP_DECISIONS] = 6;
+	lb_disp_stats_write(fd, now, flushed);
+	i = LB_DISP_DECISIONS;
+	ck_assert_int_eq(bpf_map_lookup_elem(fd, &i, &v), 0);
+	ck_assert_uint_eq(v, 6);
+	i = LB_DISP_SEGMENTS;
+	ck_assert_int_eq(bpf_map_lookup_elem(fd, &i, &v), 0);
+	ck_assert_uint_eq(v, stale);
+	ck_assert_mem_eq(flushed, now, sizeof(now));
+}
+END_TEST
+
 Suite *flow_table_suite(void)
 {
 	Suite *s = suite_create("flow_table_map");
@@ -551,6 +614,8 @@ Suite *flow_table_suite(void)
 	tcase_add_loop_test(tc, test_move_refused, 0, sizeof(states) / sizeof(states[0]));
 	tcase_add_loop_test(tc, test_move_rebind, 0, 2);
 	tcase_add_test(tc, test_move_rebind_again);
+	tcase_add_test(tc, test_claim);
+	tcase_add_test(tc, test_disp_stats_write);
 	suite_add_tcase(s, tc);
 	return s;
 }

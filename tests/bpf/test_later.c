@@ -1357,6 +1357,67 @@ START_TEST(test_adopt_echoes_latest_clock)
 }
 END_TEST
 
+/* ---- 6. a new connection's flow, claimed in one insert ----------------------------- */
+
+/*
+ * A copy of the first segment that was sent up before the hand-off took the
+ * connection (queued at the socket, or on another dispatcher thread's ring):
+ * the flow is bound now, so it is a duplicate. No second hand-off, nothing on
+ * the wire, the flow and its backend's count as the hand-off left them.
+ */
+START_TEST(test_first_segment_after_handoff)
+{
+	struct client cl;
+	struct lb_flow f;
+
+	start(routes_leaves);
+	first_request_alone(&cl);
+	client_first(&cl, 0, req_a1, strlen(req_a1));
+
+	/* Tried whole: the fresh flow's insert is refused before anything is sent. */
+	expect_n_steps(2);
+	ck_assert(L.steps[1].step == LB_BIND_HANDOFF && L.steps[1].ret == -1);
+	expect_n_wire(1);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_DUP), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 1);
+	f = flow_of(&cl);
+	expect_first_flow(&f, &cl, WEB1, cl.isn + 1 + strlen(req_a1));
+	ck_assert_uint_eq(L.backends[WEB1].active, 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(L.d), 0);
+}
+END_TEST
+
+/*
+ * A flow still in the dispatcher's state whose record is gone (dropped at the
+ * cap, or a daemon before this one): the connection's first segment takes it
+ * over and is handed off.
+ */
+START_TEST(test_dispatch_flow_taken_over)
+{
+	struct lb_flow stale = { .state = LB_FLOW_DISPATCH, .last_seen_ns = 1 };
+	struct lb_flow_key k;
+	struct client cl;
+	struct lb_flow f;
+
+	start(routes_leaves);
+	client_init(&cl, CLIENT_PORT);
+	k = flow_key(&cl);
+	ck_assert_int_eq(bpf_map_update_elem(L.flows.fd, &k, &stale, BPF_NOEXIST), 0);
+	client_first(&cl, 0, req_a1, strlen(req_a1));
+
+	/* Tried whole, refused (a flow is there), then taken over the usual way. */
+	expect_n_steps(2);
+	ck_assert(L.steps[0].step == LB_BIND_HANDOFF && L.steps[0].ret == -1);
+	expect_step(1, LB_BIND_HANDOFF, WEB1);
+	expect_n_wire(1);
+	ck_assert_uint_eq(ctr(LB_DISP_SEGMENTS_DUP), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_CONNS_TAKEN), 1);
+	f = flow_of(&cl);
+	expect_first_flow(&f, &cl, WEB1, cl.isn + 1 + strlen(req_a1));
+}
+END_TEST
+
 Suite *later_suite(void)
 {
 	Suite *s = suite_create("later_requests");
@@ -1375,6 +1436,8 @@ Suite *later_suite(void)
 	tcase_add_test(tc, test_later_segment_counted_once);
 	tcase_add_test(tc, test_pipelined_chain_stays);
 	tcase_add_test(tc, test_adopt_echoes_latest_clock);
+	tcase_add_test(tc, test_first_segment_after_handoff);
+	tcase_add_test(tc, test_dispatch_flow_taken_over);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,7 +3,8 @@
 #
 # Two dispatcher threads on the balancer's two RX queues (dispatcher: {threads:
 # 2}): many new connections from both clients, every answer from the backend
-# that holds what was asked, each thread owning some of them, frames passed to
+# that holds what was asked, each thread owning some of them, whole first
+# requests handed off by the thread that received them, other frames passed to
 # their owner; keep-alive connections moving between backends; replay mode.
 #
 # How flows reach both queues in the lab: veth has no queue selection of its
@@ -62,9 +63,17 @@ d0=$(decisions 0)
 d1=$(decisions 1)
 check "threads: thread 0 owns connections (decisions: ${d0:-none})" test "${d0:-0}" -gt 0
 check "threads: thread 1 owns connections (decisions: ${d1:-none})" test "${d1:-0}" -gt 0
+# A connection whose first segment came in on the other thread's queue: its
+# whole request handed off by that thread (no state left for the owner), or the
+# frame passed to the owner (a request not whole in it, the backends' frames).
+whole=$(lab_dispatcher_counter thread_taken_whole)
 n=$(lab_dispatcher_counter thread_handoffs)
-check "threads: frames reached their connection's owner from the other queue (thread_handoffs: $n)" \
-	test "$n" -gt 0
+if [[ $LAB_HANDOFF_MODE != replay ]]; then # a replay keeps state: its frames go to the owner
+	check "threads: whole first requests handed off by the thread that received them (thread_taken_whole: $whole)" \
+		test "$whole" -gt 0
+fi
+check "threads: frames of the other thread's connections taken or passed on (taken whole $whole + thread_handoffs $n)" \
+	test "$((whole + n))" -gt 0
 check_eq "threads: no frame dropped for a full ring" 0 "$(lab_dispatcher_counter thread_ring_full)"
 sum=$(lab_dispatcher_counter decisions)
 check_eq "threads: status's decisions are the threads' sum" "$((${d0:-0} + ${d1:-0}))" "$sum"
@@ -126,6 +135,9 @@ if lab_balancer_start; then
 	n=$(lab_dispatcher_counter replay_done)
 	check "threads (replay): every replay done ($n)" test "$n" -ge "$((2 * THREADS_CONNS))"
 	check_eq "threads (replay): none failed" 0 "$(lab_dispatcher_counter replay_failed)"
+	n=$(lab_dispatcher_counter thread_handoffs)
+	check "threads (replay): frames reached the thread that replayed their SYN from the other queue (thread_handoffs: $n)" \
+		test "$n" -gt 0
 	keepalive "threads (replay)"
 	lab_balancer_stop
 	check_eq "threads (replay): balancer exits 0 on SIGTERM" 0 "$LAB_STOP_STATUS"

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 #
 # The benchmark harness does not rot: `bench/run.sh --quick` (tiny durations,
-# one round of every section: direct / latebind / HAProxy over HTTP, the XDP
+# one round of every section: direct / latebind / HAProxy over HTTP, latebind
+# with 1 and 2 dispatcher threads next to HAProxy nbthread 1 and 2, the XDP
 # floods, a small routing directory, two balancers behind BGP and ECMP and a
 # failover) runs to the end on a lab of its own, with
 # its own namespace prefix next to this one, writes its report, and leaves
@@ -94,6 +95,20 @@ check "bench smoke: (g): the requests rotated across backends ($rotated)" \
 	awk -v r="$rotated" 'BEGIN { split(r, f, " "); exit !(f[2] + 0 >= 50 && f[5] + 0 > 0) }'
 check_match "bench smoke: (g): the goal row is there, judged or marked not valid" \
 	'\| \(g\) [^|]+ \| >= 1\.0 \| [0-9.]+ \| \*\*(met|not met|not valid)\*\*' "$(cat "$report" 2>/dev/null)"
+# Threads: latebind with 1 and 2 dispatcher threads, HAProxy nbthread 1 and 2, no error;
+# the share of frames passed between latebind's threads; the ring's own figures.
+th_rows=$(sed -n '/^## Threads/,/^### HTTP: every/p' "$report" 2>/dev/null)
+for measure in "new-connection requests/s" "balancer CPU, µs per request"; do
+	check_match "bench smoke: threads: $measure for latebind 1 and 2 threads, HAProxy nbthread 1 and 2" \
+		"^\\| $measure \\| $num3 \\| $num3 \\| $num3 \\| $num3 \\|\$" "$(grep -F "| $measure |" <<<"$th_rows" | head -n 1)"
+done
+check_match "bench smoke: threads: no request failed" '^\| errors, summed over rounds \| 0 \| 0 \| 0 \| 0 \|$' \
+	"$(grep -F '| errors, summed' <<<"$th_rows")"
+check_match "bench smoke: threads: the share of frames passed between latebind's threads" \
+	"^\\| frames to the dispatcher, passed to another thread, % \\| $num3 \\| $num3 \\| – \\| – \\|\$" \
+	"$(grep -F '| frames to the dispatcher' <<<"$th_rows")"
+check_match "bench smoke: threads: the ring's cost per frame" '^\| ring, one frame pushed and drained[^|]*\| [0-9.]+ \([0-9.]+\) \|$' \
+	"$(grep -F '| ring, one frame' <<<"$th_rows")"
 check_match "bench smoke: the XDP section measured the fast path" \
 	'latebind: fast path, bound flow → backend[^|]*\| [0-9]+ / ' "$(cat "$report" 2>/dev/null)"
 check_match "bench smoke: the decisions section made no wrong decision" \

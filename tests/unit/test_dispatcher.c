@@ -506,7 +506,8 @@ START_TEST(test_unbound_503)
 	t.bind_ret = r->bind_ret;
 	client_default(&cl);
 	client_str(&cl, 0, req);
-	ck_assert_uint_eq(t.binds, r->has_bind ? 1 : 0);
+	/* Asked twice: trying the whole request at once, then the usual way, which answers. */
+	ck_assert_uint_eq(t.binds, r->has_bind ? 2 : 0);
 	if (r->has_bind)
 		ck_assert_uint_eq(t.bound, 0);
 	expect_reply(&cl, 0, cl.isn + 1 + strlen(req), "HTTP/1.1 503 Service Unavailable\r\n",

@@ -42,9 +42,12 @@ START_TEST(order_kept)
 	unsigned int i;
 
 	ck_assert_ptr_nonnull(r);
+	ck_assert(!lb_tring_pending(r));
 	for (i = 0; i < 5; i++)
 		ck_assert_int_eq(lb_tring_push(r, frame_of((uint8_t)i, 60 + i), 60 + i), 0);
+	ck_assert(lb_tring_pending(r));
 	ck_assert_uint_eq(lb_tring_drain(r, 64, take, &s), 5);
+	ck_assert(!lb_tring_pending(r));
 	for (i = 0; i < 5; i++) {
 		ck_assert_uint_eq(s.first[i], i);
 		ck_assert_uint_eq(s.len[i], 60 + i);
