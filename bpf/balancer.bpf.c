@@ -15,6 +15,9 @@
  *   a replay-mode backend's answer to a replayed SYN → to the dispatcher
  *   anything else to a VIP → dropped under its own reason
  *   not to a VIP           → XDP_PASS, untouched
+ *   packet of a flow bound to the balancer itself (local: true) → XDP_PASS
+ *
+ * lb_local_egress (TC, main interface): the local backend's FIN/RST closes its flow.
  *
  * Every packet leaves through verdict(), which counts it in `stats`.
  */
@@ -419,6 +422,9 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, str
 	if (flags & (LB_TH_FIN | LB_TH_RST))
 		close_flow(f);
 	b = count_flow(f, bytes);
+	/* The balancer's own web server (local: true): its kernel has the socket. */
+	if (b && b->ifindex == LB_IFINDEX_LOCAL)
+		return verdict(bytes, LB_XDP_PASS_LOCAL, XDP_PASS);
 	if (b && b->ifindex && b->ifindex != ctx->ingress_ifindex) {
 		__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
 		return redirect_out(eth, b->ifindex, bytes, LB_XDP_REDIRECT_FAST_PATH);
@@ -426,6 +432,41 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, str
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, f->backend_mac, ETH_ALEN);
 	return verdict(bytes, reason, XDP_TX);
+}
+
+/* The flow of a packet the server side sends (VIP → client): the tuple reversed. */
+static __always_inline struct lb_flow *flow_from_server(const struct iphdr *iph,
+							const struct tcphdr *th)
+{
+	struct lb_flow_key fkey = {};
+
+	fkey.saddr = iph->daddr;
+	fkey.daddr = iph->saddr;
+	fkey.sport = th->dest;
+	fkey.dport = th->source;
+	fkey.proto = IPPROTO_TCP;
+	return bpf_map_lookup_elem(&flows_v3, &fkey);
+}
+
+/*
+ * A packet from the flow's backend, diverted to us or (local backend) seen
+ * leaving: a FIN or RST ends the flow. A reset while nothing of the client's
+ * has come after the hand-off is the backend refusing the connection (no
+ * listener, full queue); the daemon counts these toward the backend's health.
+ */
+static __always_inline void backend_end(struct lb_flow *f, __u8 flags)
+{
+	if ((flags & LB_TH_RST) && f->state == LB_FLOW_BOUND && !f->packets) {
+		struct lb_backend *b;
+		__u32 idx = f->backend;
+
+		b = bpf_map_lookup_elem(&backends, &idx);
+		if (b)
+			__sync_fetch_and_add(&b->handoff_resets, 1);
+	}
+	if (flags & (LB_TH_FIN | LB_TH_RST))
+		close_flow(f);
+	f->last_seen_ns = bpf_ktime_get_ns();
 }
 
 /*
@@ -437,18 +478,12 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct ethhdr *eth, str
 static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *iph,
 				    struct cursor *c, __u64 bytes)
 {
-	struct lb_flow_key fkey = {};
 	struct tcphdr *th;
 	struct lb_flow *f;
 
 	if (iph->ihl != 5 || !(th = parse_tcp_fixed(c)))
 		return verdict(bytes, LB_XDP_DROP_TCP_TRUNC, XDP_DROP);
-	fkey.saddr = iph->daddr;
-	fkey.daddr = iph->saddr;
-	fkey.sport = th->dest;
-	fkey.dport = th->source;
-	fkey.proto = IPPROTO_TCP;
-	f = bpf_map_lookup_elem(&flows_v3, &fkey);
+	f = flow_from_server(iph, th);
 	if (!f || (f->state != LB_FLOW_BOUND && f->state != LB_FLOW_CLOSING &&
 		   f->state != LB_FLOW_REPLAY && f->state != LB_FLOW_MOVING))
 		return verdict(bytes, LB_XDP_DROP_DIVERT_NO_FLOW, XDP_DROP);
@@ -484,22 +519,7 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	/* Its SYN/ACK (or refusal) for the SYN the dispatcher replayed: the dispatcher's. */
 	if (f->state == LB_FLOW_REPLAY)
 		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_REPLAY);
-	/*
-	 * A reset while nothing of the client's has come after the hand-off: the
-	 * backend refused the connection (no listener, full queue). The daemon
-	 * counts these toward the backend's health.
-	 */
-	if ((tcp_flags(th) & LB_TH_RST) && f->state == LB_FLOW_BOUND && !f->packets) {
-		struct lb_backend *b;
-		__u32 idx = f->backend;
-
-		b = bpf_map_lookup_elem(&backends, &idx);
-		if (b)
-			__sync_fetch_and_add(&b->handoff_resets, 1);
-	}
-	if (tcp_flags(th) & (LB_TH_FIN | LB_TH_RST))
-		close_flow(f);
-	f->last_seen_ns = bpf_ktime_get_ns();
+	backend_end(f, tcp_flags(th));
 	if (cfg_main_ifindex && ctx->ingress_ifindex != cfg_main_ifindex) {
 		__builtin_memcpy(eth->h_dest, f->client_hop_mac, ETH_ALEN);
 		return redirect_out(eth, cfg_main_ifindex, bytes, LB_XDP_REDIRECT_DIVERTED);
@@ -684,6 +704,71 @@ struct {
 	__uint(priority, 10);
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(lb_xdp);
+
+#define TC_ACT_OK   0
+#define TC_ACT_SHOT 2
+
+/*
+ * The local backend's packets (`local: true`, docs/packet-walk.md §10), on
+ * the main interface's TC egress. The balancer's own web server answers from
+ * this host, so no backend program diverts its connection's end to us: here
+ * we see it leave instead. A FIN or RST closes the flow as a diverted one
+ * does, and the packet goes on to the client. Attached only while the config
+ * has a local backend; everything else passes untouched and uncounted.
+ */
+SEC("tc")
+int lb_local_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct cursor c = { .pos = data, .end = data_end };
+	__u64 bytes = skb->len;
+	struct lb_vip_key vkey = {};
+	struct lb_backend *b;
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	struct tcphdr *th;
+	struct lb_flow *f;
+	__u32 idx;
+	__u8 flags;
+
+	eth = parse_eth(&c);
+	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	iph = parse_ipv4_fixed(&c);
+	if (!iph || iph->protocol != IPPROTO_TCP || iph->ihl != 5)
+		return TC_ACT_OK;
+	th = parse_tcp_fixed(&c);
+	if (!th)
+		return TC_ACT_OK;
+	vkey.addr = iph->saddr;
+	vkey.port = th->source;
+	vkey.proto = IPPROTO_TCP;
+	if (!vkey.port || !bpf_map_lookup_elem(&vips, &vkey))
+		return TC_ACT_OK;
+	f = flow_from_server(iph, th);
+	if (!f)
+		return TC_ACT_OK;
+	idx = f->backend;
+	b = bpf_map_lookup_elem(&backends, &idx);
+	if (!b || b->ifindex != LB_IFINDEX_LOCAL)
+		return TC_ACT_OK;
+	flags = tcp_flags(th);
+	if (f->state == LB_FLOW_MOVING) {
+		/*
+		 * Refusing a connection moving here: the client must not see it.
+		 * The dispatcher, seeing no sign of adoption, decides again.
+		 */
+		if (flags & LB_TH_RST)
+			return verdict(bytes, LB_XDP_DROP_LOCAL_REFUSAL, TC_ACT_SHOT);
+		/* Anything else shows the local stack has the connection. */
+		__sync_val_compare_and_swap(&f->state, LB_FLOW_MOVING, LB_FLOW_BOUND);
+	}
+	if (!(flags & (LB_TH_FIN | LB_TH_RST)))
+		return TC_ACT_OK;
+	backend_end(f, flags);
+	return verdict(bytes, LB_XDP_LOCAL_END, TC_ACT_OK);
+}
 
 /*
  * The daemon's way to end a bound flow (expiry, eviction, a dead backend's

@@ -17,6 +17,9 @@
 
 #include "lb_types.h"
 
+/* Where `latebind backend attach` pins (the balancer checks it for a local backend). */
+#define LB_BACKEND_PIN_DIR "/sys/fs/bpf/latebind-backend"
+
 /* Pinned under the backend's bpffs folder as "handoffs". */
 #define LB_HANDOFFS_MAX 65536
 

@@ -153,13 +153,20 @@ struct lb_backend_name {
 	char name[64];
 };
 
+/*
+ * lb_backend.ifindex of the backend that is the balancer itself (`local:
+ * true`): its flows go up this host's own stack. No interface has this index.
+ */
+#define LB_IFINDEX_LOCAL 0xffffffffu
+
 /* `backends` array slot. */
 struct lb_backend {
 	__be32 addr;
 	__u8 mac[6];
 	__u16 weight;
-	__u32 ifindex;	 /* 0: behind the main interface (XDP_TX); else the balancer's
-			  * interface it sits behind (XDP_REDIRECT through `tx_ports`) */
+	__u32 ifindex;	 /* 0: behind the main interface (XDP_TX); LB_IFINDEX_LOCAL: the
+			  * balancer itself (XDP_PASS); else the balancer's interface it
+			  * sits behind (XDP_REDIRECT through `tx_ports`) */
 	__u32 state;	 /* enum lb_backend_state: what selection sees */
 	__u32 admin;	 /* enum lb_backend_admin: the operator's word */
 	__u64 active;	 /* flows bound and not yet closed */

@@ -2,7 +2,9 @@
 /*
  * Verdict and reason counters of the balancer's XDP program. Every packet the
  * program sees leaves through one exit that counts it in exactly one slot of the
- * per-CPU array `stats`; every drop has a reason of its own.
+ * per-CPU array `stats`; every drop has a reason of its own. The local
+ * backend's TC egress program (lb_local_egress) counts its two reasons there
+ * too, and leaves every other packet uncounted.
  *
  * The list is an X-macro so the enum (BPF and userspace) and the names printed
  * by `latebind status` and the exporter come from one place; each name is its
@@ -47,7 +49,10 @@
 	X(REDIRECT_PROBE_ANSWER, "redirect_probe_answer") /* backend's answer to a probe → dispatcher */ \
 	X(REDIRECT_MOVING,    "redirect_moving")    /* client packet while the new backend adopts → dispatcher */ \
 	X(TX_SAME_HOLDER,     "tx_same_holder")     /* next request, same backend by its hint: forwarded here */ \
-	X(PASS_OTHER_HOST,    "pass_other_host")    /* to another host's MAC (a promiscuous port, a flooding switch) */
+	X(PASS_OTHER_HOST,    "pass_other_host")    /* to another host's MAC (a promiscuous port, a flooding switch) */ \
+	X(PASS_LOCAL,         "pass_local")         /* bound flow → the balancer's own stack (local: true) */ \
+	X(LOCAL_END,          "local_end")          /* the local backend's FIN/RST, seen by lb_local_egress: flow closed */ \
+	X(DROP_LOCAL_REFUSAL, "drop_local_refusal") /* ... its RST of a connection moving to it: the dispatcher retries */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST
@@ -152,6 +157,7 @@ struct lb_counter {
 	X(STAYS_UPGRADE,     "stays_upgrade")     /* bound for good: Upgrade asked            */ \
 	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */ \
 	X(STAYS_PIPELINED,   "stays_pipelined")   /* bound for good: two requests unanswered on it */ \
+	X(STAYS_LOCAL,       "stays_local")       /* bound for good: to the balancer's own web server */ \
 	X(PEER_VIEWS_SENT,   "peer_views_sent")   /* flow views for the peer balancers (user/peer_sync.h) */ \
 	X(PEER_DATAGRAMS_SENT, "peer_datagrams_sent") /* ... datagrams, counted per peer       */ \
 	X(PEER_SEND_ERRORS,  "peer_send_errors")  /* ... refused by the kernel (unreachable, full) */ \

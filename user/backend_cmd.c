@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -32,9 +31,9 @@
 #include "cookie.h"
 #include "cookie_key.h"
 #include "log.h"
+#include "own_address.h"
 #include "stats.h"
 
-#define LB_BACKEND_PIN_DIR "/sys/fs/bpf/latebind-backend"
 #define TC_HANDLE	   0x1b /* ours among the interface's TC filters */
 #define TC_PRIORITY	   1
 
@@ -174,21 +173,6 @@ static int run_cmd(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static bool vip_is_local(struct in_addr vip)
-{
-	struct ifaddrs *ifa, *i;
-	bool found = false;
-
-	if (getifaddrs(&ifa))
-		return false;
-	for (i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == vip.s_addr)
-			found = true;
-	freeifaddrs(ifa);
-	return found;
-}
-
 static int read_sysctl(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -214,7 +198,7 @@ static int write_sysctl(const char *path, const char *val)
 }
 
 /* The kernel uses the larger of "all" and the interface's own value. */
-static int arp_setting(const char *ifname, const char *name)
+static int conf_setting(const char *ifname, const char *name)
 {
 	char path[128];
 	int all, dev;
@@ -267,7 +251,7 @@ static int setup_vip(const struct attach_opts *o)
 	char path[128];
 
 	snprintf(addr, sizeof(addr), "%s/32", inet_ntoa(o->vip));
-	if (!vip_is_local(o->vip) && run_cmd(ip_argv)) {
+	if (!lb_own_address(o->vip) && run_cmd(ip_argv)) {
 		pr_warn("cannot add %s to lo (ip addr replace failed)\n", addr);
 		return -1;
 	}
@@ -300,12 +284,22 @@ static int check_host(const struct attach_opts *o, bool replay)
 			"cookie mode); use --mode replay\n");
 		problems++;
 	}
-	if (!vip_is_local(o->vip)) {
+	if (!lb_own_address(o->vip)) {
 		pr_warn("%s is not on a local interface: add it to lo (ip addr add %s/32 dev lo) "
 			"or use --setup-vip\n", inet_ntoa(o->vip), inet_ntoa(o->vip));
 		problems++;
 	}
-	if (arp_setting(o->ifname, "arp_ignore") < 1 || arp_setting(o->ifname, "arp_announce") < 2) {
+	/*
+	 * On a balancer that serves too (--interface lo): hand-offs are written
+	 * into lo with the client's source address, which strict reverse-path
+	 * filtering drops after the programs adopted them.
+	 */
+	if (!strcmp(o->ifname, "lo") && conf_setting("lo", "rp_filter") == 1) {
+		pr_warn("net.ipv4.conf.all.rp_filter or conf.lo.rp_filter is 1 (strict): it drops "
+			"the hand-offs written into lo; set both to 0 or 2 (loose)\n");
+		problems++;
+	}
+	if (conf_setting(o->ifname, "arp_ignore") < 1 || conf_setting(o->ifname, "arp_announce") < 2) {
 		pr_warn("this host would answer ARP for the VIP: set net.ipv4.conf.all.arp_ignore=1 "
 			"and arp_announce=2, or use --setup-vip\n");
 		problems++;

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "announce.h"
+#include "backend_maps.h"
 #include "balancer.skel.h"
 #include "clock.h"
 #include "commands.h"
@@ -261,6 +262,28 @@ static int publish_config(struct lb_daemon *lb, struct lb_config *fresh, struct 
 }
 
 /* SIGHUP: the new config or, if anything is wrong with it, the running one. */
+/*
+ * The local backend takes hand-offs through the backend programs on this
+ * host's lo (`latebind backend attach --interface lo`), which pin under
+ * LB_BACKEND_PIN_DIR in the same bpffs: without them every hand-off to it
+ * would be reset by the kernel, so say what to run.
+ */
+static int check_local_backend(const struct lb_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_backends; i++) {
+		const struct lb_cfg_backend *c = &cfg->backends[i];
+
+		if (!c->local || !access(LB_BACKEND_PIN_DIR "/ingress", F_OK))
+			continue;
+		pr_warn("%s:%d: backends[%zu].local: no hand-off programs on this host; run "
+			"latebind backend attach --interface lo --vip VIP:PORT --balancer-mac "
+			"<%s's MAC> --cookie-key %s first\n", cfg->path, c->line, i,
+			cfg->interface, cfg->cookie.key_file);
+		return -1;
+	}
+	return 0;
+}
+
 /* A config read for a reload, checked against the running one and swapped in. */
 static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 {
@@ -293,6 +316,12 @@ static void reload_apply(struct lb_daemon *lb, struct lb_config fresh)
 	for (size_t i = 0; i < fresh.n_backends; i++) {
 		const struct lb_cfg_backend *c = &fresh.backends[i];
 
+		if (c->local && lb->ifs.local.fd < 0) {
+			pr_warn("reload refused, the running config stays: %s:%d: backends[%zu]."
+				"local: the first local backend needs a restart\n", fresh.path,
+				c->line, i);
+			goto refuse;
+		}
 		if (c->interface[0] && lb_ifaces_side_of(&lb->ifs, c) < 0) {
 			pr_warn("reload refused, the running config stays: %s:%d: backends[%zu]."
 				"interface: %s has no backend yet; a new backend interface needs a "
@@ -732,6 +761,11 @@ int cmd_balancer(int argc, char **argv)
 		if (lb_loader_attach_side(&lb.ld, lb.ifs.ports[i].ifindex, lb.ifs.names[i],
 					  lb.ifs.n_sides))
 			goto detach;
+	/* A previous daemon's filter (left by SIGUSR2) is replaced, or removed if unused now. */
+	if (lb.ifs.local.fd < 0)
+		lb_loader_detach_local(&lb.ld);
+	else if (lb_loader_attach_local(&lb.ld, lb.cfg.interface) || check_local_backend(&lb.cfg))
+		goto detach;
 	sfd = signal_fd();
 	if (sfd < 0 || start_dispatcher(&lb))
 		goto detach;

@@ -97,8 +97,9 @@ static void summary(const struct lb_config *cfg)
 	/* The handoff mode decides what each backend needs installed. */
 	printf("  %zu %-8s", cfg->n_backends, plural(cfg->n_backends, "backend", "backends"));
 	for (i = 0; i < cfg->n_backends && i < SHOW_MAX; i++)
-		printf("%s%s (%s%s)", i ? ", " : " ", cfg->backends[i].name,
+		printf("%s%s (%s%s%s)", i ? ", " : " ", cfg->backends[i].name,
 		       handoff[cfg->backends[i].handoff],
+		       cfg->backends[i].local ? ", local: this host, through lo" : "",
 		       cfg->backends[i].state == LB_BACKEND_DRAINING ? ", draining" : "");
 	if (cfg->n_backends > SHOW_MAX)
 		printf(", and %zu more", cfg->n_backends - SHOW_MAX);

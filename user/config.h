@@ -48,6 +48,9 @@ struct lb_cfg_backend {
 	int interface_line;
 	char public_name[LB_PUBLIC_MAX]; /* `public:`, canonical: what redirects name; "" = none */
 	int public_line;
+	/* The balancer itself (`local: true`): its own web server, reached through lo;
+	 * its address is one of this host's (docs/packet-walk.md §10). */
+	bool local;
 	int line;
 };
 

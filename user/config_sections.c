@@ -14,6 +14,7 @@
 #include "defaults.h"
 #include "hex.h"
 #include "maps.h"
+#include "own_address.h"
 
 /* An IPv4 address that can be a VIP or a backend: unicast, not loopback. */
 static int want_ipv4(struct parse *p, const struct ynode *n, const struct ykey *key,
@@ -192,6 +193,58 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return *s ? -1 : 0;
 }
 
+/*
+ * `local: true`: the balancer's own web server. Its address must be one of
+ * this host's (health probes go there, and the local stack must own it); it
+ * is reached through lo in cookie mode, with no MAC or interface of its own.
+ */
+static int cfg_backend_local(struct parse *p, size_t idx,
+			     const struct ynode *local, const struct ynode *mac,
+			     const struct ynode *interface, const struct ynode *handoff,
+			     struct lb_cfg_backend *b)
+{
+	static const char *const bools[] = { "false", "true" };
+	const struct ykey *where = YKEY_AT(YKEY("backends"), idx);
+	const struct ykey *key = YKEY_IN(where, "local");
+	char addr[INET_ADDRSTRLEN];
+	struct lb_config *cfg = p->cfg;
+	int on;
+	size_t i;
+
+	if (yd_want_enum(&p->doc, local, key, "true or false", bools, 2,
+			 "local: true or local: false", &on))
+		return -1;
+	if (!on)
+		return 0;
+	if (mac)
+		return yd_fail(&p->doc, mac->line, YKEY_IN(where, "mac"),
+			       "a local backend is reached through lo, not by a MAC; expected no "
+			       "mac: with local: true");
+	if (interface)
+		return yd_fail(&p->doc, interface->line, YKEY_IN(where, "interface"),
+			       "a local backend is reached through lo, not behind an interface; "
+			       "expected no interface: with local: true");
+	if (handoff && b->handoff != LB_HANDOFF_COOKIE)
+		return yd_fail(&p->doc, handoff->line, YKEY_IN(where, "handoff"),
+			       "a local backend takes hand-offs in cookie mode (the balancer's "
+			       "kernel is >= 6.9 or it could not run it); expected handoff: cookie "
+			       "or no handoff: with local: true");
+	for (i = 0; i < cfg->n_backends; i++)
+		if (cfg->backends[i].local)
+			return yd_fail(&p->doc, local->line, key,
+				       "%s (line %d) is the local backend already; expected at "
+				       "most one backend with local: true",
+				       cfg->backends[i].name, cfg->backends[i].line);
+	if (!lb_own_address(b->address))
+		return yd_fail(&p->doc, local->line, key,
+			       "%s is not an address of this host; expected local: true only on "
+			       "the backend whose address: is one of the balancer's own (ip -4 "
+			       "addr shows them)",
+			       inet_ntop(AF_INET, &b->address, addr, sizeof(addr)));
+	b->local = true;
+	return 0;
+}
+
 int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 {
 	static const char *const
@@ -209,6 +262,7 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		B_HEALTH_PATH,
 		B_INTERFACE,
 		B_PUBLIC,
+		B_LOCAL,
 		B_N
 	};
 	struct yd_field f[B_N] = {
@@ -221,6 +275,7 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		[B_HEALTH_PATH] = { "health_path" },
 		[B_INTERFACE] = { "interface" },
 		[B_PUBLIC] = { "public" },
+		[B_LOCAL] = { "local" },
 	};
 	struct lb_cfg_backend b = {
 		.weight = 1,
@@ -325,6 +380,9 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		b.interface_line = f[B_INTERFACE].val->line;
 	}
 	if (f[B_PUBLIC].val && cfg_public(p, f[B_PUBLIC].val, YKEY_IN(where, "public"), &b))
+		return -1;
+	if (f[B_LOCAL].val && cfg_backend_local(p, idx, f[B_LOCAL].val, f[B_MAC].val,
+						f[B_INTERFACE].val, f[B_HANDOFF].val, &b))
 		return -1;
 	if (cfg_grow((void **)&cfg->backends, &p->cap_backends, cfg->n_backends + 1, sizeof(b)))
 		return yd_oom(&p->doc, n->line, where);

@@ -1118,6 +1118,16 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		conn_answer(d, c, redirect->status);
 		return;
 	}
+	/*
+	 * The balancer's own web server keeps the connection: its stack cannot
+	 * send a probe's answer back to us, so nothing could prove it idle
+	 * (docs/limits.md). Later requests go up the local stack from XDP.
+	 */
+	if (d->cfg->backends[chosen].local && (c->flow_flags & LB_FLOW_F_REQUESTS)) {
+		count(d, LB_DISP_STAYS_LOCAL);
+		c->flow_flags &= ~LB_FLOW_F_REQUESTS;
+		c->hint_len = 0;
+	}
 	if (c->later) {
 		later_bind(d, c, (uint32_t)chosen, head);
 		return;

@@ -30,6 +30,8 @@ static const struct lb_handoff_port *port_of(const struct lb_handoff_ctx *h,
 {
 	size_t i;
 
+	if (b->ifindex == LB_IFINDEX_LOCAL)
+		return h->local;
 	for (i = 0; b->ifindex && i < h->n_ports; i++)
 		if (h->ports[i].ifindex == b->ifindex)
 			return &h->ports[i];
@@ -39,7 +41,10 @@ static const struct lb_handoff_port *port_of(const struct lb_handoff_ctx *h,
 /*
  * One frame from the client's side of the connection to the backend's MAC,
  * out of the interface the backend sits behind, from our MAC there (a backend
- * checks that hand-offs come from the balancer's MAC it was given).
+ * checks that hand-offs come from the balancer's MAC it was given). For the
+ * local backend, into lo: sent there, a frame comes back up this host's own
+ * stack (the backend programs on lo's TC ingress adopt it), addressed to lo's
+ * all-zero MAC or the stack would take it for another host's.
  */
 static int send_to_backend(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			   const struct lb_backend *b, struct lb_segment *s)
@@ -50,7 +55,10 @@ static int send_to_backend(struct lb_handoff_ctx *h, const struct lb_conn_view *
 	if (b->ifindex && !port)
 		return -1; /* the daemon fills both from the same config */
 	memcpy(s->src_mac, port ? port->mac : v->own_mac, 6);
-	memcpy(s->dst_mac, b->mac, 6);
+	if (b->ifindex == LB_IFINDEX_LOCAL)
+		memset(s->dst_mac, 0, 6);
+	else
+		memcpy(s->dst_mac, b->mac, 6);
 	s->saddr = v->key.saddr;
 	s->daddr = v->key.daddr;
 	s->sport = v->key.sport;

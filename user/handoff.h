@@ -29,7 +29,7 @@
  * socket: hand-offs are a few frames per connection, not the fast path.
  */
 struct lb_handoff_port {
-	uint32_t ifindex;
+	uint32_t ifindex; /* LB_IFINDEX_LOCAL: lo, towards the balancer's own stack */
 	uint8_t mac[6]; /* ours there: the source of hand-off frames */
 	int fd;		/* AF_PACKET socket bound to it */
 };
@@ -46,6 +46,7 @@ struct lb_handoff_ctx {
 	void *send_ctx;
 	const struct lb_handoff_port *ports; /* the others; NULL when there are none */
 	size_t n_ports;
+	const struct lb_handoff_port *local; /* lo, for the local backend; NULL: none */
 	const struct lb_cookie_secret *secret; /* keys the replay hand-off option */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC, set by the caller per batch */
 	uint8_t frame[2048];

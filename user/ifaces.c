@@ -63,6 +63,8 @@ uint32_t lb_ifaces_backend_ifindex(const struct lb_ifaces *ifs, const struct lb_
 {
 	int side = lb_ifaces_side_of(ifs, c);
 
+	if (c->local)
+		return LB_IFINDEX_LOCAL;
 	return side >= 0 ? ifs->ports[side].ifindex : 0;
 }
 
@@ -91,11 +93,31 @@ static int open_side(struct lb_ifaces *ifs, const struct lb_config *cfg, size_t 
 	return 0;
 }
 
+/*
+ * The local backend's way in: a raw socket on lo, our main MAC as the source
+ * (what `backend attach --interface lo --balancer-mac` on this host names).
+ */
+static int open_local(struct lb_ifaces *ifs)
+{
+	struct lb_handoff_port *port = &ifs->local;
+	uint32_t lo = if_nametoindex("lo");
+
+	if (!lo) {
+		pr_warn("no lo on this host: the local backend cannot be reached\n");
+		return -1;
+	}
+	port->ifindex = LB_IFINDEX_LOCAL;
+	memcpy(port->mac, ifs->mac, ETH_ALEN);
+	port->fd = packet_socket(lo, "lo");
+	return port->fd < 0 ? -1 : 0;
+}
+
 int lb_ifaces_open(struct lb_ifaces *ifs, const struct lb_config *cfg)
 {
 	size_t i;
 
 	ifs->fd = -1;
+	ifs->local.fd = -1;
 	ifs->ifindex = if_nametoindex(cfg->interface);
 	if (!ifs->ifindex) {
 		pr_warn("%s: interface '%s' not found on this host (ip link shows the names)\n",
@@ -110,6 +132,8 @@ int lb_ifaces_open(struct lb_ifaces *ifs, const struct lb_config *cfg)
 	for (i = 0; i < cfg->n_backends; i++) {
 		const struct lb_cfg_backend *c = &cfg->backends[i];
 
+		if (c->local && ifs->local.fd < 0 && open_local(ifs))
+			return -1;
 		if (!c->interface[0] || lb_ifaces_side_of(ifs, c) >= 0)
 			continue;
 		if (ifs->n_sides == LB_MAX_IFACES - 1)
@@ -128,6 +152,9 @@ void lb_ifaces_close(struct lb_ifaces *ifs)
 		if (ifs->ports[i].fd >= 0)
 			close(ifs->ports[i].fd);
 	ifs->n_sides = 0;
+	if (ifs->local.fd >= 0)
+		close(ifs->local.fd);
+	ifs->local.fd = -1;
 	if (ifs->fd >= 0)
 		close(ifs->fd);
 	ifs->fd = -1;
@@ -174,6 +201,12 @@ int lb_ifaces_fill_ports(const struct lb_ifaces *ifs, int devmap_fd, int ifaces_
 	return 0;
 }
 
+/* A backend whose MAC comes from the neighbour table: the local one has ours. */
+static bool resolves_mac(const struct lb_cfg_backend *c)
+{
+	return c->name[0] && !c->mac_given && !c->local;
+}
+
 /* The kernel's answer, learnt on the interface @c sits behind and nowhere else. */
 static void learn_mac(const struct lb_config *cfg, struct lb_backend *backends, in_addr_t addr,
 		      const char *dev, const unsigned int m[ETH_ALEN])
@@ -185,7 +218,7 @@ static void learn_mac(const struct lb_config *cfg, struct lb_backend *backends, 
 		const struct lb_cfg_backend *c = &cfg->backends[i];
 		struct lb_backend *b = &backends[i];
 
-		if (c->mac_given || b->addr != addr ||
+		if (!resolves_mac(c) || b->addr != addr ||
 		    strcmp(dev, c->interface[0] ? c->interface : cfg->interface))
 			continue;
 		for (k = 0; k < ETH_ALEN; k++)
@@ -205,7 +238,7 @@ void lb_ifaces_resolve_macs(const struct lb_config *cfg, struct lb_backend *back
 	FILE *f;
 
 	for (i = 0; i < cfg->n_backends; i++)
-		if (cfg->backends[i].name[0] && !cfg->backends[i].mac_given)
+		if (resolves_mac(&cfg->backends[i]))
 			pending++;
 	if (!pending)
 		return;
@@ -227,8 +260,7 @@ void lb_ifaces_resolve_macs(const struct lb_config *cfg, struct lb_backend *back
 		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(LB_DISCARD_PORT) };
 		int fd;
 
-		if (!cfg->backends[i].name[0] || cfg->backends[i].mac_given ||
-		    memcmp(backends[i].mac, zero, ETH_ALEN))
+		if (!resolves_mac(&cfg->backends[i]) || memcmp(backends[i].mac, zero, ETH_ALEN))
 			continue;
 		to.sin_addr = cfg->backends[i].address;
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -24,6 +24,8 @@ struct lb_ifaces {
 	char names[LB_MAX_IFACES - 1][LB_IFNAME_MAX];
 	struct lb_handoff_port ports[LB_MAX_IFACES - 1];
 	size_t n_sides;
+	/* lo, where the local backend's hand-offs go in; fd -1 without one (`local: true`). */
+	struct lb_handoff_port local;
 };
 
 /*
@@ -44,7 +46,10 @@ int lb_ifaces_send(const struct lb_ifaces *ifs, const uint8_t *frame, size_t len
 /* The side backend @c sits behind: its index in names[]/ports[], or -1 for the main one. */
 int lb_ifaces_side_of(const struct lb_ifaces *ifs, const struct lb_cfg_backend *c);
 
-/* lb_backend.ifindex for @c: its side's, or 0 for the main interface (XDP_TX there). */
+/*
+ * lb_backend.ifindex for @c: its side's, 0 for the main interface (XDP_TX
+ * there), LB_IFINDEX_LOCAL for the balancer itself (XDP_PASS).
+ */
 uint32_t lb_ifaces_backend_ifindex(const struct lb_ifaces *ifs, const struct lb_cfg_backend *c);
 
 /*

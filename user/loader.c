@@ -313,6 +313,48 @@ int lb_loader_attach_side(struct lb_loader *ld, int ifindex, const char *ifname,
 	return 0;
 }
 
+/* lb_local_egress's filter on the main interface: ours by handle and priority. */
+#define LB_LOCAL_TC_HANDLE   0x1b
+#define LB_LOCAL_TC_PRIORITY 1
+
+int lb_loader_attach_local(struct lb_loader *ld, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ld->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LB_LOCAL_TC_HANDLE,
+		    .priority = LB_LOCAL_TC_PRIORITY,
+		    .prog_fd = bpf_program__fd(ld->skel->progs.lb_local_egress),
+		    .flags = BPF_TC_F_REPLACE);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (!err || err == -EEXIST)
+		err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_warn("cannot attach lb_local_egress to %s's TC egress (the local backend's "
+			"connection ends): %s\n", ifname, strerror(-err));
+		return -1;
+	}
+	ld->local_egress = true;
+	return 0;
+}
+
+void lb_loader_detach_local(struct lb_loader *ld)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ld->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LB_LOCAL_TC_HANDLE,
+		    .priority = LB_LOCAL_TC_PRIORITY);
+
+	libbpf_print_fn_t print;
+
+	/*
+	 * Nothing there is no error, and the kernel's message about it no
+	 * warning. The clsact qdisc stays: other tools' filters may use it.
+	 */
+	print = libbpf_set_print(NULL);
+	bpf_tc_detach(&hook, &opts);
+	libbpf_set_print(print);
+	ld->local_egress = false;
+}
+
 void lb_loader_detach(struct lb_loader *ld)
 {
 	__u32 flags = ld->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
@@ -325,6 +367,8 @@ void lb_loader_detach(struct lb_loader *ld)
 			bpf_xdp_detach(ld->sides[i].ifindex, flags, NULL);
 	}
 	ld->n_sides = 0;
+	if (ld->local_egress)
+		lb_loader_detach_local(ld);
 	if (ld->prog)
 		xdp_program__detach(ld->prog, ld->ifindex, ld->mode, 0);
 	if (ld->skel)

@@ -36,6 +36,7 @@ struct lb_loader {
 	struct lb_loader_side sides[LB_MAX_IFACES - 1];
 	size_t n_sides;
 	struct lb_backend *backends; /* the backends map, mmapped; NULL until mapped */
+	bool local_egress;	     /* lb_local_egress attached to the main interface */
 };
 
 /* The BPF filesystem is mounted and LB_PIN_DIR exists in it; else says how to fix it. */
@@ -58,6 +59,16 @@ int lb_loader_attach(struct lb_loader *ld, const char *ifname, const char *mode_
 
 /* The same program on an interface backends sit behind (one of @n_sides), in the main mode. */
 int lb_loader_attach_side(struct lb_loader *ld, int ifindex, const char *ifname, size_t n_sides);
+
+/*
+ * lb_local_egress on the main interface's TC egress, for a config with a
+ * local backend: its FIN/RST leave there and close their flows (a previous
+ * daemon's filter is replaced). Removed by lb_loader_detach.
+ */
+int lb_loader_attach_local(struct lb_loader *ld, const char *ifname);
+
+/* Its filter off the main interface: ours, or one a previous daemon left (SIGUSR2). */
+void lb_loader_detach_local(struct lb_loader *ld);
 
 /* Map the backends array (ld->backends): the dispatcher and XDP update its counters atomically. */
 int lb_loader_map_backends(struct lb_loader *ld);

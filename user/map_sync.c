@@ -90,8 +90,14 @@ int lb_sync_backends(const struct lb_config *cfg, const struct lb_ifaces *ifs,
 			bpf_map_update_elem(names_fd, &slot, &name, 0);
 			continue;
 		}
-		/* A resolved MAC stays until the neighbour table says otherwise. */
-		if (c->mac_given || b->addr != c->address.s_addr)
+		/*
+		 * A resolved MAC stays until the neighbour table says otherwise. The
+		 * local backend has ours: known, so selection takes it (XDP never
+		 * sends a frame to it).
+		 */
+		if (c->local)
+			memcpy(b->mac, ifs->mac, sizeof(b->mac));
+		else if (c->mac_given || b->addr != c->address.s_addr)
 			memcpy(b->mac, c->mac, sizeof(b->mac));
 		b->addr = c->address.s_addr;
 		b->weight = c->weight;

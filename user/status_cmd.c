@@ -94,10 +94,11 @@ static void print_backends(int fd, int names_fd, bool json)
 			       (unsigned long long)b.active, (unsigned long long)b.chosen,
 			       (unsigned long long)b.packets, (unsigned long long)b.bytes);
 		else
-			printf("  %-3u %-15s %-8s %llu %llu %llu %llu %s%s\n", i, addr,
+			printf("  %-3u %-15s %-8s %llu %llu %llu %llu %s%s%s\n", i, addr,
 			       b.state < 3 ? states[b.state] : "?", (unsigned long long)b.active,
 			       (unsigned long long)b.chosen, (unsigned long long)b.packets,
 			       (unsigned long long)b.bytes, n.name,
+			       b.ifindex == LB_IFINDEX_LOCAL ? " (local)" : "",
 			       b.admin == LB_ADMIN_DRAINED ? " (drained by operator)" : "");
 		first = false;
 	}

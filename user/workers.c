@@ -321,6 +321,7 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 		.cfg = &conf->cfg, .flows = &w->flows, .backends = env->backends,
 		.send = send_frame, .send_ctx = w, .secret = env->secret,
 		.ports = env->ifs->ports, .n_ports = env->ifs->n_sides,
+		.local = env->ifs->local.fd >= 0 ? &env->ifs->local : NULL,
 	};
 	lb_dispatcher_set_bind(w->disp, lb_handoff_bind, &w->handoff);
 	return 0;

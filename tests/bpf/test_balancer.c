@@ -168,7 +168,8 @@ static void read_stats(uint64_t *out)
 	}
 }
 
-static void run_frame(const uint8_t *frame, size_t len, struct run *r)
+/* @frame through @prog (lb_xdp, or lb_local_egress as TC); its verdict and counters in @r. */
+static void run_prog(struct bpf_program *prog, const uint8_t *frame, size_t len, struct run *r)
 {
 	uint64_t before[LB_XDP_REASON_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
@@ -176,12 +177,17 @@ static void run_frame(const uint8_t *frame, size_t len, struct run *r)
 	int i;
 
 	read_stats(before);
-	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.lb_xdp), &opts), 0);
+	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
 	r->action = opts.retval;
 	r->out_len = opts.data_size_out;
 	read_stats(r->stats);
 	for (i = 0; i < LB_XDP_REASON_MAX; i++)
 		r->stats[i] -= before[i];
+}
+
+static void run_frame(const uint8_t *frame, size_t len, struct run *r)
+{
+	run_prog(skel->progs.lb_xdp, frame, len, r);
 }
 
 /* The one counter that moved must be @reason, by one. */
@@ -1144,6 +1150,8 @@ static const struct port_case port_cases[] = {
 	  LB_XDP_TX_FAST_PATH },
 	{ "behind an interface the daemon never entered → dropped", NO_PORT_IFINDEX, XDP_DROP,
 	  LB_XDP_DROP_NO_TX_PORT },
+	{ "the balancer itself (local: true) → up its own stack", LB_IFINDEX_LOCAL, XDP_PASS,
+	  LB_XDP_PASS_LOCAL },
 };
 
 START_TEST(test_fast_path_ports)
@@ -1163,6 +1171,10 @@ START_TEST(test_fast_path_ports)
 	assert_counted(&r, tc->reason);
 	if (tc->action == XDP_TX)
 		assert_tx_rewritten(&r, frame, len, backend_mac);
+	if (tc->action == XDP_PASS) { /* untouched: to our MAC, as it came */
+		ck_assert_uint_eq(r.out_len, len);
+		ck_assert_mem_eq(r.out, frame, len);
+	}
 	if (tc->action == XDP_REDIRECT) {
 		/* To the backend's MAC from ours on its interface; IP and TCP untouched. */
 		ck_assert_uint_eq(r.out_len, len);
@@ -1182,6 +1194,92 @@ START_TEST(test_fast_path_ports)
 	assert_counted(&r, tc->reason);
 	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
 	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	del_flow(cport);
+}
+END_TEST
+
+/* ---- the local backend's packets leaving: lb_local_egress (TC) ---- */
+
+#define TC_OK	0
+#define TC_SHOT 2
+#define NO_COUNT LB_XDP_REASON_MAX /* a case that counts nothing */
+
+struct local_case {
+	const char *name;
+	uint32_t ifindex;    /* the flow's backend: LB_IFINDEX_LOCAL, or a remote one (0) */
+	uint32_t state;	     /* the flow before */
+	uint64_t packets;    /* the flow's client packets so far (0: just handed off) */
+	uint8_t flags;	     /* of the segment from the VIP */
+	bool from_client;    /* the client's address as the source instead of the VIP */
+	int verdict;	     /* TC_ACT_* */
+	enum lb_xdp_reason reason; /* or NO_COUNT */
+	uint32_t state_after;
+	uint64_t closes;     /* taken off the backend's count */
+	uint64_t refusals;   /* handoff_resets */
+};
+
+static const struct local_case local_cases[] = {
+	{ "FIN of a bound flow: closed, passed on", LB_IFINDEX_LOCAL, LB_FLOW_BOUND, 10, 0x11,
+	  false, TC_OK, LB_XDP_LOCAL_END, LB_FLOW_CLOSING, 1, 0 },
+	{ "RST of a bound flow: closed, passed on", LB_IFINDEX_LOCAL, LB_FLOW_BOUND, 10, 0x14,
+	  false, TC_OK, LB_XDP_LOCAL_END, LB_FLOW_CLOSING, 1, 0 },
+	{ "RST right after the hand-off: a refusal, counted for health", LB_IFINDEX_LOCAL,
+	  LB_FLOW_BOUND, 0, 0x14, false, TC_OK, LB_XDP_LOCAL_END, LB_FLOW_CLOSING, 1, 1 },
+	{ "FIN of a closing flow: nothing more to close", LB_IFINDEX_LOCAL, LB_FLOW_CLOSING, 10,
+	  0x11, false, TC_OK, LB_XDP_LOCAL_END, LB_FLOW_CLOSING, 0, 0 },
+	{ "data of a bound flow: untouched", LB_IFINDEX_LOCAL, LB_FLOW_BOUND, 10, 0x18, false,
+	  TC_OK, NO_COUNT, LB_FLOW_BOUND, 0, 0 },
+	{ "data of a flow moving here: it has the connection", LB_IFINDEX_LOCAL, LB_FLOW_MOVING,
+	  10, 0x18, false, TC_OK, NO_COUNT, LB_FLOW_BOUND, 0, 0 },
+	{ "RST of a flow moving here: its refusal, kept from the client", LB_IFINDEX_LOCAL,
+	  LB_FLOW_MOVING, 10, 0x14, false, TC_SHOT, LB_XDP_DROP_LOCAL_REFUSAL, LB_FLOW_MOVING, 0,
+	  0 },
+	{ "FIN of a flow bound to a remote backend: not ours here", 0, LB_FLOW_BOUND, 10, 0x11,
+	  false, TC_OK, NO_COUNT, LB_FLOW_BOUND, 0, 0 },
+	{ "FIN from an address that is no VIP: untouched", LB_IFINDEX_LOCAL, LB_FLOW_BOUND, 10,
+	  0x11, true, TC_OK, NO_COUNT, LB_FLOW_BOUND, 0, 0 },
+};
+
+START_TEST(test_local_egress)
+{
+	const struct local_case *tc = &local_cases[_i];
+	const uint16_t cport = 41600 + _i;
+	struct lb_flow_key k = flow_key(cport);
+	uint8_t frame[PKT_MAX];
+	struct lb_flow f;
+	struct run r;
+	size_t len;
+	int i;
+
+	put_backend_on(tc->ifindex);
+	put_flow(cport, tc->state);
+	f = get_flow(cport);
+	f.packets = tc->packets;
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.flows_v3), &k, &f, BPF_EXIST), 0);
+	/* As the local server sends it: from the VIP, out of the main interface to the router. */
+	len = backend_segment(frame, cport, tc->flags);
+	if (tc->from_client)
+		inet_pton(AF_INET, "198.51.100.2", frame + 14 + 12);
+	run_prog(skel->progs.lb_local_egress, frame, len, &r);
+	ck_assert_msg(r.action == tc->verdict, "%s: verdict %d, expected %d", tc->name, r.action,
+		      tc->verdict);
+	if (tc->reason == NO_COUNT)
+		for (i = 0; i < LB_XDP_REASON_MAX; i++)
+			ck_assert_msg(!r.stats[i], "%s: counted %s", tc->name, lb_xdp_reason_names[i]);
+	else
+		assert_counted(&r, tc->reason);
+	if (tc->verdict == TC_OK) { /* passed on as it was */
+		ck_assert_uint_eq(r.out_len, len);
+		ck_assert_mem_eq(r.out, frame, len);
+	}
+	ck_assert_msg(get_flow(cport).state == tc->state_after, "%s: state %u, expected %u",
+		      tc->name, get_flow(cport).state, tc->state_after);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - tc->closes);
+	ck_assert_uint_eq(get_backend().handoff_resets, tc->refusals);
+	/* Retransmitted: never closed or counted against health twice. */
+	run_prog(skel->progs.lb_local_egress, frame, len, &r);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - tc->closes);
+	ck_assert_uint_eq(get_backend().handoff_resets, tc->refusals);
 	del_flow(cport);
 }
 END_TEST
@@ -1704,6 +1802,7 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
 	tcase_add_test(tc, test_handoff_reset_counted);
 	tcase_add_loop_test(tc, test_fast_path_ports, 0, sizeof(port_cases) / sizeof(port_cases[0]));
+	tcase_add_loop_test(tc, test_local_egress, 0, sizeof(local_cases) / sizeof(local_cases[0]));
 	tcase_add_loop_test(tc, test_next_request, 0, sizeof(next_cases) / sizeof(next_cases[0]));
 	tcase_add_test(tc, test_next_request_no_dispatcher);
 	tcase_add_loop_test(tc, test_moving_client, 0, sizeof(moving_cases) / sizeof(moving_cases[0]));

@@ -35,7 +35,7 @@ FUZZ_WARN      := -Wall -Wextra -Wno-unused-parameter -Werror
 FUZZ_SAN_TARGETS   := http config directory dispatcher peer redirect advise
 FUZZ_USER_http       := http http_path host
 # Every user/config*.c: a new section's file must not break the fuzzer's link.
-FUZZ_USER_config     := $(patsubst user/%.c,%,$(wildcard user/config*.c)) yaml_doc directory directory_rules host http_path redirect
+FUZZ_USER_config     := $(patsubst user/%.c,%,$(wildcard user/config*.c)) yaml_doc directory directory_rules host http_path redirect own_address
 FUZZ_USER_directory  := directory directory_rules host http_path
 # The dispatcher grows new neighbours (metrics, health, ...): it links every
 # user object but main's, as the unit tests do, so its fuzzer keeps linking.

@@ -29,6 +29,7 @@
 #include "directory.h"
 #include "fuzz_common.h"
 #include "maps.h"
+#include "own_address.h"
 
 static bool valid_name(const char *s)
 {
@@ -93,7 +94,13 @@ static void check_config(const struct lb_config *c)
 		if (b->mac_given)
 			CHECK(!(b->mac[0] & 1) && memcmp(b->mac, zero, 6), "backends[%zu] MAC not unicast",
 			      i);
+		/* The balancer itself: one of this host's addresses, reached through lo in cookie mode. */
+		if (b->local)
+			CHECK(lb_own_address(b->address) && !b->mac_given && !b->interface[0] &&
+				      b->handoff == LB_HANDOFF_COOKIE,
+			      "backends[%zu] local with a foreign address, a MAC, an interface or replay", i);
 		for (j = 0; j < i; j++) {
+			CHECK(!b->local || !c->backends[j].local, "backends[%zu] and [%zu] both local", j, i);
 			CHECK(strcmp(b->name, c->backends[j].name), "backend name \"%s\" twice", b->name);
 			CHECK(b->address.s_addr != c->backends[j].address.s_addr,
 			      "backends[%zu] and [%zu] share an address", j, i);
@@ -216,6 +223,8 @@ static char *emit(const struct lb_config *c)
 		if (b->mac_given)
 			put(&o, ", mac: \"%02x:%02x:%02x:%02x:%02x:%02x\"", b->mac[0], b->mac[1],
 			    b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
+		if (b->local)
+			put(&o, ", local: true");
 		put(&o, "}\n");
 	}
 	put(&o, "routes:\n");
@@ -268,7 +277,7 @@ static void check_same(const struct lb_config *a, const struct lb_config *b, con
 		CHECK(!strcmp(x->name, y->name) && x->address.s_addr == y->address.s_addr &&
 			      x->mac_given == y->mac_given && !memcmp(x->mac, y->mac, 6) &&
 			      x->weight == y->weight && x->handoff == y->handoff &&
-			      x->state == y->state,
+			      x->state == y->state && x->local == y->local,
 		      "round trip changed backends[%zu]", i);
 	}
 	for (i = 0; i < a->n_routes; i++) {

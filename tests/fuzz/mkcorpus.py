@@ -182,6 +182,10 @@ CONFIGS = {
     "redirect-no-public": MINIMAL.replace("backends: [a]}]", "backends: [a], redirect: {url: \"http://{public}{path}\"}}]"),
     "top-routes": MINIMAL + "metrics: {listen: \"\", top_routes: 20}\n",
     "top-routes-range": MINIMAL + "metrics: {top_routes: 5000}\n",
+    # The balancer itself as a backend: refused on an address not this host's, and with mac:.
+    "local": MINIMAL.replace("address: 198.51.100.11}", "address: 198.51.100.11, local: true}"),
+    "local-mac": MINIMAL.replace("address: 198.51.100.11}",
+                                 "address: 198.51.100.11, local: true, mac: \"02:00:00:00:00:01\"}"),
 }
 
 

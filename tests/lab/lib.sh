@@ -186,6 +186,44 @@ lab_attach_pass() {
 	fi
 }
 
+# lab_nginx_conf NAME DIR [DIRECTIVES]: DIR/nginx.conf for an nginx a test adds
+# (named NAME in its access log, DIR/access.log, in the lab's format), serving
+# DIR/html on port 80; DIRECTIVES go into its http block. Start it with
+# lab_nginx_start; it writes DIR/nginx.pid.
+lab_nginx_conf() {
+	local name=$1 dir=$2
+	mkdir -p "$dir/html" "$dir/tmp"
+	cat >"$dir/nginx.conf" <<-EOF
+	# latebind lab: $name (written by a lab test)
+	user root;
+	worker_processes 1;
+	daemon on;
+	pid $dir/nginx.pid;
+	error_log $dir/error.log warn;
+	events { worker_connections 1024; }
+	http {
+		default_type application/octet-stream;
+		sendfile on;
+		keepalive_requests 1000;
+		${3:-}
+		client_body_temp_path $dir/tmp/body;
+		proxy_temp_path $dir/tmp/proxy;
+		fastcgi_temp_path $dir/tmp/fastcgi;
+		uwsgi_temp_path $dir/tmp/uwsgi;
+		scgi_temp_path $dir/tmp/scgi;
+		log_format lab '\$msec $name \$remote_addr:\$remote_port -> \$server_addr:\$server_port '
+			'"\$request" \$status \$body_bytes_sent conn=\$connection req=\$connection_requests';
+		access_log $dir/access.log lab;
+		server { listen 80 default_server; root $dir/html; }
+	}
+	EOF
+}
+
+# lab_nginx_start NODE DIR: the nginx of lab_nginx_conf, in NODE's namespace.
+lab_nginx_start() {
+	lab_exec "$1" nginx -q -e "$2/error.log" -p "$2" -c "$2/nginx.conf"
+}
+
 # lab_curl NODE ARGS...: curl from NODE, quiet, with bounded timeouts.
 lab_curl() {
 	local node=$1

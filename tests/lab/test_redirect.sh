@@ -75,30 +75,8 @@ segment2_up() {
 	head -c 1024 /dev/urandom >"$WEB4_DIR/html/web4/1k.bin"
 	head -c 1M /dev/urandom >"$WEB4_DIR/html/web4/1m.bin"
 	head -c 64M /dev/urandom >"$WEB4_DIR/html/web4/64m.bin"
-	cat >"$WEB4_DIR/nginx.conf" <<-EOF
-	# latebind lab backend web4 (tests/lab/test_redirect.sh)
-	user root;
-	worker_processes 1;
-	daemon on;
-	pid $WEB4_DIR/nginx.pid;
-	error_log $WEB4_DIR/error.log warn;
-	events { worker_connections 1024; }
-	http {
-		default_type application/octet-stream;
-		sendfile on;
-		keepalive_requests 1000;
-		client_body_temp_path $WEB4_DIR/tmp/body;
-		proxy_temp_path $WEB4_DIR/tmp/proxy;
-		fastcgi_temp_path $WEB4_DIR/tmp/fastcgi;
-		uwsgi_temp_path $WEB4_DIR/tmp/uwsgi;
-		scgi_temp_path $WEB4_DIR/tmp/scgi;
-		log_format lab '\$msec web4 \$remote_addr:\$remote_port -> \$server_addr:\$server_port '
-			'"\$request" \$status \$body_bytes_sent conn=\$connection req=\$connection_requests';
-		access_log $WEB4_DIR/access.log lab;
-		server { listen 80 default_server; root $WEB4_DIR/html; }
-	}
-	EOF
-	ip netns exec "$WEB4_NS" nginx -q -e "$WEB4_DIR/error.log" -p "$WEB4_DIR" -c "$WEB4_DIR/nginx.conf"
+	lab_nginx_conf web4 "$WEB4_DIR"
+	lab_nginx_start web4 "$WEB4_DIR"
 }
 
 # Everything segment2_up made, whatever state it got to; the peers of the eth1s

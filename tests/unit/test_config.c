@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,53 @@ START_TEST(test_backend_interface)
 }
 END_TEST
 
+/* An IPv4 address of this host other than loopback, or false when it has none. */
+static bool own_address(char *buf, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa))
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		struct in_addr a;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		found = ntohl(a.s_addr) >> 24 != 127 && inet_ntop(AF_INET, &a, buf, len);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* `local: true` on a backend whose address is this host's. */
+START_TEST(test_backend_local)
+{
+	char addr[INET_ADDRSTRLEN], text[1024];
+	struct lb_config cfg;
+
+	if (!own_address(addr, sizeof(addr))) {
+		fprintf(stderr, "test_backend_local: this host has no IPv4 address but loopback; "
+				"only the refusals are tested\n");
+		return;
+	}
+	snprintf(text, sizeof(text), IFACE VIPS
+		 "backends: [{name: web1, address: 198.51.100.11}, "
+		 "{name: self, address: %s, local: true, weight: 2}, "
+		 "{name: web2, address: 198.51.100.12, local: false}]\n" ROUTES, addr);
+	expect_ok(text, &cfg);
+	ck_assert(!cfg.backends[0].local);
+	ck_assert(cfg.backends[1].local);
+	ck_assert_int_eq(cfg.backends[1].handoff, LB_HANDOFF_COOKIE);
+	ck_assert(!cfg.backends[1].mac_given);
+	ck_assert_str_eq(cfg.backends[1].interface, "");
+	ck_assert(!cfg.backends[2].local);
+	lb_config_free(&cfg);
+
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct lb_config cfg;
@@ -382,6 +430,17 @@ static const struct bad bad[] = {
 	  8, "backends[1].interface", "a replay-mode backend behind eth1: its SYN/ACK must reach "
 	  "the dispatcher on eth0; expected handoff: cookie, or the backend behind eth0" },
 	{ BASE "metrics: {listen: \"127.0.0.1:99999\"}\n", 5, "metrics.listen", "is not an address:port" },
+	/* The balancer itself as a backend (198.51.100.11 is no address of the test host). */
+	{ IFACE VIPS BE(", local: true") ROUTES, 3, "backends[0].local",
+	  "198.51.100.11 is not an address of this host; expected local: true only on the backend "
+	  "whose address: is one of the balancer's own" },
+	{ IFACE VIPS BE(", local: yes") ROUTES, 3, "backends[0].local", "expected local: true or local: false" },
+	{ IFACE VIPS BE(", local: true, mac: \"02:00:00:00:00:11\"") ROUTES, 3, "backends[0].mac",
+	  "a local backend is reached through lo, not by a MAC" },
+	{ IFACE VIPS BE(", local: true, interface: eth1") ROUTES, 3, "backends[0].interface",
+	  "a local backend is reached through lo, not behind an interface" },
+	{ IFACE VIPS BE(", local: true, handoff: replay") ROUTES, 3, "backends[0].handoff",
+	  "a local backend takes hand-offs in cookie mode" },
 
 	/* Addresses, names, enums. */
 	{ IFACE "vips: [{address: 300.1.1.1, port: 80}]\n" BACKENDS ROUTES, 2, "vips[0].address",
@@ -980,6 +1039,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_health_overrides);
 	tcase_add_test(tc, test_backend_interface);
+	tcase_add_test(tc, test_backend_local);
 	tcase_add_loop_test(tc, test_good_variants, 0, sizeof(good) / sizeof(good[0]));
 	tcase_add_test(tc, test_routes_before_backends);
 	tcase_add_loop_test(tc, test_errors, 0, sizeof(bad) / sizeof(bad[0]));
