@@ -557,7 +557,7 @@ static void expect_probe(size_t i, const struct client *cl, uint32_t backend, ui
 	ck_assert_uint_eq(ntohs(s.rebind.exid), LB_PROBE_EXID);
 	ck_assert_uint_eq(s.rebind.arg, 0);
 	rebind_opt_at(i, &off, &optlen);
-	ck_assert_msg(off + LB_REBIND_OPT_LEN == optlen, "probe option at %zu of %zu: not last",
+	ck_assert_msg(off + LB_PROBE_OPT_LEN == optlen, "probe option at %zu of %zu: not last",
 		      off, optlen);
 	ck_assert_msg(tag_ok(cl, seq, ack, 0, LB_REBIND_TAG_PROBE, ntohl(s.rebind.val)),
 		      "probe tag %#x does not verify", ntohl(s.rebind.val));
