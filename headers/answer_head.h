@@ -16,8 +16,8 @@
 
 #include "lb_types.h"
 
-#define LB_ANSWER_HEAD_MAX 1023		/* longer heads are not framed (a mask: 2^n - 1) */
-#define LB_ANSWER_BODY_MAX (1u << 30)	/* larger bodies are not framed */
+#define LB_ANSWER_HEAD_MAX 1023	      /* longer heads are not framed (a mask: 2^n - 1) */
+#define LB_ANSWER_BODY_MAX (1u << 30) /* larger bodies are not framed */
 
 enum lb_answer_phase {
 	LB_AH_STATUS = 0, /* "HTTP/1.x NNN" */
@@ -27,11 +27,11 @@ enum lb_answer_phase {
 	LB_AH_NAME,	  /* in a field name */
 	LB_AH_CL_VALUE,	  /* Content-Length, before its digits */
 	LB_AH_CL_DIGITS,
-	LB_AH_CL_AFTER,	  /* white space after them */
-	LB_AH_VALUE,	  /* any other field's value */
-	LB_AH_END_LF,	  /* the empty line's CR seen */
-	LB_AH_DONE,	  /* head_len, status and body_len are known */
-	LB_AH_BAD,	  /* not framed */
+	LB_AH_CL_AFTER, /* white space after them */
+	LB_AH_VALUE,	/* any other field's value */
+	LB_AH_END_LF,	/* the empty line's CR seen */
+	LB_AH_DONE,	/* head_len, status and body_len are known */
+	LB_AH_BAD,	/* not framed */
 };
 
 struct lb_answer_scan {
@@ -39,8 +39,8 @@ struct lb_answer_scan {
 	__u32 head_len; /* DONE: the head's bytes, its empty line included */
 	__u32 body_len; /* Content-Length's value */
 	__u16 status;
-	__u8 name_pos;	/* bytes of the field name so far (up to 255) */
-	__u8 maybe;	/* which names it may still be: LB_AH_IS_* */
+	__u8 name_pos; /* bytes of the field name so far (up to 255) */
+	__u8 maybe;    /* which names it may still be: LB_AH_IS_* */
 	__u8 has_cl;
 	__u8 pad[3];
 };
@@ -126,9 +126,11 @@ LB_INLINE int lb_answer_head_byte(struct lb_answer_scan *s, __u32 i, __u8 c)
 		if (c == ':') {
 			if (!s->name_pos)
 				goto bad;
-			if ((s->maybe & LB_AH_IS_TE) && !lb_answer_name_byte(LB_AH_IS_TE, s->name_pos))
+			if ((s->maybe & LB_AH_IS_TE) &&
+			    !lb_answer_name_byte(LB_AH_IS_TE, s->name_pos))
 				goto bad; /* its end is in the body's chunks */
-			if ((s->maybe & LB_AH_IS_CL) && !lb_answer_name_byte(LB_AH_IS_CL, s->name_pos)) {
+			if ((s->maybe & LB_AH_IS_CL) &&
+			    !lb_answer_name_byte(LB_AH_IS_CL, s->name_pos)) {
 				if (s->has_cl)
 					goto bad; /* two: which one holds is not ours to say */
 				s->has_cl = 1;
@@ -188,8 +190,7 @@ LB_INLINE int lb_answer_head_byte(struct lb_answer_scan *s, __u32 i, __u8 c)
 		s->phase = LB_AH_DONE;
 		s->head_len = i + 1;
 		return 1;
-	default:
-		return 1;
+	default: return 1;
 	}
 bad:
 	s->phase = LB_AH_BAD;

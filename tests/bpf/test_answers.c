@@ -40,82 +40,149 @@ static const uint8_t router_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
 #define L(s)	((uint32_t)sizeof(s) - 1)
 
 struct seg {
-	uint32_t off;	    /* from FIRST */
-	const char *data;   /* NULL: fill bytes ('x'), n of them */
+	uint32_t off;	  /* from FIRST */
+	const char *data; /* NULL: fill bytes ('x'), n of them */
 	uint32_t n;
-	uint8_t flags;	    /* 0: ACK|PSH */
+	uint8_t flags; /* 0: ACK|PSH */
 };
 
 struct answers_case {
 	const char *name;
 	struct seg segs[6];
-	uint8_t framing;    /* enum lb_framing */
+	uint8_t framing;		     /* enum lb_framing */
 	uint32_t start, end, body_len, next; /* from FIRST; start etc. only when known */
 	uint16_t status;
 };
 
-#define S(o, str) { (o), (str), L(str), 0 }
-#define FILL(o, len) { (o), NULL, (len), 0 }
-#define UNFRAMED     LB_FRAMING_UNKNOWN, 0, 0, 0, 0, 0
+#define S(o, str)                     \
+	{                             \
+		(o), (str), L(str), 0 \
+	}
+#define FILL(o, len)                \
+	{                           \
+		(o), NULL, (len), 0 \
+	}
+#define UNFRAMED LB_FRAMING_UNKNOWN, 0, 0, 0, 0, 0
 
 static const struct answers_case cases[] = {
-	{ "head and body in one segment", { S(0, H200_5 "hello") }, LB_FRAMING_KNOWN,
-	  0, L(H200_5) + 5, 5, L(H200_5) + 5, 200 },
+	{ "head and body in one segment",
+	  { S(0, H200_5 "hello") },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H200_5) + 5,
+	  5,
+	  L(H200_5) + 5,
+	  200 },
 	{ "head alone, the body over three segments (wrapping)",
 	  { S(0, H200_3K), FILL(L(H200_3K), 1000), FILL(L(H200_3K) + 1000, 1000),
 	    FILL(L(H200_3K) + 2000, 1000) },
-	  LB_FRAMING_KNOWN, 0, L(H200_3K) + 3000, 3000, L(H200_3K) + 3000, 200 },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H200_3K) + 3000,
+	  3000,
+	  L(H200_3K) + 3000,
+	  200 },
 	{ "a body segment that looks like a head is body",
 	  { S(0, H200_3K), S(L(H200_3K), H200_5 "hello") },
-	  LB_FRAMING_KNOWN, 0, L(H200_3K) + 3000, 3000, L(H200_3K) + 3000, 200 },
-	{ "the next answer, bodiless 204", { S(0, H200_5 "hello"), S(L(H200_5) + 5, H204) },
-	  LB_FRAMING_KNOWN, L(H200_5) + 5, L(H200_5) + 5 + L(H204), 0,
-	  L(H200_5) + 5 + L(H204), 204 },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H200_3K) + 3000,
+	  3000,
+	  L(H200_3K) + 3000,
+	  200 },
+	{ "the next answer, bodiless 204",
+	  { S(0, H200_5 "hello"), S(L(H200_5) + 5, H204) },
+	  LB_FRAMING_KNOWN,
+	  L(H200_5) + 5,
+	  L(H200_5) + 5 + L(H204),
+	  0,
+	  L(H200_5) + 5 + L(H204),
+	  204 },
 	{ "two answers in one segment, a 304's Content-Length is no body",
-	  { S(0, H200_5 "hello" H304) }, LB_FRAMING_KNOWN, L(H200_5) + 5,
-	  L(H200_5) + 5 + L(H304), 0, L(H200_5) + 5 + L(H304), 304 },
-	{ "a retransmitted head changes nothing", { S(0, H200_5 "hello"), S(0, H200_5 "hello") },
-	  LB_FRAMING_KNOWN, 0, L(H200_5) + 5, 5, L(H200_5) + 5, 200 },
+	  { S(0, H200_5 "hello" H304) },
+	  LB_FRAMING_KNOWN,
+	  L(H200_5) + 5,
+	  L(H200_5) + 5 + L(H304),
+	  0,
+	  L(H200_5) + 5 + L(H304),
+	  304 },
+	{ "a retransmitted head changes nothing",
+	  { S(0, H200_5 "hello"), S(0, H200_5 "hello") },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H200_5) + 5,
+	  5,
+	  L(H200_5) + 5,
+	  200 },
 	{ "the next head inside a retransmission's tail",
-	  { S(0, H200_5), S(0, H200_5 "hello" H204) }, LB_FRAMING_KNOWN, L(H200_5) + 5,
-	  L(H200_5) + 5 + L(H204), 0, L(H200_5) + 5 + L(H204), 204 },
-	{ "100 Continue, then the answer: one answer", { S(0, H100), S(L(H100), H200_5 "hello") },
-	  LB_FRAMING_KNOWN, 0, L(H100) + L(H200_5) + 5, 5, L(H100) + L(H200_5) + 5, 200 },
-	{ "100 Continue alone: the answer is still to come", { S(0, H100) }, LB_FRAMING_INTERIM,
-	  0, L(H100), 0, L(H100), 100 },
-	{ "a FIN with the answer", { { 0, H200_5 "hello", L(H200_5) + 5, 0x19 } },
-	  LB_FRAMING_KNOWN, 0, L(H200_5) + 5, 5, L(H200_5) + 5, 200 },
+	  { S(0, H200_5), S(0, H200_5 "hello" H204) },
+	  LB_FRAMING_KNOWN,
+	  L(H200_5) + 5,
+	  L(H200_5) + 5 + L(H204),
+	  0,
+	  L(H200_5) + 5 + L(H204),
+	  204 },
+	{ "100 Continue, then the answer: one answer",
+	  { S(0, H100), S(L(H100), H200_5 "hello") },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H100) + L(H200_5) + 5,
+	  5,
+	  L(H100) + L(H200_5) + 5,
+	  200 },
+	{ "100 Continue alone: the answer is still to come",
+	  { S(0, H100) },
+	  LB_FRAMING_INTERIM,
+	  0,
+	  L(H100),
+	  0,
+	  L(H100),
+	  100 },
+	{ "a FIN with the answer",
+	  { { 0, H200_5 "hello", L(H200_5) + 5, 0x19 } },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H200_5) + 5,
+	  5,
+	  L(H200_5) + 5,
+	  200 },
 	{ "no data yet", { { 0, "", 0, 0x10 } }, LB_FRAMING_NONE, 0, 0, 0, 0, 0 },
 	/* Not framed: from then on nothing on the connection is. */
 	{ "chunked", { S(0, HCHUNK) }, UNFRAMED },
 	{ "chunked beside a Content-Length",
 	  { S(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n") },
 	  UNFRAMED },
-	{ "no Content-Length", { S(0, "HTTP/1.0 200 OK\r\nServer: t\r\n\r\nbody") },
+	{ "no Content-Length", { S(0, "HTTP/1.0 200 OK\r\nServer: t\r\n\r\nbody") }, UNFRAMED },
+	{ "two Content-Lengths",
+	  { S(0,
+	      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	      "Content-Length: 5\r\n\r\nhello") },
 	  UNFRAMED },
-	{ "two Content-Lengths", { S(0, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-				      "Content-Length: 5\r\n\r\nhello") }, UNFRAMED },
-	{ "Content-Length over 1 GiB", { S(0, "HTTP/1.1 200 OK\r\nContent-Length: 2000000000\r\n\r\n") },
+	{ "Content-Length over 1 GiB",
+	  { S(0, "HTTP/1.1 200 OK\r\nContent-Length: 2000000000\r\n\r\n") },
 	  UNFRAMED },
-	{ "Content-Length not a number", { S(0, "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n") },
+	{ "Content-Length not a number",
+	  { S(0, "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n") },
 	  UNFRAMED },
 	{ "garbage", { S(0, "hello world, this is not HTTP at all\r\n\r\n") }, UNFRAMED },
-	{ "HTTP/2 preface-like", { S(0, "HTTP/2 200\r\ncontent-length: 5\r\n\r\nhello") },
-	  UNFRAMED },
+	{ "HTTP/2 preface-like", { S(0, "HTTP/2 200\r\ncontent-length: 5\r\n\r\nhello") }, UNFRAMED },
 	{ "a bare LF", { S(0, "HTTP/1.1 200 OK\nContent-Length: 5\n\nhello") }, UNFRAMED },
-	{ "white space in a name", { S(0, "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello") },
+	{ "white space in a name",
+	  { S(0, "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello") },
 	  UNFRAMED },
 	{ "a head split over two segments",
 	  { S(0, "HTTP/1.1 200 OK\r\nContent-Le"), S(27, "ngth: 5\r\n\r\nhello") },
 	  UNFRAMED },
-	{ "101 Switching Protocols", { S(0, "HTTP/1.1 101 Switching Protocols\r\n\r\n") },
-	  UNFRAMED },
-	{ "bytes past the next head never seen", { S(0, H200_5 "hello"), S(L(H200_5) + 6, H204) },
+	{ "101 Switching Protocols", { S(0, "HTTP/1.1 101 Switching Protocols\r\n\r\n") }, UNFRAMED },
+	{ "bytes past the next head never seen",
+	  { S(0, H200_5 "hello"), S(L(H200_5) + 6, H204) },
 	  UNFRAMED },
 	{ "a good head after a chunked answer is not believed",
-	  { S(0, HCHUNK), S(L(HCHUNK), H200_5 "hello") }, UNFRAMED },
+	  { S(0, HCHUNK), S(L(HCHUNK), H200_5 "hello") },
+	  UNFRAMED },
 	{ "after a HEAD's answer the next head is not where its Content-Length says",
-	  { S(0, H200_5), S(L(H200_5), H200_5 "hello") }, UNFRAMED },
+	  { S(0, H200_5), S(L(H200_5), H200_5 "hello") },
+	  UNFRAMED },
 };
 
 static struct backend *cookie_obj;
@@ -160,9 +227,15 @@ static size_t server_frame(uint8_t *frame, const struct seg *s, uint16_t cport)
 {
 	static uint8_t fill[PKT_MAX];
 	struct pkt_spec p = {
-		.saddr = VIP, .daddr = CLIENT, .sport = VPORT, .dport = cport,
-		.seq = FIRST + s->off, .ack = 0x10000001u, .flags = s->flags ? s->flags : 0x18,
-		.window = 502, .paylen = s->n,
+		.saddr = VIP,
+		.daddr = CLIENT,
+		.sport = VPORT,
+		.dport = cport,
+		.seq = FIRST + s->off,
+		.ack = 0x10000001u,
+		.flags = s->flags ? s->flags : 0x18,
+		.window = 502,
+		.paylen = s->n,
 	};
 
 	memset(fill, 'x', sizeof(fill));
