@@ -890,7 +890,12 @@ static enum answer_proof answer_before(const struct lb_conn *c, const struct lb_
 	uint16_t framing = be16toh(s->rebind.arg16);
 	uint32_t start, end;
 
-	if (!c->prev_exact || !s->has_framing || framing == LB_FRAMING_NONE)
+	if (!c->prev_exact)
+		return PROOF_NONE;
+	/* Nothing of it acknowledged yet (the request came long before): not begun. */
+	if ((int32_t)(s->seq - c->srv_prev) <= 0)
+		return PROOF_GOING;
+	if (!s->has_framing || framing == LB_FRAMING_NONE)
 		return PROOF_NONE;
 	if (framing == LB_FRAMING_UNKNOWN)
 		return PROOF_UNFRAMED;
@@ -933,7 +938,13 @@ static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struc
 	 * framing tells where it ends.
 	 */
 	if (status != LB_PROBE_NO_SOCKET && (int32_t)(s->seq - c->first_ack) > 0) {
-		switch (answer_before(c, s)) {
+		enum answer_proof proof = answer_before(c, s);
+
+		pr_debug("pipelined: answer from %u to %u (body %u), answer before begun at %u%s: "
+			 "proof %d\n", s->seq + be32toh(s->framing.start),
+			 s->seq + be32toh(s->framing.end), be32toh(s->framing.body_len), c->srv_prev,
+			 c->prev_exact ? "" : " (not proven)", proof);
+		switch (proof) {
 		case PROOF_GOING:
 			note_held(d, c);
 			return; /* the timer asks again */

@@ -736,6 +736,13 @@ START_TEST(test_pipelined_in_order)
 	expect_step(2, LB_BIND_ADVANCE, WEB1);
 	r = expect_step(3, LB_BIND_PROBE, WEB1);
 	ck_assert_uint_eq(r->client_isn + 1, end2);
+	/*
+	 * The second's answer not begun: web1 at its start, no head read yet. The
+	 * third was sent long before (its ACK is older than that start): held.
+	 */
+	backend_answer(3, LB_PROBE_IDLE, srv + RESPONSE, end2);
+	expect_n_steps(4);
+	ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 0);
 	/* A report of the first answer again proves nothing about the second. */
 	backend_answer_framed(3, LB_PROBE_IDLE, srv + RESPONSE, end2, 0, LB_FRAMING_KNOWN, srv,
 			      srv + RESPONSE, 100);

@@ -255,7 +255,7 @@ run_once() {
 		# What the dispatcher decided, and what each probe found, for the record.
 		lab_fail "$name: every answer 200, its body as the manifest says (per request)" \
 			"expected '$want', got '$got'" "$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" |
-				grep -E 'probe answer|→ route' | tail -n 20)"
+				grep -E 'probe answer|→ route|pipelined:' | tail -n 20)"
 	fi
 	check_eq "$name: one connection (connections opened per request / client ports)" \
 		"1 0 0 0 / 1" "$CONNS/ $(wc -w <<<"$PORTS")"
