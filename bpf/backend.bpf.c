@@ -14,6 +14,8 @@
  *   header-only notice of it instead (headers/fin_notice.h).
  *   SYN/ACKs for the VIP are dropped: every connection to it is adopted from a
  *   cookie, so one would answer a SYN that did not come from a client.
+ *   Every data segment's answer heads are read for where each answer ends
+ *   (backend_common.h, track_answers).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -120,10 +122,11 @@ static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 	struct syn_options so = {};
 	__u8 optbuf[64] = {};
 	struct lb_cookie_opts co;
+	struct lb_handoff_key conn;
 	struct bpf_sock *skc;
 	struct tcp_sock *tp;
 	struct l4 p;
-	__u32 optlen, state;
+	__u32 optlen, state, first;
 	bool valid, adopt;
 	__u8 flags;
 	int ret;
@@ -191,11 +194,15 @@ static __noinline int backend_ingress_segment(struct __sk_buff *skb)
 	attrs.tstamp_ok = so.has_ts;
 	attrs.rcv_tsval = so.tsval;
 	attrs.rcv_tsecr = so.tsecr;
+	/* The socket's ISN is the ACK's ack less one: its first answer starts at ack. */
+	conn_of_client(&p, &conn);
+	first = bpf_ntohl(p.th->ack_seq);
 
 	ret = bpf_sk_assign_tcp_reqsk(skb, (struct sock *)tp, &attrs, sizeof(attrs));
 	bpf_sk_release(skc);
 	if (ret < 0)
 		return count(skb, LB_BE_DROP_ASSIGN_FAILED, TC_ACT_SHOT);
+	answers_begin(&conn, first);
 	return count(skb, adopt ? LB_BE_REBIND_ADOPTED : LB_BE_ADOPTED, TC_ACT_OK);
 
 drop_assign:
@@ -223,6 +230,7 @@ int lb_backend_egress(struct __sk_buff *skb)
 	struct l4 p;
 	__u8 flags;
 
+	note_answers(skb);
 	if (parse(skb, &p) || !from_vip_service(&p))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	flags = tcp_flags(p.th);

@@ -12,6 +12,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "answer_head.h"
 #include "backend_maps.h"
 #include "consts.h"
 #include "cookie.h"
@@ -54,6 +55,26 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lb_counter);
 } stats SEC(".maps");
+
+/* connection → where its HTTP answers end (headers/backend_maps.h, `answers`). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_ANSWERS_MAX);
+	__type(key, struct lb_handoff_key);
+	__type(value, struct lb_answer_track);
+} answers SEC(".maps");
+
+/* One per CPU: the answer head being read, too big for the stack. */
+struct answer_buf {
+	__u8 b[LB_ANSWER_HEAD_MAX + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct answer_buf);
+} answer_buf SEC(".maps");
 
 static __always_inline int count(struct __sk_buff *skb, enum lb_backend_reason reason, int action)
 {
@@ -115,6 +136,16 @@ static __always_inline int parse(struct __sk_buff *skb, struct l4 *p)
 		return -1;
 	p->off = sizeof(struct ethhdr) + ihl;
 	return 0;
+}
+
+/* The TCP payload's bytes (BIG TCP's GSO packets, tot_len 0, have the skb's). */
+static __always_inline __u32 payload_len(struct __sk_buff *skb, const struct l4 *p)
+{
+	__u32 hl = p->off + p->th->doff * 4;
+
+	if (p->iph->tot_len)
+		return sizeof(struct ethhdr) + bpf_ntohs(p->iph->tot_len) - hl; /* parse() vouched */
+	return skb->len > hl ? skb->len - hl : 0;
 }
 
 /* Offsets of TCP fields in the frame. */
@@ -295,8 +326,9 @@ struct {
 	__type(value, struct direct_copy);
 } direct_copy SEC(".maps");
 
-/* Is this the copy split_fin() is sending right now? It then leaves untouched. */
-static __always_inline bool is_direct_copy(struct __sk_buff *skb, const struct l4 *p)
+/* The copy split_fin() is sending right now, if this is it: its record, else NULL. */
+static __always_inline struct direct_copy *direct_copy_due(struct __sk_buff *skb,
+							   const struct l4 *p)
 {
 	struct direct_copy *d;
 	__u32 key0 = 0;
@@ -304,6 +336,16 @@ static __always_inline bool is_direct_copy(struct __sk_buff *skb, const struct l
 	d = bpf_map_lookup_elem(&direct_copy, &key0);
 	if (!d || !d->armed || d->len != skb->len || d->seq != p->th->seq ||
 	    d->daddr != p->iph->daddr || d->dport != p->th->dest)
+		return NULL;
+	return d;
+}
+
+/* Is this the copy split_fin() is sending right now? It then leaves untouched. */
+static __always_inline bool is_direct_copy(struct __sk_buff *skb, const struct l4 *p)
+{
+	struct direct_copy *d = direct_copy_due(skb, p);
+
+	if (!d)
 		return false;
 	d->armed = 0;
 	return true;
@@ -447,6 +489,131 @@ static __always_inline void cookie_tuple_of(const struct l4 *p, struct lb_cookie
 	t->vport = p->th->dest;
 }
 
+/* ---- where answers end (docs/packet-walk.md §5a) ---------------------------- */
+
+/* Heads read in one segment at most: small answers written together. */
+#define ANSWER_HEADS_PER_SEGMENT 4
+
+/*
+ * A hand-off made this host's socket for connection @k: its first answer
+ * starts at @first, in the socket's numbers. Whatever an earlier connection on
+ * the same ports left is replaced.
+ */
+static __always_inline void answers_begin(const struct lb_handoff_key *k, __u32 first)
+{
+	struct lb_answer_track t = { .next = first, .start = first, .end = first };
+
+	bpf_map_update_elem(&answers, k, &t, BPF_ANY);
+}
+
+struct head_feed {
+	const __u8 *b;
+	__u32 len;
+	struct lb_answer_scan s;
+};
+
+static long answer_head_step(__u32 i, void *arg)
+{
+	struct head_feed *h = arg;
+
+	if (i >= h->len)
+		return 1;
+	return lb_answer_head_byte(&h->s, i, h->b[i & LB_ANSWER_HEAD_MAX]);
+}
+
+/* The answer head at frame offset @at, @avail bytes of the segment from there: 0 if framed. */
+__noinline int read_answer_head(struct __sk_buff *skb, __u32 at, __u32 avail,
+				struct lb_answer_scan *out)
+{
+	struct head_feed h = {};
+	struct answer_buf *buf;
+	__u32 key0 = 0, n = avail;
+
+	if (!skb || !out)
+		return -1;
+	buf = bpf_map_lookup_elem(&answer_buf, &key0);
+	if (!buf)
+		return -1;
+	if (n > LB_ANSWER_HEAD_MAX + 1)
+		n = LB_ANSWER_HEAD_MAX + 1;
+	/* Shorter than a status line and its empty line: a head split over segments. */
+	if (n < 17 || bpf_skb_load_bytes(skb, at, buf->b, n))
+		return -1;
+	h.b = buf->b;
+	h.len = n;
+	bpf_loop(LB_ANSWER_HEAD_MAX + 1, answer_head_step, &h, 0);
+	if (h.s.phase != LB_AH_DONE)
+		return -1;
+	*out = h.s;
+	return 0;
+}
+
+/*
+ * Egress: a segment of connection @k with @len payload bytes from frame offset
+ * @pay_off, at @seq in the socket's numbers. Every answer head that starts in
+ * it is read, and the connection's entry moves to where that answer ends. An
+ * answer whose end the head does not give (no Content-Length, chunked, a 101,
+ * a head not whole in this segment, not HTTP), or bytes past the next head
+ * that were never seen, leave the connection UNKNOWN until its next hand-off.
+ * Segments before the next head (bodies, retransmissions) cost a lookup.
+ */
+__noinline int track_answers(struct __sk_buff *skb, const struct lb_handoff_key *k, __u32 seq,
+			     __u32 pay_off, __u32 len)
+{
+	struct lb_answer_track *t;
+	struct lb_answer_scan s;
+	__u32 i, off, body;
+
+	if (!skb || !k || !len)
+		return 0;
+	t = bpf_map_lookup_elem(&answers, k);
+	if (!t)
+		return 0;
+	for (i = 0; i < ANSWER_HEADS_PER_SEGMENT; i++) {
+		if (t->framing == LB_FRAMING_UNKNOWN || (__s32)(seq + len - t->next) <= 0)
+			return 0;
+		if ((__s32)(seq - t->next) > 0)
+			goto unknown;
+		off = t->next - seq;
+		if (read_answer_head(skb, pay_off + off, len - off, &s) || s.status == 101 ||
+		    (!s.has_cl && !lb_answer_bodiless(s.status)))
+			goto unknown;
+		body = lb_answer_bodiless(s.status) ? 0 : s.body_len;
+		/* A final answer after 1xx ones is one answer with them. */
+		if (t->framing != LB_FRAMING_INTERIM)
+			t->start = t->next;
+		t->end = t->next + s.head_len + body;
+		t->body_len = body;
+		t->status = s.status;
+		t->next = t->end;
+		t->framing = s.status < 200 ? LB_FRAMING_INTERIM : LB_FRAMING_KNOWN;
+	}
+	return 0;
+unknown:
+	t->framing = LB_FRAMING_UNKNOWN;
+	return 0;
+}
+
+/*
+ * Egress, before anything else looks at the segment: a data segment of the VIP
+ * service has its answers' heads read, in the socket's numbers as the stack
+ * made it. Not our own direct copy of a FIN with data (split_fin), which comes
+ * round again already rewritten. A function of its own, verified once: the
+ * egress programs' many paths do not multiply it.
+ */
+__noinline int note_answers(struct __sk_buff *skb)
+{
+	struct lb_handoff_key k;
+	struct l4 p;
+
+	if (!skb || parse(skb, &p) || !from_vip_service(&p) ||
+	    (tcp_flags(p.th) & (LB_TH_SYN | LB_TH_RST)) || direct_copy_due(skb, &p))
+		return 0;
+	conn_of_server(&p, &k);
+	return track_answers(skb, &k, bpf_ntohl(p.th->seq), p.off + p.th->doff * 4,
+			     payload_len(skb, &p));
+}
+
 /*
  * A probe is marked like a FIN notice, with the reserved IPv4 flag, so that
  * only segments carrying the flag have their options read for one: the flag
@@ -462,6 +629,7 @@ static __always_inline bool maybe_probe(const struct l4 *p)
 struct probe_view {
 	__u32 status; /* enum lb_probe_status */
 	__u32 snd_una, rcv_nxt, unsent;
+	struct lb_answer_track answer; /* what egress knows of its latest answer */
 };
 
 static __always_inline void probe_socket(struct __sk_buff *skb, const struct l4 *p,
@@ -515,8 +683,12 @@ static __noinline int answer_probe(struct __sk_buff *skb)
 	struct lb_cookie_secret *secret;
 	struct lb_cookie_tuple ct;
 	struct probe_view v = {};
+	struct lb_answer_framing f_old, f_new;
+	struct lb_handoff_key conn;
+	struct lb_answer_track *t;
 	struct lb_rebind_opt o;
 	__u32 key0 = 0, off, thl;
+	__s64 diff;
 	__be32 saddr, daddr, old32, new32;
 	__be16 sport, dport, old16, new16;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
@@ -525,11 +697,12 @@ static __noinline int answer_probe(struct __sk_buff *skb)
 		return -1;
 	/* The dispatcher puts the probe option last, so no option walk is needed. */
 	thl = p->th->doff * 4;
-	if (thl < sizeof(struct tcphdr) + LB_REBIND_OPT_LEN)
+	if (thl < sizeof(struct tcphdr) + LB_PROBE_OPT_LEN)
 		return -1;
-	off = p->off + thl - LB_REBIND_OPT_LEN;
+	off = p->off + thl - LB_PROBE_OPT_LEN;
 	if (bpf_skb_load_bytes(skb, off, &o, sizeof(o)) || o.kind != LB_REBIND_OPT_KIND ||
-	    o.len != LB_REBIND_OPT_LEN || o.exid != bpf_htons(LB_PROBE_EXID))
+	    o.len != LB_PROBE_OPT_LEN || o.exid != bpf_htons(LB_PROBE_EXID) ||
+	    bpf_skb_load_bytes(skb, off + LB_REBIND_OPT_LEN, &f_old, sizeof(f_old)))
 		return -1; /* not a probe */
 	if (!from_balancer(p->eth))
 		return count(skb, LB_BE_DROP_BAD_PROBE, TC_ACT_SHOT);
@@ -544,6 +717,16 @@ static __noinline int answer_probe(struct __sk_buff *skb)
 					   bpf_ntohl(o.val), bpf_ktime_get_tai_ns() / LB_NS_PER_S))
 		return count(skb, LB_BE_DROP_BAD_PROBE, TC_ACT_SHOT);
 	probe_socket(skb, p, &v);
+	conn_of_client(p, &conn);
+	t = v.status == LB_PROBE_NO_SOCKET ? NULL : bpf_map_lookup_elem(&answers, &conn);
+	__builtin_memset(&f_new, 0, sizeof(f_new));
+	if (t) {
+		v.answer = *t;
+		/* Relative to seq (snd_una): the answer's seq is in the client's numbers by then. */
+		f_new.start = bpf_htonl(v.answer.start - v.snd_una);
+		f_new.end = bpf_htonl(v.answer.end - v.snd_una);
+		f_new.body_len = bpf_htonl(v.answer.body_len);
+	}
 
 	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
 	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
@@ -585,6 +768,15 @@ static __noinline int answer_probe(struct __sk_buff *skb)
 	new32 = bpf_htonl(v.unsent);
 	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), o.val, new32, 4) ||
 	    bpf_skb_store_bytes(skb, off + 8, &new32, 4, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	/* The framing report: arg16, then the three words after the option's first 12 bytes. */
+	new16 = bpf_htons(t ? v.answer.framing : LB_FRAMING_NONE);
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), o.arg16, new16, 2) ||
+	    bpf_skb_store_bytes(skb, off + 6, &new16, 2, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	diff = bpf_csum_diff((__be32 *)&f_old, sizeof(f_old), (__be32 *)&f_new, sizeof(f_new), 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), 0, (__u32)diff, 0) ||
+	    bpf_skb_store_bytes(skb, off + LB_REBIND_OPT_LEN, &f_new, sizeof(f_new), 0))
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	count(skb, LB_BE_PROBE_ANSWERED, TC_ACT_OK);
 	return bpf_redirect(skb->ifindex, 0);

@@ -22,7 +22,9 @@
  *   balancer as in cookie mode (a FIN with data split into a direct copy and a
  *   notice, after translation); a FIN marks the entry CLOSING, a RST (the
  *   kernel has dropped the connection) deletes it. A SYN/ACK goes to the
- *   balancer untranslated, and only as the answer to a replayed SYN.
+ *   balancer untranslated, and only as the answer to a replayed SYN. Every
+ *   data segment's answer heads are read first, in the socket's numbers
+ *   (backend_common.h, track_answers).
  *
  * Checksums are updated incrementally, with no pseudo-header flag: none of these
  * fields is in the pseudo-header, which is also what CHECKSUM_PARTIAL on egress
@@ -277,6 +279,7 @@ static __always_inline int replay_synack(struct __sk_buff *skb, const struct l4 
 	e->has_ts = e->has_ts && so.has_ts;
 	e->flags |= LB_HO_F_SYNACK;
 	e->last_seen_ns = bpf_ktime_get_ns();
+	answers_begin(key, isn + 1);
 	if (to_balancer(skb, balancer_for(key)))
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_REPLAY_SYNACK_DIVERTED, TC_ACT_OK);
@@ -381,7 +384,10 @@ SEC("tc")
 int lb_replay_egress(struct __sk_buff *skb)
 {
 	struct divert d = {};
-	int ret = replay_egress_segment(skb, &d);
+	int ret;
+
+	note_answers(skb); /* before translation: in the socket's numbers */
+	ret = replay_egress_segment(skb, &d);
 
 	if (ret >= 0)
 		return ret;

@@ -393,6 +393,8 @@ static __always_inline bool same_holder(struct xdp_md *ctx, struct lb_flow *f, s
 		return false;
 	f->req_end = bpf_ntohl(th->seq) + payload;
 	f->srv_seq = bpf_ntohl(th->ack_seq);
+	/* The client's ACK: where the answer begins only if the one before was whole. */
+	f->flags &= ~(LB_FLOW_F_SRV_EXACT | LB_FLOW_F_NO_BODY);
 	return true;
 }
 

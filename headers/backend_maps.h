@@ -62,6 +62,27 @@ struct lb_handoff {
 _Static_assert(sizeof(struct lb_handoff) == 32, "lb_handoff layout");
 
 /*
+ * `answers`: connection (client → VIP) → where the backend's HTTP answers on
+ * it start and end, in the socket's own sequence numbers (docs/packet-walk.md
+ * §5a). Made at each hand-off to this host (next = the socket's first byte),
+ * moved by the egress program at every answer's head, read by the probe's
+ * answer. LRU: a connection idle for longest goes first; a missing entry only
+ * means no proof, and its pipelined requests stay where they are.
+ */
+#define LB_ANSWERS_MAX 65536
+
+struct lb_answer_track {
+	__u32 next;	/* where the next answer's head is due */
+	__u32 start;	/* the latest answer's first byte (its 1xx heads included) */
+	__u32 end;	/* the byte after its body */
+	__u32 body_len; /* its Content-Length; 0 without a body */
+	__u16 status;	/* its latest head's */
+	__u8 framing;	/* enum lb_framing (rebind.h) */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct lb_answer_track) == 20, "lb_answer_track layout");
+
+/*
  * How long `latebind backend status --gc` lets an entry that can no longer
  * carry traffic sit idle: CLOSING beyond the kernel's 60 s TIME_WAIT, SYN_SEEN
  * (a replay the dispatcher gave up on) beyond any retransmission of it.

@@ -68,6 +68,10 @@ enum lb_flow_state {
 #define LB_FLOW_F_TS	   0x02 /* the client uses timestamps */
 #define LB_FLOW_F_PEER	   0x04 /* as a peer balancer last sent it: no packet of it here since
 				     * (XDP clears it), so not ours to send on (user/peer_sync.h) */
+#define LB_FLOW_F_SRV_EXACT 0x08 /* srv_seq is where the answer to the latest request begins,
+				  * proven (the dispatcher's hand-off); XDP's same-holder
+				  * hint clears it (its srv_seq is the client's ACK) */
+#define LB_FLOW_F_NO_BODY   0x10 /* the latest request was a HEAD: its answer has no body */
 
 /* What the lb_flow_end program returns for a key. */
 enum lb_flow_end_result {

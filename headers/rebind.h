@@ -13,6 +13,10 @@
  *   6..7   arg16  0 (reserved)
  *   8..11  val    probe, adopt: the tag; answer: bytes written, not yet acknowledged
  *
+ * Probe and answer are 24 bytes: the 12 above, then where the backend's
+ * latest HTTP answer starts and ends (struct lb_answer_framing), zero in the
+ * probe and filled in by the answer (its arg16: enum lb_framing).
+ *
  * probe  balancer → the bound backend, on an ACK in the client's direction at
  *        the connection's current numbers: "is anything of yours in flight?"
  *        The backend's ingress answers it and drops it.
@@ -37,6 +41,7 @@
 
 #define LB_REBIND_OPT_KIND 253
 #define LB_REBIND_OPT_LEN  12
+#define LB_PROBE_OPT_LEN   24 /* probe and answer: the framing report follows */
 #define LB_PROBE_EXID	   0x4c50 /* "LP" */
 #define LB_ANSWER_EXID	   0x4c41 /* "LA" */
 #define LB_ADOPT_EXID	   0x4c52 /* "LR" */
@@ -58,6 +63,33 @@ struct lb_rebind_opt {
 	__be32 val;
 } __attribute__((packed));
 _Static_assert(sizeof(struct lb_rebind_opt) == LB_REBIND_OPT_LEN, "lb_rebind_opt layout");
+
+/*
+ * The answer's arg16: what the backend's egress program knows of the latest
+ * HTTP answer it sent on the connection since it got it (backend_common.h,
+ * track_answers): the proof a pipelined request waits for (docs/packet-walk.md §5a).
+ */
+enum lb_framing {
+	LB_FRAMING_NONE = 0,	/* no answer's head seen since the hand-off */
+	LB_FRAMING_KNOWN = 1,	/* its head was read: start and end below */
+	LB_FRAMING_UNKNOWN = 2, /* an answer whose end cannot be told (no Content-Length,
+				 * chunked, a head not in one segment, not HTTP) */
+	LB_FRAMING_INTERIM = 3, /* the latest head was a 1xx: the final one is still to come */
+};
+
+/* After the rebind option in probe and answer; offsets relative to the answer's seq. */
+struct lb_answer_framing {
+	__be32 start;	 /* the latest answer's first byte (its 1xx heads included) */
+	__be32 end;	 /* the byte after its body, as its head frames it */
+	__be32 body_len; /* its Content-Length (0 for 1xx, 204, 304): after a HEAD, the
+			  * answer ends that much before `end` */
+} __attribute__((packed));
+
+struct lb_probe_opt {
+	struct lb_rebind_opt o;
+	struct lb_answer_framing f;
+} __attribute__((packed));
+_Static_assert(sizeof(struct lb_probe_opt) == LB_PROBE_OPT_LEN, "lb_probe_opt layout");
 
 /* Domain separation from the cookie and the replay hand-off, which share the key. */
 #define LB_REBIND_TAG_PROBE 0x50 /* 'P' */

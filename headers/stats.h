@@ -156,7 +156,9 @@ struct lb_counter {
 	X(STAYS_BODY,        "stays_body")        /* bound for good: a body not followed (chunked, > 1 GiB) */ \
 	X(STAYS_UPGRADE,     "stays_upgrade")     /* bound for good: Upgrade asked            */ \
 	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */ \
-	X(STAYS_PIPELINED,   "stays_pipelined")   /* bound for good: two requests unanswered on it */ \
+	X(STAYS_PIPELINED,   "stays_pipelined")   /* bound for good: a pipelined request, the answer before it not proven complete */ \
+	X(PIPELINED_PROVEN,  "pipelined_proven")  /* a pipelined request bound once the answer before it was complete */ \
+	X(PIPELINED_UNFRAMED, "pipelined_unframed") /* ... stayed: that answer's end is not in its head (chunked, no Content-Length) */ \
 	X(STAYS_LOCAL,       "stays_local")       /* bound for good: to the balancer's own web server */ \
 	X(PEER_VIEWS_SENT,   "peer_views_sent")   /* flow views for the peer balancers (user/peer_sync.h) */ \
 	X(PEER_DATAGRAMS_SENT, "peer_datagrams_sent") /* ... datagrams, counted per peer       */ \

@@ -31,10 +31,11 @@
  *            nothing; then its socket is reset at its own numbers, and the
  *            request goes to the new holder at the connection's numbers:
  *            cookie mode ─► MOVING, replay mode ─► REPLAYING; or our reply
- *            ─► REPLYING. A backend busy for LB_HOLD_MAX_MS keeps the request,
- *            and so does one that wrote past what the client had when it sent
- *            the request (a pipelined request: nothing says where the answer
- *            before it ends, a drained socket may be mid-answer).
+ *            ─► REPLYING. A backend busy for LB_HOLD_MAX_MS keeps the request.
+ *            A pipelined request (sent before the answer before it was
+ *            complete) waits until the backend's framing report proves that
+ *            answer complete, then goes to its holder, the bound one too;
+ *            without a proof it stays with the bound backend.
  *   MOVING: the new backend has the request but has not shown that it made a
  *           socket from it; client segments come here and the request is sent
  *           again (with its proof) until the client acknowledges the new
@@ -134,6 +135,8 @@ struct lb_conn {
 	/* A later request on a bound connection */
 	bool later;
 	bool pipelined;		     /* sent before the answer to the request before it */
+	bool prev_exact;	     /* srv_prev is where that answer begins, proven */
+	bool prev_no_body;	     /* ... and it has no body (a HEAD's) */
 	bool retired;		     /* the previous backend's socket is gone */
 	bool held_counted;
 	uint32_t bound;		     /* the backend the connection is bound to */
@@ -546,6 +549,8 @@ static struct lb_conn *carry_over(const struct lb_conn *c)
 	n->pipelined = true;
 	n->bound = c->backend;
 	n->srv_prev = c->cookie + 1;
+	n->prev_exact = c->flow_flags & LB_FLOW_F_SRV_EXACT;
+	n->prev_no_body = c->flow_flags & LB_FLOW_F_NO_BODY;
 	n->flow_flags = c->flow_flags;
 	n->syn_opts = c->syn_opts;
 	n->binds = c->binds;
@@ -790,6 +795,11 @@ static void note_extent(struct lb_dispatcher *d, struct lb_conn *c,
 
 	e = lb_http_request_extent(req, &len);
 	c->flow_flags = c->ts_ok ? LB_FLOW_F_TS : 0;
+	/* A first request's answer begins right after our SYN/ACK: a proven start. */
+	if (!c->later)
+		c->flow_flags |= LB_FLOW_F_SRV_EXACT;
+	if (req->method_id == LB_METHOD_HEAD)
+		c->flow_flags |= LB_FLOW_F_NO_BODY;
 	if (e == LB_EXTENT_SIZED && len <= LB_BODY_FOLLOWED) {
 		c->req_len = (uint32_t)len;
 		c->flow_flags |= LB_FLOW_F_REQUESTS;
@@ -825,17 +835,30 @@ static void start_probe(struct lb_dispatcher *d, struct lb_conn *c)
 	probe_again(d, c);
 }
 
-/* The bound backend stays (it holds the request, or will not go quiet): forward it there. */
-static void stay(struct lb_dispatcher *d, struct lb_conn *c)
+/*
+ * The bound backend stays (it holds the request, or will not go quiet): forward
+ * it there. Its answer begins at @srv, @exact if that is proven (the answer
+ * before it complete), else where the client's ACK says.
+ */
+static void stay_at(struct lb_dispatcher *d, struct lb_conn *c, uint32_t srv, bool exact)
 {
 	c->backend = c->bound;
-	c->cookie = c->client_ack - 1;
+	c->cookie = srv - 1;
+	if (exact)
+		c->flow_flags |= LB_FLOW_F_SRV_EXACT;
+	else
+		c->flow_flags &= ~LB_FLOW_F_SRV_EXACT;
 	if (bind_step(d, c, c->bound, LB_BIND_ADVANCE)) {
 		/* The connection ended meanwhile (a FIN, a reset): nothing left to serve. */
 		conn_unlink(d, c, false);
 		return;
 	}
 	handed_off(d, c);
+}
+
+static void stay(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	stay_at(d, c, c->client_ack, false);
 }
 
 /*
@@ -864,6 +887,8 @@ static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backen
 		lb_histogram_observe_ns(&d->rebind_latency, now - c->rebind_start_ns);
 	c->binds++;
 	c->backend = backend;
+	/* At the retired backend's numbers: the new one's answer begins there. */
+	c->flow_flags |= LB_FLOW_F_SRV_EXACT;
 	if (d->cfg->backends[backend].handoff == LB_HANDOFF_REPLAY) {
 		replay_start(d, c, backend, head);
 		return;
@@ -884,6 +909,61 @@ static void move_failed(struct lb_dispatcher *d, struct lb_conn *c)
 	handoff_failed(d, c, LB_DISP_REBIND_FAILED);
 }
 
+static void note_held(struct lb_dispatcher *d, struct lb_conn *c)
+{
+	if (!c->held_counted)
+		count(d, LB_DISP_REQUESTS_HELD);
+	c->held_counted = true;
+}
+
+enum answer_proof {
+	PROOF_DONE,	/* the answer before the request is complete */
+	PROOF_GOING,	/* not yet: ask again */
+	PROOF_NONE,	/* nothing proves where it ends, nor will */
+	PROOF_UNFRAMED, /* ... because its head does not say (rebind.h, LB_FRAMING_UNKNOWN) */
+};
+
+/*
+ * A pipelined request's probe answer: is the answer before the request
+ * complete? The backend reports where its latest answer starts and ends, as
+ * its head frames it. That proves the end only when the dispatcher knows
+ * where the answer to the backend's latest request began (srv_prev, proven:
+ * the previous answer was complete when it was handed over) and the report's
+ * answer began exactly there. Complete: its end (less the body after a HEAD)
+ * acknowledged by the client, nothing written beyond it, every request byte
+ * read. A backend that wrote or had acknowledged more than the answer proves
+ * nothing.
+ */
+static enum answer_proof answer_before(const struct lb_conn *c, const struct lb_segment *s)
+{
+	uint16_t framing = be16toh(s->rebind.arg16);
+	uint32_t start, end;
+
+	if (!c->prev_exact)
+		return PROOF_NONE;
+	/* Nothing of it acknowledged yet (the request came long before): not begun. */
+	if ((int32_t)(s->seq - c->srv_prev) <= 0)
+		return PROOF_GOING;
+	if (!s->has_framing || framing == LB_FRAMING_NONE)
+		return PROOF_NONE;
+	if (framing == LB_FRAMING_UNKNOWN)
+		return PROOF_UNFRAMED;
+	start = s->seq + be32toh(s->framing.start);
+	if ((int32_t)(start - c->srv_prev) < 0)
+		return PROOF_GOING; /* the latest head is an earlier answer's */
+	if (start != c->srv_prev)
+		return PROOF_NONE;
+	if (framing == LB_FRAMING_INTERIM)
+		return PROOF_GOING;
+	end = s->seq + be32toh(s->framing.end) - (c->prev_no_body ? be32toh(s->framing.body_len) : 0);
+	if ((int32_t)(s->seq - end) < 0)
+		return PROOF_GOING;
+	if (s->seq != end || s->rebind.val)
+		return PROOF_NONE;
+	return s->rebind.arg == LB_PROBE_IDLE && s->ack == c->client_isn + 1 ? PROOF_DONE
+									    : PROOF_GOING;
+}
+
 /*
  * The bound backend's answer to our probe (headers/rebind.h), in the client's
  * numbers: seq its first unacknowledged byte, ack the next byte it expects.
@@ -894,27 +974,54 @@ static void move_failed(struct lb_dispatcher *d, struct lb_conn *c)
 static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
 {
 	uint8_t status = s->rebind.arg;
+	bool proven = false;
 
 	pr_debug("probe answer from %s: status %u, seq %u (request given at %u), ack %u "
-		 "(request end %u), %u bytes unacknowledged\n", d->cfg->backends[c->bound].name,
-		 status, s->seq, c->srv_prev, s->ack, c->client_isn + 1, be32toh(s->rebind.val));
+		 "(request end %u), %u bytes unacknowledged, framing %u\n",
+		 d->cfg->backends[c->bound].name, status, s->seq, c->srv_prev, s->ack,
+		 c->client_isn + 1, be32toh(s->rebind.val), be16toh(s->rebind.arg16));
 	/*
 	 * Written past what the client had when it sent this request: sent before
 	 * the answer before it was complete. A socket drained mid-answer (its
-	 * server not yet writing the rest) looks idle, so it is never moved.
+	 * server not yet writing the rest) looks idle: only the answer's own
+	 * framing tells where it ends.
 	 */
 	if (status != LB_PROBE_NO_SOCKET && (int32_t)(s->seq - c->first_ack) > 0) {
-		stay_for_good(d, c, LB_DISP_STAYS_PIPELINED);
-		return;
-	}
-	if (status == LB_PROBE_IDLE &&
-	    (s->seq == c->srv_prev || s->seq != c->first_ack || s->ack != c->client_isn + 1))
+		enum answer_proof proof = answer_before(c, s);
+
+		pr_debug("pipelined: answer from %u to %u (body %u), answer before begun at %u%s: "
+			 "proof %d\n", s->seq + be32toh(s->framing.start),
+			 s->seq + be32toh(s->framing.end), be32toh(s->framing.body_len), c->srv_prev,
+			 c->prev_exact ? "" : " (not proven)", proof);
+		switch (proof) {
+		case PROOF_GOING:
+			note_held(d, c);
+			return; /* the timer asks again */
+		case PROOF_UNFRAMED:
+			count(d, LB_DISP_PIPELINED_UNFRAMED);
+			/* fallthrough */
+		case PROOF_NONE:
+			stay_for_good(d, c, LB_DISP_STAYS_PIPELINED);
+			return;
+		case PROOF_DONE:
+			count(d, LB_DISP_PIPELINED_PROVEN);
+			proven = true;
+			break;
+		}
+	} else if (status == LB_PROBE_IDLE &&
+		   (s->seq == c->srv_prev || s->seq != c->first_ack || s->ack != c->client_isn + 1 ||
+		    c->chosen == c->bound)) {
+		/* A request held for its own backend moves on a proof only. */
 		status = LB_PROBE_BUSY;
+	}
 	if (status == LB_PROBE_BUSY) {
-		if (!c->held_counted)
-			count(d, LB_DISP_REQUESTS_HELD);
-		c->held_counted = true;
+		note_held(d, c);
 		return; /* the timer asks again */
+	}
+	if (status == LB_PROBE_IDLE && c->chosen == c->bound) {
+		/* Pipelined to the same backend: it gets it now, its answer begins here. */
+		stay_at(d, c, s->seq, proven);
+		return;
 	}
 	if (status == LB_PROBE_IDLE) {
 		c->cookie = s->seq - 1;
@@ -968,14 +1075,24 @@ static void later_bind(struct lb_dispatcher *d, struct lb_conn *c, uint32_t chos
 {
 	if (!c->retired && chosen == c->bound) {
 		count(d, LB_DISP_REQUESTS_SAME_HOLDER);
-		/*
-		 * Two requests unanswered on one backend: a probe could not tell the
-		 * first answer's end from the second's, so nothing after them moves.
-		 */
-		if (c->pipelined)
-			stay_for_good(d, c, LB_DISP_STAYS_PIPELINED);
-		else
+		if (!c->pipelined) {
 			stay(d, c);
+			return;
+		}
+		/*
+		 * Pipelined: it waits until the answer before it is proven complete,
+		 * so that its own answer's start is known and a later request can
+		 * move. Nothing can prove it without a known start: it stays, and
+		 * so does everything after it.
+		 */
+		if (!c->prev_exact) {
+			stay_for_good(d, c, LB_DISP_STAYS_PIPELINED);
+			return;
+		}
+		c->chosen = chosen;
+		c->reply_status = 0;
+		c->reply_head = head;
+		start_probe(d, c);
 		return;
 	}
 	c->reply_head = head;
@@ -1443,6 +1560,8 @@ static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segmen
 	c->pipelined = (int32_t)(s->ack - f->srv_seq) <= 0;
 	c->bound = f->backend;
 	c->srv_prev = f->srv_seq;
+	c->prev_exact = f->flags & LB_FLOW_F_SRV_EXACT;
+	c->prev_no_body = f->flags & LB_FLOW_F_NO_BODY;
 	c->syn_opts = f->syn_opts;
 	c->flow_flags = f->flags & ~LB_FLOW_F_PEER; /* moved by us: ours */
 	c->binds = f->binds;

@@ -128,8 +128,10 @@ static int send_probe(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 		      const struct lb_backend *b)
 {
 	struct lb_cookie_tuple t = { v->key.saddr, v->key.daddr, v->key.sport, v->key.dport };
-	struct lb_rebind_opt o = {
-		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN, .exid = htobe16(LB_PROBE_EXID),
+	/* Room for the answer's framing report, zero here (rebind.h). */
+	struct lb_probe_opt o = {
+		.o = { .kind = LB_REBIND_OPT_KIND, .len = LB_PROBE_OPT_LEN,
+		       .exid = htobe16(LB_PROBE_EXID) },
 	};
 	struct lb_segment s = {
 		.seq = v->client_isn + 1, .ack = v->cookie + 1, .flags = LB_TH_ACK,
@@ -139,7 +141,7 @@ static int send_probe(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 		.ip_flags = LB_FIN_NOTICE_IP_FLAG,
 	};
 
-	o.val = htobe32(lb_rebind_tag(h->secret->key, &t, s.seq, s.ack, 0, tag_counter(h),
+	o.o.val = htobe32(lb_rebind_tag(h->secret->key, &t, s.seq, s.ack, 0, tag_counter(h),
 				      LB_REBIND_TAG_PROBE));
 	return send_to_backend(h, v, b, &s);
 }

@@ -120,9 +120,14 @@ int lb_segment_parse(const uint8_t *f, size_t len, struct lb_segment *s)
 			s->has_ts = true;
 			s->tsval = rd32(opt + i + 2);
 			s->tsecr = rd32(opt + i + 6);
-		} else if (kind == LB_REBIND_OPT_KIND && olen == LB_REBIND_OPT_LEN) {
+		} else if (kind == LB_REBIND_OPT_KIND &&
+			   (olen == LB_REBIND_OPT_LEN || olen == LB_PROBE_OPT_LEN)) {
 			s->has_rebind = true;
 			memcpy(&s->rebind, opt + i, sizeof(s->rebind));
+			/* A probe's answer: the framing report follows. */
+			s->has_framing = olen == LB_PROBE_OPT_LEN;
+			if (s->has_framing)
+				memcpy(&s->framing, opt + i + LB_REBIND_OPT_LEN, sizeof(s->framing));
 		}
 		i += olen;
 	}

@@ -37,6 +37,8 @@ struct lb_segment {
 	uint16_t ip_flags;	/* IPv4 flag bits besides DF (LB_FIN_NOTICE_IP_FLAG) */
 	bool has_rebind;	/* parse only: a per-request binding option (rebind.h) */
 	struct lb_rebind_opt rebind;
+	bool has_framing;	/* parse only: a probe or answer's framing report after it */
+	struct lb_answer_framing framing;
 	const uint8_t *payload; /* points into the frame */
 	uint32_t len;
 };

@@ -65,11 +65,16 @@ void be_assert_counted(const struct run *r, enum lb_backend_reason reason)
 size_t be_probe_build(uint8_t *frame, const struct be_probe *p)
 {
 	struct lb_cookie_tuple t = { .cport = htons(p->sport), .vport = htons(p->dport) };
-	struct lb_rebind_opt o = {
-		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN,
-		.exid = htons(p->exid ? p->exid : LB_PROBE_EXID),
+	struct lb_probe_opt po = {
+		.o = { .kind = LB_REBIND_OPT_KIND, .len = LB_PROBE_OPT_LEN,
+		       .exid = htons(p->exid ? p->exid : LB_PROBE_EXID) },
 	};
-	uint8_t opts[LB_REBIND_OPT_LEN + 12];
+	struct lb_rebind_opt *o = &po.o;
+	/* An adopt option is the short kind: with an adopt ExID, so is this one. */
+	uint8_t olen = p->exid == LB_ADOPT_EXID ? LB_REBIND_OPT_LEN : LB_PROBE_OPT_LEN;
+	uint8_t opts[LB_PROBE_OPT_LEN + 12];
+
+	po.o.len = olen;
 	struct lb_segment s = {
 		.seq = p->seq, .ack = p->ack, .flags = p->flags ? p->flags : 0x10, .window = 502,
 		.has_ts = true, .tsval = 0x01020304, .tsecr = 0x0a0b0c0d,
@@ -79,22 +84,22 @@ size_t be_probe_build(uint8_t *frame, const struct be_probe *p)
 
 	inet_pton(AF_INET, p->saddr, &t.caddr);
 	inet_pton(AF_INET, p->daddr, &t.vaddr);
-	o.val = htonl(lb_rebind_tag(p->secret->key, &t, p->seq, p->ack, 0, p->counter,
+	o->val = htonl(lb_rebind_tag(p->secret->key, &t, p->seq, p->ack, 0, p->counter,
 				    LB_REBIND_TAG_PROBE) ^
 		      p->tag_xor);
 	if (p->opt_first) {
 		/* The option, then NOP NOP TS: the same bytes in another order. */
-		memcpy(opts, &o, sizeof(o));
-		opts[12] = 1;
-		opts[13] = 1;
-		opts[14] = 8;
-		opts[15] = 10;
-		memcpy(opts + 16, "\x01\x02\x03\x04\x0a\x0b\x0c\x0d", 8);
+		memcpy(opts, &po, olen);
+		opts[olen] = 1;
+		opts[olen + 1] = 1;
+		opts[olen + 2] = 8;
+		opts[olen + 3] = 10;
+		memcpy(opts + olen + 4, "\x01\x02\x03\x04\x0a\x0b\x0c\x0d", 8);
 		s.opts = opts;
-		s.optlen = sizeof(opts);
+		s.optlen = olen + 12;
 	} else {
-		s.extra = (const uint8_t *)&o;
-		s.extra_len = sizeof(o);
+		s.extra = (const uint8_t *)&po;
+		s.extra_len = olen;
 	}
 	memcpy(s.src_mac, p->src_mac, 6);
 	memcpy(s.dst_mac, p->dst_mac, 6);
@@ -130,6 +135,14 @@ uint32_t be_tcp32(const uint8_t *frame, size_t field)
 size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t status,
 		       uint32_t seq, uint32_t ack, uint32_t unsent)
 {
+	return be_probe_answer_framed(out, probe, len, status, seq, ack, unsent, LB_FRAMING_NONE, 0,
+				      0, 0);
+}
+
+size_t be_probe_answer_framed(uint8_t *out, const uint8_t *probe, size_t len, uint8_t status,
+			      uint32_t seq, uint32_t ack, uint32_t unsent, uint16_t framing,
+			      uint32_t start, uint32_t end, uint32_t body_len)
+{
 	uint8_t tmp[6], *ip = out + PKT_IP, *th, *opt;
 
 	memcpy(out, probe, len);
@@ -145,12 +158,17 @@ size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t s
 	memcpy(th + 2, tmp, 2);
 	put32(th + 4, seq);
 	put32(th + 8, ack);
-	opt = th + (th[12] >> 4) * 4 - LB_REBIND_OPT_LEN;
+	opt = th + (th[12] >> 4) * 4 - LB_PROBE_OPT_LEN;
 	opt[2] = LB_ANSWER_EXID >> 8;
 	opt[3] = LB_ANSWER_EXID & 0xff;
 	opt[4] = status;
 	opt[5] = 0;
+	opt[6] = framing >> 8;
+	opt[7] = framing & 0xff;
 	put32(opt + 8, unsent);
+	put32(opt + 12, start);
+	put32(opt + 16, end);
+	put32(opt + 20, body_len);
 	pkt_fix_csums(out, len);
 	return len;
 }

@@ -64,6 +64,11 @@ size_t be_probe_build(uint8_t *frame, const struct be_probe *p);
 size_t be_probe_answer(uint8_t *out, const uint8_t *probe, size_t len, uint8_t status,
 		       uint32_t seq, uint32_t ack, uint32_t unsent);
 
+/* The same with a framing report (headers/rebind.h): @start and @end relative to @seq. */
+size_t be_probe_answer_framed(uint8_t *out, const uint8_t *probe, size_t len, uint8_t status,
+			      uint32_t seq, uint32_t ack, uint32_t unsent, uint16_t framing,
+			      uint32_t start, uint32_t end, uint32_t body_len);
+
 /* The TCP segment's fields at offset @field of its header, in a frame with any IP options. */
 uint32_t be_tcp32(const uint8_t *frame, size_t field);
 

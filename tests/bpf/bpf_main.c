@@ -16,6 +16,7 @@ int main(void)
 	sr = srunner_create(balancer_suite());
 	srunner_add_suite(sr, backend_suite());
 	srunner_add_suite(sr, backend_replay_suite());
+	srunner_add_suite(sr, answers_suite());
 	srunner_add_suite(sr, flow_table_suite());
 	srunner_add_suite(sr, later_suite());
 	srunner_add_suite(sr, peer_sync_suite());

@@ -8,6 +8,7 @@
 Suite *balancer_suite(void);
 Suite *backend_suite(void);
 Suite *backend_replay_suite(void);
+Suite *answers_suite(void);
 Suite *flow_table_suite(void);
 Suite *later_suite(void);
 Suite *peer_sync_suite(void);

@@ -1205,6 +1205,8 @@ static size_t next_of(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t por
 START_TEST(test_kernel_adopt)
 {
 	static const char req[] = "GET /next HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	const uint32_t alen = sizeof(answer) - 1;
 	const uint16_t port = 8080;
 	const uint32_t seq = 0x10000000u + 7777, ack = 0x7a000001u + 90000; /* no cookie */
 	const struct adopt_case valid = { "adopt", AD_VALID, 1, 0, 0, 0 };
@@ -1257,7 +1259,7 @@ START_TEST(test_kernel_adopt)
 	ck_assert_uint_eq(stat_of(k, LB_BE_DROP_BAD_REBIND), 0);
 
 	/* The response continues the connection's numbers: seq = the adopt's ack. */
-	ck_assert_int_eq(send(afd, "hello", 5, 0), 5);
+	ck_assert_int_eq(send(afd, answer, alen, 0), (ssize_t)alen);
 	len = next_of(pkt, in, &seg, port, false);
 	while (len && !seg.len)
 		len = next_of(pkt, in, &seg, port, false); /* the request's own ACK */
@@ -1265,10 +1267,13 @@ START_TEST(test_kernel_adopt)
 	ck_assert_int_eq(pkt_check_csums(in, len), 0);
 	ck_assert_uint_eq(seg.seq, ack);
 	ck_assert_uint_eq(seg.ack, seq + sizeof(req) - 1);
-	ck_assert_uint_eq(seg.len, 5);
-	ck_assert_mem_eq(seg.payload, "hello", 5);
+	ck_assert_uint_eq(seg.len, alen);
+	ck_assert_mem_eq(seg.payload, answer, alen);
 
-	/* A probe now: the response is not acknowledged, 5 bytes beyond seq. */
+	/*
+	 * A probe now: the response is not acknowledged, alen bytes beyond seq;
+	 * the egress program read its head: it starts at seq and ends alen after.
+	 */
 	{
 		struct be_probe p = {
 			.src_mac = balancer_mac, .dst_mac = backend_mac, .saddr = CLIENT,
@@ -1282,7 +1287,8 @@ START_TEST(test_kernel_adopt)
 		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
 		len = next_of(pkt, in, &seg, port, true);
 		ck_assert_msg(len, "no answer to the probe");
-		be_probe_answer(want, frame, plen, LB_PROBE_BUSY, ack, seq + sizeof(req) - 1, 5);
+		be_probe_answer_framed(want, frame, plen, LB_PROBE_BUSY, ack, seq + sizeof(req) - 1,
+				       alen, LB_FRAMING_KNOWN, 0, alen, 5);
 		ck_assert_uint_eq(len, plen);
 		ck_assert_mem_eq(in, want, plen);
 		ck_assert_int_eq(pkt_check_csums(in, len), 0);
@@ -1290,7 +1296,7 @@ START_TEST(test_kernel_adopt)
 		/* The client acknowledges the response; the same probe then finds it idle. */
 		s = (struct lb_segment){
 			.sport = htons(CPORT), .dport = htons(port), .seq = seq + sizeof(req) - 1,
-			.ack = ack + 5, .flags = LB_TH_ACK, .window = 502, .has_ts = true,
+			.ack = ack + alen, .flags = LB_TH_ACK, .window = 502, .has_ts = true,
 			.tsval = 0x01020305, .tsecr = seg.tsval,
 		};
 		memcpy(s.src_mac, balancer_mac, 6);
@@ -1300,12 +1306,14 @@ START_TEST(test_kernel_adopt)
 		len = lb_segment_build(in, sizeof(in), &s);
 		ck_assert_int_eq(send(pkt, in, len, 0), (ssize_t)len);
 		wait_ioctl(afd, SIOCOUTQ, 0, "the response acknowledged");
-		p.ack = ack + 5;
+		p.ack = ack + alen;
 		plen = be_probe_build(frame, &p);
 		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
 		len = next_of(pkt, in, &seg, port, true);
 		ck_assert_msg(len, "no answer to the second probe");
-		be_probe_answer(want, frame, plen, LB_PROBE_IDLE, ack + 5, seq + sizeof(req) - 1, 0);
+		/* Relative to the new seq: the answer began alen before it and ends there. */
+		be_probe_answer_framed(want, frame, plen, LB_PROBE_IDLE, ack + alen,
+				       seq + sizeof(req) - 1, 0, LB_FRAMING_KNOWN, -alen, 0, 5);
 		ck_assert_uint_eq(len, plen);
 		ck_assert_mem_eq(in, want, plen);
 	}

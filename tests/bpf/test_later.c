@@ -368,6 +368,24 @@ static void backend_answer(size_t probe, uint8_t status, uint32_t seq, uint32_t 
 	lb_dispatcher_input(L.d, out, n, L.now, TAI);
 }
 
+/*
+ * The same with a framing report (headers/rebind.h): the latest answer from
+ * server number @start to @end with a @body_len body, @unsent bytes written
+ * beyond seq.
+ */
+static void backend_answer_framed(size_t probe, uint8_t status, uint32_t seq, uint32_t ack,
+				  uint32_t unsent, uint16_t framing, uint32_t start, uint32_t end,
+				  uint32_t body_len)
+{
+	uint8_t out[2048];
+	size_t n;
+
+	ck_assert_uint_lt(probe, L.n_wire);
+	n = be_probe_answer_framed(out, L.wire[probe].buf, L.wire[probe].len, status, seq, ack,
+				   unsent, framing, start - seq, end - seq, body_len);
+	lb_dispatcher_input(L.d, out, n, L.now, TAI);
+}
+
 /* ---- what came out ------------------------------------------------------------------ */
 
 static uint64_t ctr(enum lb_dispatch_counter c)
@@ -557,7 +575,7 @@ static void expect_probe(size_t i, const struct client *cl, uint32_t backend, ui
 	ck_assert_uint_eq(ntohs(s.rebind.exid), LB_PROBE_EXID);
 	ck_assert_uint_eq(s.rebind.arg, 0);
 	rebind_opt_at(i, &off, &optlen);
-	ck_assert_msg(off + LB_REBIND_OPT_LEN == optlen, "probe option at %zu of %zu: not last",
+	ck_assert_msg(off + LB_PROBE_OPT_LEN == optlen, "probe option at %zu of %zu: not last",
 		      off, optlen);
 	ck_assert_msg(tag_ok(cl, seq, ack, 0, LB_REBIND_TAG_PROBE, ntohl(s.rebind.val)),
 		      "probe tag %#x does not verify", ntohl(s.rebind.val));
@@ -611,7 +629,7 @@ static void expect_first_flow(const struct lb_flow *f, const struct client *cl, 
 	ck_assert_mem_eq(f->client_hop_mac, hop_mac, 6);
 	ck_assert_msg(f->req_end == end, "req_end %u, want %u (%+d)", f->req_end, end,
 		      (int32_t)(f->req_end - end));
-	ck_assert_uint_eq(f->flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS);
+	ck_assert_uint_eq(f->flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS | LB_FLOW_F_SRV_EXACT);
 	ck_assert_uint_eq(f->syn_opts, cl->cookie & 0xff);
 	ck_assert_uint_eq(f->binds, 1);
 	ck_assert_uint_eq(f->srv_seq, cl->cookie + 1);
@@ -621,9 +639,10 @@ static void expect_first_flow(const struct lb_flow *f, const struct client *cl, 
 
 /*
  * Both requests for web1: the hand-off carries the first alone, the flow ends
- * its requests after it; the second is a later request web1 holds, forwarded
- * at once (ADVANCE), and req_end moves past it. Nothing goes to the client:
- * web1 acknowledges both.
+ * its requests after it; the second is a later request web1 holds, sent before
+ * the first's answer: held until web1's framing report proves that answer
+ * complete, then forwarded (ADVANCE) with the server's side where its answer
+ * begins, proven, so a request after it can move. Nothing goes to the client.
  */
 START_TEST(test_pipelined_same_holder)
 {
@@ -631,12 +650,14 @@ START_TEST(test_pipelined_same_holder)
 	char both[256];
 	const struct step_rec *r;
 	struct client cl;
+	uint32_t srv;
 	struct lb_flow f;
 
 	start(routes_leaves);
 	client_init(&cl, CLIENT_PORT);
 	snprintf(both, sizeof(both), "%s%s", req_a1, req_a2);
 	client_first(&cl, 0, both, l1 + l2);
+	srv = cl.cookie + 1;
 
 	expect_n_steps(2);
 	r = expect_step(0, LB_BIND_HANDOFF, WEB1);
@@ -648,36 +669,188 @@ START_TEST(test_pipelined_same_holder)
 	expect_first_flow(&r->flow, &cl, WEB1, cl.isn + 1 + l1);
 	expect_hint(&r->flow, "/a/");
 	ck_assert_uint_eq(r->active[WEB1], 1);
+	expect_step(1, LB_BIND_PROBE, WEB1);
+	expect_n_wire(2);
+	expect_probe(1, &cl, WEB1, cl.isn + 1 + l1, srv, CLIENT_ECR);
 
-	r = expect_step(1, LB_BIND_ADVANCE, WEB1);
+	/* Half of the first answer acknowledged: held. */
+	backend_answer_framed(1, LB_PROBE_BUSY, srv + RESPONSE / 2, cl.isn + 1 + l1, RESPONSE / 2,
+			      LB_FRAMING_KNOWN, srv, srv + RESPONSE, 100);
+	expect_n_steps(2);
+	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_HELD), 1);
+
+	/* All of it, nothing beyond: web1 gets the second, its answer begins there. */
+	backend_answer_framed(1, LB_PROBE_IDLE, srv + RESPONSE, cl.isn + 1 + l1, 0,
+			      LB_FRAMING_KNOWN, srv, srv + RESPONSE, 100);
+	expect_n_steps(3);
+	r = expect_step(2, LB_BIND_ADVANCE, WEB1);
 	ck_assert(r->later);
 	ck_assert_uint_eq(r->client_isn + 1, cl.isn + 1 + l1);
 	ck_assert_uint_eq(r->request_len, l2);
 	ck_assert_mem_eq(r->request, req_a2, l2);
 	ck_assert_uint_eq(r->request_end, cl.isn + 1 + l1 + l2);
 
-	/*
-	 * Where the requests end moved, and, two requests now unanswered on web1
-	 * (the second sent before the first's answer), nothing after them moves:
-	 * a probe could not tell the first answer's end from the second's.
-	 */
 	f = flow_of(&cl);
 	ck_assert_uint_eq(f.req_end, cl.isn + 1 + l1 + l2);
-	ck_assert_uint_eq(f.flags, LB_FLOW_F_TS);
-	ck_assert_uint_eq(f.hint_len, 0);
-	ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 1);
+	ck_assert_uint_eq(f.srv_seq, srv + RESPONSE);
+	ck_assert_uint_eq(f.flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS | LB_FLOW_F_SRV_EXACT);
+	ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 0);
+	ck_assert_uint_eq(ctr(LB_DISP_PIPELINED_PROVEN), 1);
 	ck_assert_uint_eq(L.backends[WEB1].active, 1);
 	ck_assert_uint_eq(L.backends[WEB2].active, 0);
 
-	expect_n_wire(2);
-	expect_request(0, &cl, WEB1, cl.isn + 1, cl.cookie + 1, req_a1, l1, false);
-	expect_request(1, &cl, WEB1, cl.isn + 1 + l1, cl.cookie + 1, req_a2, l2, false);
-
+	expect_n_wire(3);
+	expect_request(2, &cl, WEB1, cl.isn + 1 + l1, srv + RESPONSE, req_a2, l2, false);
 	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 2);
 	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_NEXT), 1);
 	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_SAME_HOLDER), 1);
-	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_HELD), 0);
 	ck_assert_uint_eq(lb_dispatcher_conns(L.d), 0);
+}
+END_TEST
+
+/*
+ * Three pipelined requests, web1's, web1's, web2's, bound in order: the
+ * second to web1 once the first answer is proven complete, the third to web2
+ * once the second's is (it begins where the first ended).
+ */
+START_TEST(test_pipelined_in_order)
+{
+	const uint32_t l1 = strlen(req_a1), l2 = strlen(req_a2), l3 = strlen(req_b2);
+	const uint32_t end2 = CLIENT_ISN + 1 + l1 + l2;
+	const struct step_rec *r;
+	struct client cl;
+	char all[256];
+	uint32_t srv;
+
+	start(routes_leaves);
+	client_init(&cl, CLIENT_PORT);
+	snprintf(all, sizeof(all), "%s%s%s", req_a1, req_a2, req_b2);
+	client_first(&cl, 0, all, l1 + l2 + l3);
+	srv = cl.cookie + 1;
+	expect_n_steps(2);
+	expect_step(1, LB_BIND_PROBE, WEB1);
+	backend_answer_framed(1, LB_PROBE_IDLE, srv + RESPONSE, CLIENT_ISN + 1 + l1, 0,
+			      LB_FRAMING_KNOWN, srv, srv + RESPONSE, 100);
+	/* The second to web1; the third held behind it, web1 probed again. */
+	expect_n_steps(4);
+	expect_step(2, LB_BIND_ADVANCE, WEB1);
+	r = expect_step(3, LB_BIND_PROBE, WEB1);
+	ck_assert_uint_eq(r->client_isn + 1, end2);
+	/*
+	 * The second's answer not begun: web1 at its start, no head read yet. The
+	 * third was sent long before (its ACK is older than that start): held.
+	 */
+	backend_answer(3, LB_PROBE_IDLE, srv + RESPONSE, end2);
+	expect_n_steps(4);
+	ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 0);
+	/* A report of the first answer again proves nothing about the second. */
+	backend_answer_framed(3, LB_PROBE_IDLE, srv + RESPONSE, end2, 0, LB_FRAMING_KNOWN, srv,
+			      srv + RESPONSE, 100);
+	expect_n_steps(4);
+	backend_answer_framed(3, LB_PROBE_IDLE, srv + 2 * RESPONSE, end2, 0, LB_FRAMING_KNOWN,
+			      srv + RESPONSE, srv + 2 * RESPONSE, 100);
+	expect_n_steps(6);
+	r = expect_step(4, LB_BIND_RETIRE, WEB1);
+	ck_assert_uint_eq(r->client_isn + 1, end2);
+	r = expect_step(5, LB_BIND_HANDOFF, WEB2);
+	ck_assert_uint_eq(r->request_len, l3);
+	ck_assert_mem_eq(r->request, req_b2, l3);
+	ck_assert_uint_eq(r->flow.srv_seq, srv + 2 * RESPONSE);
+	ck_assert_uint_eq(ctr(LB_DISP_PIPELINED_PROVEN), 2);
+	ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 0);
+	ck_assert_uint_eq(L.backends[WEB1].active, 0);
+	ck_assert_uint_eq(L.backends[WEB2].active, 1);
+}
+END_TEST
+
+/*
+ * A request for web2 pipelined behind web1's: the decision on each framing
+ * report web1 may give (headers/rebind.h). Offsets from the server's side at
+ * the hand-off; the first request is a GET, or a HEAD (its answer has no body).
+ */
+enum pipe_outcome { PIPE_MOVES, PIPE_HELD, PIPE_STAYS };
+
+static const struct pipe_row {
+	const char *name;
+	bool head;
+	uint8_t status;
+	uint32_t seq, unsent;
+	uint16_t framing;
+	uint32_t start, end, body;
+	enum pipe_outcome want;
+	bool unframed;
+} pipe_rows[] = {
+	{ "complete and acknowledged", false, LB_PROBE_IDLE, RESPONSE, 0, LB_FRAMING_KNOWN, 0,
+	  RESPONSE, 100, PIPE_MOVES, false },
+	{ "half acknowledged", false, LB_PROBE_BUSY, 200, RESPONSE - 200, LB_FRAMING_KNOWN, 0,
+	  RESPONSE, 100, PIPE_HELD, false },
+	{ "acknowledged as written, more to write", false, LB_PROBE_IDLE, 200, 0,
+	  LB_FRAMING_KNOWN, 0, RESPONSE, 100, PIPE_HELD, false },
+	{ "only a 100 Continue", false, LB_PROBE_IDLE, 25, 0, LB_FRAMING_INTERIM, 0, 25, 0,
+	  PIPE_HELD, false },
+	{ "complete, request bytes unread", false, LB_PROBE_BUSY, RESPONSE, 0, LB_FRAMING_KNOWN, 0,
+	  RESPONSE, 100, PIPE_HELD, false },
+	{ "after a HEAD: the head is the answer", true, LB_PROBE_IDLE, RESPONSE - 100, 0,
+	  LB_FRAMING_KNOWN, 0, RESPONSE, 100, PIPE_MOVES, false },
+	{ "a GET's answer at its head's end is not complete", false, LB_PROBE_IDLE, RESPONSE - 100,
+	  0, LB_FRAMING_KNOWN, 0, RESPONSE, 100, PIPE_HELD, false },
+	{ "unframed (chunked)", false, LB_PROBE_IDLE, RESPONSE, 0, LB_FRAMING_UNKNOWN, 0, 0, 0,
+	  PIPE_STAYS, true },
+	{ "no report", false, LB_PROBE_IDLE, RESPONSE, 0, LB_FRAMING_NONE, 0, 0, 0, PIPE_STAYS,
+	  false },
+	{ "the answer began elsewhere", false, LB_PROBE_IDLE, RESPONSE, 0, LB_FRAMING_KNOWN, 10,
+	  RESPONSE, 100, PIPE_STAYS, false },
+	{ "written past its end", false, LB_PROBE_BUSY, RESPONSE, 50, LB_FRAMING_KNOWN, 0,
+	  RESPONSE, 100, PIPE_STAYS, false },
+	{ "acknowledged past its end", false, LB_PROBE_IDLE, RESPONSE + 10, 0, LB_FRAMING_KNOWN, 0,
+	  RESPONSE, 100, PIPE_STAYS, false },
+};
+
+START_TEST(test_pipelined_proof)
+{
+	static const char head_a1[] = "HEAD /a/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+	const struct pipe_row *row = &pipe_rows[_i];
+	const char *first = row->head ? head_a1 : req_a1;
+	const uint32_t l1 = strlen(first), l2 = strlen(req_b2), end = CLIENT_ISN + 1 + l1;
+	const struct step_rec *r;
+	struct client cl;
+	char both[256];
+	uint32_t srv;
+
+	start(routes_leaves);
+	client_init(&cl, CLIENT_PORT);
+	snprintf(both, sizeof(both), "%s%s", first, req_b2);
+	client_first(&cl, 0, both, l1 + l2);
+	srv = cl.cookie + 1;
+	expect_n_steps(2);
+	expect_step(1, LB_BIND_PROBE, WEB1);
+	backend_answer_framed(1, row->status, srv + row->seq, end, row->unsent, row->framing,
+			      srv + row->start, srv + row->end, row->body);
+	switch (row->want) {
+	case PIPE_MOVES:
+		expect_n_steps(4);
+		r = expect_step(2, LB_BIND_RETIRE, WEB1);
+		ck_assert_uint_eq(r->cookie + 1, srv + row->seq);
+		r = expect_step(3, LB_BIND_HANDOFF, WEB2);
+		ck_assert_uint_eq(r->flow.srv_seq, srv + row->seq);
+		ck_assert(r->flow.flags & LB_FLOW_F_SRV_EXACT);
+		ck_assert_uint_eq(ctr(LB_DISP_PIPELINED_PROVEN), 1);
+		break;
+	case PIPE_HELD:
+		expect_n_steps(2);
+		ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_HELD), 1);
+		ck_assert_uint_eq(lb_dispatcher_conns(L.d), 1);
+		break;
+	case PIPE_STAYS:
+		expect_n_steps(3);
+		expect_step(2, LB_BIND_ADVANCE, WEB1);
+		ck_assert_uint_eq(ctr(LB_DISP_STAYS_PIPELINED), 1);
+		ck_assert_uint_eq(flow_of(&cl).flags, LB_FLOW_F_TS);
+		break;
+	}
+	ck_assert_uint_eq(ctr(LB_DISP_PIPELINED_UNFRAMED), row->unframed);
+	if (row->want != PIPE_MOVES)
+		ck_assert_uint_eq(ctr(LB_DISP_PIPELINED_PROVEN), 0);
 }
 END_TEST
 
@@ -933,7 +1106,7 @@ START_TEST(test_answer_idle_moves)
 	ck_assert_mem_eq(r->flow.backend_mac, be_mac[WEB2], 6);
 	ck_assert_uint_eq(r->flow.req_end, end + l2);
 	ck_assert_uint_eq(r->flow.srv_seq, srv);
-	ck_assert_uint_eq(r->flow.flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS);
+	ck_assert_uint_eq(r->flow.flags, LB_FLOW_F_REQUESTS | LB_FLOW_F_TS | LB_FLOW_F_SRV_EXACT);
 	ck_assert_uint_eq(r->flow.binds, 2);
 	ck_assert_uint_eq(r->flow.syn_opts, cl.cookie & 0xff);
 	ck_assert_mem_eq(r->flow.client_hop_mac, hop_mac, 6);
@@ -1425,6 +1598,8 @@ Suite *later_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pipelined_same_holder);
+	tcase_add_test(tc, test_pipelined_in_order);
+	tcase_add_loop_test(tc, test_pipelined_proof, 0, sizeof(pipe_rows) / sizeof(pipe_rows[0]));
 	tcase_add_test(tc, test_pipelined_other_holder);
 	tcase_add_test(tc, test_coalesced_tail);
 	tcase_add_test(tc, test_coalesced_tail_record_exists);

@@ -33,12 +33,20 @@
  *     on (a pipelined request) parse in place exactly as an exact-size copy of
  *     them alone does, every prefix of that head is AGAIN, and the same checks
  *     go on down the pipeline (PIPELINE_MAX requests).
+ *
+ * Control bit 2: the rest is an answer's head for the backend's scanner
+ * (headers/answer_head.h), fed a byte at a time: it finishes exactly when a
+ * reference written here from that header's rules says the head is framed
+ * (DONE, with the same head length, status and Content-Length) or not (BAD,
+ * or still scanning when no empty line came), never reads past a byte it
+ * returned 1 on.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer_head.h"
 #include "fuzz_common.h"
 #include "http.h"
 
@@ -464,6 +472,115 @@ static void check_extent(const uint8_t *b, size_t len, const struct lb_http_limi
 	free(copy);
 }
 
+/* The reference: -1 not framed, 0 no empty line yet, 1 framed (and its fields). */
+static int answer_ref(const uint8_t *p, size_t n, uint32_t *head_len, uint32_t *status,
+		      uint64_t *body, bool *has_cl)
+{
+	size_t i, line, j, k, colon;
+	int ncl = 0;
+
+	*body = 0;
+	*has_cl = false;
+	/* "HTTP/1.x NNN" and a space or CR, as far as the input goes. */
+	for (j = 0; j < 13 && j < n; j++) {
+		bool ok = j < 7	  ? p[j] == (uint8_t)"HTTP/1."[j]
+			  : j == 7 ? p[j] == '0' || p[j] == '1'
+			  : j == 8 ? p[j] == ' '
+			  : j < 12 ? p[j] >= '0' && p[j] <= '9'
+				   : p[j] == ' ' || p[j] == '\r';
+
+		if (!ok)
+			return -1;
+	}
+	if (n < 13)
+		return 0;
+	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	i = 12;
+	while (i < n && p[i] != '\r' && p[i] != '\n')
+		i++;
+	for (;;) {
+		/* at a CR ending a line */
+		if (i >= n)
+			return 0;
+		if (p[i] != '\r')
+			return -1;
+		if (i + 1 >= n)
+			return 0;
+		if (p[i + 1] != '\n')
+			return -1;
+		line = i + 2;
+		if (line >= n)
+			return 0;
+		if (p[line] == '\r') {
+			if (line + 1 >= n)
+				return 0;
+			if (p[line + 1] != '\n')
+				return -1;
+			*head_len = line + 2;
+			return 1;
+		}
+		for (colon = line; colon < n && p[colon] != ':'; colon++)
+			if (p[colon] <= ' ' || p[colon] >= 0x7f)
+				return -1;
+		if (colon >= n)
+			return 0;
+		if (colon == line)
+			return -1;
+		if (colon - line == 17 && !strncasecmp((const char *)p + line, "transfer-encoding", 17))
+			return -1;
+		if (colon - line == 14 && !strncasecmp((const char *)p + line, "content-length", 14)) {
+			if (++ncl > 1)
+				return -1;
+			*has_cl = true;
+			for (k = colon + 1; k < n && (p[k] == ' ' || p[k] == '\t'); k++)
+				;
+			if (k >= n)
+				return 0;
+			if (p[k] < '0' || p[k] > '9')
+				return -1;
+			for (; k < n && p[k] >= '0' && p[k] <= '9'; k++) {
+				*body = *body * 10 + (p[k] - '0');
+				if (*body > LB_ANSWER_BODY_MAX)
+					return -1;
+			}
+			for (; k < n && (p[k] == ' ' || p[k] == '\t'); k++)
+				;
+			if (k < n && p[k] != '\r')
+				return -1;
+			i = k;
+			continue;
+		}
+		for (i = colon + 1; i < n && p[i] != '\r' && p[i] != '\n'; i++)
+			;
+	}
+}
+
+static void fuzz_answer_head(const uint8_t *p, size_t n)
+{
+	struct lb_answer_scan s = { 0 };
+	uint32_t head_len = 0, status = 0;
+	uint64_t body = 0;
+	bool has_cl = false, done = false;
+	size_t i;
+	int ref = answer_ref(p, n, &head_len, &status, &body, &has_cl);
+
+	for (i = 0; i < n && !done; i++)
+		done = lb_answer_head_byte(&s, (uint32_t)i, p[i]);
+	if (ref == 1) {
+		CHECK(s.phase == LB_AH_DONE && s.head_len == head_len && s.status == status &&
+			      s.body_len == body && !!s.has_cl == has_cl,
+		      "framed head of %u bytes, status %u, Content-Length %llu (%d): scanner phase "
+		      "%u, %u bytes, status %u, %u (%d)",
+		      head_len, status, (unsigned long long)body, has_cl, s.phase, s.head_len,
+		      s.status, s.body_len, s.has_cl);
+		CHECK(i == head_len, "scanner read %zu bytes of a %u-byte head", i, head_len);
+	} else if (ref < 0) {
+		CHECK(s.phase == LB_AH_BAD, "not framed, scanner phase %u after %zu bytes", s.phase, i);
+	} else {
+		CHECK(!done, "no empty line yet, scanner finished in phase %u", s.phase);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct reader rd = { data, size };
@@ -479,6 +596,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.max_fields = rd_u8(&rd) % 8;
 	}
 	cut = rd_u16(&rd);
+	if (ctl & 4) {
+		fuzz_answer_head(rd.p, rd.n);
+		return 0;
+	}
 	if (ctl & 2) {
 		fuzz_normalize(rd.p, rd.n, cut);
 		return 0;

@@ -126,7 +126,7 @@ check_one_connection() {
 # --- small objects on one connection: web1, web2, web3, web1 --------------------
 
 # shellcheck disable=SC2034 # read by grew, through namerefs
-declare -A D0 D1 D2 D4 D5 D6 D7 D7p D8
+declare -A D0 D1 D2 D4 D5 D6 D7 D7p D8 D8b D8c
 small=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html /web1/1k.bin)
 lab_counters_snap D0
 check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
@@ -192,32 +192,81 @@ check_one_connection "keepalive: 1 MiB from web1, web2, web3 on one connection" 
 # --- two requests for two backends in one write ---------------------------------
 # One write of both heads (cat of a file: bash's printf would write line by
 # line), the second asking to close, so the reading ends when the last answer
-# is complete; at most 5 s.
+# is complete; at most 5 s. The second waits until web1's answer to the first
+# is proven complete (its Content-Length, read by web1's egress program), then
+# moves to web2: each answered by its holder, in request order.
+# pipelined_get NAME TAG PATH1 PATH2: both in one write from client2; sets PIPE_OUT.
+pipelined_get() {
+	local tag=$2 rc=0
+	printf 'GET %s?ka=%s-1 HTTP/1.1\r\nHost: lab\r\n\r\nGET %s?ka=%s-2 HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n' \
+		"$3" "$tag" "$4" "$tag" >"$KA_TMP/$tag.req"
+	ka_marks
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	lab_exec client2 timeout 5 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		cat "$2" >&3
+		cat <&3' "$VIP" "$VIP_PORT" "$KA_TMP/$tag.req" >"$KA_TMP/$tag.out" || rc=$?
+	check_eq "$1: the connection ends by itself, no hang (exit status)" 0 "$rc"
+	PIPE_OUT=$KA_TMP/$tag.out
+}
+
+# pipe_bodies FILE: "STATUS SHA256 " per answer in FILE, bodies cut by Content-Length.
+pipe_bodies() {
+	python3 - "$1" <<'PY'
+import hashlib, re, sys
+data = open(sys.argv[1], 'rb').read()
+out = []
+while data:
+    end = data.find(b'\r\n\r\n')
+    if end < 0:
+        break
+    head = data[:end].decode('latin-1')
+    m = re.match(r'HTTP/1\.1 (\d+)', head)
+    n = re.search(r'(?im)^content-length:\s*(\d+)', head)
+    if not m or not n:
+        break
+    body = data[end + 4:end + 4 + int(n.group(1))]
+    out.append('%s %s' % (m.group(1), hashlib.sha256(body).hexdigest()))
+    data = data[end + 4 + int(n.group(1)):]
+print(' '.join(out))
+PY
+}
+
+# rebinds_since SNAP N: the dispatcher's rebinds are N or more above SNAP's (a
+# move counts when the client acknowledges the new backend's bytes).
+rebinds_since() {
+	local -n _since=$1
+	local -A now
+	lab_counters_snap now
+	((${now[rebinds]:-0} - ${_since[rebinds]:-0} >= $2))
+}
+
 lab_counters_snap D7p
-printf 'GET %s HTTP/1.1\r\nHost: lab\r\n\r\nGET %s HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n' \
-	"/web1/only-on-web1.html?ka=pipe-1" "/web2/only-on-web2.html?ka=pipe-2" >"$KA_TMP/pipelined.req"
-ka_marks
-rc=0
-# shellcheck disable=SC2016 # expanded by the inner bash
-lab_exec client2 timeout 5 bash -c '
-	exec 3<>"/dev/tcp/$0/$1" || exit 1
-	cat "$2" >&3
-	cat <&3' "$VIP" "$VIP_PORT" "$KA_TMP/pipelined.req" >"$KA_TMP/pipelined.out" || rc=$?
-check_eq "keepalive: pipelined: the connection ends by itself, no hang (exit status)" 0 "$rc"
-# The answers in the order they came: each status, and the page's "only on webN".
-# The second was sent before the first's answer: nothing proves where that
-# answer ends (a drained socket may be mid-answer), so it stays with web1,
-# which answers it 404 (docs/limits.md), and so does the connection.
+pipelined_get "keepalive: pipelined" pipe /web1/only-on-web1.html /web2/only-on-web2.html
+lab_wait 3 rebinds_since D7p 1 || true
 lab_counters_snap D8
-check_eq "keepalive: pipelined: both answered by web1 in request order, the second web1's 404" \
-	"200 web1 404 " \
-	"$(tr -d '\r' <"$KA_TMP/pipelined.out" | grep -oE '^HTTP/1\.1 [0-9]+|only on web[0-9]' |
-		awk '{ printf "%s ", $NF }')"
+check_eq "keepalive: pipelined: each answered by its holder, in request order, bodies as the manifest says" \
+	"200 $(lab_sha256 /web1/only-on-web1.html) 200 $(lab_sha256 /web2/only-on-web2.html)" \
+	"$(pipe_bodies "$PIPE_OUT")"
 lab_wait 5 logged pipe-1 pipe-2 || true
 first=$(served pipe-1)
-check_eq "keepalive: pipelined: both logged by web1, from one client port; stays_pipelined +1" \
-	"web1:GET:200:${first##*:} web1:GET:404:${first##*:} 1" \
-	"$first $(served pipe-2) $(grew D7p D8 stays_pipelined)"
+second=$(served pipe-2)
+check_eq "keepalive: pipelined: logged by web1 and web2, from one client port" \
+	"web1:GET:200:${first##*:} web2:GET:200:${first##*:}" "$first $second"
+check_eq "keepalive: pipelined: moved once the first answer was proven complete (rebinds, pipelined_proven, stays_pipelined)" \
+	"1 1 0" "$(grew D7p D8 rebinds) $(grew D7p D8 pipelined_proven) $(grew D7p D8 stays_pipelined)"
+
+lab_counters_snap D8b
+pipelined_get "keepalive: pipelined 1 MiB" pipebig /web2/1m.bin /web3/1m.bin
+lab_wait 3 rebinds_since D8b 1 || true
+lab_counters_snap D8c
+check_eq "keepalive: pipelined 1 MiB: web2's then web3's, whole (sha256)" \
+	"200 $(lab_sha256 /web2/1m.bin) 200 $(lab_sha256 /web3/1m.bin)" "$(pipe_bodies "$PIPE_OUT")"
+lab_wait 5 logged pipebig-1 pipebig-2 || true
+check_match "keepalive: pipelined 1 MiB: logged by web2 then web3" "^web2:GET:200:.* web3:GET:200:" \
+	"$(served pipebig-1) $(served pipebig-2)"
+check_eq "keepalive: pipelined 1 MiB: moved once proven (rebinds, pipelined_proven)" \
+	"1 1" "$(grew D8b D8c rebinds) $(grew D8b D8c pipelined_proven)"
 
 # --- a request with a body, then one for another backend ------------------------
 # nginx answers a POST to a static file 405 and keeps the connection: what
