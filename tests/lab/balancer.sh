@@ -106,6 +106,38 @@ lab_settled() {
 	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
 }
 
+# lab_unsettled: what keeps lab_settled from passing, for a failure to name it:
+# every flow left (`status --flows`: client, state, backend, idle time), each
+# backend's active count, and the dispatcher's counters of hand-offs and moves
+# that went wrong or crossed threads.
+lab_unsettled() {
+	lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status --flows | awk '
+		/^Backends/ { part = "b"; print "backends (index address state active ...):"; next }
+		/^Flow list/ { part = "f"; print "flows left (client vip state backend packets bytes idle_s binds req_end):"; next }
+		/^Flows:/ { part = ""; print; next }
+		/^Dispatcher:/ { part = "d"; next }
+		/^[A-Z]/ { part = ""; next }
+		part == "b" || part == "f" { print }
+		part == "d" && $1 ~ /^(replay_failed|rebind_failed|thread_handoffs|thread_ring_full|conns_evicted|stays_busy)$/ && $2 != 0 { d = d " " $1 "=" $2 }
+		END { if (d != "") print "dispatcher:" d }'
+}
+
+# lab_wait_settled SECONDS: lab_wait SECONDS lab_settled, and on a timeout
+# what is left (lab_unsettled) on stdout, which check shows under the failure.
+# With LAB_KEEP_LOGS=DIR the balancer's log is kept there too (the lab's run
+# directory goes at teardown), for a flake that needs its whole story.
+lab_wait_settled() {
+	local kept
+	lab_wait "$1" lab_settled && return 0
+	echo "not settled after $1 s:"
+	lab_unsettled
+	if [[ -n ${LAB_KEEP_LOGS:-} ]] && mkdir -p "$LAB_KEEP_LOGS"; then
+		kept=$LAB_KEEP_LOGS/unsettled-${LAB_RESULT_PREFIX%: }${LAB_RESULT_PREFIX:+-}${LAB_TEST_NAME:-lab}-$(date +%s).log
+		cp "$LAB_BALANCER_LOG" "$kept" && echo "balancer log kept: $kept"
+	fi
+	return 1
+}
+
 # lab_counters_snap ARRAY: every counter `latebind status` prints, name -> value
 # (XDP's packets, then the dispatcher's), for grew().
 lab_counters_snap() {

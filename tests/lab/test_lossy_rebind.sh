@@ -336,4 +336,4 @@ check_eq "lossy_rebind: the router's link has no XDP program again" none \
 
 # A closed flow goes 3 s after its last packet (docs/limits.md); with it the
 # active count of the backend it ended on. Each move carried one count over.
-check "lossy_rebind: no flow left, every backend's active count back to 0" lab_wait 8 lab_settled
+check "lossy_rebind: no flow left, every backend's active count back to 0" lab_wait_settled 8
