@@ -289,6 +289,7 @@ run_once() {
 	busy=$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" | grep -c 'probe answer.*status 2,') || true
 	retrans=$(lab_minus "$(client_stat /proc/net/snmp RetransSegs)" "${before[retrans]}")
 	echo "# $name: $ms ms; probes answered $probes, busy $busy; requests_held +$(grew D0 D1 requests_held);" \
+		"frames passed between threads +$(grew D0 D1 thread_handoffs);" \
 		"the client retransmitted $retrans segments"
 	if ((lossy)); then
 		dropped=$(pair_delta "${before[dropped]}" "$(lossy_counters dropped)")
