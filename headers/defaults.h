@@ -41,6 +41,6 @@
  * on another thread than its connection's is passed to the owner
  * (user/thread_ring.h), so RSS need not be symmetric.
  */
-#define LB_DEFAULT_DISPATCHER_THREADS 1
+#define LB_DEFAULT_DISPATCHER_THREADS 0
 
 #endif
