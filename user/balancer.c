@@ -648,7 +648,11 @@ static int start_threads(struct lb_daemon *lb)
 		pr_warn("cannot start the dispatcher threads: %s\n", strerror(errno));
 		return -1;
 	}
-	/* Unlike any row: the first publish_threads() writes them all, a previous daemon's too. */
+	/*
+	 * Unlike any value: the first sum_counters() writes every counter and row,
+	 * over what a killed daemon left in the pinned maps (this one counts from 0).
+	 */
+	memset(lb->flushed, 0xff, sizeof(lb->flushed));
 	memset(lb->threads_flushed, 0xff, sizeof(lb->threads_flushed));
 	pr_info("dispatcher: %u thread(s), thread t serving the RX queues q with q %% %u == t\n",
 		n, n);
