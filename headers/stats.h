@@ -121,6 +121,9 @@ struct lb_counter {
 	X(CLIENT_RST,        "client_rst")        /* reset before binding            */ \
 	X(CLIENT_FIN,        "client_fin")        /* closed before a full request    */ \
 	X(DECISIONS,         "decisions")         /* request parsed, backend chosen  */ \
+	X(REPLY_302,         "reply_302")         /* redirect mode: sent to the chosen holder */ \
+	X(REPLY_307,         "reply_307")                                             \
+	X(REPLY_308,         "reply_308")                                             \
 	X(REPLY_400,         "reply_400")                                             \
 	X(REPLY_404,         "reply_404")                                             \
 	X(REPLY_408,         "reply_408")                                             \

@@ -250,7 +250,7 @@ static bool serving(const struct lb_config *cfg, const struct lb_backend *backen
 
 		if (!cfg->backends[i].name[0]) /* a slot freed by a reload */
 			continue;
-		v = lb_backend_view_of(&backends[i], cfg->backends[i].weight);
+		v = lb_backend_view_of(&backends[i], cfg->backends[i].weight, true);
 		if (lb_backend_usable(&v))
 			return true;
 	}

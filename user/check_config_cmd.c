@@ -33,6 +33,46 @@ static const char *plural(size_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* Redirect mode: which VIPs and routes answer with a redirect, and the names they send to. */
+static void redirects(const struct lb_config *cfg)
+{
+	char addr[INET_ADDRSTRLEN];
+	size_t i, own = 0, none = 0, shown = 0;
+	const struct lb_redirect *first = NULL;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].redirect)
+			printf("  %-10s vip %s:%u: %u %s\n", "redirect",
+			       inet_ntop(AF_INET, &cfg->vips[i].address, addr, sizeof(addr)),
+			       cfg->vips[i].port, cfg->vips[i].redirect->status,
+			       cfg->vips[i].redirect->url);
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct lb_redirect *r = cfg->routes[i].redirect;
+
+		none += r == &lb_redirect_none;
+		if (r && r != &lb_redirect_none && !own++)
+			first = r;
+	}
+	if (own)
+		printf("  %-10s routes: %zu (the first: %u %s)\n", "redirect", own, first->status,
+		       first->url);
+	if (none)
+		printf("  %-10s routes handed off whatever the VIP does (redirect: none): %zu\n",
+		       "redirect", none);
+	for (i = 0; i < cfg->n_backends; i++) {
+		if (!cfg->backends[i].public_name[0])
+			continue;
+		if (shown == SHOW_MAX) {
+			printf(", ...");
+			break;
+		}
+		printf("%s%s %s", shown++ ? ", " : "  public     ", cfg->backends[i].name,
+		       cfg->backends[i].public_name);
+	}
+	if (shown)
+		printf("\n");
+}
+
 static void summary(const struct lb_config *cfg)
 {
 	static const char *const handoff[] = { [LB_HANDOFF_COOKIE] = "cookie",
@@ -68,6 +108,7 @@ static void summary(const struct lb_config *cfg)
 		       cfg->n_backends - cookie);
 
 	printf("  %zu %s\n", cfg->n_routes, plural(cfg->n_routes, "route", "routes"));
+	redirects(cfg);
 	/* The flow table's size decides when eviction starts (and its kernel memory). */
 	printf("  %-10s flows %u\n", "limits", cfg->limits.flows);
 	if (cfg->announce.table)

@@ -47,7 +47,7 @@ static int finish(struct parse *p)
 		if (!p->seen[s])
 			return yd_fail(&p->doc, p->root_line, YKEY(section_names[s]),
 				       "missing; expected %s", expect[s]);
-	if (cfg_routes_finish(p))
+	if (cfg_routes_finish(p) || cfg_redirect_check(p))
 		return -1;
 	return cfg_backend_interfaces(p);
 }
@@ -339,6 +339,20 @@ void lb_config_free(struct lb_config *cfg)
 	free(cfg->vips);
 	free(cfg->backends);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct lb_redirect *lb_config_redirect(const struct lb_config *cfg, uint32_t route,
+					     uint32_t vip_addr, uint16_t vip_port)
+{
+	const struct lb_redirect *r = route < cfg->n_routes ? cfg->routes[route].redirect : NULL;
+	size_t i;
+
+	if (r)
+		return r == &lb_redirect_none ? NULL : r;
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].address.s_addr == vip_addr && cfg->vips[i].port == vip_port)
+			return cfg->vips[i].redirect;
+	return NULL;
 }
 
 int lb_config_backend_index(const struct lb_config *cfg, const char *name)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "maps.h"
+#include "redirect.h"
 
 #define LB_NAME_MAX	  64
 #define LB_IFNAME_MAX	  16
@@ -28,6 +29,7 @@ struct lb_cfg_vip {
 	struct in_addr address;
 	uint16_t port;	/* host order */
 	int mode;	/* enum lb_vip_mode (headers/maps.h) */
+	const struct lb_redirect *redirect; /* every request redirected; NULL: handed off */
 	int line;	/* where it was defined, for later messages */
 };
 
@@ -44,6 +46,8 @@ struct lb_cfg_backend {
 	 * when the config names that one). Others: XDP_REDIRECT, hand-offs sent there. */
 	char interface[LB_IFNAME_MAX];
 	int interface_line;
+	char public_name[LB_PUBLIC_MAX]; /* `public:`, canonical: what redirects name; "" = none */
+	int public_line;
 	int line;
 };
 
@@ -55,6 +59,8 @@ struct lb_cfg_route {
 	char *prefix;	/* path prefix, or NULL (exactly one of path/prefix is set) */
 	uint32_t *backends; /* indexes into lb_config.backends */
 	size_t n_backends;
+	/* NULL: as its VIP does; &lb_redirect_none: handed off even so */
+	const struct lb_redirect *redirect;
 	int line;
 };
 
@@ -140,6 +146,13 @@ int lb_config_parse(const char *name, const char *text, size_t len, struct lb_co
 		    char *err, size_t errlen);
 
 void lb_config_free(struct lb_config *cfg);
+
+/*
+ * The redirect for a request to VIP @vip_addr:@vip_port (network, host order)
+ * routed by route @route: the route's own, else the VIP's; NULL: hand off.
+ */
+const struct lb_redirect *lb_config_redirect(const struct lb_config *cfg, uint32_t route,
+					     uint32_t vip_addr, uint16_t vip_port);
 
 /* Index of the backend called @name, or -1. */
 int lb_config_backend_index(const struct lb_config *cfg, const char *name);

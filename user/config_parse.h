@@ -49,6 +49,7 @@ struct parse {
 	struct pending *pending;  /* per route, while backends are unknown */
 	struct name_idx *by_name; /* set once the backends list is complete */
 	char *last_host;	  /* the previous route's, shared by the next that repeats it */
+	const struct lb_redirect *last_redirect; /* the same, for redirect templates */
 };
 
 /* Grow an array of @size-byte elements to hold @need of them, zeroing the new room. */
@@ -83,7 +84,19 @@ int cfg_index_backends(struct parse *p, int line);
 /* After the whole file: names routes that came before the backends, then cross-checks. */
 int cfg_routes_finish(struct parse *p);
 void cfg_routes_cleanup(struct parse *p);
+/* @size bytes aligned to @align in lb_config.route_mem (freed with the config), or NULL. */
+void *cfg_route_alloc(struct parse *p, size_t size, size_t align);
 /* Frees what every route points into (lb_config.route_mem). */
 void cfg_free_route_mem(struct lb_config *cfg);
+
+/* config_redirect.c */
+/* `redirect:` at @key, of a VIP or (@route) a route, which may also say none. */
+int cfg_redirect(struct parse *p, const struct ynode *n, const struct ykey *key, bool route,
+		 const struct lb_redirect **out);
+/* A backend's `public:`. */
+int cfg_public(struct parse *p, const struct ynode *n, const struct ykey *key,
+	       struct lb_cfg_backend *b);
+/* After the whole file: every holder of a route that redirects has a public name. */
+int cfg_redirect_check(struct parse *p);
 
 #endif

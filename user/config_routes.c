@@ -51,6 +51,11 @@ static void *route_alloc(struct parse *p, size_t size, size_t align)
 	return m->data;
 }
 
+void *cfg_route_alloc(struct parse *p, size_t size, size_t align)
+{
+	return route_alloc(p, size, align);
+}
+
 void cfg_free_route_mem(struct lb_config *cfg)
 {
 	while (cfg->route_mem) {
@@ -238,10 +243,11 @@ static int resolve_route(struct parse *p, size_t ri, const void *blk, size_t n)
 
 int cfg_route(struct parse *p, const struct ynode *n, size_t idx)
 {
-	enum { R_NAME, R_HOST, R_PATH, R_PREFIX, R_BACKENDS, R_N };
+	enum { R_NAME, R_HOST, R_PATH, R_PREFIX, R_BACKENDS, R_REDIRECT, R_N };
 	struct yd_field f[R_N] = {
 		[R_NAME] = { "name" },	   [R_HOST] = { "host" },	  [R_PATH] = { "path" },
 		[R_PREFIX] = { "prefix" }, [R_BACKENDS] = { "backends" },
+		[R_REDIRECT] = { "redirect" },
 	};
 	static const char list_expect[] = "a list of backend names like [web1, web2]";
 	struct lb_config *cfg = p->cfg;
@@ -311,6 +317,9 @@ int cfg_route(struct parse *p, const struct ynode *n, size_t idx)
 		return -1;
 	if (f[R_PREFIX].val &&
 	    want_route_path(p, f[R_PREFIX].val, YKEY_IN(where, "prefix"), true, &r->prefix))
+		return -1;
+	if (f[R_REDIRECT].val &&
+	    cfg_redirect(p, f[R_REDIRECT].val, YKEY_IN(where, "redirect"), true, &r->redirect))
 		return -1;
 
 	blk = yd_alloc(&p->doc, size);

@@ -123,9 +123,11 @@ int cfg_grow(void **arr, size_t *cap, size_t need, size_t size)
 int cfg_vip(struct parse *p, const struct ynode *n, size_t idx)
 {
 	static const char *const modes[] = { [LB_VIP_HTTP] = "http", [LB_VIP_TCP] = "tcp" };
-	enum { V_ADDRESS, V_PORT, V_MODE, V_N };
-	struct yd_field
-		f[V_N] = { [V_ADDRESS] = { "address" }, [V_PORT] = { "port" }, [V_MODE] = { "mode" } };
+	enum { V_ADDRESS, V_PORT, V_MODE, V_REDIRECT, V_N };
+	struct yd_field f[V_N] = { [V_ADDRESS] = { "address" },
+				   [V_PORT] = { "port" },
+				   [V_MODE] = { "mode" },
+				   [V_REDIRECT] = { "redirect" } };
 	struct lb_config *cfg = p->cfg;
 	char addr[INET_ADDRSTRLEN];
 	struct lb_cfg_vip v = { .mode = LB_VIP_HTTP, .line = n->line };
@@ -157,6 +159,9 @@ int cfg_vip(struct parse *p, const struct ynode *n, size_t idx)
 		return yd_fail(&p->doc, f[V_MODE].val->line, YKEY_IN(where, "mode"),
 			       "tcp (binding on the handshake) is not built in this version; expected "
 			       "http");
+	if (f[V_REDIRECT].val && cfg_redirect(p, f[V_REDIRECT].val, YKEY_IN(where, "redirect"),
+					      false, &v.redirect))
+		return -1;
 	for (i = 0; i < cfg->n_vips; i++)
 		if (cfg->vips[i].address.s_addr == v.address.s_addr && cfg->vips[i].port == v.port)
 			return yd_fail(
@@ -203,6 +208,7 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		B_STATE,
 		B_HEALTH_PATH,
 		B_INTERFACE,
+		B_PUBLIC,
 		B_N
 	};
 	struct yd_field f[B_N] = {
@@ -214,6 +220,7 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 		[B_STATE] = { "state" },
 		[B_HEALTH_PATH] = { "health_path" },
 		[B_INTERFACE] = { "interface" },
+		[B_PUBLIC] = { "public" },
 	};
 	struct lb_cfg_backend b = {
 		.weight = 1,
@@ -317,6 +324,8 @@ int cfg_backend(struct parse *p, const struct ynode *n, size_t idx)
 			return -1;
 		b.interface_line = f[B_INTERFACE].val->line;
 	}
+	if (f[B_PUBLIC].val && cfg_public(p, f[B_PUBLIC].val, YKEY_IN(where, "public"), &b))
+		return -1;
 	if (cfg_grow((void **)&cfg->backends, &p->cap_backends, cfg->n_backends + 1, sizeof(b)))
 		return yd_oom(&p->doc, n->line, where);
 	cfg->backends[cfg->n_backends++] = b;

@@ -59,6 +59,7 @@
 #include "metrics.h"
 #include "maps.h"
 #include "packet.h"
+#include "redirect.h"
 #include "reply.h"
 #include "route_counts.h"
 #include "select.h"
@@ -141,8 +142,7 @@ struct lb_conn {
 	uint32_t first_ack;	     /* the ACK the request came with: the answers before it
 				      * end there, unless it was pipelined */
 	uint32_t chosen;	     /* PROBING: the new holder; LB_NO_BACKEND: our reply */
-	int reply_status;	     /* PROBING: the reply to send once the backend is idle */
-	const char *reply_why;
+	int reply_status;	     /* PROBING: the reply (built) to send once the backend is idle */
 	bool reply_head;
 	uint64_t hold_until_ms;	     /* PROBING: give up waiting for an idle backend */
 	uint64_t rebind_start_ns;
@@ -178,6 +178,7 @@ struct lb_dispatcher {
 	struct lb_route_counts route_counts;
 	struct lb_histogram handoff_latency;
 	struct lb_histogram rebind_latency;
+	struct lb_recent recent;	/* redirects sent, as load (select.h) */
 	struct route_hint *hints;	/* per route of cfg; NULL: no hints for this site */
 	uint16_t hint_gen;		/* the directory generation hints are made under */
 	uint8_t frame[2048];
@@ -389,14 +390,14 @@ static void ts_past_backend(struct lb_dispatcher *d, struct lb_conn *c)
 		c->ts_sent = floor;
 }
 
-static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, const char *why,
-		       bool head_only)
+/*
+ * Send the reply built in c->reply (@status, counted under it) and close: at
+ * once, or on a bound connection once its backend has nothing in flight.
+ */
+static void conn_answer(struct lb_dispatcher *d, struct lb_conn *c, int status)
 {
 	if (c->later && !c->retired) {
-		/* On a bound connection: once its backend has nothing in flight. */
 		c->reply_status = status;
-		c->reply_why = why;
-		c->reply_head = head_only;
 		c->chosen = LB_NO_BACKEND;
 		start_probe(d, c);
 		return;
@@ -406,7 +407,6 @@ static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, c
 		d->bind(d->bind_ctx, d, c, c->bound, LB_BIND_RELEASE);
 	if (c->later)
 		ts_past_backend(d, c);
-	c->reply_len = lb_reply_build(status, why, head_only, &c->reply);
 	if (!c->reply_len) {
 		send_rst(d, c);
 		conn_free(d, c);
@@ -416,6 +416,14 @@ static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, c
 	conn_close(d, c);
 }
 
+static void conn_reply(struct lb_dispatcher *d, struct lb_conn *c, int status, const char *why,
+		       bool head_only)
+{
+	free(c->reply);
+	c->reply_len = lb_reply_build(status, why, head_only, &c->reply);
+	conn_answer(d, c, status);
+}
+
 /* ---- the request ------------------------------------------------------------- */
 
 static bool tried(const struct lb_conn *c, uint32_t backend)
@@ -423,9 +431,13 @@ static bool tried(const struct lb_conn *c, uint32_t backend)
 	return c->tried[backend / 64] & (1ULL << (backend % 64));
 }
 
-/* What selection sees; holders that already failed @c's replay are down for it. */
+/*
+ * What selection sees; holders that already failed @c's replay are down for it.
+ * Redirects sent count as load for a while (lb_recent_load). A redirect
+ * (!@need_mac) sends nothing to the backend, so its MAC need not be known.
+ */
 static void read_backends(struct lb_dispatcher *d, const struct lb_conn *c,
-			  struct lb_backend_view *view, size_t n)
+			  struct lb_backend_view *view, size_t n, bool need_mac)
 {
 	size_t i;
 
@@ -436,7 +448,7 @@ static void read_backends(struct lb_dispatcher *d, const struct lb_conn *c,
 
 		view[i] = (struct lb_backend_view){ .state = b->state, .weight = b->weight };
 		if (d->maps.backends) {
-			view[i] = lb_backend_view_of(&d->maps.backends[i], b->weight);
+			view[i] = lb_backend_view_of(&d->maps.backends[i], b->weight, need_mac);
 		} else if (d->maps.backends_fd >= 0 &&
 			   !bpf_map_lookup_elem(d->maps.backends_fd, &k, &val)) {
 			view[i].state = val.state;
@@ -444,6 +456,7 @@ static void read_backends(struct lb_dispatcher *d, const struct lb_conn *c,
 		}
 		if (tried(c, i))
 			view[i].state = LB_BACKEND_DOWN;
+		view[i].active += lb_recent_load(&d->recent, (uint32_t)i, d->now_ms);
 	}
 }
 
@@ -876,7 +889,7 @@ static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struc
 	/* No socket: the backend let go itself; the client's view of the server stands. */
 	c->retired = true;
 	if (c->chosen == LB_NO_BACKEND)
-		conn_reply(d, c, c->reply_status, c->reply_why, c->reply_head);
+		conn_answer(d, c, c->reply_status);
 	else
 		bind_new(d, c, c->chosen, c->reply_head);
 }
@@ -951,11 +964,46 @@ static bool holds(const struct lb_route_match *m, const struct lb_backend_view *
 	return false;
 }
 
+/*
+ * Redirect mode: the reply sending the client to @backend's public name with
+ * redirect @r, into c->reply. Returns 0, or -1 when the request has no Location
+ * (answered 400 or 503 instead).
+ */
+static int redirect_build(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_redirect *r,
+			  uint32_t backend, const struct lb_http_request *req, bool head)
+{
+	const struct lb_cfg_backend *b = &d->cfg->backends[backend];
+	const struct lb_redirect_vars v = {
+		.public_name = b->public_name, .public_len = strlen(b->public_name),
+		.path = req->path, .path_len = req->path_len,
+		.query = req->query, .query_len = req->query_len,
+		.host = req->host, .host_len = req->host_len,
+	};
+	enum lb_redirect_render_fault fault;
+	char *location;
+	size_t len = lb_redirect_render(r, &v, &location, &fault);
+
+	if (!len) {
+		if (fault == LB_RR_NOMEM)
+			conn_reply(d, c, 503, "out of memory", head);
+		else
+			conn_reply(d, c, 400, "the redirect for this resource needs a valid Host",
+				   head);
+		return -1;
+	}
+	free(c->reply);
+	c->reply_len = lb_reply_build_redirect(r->status, location, len, head, &c->reply);
+	pr_debug("redirect %u to %s: %s\n", r->status, b->name, location);
+	free(location);
+	return 0;
+}
+
 /* The head is complete (or broken): decide. */
 static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 			const struct lb_http_request *req)
 {
 	struct lb_backend_view view[LB_MAX_BACKENDS];
+	const struct lb_redirect *redirect;
 	struct lb_route_match m;
 	char path[4096];
 	bool head = ret == LB_HTTP_DONE && req->method_id == LB_METHOD_HEAD;
@@ -981,7 +1029,8 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		conn_reply(d, c, 404, "no route for this resource", head);
 		return;
 	}
-	read_backends(d, c, view, d->cfg->n_backends);
+	redirect = lb_config_redirect(d->cfg, m.route, c->key.daddr, ntohs(c->key.dport));
+	read_backends(d, c, view, d->cfg->n_backends, !redirect);
 	note_extent(d, c, req);
 	note_hint(d, c, m.route);
 	/* A later request stays where it is when it can: no move is cheaper. */
@@ -994,12 +1043,23 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		conn_reply(d, c, 503, "no holder of this resource is up", head);
 		return;
 	}
+	/* A connection already bound to a holder stays there: cheaper than a round trip. */
+	if (c->later && !c->retired && (uint32_t)chosen == c->bound)
+		redirect = NULL;
+	if (redirect && redirect_build(d, c, redirect, (uint32_t)chosen, req, head))
+		return;
 	count(d, LB_DISP_DECISIONS);
 	lb_route_counts_hit(&d->route_counts, m.route);
 	note_chosen(d, chosen);
 	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
 		 (int)req->target_len, req->target, req->host, m.name,
 		 d->cfg->backends[chosen].name);
+	/* Redirected: nothing is handed over and no flow held, so the choice counts as recent load. */
+	if (redirect) {
+		lb_recent_note(&d->recent, (uint32_t)chosen, d->now_ms);
+		conn_answer(d, c, redirect->status);
+		return;
+	}
 	if (c->later) {
 		later_bind(d, c, (uint32_t)chosen, head);
 		return;
@@ -1551,6 +1611,8 @@ void lb_dispatcher_set_config_gen(struct lb_dispatcher *d, const struct lb_confi
 		pr_warn("reload: out of memory; route request counts start again from 0\n");
 	d->cfg = cfg;
 	d->dir = dir;
+	/* Backends may have moved between indexes; the counts are a second's worth anyway. */
+	memset(&d->recent, 0, sizeof(d->recent));
 	hints_build(d, hint_gen);
 }
 

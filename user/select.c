@@ -22,7 +22,8 @@ bool lb_backend_usable(const struct lb_backend_view *b)
 	return b->state == LB_BACKEND_UP && b->weight;
 }
 
-struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t weight)
+struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t weight,
+					  bool need_mac)
 {
 	static const uint8_t no_mac[6];
 	struct lb_backend_view v = {
@@ -31,7 +32,7 @@ struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t w
 		.active = __atomic_load_n(&b->active, __ATOMIC_RELAXED),
 	};
 
-	if (!memcmp(b->mac, no_mac, sizeof(no_mac)))
+	if (need_mac && !memcmp(b->mac, no_mac, sizeof(no_mac)))
 		v.state = LB_BACKEND_DOWN;
 	return v;
 }
@@ -84,4 +85,38 @@ int lb_select_backend(const uint32_t *holders, size_t n, const struct lb_backend
 			return (int)holders[i];
 	}
 	return -1; /* not reached: best is one of the holders */
+}
+
+/*
+ * @q16 as it has decayed over @dt_ms: halved per whole half-life, and within
+ * one 2^-f taken as 1 - f/2 (at most 6 % high), which needs no libm.
+ */
+static uint64_t decayed(uint64_t q16, uint64_t dt_ms)
+{
+	uint64_t halvings = dt_ms / LB_RECENT_HALF_LIFE_MS;
+
+	if (halvings >= 64)
+		return 0;
+	q16 >>= halvings;
+	return q16 - q16 * (dt_ms % LB_RECENT_HALF_LIFE_MS) / (2 * LB_RECENT_HALF_LIFE_MS);
+}
+
+static uint64_t since(const struct lb_recent *r, uint32_t backend, uint64_t now_ms)
+{
+	return now_ms > r->at_ms[backend] ? now_ms - r->at_ms[backend] : 0;
+}
+
+void lb_recent_note(struct lb_recent *r, uint32_t backend, uint64_t now_ms)
+{
+	if (backend >= LB_MAX_BACKENDS)
+		return;
+	r->q16[backend] = decayed(r->q16[backend], since(r, backend, now_ms)) + (1u << 16);
+	r->at_ms[backend] = now_ms;
+}
+
+uint64_t lb_recent_load(const struct lb_recent *r, uint32_t backend, uint64_t now_ms)
+{
+	if (backend >= LB_MAX_BACKENDS)
+		return 0;
+	return (decayed(r->q16[backend], since(r, backend, now_ms)) + (1u << 15)) >> 16;
 }

@@ -25,9 +25,11 @@ struct lb_backend_view {
 
 /*
  * What selection sees of the backend in @b, a slot of the mmapped backends
- * map: its state, but down while its MAC is unknown (nowhere to hand off to).
+ * map: its state, but down while its MAC is unknown if @need_mac (nowhere to
+ * hand off to; a redirect needs none).
  */
-struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t weight);
+struct lb_backend_view lb_backend_view_of(const struct lb_backend *b, uint32_t weight,
+					  bool need_mac);
 
 /* Can it take new flows: up, with a weight. The rule selection applies to each holder. */
 bool lb_backend_usable(const struct lb_backend_view *b);
@@ -45,5 +47,26 @@ bool lb_backend_usable(const struct lb_backend_view *b);
  */
 int lb_select_backend(const uint32_t *holders, size_t n, const struct lb_backend_view *view,
 		      size_t nview, uint32_t *rr_state);
+
+/*
+ * Recent choices that hold no flow: a redirected client goes to its backend
+ * directly, so its load never shows in the active count. Each redirect adds
+ * one to its backend's count here, which halves every LB_RECENT_HALF_LIFE_MS,
+ * and the dispatcher adds the count to the backend's active flows for every
+ * choice it makes (docs/architecture.md, "Redirect mode"). One per dispatcher
+ * thread, indexed like the config's backends.
+ */
+#define LB_RECENT_HALF_LIFE_MS 1000
+
+struct lb_recent {
+	uint64_t q16[LB_MAX_BACKENDS];	 /* the count in 1/65536ths, as of at_ms */
+	uint64_t at_ms[LB_MAX_BACKENDS];
+};
+
+/* One more choice of @backend at @now_ms (milliseconds, monotonic). */
+void lb_recent_note(struct lb_recent *r, uint32_t backend, uint64_t now_ms);
+
+/* @backend's recent choices at @now_ms, rounded to a whole number. */
+uint64_t lb_recent_load(const struct lb_recent *r, uint32_t backend, uint64_t now_ms);
 
 #endif

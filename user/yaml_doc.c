@@ -601,8 +601,7 @@ static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 	return pr[lb];
 }
 
-/* The known key @key was probably meant as, or NULL. */
-static const char *suggest(const char *key, size_t len, const char *const *known, size_t nk)
+const char *yd_suggest(const char *key, size_t len, const char *const *known, size_t nk)
 {
 	char low[YD_SUGGEST_MAX + 1];
 	const char *best = NULL;
@@ -633,7 +632,7 @@ int yd_unknown_key(struct ydoc *d, const struct ynode *k, const struct ykey *whe
 		   const char *const *known, size_t nk)
 {
 	const struct ykey *key = YKEY_NODE(where, k);
-	const char *hint = suggest(k->str, k->n, known, nk);
+	const char *hint = yd_suggest(k->str, k->n, known, nk);
 	char list[256];
 	size_t i, o = 0;
 

@@ -162,7 +162,7 @@ struct yd_field {
 	int line;		 /* of the key; 0 when absent */
 };
 
-#define YD_FIELDS_MAX 8
+#define YD_FIELDS_MAX 12
 
 /*
  * Sort the keys of @map into @f[0..nf) (at most YD_FIELDS_MAX): an unknown key
@@ -180,6 +180,9 @@ int yd_check_key(struct ydoc *d, const struct ynode *k, const struct ykey *where
 
 /* Index of @k in @known, or -1. */
 int yd_find_key(const struct ynode *k, const char *const *known, size_t nk);
+
+/* The one of @known[0..nk) that @key (@len bytes) was probably meant as, or NULL. */
+const char *yd_suggest(const char *key, size_t len, const char *const *known, size_t nk);
 
 int yd_unknown_key(struct ydoc *d, const struct ynode *k, const struct ykey *where,
 		   const char *const *known, size_t nk);

@@ -32,15 +32,16 @@ FUZZ_PFLAGS    := $(FUZZ_BASEFLAGS) -fsanitize=fuzzer
 FUZZ_WARN      := -Wall -Wextra -Wno-unused-parameter -Werror
 
 # Sanitized fuzzers and what each links from user/.
-FUZZ_SAN_TARGETS   := http config directory dispatcher peer
+FUZZ_SAN_TARGETS   := http config directory dispatcher peer redirect
 FUZZ_USER_http       := http http_path host
 # Every user/config*.c: a new section's file must not break the fuzzer's link.
-FUZZ_USER_config     := $(patsubst user/%.c,%,$(wildcard user/config*.c)) yaml_doc directory directory_rules host http_path
+FUZZ_USER_config     := $(patsubst user/%.c,%,$(wildcard user/config*.c)) yaml_doc directory directory_rules host http_path redirect
 FUZZ_USER_directory  := directory directory_rules host http_path
 # The dispatcher grows new neighbours (metrics, health, ...): it links every
 # user object but main's, as the unit tests do, so its fuzzer keeps linking.
 FUZZ_USER_dispatcher := $(filter-out main,$(patsubst user/%.c,%,$(wildcard user/*.c)))
 FUZZ_USER_peer       := peer_sync flow_table
+FUZZ_USER_redirect   := redirect host reply
 FUZZ_LIBS_peer       := -lbpf
 FUZZ_LIBS_config     := -lyaml
 FUZZ_LIBS_dispatcher := -lxdp -lbpf -lelf -lz -lyaml -lm

@@ -174,6 +174,12 @@ CONFIGS = {
     "flow-broken": "vips: [{address: 192.0.2.80, port: 80\n",
     "announce": MINIMAL + "announce: {table: 200, withdraw_grace_ms: 500}\n",
     "announce-main": MINIMAL + "announce: {table: main}\n",
+    "redirect": MINIMAL.replace("address: 198.51.100.11}", "address: 198.51.100.11, public: \"web1.example:8080\"}")
+                       .replace("port: 80}", "port: 80, redirect: {status: 308, url: \"https://{public}{path}\"}}")
+                       .replace("backends: [a]}]", "backends: [a], redirect: {status: 302, url: \"http://{public}.{host}{path}\"}}, "
+                                "{prefix: /x/, backends: [a], redirect: none}]"),
+    "redirect-bad-var": MINIMAL.replace("backends: [a]}]", "backends: [a], redirect: {url: \"http://{pubilc}{path}\"}}]"),
+    "redirect-no-public": MINIMAL.replace("backends: [a]}]", "backends: [a], redirect: {url: \"http://{public}{path}\"}}]"),
 }
 
 

@@ -18,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
 secs=${FUZZ_SECONDS:-60}
-all=(http config directory dispatcher peer xdp tc)
+all=(http config directory dispatcher peer redirect xdp tc)
 names=("$@")
 ((${#names[@]})) || names=("${all[@]}")
 crashes=build/fuzz/crashes
@@ -31,7 +31,7 @@ fi
 
 max_len() {
 	case $1 in
-	http | dispatcher) echo 4096 ;;
+	http | dispatcher | redirect) echo 4096 ;;
 	config) echo 8192 ;;
 	directory) echo 2048 ;;
 	*) echo 1600 ;;

@@ -16,7 +16,7 @@
 #                                in one pass
 #      LB_LAB_HANDOFF=MODE       one pass with the backends in MODE: cookie,
 #                                replay or mixed (lib.sh)
-#      LAB_REPLAY_TESTS="handoff keepalive lossy lossy_rebind spoof cluster",
+#      LAB_REPLAY_TESTS="handoff keepalive lossy lossy_rebind spoof cluster redirect_mode",
 #      LAB_MIXED_TESTS="handoff keepalive lossy_rebind": the tests of the replay and mixed
 #                                passes of a full run
 #      LAB_TEST_TIMEOUT=120      seconds per test file (a file that needs more says
@@ -224,6 +224,6 @@ if [[ -n ${LB_LAB_HANDOFF:-} || -n ${LAB_TESTS:-} ]]; then
 	run_pass "$LAB_HANDOFF_MODE" ${LAB_TESTS:-}
 else
 	run_pass cookie
-	run_pass replay ${LAB_REPLAY_TESTS:-handoff keepalive lossy lossy_rebind spoof cluster}
+	run_pass replay ${LAB_REPLAY_TESTS:-handoff keepalive lossy lossy_rebind spoof cluster redirect_mode}
 	run_pass mixed ${LAB_MIXED_TESTS:-handoff keepalive lossy_rebind}
 fi

@@ -17,5 +17,6 @@ Suite *flow_table_suite(void);
 Suite *host_suite(void);
 Suite *slots_suite(void);
 Suite *thread_ring_suite(void);
+Suite *redirect_suite(void);
 
 #endif

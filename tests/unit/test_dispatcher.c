@@ -20,6 +20,8 @@
 #include "handoff.h"
 #include "handoff_opt.h"
 #include "packet.h"
+#include "reply.h"
+#include "select.h"
 #include "stats.h"
 #include "suites.h"
 
@@ -1772,6 +1774,188 @@ START_TEST(test_reload_many_routes)
 }
 END_TEST
 
+
+/* ---- redirect mode: the balancer answers with a redirect to the chosen holder ---- */
+
+static const char yaml_redirect[] =
+	"interface: eth0\n"
+	"vips:\n"
+	"  - {address: 192.0.2.80, port: 80, redirect: {status: 308, url: \"https://{public}{path}\"}}\n"
+	"backends:\n"
+	"  - {name: web1, address: 198.51.100.11, public: 198.51.100.11}\n"
+	"  - {name: web2, address: 198.51.100.12, public: \"Web2.Example:8080\"}\n"
+	"  - {name: web3, address: 198.51.100.13, public: web3}\n"
+	"routes:\n"
+	"  - {prefix: /web1/, backends: [web1], redirect: {status: 307, url: \"http://{public}{path}\"}}\n"
+	"  - {prefix: /pair/, backends: [web1, web2], redirect: {url: \"http://{public}{path}\"}}\n"
+	"  - {prefix: /both/, backends: [web1, web2], redirect: none}\n"
+	"  - {prefix: /named/, backends: [web3], redirect: {status: 302, url: \"http://{public}.{host}{path}\"}}\n"
+	"  - {prefix: /, backends: [web3]}\n"
+	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n";
+
+static void setup_redirect(void)
+{
+	setup_with(yaml_redirect);
+}
+
+/* @req on a new connection from port @port: the whole reply, its text in @text. */
+static void redirect_exchange(uint16_t port, const char *req, const char *status_line, bool head,
+			      char *text, size_t cap)
+{
+	struct client cl;
+
+	client_init(&cl, port, 0x20000000 + port, true, &opts_full);
+	t.n_sent = 0;
+	client_str(&cl, 0, req);
+	expect_reply(&cl, 0, cl.isn + 1 + strlen(req), status_line, head, text, cap);
+}
+
+static const struct redirect_row {
+	const char *name;
+	const char *req;
+	const char *reply; /* exactly */
+} redirect_rows[] = {
+	{ "route's own 307, query kept", "GET /web1/a.jpg?x=1&y=%41 HTTP/1.1\r\nHost: h\r\n\r\n",
+	  "HTTP/1.1 307 Temporary Redirect\r\nServer: latebind\r\n"
+	  "Location: http://198.51.100.11/web1/a.jpg?x=1&y=%41\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 66\r\nConnection: close\r\n\r\n"
+	  "307 Temporary Redirect: http://198.51.100.11/web1/a.jpg?x=1&y=%41\n" },
+	{ "HEAD: the same head, no body", "HEAD /web1/a HTTP/1.1\r\nHost: h\r\n\r\n",
+	  "HTTP/1.1 307 Temporary Redirect\r\nServer: latebind\r\n"
+	  "Location: http://198.51.100.11/web1/a\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 52\r\nConnection: close\r\n\r\n" },
+	{ "the path as sent, not as normalised",
+	  "GET /x/../web1//b%2Fc HTTP/1.1\r\nHost: h\r\n\r\n",
+	  "HTTP/1.1 307 Temporary Redirect\r\nServer: latebind\r\n"
+	  "Location: http://198.51.100.11/x/../web1//b%2Fc\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 62\r\nConnection: close\r\n\r\n"
+	  "307 Temporary Redirect: http://198.51.100.11/x/../web1//b%2Fc\n" },
+	{ "query bytes outside RFC 3986 encoded",
+	  "GET /web1/q?a=\"<|>\"&b=%zz HTTP/1.1\r\nHost: h\r\n\r\n",
+	  "HTTP/1.1 307 Temporary Redirect\r\nServer: latebind\r\n"
+	  "Location: http://198.51.100.11/web1/q?a=%22%3C%7C%3E%22&b=%25zz\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 78\r\nConnection: close\r\n\r\n"
+	  "307 Temporary Redirect: http://198.51.100.11/web1/q?a=%22%3C%7C%3E%22&b=%25zz\n" },
+	{ "absolute form: its path and query",
+	  "GET http://h/web1/z?k HTTP/1.1\r\nHost: h\r\n\r\n",
+	  "HTTP/1.1 307 Temporary Redirect\r\nServer: latebind\r\n"
+	  "Location: http://198.51.100.11/web1/z?k\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 54\r\nConnection: close\r\n\r\n"
+	  "307 Temporary Redirect: http://198.51.100.11/web1/z?k\n" },
+	{ "{host}: canonical, without port", "GET /named/n HTTP/1.1\r\nHost: Site.Example.:81\r\n\r\n",
+	  "HTTP/1.1 302 Found\r\nServer: latebind\r\n"
+	  "Location: http://web3.site.example/named/n\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 44\r\nConnection: close\r\n\r\n"
+	  "302 Found: http://web3.site.example/named/n\n" },
+	{ "{host} without a Host: 400", "GET /named/n HTTP/1.0\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n" },
+	{ "the VIP's redirect for a route without its own", "GET /other HTTP/1.1\r\nHost: h\r\n\r\n",
+	  "HTTP/1.1 308 Permanent Redirect\r\nServer: latebind\r\n"
+	  "Location: https://web3/other\r\nCache-Control: no-store\r\n"
+	  "Content-Type: text/plain\r\nContent-Length: 43\r\nConnection: close\r\n\r\n"
+	  "308 Permanent Redirect: https://web3/other\n" },
+};
+
+START_TEST(test_redirect_reply)
+{
+	const struct redirect_row *r = &redirect_rows[_i];
+	bool head = !strncmp(r->req, "HEAD", 4), full = strlen(r->reply) > 40;
+	char text[2048];
+	int status = atoi(r->reply + 9);
+
+	redirect_exchange(CLIENT_PORT, r->req, full ? "HTTP/1.1 " : r->reply, head, text,
+			  sizeof(text));
+	if (full)
+		ck_assert_msg(!strcmp(text, r->reply), "%s:\n%s\nwant\n%s", r->name, text, r->reply);
+	else
+		ck_assert_msg(!strncmp(text, r->reply, strlen(r->reply)), "%s: %s", r->name, text);
+	/* Nothing handed over; the same counters as a hand-off, and its status's. */
+	ck_assert_uint_eq(t.binds, 0);
+	ck_assert_uint_eq(ctr(lb_reply_counter(status)), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), status == 400 ? 0 : 1); /* a 400 sends nobody */
+	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 1); /* until the close completes */
+}
+END_TEST
+
+/* Which backend a /pair/ redirect named (0 web1, 1 web2). */
+static int pair_target(uint16_t port)
+{
+	char text[1024];
+
+	redirect_exchange(port, "GET /pair/x HTTP/1.1\r\nHost: h\r\n\r\n",
+			  "HTTP/1.1 307 Temporary Redirect\r\n", false, text, sizeof(text));
+	if (strstr(text, "Location: http://198.51.100.11/pair/x\r\n"))
+		return 0;
+	ck_assert_msg(strstr(text, "Location: http://web2.example:8080/pair/x\r\n"), "%s", text);
+	return 1;
+}
+
+/*
+ * A redirect holds no flow, so it counts as recent load instead: back-to-back
+ * redirects alternate between the holders, a hand-off of content they share
+ * goes to the one not just redirected to, and the count fades with time.
+ */
+START_TEST(test_redirect_recent_load)
+{
+	struct client cl;
+	int n[2] = { 0, 0 }, i;
+
+	/* Of each two back-to-back redirects, one goes to each holder. */
+	for (i = 0; i < 6; i += 2) {
+		int a = pair_target(41000 + i), b;
+
+		t.now += 10;
+		b = pair_target(41001 + i);
+		t.now += 10;
+		ck_assert_int_ne(a, b);
+		n[a]++;
+		n[b]++;
+	}
+	ck_assert_int_eq(n[0], 3);
+	ck_assert_int_eq(n[1], 3);
+	/*
+	 * Three more redirects, to web1 alone: hand-offs of content both hold go to
+	 * web2, every one (ties would alternate), until the count has faded.
+	 */
+	for (i = 0; i < 3; i++) {
+		char text[1024];
+
+		redirect_exchange(41010 + i, "GET /web1/z HTTP/1.1\r\nHost: h\r\n\r\n",
+				  "HTTP/1.1 307 Temporary Redirect\r\n", false, text, sizeof(text));
+	}
+	for (i = 0; i < 3; i++) {
+		client_init(&cl, 41020 + i, 0x30000000, true, &opts_full);
+		client_str(&cl, 0, "GET /both/y HTTP/1.1\r\nHost: h\r\n\r\n");
+		ck_assert_uint_eq(t.binds, (unsigned)i + 1);
+		ck_assert_uint_eq(t.bound, 1);
+	}
+	/* Ten half-lives later nothing is left: ties again, so both are picked in turn. */
+	t.now += 10 * LB_RECENT_HALF_LIFE_MS;
+	ck_assert_int_ne(pair_target(41030), pair_target(41031));
+	ck_assert_uint_eq(ctr(LB_DISP_REPLY_307), 11);
+}
+END_TEST
+
+/* The decay itself: halves per half-life, rounds to whole choices. */
+START_TEST(test_recent_decay)
+{
+	struct lb_recent r = { 0 };
+
+	ck_assert_uint_eq(lb_recent_load(&r, 3, 0), 0);
+	lb_recent_note(&r, 3, 1000);
+	lb_recent_note(&r, 3, 1000);
+	lb_recent_note(&r, 3, 1000);
+	lb_recent_note(&r, 3, 1000);
+	ck_assert_uint_eq(lb_recent_load(&r, 3, 1000), 4);
+	ck_assert_uint_eq(lb_recent_load(&r, 3, 1000 + LB_RECENT_HALF_LIFE_MS), 2);
+	ck_assert_uint_eq(lb_recent_load(&r, 3, 1000 + 2 * LB_RECENT_HALF_LIFE_MS), 1);
+	ck_assert_uint_eq(lb_recent_load(&r, 3, 1000 + 4 * LB_RECENT_HALF_LIFE_MS), 0);
+	ck_assert_uint_eq(lb_recent_load(&r, 3, 500), 4); /* an earlier clock: no decay */
+	ck_assert_uint_eq(lb_recent_load(&r, 2, 1000), 0);
+	lb_recent_note(&r, LB_MAX_BACKENDS, 1000); /* out of range: ignored */
+	ck_assert_uint_eq(lb_recent_load(&r, LB_MAX_BACKENDS, 1000), 0);
+}
+END_TEST
+
 /* One iteration per table row (_i is the row). */
 #define ADD_ROWS(tc, fn, rows)                                                 \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(rows) / sizeof((rows)[0])))
@@ -1822,6 +2006,13 @@ Suite *dispatcher_suite(void)
 	tc = tcase_create("other interface");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_handoff_other_interface);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("redirect");
+	tcase_add_checked_fixture(tc, setup_redirect, teardown);
+	ADD_ROWS(tc, test_redirect_reply, redirect_rows);
+	tcase_add_test(tc, test_redirect_recent_load);
+	tcase_add_test(tc, test_recent_decay);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -324,11 +324,12 @@ START_TEST(test_render_full_page)
 	ck_assert_line(text, "latebind_replies_total{code=\"404\"} 4");
 	ck_assert_line(text, "latebind_replies_total{code=\"503\"} 1");
 	ck_assert_line(text, "latebind_replies_total{code=\"400\"} 0");
-	ck_assert_int_eq(count_prefix(text, "latebind_replies_total{"), 8);
+	ck_assert_line(text, "latebind_replies_total{code=\"307\"} 0");
+	ck_assert_int_eq(count_prefix(text, "latebind_replies_total{"), 11);
 	ck_assert_line(text, "latebind_dispatcher_events_total{event=\"decisions\"} 11");
 	ck_assert_line(text, "latebind_dispatcher_events_total{event=\"reply_retransmits\"} 9");
 	ck_assert_no_line(text, "latebind_dispatcher_events_total{event=\"reply_404\"} 4");
-	ck_assert_int_eq(count_prefix(text, "latebind_dispatcher_events_total{"), LB_DISP_MAX - 8);
+	ck_assert_int_eq(count_prefix(text, "latebind_dispatcher_events_total{"), LB_DISP_MAX - 11);
 	/* No callback given: no gauge of held connections. */
 	ck_assert_int_eq(count_prefix(text, "latebind_dispatcher_connections"), 0);
 

@@ -131,18 +131,18 @@ END_TEST
 START_TEST(test_view_of_map_slot)
 {
 	struct lb_backend b = { .mac = { 2, 0, 0, 0, 0, 0x11 }, .state = LB_BACKEND_UP, .active = 7 };
-	struct lb_backend_view v = lb_backend_view_of(&b, 3);
+	struct lb_backend_view v = lb_backend_view_of(&b, 3, true);
 
 	ck_assert_uint_eq(v.state, LB_BACKEND_UP);
 	ck_assert_uint_eq(v.weight, 3);
 	ck_assert_uint_eq(v.active, 7);
 	ck_assert(lb_backend_usable(&v));
 	b.state = LB_BACKEND_DRAINING;
-	v = lb_backend_view_of(&b, 3);
+	v = lb_backend_view_of(&b, 3, true);
 	ck_assert(!lb_backend_usable(&v));
 	b.state = LB_BACKEND_UP;
 	memset(b.mac, 0, sizeof(b.mac));
-	v = lb_backend_view_of(&b, 3);
+	v = lb_backend_view_of(&b, 3, true);
 	ck_assert_uint_eq(v.state, LB_BACKEND_DOWN);
 	ck_assert(!lb_backend_usable(&v));
 }

@@ -9,7 +9,7 @@ int main(void)
 	Suite *(*const suites[])(void) = {
 		cookie_suite, config_suite, http_suite, directory_suite, select_suite,
 		dispatcher_suite, health_suite, metrics_suite, flow_table_suite, host_suite,
-		slots_suite, thread_ring_suite,
+		slots_suite, thread_ring_suite, redirect_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	size_t i;
