@@ -221,7 +221,7 @@ int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const stru
 
 	if (t->fd < 0)
 		return 0;
-	/* Only this (single-threaded) daemon inserts: room made is room kept. Bounded anyway. */
+	/* Another thread may take the room made meanwhile: a few tries, then E2BIG. */
 	for (tries = 0; tries < 3; tries++) {
 		if (!bpf_map_update_elem(t->fd, k, f, BPF_ANY)) {
 			if (t->changed && !(f->flags & LB_FLOW_F_PEER)) {
