@@ -255,7 +255,8 @@ static void render_threads(struct sbuf *b, const struct lb_disp_thread *th, size
 
 	for (i = 0; i < LB_THREAD_FIGURES_N; i++) {
 		/* A counter's name ends in _total; decisions_total was the first of them. */
-		snprintf(name, sizeof(name), "latebind_dispatcher_thread_%s%s", lb_thread_figures[i].name,
+		snprintf(name, sizeof(name), "latebind_dispatcher_thread_%s%s",
+			 lb_thread_figures[i].name,
 			 strcmp(lb_thread_figures[i].type, "counter") ? "" : "_total");
 		family(b, name, lb_thread_figures[i].type, lb_thread_figures[i].help);
 		for (t = 0; t < n; t++) {

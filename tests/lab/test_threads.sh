@@ -93,6 +93,7 @@ check_eq "threads: status lists each thread with its queue (thread queues first_
 	"0 1 0|1 1 1" "$(awk '{ print $1, $2, $3 }' <<<"$rows" | paste -sd'|')"
 check_eq "threads: ... and its decisions, as the exporter has them" "0:$d0 1:$d1 " \
 	"$(awk '{ printf "%s:%s ", $1, $8 }' <<<"$rows")"
+# shellcheck disable=SC2016 # awk's own $
 check "threads: ... and frames from its own socket, both threads ($(awk '{ printf "%s ", $4 }' <<<"$rows"))" \
 	awk '$4 > 0 { n++ } END { exit n != 2 }' <<<"$rows"
 
