@@ -97,6 +97,11 @@ check_eq "threads: ... and its decisions, as the exporter has them" "0:$d0 1:$d1
 check "threads: ... and frames from its own socket, both threads ($(awk '{ printf "%s ", $4 }' <<<"$rows"))" \
 	awk '$4 > 0 { n++ } END { exit n != 2 }' <<<"$rows"
 
+thread_json='\{"thread":T,"queues":1,"first_queue":T(,"[a-z_]+":[0-9]+){6}\}'
+check_match "threads: status --json: dispatcher_threads, one object per thread" \
+	"\"dispatcher_threads\":\[${thread_json//T/0},${thread_json//T/1}\]," \
+	"$(lab_exec_bpf balancer "$LAB_LATEBIND" status --json)"
+
 # A reload reaches both threads: new routes served by each (a 404 for a route removed).
 sed -i 's|^  - {name: pair, .*$||' "$LAB_BALANCER_CONF"
 mark=$(lab_log_mark "$LAB_BALANCER_LOG")
