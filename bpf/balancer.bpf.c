@@ -901,6 +901,19 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		return LB_FLOW_END_ENDED;
 	case LB_MOVE_PEER:
 		return peer_view(f, ctx);
+	case LB_MOVE_DROP:
+		/*
+		 * The batch expiry or eviction decided from may be stale by now: a
+		 * dispatcher thread may have a new connection on the port.
+		 */
+		if ((ctx->state != LB_FLOW_BOUND && ctx->state != LB_FLOW_CLOSING) ||
+		    f->state != ctx->state || f->last_seen_ns != ctx->seen_ns)
+			return LB_FLOW_END_NOT_BOUND;
+		/* Off its backend's count once, whoever closes it first. */
+		if (ctx->state == LB_FLOW_BOUND && !close_flow(f))
+			return LB_FLOW_END_NOT_BOUND;
+		bpf_map_delete_elem(&flows_v3, &k);
+		return LB_FLOW_END_ENDED;
 	}
 	return LB_FLOW_END_NOT_BOUND;
 }

@@ -110,6 +110,17 @@ struct {
 	__type(value, __u64);
 } disp_stats SEC(".maps");
 
+/*
+ * Dispatcher thread → struct lb_disp_thread (headers/stats.h): each thread's
+ * frames, hand-offs between threads, decisions. Only the daemon writes it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, struct lb_disp_thread);
+} disp_threads SEC(".maps");
+
 /* The peer balancers and what came from them (struct lb_peer_stat); only the daemon writes it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

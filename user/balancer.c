@@ -78,7 +78,8 @@ struct lb_daemon {
 	/* Dispatcher counters: the main thread's own events, the sum with the threads'. */
 	uint64_t own[LB_DISP_MAX], sum[LB_DISP_MAX], flushed[LB_DISP_MAX];
 	size_t conns;
-	uint64_t thread_decisions[LB_MAX_QUEUES];
+	/* Each dispatcher thread's figures, and as last written to the disp_threads map. */
+	struct lb_disp_thread threads[LB_MAX_QUEUES], threads_flushed[LB_MAX_QUEUES];
 	struct lb_histogram handoff_latency, rebind_latency;
 	struct lb_topk route_top; /* every thread's route counts, merged (cap 0: none) */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
@@ -428,6 +429,27 @@ static void count_peers(struct lb_daemon *lb)
 }
 
 /*
+ * Each thread's figures into the disp_threads map (`latebind status`), the rows
+ * that changed; rows from @n on are zeroed once (no such thread: a previous
+ * daemon may have run more).
+ */
+static void publish_threads(struct lb_daemon *lb, unsigned int n)
+{
+	int fd = bpf_map__fd(lb->ld.skel->maps.disp_threads);
+	__u32 i;
+
+	lb_workers_figures(lb->workers, lb->threads);
+	for (i = 0; i < LB_MAX_QUEUES; i++) {
+		if (i >= n)
+			lb->threads[i] = (struct lb_disp_thread){};
+		if (!memcmp(&lb->threads[i], &lb->threads_flushed[i], sizeof(lb->threads[i])))
+			continue;
+		if (!bpf_map_update_elem(fd, &i, &lb->threads[i], BPF_ANY))
+			lb->threads_flushed[i] = lb->threads[i];
+	}
+}
+
+/*
  * The threads' counters and the main thread's own into the disp_stats map
  * (once per turn of the main loop, by the main thread only) and the exporter.
  */
@@ -437,6 +459,7 @@ static void sum_counters(struct lb_daemon *lb)
 	lb->sum[LB_DISP_FLOW_EVICTIONS] += lb_stat_read(&lb->flows.evictions);
 	lb_workers_counters(lb->workers, lb->sum);
 	lb_disp_stats_write(bpf_map__fd(lb->ld.skel->maps.disp_stats), lb->sum, lb->flushed);
+	publish_threads(lb, lb_workers_count(lb->workers));
 }
 
 /* The threads' route counts merged into lb->route_top, for the exporter and the maps. */
@@ -471,7 +494,6 @@ static void refresh_metrics(void *arg)
 
 	sum_counters(lb);
 	lb->conns = lb_workers_conns(lb->workers);
-	lb_workers_decisions(lb->workers, lb->thread_decisions);
 	memset(&lb->handoff_latency, 0, sizeof(lb->handoff_latency));
 	memset(&lb->rebind_latency, 0, sizeof(lb->rebind_latency));
 	lb_workers_latency(lb->workers, &lb->handoff_latency, &lb->rebind_latency);
@@ -670,6 +692,11 @@ static int start_threads(struct lb_daemon *lb)
 		pr_warn("cannot start the dispatcher threads: %s\n", strerror(errno));
 		return -1;
 	}
+	/*
+	 * Unlike any value: the first sum_counters() writes every thread's row over
+	 * what a killed daemon left in the pinned map (the counters: at start).
+	 */
+	memset(lb->threads_flushed, 0xff, sizeof(lb->threads_flushed));
 	pr_info("dispatcher: %u thread(s), thread t serving the RX queues q with q %% %u == t\n",
 		n, n);
 	if (n > 1)
@@ -786,7 +813,7 @@ int cmd_balancer(int argc, char **argv)
 		.backends = lb.ld.backends,
 		.disp_counters = lb.sum,
 		.conns = &lb.conns,
-		.thread_decisions = lb.thread_decisions,
+		.threads = lb.threads,
 		.n_threads = lb_workers_count(lb.workers),
 		.handoff_latency = &lb.handoff_latency,
 		.rebind_latency = &lb.rebind_latency,

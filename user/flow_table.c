@@ -101,7 +101,7 @@ int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m)
 	struct lb_flow_move ctx = *m;
 	int ret = run_step(t, t->move_fd, &ctx, sizeof(ctx));
 
-	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER)
+	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP)
 		changed(t, &m->key, NULL);
 	return ret;
 }
@@ -146,6 +146,20 @@ int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct 
 	return remove_seen(t, k, LB_FLOW_BOUND, gone);
 }
 
+int lb_flow_drop(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *seen)
+{
+	struct lb_flow_move m = { .key = *k, .op = LB_MOVE_DROP, .state = seen->state,
+				  .seen_ns = seen->last_seen_ns };
+	int ret;
+
+	if (seen->state != LB_FLOW_BOUND && seen->state != LB_FLOW_CLOSING)
+		return -EINVAL; /* the dispatcher's own: lb_flow_remove, by its owner */
+	ret = run_step(t, t->move_fd, &m, sizeof(m));
+	if (ret < 0)
+		return ret;
+	return ret == LB_FLOW_END_ENDED ? 0 : ret == LB_FLOW_END_NONE ? -ENOENT : -ESTALE;
+}
+
 int lb_flow_walk(struct lb_flow_table *t, struct lb_flow_cursor *c, struct lb_flow_key *keys,
 		 struct lb_flow *vals, uint32_t max)
 {
@@ -187,9 +201,12 @@ static int evict_one(struct lb_flow_table *t)
 	v = lb_flow_pick_victim(vals, (size_t)n);
 	if (v < 0)
 		return -E2BIG;
-	err = remove_seen(t, &keys[v], vals[v].state, &gone);
+	gone = vals[v];
+	err = lb_flow_drop(t, &keys[v], &gone);
 	if (err == -ENOENT)
 		return 0; /* ended meanwhile (port reuse in XDP): room all the same */
+	if (err == -ESTALE)
+		return 0; /* changed since the sample (a packet, a new connection): the next one */
 	if (err)
 		return err;
 	lb_stat_add(&t->evictions, 1); /* read by the daemon's main thread */
@@ -206,7 +223,7 @@ static int put_flags(struct lb_flow_table *t, const struct lb_flow_key *k, const
 
 	if (t->fd < 0)
 		return 0;
-	/* Only this (single-threaded) daemon inserts: room made is room kept. Bounded anyway. */
+	/* Another thread may take the room made meanwhile: a few tries, then E2BIG. */
 	for (tries = 0; tries < 3; tries++) {
 		if (!bpf_map_update_elem(t->fd, k, f, flags)) {
 			if (t->changed && !(f->flags & LB_FLOW_F_PEER)) {
@@ -325,7 +342,7 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	n = lb_flow_walk(t, &t->sweep, keys, vals, LB_FLOW_SWEEP);
 	for (i = 0; i < n; i++) {
 		if (expired(&vals[i], now_ns))
-			remove_seen(t, &keys[i], vals[i].state, NULL);
+			lb_flow_drop(t, &keys[i], &vals[i]);
 		/*
 		 * Seen since the pass before started, by XDP's coarse stamp: a packet
 		 * that came just after that pass read the flow may be stamped a tick

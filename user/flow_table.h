@@ -124,6 +124,17 @@ int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);
 int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone);
 
 /*
+ * Expiry's and eviction's removal: @k's flow as a walk read it, @seen (bound
+ * or closing), ended if bound and deleted, only if it is still in @seen's state
+ * and not seen since (one step in the kernel, lb_flow_move). A walk's batch is
+ * stale by the time it is acted on: a dispatcher thread may hold a new
+ * connection on the same port, XDP a packet of this one. Returns 0, -ESTALE
+ * (changed: left alone), -ENOENT, -EINVAL (a state of the dispatcher's own),
+ * or another negative errno.
+ */
+int lb_flow_drop(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *seen);
+
+/*
  * One step of the idle expiry, a slice of the table from where the last one
  * stopped: bound flows silent for LB_FLOW_IDLE_NS and closing ones past
  * LB_FLOW_LINGER_NS go. A slice is one batch read, so the single-threaded

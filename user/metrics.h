@@ -151,8 +151,8 @@ struct lb_metrics_source {
 	uint64_t (*disp_counter)(const struct lb_dispatcher *d, enum lb_dispatch_counter c);
 	size_t (*disp_conns)(const struct lb_dispatcher *d); /* lb_dispatcher_conns fits */
 	const size_t *conns; /* without disp_conns: the connections held, or NULL */
-	/* Decisions of each dispatcher thread ([n_threads]), or NULL. */
-	const uint64_t *thread_decisions;
+	/* Each dispatcher thread's figures ([n_threads]), or NULL. */
+	const struct lb_disp_thread *threads;
 	size_t n_threads;
 	/* Called before a page is rendered, to bring what the members point at up to date. */
 	void (*refresh)(void *ctx);

@@ -248,6 +248,25 @@ static const char *reply_code(const char *name)
 	return p;
 }
 
+/* Each dispatcher thread's figures (headers/stats.h), a family each, labelled by thread. */
+static void render_threads(struct sbuf *b, const struct lb_disp_thread *th, size_t n)
+{
+	char name[96], id[24];
+	size_t i, t;
+
+	for (i = 0; i < LB_THREAD_FIGURES_N; i++) {
+		/* A counter's name ends in _total; decisions_total was the first of them. */
+		snprintf(name, sizeof(name), "latebind_dispatcher_thread_%s%s",
+			 lb_thread_figures[i].name,
+			 strcmp(lb_thread_figures[i].type, "counter") ? "" : "_total");
+		family(b, name, lb_thread_figures[i].type, lb_thread_figures[i].help);
+		for (t = 0; t < n; t++) {
+			snprintf(id, sizeof(id), "%zu", t);
+			sample1(b, name, "thread", id, lb_thread_figure(&th[t], i));
+		}
+	}
+}
+
 static void render_dispatcher(struct sbuf *b, const struct lb_metrics_source *src)
 {
 	uint64_t v[LB_DISP_MAX];
@@ -262,18 +281,8 @@ static void render_dispatcher(struct sbuf *b, const struct lb_metrics_source *sr
 		       "Connections the dispatcher holds while their request arrives.");
 		sb_printf(b, "latebind_dispatcher_connections %zu\n", *src->conns);
 	}
-	if (src->thread_decisions && src->n_threads) {
-		char id[24];
-		size_t t;
-
-		family(b, "latebind_dispatcher_thread_decisions_total", "counter",
-		       "Requests parsed and routed, by the dispatcher thread (one per RX queue or more).");
-		for (t = 0; t < src->n_threads; t++) {
-			snprintf(id, sizeof(id), "%zu", t);
-			sample1(b, "latebind_dispatcher_thread_decisions_total", "thread", id,
-				src->thread_decisions[t]);
-		}
-	}
+	if (src->threads && src->n_threads)
+		render_threads(b, src->threads, src->n_threads);
 	if (!src->disp_counters && !src->disp_counter)
 		return;
 	for (c = 0; c < LB_DISP_MAX; c++)

@@ -105,6 +105,50 @@ static void print_backends(int fd, int names_fd, bool json)
 	printf(json ? "]," : "");
 }
 
+/*
+ * Each dispatcher thread's figures (headers/stats.h), the daemon's threads
+ * only (a row with no queue is none). A pin from before threads had figures:
+ * nothing shown.
+ */
+static void print_threads(bool json)
+{
+	int fd = bpf_obj_get(LB_PIN_DIR "/disp_threads");
+	struct lb_disp_thread t;
+	bool first = true;
+	__u32 i;
+	size_t f;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < LB_MAX_QUEUES; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &t) || !t.queues)
+			continue;
+		if (first && !json) {
+			printf("Dispatcher threads (thread queues first_queue");
+			for (f = 0; f < LB_THREAD_FIGURES_N; f++)
+				printf(" %s", lb_thread_figures[f].name);
+			printf("):\n");
+		}
+		if (json) {
+			printf("%s{\"thread\":%u,\"queues\":%u,\"first_queue\":%u",
+			       first ? "\"dispatcher_threads\":[" : ",", i, t.queues, t.first_queue);
+			for (f = 0; f < LB_THREAD_FIGURES_N; f++)
+				printf(",\"%s\":%llu", lb_thread_figures[f].name,
+				       (unsigned long long)lb_thread_figure(&t, f));
+			printf("}");
+		} else {
+			printf("  %u %u %u", i, t.queues, t.first_queue);
+			for (f = 0; f < LB_THREAD_FIGURES_N; f++)
+				printf(" %llu", (unsigned long long)lb_thread_figure(&t, f));
+			printf("\n");
+		}
+		first = false;
+	}
+	if (!first && json)
+		printf("],");
+	close(fd);
+}
+
 /* One line per flow, @offset flows skipped, at most @limit shown. */
 static void print_flows(int flows_fd, int backends_fd, long offset, long limit, bool json)
 {
@@ -325,6 +369,7 @@ int cmd_status(int argc, char **argv)
 	print_backends(backends_fd, names_fd, json);
 	peers_fd = open_pinned("peers");
 	print_peers(peers_fd, json);
+	print_threads(json);
 	print_top_routes(json);
 	if (flows_listed)
 		print_flows(flows_fd, backends_fd, offset, limit, json);

@@ -48,6 +48,8 @@ struct worker {
 	 * spares the write and the wake-up, each of which costs more than the frame.
 	 */
 	bool asleep;
+	/* Its own figures beside the dispatcher's counters (stat.h: it writes, the main thread reads). */
+	uint64_t frames, frames_in;
 };
 
 struct lb_workers {
@@ -138,6 +140,7 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len)
 	struct lb_workers *ws = w->ws;
 	int owner = ws->n > 1 ? lb_frame_owner(frame, len, ws->n) : -1;
 
+	lb_stat_add(&w->frames, 1);
 	if (owner < 0 || (unsigned int)owner == w->id) {
 		on_own_frame(w, frame, len);
 		return;
@@ -228,9 +231,13 @@ static bool drain_rings(struct worker *w)
 		return false;
 	w->tx_queue = w->queues[0];
 	for (from = 0; from < ws->n; from++) {
-		struct lb_tring *r = ws->rings[from * ws->n + w->id];
+		unsigned int got;
 
-		if (from != w->id && lb_tring_drain(r, RING_BATCH, on_own_frame, w) == RING_BATCH)
+		if (from == w->id)
+			continue;
+		got = lb_tring_drain(ws->rings[from * ws->n + w->id], RING_BATCH, on_own_frame, w);
+		lb_stat_add(&w->frames_in, got);
+		if (got == RING_BATCH)
 			more = true;
 	}
 	return more;
@@ -481,12 +488,23 @@ void lb_workers_counters(const struct lb_workers *ws, uint64_t out[LB_DISP_MAX])
 			out[c] += lb_dispatcher_counter(ws->w[i].disp, c);
 }
 
-void lb_workers_decisions(const struct lb_workers *ws, uint64_t *out)
+void lb_workers_figures(const struct lb_workers *ws, struct lb_disp_thread *out)
 {
 	unsigned int i;
 
-	for (i = 0; i < ws->n; i++)
-		out[i] = lb_dispatcher_counter(ws->w[i].disp, LB_DISP_DECISIONS);
+	for (i = 0; i < ws->n; i++) {
+		const struct worker *w = &ws->w[i];
+
+		out[i] = (struct lb_disp_thread){
+			.queues = w->n_queues, .first_queue = w->queues[0],
+			.frames = lb_stat_read(&w->frames),
+			.handoffs_out = lb_dispatcher_counter(w->disp, LB_DISP_THREAD_HANDOFFS),
+			.handoffs_in = lb_stat_read(&w->frames_in),
+			.ring_full = lb_dispatcher_counter(w->disp, LB_DISP_THREAD_RING_FULL),
+			.decisions = lb_dispatcher_counter(w->disp, LB_DISP_DECISIONS),
+			.connections = lb_dispatcher_conns(w->disp),
+		};
+	}
 }
 
 size_t lb_workers_conns(const struct lb_workers *ws)

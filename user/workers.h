@@ -90,8 +90,8 @@ bool lb_workers_caught_up(const struct lb_workers *ws, uint64_t epoch);
 /* The threads' counters summed into @out[LB_DISP_MAX] (added to what is there). */
 void lb_workers_counters(const struct lb_workers *ws, uint64_t out[LB_DISP_MAX]);
 
-/* Decisions (LB_DISP_DECISIONS) of each thread into @out[lb_workers_count]. */
-void lb_workers_decisions(const struct lb_workers *ws, uint64_t *out);
+/* Each thread's own figures (queues, frames, hand-offs, decisions) into @out[lb_workers_count]. */
+void lb_workers_figures(const struct lb_workers *ws, struct lb_disp_thread *out);
 
 /* Connections the threads are collecting requests for. */
 size_t lb_workers_conns(const struct lb_workers *ws);

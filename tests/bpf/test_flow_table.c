@@ -259,6 +259,85 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+/*
+ * lb_flow_drop acts on a flow as a walk read it: a flow changed since (a port
+ * reused for a new connection a dispatcher thread holds, a packet) is left.
+ */
+START_TEST(test_drop_as_read)
+{
+	struct lb_flow_key k1 = key(1), k2 = key(2), k3 = key(3);
+	struct lb_flow seen1, seen2, seen3, now;
+
+	put(1, LB_FLOW_CLOSING, 100);
+	put(2, LB_FLOW_BOUND, 100);
+	put(3, LB_FLOW_REPLAY, 100);
+	ck_assert_int_eq(bpf_map_lookup_elem(t.fd, &k1, &seen1), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(t.fd, &k2, &seen2), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(t.fd, &k3, &seen3), 0);
+	ck_assert_uint_eq(backends[BE].active, 2);
+
+	/* Port 1 reused: XDP deleted the closing flow, the new connection is collected. */
+	put(1, LB_FLOW_DISPATCH, 100);
+	ck_assert_int_eq(lb_flow_drop(&t, &k1, &seen1), -ESTALE);
+	ck_assert_uint_eq(state_of(1), LB_FLOW_DISPATCH);
+	/* A packet on port 2 since: still bound, still counted. */
+	now = seen2;
+	now.last_seen_ns = 200;
+	ck_assert_int_eq(bpf_map_update_elem(t.fd, &k2, &now, BPF_EXIST), 0);
+	ck_assert_int_eq(lb_flow_drop(&t, &k2, &seen2), -ESTALE);
+	ck_assert_uint_eq(state_of(2), LB_FLOW_BOUND);
+	ck_assert_uint_eq(backends[BE].active, 2);
+	/* The dispatcher's own states are its owner's to remove. */
+	ck_assert_int_eq(lb_flow_drop(&t, &k3, &seen3), -EINVAL);
+	ck_assert(present(3));
+
+	/* As read: ended (its count) and gone. */
+	ck_assert_int_eq(lb_flow_drop(&t, &k2, &now), 0);
+	ck_assert(!present(2));
+	ck_assert_uint_eq(backends[BE].active, 1);
+	ck_assert_int_eq(lb_flow_drop(&t, &k2, &now), -ENOENT);
+	seen1.state = LB_FLOW_DISPATCH;
+	ck_assert_int_eq(lb_flow_drop(&t, &k1, &seen1), -EINVAL);
+}
+END_TEST
+
+/*
+ * The expiry pass acts on a batch it read: flows another thread changes
+ * meanwhile (here from the peers' callback, between the batch's entries) stay.
+ */
+static void reuse_ports(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	uint16_t port;
+
+	(void)ctx;
+	(void)k;
+	(void)f;
+	for (port = 2; port <= 4; port++)
+		if (!present(port) || state_of(port) != LB_FLOW_DISPATCH)
+			put(port, LB_FLOW_DISPATCH, 0);
+}
+
+START_TEST(test_expiry_leaves_changed)
+{
+	const uint64_t now = 1000 * LB_NS_PER_S;
+	uint16_t port;
+
+	put(1, LB_FLOW_BOUND, now); /* fresh: the pass tells the peers, and the ports go meanwhile */
+	for (port = 2; port <= 4; port++)
+		put(port, LB_FLOW_CLOSING, now - LB_FLOW_LINGER_NS - 1);
+	t.changed = reuse_ports;
+	while (lb_flow_expire_step(&t, now))
+		;
+	t.changed = NULL;
+	/* Each one either gone before the callback (then made anew) or left by the pass. */
+	for (port = 2; port <= 4; port++) {
+		ck_assert_msg(present(port), "port %u: a new connection's flow removed", port);
+		ck_assert_uint_eq(state_of(port), LB_FLOW_DISPATCH);
+	}
+	ck_assert_uint_eq(backends[BE].active, 1);
+}
+END_TEST
+
 static int resets;
 static void on_reset(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f)
 {
@@ -608,6 +687,8 @@ Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_remove_after_close);
 	tcase_add_test(tc, test_replay_unbind);
 	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_drop_as_read);
+	tcase_add_test(tc, test_expiry_leaves_changed);
 	tcase_add_test(tc, test_end_backend);
 	tcase_add_test(tc, test_forget_dispatch);
 	tcase_add_test(tc, test_move_advance);

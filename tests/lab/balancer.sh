@@ -106,6 +106,44 @@ lab_settled() {
 	for w in "${LAB_WEBS[@]}"; do [[ $(lab_backend_field "$w" active) == 0 ]] || return 1; done
 }
 
+# lab_unsettled: what keeps lab_settled from passing, for a failure to name it
+# (check shows 20 lines, so the totals first): the flow count and the
+# dispatcher's counters of hand-offs and moves that went wrong or crossed
+# threads, each backend's active count, then every flow left (`status --flows`:
+# client, state, backend, idle time).
+lab_unsettled() {
+	lab_exec_bpf "$LAB_BALANCER_NODE" "$LAB_LATEBIND" status --flows | awk '
+		/^Backends/ { part = "b"; next }
+		/^Flow list/ { part = "f"; next }
+		/^Flows:/ { part = ""; total = $0; next }
+		/^Dispatcher:/ { part = "d"; next }
+		/^[A-Z]/ { part = ""; next }
+		part == "b" { b = b "\n" $0 }
+		part == "f" { f = f "\n" $0 }
+		part == "d" && $1 ~ /^(replay_failed|rebind_failed|thread_handoffs|thread_ring_full|conns_evicted|stays_busy)$/ && $2 != 0 { d = d " " $1 "=" $2 }
+		END {
+			print total (d == "" ? "" : ";" d)
+			print "backends (index address state active ...):" b
+			print "flows left (client vip state backend packets bytes idle_s binds req_end):" f
+		}'
+}
+
+# lab_wait_settled SECONDS: lab_wait SECONDS lab_settled, and on a timeout
+# what is left (lab_unsettled) on stdout, which check shows under the failure.
+# With LAB_KEEP_LOGS=DIR the balancer's log is kept there too (the lab's run
+# directory goes at teardown), for a flake that needs its whole story.
+lab_wait_settled() {
+	local kept
+	lab_wait "$1" lab_settled && return 0
+	echo "not settled after $1 s:"
+	if [[ -n ${LAB_KEEP_LOGS:-} ]] && mkdir -p "$LAB_KEEP_LOGS"; then
+		kept=$LAB_KEEP_LOGS/unsettled-${LAB_RESULT_PREFIX%: }${LAB_RESULT_PREFIX:+-}${LAB_TEST_NAME:-lab}-$(date +%s).log
+		cp "$LAB_BALANCER_LOG" "$kept" && echo "balancer log kept: $kept"
+	fi
+	lab_unsettled
+	return 1
+}
+
 # lab_counters_snap ARRAY: every counter `latebind status` prints, name -> value
 # (XDP's packets, then the dispatcher's), for grew().
 lab_counters_snap() {

@@ -121,9 +121,9 @@ fi
 # Endings: every order of FIN and RST leaves no flow and no count behind.
 
 lab_curl client1 -s -o /dev/null -H 'Connection: close' "http://$VIP/web1/1k.bin"
-check "handoff: server closes first: flow and count settle" lab_wait 8 lab_settled
+check "handoff: server closes first: flow and count settle" lab_wait_settled 8
 lab_curl client1 -s -o /dev/null "http://$VIP/web1/1k.bin"
-check "handoff: client closes first: flow and count settle" lab_wait 8 lab_settled
+check "handoff: client closes first: flow and count settle" lab_wait_settled 8
 
 # The backend resets mid-transfer: the client hears of it promptly, not by timeout.
 lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
@@ -137,7 +137,7 @@ check "handoff: backend RST reaches the client within 2 s" lab_wait 2 client_res
 rc=0
 wait "$slow" || rc=$?
 check_match "handoff: ... and curl reports the reset (exit $rc)" "^(56|18|52)$" "$rc"
-check "handoff: backend RST: flow and count settle" lab_wait 8 lab_settled
+check "handoff: backend RST: flow and count settle" lab_wait_settled 8
 
 # Small responses on connections the server closes: nginx sends the
 # last bytes and its FIN in one segment. That segment goes to the client
@@ -179,7 +179,7 @@ check_eq "handoff: ... the balancer dropped every notice ($dropped)" "$notice" "
 echo "# 1 KiB responses: balancer sent $tx bytes, client received $rx ($((tx * 100 / rx)) %)"
 check "handoff: ... the balancer sent < 35 % of what the client received ($tx of $rx bytes)" \
 	test $((tx * 100)) -lt $((rx * 35))
-check "handoff: ... flows and counts settle" lab_wait 8 lab_settled
+check "handoff: ... flows and counts settle" lab_wait_settled 8
 bad_cookie1=$(lab_balancer_counter drop_bad_cookie)
 check_eq "handoff: no real client's segment dropped as a bad cookie ($bad_cookie0 → $bad_cookie1)" \
 	0 "$((bad_cookie1 - bad_cookie0))"

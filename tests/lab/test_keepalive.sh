@@ -366,7 +366,7 @@ else
 fi
 
 # --- the end: every flow gone, every active count back to 0 ---------------------
-check "keepalive: flows and active counts settle" lab_wait 8 lab_settled
+check "keepalive: flows and active counts settle" lab_wait_settled 8
 
 rm -rf "$KA_TMP"
 rc=0

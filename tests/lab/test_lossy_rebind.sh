@@ -283,6 +283,7 @@ run_once() {
 	busy=$(lab_log_since "$LAB_BALANCER_LOG" "${LR_MARK[balancer]}" | grep -c 'probe answer.*status 2,') || true
 	retrans=$(lab_minus "$(client_stat /proc/net/snmp RetransSegs)" "${before[retrans]}")
 	echo "# $name: $ms ms; probes answered $probes, busy $busy; requests_held +$(grew D0 D1 requests_held);" \
+		"frames passed between threads +$(grew D0 D1 thread_handoffs);" \
 		"the client retransmitted $retrans segments"
 	if ((lossy)); then
 		dropped=$(pair_delta "${before[dropped]}" "$(lossy_counters dropped)")
@@ -330,4 +331,4 @@ check_eq "lossy_rebind: the router's link has no XDP program again" none \
 
 # A closed flow goes 3 s after its last packet (docs/limits.md); with it the
 # active count of the backend it ended on. Each move carried one count over.
-check "lossy_rebind: no flow left, every backend's active count back to 0" lab_wait 8 lab_settled
+check "lossy_rebind: no flow left, every backend's active count back to 0" lab_wait_settled 8

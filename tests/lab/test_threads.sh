@@ -78,6 +78,39 @@ check_eq "threads: no frame dropped for a full ring" 0 "$(lab_dispatcher_counter
 sum=$(lab_dispatcher_counter decisions)
 check_eq "threads: status's decisions are the threads' sum" "$((${d0:-0} + ${d1:-0}))" "$sum"
 
+# status's row per thread: "thread queues first_queue frames handoffs_out
+# handoffs_in ring_full decisions connections". thread_figures: those rows,
+# then "handoffs N" with the dispatcher's thread_handoffs, from one status.
+thread_figures() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status | awk '
+		/^Dispatcher threads/ { t = 1; next }
+		/^[A-Z]/ { t = 0 }
+		t { print }
+		/^Dispatcher:/ { d = 1; next }
+		d && $1 == "thread_handoffs" { print "handoffs", $2 }'
+}
+# Every frame passed on was taken by its owner, and the passes add up to the
+# dispatcher's count (the main thread publishes both each turn: waited for).
+passes_add_up() {
+	awk '$1 == "handoffs" { n = $2; next } { o += $5; i += $6 } END { exit !(o == n && i == n && n > 0) }' \
+		<<<"$(thread_figures)"
+}
+check "threads: status: frames passed out by the threads = taken in by the owners = thread_handoffs" \
+	lab_wait 3 passes_add_up
+rows=$(thread_figures | grep -v '^handoffs')
+check_eq "threads: status lists each thread with its queue (thread queues first_queue)" \
+	"0 1 0|1 1 1" "$(awk '{ print $1, $2, $3 }' <<<"$rows" | paste -sd'|')"
+check_eq "threads: ... and its decisions, as the exporter has them" "0:$d0 1:$d1 " \
+	"$(awk '{ printf "%s:%s ", $1, $8 }' <<<"$rows")"
+# shellcheck disable=SC2016 # awk's own $
+check "threads: ... and frames from its own socket, both threads ($(awk '{ printf "%s ", $4 }' <<<"$rows"))" \
+	awk '$4 > 0 { n++ } END { exit n != 2 }' <<<"$rows"
+
+thread_json='\{"thread":T,"queues":1,"first_queue":T(,"[a-z_]+":[0-9]+){6}\}'
+check_match "threads: status --json: dispatcher_threads, one object per thread" \
+	"\"dispatcher_threads\":\[${thread_json//T/0},${thread_json//T/1}\]," \
+	"$(lab_exec_bpf balancer "$LAB_LATEBIND" status --json)"
+
 # A reload reaches both threads: new routes served by each (a 404 for a route removed).
 sed -i 's|^  - {name: pair, .*$||' "$LAB_BALANCER_CONF"
 mark=$(lab_log_mark "$LAB_BALANCER_LOG")

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "directory.h"
 #include "maps.h"
 #include "reload_job.h"
@@ -680,11 +681,12 @@ START_TEST(test_dispatcher)
 	struct lb_config cfg;
 
 	expect_ok(BASE, &cfg);
-	ck_assert_uint_eq(cfg.dispatcher.threads, 1); /* absent: one thread */
+	/* Absent: the default (headers/defaults.h). */
+	ck_assert_uint_eq(cfg.dispatcher.threads, LB_DEFAULT_DISPATCHER_THREADS);
 	ck_assert(!cfg.dispatcher.busy_poll);
 	lb_config_free(&cfg);
 	expect_ok(BASE "dispatcher:\n", &cfg);
-	ck_assert_uint_eq(cfg.dispatcher.threads, 1);
+	ck_assert_uint_eq(cfg.dispatcher.threads, LB_DEFAULT_DISPATCHER_THREADS);
 	lb_config_free(&cfg);
 	expect_ok(BASE "dispatcher: {threads: 0}\n", &cfg);
 	ck_assert_uint_eq(cfg.dispatcher.threads, 0); /* one per RX queue */

@@ -382,6 +382,41 @@ START_TEST(test_render_full_page)
 }
 END_TEST
 
+/* Each dispatcher thread's figures: a family each, a sample per thread, by the names in stats.h. */
+START_TEST(test_render_threads)
+{
+	struct lb_disp_thread th[2] = {
+		{ .queues = 1, .first_queue = 0, .frames = 40, .handoffs_out = 3, .handoffs_in = 5,
+		  .decisions = 7, .connections = 2 },
+		{ .queues = 1, .first_queue = 1, .frames = 22, .handoffs_out = 5, .handoffs_in = 3,
+		  .ring_full = 1, .decisions = 4 },
+	};
+	char *text;
+
+	t.src.threads = th;
+	t.src.n_threads = 2;
+	text = render(&t.src);
+	check_grammar(text);
+	ck_assert_line(text, "# TYPE latebind_dispatcher_thread_decisions_total counter");
+	ck_assert_line(text, "latebind_dispatcher_thread_decisions_total{thread=\"0\"} 7");
+	ck_assert_line(text, "latebind_dispatcher_thread_decisions_total{thread=\"1\"} 4");
+	ck_assert_line(text, "latebind_dispatcher_thread_frames_total{thread=\"0\"} 40");
+	ck_assert_line(text, "latebind_dispatcher_thread_handoffs_out_total{thread=\"1\"} 5");
+	ck_assert_line(text, "latebind_dispatcher_thread_handoffs_in_total{thread=\"0\"} 5");
+	ck_assert_line(text, "latebind_dispatcher_thread_ring_full_total{thread=\"1\"} 1");
+	ck_assert_line(text, "# TYPE latebind_dispatcher_thread_connections gauge");
+	ck_assert_line(text, "latebind_dispatcher_thread_connections{thread=\"0\"} 2");
+	ck_assert_int_eq(count_prefix(text, "latebind_dispatcher_thread_"), 2 * LB_THREAD_FIGURES_N);
+	free(text);
+
+	/* No threads given: no family. */
+	t.src.threads = NULL;
+	text = render(&t.src);
+	ck_assert_int_eq(count_prefix(text, "latebind_dispatcher_thread_"), 0);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_render_label_escaping)
 {
 	char *text, *old = t.cfg.routes[0].name;
@@ -1060,6 +1095,7 @@ Suite *metrics_suite(void)
 	tcase_add_test(render_tc, test_render_build_info_only);
 	tcase_add_test(render_tc, test_render_full_page);
 	tcase_add_test(render_tc, test_render_announce);
+	tcase_add_test(render_tc, test_render_threads);
 	tcase_add_test(render_tc, test_render_label_escaping);
 	tcase_add_test(render_tc, test_histogram_buckets);
 	tcase_add_test(render_tc, test_render_dispatcher_callbacks);
