@@ -325,6 +325,20 @@ lab_log_mark() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # lab_log_since FILE MARK: what FILE gained after MARK, so a check reads only the
 # lines its own action caused.
 lab_log_since() { tail -c +$(($2 + 1)) "$1" 2>/dev/null; }
+
+# lab_browser_widths DIR URL: headless chromium on client1 loads URL (a lab page
+# whose script writes its images' naturalWidth into <pre id="widths">) and
+# prints "STATUS WIDTHS" (chromium's exit status, then that text; its profile
+# and DOM under DIR). The page's own script is what loads and measures.
+lab_browser_widths() {
+	local dir=$1 url=$2 rc=0
+	mkdir -p "$dir/chromium-home"
+	HOME=$dir/chromium-home lab_exec client1 timeout -k 5 20 chromium --headless --no-sandbox \
+		--disable-gpu --disable-dev-shm-usage --user-data-dir="$dir/chromium-home/profile" \
+		--virtual-time-budget=10000 --dump-dom "$url" >"$dir/page.dom" 2>"$dir/chromium.err" || rc=$?
+	((rc == 0)) || tail -n 5 "$dir/chromium.err" | sed 's/^/#   /' >&2
+	echo "$rc $(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$dir/page.dom")"
+}
 # lab_log_has FILE MARK REGEX: a line written after MARK matches REGEX (lab_wait).
 lab_log_has() { lab_log_since "$1" "$2" | grep -qaE -- "$3"; }
 

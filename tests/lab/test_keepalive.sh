@@ -334,15 +334,9 @@ if ! command -v chromium >/dev/null; then
 	lab_fail "keepalive: browser: chromium installed" "scripts/deps.sh did not install it" \
 		"$(tail -n 5 "$KA_TMP/deps.log" 2>/dev/null)"
 else
-	home=$KA_TMP/chromium-home
-	mkdir -p "$home"
 	ka_marks
-	rc=0
-	HOME=$home lab_exec client1 timeout -k 5 20 chromium --headless --no-sandbox --disable-gpu \
-		--disable-dev-shm-usage --user-data-dir="$home/profile" --virtual-time-budget=10000 \
-		--dump-dom "http://$VIP/web1/ka/page.html" >"$KA_TMP/page.dom" 2>"$KA_TMP/chromium.err" || rc=$?
-	((rc == 0)) || tail -n 5 "$KA_TMP/chromium.err" | sed 's/^/#   /'
-	widths=$(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$KA_TMP/page.dom")
+	seen=$(lab_browser_widths "$KA_TMP" "http://$VIP/web1/ka/page.html")
+	rc=${seen%% *} widths=${seen#* }
 	check_eq "keepalive: browser: chromium loaded the page, its script ran (exit status; DOM)" \
 		"0 yes" "$rc $([[ $widths == widths\ * ]] && echo yes || echo "no: '$widths'")"
 	check_eq "keepalive: browser: every image loaded, each from its holder (naturalWidth)" \
@@ -362,7 +356,7 @@ else
 		# shellcheck disable=SC2086 # PIDs
 		lab_stop_pids 5 $left
 	fi
-	rm -rf "$home"
+	rm -rf "$KA_TMP/chromium-home"
 fi
 
 # --- the end: every flow gone, every active count back to 0 ---------------------

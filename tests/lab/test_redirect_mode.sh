@@ -191,17 +191,10 @@ check "redirect_mode: no flow and no active count left (redirects hold nothing)"
 if ! command -v chromium >/dev/null; then
 	lab_fail "redirect_mode: browser: chromium installed" "scripts/deps.sh installs it"
 else
-	home=$RM_TMP/chromium-home
-	mkdir -p "$home"
 	rm_marks
-	rc=0
-	HOME=$home lab_exec client1 timeout -k 5 20 chromium --headless --no-sandbox --disable-gpu \
-		--disable-dev-shm-usage --user-data-dir="$home/profile" --virtual-time-budget=10000 \
-		--dump-dom "http://$VIP/web1/ka/page.html" >"$RM_TMP/page.dom" 2>"$RM_TMP/chromium.err" || rc=$?
-	((rc == 0)) || tail -n 5 "$RM_TMP/chromium.err" | sed 's/^/#   /'
-	widths=$(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$RM_TMP/page.dom")
+	seen=$(lab_browser_widths "$RM_TMP" "http://$VIP/web1/ka/page.html")
 	check_eq "redirect_mode: browser: every image loaded, each from its holder (naturalWidth)" \
-		"0 widths web1=21 web2=22 web3=23" "$rc $widths"
+		"0 widths web1=21 web2=22 web3=23" "$seen"
 	svg_on_web2() {
 		lab_log_since "$(lab_access_log web2)" "${RM_MARK[web2]}" |
 			grep -q " -> $WEB2_IP:80 \"GET /web2/ka/dot.svg HTTP/1.1\" 200 "
@@ -215,7 +208,7 @@ else
 		# shellcheck disable=SC2086 # PIDs
 		lab_stop_pids 5 $left
 	fi
-	rm -rf "$home"
+	rm -rf "$RM_TMP/chromium-home"
 fi
 
 rm -rf "$RM_TMP"
