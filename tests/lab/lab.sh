@@ -296,10 +296,7 @@ http {
 	uwsgi_temp_path $dir/tmp/uwsgi;
 	scgi_temp_path $dir/tmp/scgi;
 
-	# One line per request: who served it, to whom, on which address (real or VIP).
-	log_format lab '\$msec $web \$remote_addr:\$remote_port -> \$server_addr:\$server_port '
-		'"\$request" \$status \$body_bytes_sent conn=\$connection req=\$connection_requests';
-	access_log $dir/access.log lab;
+	$(lab_nginx_access_log "$web" "$dir")
 
 	server {
 		listen 80 default_server;

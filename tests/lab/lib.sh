@@ -186,6 +186,16 @@ lab_attach_pass() {
 	fi
 }
 
+# lab_nginx_access_log NAME DIR: the http-block lines of the lab's access log,
+# DIR/access.log, one line per request: who served it (NAME), to whom, on which
+# address (real or VIP), status, bytes, connection and its request count. The
+# lab's tests read that format (lab_access_log and their greps).
+lab_nginx_access_log() {
+	printf '%s\n' "log_format lab '\$msec $1 \$remote_addr:\$remote_port -> \$server_addr:\$server_port '" \
+		"	'\"\$request\" \$status \$body_bytes_sent conn=\$connection req=\$connection_requests';" \
+		"access_log $2/access.log lab;"
+}
+
 # lab_nginx_conf NAME DIR [DIRECTIVES]: DIR/nginx.conf for an nginx a test adds
 # (named NAME in its access log, DIR/access.log, in the lab's format), serving
 # DIR/html on port 80; DIRECTIVES go into its http block. Start it with
@@ -211,9 +221,7 @@ lab_nginx_conf() {
 		fastcgi_temp_path $dir/tmp/fastcgi;
 		uwsgi_temp_path $dir/tmp/uwsgi;
 		scgi_temp_path $dir/tmp/scgi;
-		log_format lab '\$msec $name \$remote_addr:\$remote_port -> \$server_addr:\$server_port '
-			'"\$request" \$status \$body_bytes_sent conn=\$connection req=\$connection_requests';
-		access_log $dir/access.log lab;
+		$(lab_nginx_access_log "$name" "$dir")
 		server { listen 80 default_server; root $dir/html; }
 	}
 	EOF
