@@ -512,13 +512,23 @@ struct head_feed {
 	struct lb_answer_scan s;
 };
 
+/*
+ * Bytes fed per bpf_loop() call: a call costs about as much as scanning a few
+ * bytes, and a head is hundreds of bytes long.
+ */
+#define ANSWER_SCAN_CHUNK 16
+
 static long answer_head_step(__u32 i, void *arg)
 {
 	struct head_feed *h = arg;
+	__u32 j, at;
 
-	if (i >= h->len)
-		return 1;
-	return lb_answer_head_byte(&h->s, i, h->b[i & LB_ANSWER_HEAD_MAX]);
+	for (j = 0; j < ANSWER_SCAN_CHUNK; j++) {
+		at = i * ANSWER_SCAN_CHUNK + j;
+		if (at >= h->len || lb_answer_head_byte(&h->s, at, h->b[at & LB_ANSWER_HEAD_MAX]))
+			return 1;
+	}
+	return 0;
 }
 
 /* The answer head at frame offset @at, @avail bytes of the segment from there: 0 if framed. */
@@ -541,7 +551,7 @@ __noinline int read_answer_head(struct __sk_buff *skb, __u32 at, __u32 avail,
 		return -1;
 	h.b = buf->b;
 	h.len = n;
-	bpf_loop(LB_ANSWER_HEAD_MAX + 1, answer_head_step, &h, 0);
+	bpf_loop((LB_ANSWER_HEAD_MAX + 1) / ANSWER_SCAN_CHUNK, answer_head_step, &h, 0);
 	if (h.s.phase != LB_AH_DONE)
 		return -1;
 	*out = h.s;

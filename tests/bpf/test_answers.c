@@ -38,6 +38,13 @@ static const uint8_t router_mac[6] = { 0x02, 0, 0, 0, 0x04, 0x0c };
 #define H100	"HTTP/1.1 100 Continue\r\n\r\n"
 #define HCHUNK	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
 #define L(s)	((uint32_t)sizeof(s) - 1)
+/* Heads at the scanner's limit (LB_ANSWER_HEAD_MAX + 1 bytes) and one past it. */
+#define P16	"pppppppppppppppp"
+#define P976	P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 \
+		P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 \
+		P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16
+#define H1024	"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pad: " P976 "p\r\n\r\n"
+#define H1025	"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pad: " P976 "pp\r\n\r\n"
 
 struct seg {
 	uint32_t off;	  /* from FIRST */
@@ -147,6 +154,14 @@ static const struct answers_case cases[] = {
 	  L(H200_5) + 5,
 	  200 },
 	{ "no data yet", { { 0, "", 0, 0x10 } }, LB_FRAMING_NONE, 0, 0, 0, 0, 0 },
+	{ "a head as long as is read",
+	  { S(0, H1024 "hello") },
+	  LB_FRAMING_KNOWN,
+	  0,
+	  L(H1024) + 5,
+	  5,
+	  L(H1024) + 5,
+	  200 },
 	/* Not framed: from then on nothing on the connection is. */
 	{ "chunked", { S(0, HCHUNK) }, UNFRAMED },
 	{ "chunked beside a Content-Length",
@@ -173,6 +188,7 @@ static const struct answers_case cases[] = {
 	{ "a head split over two segments",
 	  { S(0, "HTTP/1.1 200 OK\r\nContent-Le"), S(27, "ngth: 5\r\n\r\nhello") },
 	  UNFRAMED },
+	{ "a head one byte longer than is read", { S(0, H1025 "hello") }, UNFRAMED },
 	{ "101 Switching Protocols", { S(0, "HTTP/1.1 101 Switching Protocols\r\n\r\n") }, UNFRAMED },
 	{ "bytes past the next head never seen",
 	  { S(0, H200_5 "hello"), S(L(H200_5) + 6, H204) },
