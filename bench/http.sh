@@ -58,6 +58,7 @@ WRK_CONNS=${BENCH_WRK_CONNS:-16}
 BIG_PER_CLIENT=${BENCH_BIG_PER_CLIENT:-4}
 BIG_FILE=${BENCH_BIG_FILE:-64m.bin}
 UNLOADED_SAMPLES=${BENCH_UNLOADED_SAMPLES:-200}
+NAPI_THREADED=${BENCH_NAPI_THREADED:-1}
 HTTP_MODES=(direct latebind haproxy replay ceiling)
 # Replay mode measures connection setup (what the hand-off itself costs): the
 # unloaded and close workloads only; ceiling mode the big workload only (http_section).
@@ -611,7 +612,20 @@ w_big() {
 
 # --- the section ------------------------------------------------------------------------
 
+# napi_threaded 0|1: the switch's port of the balancer's link receives in a
+# NAPI kernel thread of its own (1) or in the sender's context (0). The lab's
+# veth otherwise runs the whole receiving side (bridge, backend's TC programs
+# and TCP, nginx's wake-up) inside the balancer's own sendto(), and bills it to
+# the balancer's process: a NIC hands frames to another host instead. On (the
+# default, BENCH_NAPI_THREADED=1) for the http and threads sections, so the
+# balancer's CPU (latebind's or HAProxy's) is its own work; off for the rest.
+napi_threaded() {
+	lab_exec switch sh -c "echo $1 > /sys/class/net/$BALANCER_PEER/threaded" ||
+		die "could not set NAPI threaded=$1 on the switch's $BALANCER_PEER"
+}
+
 http_setup() {
+	if ((NAPI_THREADED)); then napi_threaded 1; fi
 	: >"$HTTP_RAW"
 	: >"$HAPROXY_LOG"
 	: >"$OUT/attach.log"

@@ -43,6 +43,9 @@
 #      BENCH_HTTP_ROUNDS (5), BENCH_HTTP_SECONDS (3), BENCH_WRK_THREADS (2),
 #      BENCH_WRK_CONNS (16), BENCH_BIG_PER_CLIENT (4), BENCH_BIG_FILE (64m.bin),
 #      BENCH_UNLOADED_SAMPLES (200): the http section;
+#      BENCH_NAPI_THREADED (1): the http and threads sections with the switch's
+#      port of the balancer receiving in a NAPI thread (0: in the balancer's own
+#      sendto(), as before 2026-12-03; bench/http.sh napi_threaded);
 #      BENCH_THREADS_ROUNDS (5): the threads section (wrk's -t/-c/seconds as http's);
 #      BENCH_ROUNDS (3 here), BENCH_SECONDS (3 here), BENCH_STAT_SECONDS (2),
 #      BENCH_FAST_FLOWS (4096): the xdp section (bench/xdp.sh alone defaults to
@@ -73,7 +76,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,48p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,51p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -347,6 +350,9 @@ machine_rows() {
 	echo "| kernel | $(uname -r) |"
 	echo "| commit | $COMMIT_DESC — \`latebind --version\` of the binary measured: $LATEBIND_VERSION |"
 	echo "| load average at start → end | $LOAD_START → $LOAD_END |"
+	if section_on http || section_on threads; then
+		echo "| the switch's port of the balancer's link (http, threads) | receives $( ((NAPI_THREADED)) && echo 'in a NAPI thread of its own' || echo "in the sender's own sendto()") |"
+	fi
 	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != "$ALL_SECTIONS" ]] && echo " --sections $SECTIONS")\` in $ELAPSED s |"
 }
 
@@ -725,7 +731,7 @@ report() {
 META_VARS=(QUICK SECTIONS DATE RESULTS LATEBIND_VERSION COMMIT_DESC LOAD_START LOAD_END START_TIME
 	END_TIME ELAPSED HTTP_ROUNDS HTTP_SECONDS WRK_THREADS WRK_CONNS BIG_PER_CLIENT BIG_FILE
 	UNLOADED_SAMPLES WRK_VERSION HAPROXY_VERSION XDP_RESULTS UNIT_DIRECTORY CLUSTER_ROUNDS
-	CLUSTER_SECONDS CLUSTER_FAILOVERS)
+	CLUSTER_SECONDS CLUSTER_FAILOVERS NAPI_THREADED)
 WRK_VERSION='' HAPROXY_VERSION='' XDP_RESULTS='' UNIT_DIRECTORY=''
 
 finish_report() {
@@ -787,6 +793,7 @@ main() {
 		lab_backends_detach >/dev/null 2>&1 || true
 		BACKENDS_ATTACHED=0
 	fi
+	if section_on http || section_on threads; then napi_threaded 0; fi
 	if section_on xdp; then
 		t=$SECONDS
 		xdp_section
