@@ -302,11 +302,18 @@ int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, con
 	ret = lb_flow_move(t, &m);
 	if (ret != LB_FLOW_END_NONE || t->fd < 0)
 		return ret;
-	/* New here. Only this thread inserts: nothing comes between the look and the insert. */
+	/* New here. */
 	fresh.flags |= LB_FLOW_F_PEER;
 	fresh.packets = fresh.bytes = 0;
 	fresh.hint_len = 0; /* made under the peer's directory generation, not ours */
-	err = fresh.state == LB_FLOW_BOUND ? lb_flow_bind(t, k, &fresh) : lb_flow_put(t, k, &fresh);
+	/*
+	 * A dispatcher thread may have taken a new connection on these ports since
+	 * the look: never over it. The view then meets that flow as any other.
+	 */
+	err = fresh.state == LB_FLOW_BOUND ? lb_flow_bind_fresh(t, k, &fresh)
+					   : put_flags(t, k, &fresh, BPF_NOEXIST);
+	if (err == -EEXIST)
+		return lb_flow_move(t, &m);
 	return err ? err : LB_FLOW_END_ENDED;
 }
 

@@ -107,8 +107,9 @@ int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m);
 
 /*
  * A peer balancer's view @f of @k's flow (bound or closing, its backend one of
- * ours): inserted and counted if we have no such flow, else taken through
- * LB_MOVE_PEER if the peer saw it later. Returns enum lb_flow_end_result (ENDED:
+ * ours): inserted and counted if we have no such flow (never over one a
+ * dispatcher thread made meanwhile), else taken through LB_MOVE_PEER if the
+ * peer saw it later. Returns enum lb_flow_end_result (ENDED:
  * applied, NOT_BOUND: ours is newer or the dispatcher's), or a negative errno.
  */
 int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
