@@ -28,6 +28,11 @@ xdp_prog_id() {
 		awk '$1 == "prog/xdp" && $2 == "id" { print $3; found = 1; exit } END { exit !found }'
 }
 
+# median: of the numbers on stdin (empty: nothing).
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # spread FORMAT: "min / median / max" of the numbers on stdin, each printed with FORMAT.
 spread() {
 	sort -g | awk -v f="$1" '{ v[NR] = $1 }

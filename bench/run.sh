@@ -112,10 +112,6 @@ if ((QUICK)); then ROUTES=20000 DECISIONS_PER_ROUND=200000 DECISION_ROUNDS=1; fi
 
 
 
-# median: of the numbers on stdin (empty: nothing).
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # shellcheck source=bench/http.sh
 source "$BENCH_DIR/http.sh"
