@@ -16,8 +16,10 @@
 # are reported and flagged, not checked.
 # Runs last (zz), and needs wrk and haproxy (make deps installs both).
 # The bench gets 160 s (50–60 s on a quiet machine, about twice that when it
-# is shared), the file 180:
-# lab-timeout: 180
+# is shared). Then bench/compare.sh, one round of two binaries (the same one
+# twice) and HAProxy, keep-alive, 1 s each, on the same prefix: 60 s (about 20
+# on a quiet machine). The file 240:
+# lab-timeout: 240
 
 bench_prefix=${LAB_PREFIX:0:7}b
 bench_out=$LAB_ROOT/build/bench-smoke-$bench_prefix
@@ -109,6 +111,8 @@ check_match "bench smoke: threads: the share of frames passed between latebind's
 	"$(grep -F '| frames to the dispatcher' <<<"$th_rows")"
 check_match "bench smoke: threads: the ring's cost per frame" '^\| ring, one frame pushed and drained[^|]*\| [0-9.]+ \([0-9.]+\) \|$' \
 	"$(grep -F '| ring, one frame' <<<"$th_rows")"
+check_match "bench smoke: the report says where the balancer's link delivers (a NAPI thread)" \
+	"receives in a NAPI thread of its own" "$(cat "$report" 2>/dev/null)"
 check_match "bench smoke: the XDP section measured the fast path" \
 	'latebind: fast path, bound flow → backend[^|]*\| [0-9]+ / ' "$(cat "$report" 2>/dev/null)"
 check_match "bench smoke: the decisions section made no wrong decision" \
@@ -125,3 +129,22 @@ check_match "bench smoke: cluster: a failover gap measured (path dropped, on the
 check_eq "bench smoke: the bench lab ($bench_prefix) is gone" "" \
 	"$(ip netns list | awk -v p="$bench_prefix-" 'index($1, p) == 1 { print $1 }')"
 check "bench smoke: its run dir is gone" test ! -e "/run/latebind-lab-$bench_prefix"
+
+# bench/compare.sh: a line per run and a median per label, no error, nothing left.
+compare_rc=0
+LB_LAB_PREFIX=$bench_prefix BENCH_OUT=$bench_out BENCH_HTTP_SECONDS=1 timeout -k 10 60 \
+	"$LAB_ROOT/bench/compare.sh" --rounds 1 --workload keepalive one="$LAB_ROOT/build/latebind" \
+	two="$LAB_ROOT/build/latebind" >"$bench_out/compare.log" 2>&1 || compare_rc=$?
+check_eq "bench smoke: bench/compare.sh exits 0 (log: $bench_out/compare.log)" 0 "$compare_rc"
+if ((compare_rc != 0)); then tail -n 15 "$bench_out/compare.log" | sed 's/^/#   /'; fi
+for label in one two haproxy; do
+	check_match "bench smoke: compare: round 1 measured $label" \
+		"bench: round 1 $label +[1-9][0-9]* requests/s, balancer CPU +[0-9.]+ µs/request" \
+		"$(cat "$bench_out/compare.log" 2>/dev/null)"
+	check_match "bench smoke: compare: the median of $label" "bench:   $label +[1-9][0-9]* +[0-9.]+ " \
+		"$(cat "$bench_out/compare.log" 2>/dev/null)"
+done
+check_eq "bench smoke: compare: three raw rows, every request answered (their errors column)" "3 0" \
+	"$(awk -F'\t' '{ e += $7 } END { print NR, e + 0 }' "$bench_out/compare-raw.tsv" 2>/dev/null)"
+check_eq "bench smoke: compare's lab ($bench_prefix) is gone" "" \
+	"$(ip netns list | awk -v p="$bench_prefix-" 'index($1, p) == 1 { print $1 }')"
