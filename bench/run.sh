@@ -43,9 +43,9 @@
 #      BENCH_HTTP_ROUNDS (5), BENCH_HTTP_SECONDS (3), BENCH_WRK_THREADS (2),
 #      BENCH_WRK_CONNS (16), BENCH_BIG_PER_CLIENT (4), BENCH_BIG_FILE (64m.bin),
 #      BENCH_UNLOADED_SAMPLES (200): the http section;
-#      BENCH_NAPI_THREADED (1): the http and threads sections with the switch's
-#      port of the balancer receiving in a NAPI thread (0: in the balancer's own
-#      sendto(), as before 2026-12-03; bench/http.sh napi_threaded);
+#      BENCH_NAPI_THREADED (0): 1 runs the http and threads sections with the
+#      switch's port of the balancer receiving in a NAPI thread instead of in
+#      the balancer's own sendto() (bench/http.sh napi_threaded);
 #      BENCH_THREADS_ROUNDS (5): the threads section (wrk's -t/-c/seconds as http's);
 #      BENCH_ROUNDS (3 here), BENCH_SECONDS (3 here), BENCH_STAT_SECONDS (2),
 #      BENCH_FAST_FLOWS (4096): the xdp section (bench/xdp.sh alone defaults to
