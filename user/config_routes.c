@@ -11,6 +11,7 @@
 
 #include "config_parse.h"
 #include "directory.h"
+#include "hash.h"
 #include "hex.h"
 #include "host.h"
 
@@ -347,16 +348,10 @@ int cfg_route(struct parse *p, const struct ynode *n, size_t idx)
 
 /* --- after the whole file ------------------------------------------------ */
 
+/* Slots take the low bits and tags the high ones: both spread. */
 static uint64_t hash_name(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	/* Slots take the low bits and tags the high ones: spread both. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	return h ^ h >> 33;
+	return lb_fmix64(lb_fnv64_str(s));
 }
 
 /* Probes this many routes ahead: a million names' table is far out of cache. */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "directory.h"
+#include "hash.h"
 #include "hex.h"
 #include "host.h"
 
@@ -111,16 +112,6 @@ static inline uint64_t rotl64(uint64_t x, int r)
 	return (x << r) | (x >> (64 - r));
 }
 
-/* The murmur3 finaliser: spreads every input bit over the whole word. */
-static inline uint64_t fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
 
 /*
  * Paths: eight bytes per step. Not keyed: the tables are built from the
@@ -129,7 +120,7 @@ static inline uint64_t fmix64(uint64_t h)
  */
 static uint64_t hash_path(const char *s, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0x87c37b91114253d5ULL);
+	uint64_t h = LB_GOLDEN64 ^ (n * 0x87c37b91114253d5ULL);
 	uint64_t w;
 
 	for (; n >= 8; s += 8, n -= 8) {
@@ -144,23 +135,17 @@ static uint64_t hash_path(const char *s, size_t n)
 
 static inline uint64_t hash_in_scope(uint64_t hpath, uint32_t scope)
 {
-	return fmix64(hpath ^ ((uint64_t)(scope + 1) * 0x9e3779b97f4a7c15ULL));
+	return lb_fmix64(hpath ^ ((uint64_t)(scope + 1) * LB_GOLDEN64));
 }
 
 /* Hosts hash right to left (FNV-1a steps), so each suffix extends the last. */
-#define HOST_SEED 0xcbf29ce484222325ULL
-static inline uint64_t host_step(uint64_t h, unsigned char c)
-{
-	return (h ^ c) * 0x100000001b3ULL;
-}
-
 static uint32_t hash_host(const char *s, size_t n)
 {
-	uint64_t h = HOST_SEED;
+	uint64_t h = LB_FNV64_BASIS;
 
 	while (n--)
-		h = host_step(h, (unsigned char)s[n]);
-	return (uint32_t)fmix64(h);
+		h = lb_fnv64_step(h, (unsigned char)s[n]);
+	return (uint32_t)lb_fmix64(h);
 }
 
 static uint32_t hash_set(const uint32_t *v, size_t n)
@@ -169,7 +154,7 @@ static uint32_t hash_set(const uint32_t *v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		h = rotl64(h ^ (v[i] * 0x87c37b91114253d5ULL), 27) * 0x4cf5ad432745937fULL;
-	return (uint32_t)fmix64(h);
+	return (uint32_t)lb_fmix64(h);
 }
 
 
@@ -737,23 +722,23 @@ bool lb_directory_lookup(const struct lb_directory *d, const char *host, size_t 
 			h[i] = (char)lb_lower(host[i]);
 
 		/* All suffix hashes in one right-to-left pass. */
-		hs = HOST_SEED;
+		hs = LB_FNV64_BASIS;
 		for (size_t i = n; i-- > 0;) {
-			hs = host_step(hs, (unsigned char)h[i]);
+			hs = lb_fnv64_step(hs, (unsigned char)h[i]);
 			if (h[i] == '.' && i > 0 && d->n_wild && n - i <= d->max_wild_len) {
 				hh[ndots] = hs;
 				at[ndots++] = (uint32_t)i;
 			}
 		}
 		/* ".a.com" is the key of "*.a.com", never a host's own name. */
-		sc = h[0] == '.' ? NONE : host_find(d, (uint32_t)fmix64(hs), h, n);
+		sc = h[0] == '.' ? NONE : host_find(d, (uint32_t)lb_fmix64(hs), h, n);
 		if (sc != NONE)
 			r = lookup_scope(d, sc, hpath, path, pathlen);
 		/* Longest suffix first: the leftmost dot was recorded last. */
 		while (r == NONE && ndots--) {
 			size_t i = at[ndots];
 
-			sc = host_find(d, (uint32_t)fmix64(hh[ndots]), h + i, n - i);
+			sc = host_find(d, (uint32_t)lb_fmix64(hh[ndots]), h + i, n - i);
 			if (sc != NONE)
 				r = lookup_scope(d, sc, hpath, path, pathlen);
 		}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "directory.h"
+#include "hash.h"
 #include "host.h"
 
 struct rule_slot {
@@ -18,25 +19,6 @@ struct rule_slot {
 	uint32_t id1; /* route + 1; 0 is an empty slot */
 };
 
-/* The murmur3 finaliser: spreads every input bit over the whole word. */
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return h ^ h >> 33;
-}
-
-/* FNV-1a: the keys are short, and only the config's, never a request's. */
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (n--)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
-}
 
 static const char *route_target(const struct lb_cfg_route *r)
 {
@@ -162,10 +144,10 @@ int lb_routes_check(const struct lb_cfg_route *routes, size_t n, struct lb_route
 				first.fault = LB_ROUTE_HOST;
 				break;
 			}
-			hpat = hash_bytes(pat, pl);
+			hpat = lb_fnv64(pat, pl);
 		}
 		prev_host = host;
-		hash[i] = mix(hash_bytes(p, len) ^ (hpat << 17 | hpat >> 47) ^ (r->path != NULL));
+		hash[i] = lb_fmix64(lb_fnv64(p, len) ^ (hpat << 17 | hpat >> 47) ^ (r->path != NULL));
 	}
 	bad = i;
 	for (i = 0; i < bad; i++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "thread_ring.h"
 
 struct slot {
@@ -120,13 +121,8 @@ int lb_frame_owner(const uint8_t *f, size_t len, unsigned int n)
 		return -1;
 	a = (uint64_t)rd32(f + eth + 12) << 16 | rd16(f + eth + ip);	  /* source addr:port */
 	b = (uint64_t)rd32(f + eth + 16) << 16 | rd16(f + eth + ip + 2); /* destination */
-	/* XOR of the two ends: the same whichever way the frame goes. Then mixed
-	 * (splitmix64's finalizer) so nearby ports spread over the threads. */
-	h = a ^ b;
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
+	/* XOR of the two ends: the same whichever way the frame goes. Then mixed,
+	 * so nearby ports spread over the threads. */
+	h = lb_splitmix64(a ^ b);
 	return (int)(h % n);
 }

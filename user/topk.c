@@ -2,31 +2,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "topk.h"
 
-/* splitmix64's finaliser: spreads the FNV hash's bits over the whole word. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ x >> 31;
-}
 
 uint64_t lb_route_key(const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*name)
-		h = (h ^ (unsigned char)*name++) * 0x100000001b3ULL;
-	return mix64(h);
+	return lb_splitmix64(lb_fnv64_str(name));
 }
 
 /* Row i's column from two halves of the key (Kirsch–Mitzenmacher double hashing). */
 size_t lb_sketch_column(uint64_t key, unsigned int row)
 {
-	uint64_t h2 = mix64(key ^ 0x9e3779b97f4a7c15ULL) | 1;
+	uint64_t h2 = lb_splitmix64(key ^ LB_GOLDEN64) | 1;
 
 	return (size_t)((key + row * h2) >> 20) & (LB_SKETCH_WIDTH - 1);
 }
