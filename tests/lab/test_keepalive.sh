@@ -123,13 +123,30 @@ check_one_connection() {
 	rm -f "$KA_TMP/$tag"-*
 }
 
+# grown SNAP COUNTER N: COUNTER is N or more above SNAP's. The dispatcher's
+# threads count as they act, but the main thread publishes their counts a
+# moment later (and a move counts once the client acknowledges the new
+# backend's bytes): a check waits for the count it expects, then snapshots.
+grown() {
+	local -n _since=$1
+	local -A now
+	lab_counters_snap now
+	((${now[$2]:-0} - ${_since[$2]:-0} >= $3))
+}
+
 # --- small objects on one connection: web1, web2, web3, web1 --------------------
 
 # shellcheck disable=SC2034 # read by grew, through namerefs
 declare -A D0 D1 D2 D4 D5 D6 D7 D7p D8 D8b D8c
 small=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html /web1/1k.bin)
+# Backend changes in the sequence: web1 → web2 → web3 → web1.
+changes=0
+for ((i = 1; i < ${#small[@]}; i++)); do
+	[[ $(holder_of "${small[i]}") != "$(holder_of "${small[i - 1]}")" ]] && changes=$((changes + 1))
+done
 lab_counters_snap D0
 check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
+lab_wait 3 grown D0 rebinds "$changes" || true
 lab_counters_snap D1
 port1=$KA_PORT
 
@@ -148,11 +165,6 @@ else
 fi
 
 # --- counters: a backend change is a re-bind ------------------------------------
-# Backend changes in the sequence above: web1 → web2 → web3 → web1.
-changes=0
-for ((i = 1; i < ${#small[@]}; i++)); do
-	[[ $(holder_of "${small[i]}") != "$(holder_of "${small[i - 1]}")" ]] && changes=$((changes + 1))
-done
 later=$((${#small[@]} - 1))
 n=$(grew D0 D1 requests_next)
 check "keepalive: requests_next grew by the $later later requests (+$n)" test "$n" -ge "$later"
@@ -178,6 +190,7 @@ declare -A D3
 check_one_connection "keepalive: web1, web1, Content-Length: 0, on one connection" client1 same \
 	/web1/only-on-web1.html /web1/1k.bin
 KA_CURL_ARGS=()
+lab_wait 3 grown D2 requests_same_holder 1 || true
 lab_counters_snap D3
 n=$(grew D2 D3 requests_same_holder)
 check "keepalive: ... requests_same_holder grew (+$n)" test "$n" -ge 1
@@ -232,18 +245,9 @@ print(' '.join(out))
 PY
 }
 
-# rebinds_since SNAP N: the dispatcher's rebinds are N or more above SNAP's (a
-# move counts when the client acknowledges the new backend's bytes).
-rebinds_since() {
-	local -n _since=$1
-	local -A now
-	lab_counters_snap now
-	((${now[rebinds]:-0} - ${_since[rebinds]:-0} >= $2))
-}
-
 lab_counters_snap D7p
 pipelined_get "keepalive: pipelined" pipe /web1/only-on-web1.html /web2/only-on-web2.html
-lab_wait 3 rebinds_since D7p 1 || true
+lab_wait 3 grown D7p rebinds 1 || true
 lab_counters_snap D8
 check_eq "keepalive: pipelined: each answered by its holder, in request order, bodies as the manifest says" \
 	"200 $(lab_sha256 /web1/only-on-web1.html) 200 $(lab_sha256 /web2/only-on-web2.html)" \
@@ -258,7 +262,7 @@ check_eq "keepalive: pipelined: moved once the first answer was proven complete 
 
 lab_counters_snap D8b
 pipelined_get "keepalive: pipelined 1 MiB" pipebig /web2/1m.bin /web3/1m.bin
-lab_wait 3 rebinds_since D8b 1 || true
+lab_wait 3 grown D8b rebinds 1 || true
 lab_counters_snap D8c
 check_eq "keepalive: pipelined 1 MiB: web2's then web3's, whole (sha256)" \
 	"200 $(lab_sha256 /web2/1m.bin) 200 $(lab_sha256 /web3/1m.bin)" "$(pipe_bodies "$PIPE_OUT")"
@@ -294,6 +298,7 @@ check_eq "keepalive: ... each logged by its holder alone, from the connection's 
 ka_marks
 lab_counters_snap D4
 out=$(on_one_connection client1 own /web1/only-on-web1.html /no/such/thing /web2/only-on-web2.html)
+lab_wait 3 grown D4 reply_404 1 || true
 lab_counters_snap D5
 check_eq "keepalive: a later request with no route: 200, the balancer's 404 on the same connection, then a new one" \
 	"200 1|404 0|200 1|" "$(awk '{ printf "%s %s|", $1, $2 }' <<<"$out")"
@@ -314,6 +319,7 @@ out=$(lab_curl client1 --http1.1 -H 'Expect:' -H 'Transfer-Encoding: chunked' \
 	"http://$VIP/web1/only-on-web1.html?ka=chunk-1" --next --http1.1 -sS --connect-timeout 3 \
 	--max-time "$LAB_CURL_TIMEOUT" -o /dev/null -w '%{http_code} %{num_connects}\n' \
 	"http://$VIP/web2/only-on-web2.html?ka=chunk-2")
+lab_wait 3 grown D6 stays_body 1 || true
 lab_counters_snap D7
 lab_wait 5 logged chunk-1 chunk-2 || true
 check_eq "keepalive: chunked POST, then GET: both on web1, one connection, stays_body +1" \
