@@ -26,7 +26,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-	sed -n '12,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '10,16p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -84,7 +84,6 @@ LAB_LATEBIND=$OUT/compare-${BINS[0]%%=*}
 bench_lab_up
 : >"$LAB_BALANCER_LOG"
 http_setup
-HTTP_RAW=$OUT/compare-raw.tsv # http_setup emptied it under this name
 say "$ROUNDS round(s) of ${BINS[*]%%=*} haproxy, wrk $WORKLOAD ${HTTP_SECONDS} s, latebind threads $THREADS"
 for ((round = 1; round <= ROUNDS; round++)); do
 	for b in "${BINS[@]}" haproxy; do
