@@ -14,7 +14,8 @@
  *     settings within the ranges the loader documents;
  *   - what the loader accepts, the balancer can start with: the routes build
  *     a content directory (known bug B2 while a route with "//" passes);
- *   - round trip: the config written back as YAML parses to the same config.
+ *   - round trip: the config written back as YAML parses to the same config
+ *     (public names, redirects of VIPs and routes and `redirect: none` included).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -198,6 +199,20 @@ static void put_str(struct out *o, const char *s, bool encode)
 	put(o, "\"");
 }
 
+/* ", redirect: ..." of a VIP or route; nothing when it has none of its own. */
+static void put_redirect(struct out *o, const struct lb_redirect *r)
+{
+	if (!r)
+		return;
+	if (r == &lb_redirect_none) {
+		put(o, ", redirect: none");
+		return;
+	}
+	put(o, ", redirect: {status: %u, url: ", r->status);
+	put_str(o, r->url, false);
+	put(o, "}");
+}
+
 static char *emit(const struct lb_config *c)
 {
 	static const char *const handoffs[] = { "cookie", "replay" };
@@ -209,10 +224,13 @@ static char *emit(const struct lb_config *c)
 	put(&o, "interface: ");
 	put_str(&o, c->interface, false);
 	put(&o, "\nvips:\n");
-	for (i = 0; i < c->n_vips; i++)
-		put(&o, "  - {address: %s, port: %u, mode: %s}\n",
+	for (i = 0; i < c->n_vips; i++) {
+		put(&o, "  - {address: %s, port: %u, mode: %s",
 		    inet_ntop(AF_INET, &c->vips[i].address, a, sizeof(a)), c->vips[i].port,
 		    c->vips[i].mode == LB_VIP_TCP ? "tcp" : "http");
+		put_redirect(&o, c->vips[i].redirect);
+		put(&o, "}\n");
+	}
 	put(&o, "backends:\n");
 	for (i = 0; i < c->n_backends; i++) {
 		const struct lb_cfg_backend *b = &c->backends[i];
@@ -225,6 +243,10 @@ static char *emit(const struct lb_config *c)
 			    b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
 		if (b->local)
 			put(&o, ", local: true");
+		if (b->public_name[0]) {
+			put(&o, ", public: ");
+			put_str(&o, b->public_name, false);
+		}
 		put(&o, "}\n");
 	}
 	put(&o, "routes:\n");
@@ -238,7 +260,9 @@ static char *emit(const struct lb_config *c)
 		put(&o, ", backends: [");
 		for (j = 0; j < r->n_backends; j++)
 			put(&o, "%s\"%s\"", j ? ", " : "", c->backends[r->backends[j]].name);
-		put(&o, "]}\n");
+		put(&o, "]");
+		put_redirect(&o, r->redirect);
+		put(&o, "}\n");
 	}
 	put(&o, "health: {path: ");
 	put_str(&o, c->health.path, false);
@@ -260,6 +284,14 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* The same redirect: none on both, `redirect: none` on both, or the same status and template. */
+static bool same_redirect(const struct lb_redirect *x, const struct lb_redirect *y)
+{
+	if (!x || !y || x == &lb_redirect_none || y == &lb_redirect_none)
+		return x == y;
+	return x->status == y->status && !strcmp(x->url, y->url);
+}
+
 static void check_same(const struct lb_config *a, const struct lb_config *b, const char *yaml)
 {
 	size_t i;
@@ -269,16 +301,18 @@ static void check_same(const struct lb_config *a, const struct lb_config *b, con
 	      "round trip changed the shape:\n%s", yaml);
 	for (i = 0; i < a->n_vips; i++)
 		CHECK(a->vips[i].address.s_addr == b->vips[i].address.s_addr &&
-			      a->vips[i].port == b->vips[i].port && a->vips[i].mode == b->vips[i].mode,
-		      "round trip changed vips[%zu]", i);
+			      a->vips[i].port == b->vips[i].port && a->vips[i].mode == b->vips[i].mode &&
+			      same_redirect(a->vips[i].redirect, b->vips[i].redirect),
+		      "round trip changed vips[%zu]:\n%s", i, yaml);
 	for (i = 0; i < a->n_backends; i++) {
 		const struct lb_cfg_backend *x = &a->backends[i], *y = &b->backends[i];
 
 		CHECK(!strcmp(x->name, y->name) && x->address.s_addr == y->address.s_addr &&
 			      x->mac_given == y->mac_given && !memcmp(x->mac, y->mac, 6) &&
 			      x->weight == y->weight && x->handoff == y->handoff &&
-			      x->state == y->state && x->local == y->local,
-		      "round trip changed backends[%zu]", i);
+			      x->state == y->state && x->local == y->local &&
+			      !strcmp(x->public_name, y->public_name),
+		      "round trip changed backends[%zu]:\n%s", i, yaml);
 	}
 	for (i = 0; i < a->n_routes; i++) {
 		const struct lb_cfg_route *x = &a->routes[i], *y = &b->routes[i];
@@ -286,7 +320,8 @@ static void check_same(const struct lb_config *a, const struct lb_config *b, con
 		CHECK(same_str(x->name, y->name) && same_str(x->host, y->host) &&
 			      same_str(x->path, y->path) && same_str(x->prefix, y->prefix) &&
 			      x->n_backends == y->n_backends &&
-			      !memcmp(x->backends, y->backends, x->n_backends * sizeof(uint32_t)),
+			      !memcmp(x->backends, y->backends, x->n_backends * sizeof(uint32_t)) &&
+			      same_redirect(x->redirect, y->redirect),
 		      "round trip changed routes[%zu]:\n%s", i, yaml);
 	}
 	CHECK(!memcmp(&a->health, &b->health, sizeof(a->health)) &&
