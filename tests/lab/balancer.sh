@@ -156,6 +156,18 @@ lab_counters_snap() {
 		awk '/^Counters|^Dispatcher:/ { d = 1; next } d && NF >= 2 { print $1, $2 }')
 }
 
+# lab_counter_grown SNAP COUNTER N: the balancer's COUNTER is N or more above
+# snapshot SNAP's. The dispatcher's threads count as they act, but the main
+# thread publishes their counts a moment later (and a move counts once the
+# client acknowledges the new backend's bytes): a check waits with this for
+# the count it expects (lab_wait), then snapshots.
+lab_counter_grown() {
+	local -n _since=$1
+	local -A now
+	lab_counters_snap now
+	((${now[$2]:-0} - ${_since[$2]:-0} >= $3))
+}
+
 # lab_backend_sockets PORT: every backend socket for client1's PORT but
 # TIME-WAIT (a socket its own kernel closed properly); empty if there is none.
 lab_backend_sockets() {

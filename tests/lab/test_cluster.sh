@@ -282,6 +282,9 @@ per_request() {
 	wait "$PR_CLIENT" || rc=$?
 	PR_CLIENT=
 	check_eq "cluster: per request: the client asked everything on its one connection (exit status)" 0 "$rc"
+	# Both re-binds counted (each balancer's last) before the counts are read.
+	lab_on "$a" lab_wait 3 lab_counter_grown PA0 rebinds 1 || true
+	lab_on "$b" lab_wait 3 lab_counter_grown PB0 rebinds 1 || true
 	lab_on "$a" lab_counters_snap PA1
 	lab_on "$b" lab_counters_snap PB1
 	echo "# cluster: per request: ms from asking to the whole answer, each request (a 50 ms poll" \

@@ -123,17 +123,6 @@ check_one_connection() {
 	rm -f "$KA_TMP/$tag"-*
 }
 
-# grown SNAP COUNTER N: COUNTER is N or more above SNAP's. The dispatcher's
-# threads count as they act, but the main thread publishes their counts a
-# moment later (and a move counts once the client acknowledges the new
-# backend's bytes): a check waits for the count it expects, then snapshots.
-grown() {
-	local -n _since=$1
-	local -A now
-	lab_counters_snap now
-	((${now[$2]:-0} - ${_since[$2]:-0} >= $3))
-}
-
 # --- small objects on one connection: web1, web2, web3, web1 --------------------
 
 # shellcheck disable=SC2034 # read by grew, through namerefs
@@ -146,7 +135,7 @@ for ((i = 1; i < ${#small[@]}; i++)); do
 done
 lab_counters_snap D0
 check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
-lab_wait 3 grown D0 rebinds "$changes" || true
+lab_wait 3 lab_counter_grown D0 rebinds "$changes" || true
 lab_counters_snap D1
 port1=$KA_PORT
 
@@ -190,7 +179,7 @@ declare -A D3
 check_one_connection "keepalive: web1, web1, Content-Length: 0, on one connection" client1 same \
 	/web1/only-on-web1.html /web1/1k.bin
 KA_CURL_ARGS=()
-lab_wait 3 grown D2 requests_same_holder 1 || true
+lab_wait 3 lab_counter_grown D2 requests_same_holder 1 || true
 lab_counters_snap D3
 n=$(grew D2 D3 requests_same_holder)
 check "keepalive: ... requests_same_holder grew (+$n)" test "$n" -ge 1
@@ -247,7 +236,7 @@ PY
 
 lab_counters_snap D7p
 pipelined_get "keepalive: pipelined" pipe /web1/only-on-web1.html /web2/only-on-web2.html
-lab_wait 3 grown D7p rebinds 1 || true
+lab_wait 3 lab_counter_grown D7p rebinds 1 || true
 lab_counters_snap D8
 check_eq "keepalive: pipelined: each answered by its holder, in request order, bodies as the manifest says" \
 	"200 $(lab_sha256 /web1/only-on-web1.html) 200 $(lab_sha256 /web2/only-on-web2.html)" \
@@ -262,7 +251,7 @@ check_eq "keepalive: pipelined: moved once the first answer was proven complete 
 
 lab_counters_snap D8b
 pipelined_get "keepalive: pipelined 1 MiB" pipebig /web2/1m.bin /web3/1m.bin
-lab_wait 3 grown D8b rebinds 1 || true
+lab_wait 3 lab_counter_grown D8b rebinds 1 || true
 lab_counters_snap D8c
 check_eq "keepalive: pipelined 1 MiB: web2's then web3's, whole (sha256)" \
 	"200 $(lab_sha256 /web2/1m.bin) 200 $(lab_sha256 /web3/1m.bin)" "$(pipe_bodies "$PIPE_OUT")"
@@ -298,7 +287,7 @@ check_eq "keepalive: ... each logged by its holder alone, from the connection's 
 ka_marks
 lab_counters_snap D4
 out=$(on_one_connection client1 own /web1/only-on-web1.html /no/such/thing /web2/only-on-web2.html)
-lab_wait 3 grown D4 reply_404 1 || true
+lab_wait 3 lab_counter_grown D4 reply_404 1 || true
 lab_counters_snap D5
 check_eq "keepalive: a later request with no route: 200, the balancer's 404 on the same connection, then a new one" \
 	"200 1|404 0|200 1|" "$(awk '{ printf "%s %s|", $1, $2 }' <<<"$out")"
@@ -319,7 +308,7 @@ out=$(lab_curl client1 --http1.1 -H 'Expect:' -H 'Transfer-Encoding: chunked' \
 	"http://$VIP/web1/only-on-web1.html?ka=chunk-1" --next --http1.1 -sS --connect-timeout 3 \
 	--max-time "$LAB_CURL_TIMEOUT" -o /dev/null -w '%{http_code} %{num_connects}\n' \
 	"http://$VIP/web2/only-on-web2.html?ka=chunk-2")
-lab_wait 3 grown D6 stays_body 1 || true
+lab_wait 3 lab_counter_grown D6 stays_body 1 || true
 lab_counters_snap D7
 lab_wait 5 logged chunk-1 chunk-2 || true
 check_eq "keepalive: chunked POST, then GET: both on web1, one connection, stays_body +1" \
