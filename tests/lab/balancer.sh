@@ -158,14 +158,16 @@ lab_counters_snap() {
 
 # lab_counter_grown SNAP COUNTER N: the balancer's COUNTER is N or more above
 # snapshot SNAP's. The dispatcher's threads count as they act, but the main
-# thread publishes their counts a moment later (and a move counts once the
-# client acknowledges the new backend's bytes): a check waits with this for
-# the count it expects (lab_wait), then snapshots.
+# thread publishes their counts a moment later, and a move that XDP settled
+# (the client's ACK of the new backend's bytes) is counted at the dispatcher's
+# next timer, up to 100 ms after: a check waits with this for the count it
+# expects (lab_wait), then snapshots.
 lab_counter_grown() {
 	local -n _since=$1
 	local -A now
 	lab_counters_snap now
-	((${now[$2]:-0} - ${_since[$2]:-0} >= $3))
+	[[ ${now[$2]:-} =~ ^[0-9]+$ && ${_since[$2]:-} =~ ^[0-9]+$ ]] &&
+		((now[$2] - _since[$2] >= $3))
 }
 
 # lab_backend_sockets PORT: every backend socket for client1's PORT but

@@ -290,11 +290,7 @@ http {
 	tcp_nopush on;
 	keepalive_requests 1000;
 	server_tokens off;
-	client_body_temp_path $dir/tmp/body;
-	proxy_temp_path $dir/tmp/proxy;
-	fastcgi_temp_path $dir/tmp/fastcgi;
-	uwsgi_temp_path $dir/tmp/uwsgi;
-	scgi_temp_path $dir/tmp/scgi;
+	$(lab_nginx_temp_paths "$dir")
 
 	$(lab_nginx_access_log "$web" "$dir")
 

@@ -196,6 +196,15 @@ lab_nginx_access_log() {
 		"access_log $2/access.log lab;"
 }
 
+# lab_nginx_temp_paths DIR: the http-block lines that keep an nginx's temporary
+# files under DIR/tmp (its own, not the distribution's directories).
+lab_nginx_temp_paths() {
+	local t
+	for t in client_body proxy fastcgi uwsgi scgi; do
+		echo "${t}_temp_path $1/tmp/${t#client_};"
+	done
+}
+
 # lab_nginx_conf NAME DIR [DIRECTIVES]: DIR/nginx.conf for an nginx a test adds
 # (named NAME in its access log, DIR/access.log, in the lab's format), serving
 # DIR/html on port 80; DIRECTIVES go into its http block. Start it with
@@ -216,11 +225,7 @@ lab_nginx_conf() {
 		sendfile on;
 		keepalive_requests 1000;
 		${3:-}
-		client_body_temp_path $dir/tmp/body;
-		proxy_temp_path $dir/tmp/proxy;
-		fastcgi_temp_path $dir/tmp/fastcgi;
-		uwsgi_temp_path $dir/tmp/uwsgi;
-		scgi_temp_path $dir/tmp/scgi;
+		$(lab_nginx_temp_paths "$dir")
 		$(lab_nginx_access_log "$name" "$dir")
 		server { listen 80 default_server; root $dir/html; }
 	}

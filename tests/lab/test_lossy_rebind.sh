@@ -103,18 +103,6 @@ logged() {
 	for t; do [[ -n $(served "$t") ]] || return 1; done
 }
 
-# moved_by BEFORE N: the dispatcher's rebinds counter is N or more above its
-# value in the snapshot BEFORE. A move that XDP settled (the client's ACK of the
-# new backend's bytes) is counted at the dispatcher's next timer, up to 100 ms
-# after the new backend took it: so a check waits for it.
-moved_by() {
-	local -n _before=$1
-	local -A now
-	lab_counters_snap now
-	[[ ${now[rebinds]:-} =~ ^[0-9]+$ && ${_before[rebinds]:-} =~ ^[0-9]+$ ]] &&
-		((now[rebinds] - _before[rebinds] >= $2))
-}
-
 # client_stat FILE NAME: client1's TCP counter NAME from FILE (/proc/net/netstat
 # for TcpExt's, /proc/net/snmp for Tcp's), as its namespace counts it.
 client_stat() {
@@ -265,7 +253,7 @@ run_once() {
 	done
 	check_eq "$name: each request logged by its holder alone, from the connection's port, whole (bytes sent)" \
 		"$want_served" "$got_served"
-	lab_wait 2 moved_by D0 "$LR_MOVES" || true
+	lab_wait 2 lab_counter_grown D0 rebinds "$LR_MOVES" || true
 	lab_counters_snap D1
 	n=$(grew D0 D1 rebinds)
 	check "$name: the dispatcher moved it $LR_MOVES times (rebinds +$n)" test "$n" -ge "$LR_MOVES"
