@@ -865,6 +865,25 @@ static __always_inline int peer_view(struct lb_flow *f, const struct lb_flow_mov
 	return LB_FLOW_END_ENDED;
 }
 
+/*
+ * LB_MOVE_DROP: @f (@k's) as expiry or eviction read it, in @state and last
+ * seen at @seen_ns, is ended if bound and deleted. The batch they decided from
+ * may be stale by now: a flow changed since (a packet, a new connection on the
+ * port that a dispatcher thread holds) is left.
+ */
+static __always_inline int drop_as_read(struct lb_flow *f, struct lb_flow_key *k, __u32 state,
+					__u64 seen_ns)
+{
+	if ((state != LB_FLOW_BOUND && state != LB_FLOW_CLOSING) || f->state != state ||
+	    f->last_seen_ns != seen_ns)
+		return LB_FLOW_END_NOT_BOUND;
+	/* Off its backend's count once, whoever closes it first. */
+	if (state == LB_FLOW_BOUND && !close_flow(f))
+		return LB_FLOW_END_NOT_BOUND;
+	bpf_map_delete_elem(&flows_v3, k);
+	return LB_FLOW_END_ENDED;
+}
+
 SEC("syscall")
 int lb_flow_move(struct lb_flow_move *ctx)
 {
@@ -902,20 +921,38 @@ int lb_flow_move(struct lb_flow_move *ctx)
 	case LB_MOVE_PEER:
 		return peer_view(f, ctx);
 	case LB_MOVE_DROP:
-		/*
-		 * The batch expiry or eviction decided from may be stale by now: a
-		 * dispatcher thread may have a new connection on the port.
-		 */
-		if ((ctx->state != LB_FLOW_BOUND && ctx->state != LB_FLOW_CLOSING) ||
-		    f->state != ctx->state || f->last_seen_ns != ctx->seen_ns)
-			return LB_FLOW_END_NOT_BOUND;
-		/* Off its backend's count once, whoever closes it first. */
-		if (ctx->state == LB_FLOW_BOUND && !close_flow(f))
-			return LB_FLOW_END_NOT_BOUND;
-		bpf_map_delete_elem(&flows_v3, &k);
-		return LB_FLOW_END_ENDED;
+		return drop_as_read(f, &k, ctx->state, ctx->seen_ns);
 	}
 	return LB_FLOW_END_NOT_BOUND;
+}
+
+/*
+ * Many LB_MOVE_DROP steps in one run (struct lb_flow_drops): each flow's
+ * result written back, the number dropped returned. Unrolled, so that each
+ * flow's place in the context is a constant offset, as the verifier wants.
+ */
+SEC("syscall")
+int lb_flow_drops(struct lb_flow_drops *ctx)
+{
+	__u32 n = ctx->n, i;
+	int dropped = 0;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < LB_FLOW_DROPS; i++) {
+		struct lb_flow_key k;
+		struct lb_flow *f;
+		int ret;
+
+		if (i >= n)
+			break;
+		k = ctx->flows[i].key;
+		f = bpf_map_lookup_elem(&flows_v3, &k);
+		ret = f ? drop_as_read(f, &k, ctx->flows[i].state, ctx->flows[i].seen_ns)
+			: LB_FLOW_END_NONE;
+		ctx->flows[i].result = ret;
+		dropped += ret == LB_FLOW_END_ENDED;
+	}
+	return dropped;
 }
 
 char LICENSE[] SEC("license") = "GPL";

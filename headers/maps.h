@@ -143,6 +143,26 @@ struct lb_flow_move {
 };
 _Static_assert(sizeof(struct lb_flow_move) == 80, "lb_flow_move layout");
 
+/*
+ * The lb_flow_drops program's context: flows as a walk read them, each dropped
+ * as LB_MOVE_DROP drops one, in one system call for the lot (the idle expiry
+ * removes every connection's flow in the end: a call each would cost as much
+ * as the connection's bind). result comes back: enum lb_flow_end_result.
+ */
+#define LB_FLOW_DROPS 32
+struct lb_flow_drop {
+	struct lb_flow_key key;
+	__u64 seen_ns;	/* last_seen_ns as read */
+	__u32 state;	/* as read: LB_FLOW_BOUND or LB_FLOW_CLOSING */
+	__u32 result;	/* out: ENDED (dropped), NONE (gone), NOT_BOUND (changed: left) */
+};
+struct lb_flow_drops {
+	__u32 n;	/* flows[0..n) */
+	__u32 pad;
+	struct lb_flow_drop flows[LB_FLOW_DROPS];
+};
+_Static_assert(sizeof(struct lb_flow_drops) == 8 + 32 * LB_FLOW_DROPS, "lb_flow_drops layout");
+
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,
 	LB_BACKEND_UP = 1,

@@ -14,11 +14,11 @@
 
 #define WALK_BATCH 128 /* entries per read of a whole-table walk */
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd,
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd, int drops_fd,
 			struct lb_backend *backends)
 {
 	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .move_fd = move_fd,
-				     .backends = backends };
+				     .drops_fd = drops_fd, .backends = backends };
 }
 
 static void count(struct lb_flow_table *t, uint32_t backend, int64_t by)
@@ -335,10 +335,19 @@ static bool expired(const struct lb_flow *f, uint64_t now_ns)
 	return f->state == LB_FLOW_BOUND && now_ns - f->last_seen_ns > LB_FLOW_IDLE_NS;
 }
 
+/* The flows in @d dropped, as lb_flow_drop() drops one; @d emptied. */
+static void drop_batch(struct lb_flow_table *t, struct lb_flow_drops *d)
+{
+	if (d->n && t->fd >= 0)
+		run_step(t, t->drops_fd, d, sizeof(*d));
+	d->n = 0;
+}
+
 bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 {
 	static struct lb_flow_key keys[LB_FLOW_SWEEP];
 	static struct lb_flow vals[LB_FLOW_SWEEP];
+	struct lb_flow_drops drops = { .n = 0 };
 	int n, i;
 
 	/* A failed read starts the pass over; the next step takes it up again. */
@@ -348,8 +357,13 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	}
 	n = lb_flow_walk(t, &t->sweep, keys, vals, LB_FLOW_SWEEP);
 	for (i = 0; i < n; i++) {
-		if (expired(&vals[i], now_ns))
-			lb_flow_drop(t, &keys[i], &vals[i]);
+		if (expired(&vals[i], now_ns)) {
+			drops.flows[drops.n++] = (struct lb_flow_drop){
+				.key = keys[i], .seen_ns = vals[i].last_seen_ns, .state = vals[i].state
+			};
+			if (drops.n == LB_FLOW_DROPS)
+				drop_batch(t, &drops);
+		}
 		/*
 		 * Seen since the pass before started, by XDP's coarse stamp: a packet
 		 * that came just after that pass read the flow may be stamped a tick
@@ -359,6 +373,7 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 			 vals[i].last_seen_ns + LB_FLOW_COARSE_NS >= t->prev_pass_ns)
 			changed(t, &keys[i], &vals[i]);
 	}
+	drop_batch(t, &drops);
 	return t->sweep.started;
 }
 

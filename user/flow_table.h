@@ -55,6 +55,7 @@ struct lb_flow_table {
 	int fd;			     /* the flows map; -1: none (unit tests) */
 	int end_fd;		     /* the lb_flow_end program */
 	int move_fd;		     /* the lb_flow_move program */
+	int drops_fd;		     /* the lb_flow_drops program */
 	struct lb_backend *backends; /* the mmapped backends map (active counts), or NULL */
 	uint64_t evictions;	     /* flows evicted to make room (the dispatcher reports it) */
 	lb_flow_ended_fn evicted;    /* a bound flow evicted; or NULL */
@@ -66,7 +67,7 @@ struct lb_flow_table {
 	uint64_t pass_ns, prev_pass_ns; /* when this expiry pass and the one before began */
 };
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd,
+void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd, int drops_fd,
 			struct lb_backend *backends);
 
 /*
@@ -139,8 +140,9 @@ int lb_flow_drop(struct lb_flow_table *t, const struct lb_flow_key *k, const str
  * One step of the idle expiry, a slice of the table from where the last one
  * stopped: bound flows silent for LB_FLOW_IDLE_NS and closing ones past
  * LB_FLOW_LINGER_NS go. A slice is one batch read, so the single-threaded
- * daemon never stalls behind a walk of a large table. Returns true while the
- * pass over the table goes on (more steps due soon).
+ * daemon never stalls behind a walk of a large table, and its flows go in
+ * batches of LB_FLOW_DROPS, as lb_flow_drop() drops one. Returns true while
+ * the pass over the table goes on (more steps due soon).
  */
 bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns);
 

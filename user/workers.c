@@ -311,7 +311,8 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	for (q = id; q < nq; q += ws->n)
 		w->queues[w->n_queues++] = q;
 	w->tx_queue = w->queues[0];
-	lb_flow_table_init(&w->flows, env->flows_fd, env->end_fd, env->move_fd, env->backends);
+	lb_flow_table_init(&w->flows, env->flows_fd, env->end_fd, env->move_fd, env->drops_fd,
+			   env->backends);
 	w->flows.evicted = on_evicted;
 	w->flows.evicted_ctx = w;
 	if (env->peers) {

@@ -46,7 +46,7 @@ struct lb_workers_env {
 	const struct lb_cookie_secret *secret;
 	struct lb_xsk *xsk;
 	const struct lb_ifaces *ifs;
-	int flows_fd, end_fd, move_fd; /* the flows map, lb_flow_end, lb_flow_move */
+	int flows_fd, end_fd, move_fd, drops_fd; /* the flows map, lb_flow_end, _move, _drops */
 	int backends_fd;
 	struct lb_backend *backends; /* the mmapped backends map */
 	struct lb_peers *peers;	     /* flows shared with the peers, or NULL */

@@ -41,11 +41,13 @@ static void on_evicted(void *ctx, const struct lb_flow_key *k, const struct lb_f
 	reported++;
 }
 
+static uint32_t slots = SLOTS;
+
 static void setup(void)
 {
 	skel = balancer__open();
 	ck_assert_msg(skel, "open balancer skeleton: %s", strerror(errno));
-	bpf_map__set_max_entries(skel->maps.flows_v3, SLOTS);
+	bpf_map__set_max_entries(skel->maps.flows_v3, slots);
 	ck_assert_msg(balancer__load(skel) == 0, "load balancer: %s (run as root)", strerror(errno));
 	backends = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
 			bpf_map__fd(skel->maps.backends), 0);
@@ -53,7 +55,8 @@ static void setup(void)
 	reported = 0;
 	lb_flow_table_init(&t, bpf_map__fd(skel->maps.flows_v3),
 			   bpf_program__fd(skel->progs.lb_flow_end),
-			   bpf_program__fd(skel->progs.lb_flow_move), backends);
+			   bpf_program__fd(skel->progs.lb_flow_move),
+			   bpf_program__fd(skel->progs.lb_flow_drops), backends);
 	t.evicted = on_evicted;
 }
 
@@ -300,6 +303,75 @@ START_TEST(test_drop_as_read)
 	ck_assert_int_eq(lb_flow_drop(&t, &k1, &seen1), -EINVAL);
 }
 END_TEST
+
+/* The lb_flow_drops program: each flow dropped as lb_flow_drop() would, its result written back. */
+START_TEST(test_drops_program)
+{
+	struct lb_flow_drops d = { .n = 6 };
+	const uint32_t want[6] = { LB_FLOW_END_ENDED, LB_FLOW_END_ENDED, LB_FLOW_END_NOT_BOUND,
+				   LB_FLOW_END_NOT_BOUND, LB_FLOW_END_NONE, LB_FLOW_END_NONE };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &d, .ctx_size_in = sizeof(d));
+	unsigned int i;
+
+	put(1, LB_FLOW_CLOSING, 100);
+	put(2, LB_FLOW_BOUND, 100);
+	put(3, LB_FLOW_BOUND, 150); /* a packet since the read (at 100) */
+	put(4, LB_FLOW_DISPATCH, 100); /* the port reused: a new connection's */
+	ck_assert_uint_eq(backends[BE].active, 2);
+	for (i = 0; i < 4; i++)
+		d.flows[i] = (struct lb_flow_drop){ .key = key(i + 1), .seen_ns = 100,
+						    .state = i == 1 || i == 2 ? LB_FLOW_BOUND
+									      : LB_FLOW_CLOSING,
+						    .result = 99 };
+	d.flows[4] = d.flows[0]; /* dropped already, earlier in the same run */
+	d.flows[5] = (struct lb_flow_drop){ .key = key(9), .seen_ns = 100, .state = LB_FLOW_CLOSING };
+	d.flows[6] = d.flows[1]; /* past n: not looked at */
+	d.flows[6].result = 99;
+
+	ck_assert_int_eq(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.lb_flow_drops), &opts), 0);
+	ck_assert_int_eq(opts.retval, 2);
+	for (i = 0; i < 6; i++)
+		ck_assert_msg(d.flows[i].result == want[i], "flow %u: result %u, want %u", i,
+			      d.flows[i].result, want[i]);
+	ck_assert_uint_eq(d.flows[6].result, 99);
+	ck_assert(!present(1) && !present(2) && present(3) && present(4));
+	ck_assert_uint_eq(state_of(3), LB_FLOW_BOUND);
+	ck_assert_uint_eq(state_of(4), LB_FLOW_DISPATCH);
+	ck_assert_uint_eq(backends[BE].active, 1); /* port 2's count, once */
+}
+END_TEST
+
+/*
+ * More expired flows than one lb_flow_drops run takes, and than a whole
+ * number of runs: every one goes, the fresh ones stay (a larger table).
+ */
+START_TEST(test_expiry_in_batches)
+{
+	const uint64_t now = 1000 * LB_NS_PER_S;
+	const uint16_t expired = 2 * LB_FLOW_DROPS + 7, fresh = 30;
+	uint16_t port, left = 0;
+
+	for (port = 1; port <= expired; port++)
+		put(port, port % 2 ? LB_FLOW_CLOSING : LB_FLOW_BOUND,
+		    now - (port % 2 ? LB_FLOW_LINGER_NS : LB_FLOW_IDLE_NS) - 1);
+	for (port = expired + 1; port <= expired + fresh; port++)
+		put(port, LB_FLOW_BOUND, now);
+	ck_assert_uint_eq(backends[BE].active, expired / 2 + fresh);
+	while (lb_flow_expire_step(&t, now))
+		;
+	for (port = 1; port <= expired + fresh; port++)
+		left += present(port);
+	ck_assert_uint_eq(left, fresh);
+	ck_assert_uint_eq(backends[BE].active, fresh);
+}
+END_TEST
+
+static void setup_large(void)
+{
+	slots = 256;
+	setup();
+	slots = SLOTS;
+}
 
 /*
  * The expiry pass acts on a batch it read: flows another thread changes
@@ -689,6 +761,7 @@ Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_drop_as_read);
 	tcase_add_test(tc, test_expiry_leaves_changed);
+	tcase_add_test(tc, test_drops_program);
 	tcase_add_test(tc, test_end_backend);
 	tcase_add_test(tc, test_forget_dispatch);
 	tcase_add_test(tc, test_move_advance);
@@ -697,6 +770,10 @@ Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_move_rebind_again);
 	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_disp_stats_write);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("large");
+	tcase_add_checked_fixture(tc, setup_large, teardown);
+	tcase_add_test(tc, test_expiry_in_batches);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -236,7 +236,8 @@ static void setup(void)
 	}
 	lb_flow_table_init(&L.flows, bpf_map__fd(L.skel->maps.flows_v3),
 			   bpf_program__fd(L.skel->progs.lb_flow_end),
-			   bpf_program__fd(L.skel->progs.lb_flow_move), L.backends);
+			   bpf_program__fd(L.skel->progs.lb_flow_move),
+			   bpf_program__fd(L.skel->progs.lb_flow_drops), L.backends);
 	L.secret = (struct lb_cookie_secret){
 		.key = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL },
 		.period_s = 64,

@@ -65,7 +65,8 @@ static void node_up(struct node *n, uint16_t port, uint16_t peer_port)
 	ck_assert(n->backends != MAP_FAILED);
 	lb_flow_table_init(&n->t, bpf_map__fd(n->skel->maps.flows_v3),
 			   bpf_program__fd(n->skel->progs.lb_flow_end),
-			   bpf_program__fd(n->skel->progs.lb_flow_move), n->backends);
+			   bpf_program__fd(n->skel->progs.lb_flow_move),
+			   bpf_program__fd(n->skel->progs.lb_flow_drops), n->backends);
 	n->cfg = (struct lb_config){ .peer_port = port, .n_peers = 1 };
 	inet_pton(AF_INET, "127.0.0.1", &n->cfg.peers[0].addr);
 	n->cfg.peers[0].port = peer_port;
