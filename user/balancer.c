@@ -513,6 +513,13 @@ static void publish_peers(struct lb_daemon *lb)
 
 enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 
+/*
+ * The threads' counters are taken at most this often: each take wakes the main
+ * thread and costs it some five system calls, which at one take per thread turn
+ * was a system call per connection. `latebind status` lags by as much.
+ */
+#define NEWS_EVERY_MS 2
+
 /* Serves until a signal says stop (RUN_STOP), leave in place (RUN_LEAVE); -1 on error. */
 static int run(struct lb_daemon *lb, int sfd)
 {
@@ -524,8 +531,8 @@ static int run(struct lb_daemon *lb, int sfd)
 
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
-	uint64_t next_expiry = 0, stop_at = 0;
-	bool sweeping = false;
+	uint64_t next_expiry = 0, stop_at = 0, next_news = 0;
+	bool sweeping = false, news;
 
 	for (;;) {
 
@@ -539,13 +546,18 @@ static int run(struct lb_daemon *lb, int sfd)
 		if (lb->peers)
 			pfd[1 + nm + nh + nr + np++] = (struct pollfd){
 				.fd = lb_peers_fd(lb->peers), .events = POLLIN };
-		pfd[1 + nm + nh + nr + np] = (struct pollfd){
-			.fd = lb_workers_news_fd(lb->workers), .events = POLLIN };
-		health_ms = lb_health_next_ms(lb->health, lb_clock_ms(CLOCK_MONOTONIC));
+		now_ms = lb_clock_ms(CLOCK_MONOTONIC);
+		news = now_ms >= next_news;
+		if (news)
+			pfd[1 + nm + nh + nr + np] = (struct pollfd){
+				.fd = lb_workers_news_fd(lb->workers), .events = POLLIN };
+		else if (next_news - now_ms < wait_ms)
+			wait_ms = next_news - now_ms;
+		health_ms = lb_health_next_ms(lb->health, now_ms);
 		if (health_ms < wait_ms)
 			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, 1 + nm + nh + nr + np + 1, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
+		if (poll(pfd, 1 + nm + nh + nr + np + news, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			return -1;
 		now_ms = lb_clock_ms(CLOCK_MONOTONIC);
@@ -569,7 +581,10 @@ static int run(struct lb_daemon *lb, int sfd)
 			next_expiry = now_ms + 1000;
 		}
 		count_peers(lb);
-		lb_workers_news_taken(lb->workers);
+		if (news) {
+			lb_workers_news_taken(lb->workers, pfd[1 + nm + nh + nr + np].revents & POLLIN);
+			next_news = now_ms + NEWS_EVERY_MS;
+		}
 		sum_counters(lb);
 		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, now_ms);
 		if (stop_at && now_ms >= stop_at) {
@@ -586,7 +601,7 @@ static int run(struct lb_daemon *lb, int sfd)
 		if (nr && (pfd[1 + nm + nh].revents & POLLIN))
 			reload_done(lb);
 
-		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		while ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
 				reload_start(lb);
 				continue;

@@ -442,13 +442,17 @@ int lb_workers_news_fd(const struct lb_workers *ws)
 	return ws->news_fd;
 }
 
-void lb_workers_news_taken(struct lb_workers *ws)
+void lb_workers_news_taken(struct lb_workers *ws, bool readable)
 {
 	uint64_t n;
 
-	/* Cleared first: a thread's counts after this read poke again. */
-	__atomic_store_n(&ws->poked, false, __ATOMIC_SEQ_CST);
-	if (read(ws->news_fd, &n, sizeof(n)) < 0)
+	/*
+	 * Cleared first: a thread's counts after this poke again. Read only if
+	 * there is something to read: a poke whose write comes after this read
+	 * leaves the descriptor readable, and the next turn's poll reads it.
+	 */
+	if ((__atomic_exchange_n(&ws->poked, false, __ATOMIC_SEQ_CST) || readable) &&
+	    read(ws->news_fd, &n, sizeof(n)) < 0)
 		n = 0; /* nothing was pending */
 }
 

@@ -76,10 +76,12 @@ unsigned int lb_workers_count(const struct lb_workers *ws);
 /*
  * Readable (POLLIN) when a thread's counters moved since lb_workers_news_taken():
  * the main thread then publishes the sums, so `latebind status` is as current
- * as when one thread did everything.
+ * as when one thread did everything. Until the main thread takes the news, the
+ * threads' later counts do not poke again: the main thread paces itself by
+ * when it next polls the descriptor. @readable: poll() said so this turn.
  */
 int lb_workers_news_fd(const struct lb_workers *ws);
-void lb_workers_news_taken(struct lb_workers *ws);
+void lb_workers_news_taken(struct lb_workers *ws, bool readable);
 
 /* A new config for the threads (woken to take it). Returns its epoch. */
 uint64_t lb_workers_publish(struct lb_workers *ws, struct lb_disp_conf *conf);
