@@ -278,7 +278,6 @@ static void *run(void *arg)
 			w->tx_queue = w->queues[i];
 			while (lb_xsk_rx(xsk, w->tx_queue, on_frame, w))
 				;
-			lb_xsk_flush(xsk, w->tx_queue);
 		}
 		wake_owners(w);
 		more = drain_rings(w);
@@ -286,7 +285,9 @@ static void *run(void *arg)
 		wait_ms = lb_dispatcher_timers(w->disp, w->now_ms);
 		if (more)
 			wait_ms = 0;
-		lb_xsk_flush(xsk, w->tx_queue);
+		/* Sent by the poll() the loop goes back to, which looks at every socket of ours. */
+		for (i = 0; i < w->n_queues; i++)
+			lb_xsk_flush_by_poll(xsk, w->queues[i]);
 		/* Frames or timers (a probe's answer, a retransmission) may have counted. */
 		tell_main(w->ws);
 		/* Views of the connections bound this turn leave now, not at the main thread's turn. */

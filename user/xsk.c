@@ -247,8 +247,18 @@ int lb_xsk_send(struct lb_xsk *x, unsigned int queue, const uint8_t *frame, size
 	desc->addr = addr;
 	desc->len = len;
 	xsk_ring_prod__submit(&q->tx, 1);
-	q->tx_queued++;
+	/* A long turn (many batches received) sends before the ring runs out. */
+	if (++q->tx_queued >= RING_SIZE / 2)
+		lb_xsk_flush(x, queue);
 	return 0;
+}
+
+void lb_xsk_flush_by_poll(struct lb_xsk *x, unsigned int queue)
+{
+	struct xsk_queue *q = &x->q[queue];
+
+	if (q->tx_queued && RING_SIZE - xsk_prod_nb_free(&q->tx, RING_SIZE) > LB_XSK_POLL_TX)
+		lb_xsk_flush(x, queue);
 }
 
 void lb_xsk_flush(struct lb_xsk *x, unsigned int queue)

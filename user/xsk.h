@@ -45,4 +45,14 @@ unsigned int lb_xsk_rx(struct lb_xsk *x, unsigned int queue, lb_xsk_rx_fn fn, vo
 int lb_xsk_send(struct lb_xsk *x, unsigned int queue, const uint8_t *frame, size_t len);
 void lb_xsk_flush(struct lb_xsk *x, unsigned int queue);
 
+/*
+ * lb_xsk_flush(), unless the caller's next poll() on @queue's socket sends the
+ * frames anyway: with need-wakeup, poll() drives the transmit too (copy mode:
+ * up to a batch of LB_XSK_POLL_TX frames; zero-copy: the driver's wake-up), so
+ * a thread about to poll saves a sendto() per turn. Only for a thread that
+ * polls the socket next, without other work before.
+ */
+#define LB_XSK_POLL_TX 32 /* the kernel's default copy-mode budget per call */
+void lb_xsk_flush_by_poll(struct lb_xsk *x, unsigned int queue);
+
 #endif
