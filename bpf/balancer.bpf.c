@@ -955,4 +955,28 @@ int lb_flow_drops(struct lb_flow_drops *ctx)
 	return dropped;
 }
 
+/* Many new connections' flows put (struct lb_flow_binds); returns how many went in. */
+SEC("syscall")
+int lb_flow_binds(struct lb_flow_binds *ctx)
+{
+	__u32 n = ctx->n, i;
+	int put = 0;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < LB_FLOW_BINDS; i++) {
+		struct lb_flow_key k;
+		struct lb_flow f;
+		long ret;
+
+		if (i >= n)
+			break;
+		k = ctx->flows[i].key;
+		f = ctx->flows[i].flow;
+		ret = bpf_map_update_elem(&flows_v3, &k, &f, BPF_NOEXIST);
+		ctx->flows[i].result = (__s32)ret;
+		put += !ret;
+	}
+	return put;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -163,6 +163,26 @@ struct lb_flow_drops {
 };
 _Static_assert(sizeof(struct lb_flow_drops) == 8 + 32 * LB_FLOW_DROPS, "lb_flow_drops layout");
 
+/*
+ * The lb_flow_binds program's context: new connections' flows, each put only
+ * where its ports have none (BPF_NOEXIST), in one system call for a batch of
+ * hand-offs (a map batch update takes no such flag). result comes back: 0, or
+ * the insert's negative errno (-EEXIST: a flow there; -E2BIG: the table full).
+ */
+#define LB_FLOW_BINDS 64
+struct lb_flow_bind {
+	struct lb_flow_key key;
+	struct lb_flow flow;
+	__s32 result;
+	__u32 pad;
+};
+struct lb_flow_binds {
+	__u32 n;	/* flows[0..n) */
+	__u32 pad;
+	struct lb_flow_bind flows[LB_FLOW_BINDS];
+};
+_Static_assert(sizeof(struct lb_flow_binds) == 8 + 96 * LB_FLOW_BINDS, "lb_flow_binds layout");
+
 enum lb_backend_state {
 	LB_BACKEND_DOWN = 0,
 	LB_BACKEND_UP = 1,

@@ -648,9 +648,7 @@ static int start_dispatcher(struct lb_daemon *lb)
 	}
 	lb_directory_stats(lb->dir, &ds);
 	lb_flow_table_init(&lb->flows, bpf_map__fd(lb->ld.skel->maps.flows_v3),
-			   bpf_program__fd(lb->ld.skel->progs.lb_flow_end),
-			   bpf_program__fd(lb->ld.skel->progs.lb_flow_move),
-			   bpf_program__fd(lb->ld.skel->progs.lb_flow_drops), lb->ld.backends);
+			   lb_loader_flow_progs(lb->ld.skel), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;
 	if (lb->cfg.n_peers) {
@@ -692,9 +690,7 @@ static int start_threads(struct lb_daemon *lb)
 	struct lb_workers_env env = {
 		.secret = &lb->secret, .xsk = lb->xsk, .ifs = &lb->ifs,
 		.flows_fd = bpf_map__fd(lb->ld.skel->maps.flows_v3),
-		.end_fd = bpf_program__fd(lb->ld.skel->progs.lb_flow_end),
-		.move_fd = bpf_program__fd(lb->ld.skel->progs.lb_flow_move),
-		.drops_fd = bpf_program__fd(lb->ld.skel->progs.lb_flow_drops),
+		.flow_progs = lb_loader_flow_progs(lb->ld.skel),
 		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
 		.backends = lb->ld.backends, .peers = lb->peers,
 	};

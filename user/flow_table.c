@@ -14,11 +14,10 @@
 
 #define WALK_BATCH 128 /* entries per read of a whole-table walk */
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd, int drops_fd,
+void lb_flow_table_init(struct lb_flow_table *t, int fd, struct lb_flow_progs progs,
 			struct lb_backend *backends)
 {
-	*t = (struct lb_flow_table){ .fd = fd, .end_fd = end_fd, .move_fd = move_fd,
-				     .drops_fd = drops_fd, .backends = backends };
+	*t = (struct lb_flow_table){ .fd = fd, .progs = progs, .backends = backends };
 }
 
 static void count(struct lb_flow_table *t, uint32_t backend, int64_t by)
@@ -72,7 +71,7 @@ int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k)
 {
 	struct lb_flow_key ctx = *k;
 
-	return run_step(t, t->end_fd, &ctx, sizeof(ctx));
+	return run_step(t, t->progs.end, &ctx, sizeof(ctx));
 }
 
 /*
@@ -99,7 +98,7 @@ static void changed(struct lb_flow_table *t, const struct lb_flow_key *k, const 
 int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m)
 {
 	struct lb_flow_move ctx = *m;
-	int ret = run_step(t, t->move_fd, &ctx, sizeof(ctx));
+	int ret = run_step(t, t->progs.move, &ctx, sizeof(ctx));
 
 	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP)
 		changed(t, &m->key, NULL);
@@ -154,7 +153,7 @@ int lb_flow_drop(struct lb_flow_table *t, const struct lb_flow_key *k, const str
 
 	if (seen->state != LB_FLOW_BOUND && seen->state != LB_FLOW_CLOSING)
 		return -EINVAL; /* the dispatcher's own: lb_flow_remove, by its owner */
-	ret = run_step(t, t->move_fd, &m, sizeof(m));
+	ret = run_step(t, t->progs.move, &m, sizeof(m));
 	if (ret < 0)
 		return ret;
 	return ret == LB_FLOW_END_ENDED ? 0 : ret == LB_FLOW_END_NONE ? -ENOENT : -ESTALE;
@@ -215,6 +214,17 @@ static int evict_one(struct lb_flow_table *t)
 	return 0;
 }
 
+/* A flow just put: the peers hear of it, unless a peer sent it. */
+static void tell_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	struct lb_flow now = *f;
+
+	if (!t->changed || (f->flags & LB_FLOW_F_PEER))
+		return;
+	now.last_seen_ns = lb_clock_ns(CLOCK_MONOTONIC);
+	changed(t, k, &now);
+}
+
 /* lb_flow_put() with the map update's @flags (BPF_ANY, or BPF_NOEXIST: -EEXIST if there is one). */
 static int put_flags(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f,
 		     uint64_t flags)
@@ -226,12 +236,7 @@ static int put_flags(struct lb_flow_table *t, const struct lb_flow_key *k, const
 	/* Another thread may take the room made meanwhile: a few tries, then E2BIG. */
 	for (tries = 0; tries < 3; tries++) {
 		if (!bpf_map_update_elem(t->fd, k, f, flags)) {
-			if (t->changed && !(f->flags & LB_FLOW_F_PEER)) {
-				struct lb_flow now = *f;
-
-				now.last_seen_ns = lb_clock_ns(CLOCK_MONOTONIC);
-				changed(t, k, &now);
-			}
+			tell_put(t, k, f);
 			return 0;
 		}
 		if (errno != E2BIG && errno != ENOSPC)
@@ -284,6 +289,32 @@ int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, con
 	if (!err)
 		count(t, f->backend, 1);
 	return err;
+}
+
+size_t lb_flow_bind_fresh_many(struct lb_flow_table *t, struct lb_flow_binds *b)
+{
+	size_t put = 0;
+	__u32 i;
+
+	if (b->n > LB_FLOW_BINDS)
+		b->n = LB_FLOW_BINDS;
+	for (i = 0; i < b->n; i++)
+		b->flows[i].result = 0;
+	if (t->fd >= 0 && run_step(t, t->progs.binds, b, sizeof(*b)) < 0)
+		for (i = 0; i < b->n; i++)
+			b->flows[i].result = -E2BIG; /* not run: each on its own below */
+	for (i = 0; i < b->n; i++) {
+		struct lb_flow_bind *e = &b->flows[i];
+
+		if (e->result == -E2BIG || e->result == -ENOSPC)
+			e->result = lb_flow_bind_fresh(t, &e->key, &e->flow);
+		else if (!e->result) {
+			count(t, e->flow.backend, 1);
+			tell_put(t, &e->key, &e->flow);
+		}
+		put += !e->result;
+	}
+	return put;
 }
 
 int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)
@@ -339,7 +370,7 @@ static bool expired(const struct lb_flow *f, uint64_t now_ns)
 static void drop_batch(struct lb_flow_table *t, struct lb_flow_drops *d)
 {
 	if (d->n && t->fd >= 0)
-		run_step(t, t->drops_fd, d, sizeof(*d));
+		run_step(t, t->progs.drops, d, sizeof(*d));
 	d->n = 0;
 }
 

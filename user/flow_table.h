@@ -51,11 +51,17 @@ typedef void (*lb_flow_ended_fn)(void *ctx, const struct lb_flow_key *k, const s
  */
 typedef void (*lb_flow_changed_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/* The balancer object's syscall programs that change flows (bpf/balancer.bpf.c). */
+struct lb_flow_progs {
+	int end;   /* lb_flow_end */
+	int move;  /* lb_flow_move */
+	int drops; /* lb_flow_drops */
+	int binds; /* lb_flow_binds */
+};
+
 struct lb_flow_table {
 	int fd;			     /* the flows map; -1: none (unit tests) */
-	int end_fd;		     /* the lb_flow_end program */
-	int move_fd;		     /* the lb_flow_move program */
-	int drops_fd;		     /* the lb_flow_drops program */
+	struct lb_flow_progs progs;
 	struct lb_backend *backends; /* the mmapped backends map (active counts), or NULL */
 	uint64_t evictions;	     /* flows evicted to make room (the dispatcher reports it) */
 	lb_flow_ended_fn evicted;    /* a bound flow evicted; or NULL */
@@ -67,7 +73,10 @@ struct lb_flow_table {
 	uint64_t pass_ns, prev_pass_ns; /* when this expiry pass and the one before began */
 };
 
-void lb_flow_table_init(struct lb_flow_table *t, int fd, int end_fd, int move_fd, int drops_fd,
+/* No map, no programs: the unit tests' table (every change a no-op). */
+#define LB_FLOW_NO_PROGS ((struct lb_flow_progs){ -1, -1, -1, -1 })
+
+void lb_flow_table_init(struct lb_flow_table *t, int fd, struct lb_flow_progs progs,
 			struct lb_backend *backends);
 
 /*
@@ -92,6 +101,15 @@ int lb_flow_bind(struct lb_flow_table *t, const struct lb_flow_key *k, const str
 
 /* lb_flow_bind() where @k has no flow yet: -EEXIST if it has one (which stays as it is). */
 int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
+
+/*
+ * lb_flow_bind_fresh() of each of @b's flows, in one system call (the
+ * lb_flow_binds program) but for those that find the table full, which evict
+ * one at a time. Each result is 0 (put and counted) or a negative errno.
+ * Returns how many were put.
+ */
+size_t lb_flow_bind_fresh_many(struct lb_flow_table *t, struct lb_flow_binds *b);
+
 
 /*
  * A replay abandoned: @k goes back to the dispatcher as @f (state dispatch),

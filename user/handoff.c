@@ -66,6 +66,11 @@ static int send_to_backend(struct lb_handoff_ctx *h, const struct lb_conn_view *
 	len = lb_segment_build(h->frame, sizeof(h->frame), s);
 	if (!len)
 		return -1;
+	if (h->capture) {
+		memcpy(h->capture->data, h->frame, len);
+		h->capture->len = (uint16_t)len;
+		return 0;
+	}
 	if (port)
 		return send(port->fd, h->frame, len, MSG_DONTWAIT) == (ssize_t)len ? 0 : -1;
 	return h->send(h->send_ctx, h->frame, len) ? -1 : 0;
@@ -258,6 +263,96 @@ static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 	return lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED ? 0 : -1;
 }
 
+/*
+ * A new connection's hand-off into the batch, if it can wait there: cookie
+ * mode, a backend behind the main interface, a request in one segment (one
+ * frame to keep), and room.
+ */
+static bool deferred(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
+		     const struct lb_backend *b, uint32_t backend, const struct lb_flow *flow)
+{
+	struct lb_handoff_batch *bt = h->batch;
+	uint32_t mss = v->opts.mss - (v->ts_ok ? 12 : 0);
+	unsigned int i;
+
+	if (!bt || !bt->rx_frame || bt->rx_len > LB_HANDOFF_FRAME_MAX ||
+	    bt->binds.n >= LB_HANDOFF_BATCH || b->ifindex || v->request_len > mss)
+		return false;
+	i = bt->binds.n;
+	h->capture = &bt->out[i];
+	h->capture->len = 0;
+	send_request(h, v, b, backend, false);
+	h->capture = NULL;
+	bt->binds.flows[i].key = v->key;
+	bt->binds.flows[i].flow = *flow;
+	memcpy(bt->in[i].data, bt->rx_frame, bt->rx_len);
+	bt->in[i].len = (uint16_t)bt->rx_len;
+	bt->binds.n++;
+	return true;
+}
+
+void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void *ctx)
+{
+	struct lb_handoff_batch *bt = h->batch;
+	unsigned int i, n;
+
+	if (!bt || !bt->binds.n)
+		return;
+	lb_flow_bind_fresh_many(h->flows, &bt->binds);
+	/* Emptied first: a retried frame is taken at once, not into the batch. */
+	n = bt->binds.n;
+	bt->binds.n = 0;
+	for (i = 0; i < n; i++) {
+		if (bt->binds.flows[i].result)
+			retry(ctx, bt->in[i].data, bt->in[i].len);
+		else if (bt->out[i].len && h->send(h->send_ctx, bt->out[i].data, bt->out[i].len))
+			pr_warn("hand-off to %s: a request segment could not be sent; the client "
+				"will retransmit it\n", name_of(h, bt->binds.flows[i].flow.backend));
+	}
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+bool lb_handoff_waiting(const struct lb_handoff_ctx *h, const uint8_t *f, size_t len)
+{
+	const struct lb_handoff_batch *bt = h->batch;
+	const size_t eth = 14, ip = 20;
+	uint32_t a, b;
+	uint16_t pa, pb;
+	unsigned int i;
+
+	/* IPv4 without options carrying TCP: the only frames a hand-off is made from. */
+	if (!bt || !bt->binds.n || len < eth + ip + 4 || f[12] != 0x08 || f[13] != 0x00 ||
+	    f[eth] != 0x45 || f[eth + 9] != 6)
+		return false;
+	a = rd32(f + eth + 12);
+	b = rd32(f + eth + 16);
+	pa = rd16(f + eth + ip);
+	pb = rd16(f + eth + ip + 2);
+	for (i = 0; i < bt->binds.n; i++) {
+		const struct lb_flow_key *k = &bt->binds.flows[i].key;
+
+		if ((k->saddr == a && k->daddr == b && k->sport == pa && k->dport == pb) ||
+		    (k->saddr == b && k->daddr == a && k->sport == pb && k->dport == pa))
+			return true;
+	}
+	return false;
+}
+
 int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
 		    enum lb_bind_step step)
 {
@@ -284,6 +379,8 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		} else {
 			flow = flow_of(h, &v, b, backend,
 				       step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY);
+			if (v.fresh && step == LB_BIND_HANDOFF && deferred(h, &v, b, backend, &flow))
+				return 0;
 			/* Fresh: a flow there (another record's, or handed off) is not ours to replace. */
 			if (v.fresh ? lb_flow_bind_fresh(flows, &v.key, &flow)
 				    : lb_flow_bind(flows, &v.key, &flow))

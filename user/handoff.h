@@ -35,6 +35,33 @@ struct lb_handoff_port {
 };
 
 /*
+ * New connections' hand-offs gathered over a batch of received frames: each
+ * whole request taken in cookie mode towards a backend behind the main
+ * interface puts its flow in the table together with the others, in one system
+ * call (lb_handoff_commit()), and its frame leaves only once its flow is in.
+ * Without a batch (NULL), each hand-off takes its own call.
+ */
+#define LB_HANDOFF_BATCH     LB_FLOW_BINDS /* as many as a batch of received frames */
+#define LB_HANDOFF_FRAME_MAX 2048
+
+struct lb_handoff_frame {
+	uint16_t len;
+	uint8_t data[LB_HANDOFF_FRAME_MAX];
+};
+
+struct lb_handoff_batch {
+	struct lb_flow_binds binds; /* the flows, as the lb_flow_binds program takes them */
+	struct lb_handoff_frame out[LB_HANDOFF_BATCH]; /* the request, to the backend */
+	struct lb_handoff_frame in[LB_HANDOFF_BATCH];  /* the client's frame it came in */
+	/* Set by the caller around each received frame: what a deferred hand-off keeps. */
+	const uint8_t *rx_frame;
+	size_t rx_len;
+};
+
+/* Called by lb_handoff_commit() for a received frame whose hand-off lost its flow (a flow there). */
+typedef void (*lb_handoff_retry_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+/*
  * What the hand-off works with. Not to be confused with struct lb_handoff in
  * headers/backend_maps.h, the value of a replay-mode backend's `handoffs` map.
  */
@@ -49,11 +76,24 @@ struct lb_handoff_ctx {
 	const struct lb_handoff_port *local; /* lo, for the local backend; NULL: none */
 	const struct lb_cookie_secret *secret; /* keys the replay hand-off option */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC, set by the caller per batch */
-	uint8_t frame[2048];
+	struct lb_handoff_batch *batch; /* or NULL: every hand-off at once */
+	struct lb_handoff_frame *capture; /* the frame being built goes here instead of out */
+	uint8_t frame[LB_HANDOFF_FRAME_MAX];
 };
 
 /* The lb_bind_fn of the balancer (see enum lb_bind_step); @ctx: a struct lb_handoff_ctx. */
 int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
 		    enum lb_bind_step step);
+
+/*
+ * The batch's flows into the table, then their frames out. A hand-off whose
+ * flow could not go in (another thread's or a peer's flow on those ports) sends
+ * nothing: its received frame goes to @retry, for the caller to take again
+ * without a batch, as it would have been taken had the insert come first.
+ */
+void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void *ctx);
+
+/* Whether @frame (either way) belongs to a connection whose hand-off waits in the batch. */
+bool lb_handoff_waiting(const struct lb_handoff_ctx *h, const uint8_t *frame, size_t len);
 
 #endif

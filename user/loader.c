@@ -397,3 +397,13 @@ void lb_loader_close(struct lb_loader *ld)
 	balancer__destroy(ld->skel);
 	ld->skel = NULL;
 }
+
+struct lb_flow_progs lb_loader_flow_progs(struct balancer *skel)
+{
+	return (struct lb_flow_progs){
+		.end = bpf_program__fd(skel->progs.lb_flow_end),
+		.move = bpf_program__fd(skel->progs.lb_flow_move),
+		.drops = bpf_program__fd(skel->progs.lb_flow_drops),
+		.binds = bpf_program__fd(skel->progs.lb_flow_binds),
+	};
+}

@@ -15,6 +15,7 @@
 #include <xdp/libxdp.h>
 
 #include "config.h"
+#include "flow_table.h"
 #include "maps.h"
 
 #define LB_PROG_NAME "lb_xdp"
@@ -75,6 +76,9 @@ int lb_loader_map_backends(struct lb_loader *ld);
 
 /* Take the program off every interface and remove the pins: nothing is left for a successor. */
 void lb_loader_detach(struct lb_loader *ld);
+
+/* The skeleton's programs the flow table runs (loaded). */
+struct lb_flow_progs lb_loader_flow_progs(struct balancer *skel);
 
 /* Release what the process holds; program and pins stay unless detached first. */
 void lb_loader_close(struct lb_loader *ld);

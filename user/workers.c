@@ -38,6 +38,7 @@ struct worker {
 	struct lb_dispatcher *disp;
 	struct lb_flow_table flows; /* its own cursors and evictions on the shared map */
 	struct lb_handoff_ctx handoff;
+	struct lb_handoff_batch batch; /* the hand-offs of the frames being received */
 	struct lb_disp_conf *conf; /* the one in use */
 	uint64_t seen;		   /* the epoch of the newest config taken (atomic) */
 	uint64_t now_ms, tai_s;
@@ -134,13 +135,11 @@ static void on_own_frame(void *arg, const uint8_t *frame, size_t len)
  * frame (replay SYN/ACK, probe answer, a moving flow's RST) may come in on
  * another queue than its client's, so frames go by their connection's owner.
  */
-static void on_frame(void *arg, const uint8_t *frame, size_t len)
+static void take_frame(struct worker *w, const uint8_t *frame, size_t len)
 {
-	struct worker *w = arg;
 	struct lb_workers *ws = w->ws;
 	int owner = ws->n > 1 ? lb_frame_owner(frame, len, ws->n) : -1;
 
-	lb_stat_add(&w->frames, 1);
 	if (owner < 0 || (unsigned int)owner == w->id) {
 		on_own_frame(w, frame, len);
 		return;
@@ -154,6 +153,36 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len)
 	}
 	lb_dispatcher_count(w->disp, LB_DISP_THREAD_HANDOFFS, 1);
 	w->woken |= 1ULL << owner;
+}
+
+/* A hand-off that lost its flow: its frame once more, handed off at once this time. */
+static void retry_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct worker *w = arg;
+
+	w->handoff.batch = NULL;
+	take_frame(w, frame, len);
+	w->handoff.batch = &w->batch;
+}
+
+/* The hand-offs waiting in the batch: their flows in (one system call), their frames out. */
+static void commit(struct worker *w)
+{
+	lb_handoff_commit(&w->handoff, retry_frame, w);
+}
+
+static void on_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct worker *w = arg;
+
+	lb_stat_add(&w->frames, 1);
+	/* More of a connection whose hand-off waits: it must meet the flow, as XDP would have. */
+	if (lb_handoff_waiting(&w->handoff, frame, len))
+		commit(w);
+	w->batch.rx_frame = frame;
+	w->batch.rx_len = len;
+	take_frame(w, frame, len);
+	w->batch.rx_frame = NULL;
 }
 
 /* The counters moved: the main thread sums them into the stats map (latebind status) now. */
@@ -277,7 +306,7 @@ static void *run(void *arg)
 		for (i = 0; i < w->n_queues; i++) {
 			w->tx_queue = w->queues[i];
 			while (lb_xsk_rx(xsk, w->tx_queue, on_frame, w))
-				;
+				commit(w);
 		}
 		wake_owners(w);
 		more = drain_rings(w);
@@ -312,8 +341,7 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	for (q = id; q < nq; q += ws->n)
 		w->queues[w->n_queues++] = q;
 	w->tx_queue = w->queues[0];
-	lb_flow_table_init(&w->flows, env->flows_fd, env->end_fd, env->move_fd, env->drops_fd,
-			   env->backends);
+	lb_flow_table_init(&w->flows, env->flows_fd, env->flow_progs, env->backends);
 	w->flows.evicted = on_evicted;
 	w->flows.evicted_ctx = w;
 	if (env->peers) {
@@ -331,6 +359,7 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 		.send = send_frame, .send_ctx = w, .secret = env->secret,
 		.ports = env->ifs->ports, .n_ports = env->ifs->n_sides,
 		.local = env->ifs->local.fd >= 0 ? &env->ifs->local : NULL,
+		.batch = &w->batch,
 	};
 	lb_dispatcher_set_bind(w->disp, lb_handoff_bind, &w->handoff);
 	return 0;

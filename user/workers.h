@@ -46,7 +46,8 @@ struct lb_workers_env {
 	const struct lb_cookie_secret *secret;
 	struct lb_xsk *xsk;
 	const struct lb_ifaces *ifs;
-	int flows_fd, end_fd, move_fd, drops_fd; /* the flows map, lb_flow_end, _move, _drops */
+	int flows_fd;			/* the flows map */
+	struct lb_flow_progs flow_progs; /* and the programs that change it */
 	int backends_fd;
 	struct lb_backend *backends; /* the mmapped backends map */
 	struct lb_peers *peers;	     /* flows shared with the peers, or NULL */

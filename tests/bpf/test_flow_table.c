@@ -21,6 +21,7 @@
 #include "balancer.skel.h"
 #include "dispatcher.h"
 #include "flow_table.h"
+#include "loader.h"
 #include "suites.h"
 
 #define SLOTS	 4
@@ -54,9 +55,7 @@ static void setup(void)
 	ck_assert_msg(backends != MAP_FAILED, "mmap backends: %s", strerror(errno));
 	reported = 0;
 	lb_flow_table_init(&t, bpf_map__fd(skel->maps.flows_v3),
-			   bpf_program__fd(skel->progs.lb_flow_end),
-			   bpf_program__fd(skel->progs.lb_flow_move),
-			   bpf_program__fd(skel->progs.lb_flow_drops), backends);
+			   lb_loader_flow_progs(skel), backends);
 	t.evicted = on_evicted;
 }
 
@@ -363,6 +362,65 @@ START_TEST(test_expiry_in_batches)
 		left += present(port);
 	ck_assert_uint_eq(left, fresh);
 	ck_assert_uint_eq(backends[BE].active, fresh);
+}
+END_TEST
+
+/*
+ * New connections' flows put in one call: each put and counted once; one whose
+ * ports have a flow already (another thread's) is left out, and the rest go in
+ * all the same; a full table evicts for the ones that do not fit.
+ */
+START_TEST(test_bind_fresh_many)
+{
+	static struct lb_flow_binds b = { .n = 6 };
+	struct lb_flow f;
+	uint16_t port;
+
+	put(3, LB_FLOW_DISPATCH, 100); /* a record of another thread's */
+	for (port = 1; port <= 6; port++)
+		b.flows[port - 1] = (struct lb_flow_bind){
+			.key = key(port), .result = 99,
+			.flow = { .state = LB_FLOW_BOUND, .backend = BE, .last_seen_ns = 200 + port,
+				  .client_ack = 1 },
+		};
+	b.flows[6] = b.flows[0]; /* past n: not put */
+	b.flows[6].key = key(7);
+	ck_assert_uint_eq(lb_flow_bind_fresh_many(&t, &b), 5);
+	for (port = 1; port <= 6; port++)
+		ck_assert_msg(b.flows[port - 1].result == (port == 3 ? -EEXIST : 0),
+			      "port %u: result %d", port, b.flows[port - 1].result);
+	ck_assert_uint_eq(state_of(3), LB_FLOW_DISPATCH);
+	ck_assert(!present(7));
+	ck_assert_uint_eq(backends[BE].active, 5);
+	for (port = 4; port <= 6; port++) {
+		struct lb_flow_key k = key(port);
+
+		ck_assert_int_eq(bpf_map_lookup_elem(t.fd, &k, &f), 0);
+		ck_assert_uint_eq(f.state, LB_FLOW_BOUND);
+		ck_assert_uint_eq(f.last_seen_ns, 200 + port);
+	}
+}
+END_TEST
+
+/* A full table: the batch's flows go in one at a time, each evicting one. */
+START_TEST(test_bind_fresh_many_full)
+{
+	static struct lb_flow_binds b = { .n = 2 };
+	uint16_t port;
+
+	for (port = 1; port <= SLOTS; port++)
+		put(port, LB_FLOW_BOUND, 100 + port);
+	for (port = 0; port < 2; port++)
+		b.flows[port] = (struct lb_flow_bind){
+			.key = key(10 + port),
+			.flow = { .state = LB_FLOW_BOUND, .backend = BE, .last_seen_ns = 500 },
+		};
+	ck_assert_uint_eq(lb_flow_bind_fresh_many(&t, &b), 2);
+	ck_assert_int_eq(b.flows[0].result, 0);
+	ck_assert_int_eq(b.flows[1].result, 0);
+	ck_assert(present(10) && present(11));
+	ck_assert_uint_eq(t.evictions, 2);
+	ck_assert_uint_eq(backends[BE].active, SLOTS);
 }
 END_TEST
 
@@ -762,6 +820,7 @@ Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_drop_as_read);
 	tcase_add_test(tc, test_expiry_leaves_changed);
 	tcase_add_test(tc, test_drops_program);
+	tcase_add_test(tc, test_bind_fresh_many_full);
 	tcase_add_test(tc, test_end_backend);
 	tcase_add_test(tc, test_forget_dispatch);
 	tcase_add_test(tc, test_move_advance);
@@ -774,6 +833,7 @@ Suite *flow_table_suite(void)
 	tc = tcase_create("large");
 	tcase_add_checked_fixture(tc, setup_large, teardown);
 	tcase_add_test(tc, test_expiry_in_batches);
+	tcase_add_test(tc, test_bind_fresh_many);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,6 +38,7 @@
 #include "dispatcher.h"
 #include "fin_notice.h"
 #include "flow_table.h"
+#include "loader.h"
 #include "handoff.h"
 #include "hint.h"
 #include "maps.h"
@@ -235,9 +236,7 @@ static void setup(void)
 		memcpy(L.backends[i].mac, be_mac[i], 6);
 	}
 	lb_flow_table_init(&L.flows, bpf_map__fd(L.skel->maps.flows_v3),
-			   bpf_program__fd(L.skel->progs.lb_flow_end),
-			   bpf_program__fd(L.skel->progs.lb_flow_move),
-			   bpf_program__fd(L.skel->progs.lb_flow_drops), L.backends);
+			   lb_loader_flow_progs(L.skel), L.backends);
 	L.secret = (struct lb_cookie_secret){
 		.key = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL },
 		.period_s = 64,

@@ -25,6 +25,7 @@
 #include "balancer.skel.h"
 #include "clock.h"
 #include "flow_table.h"
+#include "loader.h"
 #include "frames.h"
 #include "peer_sync.h"
 #include "suites.h"
@@ -64,9 +65,7 @@ static void node_up(struct node *n, uint16_t port, uint16_t peer_port)
 			   bpf_map__fd(n->skel->maps.backends), 0);
 	ck_assert(n->backends != MAP_FAILED);
 	lb_flow_table_init(&n->t, bpf_map__fd(n->skel->maps.flows_v3),
-			   bpf_program__fd(n->skel->progs.lb_flow_end),
-			   bpf_program__fd(n->skel->progs.lb_flow_move),
-			   bpf_program__fd(n->skel->progs.lb_flow_drops), n->backends);
+			   lb_loader_flow_progs(n->skel), n->backends);
 	n->cfg = (struct lb_config){ .peer_port = port, .n_peers = 1 };
 	inet_pton(AF_INET, "127.0.0.1", &n->cfg.peers[0].addr);
 	n->cfg.peers[0].port = peer_port;

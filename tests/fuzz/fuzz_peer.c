@@ -51,7 +51,7 @@ static void setup(void)
 	cfg.peers[0].port = PEER_PORT;
 	inet_pton(AF_INET, "198.51.100.11", &backends[1].addr);
 	backends[1].weight = 1;
-	lb_flow_table_init(&flows, -1, -1, -1, -1, backends);
+	lb_flow_table_init(&flows, -1, LB_FLOW_NO_PROGS, backends);
 	/* Port 0: any free one; nothing is sent, datagrams come through lb_peers_input. */
 	peers = lb_peers_open(&cfg, &flows, backends, &secret);
 	CHECK(peers, "cannot open the peer socket");

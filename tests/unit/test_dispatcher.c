@@ -143,7 +143,7 @@ static void setup_with(const char *text)
 	char err[LB_ERR_MAX];
 
 	memset(&t, 0, sizeof(t));
-	lb_flow_table_init(&t.flows, -1, -1, -1, -1, NULL);
+	lb_flow_table_init(&t.flows, -1, LB_FLOW_NO_PROGS, NULL);
 	ck_assert_msg(!lb_config_parse("dispatcher.yaml", text, strlen(text), &t.cfg, err,
 				       sizeof(err)),
 		      "config: %s", err);
