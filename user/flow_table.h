@@ -110,7 +110,6 @@ int lb_flow_bind_fresh(struct lb_flow_table *t, const struct lb_flow_key *k, con
  */
 size_t lb_flow_bind_fresh_many(struct lb_flow_table *t, struct lb_flow_binds *b);
 
-
 /*
  * A replay abandoned: @k goes back to the dispatcher as @f (state dispatch),
  * or out of the table if that fails, and leaves its backend's count.

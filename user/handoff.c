@@ -311,43 +311,21 @@ void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void
 	}
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return v;
-}
-
-bool lb_handoff_waiting(const struct lb_handoff_ctx *h, const uint8_t *f, size_t len)
+bool lb_handoff_waiting(const struct lb_handoff_ctx *h, const uint8_t *frame, size_t len)
 {
 	const struct lb_handoff_batch *bt = h->batch;
-	const size_t eth = 14, ip = 20;
-	uint32_t a, b;
-	uint16_t pa, pb;
+	struct lb_frame_ends e;
 	unsigned int i;
 
-	/* IPv4 without options carrying TCP: the only frames a hand-off is made from. */
-	if (!bt || !bt->binds.n || len < eth + ip + 4 || f[12] != 0x08 || f[13] != 0x00 ||
-	    f[eth] != 0x45 || f[eth + 9] != 6)
+	if (!bt || !bt->binds.n || !lb_frame_ends(frame, len, &e))
 		return false;
-	a = rd32(f + eth + 12);
-	b = rd32(f + eth + 16);
-	pa = rd16(f + eth + ip);
-	pb = rd16(f + eth + ip + 2);
 	for (i = 0; i < bt->binds.n; i++) {
 		const struct lb_flow_key *k = &bt->binds.flows[i].key;
 
-		if ((k->saddr == a && k->daddr == b && k->sport == pa && k->dport == pb) ||
-		    (k->saddr == b && k->daddr == a && k->sport == pb && k->dport == pa))
+		if ((k->saddr == e.saddr && k->daddr == e.daddr && k->sport == e.sport &&
+		     k->dport == e.dport) ||
+		    (k->saddr == e.daddr && k->daddr == e.saddr && k->sport == e.dport &&
+		     k->dport == e.sport))
 			return true;
 	}
 	return false;

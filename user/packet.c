@@ -172,6 +172,20 @@ void lb_frame_fix_csums(uint8_t *frame, size_t len)
 	wr16(ip + ihl + TCP_OFF(check), tcp_csum(ip, ip + ihl, tot - ihl));
 }
 
+bool lb_frame_ends(const uint8_t *f, size_t len, struct lb_frame_ends *e)
+{
+	const size_t eth = 14, ip = 20;
+
+	if (len < eth + ip + 4 || f[12] != 0x08 || f[13] != 0x00 || f[eth] != 0x45 ||
+	    f[eth + 9] != IPPROTO_TCP)
+		return false;
+	memcpy(&e->saddr, f + eth + 12, 4);
+	memcpy(&e->daddr, f + eth + 16, 4);
+	memcpy(&e->sport, f + eth + ip, 2);
+	memcpy(&e->dport, f + eth + ip + 2, 2);
+	return true;
+}
+
 int lb_frame_check_csums(const uint8_t *frame, size_t len)
 {
 	const uint8_t *ip = frame + ETH_HLEN;

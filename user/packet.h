@@ -50,6 +50,19 @@ struct lb_segment {
  */
 int lb_segment_parse(const uint8_t *frame, size_t len, struct lb_segment *seg);
 
+/* A frame's two ends as on the wire (network order). */
+struct lb_frame_ends {
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+};
+
+/*
+ * @frame's ends, if it is IPv4 without options carrying TCP (the only frames
+ * the dispatcher takes): true. Cheaper than lb_segment_parse(), for deciding
+ * where a frame goes before it is taken.
+ */
+bool lb_frame_ends(const uint8_t *frame, size_t len, struct lb_frame_ends *e);
+
 /* The 4-tuple of a client segment as the flows map keys it. */
 struct lb_flow_key lb_segment_flow_key(const struct lb_segment *seg);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "packet.h"
 #include "thread_ring.h"
 
 struct slot {
@@ -92,35 +93,17 @@ uint64_t lb_tring_drops(const struct lb_tring *r)
 	return atomic_load_explicit(&r->drops, memory_order_relaxed);
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 int lb_frame_owner(const uint8_t *f, size_t len, unsigned int n)
 {
-	const size_t eth = 14, ip = 20;
+	struct lb_frame_ends e;
 	uint64_t a, b, h;
 
 	if (n <= 1)
 		return 0;
-	/* IPv4 without options carrying TCP: what the dispatcher takes (lb_segment_parse). */
-	if (len < eth + ip + 4 || f[12] != 0x08 || f[13] != 0x00 || f[eth] != 0x45 ||
-	    f[eth + 9] != 6)
+	if (!lb_frame_ends(f, len, &e))
 		return -1;
-	a = (uint64_t)rd32(f + eth + 12) << 16 | rd16(f + eth + ip);	  /* source addr:port */
-	b = (uint64_t)rd32(f + eth + 16) << 16 | rd16(f + eth + ip + 2); /* destination */
+	a = (uint64_t)e.saddr << 16 | e.sport; /* source addr:port */
+	b = (uint64_t)e.daddr << 16 | e.dport; /* destination */
 	/* XOR of the two ends: the same whichever way the frame goes. Then mixed,
 	 * so nearby ports spread over the threads. */
 	h = lb_splitmix64(a ^ b);

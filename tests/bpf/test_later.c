@@ -348,7 +348,14 @@ static void client_seg(struct client *cl, uint32_t seq, uint32_t ack, uint8_t fl
 	memcpy(s.src_mac, hop_mac, 6);
 	n = lb_segment_build(buf, sizeof(buf), &s);
 	ck_assert_uint_gt(n, 0);
+	/* As a dispatcher thread does with a batch: the frame a hand-off is made from. */
+	if (L.h.batch) {
+		L.h.batch->rx_frame = buf;
+		L.h.batch->rx_len = n;
+	}
 	lb_dispatcher_input(L.d, buf, n, L.now, TAI);
+	if (L.h.batch)
+		L.h.batch->rx_frame = NULL;
 }
 
 /* The first request's bytes at @off of the stream, acknowledging our SYN/ACK. */
@@ -1591,6 +1598,133 @@ START_TEST(test_dispatch_flow_taken_over)
 }
 END_TEST
 
+/* ---- hand-offs in a batch (user/workers.c's, one lb_flow_binds run) ------------------- */
+
+static struct lb_handoff_batch batch;
+static struct {
+	uint8_t buf[2048];
+	size_t len;
+	int n;
+} retried;
+
+/* What a dispatcher thread does with a frame whose hand-off lost its flow: take it at once. */
+static void retry(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	ck_assert_uint_le(len, sizeof(retried.buf));
+	memcpy(retried.buf, frame, len);
+	retried.len = len;
+	retried.n++;
+	L.h.batch = NULL;
+	lb_dispatcher_input(L.d, frame, len, L.now, TAI);
+	L.h.batch = &batch;
+}
+
+static void start_batched(void)
+{
+	start(routes_leaves);
+	memset(&batch, 0, sizeof(batch));
+	memset(&retried, 0, sizeof(retried));
+	L.h.batch = &batch;
+}
+
+/* A frame of @cl's connection (@to_client: the other way, as its backend sends). */
+static bool waiting(const struct client *cl, uint16_t port, bool to_client)
+{
+	struct lb_segment s = {
+		.saddr = htonl(CLIENT_IP), .daddr = htonl(VIP_IP), .sport = htons(port),
+		.dport = htons(VIP_PORT), .seq = cl->isn + 1, .ack = cl->cookie + 1,
+		.flags = LB_TH_ACK, .window = 502,
+	};
+	uint8_t buf[256];
+	size_t n;
+
+	if (to_client) {
+		s.saddr = htonl(VIP_IP);
+		s.daddr = htonl(CLIENT_IP);
+		s.sport = htons(VIP_PORT);
+		s.dport = htons(port);
+	}
+	n = lb_segment_build(buf, sizeof(buf), &s);
+	ck_assert_uint_gt(n, 0);
+	return lb_handoff_waiting(&L.h, buf, n);
+}
+
+/*
+ * A whole first request: its hand-off waits in the batch (no flow, nothing
+ * sent, the connection's frames known as waiting), and the commit puts the
+ * flow, counts it and only then sends the request.
+ */
+START_TEST(test_batched_handoff)
+{
+	const uint32_t l1 = strlen(req_a1);
+	const struct step_rec *r;
+	struct client cl;
+	struct lb_flow f;
+
+	start_batched();
+	client_init(&cl, CLIENT_PORT);
+	client_first(&cl, 0, req_a1, l1);
+	expect_n_steps(1);
+	r = expect_step(0, LB_BIND_HANDOFF, WEB1);
+	ck_assert_int_eq(r->ret, 0);
+	ck_assert(!r->flow_ok);
+	expect_n_wire(0);
+	ck_assert_uint_eq(batch.binds.n, 1);
+	ck_assert_uint_eq(L.backends[WEB1].active, 0);
+	ck_assert(waiting(&cl, CLIENT_PORT, false));
+	ck_assert(waiting(&cl, CLIENT_PORT, true));
+	ck_assert(!waiting(&cl, CLIENT_PORT + 1, false));
+
+	lb_handoff_commit(&L.h, retry, NULL);
+	ck_assert_int_eq(retried.n, 0);
+	ck_assert_uint_eq(batch.binds.n, 0);
+	ck_assert(!waiting(&cl, CLIENT_PORT, false));
+	f = flow_of(&cl);
+	expect_first_flow(&f, &cl, WEB1, cl.isn + 1 + l1);
+	ck_assert_uint_eq(L.backends[WEB1].active, 1);
+	expect_n_wire(1);
+	expect_request(0, &cl, WEB1, cl.isn + 1, cl.cookie + 1, req_a1, l1, false);
+	ck_assert_uint_eq(lb_dispatcher_conns(L.d), 0);
+}
+END_TEST
+
+/*
+ * The flow's ports taken meanwhile (a flow in the dispatcher's state, its
+ * record gone): the batched hand-off sends nothing and its frame is taken
+ * again at once, which takes the flow over as test_dispatch_flow_taken_over
+ * does: one request on the wire, one count.
+ */
+START_TEST(test_batched_handoff_lost)
+{
+	struct lb_flow stale = { .state = LB_FLOW_DISPATCH, .last_seen_ns = 1 };
+	const uint32_t l1 = strlen(req_a1);
+	struct lb_flow_key k;
+	struct client cl;
+	struct lb_flow f;
+
+	start_batched();
+	client_init(&cl, CLIENT_PORT);
+	k = flow_key(&cl);
+	client_first(&cl, 0, req_a1, l1);
+	expect_n_steps(1);
+	ck_assert_int_eq(L.steps[0].ret, 0);
+	ck_assert_int_eq(bpf_map_update_elem(L.flows.fd, &k, &stale, BPF_NOEXIST), 0);
+
+	lb_handoff_commit(&L.h, retry, NULL);
+	ck_assert_int_eq(retried.n, 1);
+	ck_assert_uint_eq(retried.len, batch.in[0].len);
+	expect_n_steps(3); /* tried whole at once, refused; then the usual way */
+	ck_assert(L.steps[1].step == LB_BIND_HANDOFF && L.steps[1].ret == -1);
+	expect_step(2, LB_BIND_HANDOFF, WEB1);
+	expect_n_wire(1);
+	expect_request(0, &cl, WEB1, cl.isn + 1, cl.cookie + 1, req_a1, l1, false);
+	f = flow_of(&cl);
+	expect_first_flow(&f, &cl, WEB1, cl.isn + 1 + l1);
+	ck_assert_uint_eq(L.backends[WEB1].active, 1);
+}
+END_TEST
+
 Suite *later_suite(void)
 {
 	Suite *s = suite_create("later_requests");
@@ -1613,6 +1747,8 @@ Suite *later_suite(void)
 	tcase_add_test(tc, test_adopt_echoes_latest_clock);
 	tcase_add_test(tc, test_first_segment_after_handoff);
 	tcase_add_test(tc, test_dispatch_flow_taken_over);
+	tcase_add_test(tc, test_batched_handoff);
+	tcase_add_test(tc, test_batched_handoff_lost);
 	suite_add_tcase(s, tc);
 	return s;
 }
