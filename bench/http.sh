@@ -615,9 +615,10 @@ w_big() {
 # napi_threaded 0|1: the switch's port of the balancer's link receives in a
 # NAPI kernel thread of its own (1) or in the sender's context (0, veth's way).
 # In the sender's context, the whole receiving side (bridge, the backend's TC
-# programs and TCP, nginx's wake-up) runs inside the balancer's own sendto()
-# and is billed to its process, where a NIC would hand the frame to another
-# host; in a thread it costs a wake-up per batch that a NIC would not. Neither
+# programs and TCP, nginx's wake-up) runs inside the balancer's own transmit
+# call (latebind's poll(), HAProxy's send()) and is billed to its process, where
+# a NIC would hand the frame to another host; in a thread it costs a wake-up
+# per batch that a NIC would not. Neither
 # is a NIC: BENCH_NAPI_THREADED=1 (http and threads sections) shows the
 # balancer's own CPU, the default (0) keeps the figures comparable with the
 # earlier runs. The xdp and cluster sections always run with it off.

@@ -45,7 +45,7 @@
 #      BENCH_UNLOADED_SAMPLES (200): the http section;
 #      BENCH_NAPI_THREADED (0): 1 runs the http and threads sections with the
 #      switch's port of the balancer receiving in a NAPI thread instead of in
-#      the balancer's own sendto() (bench/http.sh napi_threaded);
+#      the balancer's own system calls (bench/http.sh napi_threaded);
 #      BENCH_THREADS_ROUNDS (5): the threads section (wrk's -t/-c/seconds as http's);
 #      BENCH_ROUNDS (3 here), BENCH_SECONDS (3 here), BENCH_STAT_SECONDS (2),
 #      BENCH_FAST_FLOWS (4096): the xdp section (bench/xdp.sh alone defaults to
@@ -347,7 +347,7 @@ machine_rows() {
 	echo "| commit | $COMMIT_DESC — \`latebind --version\` of the binary measured: $LATEBIND_VERSION |"
 	echo "| load average at start → end | $LOAD_START → $LOAD_END |"
 	if section_on http || section_on threads; then
-		echo "| the switch's port of the balancer's link (http, threads) | receives $( ((NAPI_THREADED)) && echo 'in a NAPI thread of its own' || echo "in the sender's own sendto()") |"
+		echo "| the switch's port of the balancer's link (http, threads) | receives $( ((NAPI_THREADED)) && echo 'in a NAPI thread of its own' || echo "in the sender's own system calls") |"
 	fi
 	echo "| written by | \`bench/run.sh$( ((QUICK)) && echo ' --quick')$([[ $SECTIONS != "$ALL_SECTIONS" ]] && echo " --sections $SECTIONS")\` in $ELAPSED s |"
 }
