@@ -50,7 +50,7 @@ void lb_xsk_flush(struct lb_xsk *x, unsigned int queue);
  * frames anyway: with need-wakeup, poll() drives the transmit too (copy mode:
  * up to a batch of LB_XSK_POLL_TX frames; zero-copy: the driver's wake-up), so
  * a thread about to poll saves a sendto() per turn. Only for a thread that
- * polls the socket next, without other work before.
+ * polls the socket next, with nothing slow in between.
  */
 #define LB_XSK_POLL_TX 32 /* the kernel's default copy-mode budget per call */
 void lb_xsk_flush_by_poll(struct lb_xsk *x, unsigned int queue);

@@ -112,7 +112,7 @@ check_match "bench smoke: threads: the share of frames passed between latebind's
 check_match "bench smoke: threads: the ring's cost per frame" '^\| ring, one frame pushed and drained[^|]*\| [0-9.]+ \([0-9.]+\) \|$' \
 	"$(grep -F '| ring, one frame' <<<"$th_rows")"
 check_match "bench smoke: the report says where the balancer's frames are received" \
-	"^\\| the switch's port of the balancer's link \\(http, threads\\) \\| receives in the sender's own sendto\\(\\) \\|\$" \
+	"^\\| the switch's port of the balancer's link \\(http, threads\\) \\| receives in the sender's own system calls \\|\$" \
 	"$(grep -F "| the switch's port" "$report" 2>/dev/null)"
 check_match "bench smoke: the XDP section measured the fast path" \
 	'latebind: fast path, bound flow → backend[^|]*\| [0-9]+ / ' "$(cat "$report" 2>/dev/null)"
