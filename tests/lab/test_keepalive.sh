@@ -126,7 +126,7 @@ check_one_connection() {
 # --- small objects on one connection: web1, web2, web3, web1 --------------------
 
 # shellcheck disable=SC2034 # read by grew, through namerefs
-declare -A D0 D1 D2 D4 D5 D6 D7 D7p D8 D8b D8c
+declare -A D0 D1 D2 D4 D5 D6 D6b D7 D7p D8 D8b D8c
 small=(/web1/only-on-web1.html /web2/only-on-web2.html /web3/only-on-web3.html /web1/1k.bin)
 # Backend changes in the sequence: web1 → web2 → web3 → web1.
 changes=0
@@ -188,8 +188,14 @@ check_eq "keepalive: ... not by the hint, nothing moved" "0 0" \
 
 # --- 1 MiB from each backend on one connection ----------------------------------
 
+lab_counters_snap D6b
 check_one_connection "keepalive: 1 MiB from web1, web2, web3 on one connection" client2 big \
 	/web1/1m.bin /web2/1m.bin /web3/1m.bin
+# Both moves counted before the next snapshot, which must not take in one of them.
+lab_wait 3 lab_counter_grown D6b rebinds 2 || true
+lab_counters_snap D7p
+n=$(grew D6b D7p rebinds)
+check_eq "keepalive: 1 MiB from web1, web2, web3: two re-binds (rebinds)" 2 "$n"
 
 # --- two requests for two backends in one write ---------------------------------
 # One write of both heads (cat of a file: bash's printf would write line by
@@ -234,7 +240,6 @@ print(' '.join(out))
 PY
 }
 
-lab_counters_snap D7p
 pipelined_get "keepalive: pipelined" pipe /web1/only-on-web1.html /web2/only-on-web2.html
 lab_wait 3 lab_counter_grown D7p rebinds 1 || true
 lab_counters_snap D8
