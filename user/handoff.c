@@ -90,12 +90,17 @@ static uint32_t tag_counter(const struct lb_handoff_ctx *h)
  * connection is, and @adopt adds the option that proves the hand-off instead
  * of a cookie (headers/rebind.h), for a backend that has no socket yet.
  */
+/* The most request bytes per segment: what the client may send, its MSS less the options. */
+static uint32_t request_mss(const struct lb_conn_view *v, bool adopt)
+{
+	return v->opts.mss - (v->ts_ok ? 12 : 0) - (adopt ? LB_REBIND_OPT_LEN : 0);
+}
+
 static void send_request(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			 const struct lb_backend *b, uint32_t backend, bool adopt)
 {
 	struct lb_cookie_tuple t = { v->key.saddr, v->key.daddr, v->key.sport, v->key.dport };
-	/* Cut to what the client may send: its MSS less the options. */
-	uint32_t mss = v->opts.mss - (v->ts_ok ? 12 : 0) - (adopt ? LB_REBIND_OPT_LEN : 0);
+	uint32_t mss = request_mss(v, adopt);
 	uint32_t counter = adopt ? tag_counter(h) : 0, off = 0;
 
 	do {
@@ -272,11 +277,10 @@ static bool deferred(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 		     const struct lb_backend *b, uint32_t backend, const struct lb_flow *flow)
 {
 	struct lb_handoff_batch *bt = h->batch;
-	uint32_t mss = v->opts.mss - (v->ts_ok ? 12 : 0);
 	unsigned int i;
 
 	if (!bt || !bt->rx_frame || bt->rx_len > LB_HANDOFF_FRAME_MAX ||
-	    bt->binds.n >= LB_HANDOFF_BATCH || b->ifindex || v->request_len > mss)
+	    bt->binds.n >= LB_HANDOFF_BATCH || b->ifindex || v->request_len > request_mss(v, false))
 		return false;
 	i = bt->binds.n;
 	h->capture = &bt->out[i];
