@@ -10,6 +10,7 @@
  *                            backend behind another interface: XDP_REDIRECT there
  *   a backend's diverted FIN/RST (from a VIP) → to the client, XDP_TX; arriving
  *                            on a backend-side interface: XDP_REDIRECT to the main one
+ *   a client's segment after its backend's RST → our RST at its ack, XDP_TX
  *   a backend's FIN notice (its data+FIN went to the client directly) → flow
  *                            closed, XDP_DROP
  *   a replay-mode backend's answer to a replayed SYN → to the dispatcher
@@ -62,11 +63,14 @@ static __always_inline int verdict(__u64 bytes, enum lb_xdp_reason reason, int a
 	return action;
 }
 
-/* The SYN/ACK as it is built on the stack before it replaces the SYN. */
-struct synack {
+/*
+ * An answer of ours (a SYN/ACK, a RST) as it is built on the stack before it
+ * replaces the segment it answers.
+ */
+struct answer {
 	struct iphdr ip;
 	struct tcphdr tcp;
-	__u32 opts[5]; /* MSS, SACK-permitted + timestamps, window scale: at most 20 bytes */
+	__u32 opts[5]; /* SYN/ACK: MSS, SACK-permitted + timestamps, window scale: at most 20 bytes */
 };
 
 /*
@@ -100,6 +104,51 @@ static __always_inline __u32 ts_clock(void)
 	return (__u32)(bpf_ktime_get_ns() / 1000000);
 }
 
+/*
+ * Send @a back the way @th came, in place of it: @a's sequence numbers, flags
+ * and window set by the caller, @optlen bytes of options in a->opts; the
+ * addresses, ports, lengths and checksums are filled in here.
+ */
+static __always_inline int answer_back(struct xdp_md *ctx, __u64 bytes, struct ethhdr *eth,
+				       const struct iphdr *iph, const struct tcphdr *th,
+				       struct answer *a, __u32 optlen, enum lb_xdp_reason reason)
+{
+	__u32 out_len = sizeof(a->ip) + sizeof(a->tcp) + optlen;
+	void *data, *data_end;
+	__u8 mac[ETH_ALEN];
+	int delta;
+
+	a->ip.version = 4;
+	a->ip.ihl = 5;
+	a->ip.tot_len = bpf_htons(out_len);
+	a->ip.frag_off = bpf_htons(IP_DF);
+	a->ip.ttl = LB_ANSWER_TTL;
+	a->ip.protocol = IPPROTO_TCP;
+	a->ip.saddr = iph->daddr;
+	a->ip.daddr = iph->saddr;
+	a->ip.check = ipv4_csum(&a->ip);
+
+	a->tcp.source = th->dest;
+	a->tcp.dest = th->source;
+	a->tcp.doff = (sizeof(a->tcp) + optlen) / 4;
+	a->tcp.check = tcp_csum_stack(a->ip.saddr, a->ip.daddr, &a->tcp, sizeof(a->tcp) + optlen);
+
+	/* Back the way it came: swap MACs. */
+	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+
+	/* Resize the frame to the answer; every packet pointer is stale after this. */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	delta = (int)(sizeof(struct ethhdr) + out_len) - (int)(data_end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
+	if (out_len > sizeof(*a) || bpf_xdp_store_bytes(ctx, sizeof(struct ethhdr), a, out_len))
+		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
+	return verdict(bytes, reason, XDP_TX);
+}
+
 static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct ethhdr *eth,
 				      struct iphdr *iph, struct tcphdr *th, __u32 tcp_hdr_len)
 {
@@ -108,13 +157,10 @@ static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct et
 	struct lb_cookie_opts co = {};
 	struct lb_cookie_tuple t;
 	struct lb_cookie_secret *secret;
-	struct synack sa = {};
-	__u8 mac[ETH_ALEN];
+	struct answer sa = {};
 	__u32 optlen = tcp_hdr_len - sizeof(*th);
-	__u32 key0 = 0, client_isn, cookie, out_optlen, out_len;
-	void *data, *data_end;
+	__u32 key0 = 0, client_isn, cookie, out_optlen;
 	__u16 mss;
-	int delta;
 
 	if (optlen > LB_TCP_MAX_OPTLEN)
 		return verdict(bytes, LB_XDP_DROP_TCP_DOFF, XDP_DROP);
@@ -150,44 +196,32 @@ static __always_inline int answer_syn(struct xdp_md *ctx, __u64 bytes, struct et
 		mss = so.mss;
 
 	out_optlen = synack_options(sa.opts, &so, mss, ts_clock());
-	out_len = sizeof(sa.ip) + sizeof(sa.tcp) + out_optlen;
-
-	sa.ip.version = 4;
-	sa.ip.ihl = 5;
-	sa.ip.tot_len = bpf_htons(out_len);
-	sa.ip.frag_off = bpf_htons(IP_DF);
-	sa.ip.ttl = LB_SYNACK_TTL;
-	sa.ip.protocol = IPPROTO_TCP;
-	sa.ip.saddr = iph->daddr;
-	sa.ip.daddr = iph->saddr;
-	sa.ip.check = ipv4_csum(&sa.ip);
-
-	sa.tcp.source = th->dest;
-	sa.tcp.dest = th->source;
 	sa.tcp.seq = bpf_htonl(cookie);
 	sa.tcp.ack_seq = bpf_htonl(client_isn + 1);
-	sa.tcp.doff = (sizeof(sa.tcp) + out_optlen) / 4;
 	sa.tcp.syn = 1;
 	sa.tcp.ack = 1;
 	sa.tcp.ece = co.ecn;
 	sa.tcp.window = bpf_htons(cfg_syn_window);
-	sa.tcp.check = tcp_csum_stack(sa.ip.saddr, sa.ip.daddr, &sa.tcp, sizeof(sa.tcp) + out_optlen);
+	return answer_back(ctx, bytes, eth, iph, th, &sa, out_optlen, LB_XDP_TX_SYNACK);
+}
 
-	/* Back the way it came: swap MACs. */
-	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+/*
+ * A client's segment on a connection its backend has reset (LB_FLOW_F_RESET):
+ * the backend has no socket left to answer it, so we answer as its kernel
+ * would have (RFC 9293, 3.10.7.1): a RST at the segment's ack, the one
+ * sequence number the client surely takes. Needed when the backend's RST came
+ * round through us ahead of data still on its way to the client (or lost):
+ * the client saw a RST past what it had and sent a challenge ACK instead
+ * (RFC 5961), which the backend would drop as a bad cookie.
+ */
+static __always_inline int reset_client(struct xdp_md *ctx, __u64 bytes, struct ethhdr *eth,
+					const struct iphdr *iph, const struct tcphdr *th)
+{
+	struct answer rst = {};
 
-	/* Resize the frame to the SYN/ACK; every packet pointer is stale after this. */
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	delta = (int)(sizeof(struct ethhdr) + out_len) - (int)(data_end - data);
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
-		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
-	if (out_len > sizeof(sa) ||
-	    bpf_xdp_store_bytes(ctx, sizeof(struct ethhdr), &sa, out_len))
-		return verdict(bytes, LB_XDP_DROP_INTERNAL, XDP_DROP);
-	return verdict(bytes, LB_XDP_TX_SYNACK, XDP_TX);
+	rst.tcp.seq = th->ack_seq;
+	rst.tcp.rst = 1;
+	return answer_back(ctx, bytes, eth, iph, th, &rst, 0, LB_XDP_TX_CLIENT_RESET);
 }
 
 static __always_inline int to_dispatcher(struct xdp_md *ctx, __u64 bytes,
@@ -455,8 +489,10 @@ static __always_inline struct lb_flow *flow_from_server(const struct iphdr *iph,
  * leaving: a FIN or RST ends the flow. A reset while nothing of the client's
  * has come after the hand-off is the backend refusing the connection (no
  * listener, full queue); the daemon counts these toward the backend's health.
+ * @answer_client: after a RST, we answer the client's segments (reset_client):
+ * a remote backend's kernel no longer can; the local one's still does.
  */
-static __always_inline void backend_end(struct lb_flow *f, __u8 flags)
+static __always_inline void backend_end(struct lb_flow *f, __u8 flags, bool answer_client)
 {
 	if ((flags & LB_TH_RST) && f->state == LB_FLOW_BOUND && !f->packets) {
 		struct lb_backend *b;
@@ -468,6 +504,8 @@ static __always_inline void backend_end(struct lb_flow *f, __u8 flags)
 	}
 	if (flags & (LB_TH_FIN | LB_TH_RST))
 		close_flow(f);
+	if ((flags & LB_TH_RST) && answer_client && !(f->flags & LB_FLOW_F_RESET))
+		f->flags |= LB_FLOW_F_RESET;
 	f->last_seen_ns = bpf_ktime_get_ns();
 }
 
@@ -521,7 +559,7 @@ static __always_inline int diverted(struct xdp_md *ctx, struct ethhdr *eth, stru
 	/* Its SYN/ACK (or refusal) for the SYN the dispatcher replayed: the dispatcher's. */
 	if (f->state == LB_FLOW_REPLAY)
 		return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_REPLAY);
-	backend_end(f, tcp_flags(th));
+	backend_end(f, tcp_flags(th), true);
 	if (cfg_main_ifindex && ctx->ingress_ifindex != cfg_main_ifindex) {
 		__builtin_memcpy(eth->h_dest, f->client_hop_mac, ETH_ALEN);
 		return redirect_out(eth, cfg_main_ifindex, bytes, LB_XDP_REDIRECT_DIVERTED);
@@ -660,6 +698,10 @@ int lb_xdp(struct xdp_md *ctx)
 		/* Being collected, or waiting for a replay-mode backend's SYN/ACK. */
 		if (flow->state == LB_FLOW_DISPATCH || flow->state == LB_FLOW_REPLAY)
 			return to_dispatcher(ctx, bytes, LB_XDP_REDIRECT_DISPATCH);
+		/* Its backend reset it: a RST of ours, as nobody is left to send one. */
+		if (flow->state == LB_FLOW_CLOSING && (flow->flags & LB_FLOW_F_RESET) &&
+		    (flags & (LB_TH_ACK | LB_TH_RST)) == LB_TH_ACK)
+			return reset_client(ctx, bytes, eth, iph, th);
 		/*
 		 * An ACK past the server's side of the move acknowledges the new
 		 * backend's bytes: it has the socket, the flow is bound from now on.
@@ -768,7 +810,7 @@ int lb_local_egress(struct __sk_buff *skb)
 	}
 	if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 		return TC_ACT_OK;
-	backend_end(f, flags);
+	backend_end(f, flags, false);
 	return verdict(bytes, LB_XDP_LOCAL_END, TC_ACT_OK);
 }
 

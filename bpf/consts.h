@@ -17,8 +17,9 @@
 /* Defaults of the load-time settings (rodata): the config's. */
 #include "defaults.h"
 
-#ifndef LB_SYNACK_TTL
-#define LB_SYNACK_TTL	64
+/* The TTL of the answers XDP sends itself (SYN/ACKs, resets). */
+#ifndef LB_ANSWER_TTL
+#define LB_ANSWER_TTL	64
 #endif
 
 #endif

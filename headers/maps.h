@@ -72,6 +72,8 @@ enum lb_flow_state {
 				  * proven (the dispatcher's hand-off); XDP's same-holder
 				  * hint clears it (its srv_seq is the client's ACK) */
 #define LB_FLOW_F_NO_BODY   0x10 /* the latest request was a HEAD: its answer has no body */
+#define LB_FLOW_F_RESET	    0x20 /* closing: its backend reset it, so XDP answers the
+				  * client's segments with a RST (no socket is left to) */
 
 /* What the lb_flow_end program returns for a key. */
 enum lb_flow_end_result {

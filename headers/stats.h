@@ -52,7 +52,8 @@
 	X(PASS_OTHER_HOST,    "pass_other_host")    /* to another host's MAC (a promiscuous port, a flooding switch) */ \
 	X(PASS_LOCAL,         "pass_local")         /* bound flow → the balancer's own stack (local: true) */ \
 	X(LOCAL_END,          "local_end")          /* the local backend's FIN/RST, seen by lb_local_egress: flow closed */ \
-	X(DROP_LOCAL_REFUSAL, "drop_local_refusal") /* ... its RST of a connection moving to it: the dispatcher retries */
+	X(DROP_LOCAL_REFUSAL, "drop_local_refusal") /* ... its RST of a connection moving to it: the dispatcher retries */ \
+	X(TX_CLIENT_RESET,    "tx_client_reset")    /* client segment after its backend's RST: our RST at its ack */
 
 /*
  * The backend's TC programs (ingress: adopting hand-offs; egress: FIN/RST

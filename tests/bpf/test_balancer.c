@@ -915,7 +915,37 @@ static void make_notice(uint8_t *frame, size_t len)
 	pkt_fix_csums(frame, len);
 }
 
-/* Send one closing segment of @who on @cport's flow; it must be forwarded whatever the state. */
+/*
+ * XDP_TX of a RST answering client segment @in: back to its sender, from the
+ * VIP, at the segment's ack, nothing else in it.
+ */
+static void assert_client_reset(const struct run *r, const uint8_t *in)
+{
+	const uint8_t *ip = r->out + PKT_IP, *tcp = r->out + PKT_TCP;
+
+	ck_assert_int_eq(r->action, XDP_TX);
+	ck_assert_uint_eq(r->out_len, 14 + 20 + 20);
+	ck_assert_int_eq(pkt_check_csums(r->out, r->out_len), 0);
+	ck_assert_mem_eq(r->out, in + 6, 6);
+	ck_assert_mem_eq(r->out + 6, in, 6);
+	ck_assert_uint_eq(ip[0], 0x45);
+	ck_assert_uint_eq(get16(ip + 2), 40);
+	ck_assert_uint_eq(ip[9], 6);
+	ck_assert_mem_eq(ip + 12, in + PKT_IP + 16, 4);
+	ck_assert_mem_eq(ip + 16, in + PKT_IP + 12, 4);
+	ck_assert_uint_eq(get16(tcp), get16(in + PKT_TCP + 2));
+	ck_assert_uint_eq(get16(tcp + 2), get16(in + PKT_TCP));
+	ck_assert_uint_eq(get32(tcp + 4), get32(in + PKT_TCP + 8));
+	ck_assert_uint_eq(get32(tcp + 8), 0);
+	ck_assert_uint_eq(tcp[12] >> 4, 5);
+	ck_assert_uint_eq(tcp[13], 0x04);
+}
+
+/*
+ * Send one closing segment of @who on @cport's flow: forwarded whatever the
+ * state, but for a client's segment with ACK (not RST) after the backend's
+ * RST, which we answer ourselves.
+ */
 static void send_closer(enum closer who, uint16_t cport, const char *name)
 {
 	static const uint8_t flags[] = {
@@ -925,6 +955,7 @@ static void send_closer(enum closer who, uint16_t cport, const char *name)
 	int backend = who >= C_BACKEND_FIN;
 	uint8_t frame[PKT_MAX];
 	struct run r;
+	bool reset;
 	size_t len;
 
 	len = backend ? backend_segment(frame, cport, flags[who])
@@ -936,8 +967,15 @@ static void send_closer(enum closer who, uint16_t cport, const char *name)
 		assert_counted(&r, LB_XDP_DROP_FIN_NOTICE);
 		return;
 	}
+	reset = (get_flow(cport).flags & LB_FLOW_F_RESET) && !backend &&
+		(flags[who] & 0x14) == 0x10;
 	run_frame(frame, len, &r);
 	ck_assert_msg(r.action == XDP_TX, "%s: action %d", name, r.action);
+	if (reset) {
+		assert_counted(&r, LB_XDP_TX_CLIENT_RESET);
+		assert_client_reset(&r, frame);
+		return;
+	}
 	assert_counted(&r, backend ? LB_XDP_TX_DIVERTED : LB_XDP_TX_FAST_PATH);
 	assert_tx_rewritten(&r, frame, len, backend ? client_hop_mac : backend_mac);
 }
@@ -1133,6 +1171,77 @@ START_TEST(test_handoff_reset_counted)
 }
 END_TEST
 
+/*
+ * After the backend's RST, nothing is left on its side to answer the client:
+ * a challenge ACK (the RST overtook data on its way) or any other segment with
+ * an ACK gets our RST at that ack. Only a RST does that: after a FIN the
+ * backend's socket still answers; the client's own RST goes on; the
+ * backend's count falls once.
+ */
+START_TEST(test_client_reset_after_backend_rst)
+{
+	const uint16_t cport = 41310;
+	uint8_t frame[PKT_MAX], ack[PKT_MAX];
+	size_t len, ack_len;
+	struct run r;
+
+	put_backend();
+	put_flow(cport, LB_FLOW_BOUND);
+	ack_len = client_segment(ack, cport, 0x10, NULL);
+
+	/* The backend's FIN: the client's ACKs still go to the backend. */
+	len = backend_segment(frame, cport, 0x11);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_DIVERTED);
+	ck_assert_uint_eq(get_flow(cport).flags & LB_FLOW_F_RESET, 0);
+	run_frame(ack, ack_len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	assert_tx_rewritten(&r, ack, ack_len, backend_mac);
+
+	/* Then its RST: forwarded, and from now on we answer for it. */
+	len = backend_segment(frame, cport, 0x14);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_DIVERTED);
+	assert_tx_rewritten(&r, frame, len, client_hop_mac);
+	ck_assert_uint_eq(get_flow(cport).state, LB_FLOW_CLOSING);
+	ck_assert_uint_ne(get_flow(cport).flags & LB_FLOW_F_RESET, 0);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	run_frame(ack, ack_len, &r);
+	assert_counted(&r, LB_XDP_TX_CLIENT_RESET);
+	assert_client_reset(&r, ack);
+	/* Data too, and again: each segment gets its RST, the count stays. */
+	len = client_segment(frame, cport, 0x18, "GET / HTTP/1.1\r\n\r\n");
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_CLIENT_RESET);
+	assert_client_reset(&r, frame);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+
+	/* The client's own RST (with or without ACK) is never answered. */
+	len = client_segment(frame, cport, 0x14, NULL);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	len = client_segment(frame, cport, 0x04, NULL);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	del_flow(cport);
+
+	/* The backend's RST on a flow the client closed first: the same. */
+	put_backend();
+	put_flow(cport, LB_FLOW_BOUND);
+	len = client_segment(frame, cport, 0x11, NULL);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_FAST_PATH);
+	len = backend_segment(frame, cport, 0x04);
+	run_frame(frame, len, &r);
+	assert_counted(&r, LB_XDP_TX_DIVERTED);
+	run_frame(ack, ack_len, &r);
+	assert_counted(&r, LB_XDP_TX_CLIENT_RESET);
+	assert_client_reset(&r, ack);
+	ck_assert_uint_eq(get_backend().active, ACTIVE_START - 1);
+	del_flow(cport);
+}
+END_TEST
+
 /* ---- backends behind another interface: XDP_REDIRECT ---- */
 
 struct port_case {
@@ -1274,6 +1383,8 @@ START_TEST(test_local_egress)
 	}
 	ck_assert_msg(get_flow(cport).state == tc->state_after, "%s: state %u, expected %u",
 		      tc->name, get_flow(cport).state, tc->state_after);
+	/* The local kernel answers the client after its own RST: XDP need not. */
+	ck_assert_uint_eq(get_flow(cport).flags & LB_FLOW_F_RESET, 0);
 	ck_assert_uint_eq(get_backend().active, ACTIVE_START - tc->closes);
 	ck_assert_uint_eq(get_backend().handoff_resets, tc->refusals);
 	/* Retransmitted: never closed or counted against health twice. */
@@ -1801,6 +1912,7 @@ Suite *balancer_suite(void)
 	tcase_add_loop_test(tc, test_close_exactly_once, 0, sizeof(closers) / sizeof(closers[0]));
 	tcase_add_loop_test(tc, test_diverted, 0, sizeof(divert_cases) / sizeof(divert_cases[0]));
 	tcase_add_test(tc, test_handoff_reset_counted);
+	tcase_add_test(tc, test_client_reset_after_backend_rst);
 	tcase_add_loop_test(tc, test_fast_path_ports, 0, sizeof(port_cases) / sizeof(port_cases[0]));
 	tcase_add_loop_test(tc, test_local_egress, 0, sizeof(local_cases) / sizeof(local_cases[0]));
 	tcase_add_loop_test(tc, test_next_request, 0, sizeof(next_cases) / sizeof(next_cases[0]));

@@ -10,6 +10,8 @@
 
 # shellcheck source=tests/lab/balancer.sh
 source "$LAB_DIR/balancer.sh"
+# shellcheck source=tests/lab/lossy.sh
+source "$LAB_DIR/lossy.sh"
 
 lab_cookie_key
 # shellcheck disable=SC2119 # every backend
@@ -138,6 +140,32 @@ rc=0
 wait "$slow" || rc=$?
 check_match "handoff: ... and curl reports the reset (exit $rc)" "^(56|18|52)$" "$rc"
 check "handoff: backend RST: flow and count settle" lab_wait_settled 8
+
+# The backend's RST overtakes its own data, as it may on the way round through
+# the balancer: the router's site link drops every data segment to the clients
+# (tests/lab/lossy.bpf.c; RSTs pass), so the RST lands past what client2 has.
+# Client2 answers it with a challenge ACK (RFC 5961) that the backend, its
+# socket gone, would drop as a bad cookie: the balancer answers it instead,
+# with a RST at that ACK (tx_client_reset). Without that, curl hangs to its
+# timeout.
+resets0=$(lab_balancer_counter tx_client_reset)
+lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
+slow=$!
+lab_wait 5 bash -c "ip netns exec $WEB2_NS ss -tnH state established src $VIP:80 | grep -q ."
+lossy_dropped_data() { (($(lossy_stat router "$LAB_IF" dropped_data || echo 0) > 0)); }
+if lossy_attach router "$LAB_IF" 1 100000 80 && lab_wait 5 lossy_dropped_data; then
+	lab_exec web2 ss -K -tn state established src "$VIP:80" >/dev/null
+	check "handoff: backend RST ahead of its data: the client is reset within 2 s" lab_wait 2 client_reset
+else
+	lab_fail "handoff: backend RST ahead of its data" "no data segment dropped on the router's link"
+fi
+rc=0
+wait "$slow" || rc=$?
+check_match "handoff: ... curl reports that reset (exit $rc)" "^(56|18|52)$" "$rc"
+check "handoff: ... answered by the balancer (tx_client_reset +$(($(lab_balancer_counter tx_client_reset) - resets0)))" \
+	test "$(($(lab_balancer_counter tx_client_reset) - resets0))" -ge 1
+lossy_restore || lab_fail "handoff: the router's link restored" "lossy_restore failed"
+check "handoff: ... flow and count settle" lab_wait_settled 8
 
 # Small responses on connections the server closes: nginx sends the
 # last bytes and its FIN in one segment. That segment goes to the client
