@@ -192,11 +192,8 @@ struct lb_dispatcher {
 	 */
 	struct {
 		bool on, off, done;
-		enum lb_dispatch_counter counts[8]; /* counted once it is handed off */
-		unsigned int n_counts;
-		uint32_t route, chosen;
-		const char *route_name; /* the config's, alive while the trial runs */
-		uint64_t bytes;
+		struct lb_dispatch_tally tally; /* counted once it is handed off */
+		struct lb_dispatch_tally *held; /* or kept there (lb_dispatcher_hold_tally) */
 	} trial;
 	uint8_t frame[2048];
 };
@@ -206,8 +203,10 @@ struct lb_dispatcher {
 static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
 {
 	if (d->trial.on) {
-		if (d->trial.n_counts < sizeof(d->trial.counts) / sizeof(d->trial.counts[0]))
-			d->trial.counts[d->trial.n_counts++] = c;
+		struct lb_dispatch_tally *t = &d->trial.tally;
+
+		if (t->n < sizeof(t->counts) / sizeof(t->counts[0]))
+			t->counts[t->n++] = c;
 		else
 			d->trial.off = true;
 		return;
@@ -1216,10 +1215,13 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		return;
 	count(d, LB_DISP_DECISIONS);
 	if (d->trial.on) {
-		d->trial.route = m.route; /* counted once it is handed off */
-		d->trial.route_name = m.name;
-		d->trial.bytes = bound_bytes(req);
-		d->trial.chosen = (uint32_t)chosen;
+		struct lb_dispatch_tally *t = &d->trial.tally;
+
+		t->decided = true;
+		t->route = m.route;
+		t->route_name = m.name;
+		t->bytes = bound_bytes(req);
+		t->chosen = (uint32_t)chosen;
 	} else {
 		lb_route_counts_hit(&d->route_counts, m.route, m.name, bound_bytes(req));
 		note_chosen(d, chosen);
@@ -1453,12 +1455,12 @@ static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
 		       const struct lb_cookie_opts *o)
 {
 	struct lb_conn *c;
-	unsigned int i;
 	bool done;
 
 	d->trial.on = true;
 	d->trial.off = d->trial.done = false;
-	d->trial.n_counts = 0;
+	d->trial.tally = (struct lb_dispatch_tally){ .n = 0 };
+	d->trial.held = NULL;
 	c = conn_new(d, s, o);
 	if (c) {
 		c->fresh = true;
@@ -1472,11 +1474,30 @@ static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
 			conn_unlink(d, c, false); /* nothing of it was written or sent */
 		return false;
 	}
-	for (i = 0; i < d->trial.n_counts; i++)
-		count(d, d->trial.counts[i]);
-	lb_route_counts_hit(&d->route_counts, d->trial.route, d->trial.route_name, d->trial.bytes);
-	note_chosen(d, d->trial.chosen);
+	if (d->trial.held)
+		*d->trial.held = d->trial.tally;
+	else
+		lb_dispatcher_tally(d, &d->trial.tally);
 	return true;
+}
+
+void lb_dispatcher_hold_tally(struct lb_dispatcher *d, struct lb_dispatch_tally *to)
+{
+	if (d->trial.on)
+		d->trial.held = to;
+}
+
+void lb_dispatcher_tally(struct lb_dispatcher *d, struct lb_dispatch_tally *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		count(d, t->counts[i]);
+	if (t->decided) {
+		lb_route_counts_hit(&d->route_counts, t->route, t->route_name, t->bytes);
+		note_chosen(d, t->chosen);
+	}
+	*t = (struct lb_dispatch_tally){ .n = 0 };
 }
 
 /*
@@ -1744,6 +1765,16 @@ bool lb_dispatcher_take_whole(struct lb_dispatcher *d, const uint8_t *frame, siz
 	t = (struct lb_cookie_tuple){ s.saddr, s.daddr, s.sport, s.dport };
 	if (lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o) || !take_whole(d, &s, &o))
 		return false;
+	if (d->trial.held) {
+		/* Counted with the rest of its tally, once its flow is in. */
+		struct lb_dispatch_tally *held = d->trial.held;
+
+		if (held->n + 2 <= sizeof(held->counts) / sizeof(held->counts[0])) {
+			held->counts[held->n++] = LB_DISP_SEGMENTS;
+			held->counts[held->n++] = LB_DISP_THREAD_TAKEN_WHOLE;
+			return true;
+		}
+	}
 	count(d, LB_DISP_SEGMENTS);
 	count(d, LB_DISP_THREAD_TAKEN_WHOLE);
 	return true;

@@ -134,6 +134,31 @@ uint16_t lb_hint_gen_next(int hint_gen_fd, uint16_t prev);
 /* Where routed requests go; without one, they are answered 503 and logged. */
 void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx);
 
+/*
+ * What a whole first request taken in one go counts once it is handed off:
+ * counters, its route's hit, its backend's choice. A hand-off whose flow's
+ * insert waits in a batch (handoff.h) holds it until the insert: one that loses
+ * its flow is taken again and counted then, as if it had never been tried.
+ */
+struct lb_dispatch_tally {
+	enum lb_dispatch_counter counts[8];
+	unsigned int n;
+	bool decided; /* route, route_name, bytes and chosen are set */
+	uint32_t route, chosen;
+	const char *route_name; /* the config's: apply it before a reload can free it */
+	uint64_t bytes;
+};
+
+/*
+ * Called by the bind function during the LB_BIND_HANDOFF of a whole first
+ * request (lb_conn_view.fresh): its tally goes to @to when the hand-off is
+ * done, instead of being counted; lb_dispatcher_tally() counts it later.
+ */
+void lb_dispatcher_hold_tally(struct lb_dispatcher *d, struct lb_dispatch_tally *to);
+
+/* Count a held tally in, and empty it. */
+void lb_dispatcher_tally(struct lb_dispatcher *d, struct lb_dispatch_tally *t);
+
 /* At most this many connections collecting a request at once; the oldest gives way. */
 void lb_dispatcher_set_max_conns(struct lb_dispatcher *d, size_t max);
 

@@ -273,8 +273,9 @@ static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
  * mode, a backend behind the main interface, a request in one segment (one
  * frame to keep), and room.
  */
-static bool deferred(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
-		     const struct lb_backend *b, uint32_t backend, const struct lb_flow *flow)
+static bool deferred(struct lb_handoff_ctx *h, struct lb_dispatcher *d,
+		     const struct lb_conn_view *v, const struct lb_backend *b, uint32_t backend,
+		     const struct lb_flow *flow)
 {
 	struct lb_handoff_batch *bt = h->batch;
 	unsigned int i;
@@ -291,6 +292,9 @@ static bool deferred(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 	bt->binds.flows[i].flow = *flow;
 	memcpy(bt->in[i].data, bt->rx_frame, bt->rx_len);
 	bt->in[i].len = (uint16_t)bt->rx_len;
+	bt->tally[i] = (struct lb_dispatch_tally){ .n = 0 };
+	bt->disp = d;
+	lb_dispatcher_hold_tally(d, &bt->tally[i]);
 	bt->binds.n++;
 	return true;
 }
@@ -307,9 +311,12 @@ void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void
 	n = bt->binds.n;
 	bt->binds.n = 0;
 	for (i = 0; i < n; i++) {
-		if (bt->binds.flows[i].result)
+		if (bt->binds.flows[i].result) {
 			retry(ctx, bt->in[i].data, bt->in[i].len);
-		else if (bt->out[i].len && h->send(h->send_ctx, bt->out[i].data, bt->out[i].len))
+			continue;
+		}
+		lb_dispatcher_tally(bt->disp, &bt->tally[i]);
+		if (bt->out[i].len && h->send(h->send_ctx, bt->out[i].data, bt->out[i].len))
 			pr_warn("hand-off to %s: a request segment could not be sent; the client "
 				"will retransmit it\n", name_of(h, bt->binds.flows[i].flow.backend));
 	}
@@ -361,7 +368,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		} else {
 			flow = flow_of(h, &v, b, backend,
 				       step == LB_BIND_HANDOFF ? LB_FLOW_BOUND : LB_FLOW_REPLAY);
-			if (v.fresh && step == LB_BIND_HANDOFF && deferred(h, &v, b, backend, &flow))
+			if (v.fresh && step == LB_BIND_HANDOFF && deferred(h, d, &v, b, backend, &flow))
 				return 0;
 			/* Fresh: a flow there (another record's, or handed off) is not ours to replace. */
 			if (v.fresh ? lb_flow_bind_fresh(flows, &v.key, &flow)

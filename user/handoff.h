@@ -53,6 +53,8 @@ struct lb_handoff_batch {
 	struct lb_flow_binds binds; /* the flows, as the lb_flow_binds program takes them */
 	struct lb_handoff_frame out[LB_HANDOFF_BATCH]; /* the request, to the backend */
 	struct lb_handoff_frame in[LB_HANDOFF_BATCH];  /* the client's frame it came in */
+	struct lb_dispatch_tally tally[LB_HANDOFF_BATCH]; /* its counts, in once its flow is */
+	struct lb_dispatcher *disp; /* whose counts they are */
 	/* Set by the caller around each received frame: what a deferred hand-off keeps. */
 	const uint8_t *rx_frame;
 	size_t rx_len;
@@ -86,10 +88,11 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		    enum lb_bind_step step);
 
 /*
- * The batch's flows into the table, then their frames out. A hand-off whose
- * flow could not go in (another thread's or a peer's flow on those ports) sends
- * nothing: its received frame goes to @retry, for the caller to take again
- * without a batch, as it would have been taken had the insert come first.
+ * The batch's flows into the table, then their frames out and their counts in.
+ * A hand-off whose flow could not go in (another thread's or a peer's flow on
+ * those ports) sends and counts nothing: its received frame goes to @retry, for
+ * the caller to take again without a batch, as it would have been taken had
+ * the insert come first.
  */
 void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void *ctx);
 

@@ -1675,8 +1675,13 @@ START_TEST(test_batched_handoff)
 	ck_assert(waiting(&cl, CLIENT_PORT, false));
 	ck_assert(waiting(&cl, CLIENT_PORT, true));
 	ck_assert(!waiting(&cl, CLIENT_PORT + 1, false));
+	/* Its counts wait with it: nothing decided yet as far as anyone can see. */
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 0);
+	ck_assert_uint_eq(L.backends[WEB1].chosen, 0);
 
 	lb_handoff_commit(&L.h, retry, NULL);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 1);
+	ck_assert_uint_eq(L.backends[WEB1].chosen, 1);
 	ck_assert_int_eq(retried.n, 0);
 	ck_assert_uint_eq(batch.binds.n, 0);
 	ck_assert(!waiting(&cl, CLIENT_PORT, false));
@@ -1693,7 +1698,8 @@ END_TEST
  * The flow's ports taken meanwhile (a flow in the dispatcher's state, its
  * record gone): the batched hand-off sends nothing and its frame is taken
  * again at once, which takes the flow over as test_dispatch_flow_taken_over
- * does: one request on the wire, one count.
+ * does: one request on the wire, one count, one decision (the first try's
+ * counts went with its flow).
  */
 START_TEST(test_batched_handoff_lost)
 {
@@ -1722,6 +1728,8 @@ START_TEST(test_batched_handoff_lost)
 	f = flow_of(&cl);
 	expect_first_flow(&f, &cl, WEB1, cl.isn + 1 + l1);
 	ck_assert_uint_eq(L.backends[WEB1].active, 1);
+	ck_assert_uint_eq(ctr(LB_DISP_DECISIONS), 1);
+	ck_assert_uint_eq(L.backends[WEB1].chosen, 1);
 }
 END_TEST
 
