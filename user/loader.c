@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -50,14 +51,87 @@ static int set_pin_paths(struct bpf_object *obj)
 	return 0;
 }
 
+/* What one key's value takes in a lookup's buffer (per-CPU maps: one per possible CPU). */
+static size_t value_bytes(const struct bpf_map_info *info)
+{
+	int ncpu;
+
+	if (info->type != BPF_MAP_TYPE_PERCPU_ARRAY)
+		return info->value_size;
+	ncpu = libbpf_num_possible_cpus();
+	return ncpu > 0 ? (size_t)ncpu * ((info->value_size + 7) / 8 * 8) : 0;
+}
+
+/*
+ * A counters map pinned by a build with fewer or more counters (a new drop
+ * reason, a new dispatcher counter): the counts the two builds share are read
+ * now, the pin removed, and lb_loader_attach() writes them into the new map.
+ * Counters are not state: without this, an upgrade that adds one would have
+ * to remove the flow table's pin with the rest, and lose every connection.
+ * What the previous program counts between now and the takeover is lost.
+ */
+static int carry_counters(struct lb_loader_carry *c, struct bpf_map *map, int fd,
+			  const struct bpf_map_info *info)
+{
+	const char *path = bpf_map__pin_path(map);
+	size_t each = value_bytes(info);
+	__u32 k, n = info->max_entries < bpf_map__max_entries(map) ? info->max_entries
+								   : bpf_map__max_entries(map);
+
+	if (!each || !(c->values = calloc(n, each)))
+		return -1;
+	for (k = 0; k < n; k++)
+		if (bpf_map_lookup_elem(fd, &k, (char *)c->values + k * each)) {
+			free(c->values);
+			c->values = NULL;
+			return -1;
+		}
+	if (unlink(path)) {
+		pr_warn("cannot remove %s to resize it: %s\n", path, strerror(errno));
+		free(c->values);
+		c->values = NULL;
+		return -1;
+	}
+	c->map = map;
+	c->n = n;
+	pr_info("%s: %u counters pinned by an earlier latebind build, %u in this one: their "
+		"counts go on in a new map\n", path, info->max_entries, bpf_map__max_entries(map));
+	return 0;
+}
+
+/* After the load: the carried counts into their new maps. */
+static void carry_in(struct lb_loader *ld)
+{
+	struct lb_loader_carry *c;
+	__u32 k;
+
+	for (c = ld->carry; c < ld->carry + sizeof(ld->carry) / sizeof(ld->carry[0]); c++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd = c->map ? bpf_map__fd(c->map) : -1;
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			for (k = 0; k < c->n; k++)
+				if (bpf_map_update_elem(fd, &k, (char *)c->values + k * value_bytes(&info),
+							BPF_ANY))
+					pr_warn("%s: counter %u not carried over: %s\n",
+						bpf_map__name(c->map), k, strerror(errno));
+		free(c->values);
+		*c = (struct lb_loader_carry){ .map = NULL };
+	}
+}
+
 /*
  * A pinned map left by a previous daemon is reused only if it matches this
  * build's exactly; libbpf refuses a mismatch with a bare EINVAL at load. Say
  * which map differs and what to do instead. The flow table's size comes from
- * the config, so a different limits.flows gets its own message.
+ * the config, so a different limits.flows gets its own message; the counters
+ * maps are resized (carry_counters).
  */
-static int check_pinned_maps(struct balancer *skel, const char *cfg_path)
+static int check_pinned_maps(struct lb_loader *ld, const char *cfg_path)
 {
+	struct balancer *skel = ld->skel;
+	struct lb_loader_carry *carry = ld->carry;
 	struct bpf_map *map;
 	int bad = 0;
 
@@ -84,6 +158,15 @@ static int check_pinned_maps(struct balancer *skel, const char *cfg_path)
 		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 			close(fd);
 			continue; /* libbpf will say what is wrong with it */
+		}
+		if ((map == skel->maps.stats || map == skel->maps.disp_stats) &&
+		    info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+		    info.value_size == bpf_map__value_size(map) &&
+		    info.map_flags == bpf_map__map_flags(map) &&
+		    info.max_entries != bpf_map__max_entries(map) &&
+		    !carry_counters(carry++, map, fd, &info)) {
+			close(fd);
+			continue;
 		}
 		close(fd);
 		if (map == skel->maps.flows_v3 && info.type == bpf_map__type(map) &&
@@ -154,7 +237,7 @@ int lb_loader_open(struct lb_loader *ld, const struct lb_config *cfg, int ifinde
 	memcpy((void *)ld->skel->rodata->cfg_main_mac, mac, sizeof(ld->skel->rodata->cfg_main_mac));
 	/* Before load: libbpf creates the map at this size, or reuses a pin of it. */
 	if (bpf_map__set_max_entries(ld->skel->maps.flows_v3, cfg->limits.flows) ||
-	    set_pin_paths(ld->skel->obj) || check_pinned_maps(ld->skel, cfg->path) ||
+	    set_pin_paths(ld->skel->obj) || check_pinned_maps(ld, cfg->path) ||
 	    reuse_pinned_devmap(ld->skel->maps.tx_ports))
 		return -1;
 	return 0;
@@ -228,7 +311,7 @@ static int replace_previous(struct lb_loader *ld, const char *ifname, __u32 old_
 	return 0;
 }
 
-int lb_loader_attach(struct lb_loader *ld, const char *ifname, const char *mode_arg)
+static int attach_main(struct lb_loader *ld, const char *ifname, const char *mode_arg)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, opts, .obj = ld->skel->obj,
 			    .prog_name = LB_PROG_NAME);
@@ -267,6 +350,15 @@ int lb_loader_attach(struct lb_loader *ld, const char *ifname, const char *mode_
 	}
 	pr_info("attached to %s in generic mode\n", ifname);
 	return 0;
+}
+
+int lb_loader_attach(struct lb_loader *ld, const char *ifname, const char *mode_arg)
+{
+	int err = attach_main(ld, ifname, mode_arg);
+
+	if (!err)
+		carry_in(ld);
+	return err;
 }
 
 /*
@@ -389,6 +481,12 @@ int lb_loader_map_backends(struct lb_loader *ld)
 
 void lb_loader_close(struct lb_loader *ld)
 {
+	size_t i;
+
+	for (i = 0; i < sizeof(ld->carry) / sizeof(ld->carry[0]); i++) {
+		free(ld->carry[i].values); /* never carried in: the attach failed */
+		ld->carry[i] = (struct lb_loader_carry){ .map = NULL };
+	}
 	if (ld->backends)
 		munmap(ld->backends, LB_BACKENDS_MMAP_LEN);
 	ld->backends = NULL;

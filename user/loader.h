@@ -29,8 +29,19 @@ struct lb_loader_side {
 	bool legacy;		  /* attached without libxdp (its attach failed) */
 };
 
+/*
+ * A counters map (`stats`, `disp_stats`) pinned by a build with another
+ * number of counters: its counts, taken before the load, for the new map.
+ */
+struct lb_loader_carry {
+	struct bpf_map *map; /* NULL: nothing to carry */
+	void *values;	     /* n values as a lookup returns them (per CPU: each CPU's) */
+	__u32 n;
+};
+
 struct lb_loader {
 	struct balancer *skel;
+	struct lb_loader_carry carry[2];
 	struct xdp_program *prog; /* lb_xdp as libxdp knows it; NULL if it could not */
 	int ifindex;		  /* the main interface */
 	enum xdp_attach_mode mode;

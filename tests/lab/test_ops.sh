@@ -13,11 +13,28 @@ lab_cookie_key
 # shellcheck disable=SC2119 # every backend
 lab_backends_attach >/dev/null || lab_fail "ops: backends attach" "attach failed"
 lab_balancer_config
+
+# An upgrade that adds a counter (a drop reason): the `stats` map pinned by an
+# earlier build has fewer slots. It is resized, its counts kept (here 10^6
+# packets per CPU in drop_eth_trunc, slot 11), where it used to refuse to start
+# unless every pin, the flow table's too, was removed.
+old_stats=/sys/fs/bpf/latebind/stats
+lab_exec_bpf balancer sh -c "mkdir -p ${old_stats%/*} && test ! -e $old_stats &&
+	bpftool map create $old_stats type percpu_array key 4 value 16 entries 20 name stats &&
+	bpftool map update pinned $old_stats key 11 0 0 0 value 0x40 0x42 0x0f 0 0 0 0 0 0 0 0 0 0 0 0 0" ||
+	lab_fail "ops: an earlier build's stats map pinned" "bpftool failed"
 # shellcheck disable=SC2119
 if ! lab_balancer_start; then
 	lab_fail "ops: balancer starts" "see $LAB_BALANCER_LOG"
 	return 0
 fi
+check_match "ops: the earlier build's stats map resized, says the log" \
+	"stats: 20 counters pinned by an earlier latebind build, [0-9]+ in this one" "$(cat "$LAB_BALANCER_LOG")"
+check "ops: ... its counts carried over (drop_eth_trunc $(lab_balancer_counter drop_eth_trunc))" \
+	test "$(lab_balancer_counter drop_eth_trunc)" -ge 1000000
+check_eq "ops: ... at this build's size" "$(lab_exec_bpf balancer bpftool map show pinned $old_stats |
+	grep -o 'max_entries [0-9]*')" "max_entries $(lab_exec_bpf balancer "$LAB_LATEBIND" status |
+	awk '/^Counters/ { on = 1; next } /^Dispatcher:/ { on = 0 } on && NF >= 2 { n++ } END { print n }')"
 
 # big_download NODE PATH OUT: a slow download (about 8 s) in the background.
 big_download() {
