@@ -8,12 +8,13 @@
 # build/latebind in a worktree of it) and hands them all to one run.
 #
 # usage: bench/compare.sh [--rounds N] [--workload rotate|close|keepalive]
-#                         [--threads N] LABEL=BINARY [LABEL=BINARY ...]   (as root)
+#                         [--threads N] [--busy-poll] LABEL=BINARY [LABEL=BINARY ...]   (as root)
 #
 #   --rounds     rounds (3); every binary and HAProxy once per round
 #   --workload   one of the http section's wrk workloads (rotate: (g); close: (a);
 #                keepalive: (b)), with its wrk settings (bench/http.sh)
 #   --threads    latebind's `dispatcher: {threads: N}` (1; 0: the default)
+#   --busy-poll  latebind's `dispatcher: {busy_poll: true}` (off)
 #
 # Each binary attaches the backends' programs itself (its own BPF objects).
 # Prints a line per run and at the end, per label, the medians of requests/s,
@@ -26,13 +27,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-	sed -n '10,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '10,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
 ROUNDS=3
 WORKLOAD=rotate
 THREADS=1
+BUSY_POLL=false
 BINS=()
 while (($#)); do
 	case $1 in
@@ -40,6 +42,7 @@ while (($#)); do
 	--rounds) ROUNDS=$2 && shift ;;
 	--workload) WORKLOAD=$2 && shift ;;
 	--threads) THREADS=$2 && shift ;;
+	--busy-poll) BUSY_POLL=true ;;
 	-h | --help) usage ;;
 	*=*) BINS+=("$1") ;;
 	*) usage ;;
@@ -57,7 +60,11 @@ cc -O2 -Wall -Werror -o "$PROGSTAT" "$BENCH_DIR/progstat.c"
 # shellcheck source=bench/http.sh
 source "$BENCH_DIR/http.sh"
 HTTP_RAW=$OUT/compare-raw.tsv
-if ((THREADS)); then LAB_BALANCER_EXTRA="dispatcher: {threads: $THREADS}"; fi
+if ((THREADS)); then
+	LAB_BALANCER_EXTRA="dispatcher: {threads: $THREADS, busy_poll: $BUSY_POLL}"
+else
+	LAB_BALANCER_EXTRA="dispatcher: {busy_poll: $BUSY_POLL}"
+fi
 
 # Our own copies, as run.sh: a rebuild meanwhile cannot change what is measured.
 for b in "${BINS[@]}"; do
@@ -84,7 +91,7 @@ LAB_LATEBIND=$OUT/compare-${BINS[0]%%=*}
 bench_lab_up
 : >"$LAB_BALANCER_LOG"
 http_setup
-say "$ROUNDS round(s) of ${BINS[*]%%=*} haproxy, wrk $WORKLOAD ${HTTP_SECONDS} s, latebind threads $THREADS"
+say "$ROUNDS round(s) of ${BINS[*]%%=*} haproxy, wrk $WORKLOAD ${HTTP_SECONDS} s, latebind threads $THREADS, busy_poll $BUSY_POLL"
 for ((round = 1; round <= ROUNDS; round++)); do
 	for b in "${BINS[@]}" haproxy; do
 		label=${b%%=*}
