@@ -4,7 +4,8 @@
 # Operations without loss: a reload (SIGHUP) moves new requests as the new
 # config says while a download and a keep-alive session carry on; a broken
 # config is refused; the daemon killed with SIGKILL and started again leaves the
-# download byte-exact, the session going and new connections working.
+# download byte-exact, the session going and new connections working. First, a
+# counters map pinned by an earlier build with fewer counters is taken over.
 
 # shellcheck source=tests/lab/balancer.sh
 source "$LAB_DIR/balancer.sh"
