@@ -22,6 +22,7 @@
  *              diverting to its client (VIP source, backend MAC); 6 the
  *              tcp-mode port; 7 a destination that is no VIP
  *   bit 5      IPv4 total length set to the frame's
+ *   bit 6      the closing flow was closed by its backend's RST (LB_FLOW_F_RESET)
  *   bit 0      acknowledgement set to a valid cookie for the frame's tuple, ISN
  *              and option bits (now), so the cookie-valid paths are reached
  *   bit 1      IPv4 and TCP checksums made valid
@@ -39,6 +40,9 @@
  *       flow's backend from the balancer's;
  *       a diverted segment from the VIP, from the flow's backend's MAC, of a
  *       bound or closing flow: only the MACs change, to the client's hop;
+ *       a client segment with ACK and without RST on a closing flow its
+ *       backend reset: a RST back to the client at the segment's ack, nothing
+ *       else in it;
  *     so every XDP_TX output has valid checksums when the input had;
  *   - exactly one verdict counter moves, by one;
  *   - the bound flow only goes to closing on a FIN or RST that was sent on,
@@ -133,12 +137,15 @@ static struct lb_flow_key flow_key(uint16_t cport, uint16_t vport)
 	return k;
 }
 
-static void put_flows(void)
+/* @reset: the closing flow's backend reset it. */
+static void put_flows(bool reset)
 {
 	for (size_t i = 0; i < N_FLOWS; i++) {
 		struct lb_flow_key k = flow_key(flowdefs[i].cport, flowdefs[i].vport);
 		struct lb_flow f = { .state = flowdefs[i].state, .backend = 1, .packets = 10 };
 
+		if (reset && f.state == LB_FLOW_CLOSING)
+			f.flags = LB_FLOW_F_RESET;
 		memcpy(f.backend_mac, be_mac, 6);
 		memcpy(f.client_hop_mac, hop_mac, 6);
 		CHECK(!bpf_map_update_elem(flows_fd, &k, &f, BPF_ANY), "flows update: %s",
@@ -224,7 +231,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (k = 0; k < 2; k++)
 		CHECK(!bpf_map_update_elem(bpf_map__fd(skel->maps.backends), &k, &b, 0),
 		      "backends: %s", strerror(errno));
-	put_flows();
+	put_flows(false);
 	read_stats(stats_prev);
 	return 0;
 }
@@ -274,7 +281,7 @@ struct in {
 	uint32_t saddr, daddr;
 	uint8_t ihl, flags;
 	uint16_t frag, tot, sport, dport;
-	uint32_t seq;
+	uint32_t seq, ack;
 };
 
 static void parse_in(const uint8_t *f, size_t len, struct in *p)
@@ -295,6 +302,7 @@ static void parse_in(const uint8_t *f, size_t len, struct in *p)
 	p->sport = rd16be(f + 34);
 	p->dport = rd16be(f + 36);
 	p->seq = rd32be(f + 38);
+	p->ack = rd32be(f + 42);
 	p->flags = f[47];
 }
 
@@ -314,6 +322,25 @@ static bool only_macs_changed(const uint8_t *in, const uint8_t *out, size_t len,
 {
 	return out_len == len && !memcmp(out, dst, 6) && !memcmp(out + 6, src, 6) &&
 	       !memcmp(out + 12, in + 12, len - 12);
+}
+
+/* The balancer's RST for a client segment after its backend's (XDP reset_client). */
+static void check_client_reset(const uint8_t *in, const struct in *p, const uint8_t *out,
+			       size_t out_len)
+{
+	struct lb_segment s;
+
+	CHECK(out_len == 14 + 20 + 20 && !lb_segment_parse(out, out_len, &s),
+	      "reset of %zu bytes that does not parse", out_len);
+	CHECK(!lb_frame_check_csums(out, out_len), "reset with a bad checksum");
+	CHECK(s.flags == LB_TH_RST && s.seq == p->ack && !s.len,
+	      "client reset with flags %#x, seq %u for ack %u, %u bytes", s.flags, s.seq, p->ack,
+	      s.len);
+	CHECK(s.saddr == p->daddr && s.daddr == p->saddr && s.sport == htons(p->dport) &&
+		      s.dport == htons(p->sport),
+	      "client reset not the segment's tuple reversed");
+	CHECK(!memcmp(s.dst_mac, in + 6, 6) && !memcmp(s.src_mac, in, 6),
+	      "client reset MACs not swapped");
 }
 
 static void check_synack(const uint8_t *in, size_t len, const struct in *p, const uint8_t *out,
@@ -353,7 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned tmpl;
 	int moved = -1;
 	struct in p;
-	bool to_vip, from_vip, in_csum_ok;
+	bool to_vip, from_vip, in_csum_ok, reset;
 	const struct flowdef *fl = NULL;
 	struct lb_flow after;
 	struct lb_flow_key bk = flow_key(40001, VPORT);
@@ -384,7 +411,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lb_frame_fix_csums(in, len);
 	in_csum_ok = !lb_frame_check_csums(in, len);
 
-	put_flows();
+	reset = ctl & 0x40;
+	put_flows(reset);
 	opts.data_in = in;
 	opts.data_size_in = (uint32_t)len;
 	opts.data_out = out;
@@ -441,7 +469,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      "a diverted frame changed beyond its MACs");
 		} else {
 			fl = our_flow(p.saddr, p.daddr, p.sport, p.dport);
-			if (fl && fl->state != LB_FLOW_DISPATCH &&
+			if (fl && reset && fl->state == LB_FLOW_CLOSING && (p.flags & 0x14) == 0x10) {
+				check_client_reset(in, &p, out, opts.data_size_out);
+			} else if (fl && fl->state != LB_FLOW_DISPATCH &&
 			    !(fl->state == LB_FLOW_CLOSING && (p.flags & 0x12) == 0x02)) {
 				CHECK(only_macs_changed(in, out, len, opts.data_size_out, be_mac, in),
 				      "a fast-path frame changed beyond its MACs");

@@ -396,7 +396,7 @@ def frame(src=CLIENT, dst=VIP, sport=40000, dport=80, seq=0x11223344, ack=0, fla
 LINUX_SYN_OPTS = bytes([2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7])
 TS_OPTS = bytes([1, 1, 8, 10, 0, 0, 0, 2, 0xf1, 0xf1, 0xf1, 0xf1])
 GET = b"GET /images/a.jpg HTTP/1.1\r\nHost: www.example\r\n\r\n"
-CTL_COOKIE, CTL_CSUM, CTL_LEN = 1, 2, 0x20
+CTL_COOKIE, CTL_CSUM, CTL_LEN, CTL_RESET = 1, 2, 0x20, 0x40
 
 
 def ctl(tmpl, *bits):
@@ -430,6 +430,12 @@ def xdp_seeds():
     w("dispatch-data", ctl(3, CTL_CSUM), frame(sport=40002, seq=1000, ack=2000, flags=0x18, payload=GET))
     w("closing-ack", ctl(4, CTL_CSUM), frame(sport=40003, seq=1000, ack=2000, flags=0x10))
     w("closing-reuse-syn", ctl(4, CTL_CSUM), frame(sport=40003, opts=LINUX_SYN_OPTS))
+    w("reset-challenge-ack", ctl(4, CTL_CSUM, CTL_RESET), frame(sport=40003, seq=1000, ack=2000,
+                                                                  flags=0x10, opts=TS_OPTS))
+    w("reset-data", ctl(4, CTL_CSUM, CTL_RESET), frame(sport=40003, seq=1000, ack=2000, flags=0x18,
+                                                         payload=GET))
+    w("reset-client-rst", ctl(4, CTL_CSUM, CTL_RESET), frame(sport=40003, seq=1000, ack=2000,
+                                                               flags=0x14))
     w("bound-tcp-mode", ctl(0, CTL_CSUM), frame(sport=40004, dport=8025, seq=1, ack=2, flags=0x18,
                                                  payload=b"PING\r\n"))
     w("diverted-fin", ctl(5, CTL_CSUM), frame(src=VIP, dst=CLIENT, sport=80, dport=40001, seq=9, ack=8,
