@@ -41,7 +41,7 @@ struct lb_loader_carry {
 
 struct lb_loader {
 	struct balancer *skel;
-	struct lb_loader_carry carry[2];
+	struct lb_loader_carry carry[2]; /* stats, disp_stats */
 	struct xdp_program *prog; /* lb_xdp as libxdp knows it; NULL if it could not */
 	int ifindex;		  /* the main interface */
 	enum xdp_attach_mode mode;

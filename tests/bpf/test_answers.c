@@ -320,8 +320,8 @@ Suite *answers_suite(void)
 	int n = sizeof(cases) / sizeof(cases[0]);
 
 	/*
-	 * Loaded once for the test case: every case puts its connection's entry
-	 * afresh. (Once per case, the verifier's work took three minutes.)
+	 * Loaded once for the test case, as each load is seconds of the
+	 * verifier's work: every case puts its connection's entry afresh.
 	 */
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
