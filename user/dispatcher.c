@@ -1449,10 +1449,11 @@ static bool whole_request(const struct lb_dispatcher *d, const struct lb_segment
  * replay, no hand-off) calls it off before anything is sent or counted: false,
  * and the segment goes the usual way. Any thread may try it: it leaves nothing
  * the connection's owner would miss. One flows-map system call per connection
- * instead of two.
+ * instead of two. @for_owner: a thread takes it for the connection's owner
+ * (lb_dispatcher_take_whole), so the segment itself counts with the rest.
  */
 static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
-		       const struct lb_cookie_opts *o)
+		       const struct lb_cookie_opts *o, bool for_owner)
 {
 	struct lb_conn *c;
 	bool done;
@@ -1461,6 +1462,10 @@ static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
 	d->trial.off = d->trial.done = false;
 	d->trial.tally = (struct lb_dispatch_tally){ .n = 0 };
 	d->trial.held = NULL;
+	if (for_owner) {
+		count(d, LB_DISP_SEGMENTS);
+		count(d, LB_DISP_THREAD_TAKEN_WHOLE);
+	}
 	c = conn_new(d, s, o);
 	if (c) {
 		c->fresh = true;
@@ -1682,7 +1687,7 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 				count(d, LB_DISP_BAD_COOKIE);
 			return;
 		}
-		if (whole_request(d, &s) && take_whole(d, &s, &o))
+		if (whole_request(d, &s) && take_whole(d, &s, &o, false))
 			return;
 		if (!flow_claim(d, &s, &k)) {
 			/* Sent up before the hand-off took it; the backend has it now. */
@@ -1763,21 +1768,8 @@ bool lb_dispatcher_take_whole(struct lb_dispatcher *d, const uint8_t *frame, siz
 	    lb_frame_check_csums(frame, len))
 		return false;
 	t = (struct lb_cookie_tuple){ s.saddr, s.daddr, s.sport, s.dport };
-	if (lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o) || !take_whole(d, &s, &o))
-		return false;
-	if (d->trial.held) {
-		/* Counted with the rest of its tally, once its flow is in. */
-		struct lb_dispatch_tally *held = d->trial.held;
-
-		if (held->n + 2 <= sizeof(held->counts) / sizeof(held->counts[0])) {
-			held->counts[held->n++] = LB_DISP_SEGMENTS;
-			held->counts[held->n++] = LB_DISP_THREAD_TAKEN_WHOLE;
-			return true;
-		}
-	}
-	count(d, LB_DISP_SEGMENTS);
-	count(d, LB_DISP_THREAD_TAKEN_WHOLE);
-	return true;
+	return !lb_cookie_check(&d->secret, &t, s.seq - 1, s.ack - 1, tai_s, &o) &&
+	       take_whole(d, &s, &o, true);
 }
 
 uint64_t lb_dispatcher_timers(struct lb_dispatcher *d, uint64_t now_ms)

@@ -141,7 +141,7 @@ void lb_dispatcher_set_bind(struct lb_dispatcher *d, lb_bind_fn bind, void *ctx)
  * its flow is taken again and counted then, as if it had never been tried.
  */
 struct lb_dispatch_tally {
-	enum lb_dispatch_counter counts[8];
+	enum lb_dispatch_counter counts[10];
 	unsigned int n;
 	bool decided; /* route, route_name, bytes and chosen are set */
 	uint32_t route, chosen;
