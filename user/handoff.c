@@ -82,6 +82,12 @@ static uint32_t tag_counter(const struct lb_handoff_ctx *h)
 	return lb_cookie_counter(h->secret, lb_clock_ns(CLOCK_TAI) / LB_NS_PER_S);
 }
 
+/* The most request bytes per segment: what the client may send, its MSS less the options. */
+static uint32_t request_mss(const struct lb_conn_view *v, bool adopt)
+{
+	return v->opts.mss - (v->ts_ok ? 12 : 0) - (adopt ? LB_REBIND_OPT_LEN : 0);
+}
+
 /*
  * The client's ACK and request as it sent them, in the client's sequence space:
  * ack = our cookie + 1 for a first request (a cookie-mode backend adopts the
@@ -90,12 +96,6 @@ static uint32_t tag_counter(const struct lb_handoff_ctx *h)
  * connection is, and @adopt adds the option that proves the hand-off instead
  * of a cookie (headers/rebind.h), for a backend that has no socket yet.
  */
-/* The most request bytes per segment: what the client may send, its MSS less the options. */
-static uint32_t request_mss(const struct lb_conn_view *v, bool adopt)
-{
-	return v->opts.mss - (v->ts_ok ? 12 : 0) - (adopt ? LB_REBIND_OPT_LEN : 0);
-}
-
 static void send_request(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 			 const struct lb_backend *b, uint32_t backend, bool adopt)
 {
