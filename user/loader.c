@@ -81,22 +81,22 @@ static int carry_counters(struct lb_loader_carry *c, struct bpf_map *map, int fd
 	if (!each || !(c->values = calloc(n, each)))
 		return -1;
 	for (k = 0; k < n; k++)
-		if (bpf_map_lookup_elem(fd, &k, (char *)c->values + k * each)) {
-			free(c->values);
-			c->values = NULL;
-			return -1;
-		}
+		if (bpf_map_lookup_elem(fd, &k, (char *)c->values + k * each))
+			goto fail;
 	if (unlink(path)) {
 		pr_warn("cannot remove %s to resize it: %s\n", path, strerror(errno));
-		free(c->values);
-		c->values = NULL;
-		return -1;
+		goto fail;
 	}
 	c->map = map;
 	c->n = n;
+	c->each = each; /* the new map's too: same type and value size */
 	pr_info("%s: %u counters pinned by an earlier latebind build, %u in this one: their "
 		"counts go on in a new map\n", path, info->max_entries, bpf_map__max_entries(map));
 	return 0;
+fail:
+	free(c->values);
+	c->values = NULL;
+	return -1;
 }
 
 /* After the load: the carried counts into their new maps. */
@@ -106,16 +106,12 @@ static void carry_in(struct lb_loader *ld)
 	__u32 k;
 
 	for (c = ld->carry; c < ld->carry + sizeof(ld->carry) / sizeof(ld->carry[0]); c++) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
 		int fd = c->map ? bpf_map__fd(c->map) : -1;
 
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
-			for (k = 0; k < c->n; k++)
-				if (bpf_map_update_elem(fd, &k, (char *)c->values + k * value_bytes(&info),
-							BPF_ANY))
-					pr_warn("%s: counter %u not carried over: %s\n",
-						bpf_map__name(c->map), k, strerror(errno));
+		for (k = 0; fd >= 0 && k < c->n; k++)
+			if (bpf_map_update_elem(fd, &k, (char *)c->values + k * c->each, BPF_ANY))
+				pr_warn("%s: counter %u not carried over: %s\n", bpf_map__name(c->map),
+					k, strerror(errno));
 		free(c->values);
 		*c = (struct lb_loader_carry){ .map = NULL };
 	}

@@ -37,6 +37,7 @@ struct lb_loader_carry {
 	struct bpf_map *map; /* NULL: nothing to carry */
 	void *values;	     /* n values as a lookup returns them (per CPU: each CPU's) */
 	__u32 n;
+	size_t each;	     /* bytes per value in @values */
 };
 
 struct lb_loader {
