@@ -128,9 +128,14 @@ lab_curl client1 -s -o /dev/null "http://$VIP/web1/1k.bin"
 check "handoff: client closes first: flow and count settle" lab_wait_settled 8
 
 # The backend resets mid-transfer: the client hears of it promptly, not by timeout.
-lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
-slow=$!
-lab_wait 5 bash -c "ip netns exec $WEB2_NS ss -tnH state established src $VIP:80 | grep -q ."
+# slow_download: client2 fetches web2's 64 MiB at 2 MB/s in the background
+# (its pid in $slow), until web2 has the connection.
+slow_download() {
+	lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
+	slow=$!
+	lab_wait 5 bash -c "ip netns exec $WEB2_NS ss -tnH state established src $VIP:80 | grep -q ."
+}
+slow_download
 lab_exec web2 ss -K -tn state established src "$VIP:80" >/dev/null
 # The client's kernel drops the connection as soon as the reset arrives (curl
 # itself may notice later, between its rate-limited reads).
@@ -152,9 +157,7 @@ check "handoff: backend RST: flow and count settle" lab_wait_settled 8
 # with a RST at that ACK (tx_client_reset). Without that, curl hangs to its
 # timeout.
 resets0=$(lab_balancer_counter tx_client_reset)
-lab_curl client2 -s -o /dev/null --limit-rate 2M "http://$VIP/web2/64m.bin" &
-slow=$!
-lab_wait 5 bash -c "ip netns exec $WEB2_NS ss -tnH state established src $VIP:80 | grep -q ."
+slow_download
 data_lost() {
 	(($(lossy_stat router "$LAB_IF" dropped_data || echo 0) > 0)) &&
 		lab_exec web2 ss -tinH state established src "$VIP:80" | grep -qE 'unacked:[1-9]'
