@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct lb_dispatcher_maps maps = { .flows = NULL, .backends_fd = -1, .stats_fd = -1,
+	struct lb_dispatcher_maps maps = { .flows = NULL, .backends_fd = -1,
 					  .hint_gen_fd = -1 };
 	struct lb_cookie_secret secret = { .period_s = 64, .windows = 2 };
 	char path[2][64] = { "/tmp/latebind-reload-a-XXXXXX.yaml",

@@ -100,22 +100,27 @@ struct {
 } backend_names SEC(".maps");
 
 /*
- * enum lb_dispatch_counter → count. Only the dispatcher (userspace) writes it;
- * it lives here so it is pinned and read like every other counter.
+ * Row (0: the daemon's main thread, 1 + t: dispatcher thread t) → struct
+ * lb_disp_row, its counts by enum lb_dispatch_counter. Only the daemon writes
+ * it, in place (mmapped); it lives here so it is pinned and read like every
+ * other counter.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_DISP_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, LB_DISP_ROWS);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct lb_disp_row);
 } disp_stats SEC(".maps");
 
 /*
  * Dispatcher thread → struct lb_disp_thread (headers/stats.h): each thread's
- * frames, hand-offs between threads, decisions. Only the daemon writes it.
+ * frames, hand-offs between threads, decisions. Only the daemon's threads
+ * write it, each its own row, in place (mmapped).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, LB_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, struct lb_disp_thread);

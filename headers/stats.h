@@ -14,6 +14,7 @@
 #define LATEBIND_STATS_H
 
 #include "lb_types.h"
+#include "maps.h" /* LB_MAX_QUEUES */
 
 /*    id                   name (metrics label)   what it counts */
 #define LB_XDP_REASONS(X)                                                       \
@@ -113,7 +114,8 @@ struct lb_counter {
 
 /*
  * The dispatcher's counters (userspace only), in the pinned array
- * `disp_stats` so `latebind status` and bpftool read them like the rest.
+ * `disp_stats` (struct lb_disp_row) so `latebind status` and bpftool read them
+ * like the rest.
  */
 #define LB_DISPATCH_COUNTERS(X)                                                 \
 	X(CONNS_TAKEN,       "conns_taken")       /* valid first segment: buffering */ \
@@ -181,10 +183,22 @@ enum lb_dispatch_counter {
 };
 
 /*
+ * One row of `disp_stats`, mmapped by the daemon: row 0 is the main thread's
+ * own counts, row 1 + t dispatcher thread t's. Each thread writes its row as
+ * it counts, so `latebind status` (the sum of the rows) is never behind and
+ * no thread is woken to publish. A daemon zeroes every row when it starts.
+ */
+struct lb_disp_row {
+	__u64 counts[LB_DISP_MAX];
+};
+
+#define LB_DISP_ROWS (1 + LB_MAX_QUEUES)
+
+/*
  * Each dispatcher thread's own figures (docs/architecture.md, "Threads") in the
- * pinned array `disp_threads`, index = thread: written by the daemon's main
- * thread when it sums the threads' counters, read by `latebind status` and the
- * exporter. X(field, metric type, what it counts).
+ * pinned array `disp_threads`, index = thread, mmapped by the daemon: written
+ * by the thread itself at the end of each turn of its loop, read by
+ * `latebind status` and the exporter. X(field, metric type, what it counts).
  */
 #define LB_THREAD_FIGURES(X)                                                          \
 	X(frames,       "counter", "Frames from the thread's own AF_XDP sockets.")       \

@@ -24,6 +24,7 @@
 #include "backend_maps.h"
 #include "balancer.skel.h"
 #include "clock.h"
+#include "counters.h"
 #include "commands.h"
 #include "config.h"
 #include "cookie.h"
@@ -75,11 +76,10 @@ struct lb_daemon {
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
-	/* Dispatcher counters: the main thread's own events, the sum with the threads'. */
-	uint64_t own[LB_DISP_MAX], sum[LB_DISP_MAX], flushed[LB_DISP_MAX];
+	/* Dispatcher counters: the main thread's own (its disp_stats row), every row's sum. */
+	uint64_t *own, sum[LB_DISP_MAX];
 	size_t conns;
-	/* Each dispatcher thread's figures, and as last written to the disp_threads map. */
-	struct lb_disp_thread threads[LB_MAX_QUEUES], threads_flushed[LB_MAX_QUEUES];
+	struct lb_disp_thread threads[LB_MAX_QUEUES]; /* each thread's figures, for the exporter */
 	struct lb_histogram handoff_latency, rebind_latency;
 	struct lb_topk route_top; /* every thread's route counts, merged (cap 0: none) */
 	__u64 resets_seen[LB_MAX_BACKENDS]; /* handoff_resets already told to health */
@@ -144,7 +144,7 @@ static void reset_client(struct lb_daemon *lb, const struct lb_flow_key *key,
 	size_t len = lb_client_reset_build(frame, sizeof(frame), key, f, lb->ifs.mac);
 
 	if (len && lb_ifaces_send(&lb->ifs, frame, len))
-		lb->own[LB_DISP_TX_FULL]++;
+		lb_stat_add(&lb->own[LB_DISP_TX_FULL], 1);
 }
 
 /*
@@ -172,7 +172,7 @@ static void reset_backend_flows(struct lb_daemon *lb, unsigned int slot)
 {
 	uint64_t n = lb_flow_end_backend(&lb->flows, slot, on_backend_flow_ended, lb);
 
-	lb->own[LB_DISP_FLOWS_RESET] += n;
+	lb_stat_add(&lb->own[LB_DISP_FLOWS_RESET], n);
 	if (n)
 		pr_info("backend %s: reset %llu client connection(s)\n", lb->cfg.backends[slot].name,
 			(unsigned long long)n);
@@ -423,43 +423,17 @@ static void count_peers(struct lb_daemon *lb)
 	lb_peers_flush(lb->peers);
 	lb_peers_counters(lb->peers, now);
 	for (i = 0; i < LB_PEER_COUNTERS; i++) {
-		lb->own[LB_DISP_PEER_VIEWS_SENT + i] += now[i] - lb->peer_counted[i];
+		lb_stat_add(&lb->own[LB_DISP_PEER_VIEWS_SENT + i], now[i] - lb->peer_counted[i]);
 		lb->peer_counted[i] = now[i];
 	}
 }
 
-/*
- * Each thread's figures into the disp_threads map (`latebind status`), the rows
- * that changed; rows from @n on are zeroed once (no such thread: a previous
- * daemon may have run more).
- */
-static void publish_threads(struct lb_daemon *lb, unsigned int n)
-{
-	int fd = bpf_map__fd(lb->ld.skel->maps.disp_threads);
-	__u32 i;
-
-	lb_workers_figures(lb->workers, lb->threads);
-	for (i = 0; i < LB_MAX_QUEUES; i++) {
-		if (i >= n)
-			lb->threads[i] = (struct lb_disp_thread){};
-		if (!memcmp(&lb->threads[i], &lb->threads_flushed[i], sizeof(lb->threads[i])))
-			continue;
-		if (!bpf_map_update_elem(fd, &i, &lb->threads[i], BPF_ANY))
-			lb->threads_flushed[i] = lb->threads[i];
-	}
-}
-
-/*
- * The threads' counters and the main thread's own into the disp_stats map
- * (once per turn of the main loop, by the main thread only) and the exporter.
- */
+/* What the exporter shows of the dispatcher: every disp_stats row summed, each thread's figures. */
 static void sum_counters(struct lb_daemon *lb)
 {
-	memcpy(lb->sum, lb->own, sizeof(lb->sum));
-	lb->sum[LB_DISP_FLOW_EVICTIONS] += lb_stat_read(&lb->flows.evictions);
-	lb_workers_counters(lb->workers, lb->sum);
-	lb_disp_stats_write(bpf_map__fd(lb->ld.skel->maps.disp_stats), lb->sum, lb->flushed);
-	publish_threads(lb, lb_workers_count(lb->workers));
+	memset(lb->sum, 0, sizeof(lb->sum));
+	lb_disp_rows_add(lb->ld.disp_rows, LB_DISP_ROWS, lb->sum);
+	lb_workers_figures(lb->workers, lb->threads);
 }
 
 /* The threads' route counts merged into lb->route_top, for the exporter and the maps. */
@@ -513,13 +487,6 @@ static void publish_peers(struct lb_daemon *lb)
 
 enum { RUN_STOP = 0, RUN_LEAVE = 1 };
 
-/*
- * The threads' counters are taken at most this often: each take wakes the main
- * thread and costs it some five system calls, which at one take per thread turn
- * was a system call per connection. `latebind status` lags by as much.
- */
-#define NEWS_EVERY_MS 2
-
 /* Serves until a signal says stop (RUN_STOP), leave in place (RUN_LEAVE); -1 on error. */
 static int run(struct lb_daemon *lb, int sfd)
 {
@@ -531,8 +498,8 @@ static int run(struct lb_daemon *lb, int sfd)
 
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 
-	uint64_t next_expiry = 0, stop_at = 0, next_news = 0;
-	bool sweeping = false, news;
+	uint64_t next_expiry = 0, stop_at = 0;
+	bool sweeping = false;
 
 	for (;;) {
 
@@ -547,17 +514,11 @@ static int run(struct lb_daemon *lb, int sfd)
 			pfd[1 + nm + nh + nr + np++] = (struct pollfd){
 				.fd = lb_peers_fd(lb->peers), .events = POLLIN };
 		now_ms = lb_clock_ms(CLOCK_MONOTONIC);
-		news = now_ms >= next_news;
-		if (news)
-			pfd[1 + nm + nh + nr + np] = (struct pollfd){
-				.fd = lb_workers_news_fd(lb->workers), .events = POLLIN };
-		else if (next_news - now_ms < wait_ms)
-			wait_ms = next_news - now_ms;
 		health_ms = lb_health_next_ms(lb->health, now_ms);
 		if (health_ms < wait_ms)
 			wait_ms = health_ms;
 		/* Sleep in poll until a frame, a signal or the next timer: no busy loop. */
-		if (poll(pfd, 1 + nm + nh + nr + np + news, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
+		if (poll(pfd, 1 + nm + nh + nr + np, wait_ms > 1000 ? 1000 : (int)wait_ms) < 0 &&
 		    errno != EINTR)
 			return -1;
 		now_ms = lb_clock_ms(CLOCK_MONOTONIC);
@@ -581,11 +542,7 @@ static int run(struct lb_daemon *lb, int sfd)
 			next_expiry = now_ms + 1000;
 		}
 		count_peers(lb);
-		if (news) {
-			lb_workers_news_taken(lb->workers, pfd[1 + nm + nh + nr + np].revents & POLLIN);
-			next_news = now_ms + NEWS_EVERY_MS;
-		}
-		sum_counters(lb);
+		lb_stat_set(&lb->own[LB_DISP_FLOW_EVICTIONS], lb_stat_read(&lb->flows.evictions));
 		lb_announce_update(&lb->ann, &lb->cfg, lb->ld.backends, now_ms);
 		if (stop_at && now_ms >= stop_at) {
 			pr_info("withdrawal grace over: detaching\n");
@@ -693,6 +650,7 @@ static int start_threads(struct lb_daemon *lb)
 		.flow_progs = lb_loader_flow_progs(lb->ld.skel),
 		.backends_fd = bpf_map__fd(lb->ld.skel->maps.backends),
 		.backends = lb->ld.backends, .peers = lb->peers,
+		.rows = lb->ld.disp_rows + 1, .figures = lb->ld.disp_threads,
 	};
 	unsigned int nq = lb_xsk_queues(lb->xsk);
 	unsigned int n = lb_workers_threads(lb->cfg.dispatcher.threads, nq);
@@ -705,11 +663,6 @@ static int start_threads(struct lb_daemon *lb)
 		pr_warn("cannot start the dispatcher threads: %s\n", strerror(errno));
 		return -1;
 	}
-	/*
-	 * Unlike any value: the first sum_counters() writes every thread's row over
-	 * what a killed daemon left in the pinned map (the counters: at start).
-	 */
-	memset(lb->threads_flushed, 0xff, sizeof(lb->threads_flushed));
 	pr_info("dispatcher: %u thread(s), thread t serving the RX queues q with q %% %u == t\n",
 		n, n);
 	if (n > 1)
@@ -779,7 +732,6 @@ int cmd_balancer(int argc, char **argv)
 		fprintf(stderr, "latebind: %s\n", err);
 		return LB_EXIT_FAIL;
 	}
-	lb_disp_stats_unwritten(lb.flushed);
 	if (lb_ifaces_open(&lb.ifs, &lb.cfg) || lb_loader_check_bpffs() ||
 	    lb_sync_load_secret(&lb.cfg, &lb.secret) ||
 	    lb_loader_open(&lb.ld, &lb.cfg, lb.ifs.ifindex, lb.ifs.mac))
@@ -788,7 +740,7 @@ int cmd_balancer(int argc, char **argv)
 	if (lb_loader_attach(&lb.ld, lb.cfg.interface, mode))
 		goto out;
 	/* The maps first: a close arriving on a backend-side interface is redirected at once. */
-	if (lb_loader_map_backends(&lb.ld) ||
+	if (lb_loader_map_backends(&lb.ld) || lb_loader_map_counters(&lb.ld) ||
 	    lb_sync_secret(bpf_map__fd(lb.ld.skel->maps.cookie_secret), &lb.secret) ||
 	    lb_sync_vips(bpf_map__fd(lb.ld.skel->maps.vips), &lb.cfg) ||
 	    lb_ifaces_fill_ports(&lb.ifs, bpf_map__fd(lb.ld.skel->maps.tx_ports),
@@ -797,6 +749,7 @@ int cmd_balancer(int argc, char **argv)
 		pr_warn("cannot fill the balancer's maps: %s\n", strerror(errno));
 		goto detach;
 	}
+	lb.own = lb_disp_row_counts(&lb.ld.disp_rows[0]);
 	for (size_t i = 0; i < lb.ifs.n_sides; i++)
 		if (lb_loader_attach_side(&lb.ld, lb.ifs.ports[i].ifindex, lb.ifs.names[i],
 					  lb.ifs.n_sides))

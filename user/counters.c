@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,4 +32,28 @@ int lb_counters_sum(int fd, uint32_t n, struct lb_counter *out)
 	}
 	free(vals);
 	return err;
+}
+
+void lb_disp_rows_add(const struct lb_disp_row *rows, uint32_t n, uint64_t out[LB_DISP_MAX])
+{
+	uint32_t r;
+	int c;
+
+	for (r = 0; r < n; r++)
+		for (c = 0; c < LB_DISP_MAX; c++)
+			out[c] += __atomic_load_n(&rows[r].counts[c], __ATOMIC_RELAXED);
+}
+
+int lb_disp_stats_sum(int fd, uint64_t out[LB_DISP_MAX])
+{
+	struct lb_disp_row row;
+	uint32_t r;
+
+	memset(out, 0, LB_DISP_MAX * sizeof(*out));
+	for (r = 0; r < LB_DISP_ROWS; r++) {
+		if (bpf_map_lookup_elem(fd, &r, &row))
+			return -1;
+		lb_disp_rows_add(&row, 1, out);
+	}
+	return 0;
 }

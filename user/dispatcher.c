@@ -178,8 +178,8 @@ struct lb_dispatcher {
 	size_t n_conns, max_conns;
 	uint32_t rr;
 	uint64_t now_ms;
-	uint64_t counters[LB_DISP_MAX];
-	uint64_t flushed[LB_DISP_MAX];	/* as last written to the stats map */
+	uint64_t *counters; /* maps.counters (a disp_stats row), or own_counters */
+	uint64_t own_counters[LB_DISP_MAX];
 	struct lb_route_counts route_counts;
 	struct lb_histogram handoff_latency;
 	struct lb_histogram rebind_latency;
@@ -211,7 +211,7 @@ static void count(struct lb_dispatcher *d, enum lb_dispatch_counter c)
 			d->trial.off = true;
 		return;
 	}
-	lb_stat_add(&d->counters[c], 1); /* the daemon's main thread sums them */
+	lb_stat_add(&d->counters[c], 1); /* status reads the row as it is written */
 }
 
 /* A trial must stop here (a reply, a replay, a frame to the client): true if one is on. */
@@ -1869,7 +1869,7 @@ struct lb_dispatcher *lb_dispatcher_new(const struct lb_config *cfg, const struc
 	d->dir = dir;
 	d->secret = *secret;
 	d->maps = *maps;
-	lb_disp_stats_unwritten(d->flushed);
+	d->counters = maps->counters ? maps->counters : d->own_counters;
 	d->flows = maps->flows;
 	d->send = send;
 	d->send_ctx = send_ctx;
@@ -1962,43 +1962,10 @@ size_t lb_dispatcher_conns(const struct lb_dispatcher *d)
 	return __atomic_load_n(&d->n_conns, __ATOMIC_RELAXED);
 }
 
-void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX])
-{
-	__u32 keys[LB_DISP_MAX], i, n = 0;
-	uint64_t vals[LB_DISP_MAX];
-
-	if (fd < 0)
-		return;
-	/*
-	 * The counters that moved, in one system call (none when nothing moved):
-	 * this runs after every batch of frames, and the kernel's batch update
-	 * costs per element, so the few that moved cost a few, not all of them.
-	 */
-	for (i = 0; i < LB_DISP_MAX; i++)
-		if (now[i] != flushed[i]) {
-			keys[n] = i;
-			vals[n++] = now[i];
-		}
-	if (!n)
-		return;
-	if (bpf_map_update_batch(fd, keys, vals, &n, NULL)) {
-		for (i = 0; i < LB_DISP_MAX; i++)
-			if (now[i] != flushed[i])
-				bpf_map_update_elem(fd, &i, &now[i], BPF_ANY);
-	}
-	memcpy(flushed, now, LB_DISP_MAX * sizeof(*now));
-}
-
-void lb_disp_stats_unwritten(uint64_t flushed[LB_DISP_MAX])
-{
-	memset(flushed, 0xff, LB_DISP_MAX * sizeof(*flushed));
-}
-
-void lb_dispatcher_flush_stats(struct lb_dispatcher *d)
+void lb_dispatcher_publish_evictions(struct lb_dispatcher *d)
 {
 	if (d->flows)
-		d->counters[LB_DISP_FLOW_EVICTIONS] = d->flows->evictions;
-	lb_disp_stats_write(d->maps.stats_fd, d->counters, d->flushed);
+		lb_stat_set(&d->counters[LB_DISP_FLOW_EVICTIONS], lb_stat_read(&d->flows->evictions));
 }
 
 void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)

@@ -91,7 +91,8 @@ struct lb_dispatcher_maps {
 	 */
 	struct lb_flow_table *flows;
 	int backends_fd; /* -1: every backend is up with no load */
-	int stats_fd;	 /* -1: counters stay in memory only */
+	/* Where the counters go: this thread's disp_stats row (mmapped); NULL: the dispatcher's own. */
+	uint64_t *counters;
 	/* The backends map mmapped (state, load; atomics shared with XDP), or NULL. */
 	struct lb_backend *backends;
 	int hint_gen_fd; /* `hint_gen` (headers/hint.h); -1: none */
@@ -188,12 +189,8 @@ uint64_t lb_dispatcher_counter(const struct lb_dispatcher *d, enum lb_dispatch_c
 /* For events the daemon handles around the dispatcher (resets of dead backends' flows). */
 void lb_dispatcher_count(struct lb_dispatcher *d, enum lb_dispatch_counter c, uint64_t n);
 size_t lb_dispatcher_conns(const struct lb_dispatcher *d);
-/* Publish the counters to the stats map (cheap; called once per batch). */
-void lb_dispatcher_flush_stats(struct lb_dispatcher *d);
-/* The counters of @now that differ from @flushed (then updated) into the disp_stats map @fd; fd -1: nothing. */
-void lb_disp_stats_write(int fd, const uint64_t now[LB_DISP_MAX], uint64_t flushed[LB_DISP_MAX]);
-/* @flushed before the first write: every counter is written then (the pinned map may hold a previous daemon's). */
-void lb_disp_stats_unwritten(uint64_t flushed[LB_DISP_MAX]);
+/* The flow table's eviction count into the counters (for a disp_stats row's readers); once per turn. */
+void lb_dispatcher_publish_evictions(struct lb_dispatcher *d);
 /* Requests per route, the most requested by name (the daemon merges the threads'). */
 struct lb_route_counts;
 struct lb_route_counts *lb_dispatcher_route_counts(struct lb_dispatcher *d);

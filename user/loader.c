@@ -17,7 +17,9 @@
 #include "loader.h"
 #include "log.h"
 
-#define LB_BACKENDS_MMAP_LEN (LB_MAX_BACKENDS * sizeof(struct lb_backend))
+#define LB_BACKENDS_MMAP_LEN	 (LB_MAX_BACKENDS * sizeof(struct lb_backend))
+#define LB_DISP_ROWS_MMAP_LEN	 (LB_DISP_ROWS * sizeof(struct lb_disp_row))
+#define LB_DISP_THREADS_MMAP_LEN (LB_MAX_QUEUES * sizeof(struct lb_disp_thread))
 
 int lb_loader_check_bpffs(void)
 {
@@ -63,10 +65,9 @@ static size_t value_bytes(const struct bpf_map_info *info)
 }
 
 /*
- * A counters map pinned by a build with fewer or more counters (a new drop
- * reason, a new dispatcher counter): the counts the two builds share are read
- * now, the pin removed, and lb_loader_attach() writes them into the new map.
- * Counters are not state: without this, an upgrade that adds one would have
+ * `stats` pinned by a build with fewer or more counters (a new drop reason):
+ * the counts the two builds share are read now, the pin removed, and
+ * lb_loader_attach() writes them into the new map. Counters are not state: without this, an upgrade that adds one would have
  * to remove the flow table's pin with the rest, and lose every connection.
  * What the previous program counts between now and the takeover is lost.
  */
@@ -99,35 +100,41 @@ fail:
 	return -1;
 }
 
-/* After the load: the carried counts into their new maps. */
+/* After the load: the carried counts into their new map. */
 static void carry_in(struct lb_loader *ld)
 {
-	struct lb_loader_carry *c;
+	struct lb_loader_carry *c = &ld->carry;
+	int fd = c->map ? bpf_map__fd(c->map) : -1;
 	__u32 k;
 
-	for (c = ld->carry; c < ld->carry + sizeof(ld->carry) / sizeof(ld->carry[0]); c++) {
-		int fd = c->map ? bpf_map__fd(c->map) : -1;
+	for (k = 0; fd >= 0 && k < c->n; k++)
+		if (bpf_map_update_elem(fd, &k, (char *)c->values + k * c->each, BPF_ANY))
+			pr_warn("%s: counter %u not carried over: %s\n", bpf_map__name(c->map), k,
+				strerror(errno));
+	free(c->values);
+	*c = (struct lb_loader_carry){ .map = NULL };
+}
 
-		for (k = 0; fd >= 0 && k < c->n; k++)
-			if (bpf_map_update_elem(fd, &k, (char *)c->values + k * c->each, BPF_ANY))
-				pr_warn("%s: counter %u not carried over: %s\n", bpf_map__name(c->map),
-					k, strerror(errno));
-		free(c->values);
-		*c = (struct lb_loader_carry){ .map = NULL };
-	}
+/* The pinned map described by @info is what this build defines @map as. */
+static bool same_shape(const struct bpf_map *map, const struct bpf_map_info *info)
+{
+	return info->type == bpf_map__type(map) && info->key_size == bpf_map__key_size(map) &&
+	       info->value_size == bpf_map__value_size(map) &&
+	       info->max_entries == bpf_map__max_entries(map) &&
+	       info->map_flags == bpf_map__map_flags(map);
 }
 
 /*
  * A pinned map left by a previous daemon is reused only if it matches this
  * build's exactly; libbpf refuses a mismatch with a bare EINVAL at load. Say
  * which map differs and what to do instead. The flow table's size comes from
- * the config, so a different limits.flows gets its own message; the counters
- * maps are resized (carry_counters).
+ * the config, so a different limits.flows gets its own message; XDP's
+ * counters are resized (carry_counters); the dispatcher's are only the
+ * previous daemon's own and are replaced.
  */
 static int check_pinned_maps(struct lb_loader *ld, const char *cfg_path)
 {
 	struct balancer *skel = ld->skel;
-	struct lb_loader_carry *carry = ld->carry;
 	struct bpf_map *map;
 	int bad = 0;
 
@@ -155,16 +162,26 @@ static int check_pinned_maps(struct lb_loader *ld, const char *cfg_path)
 			close(fd);
 			continue; /* libbpf will say what is wrong with it */
 		}
-		if ((map == skel->maps.stats || map == skel->maps.disp_stats) &&
-		    info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+		if (map == skel->maps.stats && info.type == bpf_map__type(map) &&
+		    info.key_size == bpf_map__key_size(map) &&
 		    info.value_size == bpf_map__value_size(map) &&
 		    info.map_flags == bpf_map__map_flags(map) &&
 		    info.max_entries != bpf_map__max_entries(map) &&
-		    !carry_counters(carry++, map, fd, &info)) {
+		    !carry_counters(&ld->carry, map, fd, &info)) {
 			close(fd);
 			continue;
 		}
 		close(fd);
+		/* A daemon counts from zero in these: a differently shaped one just goes. */
+		if ((map == skel->maps.disp_stats || map == skel->maps.disp_threads) &&
+		    !same_shape(map, &info)) {
+			if (!unlink(path)) {
+				pr_info("%s: pinned by an earlier latebind build in another shape: "
+					"replaced\n", path);
+				continue;
+			}
+			pr_warn("cannot remove %s to replace it: %s\n", path, strerror(errno));
+		}
 		if (map == skel->maps.flows_v3 && info.type == bpf_map__type(map) &&
 		    info.max_entries != bpf_map__max_entries(map)) {
 			pr_warn("%s holds %u flows (pinned by the balancer before this one) but "
@@ -174,11 +191,7 @@ static int check_pinned_maps(struct lb_loader *ld, const char *cfg_path)
 				info.max_entries, cfg_path, bpf_map__max_entries(map),
 				info.max_entries, path);
 			bad = -1;
-		} else if (info.type != bpf_map__type(map) ||
-			   info.key_size != bpf_map__key_size(map) ||
-			   info.value_size != bpf_map__value_size(map) ||
-			   info.max_entries != bpf_map__max_entries(map) ||
-			   info.map_flags != bpf_map__map_flags(map)) {
+		} else if (!same_shape(map, &info)) {
 			pr_warn("%s was pinned by an incompatible latebind build (type %u, key %u, "
 				"value %u bytes, %u entries; this build wants %u, %u, %u, %u): stop the "
 				"balancer that made it and remove %s\n", path, info.type,
@@ -475,17 +488,39 @@ int lb_loader_map_backends(struct lb_loader *ld)
 	return 0;
 }
 
+int lb_loader_map_counters(struct lb_loader *ld)
+{
+	ld->disp_rows = mmap(NULL, LB_DISP_ROWS_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     bpf_map__fd(ld->skel->maps.disp_stats), 0);
+	if (ld->disp_rows == MAP_FAILED) {
+		ld->disp_rows = NULL;
+		return -1;
+	}
+	ld->disp_threads = mmap(NULL, LB_DISP_THREADS_MMAP_LEN, PROT_READ | PROT_WRITE,
+				MAP_SHARED, bpf_map__fd(ld->skel->maps.disp_threads), 0);
+	if (ld->disp_threads == MAP_FAILED) {
+		ld->disp_threads = NULL;
+		return -1;
+	}
+	/* A killed daemon's counts are its own: this one's start from zero. */
+	memset(ld->disp_rows, 0, LB_DISP_ROWS_MMAP_LEN);
+	memset(ld->disp_threads, 0, LB_DISP_THREADS_MMAP_LEN);
+	return 0;
+}
+
 void lb_loader_close(struct lb_loader *ld)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(ld->carry) / sizeof(ld->carry[0]); i++) {
-		free(ld->carry[i].values); /* never carried in: the attach failed */
-		ld->carry[i] = (struct lb_loader_carry){ .map = NULL };
-	}
+	free(ld->carry.values); /* never carried in: the attach failed */
+	ld->carry = (struct lb_loader_carry){ .map = NULL };
 	if (ld->backends)
 		munmap(ld->backends, LB_BACKENDS_MMAP_LEN);
 	ld->backends = NULL;
+	if (ld->disp_rows)
+		munmap(ld->disp_rows, LB_DISP_ROWS_MMAP_LEN);
+	ld->disp_rows = NULL;
+	if (ld->disp_threads)
+		munmap(ld->disp_threads, LB_DISP_THREADS_MMAP_LEN);
+	ld->disp_threads = NULL;
 	xdp_program__close(ld->prog);
 	ld->prog = NULL;
 	balancer__destroy(ld->skel);

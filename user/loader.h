@@ -17,6 +17,7 @@
 #include "config.h"
 #include "flow_table.h"
 #include "maps.h"
+#include "stats.h"
 
 #define LB_PROG_NAME "lb_xdp"
 
@@ -30,8 +31,8 @@ struct lb_loader_side {
 };
 
 /*
- * A counters map (`stats`, `disp_stats`) pinned by a build with another
- * number of counters: its counts, taken before the load, for the new map.
+ * XDP's counters map (`stats`) pinned by a build with another number of
+ * counters: its counts, taken before the load, for the new map.
  */
 struct lb_loader_carry {
 	struct bpf_map *map; /* NULL: nothing to carry */
@@ -42,13 +43,15 @@ struct lb_loader_carry {
 
 struct lb_loader {
 	struct balancer *skel;
-	struct lb_loader_carry carry[2]; /* stats, disp_stats */
+	struct lb_loader_carry carry; /* stats */
 	struct xdp_program *prog; /* lb_xdp as libxdp knows it; NULL if it could not */
 	int ifindex;		  /* the main interface */
 	enum xdp_attach_mode mode;
 	struct lb_loader_side sides[LB_MAX_IFACES - 1];
 	size_t n_sides;
 	struct lb_backend *backends; /* the backends map, mmapped; NULL until mapped */
+	struct lb_disp_row *disp_rows;	     /* disp_stats, mmapped; NULL until mapped */
+	struct lb_disp_thread *disp_threads; /* disp_threads, mmapped; NULL until mapped */
 	bool local_egress;	     /* lb_local_egress attached to the main interface */
 };
 
@@ -85,6 +88,12 @@ void lb_loader_detach_local(struct lb_loader *ld);
 
 /* Map the backends array (ld->backends): the dispatcher and XDP update its counters atomically. */
 int lb_loader_map_backends(struct lb_loader *ld);
+
+/*
+ * Map the dispatcher's counters (ld->disp_rows) and threads' figures
+ * (ld->disp_threads), zeroed: each thread writes its own row in place.
+ */
+int lb_loader_map_counters(struct lb_loader *ld);
 
 /* Take the program off every interface and remove the pins: nothing is left for a successor. */
 void lb_loader_detach(struct lb_loader *ld);

@@ -327,6 +327,7 @@ int cmd_status(int argc, char **argv)
 		{}
 	};
 	struct lb_counter counters[LB_XDP_REASON_MAX];
+	uint64_t disp[LB_DISP_MAX];
 	int opt, stats_fd = -1, flows_fd = -1, vips_fd = -1, disp_fd = -1, backends_fd = -1;
 	int names_fd = -1, peers_fd = -1, ret = LB_EXIT_FAIL, r;
 	bool json = false, flows_listed = false;
@@ -360,6 +361,11 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "latebind status: cannot read the counters: %s\n", strerror(errno));
 		goto out;
 	}
+	if (lb_disp_stats_sum(disp_fd, disp)) {
+		fprintf(stderr, "latebind status: cannot read the dispatcher's counters: %s\n",
+			strerror(errno));
+		goto out;
+	}
 	flows = count_keys(flows_fd, sizeof(struct lb_flow_key));
 
 	printf(json ? "{" : "");
@@ -387,11 +393,8 @@ int cmd_status(int argc, char **argv)
 	}
 	printf(json ? "},\"dispatcher\":{" : "Dispatcher:\n");
 	for (r = 0; r < LB_DISP_MAX; r++) {
-		__u64 v = 0;
-		__u32 k = r;
+		__u64 v = disp[r];
 
-		if (disp_fd >= 0)
-			bpf_map_lookup_elem(disp_fd, &k, &v);
 		if (json)
 			printf("%s\"%s\":%llu", r ? "," : "", lb_dispatch_counter_names[r],
 			       (unsigned long long)v);

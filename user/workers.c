@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "dispatcher.h"
 #include "handoff.h"
 #include "log.h"
@@ -49,8 +50,9 @@ struct worker {
 	 * spares the write and the wake-up, each of which costs more than the frame.
 	 */
 	bool asleep;
-	/* Its own figures beside the dispatcher's counters (stat.h: it writes, the main thread reads). */
+	/* Its own figures beside the dispatcher's counters (stat.h: it writes, others read). */
 	uint64_t frames, frames_in;
+	struct lb_disp_thread *figures; /* its disp_threads row (mmapped), or NULL */
 };
 
 struct lb_workers {
@@ -58,10 +60,6 @@ struct lb_workers {
 	struct lb_disp_conf *conf; /* published last (atomic) */
 	uint64_t epoch;		   /* of that config (atomic) */
 	bool stop;		   /* (atomic) */
-	/* eventfd: some thread's counters moved (the main thread publishes them); poked
-	 * (atomic) while a wake-up is pending, so a busy thread writes it once per sum. */
-	int news_fd;
-	bool poked;
 	unsigned int n;
 	/* rings[from * n + to]: frames thread `from` received for connections `to` owns; n > 1 only */
 	struct lb_tring **rings;
@@ -185,20 +183,40 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len)
 	w->batch.rx_frame = NULL;
 }
 
-/* The counters moved: the main thread sums them into the stats map (latebind status) now. */
-static void tell_main(struct lb_workers *ws)
-{
-	uint64_t one = 1;
+static void wake(struct worker *w);
 
-	/* Sequentially consistent: the counts before this are in the main thread's next sum. */
-	if (__atomic_load_n(&ws->poked, __ATOMIC_SEQ_CST) ||
-	    __atomic_exchange_n(&ws->poked, true, __ATOMIC_SEQ_CST))
-		return;
-	if (write(ws->news_fd, &one, sizeof(one)) < 0)
-		pr_debug("dispatcher: telling the main thread: %s\n", strerror(errno));
+static struct lb_disp_thread figures_of(const struct worker *w)
+{
+	return (struct lb_disp_thread){
+		.queues = w->n_queues, .first_queue = w->queues[0],
+		.frames = lb_stat_read(&w->frames),
+		.handoffs_out = lb_dispatcher_counter(w->disp, LB_DISP_THREAD_HANDOFFS),
+		.handoffs_in = lb_stat_read(&w->frames_in),
+		.ring_full = lb_dispatcher_counter(w->disp, LB_DISP_THREAD_RING_FULL),
+		.decisions = lb_dispatcher_counter(w->disp, LB_DISP_DECISIONS),
+		.connections = lb_dispatcher_conns(w->disp),
+	};
 }
 
-static void wake(struct worker *w);
+/*
+ * At the end of each turn, where `latebind status` reads them: the flow table's
+ * evictions into the counters' row, this thread's figures into its row (plain
+ * stores to mmapped memory; the counters themselves are written as they count).
+ */
+static void publish(struct worker *w)
+{
+	struct lb_disp_thread f;
+
+	lb_dispatcher_publish_evictions(w->disp);
+	if (!w->figures)
+		return;
+	f = figures_of(w);
+	w->figures->queues = f.queues;
+	w->figures->first_queue = f.first_queue;
+#define STORE_FIGURE(field, type, help) __atomic_store_n(&w->figures->field, f.field, __ATOMIC_RELAXED);
+	LB_THREAD_FIGURES(STORE_FIGURE)
+#undef STORE_FIGURE
+}
 
 /*
  * The owners this turn's frames went to are woken, once each, if asleep. The
@@ -317,8 +335,7 @@ static void *run(void *arg)
 		/* Sent by the poll() the loop goes back to, which looks at every socket of ours. */
 		for (i = 0; i < w->n_queues; i++)
 			lb_xsk_flush_by_poll(xsk, w->queues[i]);
-		/* Frames or timers (a probe's answer, a retransmission) may have counted. */
-		tell_main(w->ws);
+		publish(w);
 		/* Views of the connections bound this turn leave now, not at the main thread's turn. */
 		lb_peers_flush(w->ws->env.peers);
 	}
@@ -330,7 +347,8 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 {
 	const struct lb_workers_env *env = &ws->env;
 	struct lb_dispatcher_maps maps = {
-		.flows = &w->flows, .backends_fd = env->backends_fd, .stats_fd = -1,
+		.flows = &w->flows, .backends_fd = env->backends_fd,
+		.counters = env->rows ? lb_disp_row_counts(&env->rows[id]) : NULL,
 		.backends = env->backends, .hint_gen_fd = -1, .hint_gen = conf->hint_gen,
 	};
 	unsigned int q, nq = lb_xsk_queues(env->xsk);
@@ -351,6 +369,7 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->wake_fd < 0)
 		return -1;
+	w->figures = env->figures ? &env->figures[id] : NULL;
 	w->disp = lb_dispatcher_new(&conf->cfg, conf->dir, env->secret, &maps, send_frame, w);
 	if (!w->disp)
 		return -1;
@@ -411,9 +430,6 @@ struct lb_workers *lb_workers_start(const struct lb_workers_env *env, unsigned i
 	ws->conf = conf;
 	for (i = 0; i < n; i++)
 		ws->w[i].wake_fd = -1;
-	ws->news_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ws->news_fd < 0)
-		goto fail;
 	if (n > 1 && rings_new(ws))
 		goto fail;
 	for (i = 0; i < n; i++) {
@@ -458,32 +474,11 @@ void lb_workers_stop(struct lb_workers *ws)
 		if (w->wake_fd >= 0)
 			close(w->wake_fd);
 	}
-	if (ws->news_fd >= 0)
-		close(ws->news_fd);
 	if (ws->rings)
 		for (i = 0; i < ws->n * ws->n; i++)
 			lb_tring_free(ws->rings[i]);
 	free(ws->rings);
 	free(ws);
-}
-
-int lb_workers_news_fd(const struct lb_workers *ws)
-{
-	return ws->news_fd;
-}
-
-void lb_workers_news_taken(struct lb_workers *ws, bool readable)
-{
-	uint64_t n;
-
-	/*
-	 * Cleared first: a thread's counts after this poke again. Read only if
-	 * there is something to read: a poke whose write comes after this read
-	 * leaves the descriptor readable, and the next turn's poll reads it.
-	 */
-	if ((__atomic_exchange_n(&ws->poked, false, __ATOMIC_SEQ_CST) || readable) &&
-	    read(ws->news_fd, &n, sizeof(n)) < 0)
-		n = 0; /* nothing was pending */
 }
 
 unsigned int lb_workers_count(const struct lb_workers *ws)
@@ -513,33 +508,12 @@ bool lb_workers_caught_up(const struct lb_workers *ws, uint64_t epoch)
 	return true;
 }
 
-void lb_workers_counters(const struct lb_workers *ws, uint64_t out[LB_DISP_MAX])
-{
-	unsigned int i;
-	int c;
-
-	for (i = 0; i < ws->n; i++)
-		for (c = 0; c < LB_DISP_MAX; c++)
-			out[c] += lb_dispatcher_counter(ws->w[i].disp, c);
-}
-
 void lb_workers_figures(const struct lb_workers *ws, struct lb_disp_thread *out)
 {
 	unsigned int i;
 
-	for (i = 0; i < ws->n; i++) {
-		const struct worker *w = &ws->w[i];
-
-		out[i] = (struct lb_disp_thread){
-			.queues = w->n_queues, .first_queue = w->queues[0],
-			.frames = lb_stat_read(&w->frames),
-			.handoffs_out = lb_dispatcher_counter(w->disp, LB_DISP_THREAD_HANDOFFS),
-			.handoffs_in = lb_stat_read(&w->frames_in),
-			.ring_full = lb_dispatcher_counter(w->disp, LB_DISP_THREAD_RING_FULL),
-			.decisions = lb_dispatcher_counter(w->disp, LB_DISP_DECISIONS),
-			.connections = lb_dispatcher_conns(w->disp),
-		};
-	}
+	for (i = 0; i < ws->n; i++)
+		out[i] = figures_of(&ws->w[i]);
 }
 
 size_t lb_workers_conns(const struct lb_workers *ws)

@@ -10,8 +10,10 @@
  * the backends' active counts (atomics in the mmapped map).
  *
  * A thread sleeps in poll() on its sockets and an eventfd the main thread
- * (a new config, stop) and the other threads (frames for it) write to wake it. Its counters, histograms and route
- * counts are written by it alone and summed by the main thread (stat.h).
+ * (a new config, stop) and the other threads (frames for it) write to wake it.
+ * Its counters and figures are written by it alone into its rows of the
+ * mmapped disp_stats and disp_threads maps, where `latebind status` reads
+ * them; its histograms and route counts are summed by the main thread (stat.h).
  */
 #ifndef LATEBIND_WORKERS_H
 #define LATEBIND_WORKERS_H
@@ -51,6 +53,8 @@ struct lb_workers_env {
 	int backends_fd;
 	struct lb_backend *backends; /* the mmapped backends map */
 	struct lb_peers *peers;	     /* flows shared with the peers, or NULL */
+	struct lb_disp_row *rows;    /* thread t counts in rows[t] (mmapped); NULL: in memory */
+	struct lb_disp_thread *figures; /* thread t's figures go to figures[t]; NULL: nowhere */
 };
 
 struct lb_workers;
@@ -74,24 +78,11 @@ void lb_workers_stop(struct lb_workers *ws);
 
 unsigned int lb_workers_count(const struct lb_workers *ws);
 
-/*
- * Readable (POLLIN) when a thread's counters moved since lb_workers_news_taken():
- * the main thread then publishes the sums, so `latebind status` is as current
- * as when one thread did everything. Until the main thread takes the news, the
- * threads' later counts do not poke again: the main thread paces itself by
- * when it next polls the descriptor. @readable: poll() said so this turn.
- */
-int lb_workers_news_fd(const struct lb_workers *ws);
-void lb_workers_news_taken(struct lb_workers *ws, bool readable);
-
 /* A new config for the threads (woken to take it). Returns its epoch. */
 uint64_t lb_workers_publish(struct lb_workers *ws, struct lb_disp_conf *conf);
 
 /* Every thread has taken the config of @epoch or a later one. */
 bool lb_workers_caught_up(const struct lb_workers *ws, uint64_t epoch);
-
-/* The threads' counters summed into @out[LB_DISP_MAX] (added to what is there). */
-void lb_workers_counters(const struct lb_workers *ws, uint64_t out[LB_DISP_MAX]);
 
 /* Each thread's own figures (queues, frames, hand-offs, decisions) into @out[lb_workers_count]. */
 void lb_workers_figures(const struct lb_workers *ws, struct lb_disp_thread *out);

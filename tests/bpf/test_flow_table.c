@@ -19,9 +19,11 @@
 #include <bpf/libbpf.h>
 
 #include "balancer.skel.h"
+#include "counters.h"
 #include "dispatcher.h"
 #include "flow_table.h"
 #include "loader.h"
+#include "stat.h"
 #include "suites.h"
 
 #define SLOTS	 4
@@ -771,34 +773,31 @@ START_TEST(test_claim)
 }
 END_TEST
 
-/* disp_stats: every counter at the first write (a previous daemon's are in the pinned map), then the moved ones. */
-START_TEST(test_disp_stats_write)
+/*
+ * disp_stats: each thread counts in its own row, in place (mmapped, as the
+ * daemon maps it); `status` reads the map and sums the rows.
+ */
+START_TEST(test_disp_stats_rows)
 {
 	int fd = bpf_map__fd(skel->maps.disp_stats);
-	uint64_t now[LB_DISP_MAX] = { 0 }, flushed[LB_DISP_MAX], v, stale = 99;
-	__u32 i;
+	size_t len = LB_DISP_ROWS * sizeof(struct lb_disp_row);
+	struct lb_disp_row *rows = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	uint64_t read[LB_DISP_MAX], summed[LB_DISP_MAX] = { 0 };
 
-	for (i = 0; i < LB_DISP_MAX; i++)
-		ck_assert_int_eq(bpf_map_update_elem(fd, &i, &stale, BPF_ANY), 0);
-	lb_disp_stats_unwritten(flushed);
-	now[LB_DISP_DECISIONS] = 5;
-	lb_disp_stats_write(fd, now, flushed);
-	for (i = 0; i < LB_DISP_MAX; i++) {
-		ck_assert_int_eq(bpf_map_lookup_elem(fd, &i, &v), 0);
-		ck_assert_uint_eq(v, now[i]);
-	}
-	/* Moved since: written; a value changed behind its back (nobody does) shows it was left alone. */
-	i = LB_DISP_SEGMENTS;
-	ck_assert_int_eq(bpf_map_update_elem(fd, &i, &stale, BPF_ANY), 0);
-	now[LB_DISP_DECISIONS] = 6;
-	lb_disp_stats_write(fd, now, flushed);
-	i = LB_DISP_DECISIONS;
-	ck_assert_int_eq(bpf_map_lookup_elem(fd, &i, &v), 0);
-	ck_assert_uint_eq(v, 6);
-	i = LB_DISP_SEGMENTS;
-	ck_assert_int_eq(bpf_map_lookup_elem(fd, &i, &v), 0);
-	ck_assert_uint_eq(v, stale);
-	ck_assert_mem_eq(flushed, now, sizeof(now));
+	ck_assert_ptr_ne(rows, MAP_FAILED);
+	memset(rows, 0, len);
+	lb_stat_add(&lb_disp_row_counts(&rows[0])[LB_DISP_FLOWS_RESET], 2);	      /* main thread */
+	lb_stat_add(&lb_disp_row_counts(&rows[1])[LB_DISP_DECISIONS], 5);	      /* thread 0 */
+	lb_stat_add(&lb_disp_row_counts(&rows[LB_DISP_ROWS - 1])[LB_DISP_DECISIONS], 1); /* the last */
+	lb_stat_add(&lb_disp_row_counts(&rows[2])[LB_DISP_MAX - 1], 7);
+	ck_assert_int_eq(lb_disp_stats_sum(fd, read), 0);
+	lb_disp_rows_add(rows, LB_DISP_ROWS, summed);
+	ck_assert_mem_eq(read, summed, sizeof(read));
+	ck_assert_uint_eq(read[LB_DISP_DECISIONS], 6);
+	ck_assert_uint_eq(read[LB_DISP_FLOWS_RESET], 2);
+	ck_assert_uint_eq(read[LB_DISP_MAX - 1], 7);
+	ck_assert_uint_eq(read[LB_DISP_SEGMENTS], 0);
+	munmap(rows, len);
 }
 END_TEST
 
@@ -828,7 +827,7 @@ Suite *flow_table_suite(void)
 	tcase_add_loop_test(tc, test_move_rebind, 0, 2);
 	tcase_add_test(tc, test_move_rebind_again);
 	tcase_add_test(tc, test_claim);
-	tcase_add_test(tc, test_disp_stats_write);
+	tcase_add_test(tc, test_disp_stats_rows);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("large");
 	tcase_add_checked_fixture(tc, setup_large, teardown);

@@ -270,7 +270,7 @@ static uint32_t hint_gen_map(void)
 static void start(const char *routes)
 {
 	struct lb_dispatcher_maps maps = {
-		.flows = &L.flows, .backends_fd = -1, .stats_fd = -1, .backends = L.backends,
+		.flows = &L.flows, .backends_fd = -1, .backends = L.backends,
 		.hint_gen_fd = bpf_map__fd(L.skel->maps.hint_gen),
 	};
 	struct lb_hint_gen g = { .gen = GEN_BEFORE };

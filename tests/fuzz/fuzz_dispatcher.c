@@ -236,7 +236,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct lb_dispatcher_maps maps = { .flows = NULL, .backends_fd = -1, .stats_fd = -1,
+	struct lb_dispatcher_maps maps = { .flows = NULL, .backends_fd = -1,
 					  .hint_gen_fd = -1 };
 	struct reader rd = { data, size };
 	struct lb_dispatcher *d;

@@ -4,8 +4,8 @@
 # Operations without loss: a reload (SIGHUP) moves new requests as the new
 # config says while a download and a keep-alive session carry on; a broken
 # config is refused; the daemon killed with SIGKILL and started again leaves the
-# download byte-exact, the session going and new connections working. First, a
-# counters map pinned by an earlier build with fewer counters is taken over.
+# download byte-exact, the session going and new connections working. First,
+# counters maps pinned by an earlier build with other shapes are taken over.
 
 # shellcheck source=tests/lab/balancer.sh
 source "$LAB_DIR/balancer.sh"
@@ -24,6 +24,13 @@ lab_exec_bpf balancer sh -c "mkdir -p ${old_stats%/*} && test ! -e $old_stats &&
 	bpftool map create $old_stats type percpu_array key 4 value 16 entries 20 name stats &&
 	bpftool map update pinned $old_stats key 11 0 0 0 value 0x40 0x42 0x0f 0 0 0 0 0 0 0 0 0 0 0 0 0" ||
 	lab_fail "ops: an earlier build's stats map pinned" "bpftool failed"
+# Its `disp_stats` was one flat array, summed by the main thread (decisions,
+# slot 10: 5). A daemon counts from zero there, so it is replaced, not refused.
+old_disp=/sys/fs/bpf/latebind/disp_stats
+lab_exec_bpf balancer sh -c "test ! -e $old_disp &&
+	bpftool map create $old_disp type array key 4 value 8 entries 58 name disp_stats &&
+	bpftool map update pinned $old_disp key 10 0 0 0 value 5 0 0 0 0 0 0 0" ||
+	lab_fail "ops: an earlier build's disp_stats map pinned" "bpftool failed"
 # shellcheck disable=SC2119
 if ! lab_balancer_start; then
 	lab_fail "ops: balancer starts" "see $LAB_BALANCER_LOG"
@@ -36,6 +43,14 @@ check "ops: ... its counts carried over (drop_eth_trunc $(lab_balancer_counter d
 check_eq "ops: ... at this build's size" "$(lab_exec_bpf balancer bpftool map show pinned $old_stats |
 	grep -o 'max_entries [0-9]*')" "max_entries $(lab_exec_bpf balancer "$LAB_LATEBIND" status |
 	awk '/^Counters/ { on = 1; next } /^Dispatcher:/ { on = 0 } on && NF >= 2 { n++ } END { print n }')"
+
+check_match "ops: the earlier build's disp_stats replaced, says the log" \
+	"disp_stats: pinned by an earlier latebind build in another shape: replaced" \
+	"$(cat "$LAB_BALANCER_LOG")"
+# BPF_F_MMAPABLE is 0x400.
+check_eq "ops: ... this daemon's rows, mmapable, counting from zero" "flags 0x400 0" \
+	"$(lab_exec_bpf balancer bpftool map show pinned $old_disp | grep -o 'flags 0x[0-9a-f]*') \
+$(lab_dispatcher_counter decisions)"
 
 # big_download NODE PATH OUT: a slow download (about 8 s) in the background.
 big_download() {

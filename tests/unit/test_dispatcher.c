@@ -138,7 +138,7 @@ static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, 
 
 static void setup_with(const char *text)
 {
-	struct lb_dispatcher_maps maps = { .flows = &t.flows, .backends_fd = -1, .stats_fd = -1,
+	struct lb_dispatcher_maps maps = { .flows = &t.flows, .backends_fd = -1,
 					  .hint_gen_fd = -1 };
 	char err[LB_ERR_MAX];
 
