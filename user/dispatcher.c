@@ -866,6 +866,8 @@ static void stay(struct lb_dispatcher *d, struct lb_conn *c)
  */
 static void stay_for_good(struct lb_dispatcher *d, struct lb_conn *c, enum lb_dispatch_counter why)
 {
+	pr_debug("client port %u stays on %s for good (%s)\n", be16toh(c->key.sport),
+		 d->cfg->backends[c->bound].name, lb_dispatch_counter_names[why]);
 	count(d, why);
 	c->flow_flags &= ~LB_FLOW_F_REQUESTS;
 	c->hint_len = 0;
@@ -875,6 +877,7 @@ static void stay_for_good(struct lb_dispatcher *d, struct lb_conn *c, enum lb_di
 static bool conn_store(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s);
 static bool later_request(struct lb_dispatcher *d, const struct lb_segment *s,
 			  const struct lb_flow_key *k);
+static void conn_segment(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s);
 
 /* The old backend is retired: the request goes to its new holder at the current numbers. */
 static void bind_new(struct lb_dispatcher *d, struct lb_conn *c, uint32_t backend, bool head)
@@ -1052,8 +1055,19 @@ static void moving_segment(struct lb_dispatcher *d, struct lb_conn *c, const str
 			return;
 		/* Data past this request is the next one (with the ACK, as clients send it). */
 		if (s->len && (int32_t)(s->seq + s->len - end) > 0 && (c->flow_flags & LB_FLOW_F_REQUESTS)) {
+			struct lb_conn *next;
+
 			handed_off(d, c);
-			later_request(d, s, &k);
+			/*
+			 * Held bytes past this request made the next one's record already
+			 * (carry_over): the segment is more of it. A second record would
+			 * decide the request again and wait on its own probes for good.
+			 */
+			next = conn_find(d, &k);
+			if (next)
+				conn_segment(d, next, s);
+			else
+				later_request(d, s, &k);
 			return;
 		}
 		c->fwd = s;
@@ -1595,6 +1609,56 @@ static struct lb_conn *later_new(struct lb_dispatcher *d, const struct lb_segmen
 	return c;
 }
 
+/* A client's segment of connection @c (found or made for it). */
+static void conn_segment(struct lb_dispatcher *d, struct lb_conn *c, const struct lb_segment *s)
+{
+	if (s->flags & LB_TH_RST) {
+		count(d, LB_DISP_CLIENT_RST);
+		conn_free(d, c);
+		return;
+	}
+	if (s->has_ts && c->ts_ok)
+		c->ts_recent = s->tsval;
+	/* The client's echo is a TSval it has had: on a bound connection, its backend's. */
+	if (s->has_ts && c->ts_ok && c->later && (int32_t)(s->tsecr - c->ts_sent) > 0)
+		c->ts_sent = s->tsecr;
+	c->client_window = s->window;
+	{
+		bool ack_news = (s->flags & LB_TH_ACK) && (int32_t)(s->ack - c->client_ack) > 0;
+
+		if (ack_news)
+			c->client_ack = s->ack;
+		if (c->later && !c->retired && (c->state == COLLECTING || c->state == PROBING))
+			forward_before(d, c, s, ack_news);
+	}
+
+	switch (c->state) {
+	case COLLECTING:
+		if (conn_store(d, c, s))
+			conn_parse(d, c);
+		else
+			conn_ack(d, c); /* a duplicate: tell the client where we are */
+		break;
+	case REPLYING:
+		segment_replying(d, c, s);
+		break;
+	case LINGER:
+		if (s->flags & LB_TH_FIN)
+			conn_send(d, c, c->cookie + 1 + c->reply_len + 1, 0, NULL, 0);
+		break;
+	case REPLAYING:
+		/* The backend gets it from the client again once the flow is bound. */
+		count(d, LB_DISP_REPLAY_HELD);
+		break;
+	case PROBING:
+		conn_store(d, c, s); /* more of the request; it goes with it */
+		break;
+	case MOVING:
+		moving_segment(d, c, s);
+		break;
+	}
+}
+
 /*
  * A segment without a record that is no hand-shake ACK: the start of a later
  * request on a connection bound before, if XDP sent it up for that (the
@@ -1709,51 +1773,7 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 		}
 	}
 
-	if (s.flags & LB_TH_RST) {
-		count(d, LB_DISP_CLIENT_RST);
-		conn_free(d, c);
-		return;
-	}
-	if (s.has_ts && c->ts_ok)
-		c->ts_recent = s.tsval;
-	/* The client's echo is a TSval it has had: on a bound connection, its backend's. */
-	if (s.has_ts && c->ts_ok && c->later && (int32_t)(s.tsecr - c->ts_sent) > 0)
-		c->ts_sent = s.tsecr;
-	c->client_window = s.window;
-	{
-		bool ack_news = (s.flags & LB_TH_ACK) && (int32_t)(s.ack - c->client_ack) > 0;
-
-		if (ack_news)
-			c->client_ack = s.ack;
-		if (c->later && !c->retired && (c->state == COLLECTING || c->state == PROBING))
-			forward_before(d, c, &s, ack_news);
-	}
-
-	switch (c->state) {
-	case COLLECTING:
-		if (conn_store(d, c, &s))
-			conn_parse(d, c);
-		else
-			conn_ack(d, c); /* a duplicate: tell the client where we are */
-		break;
-	case REPLYING:
-		segment_replying(d, c, &s);
-		break;
-	case LINGER:
-		if (s.flags & LB_TH_FIN)
-			conn_send(d, c, c->cookie + 1 + c->reply_len + 1, 0, NULL, 0);
-		break;
-	case REPLAYING:
-		/* The backend gets it from the client again once the flow is bound. */
-		count(d, LB_DISP_REPLAY_HELD);
-		break;
-	case PROBING:
-		conn_store(d, c, &s); /* more of the request; it goes with it */
-		break;
-	case MOVING:
-		moving_segment(d, c, &s);
-		break;
-	}
+	conn_segment(d, c, &s);
 }
 
 bool lb_dispatcher_take_whole(struct lb_dispatcher *d, const uint8_t *frame, size_t len,

@@ -1161,6 +1161,44 @@ START_TEST(test_answer_idle_moves)
 END_TEST
 
 /*
+ * web2's request with web1's next one pipelined behind it, in one segment. While
+ * the move to web2 waits to settle, the client's ACK of web2's bytes comes with
+ * the next request again (a retransmission): the held bytes already make that
+ * request's record (carry_over), and the segment is more of it. One record,
+ * one decision, one probe: a second record for the same connection waited on
+ * probes only the first got answers to, and "stayed busy" 5 s later.
+ */
+START_TEST(test_moving_then_next_request_once)
+{
+	const uint32_t l2 = strlen(req_b2), l3 = strlen(req_a2);
+	const uint32_t end = CLIENT_ISN + 1 + strlen(req_a1);
+	struct client cl;
+	char both[128];
+	uint32_t srv;
+	size_t i, probes = 0;
+
+	start(routes_leaves);
+	first_request_alone(&cl);
+	srv = cl.cookie + 1 + RESPONSE;
+	snprintf(both, sizeof(both), "%s%s", req_b2, req_a2);
+	client_seg(&cl, end, srv, D_FLAGS, both, l2 + l3);
+	expect_step(L.n_steps - 1, LB_BIND_PROBE, WEB1);
+	backend_answer(L.n_steps - 1, LB_PROBE_IDLE, srv, end);
+	expect_step(L.n_steps - 1, LB_BIND_HANDOFF, WEB2);
+	ck_assert_uint_eq(flow_of(&cl).state, LB_FLOW_MOVING);
+	i = L.n_steps;
+
+	client_seg(&cl, end + l2, srv + 100, D_FLAGS, req_a2, l3);
+	expect_step(i, LB_BIND_SETTLE, WEB2);
+	for (; i < L.n_steps; i++)
+		probes += L.steps[i].step == LB_BIND_PROBE;
+	ck_assert_uint_eq(probes, 1);
+	ck_assert_uint_eq(lb_dispatcher_conns(L.d), 1);
+	ck_assert_uint_eq(ctr(LB_DISP_REQUESTS_NEXT), 2);
+}
+END_TEST
+
+/*
  * Answers that do not free web1: BUSY; IDLE but at the same srv_seq its last
  * request was given at (its answer has not begun); IDLE but not every request
  * byte received. The request stays held, nothing is sent, the flow and the
@@ -1746,6 +1784,7 @@ Suite *later_suite(void)
 	tcase_add_test(tc, test_coalesced_tail);
 	tcase_add_test(tc, test_coalesced_tail_record_exists);
 	tcase_add_test(tc, test_answer_idle_moves);
+	tcase_add_test(tc, test_moving_then_next_request_once);
 	tcase_add_test(tc, test_answer_busy_holds);
 	tcase_add_test(tc, test_no_route_404);
 	tcase_add_test(tc, test_new_holder_refuses);
