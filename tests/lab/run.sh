@@ -22,12 +22,15 @@
 #      LAB_TEST_TIMEOUT=120      seconds per test file (a file that needs more says
 #                                so in a line `# lab-timeout: N`, N up to 600)
 #      LB_LAB_PREFIX=lbl         namespace prefix (lets labs run side by side)
+#      LAB_KEEP_DIR=/tmp/latebind-lab-failed  where a failed test's balancer logs
+#                                are kept (the run dir goes with the lab)
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LAB_TEST_TIMEOUT=${LAB_TEST_TIMEOUT:-120}
+LAB_KEEP_DIR=${LAB_KEEP_DIR:-/tmp/latebind-lab-failed}
 LAB_RESULTS=$(mktemp /tmp/latebind-lab-results.XXXXXX)
 export LAB_RESULTS
 # lab.sh up refuses to take over a lab whose owner is alive; we are its owner.
@@ -128,7 +131,19 @@ run_test() {
 	elif ((after == before)); then
 		lab_fail "$name" "ran no checks"
 	fi
+	if tail -n +"$((before + 1))" "$LAB_RESULTS" | grep -q '^FAIL'; then
+		keep_logs "${LAB_RESULT_PREFIX:-}$name"
+	fi
 	echo "# ${LAB_RESULT_PREFIX:-}$name took $((SECONDS - t0)) s"
+}
+
+# keep_logs NAME: the balancer logs of a test that failed, kept past the
+# teardown (which removes the run dir) in $LAB_KEEP_DIR.
+keep_logs() {
+	local dir
+	dir=$LAB_KEEP_DIR/$LAB_PREFIX-${1//[^A-Za-z0-9_-]/_}-$(date +%Y%m%dT%H%M%S)
+	mkdir -p "$dir" && cp "$LAB_RUN"/balancer*.log "$dir"/ 2>/dev/null &&
+		echo "# $1: the balancer's log kept in $dir"
 }
 
 if ((EUID != 0)); then
