@@ -129,17 +129,11 @@ lab_unsettled() {
 }
 
 # lab_wait_settled SECONDS: lab_wait SECONDS lab_settled, and on a timeout
-# what is left (lab_unsettled) on stdout, which check shows under the failure.
-# With LAB_KEEP_LOGS=DIR the balancer's log is kept there too (the lab's run
-# directory goes at teardown), for a flake that needs its whole story.
+# what is left (lab_unsettled) on stdout, which check shows under the failure
+# (run.sh keeps the failed test's balancer log, for the whole story).
 lab_wait_settled() {
-	local kept
 	lab_wait "$1" lab_settled && return 0
 	echo "not settled after $1 s:"
-	if [[ -n ${LAB_KEEP_LOGS:-} ]] && mkdir -p "$LAB_KEEP_LOGS"; then
-		kept=$LAB_KEEP_LOGS/unsettled-${LAB_RESULT_PREFIX%: }${LAB_RESULT_PREFIX:+-}${LAB_TEST_NAME:-lab}-$(date +%s).log
-		cp "$LAB_BALANCER_LOG" "$kept" && echo "balancer log kept: $kept"
-	fi
 	lab_unsettled
 	return 1
 }

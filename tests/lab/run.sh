@@ -22,15 +22,15 @@
 #      LAB_TEST_TIMEOUT=120      seconds per test file (a file that needs more says
 #                                so in a line `# lab-timeout: N`, N up to 600)
 #      LB_LAB_PREFIX=lbl         namespace prefix (lets labs run side by side)
-#      LAB_KEEP_DIR=/tmp/latebind-lab-failed  where a failed test's balancer logs
-#                                are kept (the run dir goes with the lab)
+#      LAB_KEEP_LOGS=/tmp/latebind-lab-failed  where a failed test's balancer
+#                                logs are kept (the run dir goes with the lab)
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LAB_TEST_TIMEOUT=${LAB_TEST_TIMEOUT:-120}
-LAB_KEEP_DIR=${LAB_KEEP_DIR:-/tmp/latebind-lab-failed}
+LAB_KEEP_LOGS=${LAB_KEEP_LOGS:-/tmp/latebind-lab-failed}
 LAB_RESULTS=$(mktemp /tmp/latebind-lab-results.XXXXXX)
 export LAB_RESULTS
 # lab.sh up refuses to take over a lab whose owner is alive; we are its owner.
@@ -138,10 +138,10 @@ run_test() {
 }
 
 # keep_logs NAME: the balancer logs of a test that failed, kept past the
-# teardown (which removes the run dir) in $LAB_KEEP_DIR.
+# teardown (which removes the run dir) in $LAB_KEEP_LOGS.
 keep_logs() {
 	local dir
-	dir=$LAB_KEEP_DIR/$LAB_PREFIX-${1//[^A-Za-z0-9_-]/_}-$(date +%Y%m%dT%H%M%S)
+	dir=$LAB_KEEP_LOGS/$LAB_PREFIX-${1//[^A-Za-z0-9_-]/_}-$(date +%Y%m%dT%H%M%S)
 	mkdir -p "$dir" && cp "$LAB_RUN"/balancer*.log "$dir"/ 2>/dev/null &&
 		echo "# $1: the balancer's log kept in $dir"
 }
