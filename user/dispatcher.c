@@ -1469,6 +1469,7 @@ static bool whole_request(const struct lb_dispatcher *d, const struct lb_segment
 static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
 		       const struct lb_cookie_opts *o, bool for_owner)
 {
+	uint32_t rr = d->rr;
 	struct lb_conn *c;
 	bool done;
 
@@ -1491,6 +1492,14 @@ static bool take_whole(struct lb_dispatcher *d, const struct lb_segment *s,
 	if (!done) {
 		if (c && !d->trial.done)
 			conn_unlink(d, c, false); /* nothing of it was written or sent */
+		/*
+		 * This thread decides again at once: with the same turn of the
+		 * rotation, so it picks what the trial picked. Otherwise a holder
+		 * a trial cannot hand off to (replay mode) would be skipped every
+		 * time the rotation came to it.
+		 */
+		if (!for_owner)
+			d->rr = rr;
 		return false;
 	}
 	if (d->trial.held)

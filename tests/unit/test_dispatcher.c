@@ -1218,6 +1218,7 @@ static const char yaml_replay[] =
 	"  - {host: \"*\", prefix: /web1/, backends: [web1]}\n"
 	"  - {host: \"*\", prefix: /pair/, backends: [web1, web2]}\n"
 	"  - {host: \"*\", prefix: /web3/, backends: [web3]}\n"
+	"  - {host: \"*\", prefix: /mix/, backends: [web1, web3]}\n"
 	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n";
 
 static const uint8_t be_mac[3][6] = {
@@ -1391,6 +1392,32 @@ START_TEST(test_replay_mixed_cookie_backend)
 	ck_assert_uint_eq(t.binds, 1);
 	expect_step(0, LB_BIND_HANDOFF, 2);
 	ck_assert_uint_eq(lb_dispatcher_conns(t.d), 0);
+}
+END_TEST
+
+/*
+ * Idle holders in two modes, one request each on new connections: the choice
+ * alternates. A whole first request is tried as a hand-off without a record
+ * (take_whole); a replay cannot be, so that trial gives up and the request is
+ * decided again, at the same turn of the rotation: the replay-mode holder
+ * gets its share, where the trial's turn once made it skip web1 every time.
+ */
+START_TEST(test_replay_mixed_rotation)
+{
+	static const unsigned int want[] = { 0, 2, 0, 2 };
+	struct client cl;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int before = t.binds;
+
+		client_init(&cl, (uint16_t)(CLIENT_PORT + i), 0x10000000 + i, true, &opts_full);
+		client_str(&cl, 0, "GET /mix/a HTTP/1.1\r\nHost: x\r\n\r\n");
+		ck_assert_uint_gt(t.binds, before);
+		ck_assert_msg(t.step_backend[before] == want[i], "request %u: backend %u, want %u",
+			      i, t.step_backend[before], want[i]);
+		expect_step(before, want[i] == 0 ? LB_BIND_REPLAY_SYN : LB_BIND_HANDOFF, want[i]);
+	}
 }
 END_TEST
 
@@ -2010,6 +2037,7 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, test_replay_refused_next_holder);
 	tcase_add_test(tc, test_replay_client_rst);
 	tcase_add_test(tc, test_replay_mixed_cookie_backend);
+	tcase_add_test(tc, test_replay_mixed_rotation);
 	ADD_ROWS(tc, test_replay_frames, syn_rows);
 	suite_add_tcase(s, tc);
 
