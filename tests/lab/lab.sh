@@ -119,6 +119,12 @@ build_network() {
 		ip -n "$ns" link set lo up
 	done
 
+	# Ports tests bind clients to (curl --local-port) are never given out as
+	# ephemeral ones: an earlier connection's TIME_WAIT on one would fail the bind.
+	for node in "${LAB_CLIENTS[@]}"; do
+		lab_exec "$node" sysctl -qw "net.ipv4.ip_local_reserved_ports=$LAB_CLIENT_FIXED_PORTS"
+	done
+
 	# Client LAN: each client's eth0 is a port of lan0 in the router.
 	lab_veth client1 "$LAB_IF" "$CLIENT1_MAC" router lan-client1 02:00:00:00:11:10
 	lab_veth client2 "$LAB_IF" "$CLIENT2_MAC" router lan-client2 02:00:00:00:11:11

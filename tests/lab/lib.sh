@@ -73,6 +73,8 @@ BALANCER2_PEER=sw-balancer2
 LAB_BALANCER_QUEUES=${LAB_BALANCER_QUEUES:-2} # RX/TX queues of the balancer's link (lab.sh)
 LAB_NODES=(client1 client2 router switch balancer web1 web2 web3)
 LAB_CLIENTS=(client1 client2)
+# Client ports tests pick themselves (reserved: no ephemeral port is one of them).
+LAB_CLIENT_FIXED_PORTS=41000-41099
 LAB_WEBS=(web1 web2 web3)
 
 # lab_var NODE FIELD: the variable NODE_FIELD, e.g. lab_var web2 IP -> WEB2_IP.

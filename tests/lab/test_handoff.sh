@@ -120,7 +120,7 @@ check_eq "handoff: keep-alive, on one connection" 1 "$(awk '{ s += $2 } END { pr
 reuse_before=$(lab_backend_counter web1 time_wait_cleared)
 codes=""
 for i in 1 2 3; do
-	codes+="$(lab_curl client2 -s -o /dev/null -w '%{http_code}' --local-port 41000 \
+	codes+="$(lab_curl client2 -s -o /dev/null -w '%{http_code}' --local-port "${LAB_CLIENT_FIXED_PORTS%-*}" \
 		-H 'Connection: close' "http://$VIP/web1/1k.bin?reuse=$i") "
 done
 check_eq "handoff: same client port three times, server closing first" "200 200 200 " "$codes"
@@ -179,7 +179,10 @@ if lossy_attach router "$LAB_IF" 1 100000 80 && lab_wait 5 data_lost; then
 	lab_exec web2 ss -K -tn state established src "$VIP:80" >/dev/null
 	check "handoff: backend RST ahead of its data: the client is reset within 2 s" lab_wait 2 client_reset
 else
-	lab_fail "handoff: backend RST ahead of its data" "no data lost on the router's link in 5 s"
+	lab_fail "handoff: backend RST ahead of its data" "no data lost on the router's link in 5 s" \
+		"lossy: seen $(lossy_stat router "$LAB_IF" seen), dropped $(lossy_stat router "$LAB_IF" dropped), data $(lossy_stat router "$LAB_IF" dropped_data)
+web2: $(lab_exec web2 ss -tinH state established src "$VIP:80" | tr '\n' ' ')
+client2: $(lab_exec client2 ss -tinH dst "$VIP:80" | tr '\n' ' ')"
 fi
 rc=0
 wait "$slow" || rc=$?
