@@ -477,31 +477,32 @@ void lb_loader_detach(struct lb_loader *ld)
 	rmdir(LB_PIN_DIR);
 }
 
+/* Array map @map mmapped whole (@len bytes), or NULL. */
+static void *map_array(struct bpf_map *map, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_array(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
 int lb_loader_map_backends(struct lb_loader *ld)
 {
-	ld->backends = mmap(NULL, LB_BACKENDS_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    bpf_map__fd(ld->skel->maps.backends), 0);
-	if (ld->backends == MAP_FAILED) {
-		ld->backends = NULL;
-		return -1;
-	}
-	return 0;
+	ld->backends = map_array(ld->skel->maps.backends, LB_BACKENDS_MMAP_LEN);
+	return ld->backends ? 0 : -1;
 }
 
 int lb_loader_map_counters(struct lb_loader *ld)
 {
-	ld->disp_rows = mmap(NULL, LB_DISP_ROWS_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-			     bpf_map__fd(ld->skel->maps.disp_stats), 0);
-	if (ld->disp_rows == MAP_FAILED) {
-		ld->disp_rows = NULL;
+	ld->disp_rows = map_array(ld->skel->maps.disp_stats, LB_DISP_ROWS_MMAP_LEN);
+	ld->disp_threads = map_array(ld->skel->maps.disp_threads, LB_DISP_THREADS_MMAP_LEN);
+	if (!ld->disp_rows || !ld->disp_threads)
 		return -1;
-	}
-	ld->disp_threads = mmap(NULL, LB_DISP_THREADS_MMAP_LEN, PROT_READ | PROT_WRITE,
-				MAP_SHARED, bpf_map__fd(ld->skel->maps.disp_threads), 0);
-	if (ld->disp_threads == MAP_FAILED) {
-		ld->disp_threads = NULL;
-		return -1;
-	}
 	/* A killed daemon's counts are its own: this one's start from zero. */
 	memset(ld->disp_rows, 0, LB_DISP_ROWS_MMAP_LEN);
 	memset(ld->disp_threads, 0, LB_DISP_THREADS_MMAP_LEN);
@@ -512,14 +513,11 @@ void lb_loader_close(struct lb_loader *ld)
 {
 	free(ld->carry.values); /* never carried in: the attach failed */
 	ld->carry = (struct lb_loader_carry){ .map = NULL };
-	if (ld->backends)
-		munmap(ld->backends, LB_BACKENDS_MMAP_LEN);
+	unmap_array(ld->backends, LB_BACKENDS_MMAP_LEN);
 	ld->backends = NULL;
-	if (ld->disp_rows)
-		munmap(ld->disp_rows, LB_DISP_ROWS_MMAP_LEN);
+	unmap_array(ld->disp_rows, LB_DISP_ROWS_MMAP_LEN);
 	ld->disp_rows = NULL;
-	if (ld->disp_threads)
-		munmap(ld->disp_threads, LB_DISP_THREADS_MMAP_LEN);
+	unmap_array(ld->disp_threads, LB_DISP_THREADS_MMAP_LEN);
 	ld->disp_threads = NULL;
 	xdp_program__close(ld->prog);
 	ld->prog = NULL;
