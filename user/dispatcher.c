@@ -1716,11 +1716,16 @@ void lb_dispatcher_input(struct lb_dispatcher *d, const uint8_t *frame, size_t l
 	/*
 	 * From the VIP to a client: a replay-mode backend answering our SYN. Its
 	 * checksum may be left to offload (the backend sent it through its own
-	 * stack), and nothing of it but the flags and ack is used.
+	 * stack), and nothing of it but the flags and ack is used. A backend's
+	 * frame is a SYN/ACK, a reset or a probe's answer: any other segment is a
+	 * client's, and skips this look-up (a cache miss in a large table).
 	 */
-	k = (struct lb_flow_key){ .saddr = s.daddr, .daddr = s.saddr, .sport = s.dport,
-				  .dport = s.sport, .proto = IPPROTO_TCP };
-	c = conn_find(d, &k);
+	c = NULL;
+	if ((s.flags & (LB_TH_SYN | LB_TH_RST)) || s.has_rebind) {
+		k = (struct lb_flow_key){ .saddr = s.daddr, .daddr = s.saddr, .sport = s.dport,
+					  .dport = s.sport, .proto = IPPROTO_TCP };
+		c = conn_find(d, &k);
+	}
 	if (c && c->state == REPLAYING && (s.flags & (LB_TH_SYN | LB_TH_RST))) {
 		replay_answer(d, c, &s);
 		return;
