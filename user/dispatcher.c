@@ -1240,9 +1240,10 @@ static void conn_decide(struct lb_dispatcher *d, struct lb_conn *c, int ret,
 		lb_route_counts_hit(&d->route_counts, m.route, m.name, bound_bytes(req));
 		note_chosen(d, chosen);
 	}
-	pr_debug("%.*s %.*s host '%s' → route %s → %s\n", (int)req->method_len, req->method,
-		 (int)req->target_len, req->target, req->host, m.name,
-		 d->cfg->backends[chosen].name);
+	/* A trial that gives up is decided again: its line says it was one. */
+	pr_debug("%s%.*s %.*s host '%s' → route %s → %s\n", d->trial.on ? "trial: " : "",
+		 (int)req->method_len, req->method, (int)req->target_len, req->target, req->host,
+		 m.name, d->cfg->backends[chosen].name);
 	/* Redirected: nothing is handed over and no flow held, so the choice counts as recent load. */
 	if (redirect) {
 		if (trial_off(d))
