@@ -138,12 +138,15 @@ run_test() {
 }
 
 # keep_logs NAME: the balancer logs of a test that failed, kept past the
-# teardown (which removes the run dir) in $LAB_KEEP_LOGS.
+# teardown (which removes the run dir) in $LAB_KEEP_LOGS. A test without one
+# (topology) keeps nothing, and the run goes on.
 keep_logs() {
 	local dir
 	dir=$LAB_KEEP_LOGS/$LAB_PREFIX-${1//[^A-Za-z0-9_-]/_}-$(date +%Y%m%dT%H%M%S)
-	mkdir -p "$dir" && cp "$LAB_RUN"/balancer*.log "$dir"/ 2>/dev/null &&
+	if compgen -G "$LAB_RUN/balancer*.log" >/dev/null && mkdir -p "$dir" &&
+		cp "$LAB_RUN"/balancer*.log "$dir"/; then
 		echo "# $1: the balancer's log kept in $dir"
+	fi
 }
 
 if ((EUID != 0)); then
