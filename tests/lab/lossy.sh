@@ -47,7 +47,7 @@ le32() {
 # program replaces whatever XDP program DEV ran, atomically (-force), so a
 # port never goes without one.
 lossy_attach() {
-	local node=$1 dev=$2 every=$3 max=$4 port=${5:-0} before ns cfg
+	local node=$1 dev=$2 every=$3 max=$4 port=${5:-0} before ns
 	ns=$(lab_ns "$node")
 	read -r before _ < <(lossy_xdp_state "$node" "$dev")
 	# Native where the program was native (or absent), generic where it was generic:
@@ -59,12 +59,21 @@ lossy_attach() {
 			ip -force -n "$ns" link set dev "$dev" xdpgeneric obj "$LAB_LOSSY" sec xdp || return 1
 	fi
 	LOSSY_ATTACHED+=("$node $dev $before")
-	cfg=$(lossy_map_id "$node" "$dev" lossy_cfg) || {
-		echo "lossy: no lossy_cfg map on $node $dev" >&2
+	lossy_set "$node" "$dev" "$every" "$max" "$port"
+}
+
+# lossy_set NODE DEV EVERY MAX [PORT]: the attached program's drops from now on
+# (EVERY 0: none). Attaching to a veth switches its receive path, which under
+# a running transfer once left the transfer's frames unseen and undelivered:
+# a test that needs drops mid-transfer attaches with EVERY 0 first.
+lossy_set() {
+	local cfg
+	cfg=$(lossy_map_id "$1" "$2" lossy_cfg) || {
+		echo "lossy: no lossy_cfg map on $1 $2" >&2
 		return 1
 	}
 	# shellcheck disable=SC2046 # the bytes are separate words on purpose
-	bpftool map update id "$cfg" key 0 0 0 0 value $(le32 "$every") $(le32 "$max") $(le32 "$port") $(le32 0)
+	bpftool map update id "$cfg" key 0 0 0 0 value $(le32 "$3") $(le32 "$4") $(le32 "${5:-0}") $(le32 0)
 }
 
 # lossy_stat NODE DEV NAME: a counter of the program on DEV (seen, dropped,
