@@ -67,8 +67,9 @@ static size_t value_bytes(const struct bpf_map_info *info)
 /*
  * `stats` pinned by a build with fewer or more counters (a new drop reason):
  * the counts the two builds share are read now, the pin removed, and
- * lb_loader_attach() writes them into the new map. Counters are not state: without this, an upgrade that adds one would have
- * to remove the flow table's pin with the rest, and lose every connection.
+ * lb_loader_attach() writes them into the new map. Counters are not state:
+ * without this, an upgrade that adds one would have to remove the flow
+ * table's pin with the rest, and lose every connection.
  * What the previous program counts between now and the takeover is lost.
  */
 static int carry_counters(struct lb_loader_carry *c, struct bpf_map *map, int fd,
