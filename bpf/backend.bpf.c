@@ -21,12 +21,13 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#define LB_BACKEND_RESUME /* the `resumed` storage (backend_common.h) */
 #include "backend_common.h"
 
 extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
 				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
 
-/* The hand-off ACK, re-injected after its TIME_WAIT was cleared. */
+/* The hand-off ACK, re-injected after its TIME_WAIT or stale socket was cleared, and that reset. */
 #define LB_REINJECT_MARK 0x1b1d1b1d
 
 /* Rewrite seq, ack and the flags word in place, checksum included. */
@@ -52,32 +53,327 @@ static __always_inline int set_tcp(struct __sk_buff *skb, const struct l4 *p, __
 }
 
 /*
- * A hand-off for a 4-tuple this host still holds in TIME_WAIT (it closed the
- * client's previous connection on that port first). The kernel will not adopt
- * a second socket for the tuple, and only a SYN ends a TIME_WAIT early. So two
- * copies go back into this interface's receive path:
- *   a SYN+FIN at the client's ISN: TIME_WAIT takes it as a new SYN and gives
- *     way at once; the listener then discards it (SYN+FIN), making nothing;
- *   the hand-off ACK itself, marked: now adopted like any other.
- * Payload and options ride along unchanged; only seq, ack and flags change in
- * the first. The original is dropped.
+ * A hand-off for a 4-tuple this host still has a socket for, which it can
+ * neither adopt over nor take up again: TIME_WAIT (it closed the client's
+ * previous connection on that port first), or a socket the connection left
+ * here that is no longer idle (its server closed it meanwhile). Two copies go
+ * back into this interface's receive path: first one that ends the old socket
+ * (@seq, @ack and @word replace the segment's), then the hand-off ACK itself,
+ * marked, which now finds only the listener and is adopted like any other.
+ * Payload and options ride along unchanged; the original is dropped.
+ */
+static __always_inline int clear_then_adopt(struct __sk_buff *skb, const struct l4 *p, __be32 seq,
+					    __be32 ack, __be16 word, enum lb_backend_reason done,
+					    enum lb_backend_reason failed)
+{
+	const struct tcphdr *th = p->th;
+	__be32 seq0 = th->seq, ack0 = th->ack_seq;
+	__be16 word0 = ((const __be16 *)th)[6];
+	__u32 ifindex = skb->ifindex;
+
+	skb->mark = LB_REINJECT_MARK;
+	if (set_tcp(skb, p, seq, ack, word) || bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS) ||
+	    set_tcp(skb, p, seq0, ack0, word0))
+		return count(skb, failed, TC_ACT_SHOT);
+	if (bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS))
+		return count(skb, failed, TC_ACT_SHOT);
+	return count(skb, done, TC_ACT_SHOT);
+}
+
+/*
+ * TIME_WAIT: only a SYN ends it early. A SYN+FIN at the client's ISN: TIME_WAIT
+ * takes it as a new SYN and gives way at once; the listener then discards it
+ * (SYN+FIN), making nothing.
  */
 static __always_inline int clear_time_wait(struct __sk_buff *skb, const struct l4 *p)
 {
-	const struct tcphdr *th = p->th;
-	__be32 seq = th->seq, ack = th->ack_seq, isn = bpf_htonl(bpf_ntohl(th->seq) - 1);
-	__be16 word = ((const __be16 *)th)[6];
-	__be16 doff = word & bpf_htons(0xf000);
-	__u32 ifindex = skb->ifindex;
+	__be16 doff = ((const __be16 *)p->th)[6] & bpf_htons(0xf000);
 
-	if (set_tcp(skb, p, isn, 0, doff | bpf_htons(LB_TH_SYN | LB_TH_FIN)) ||
-	    bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS) ||
-	    set_tcp(skb, p, seq, ack, word))
-		return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
-	skb->mark = LB_REINJECT_MARK;
-	if (bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS))
-		return count(skb, LB_BE_DROP_TIME_WAIT, TC_ACT_SHOT);
-	return count(skb, LB_BE_TIME_WAIT_CLEARED, TC_ACT_SHOT);
+	return clear_then_adopt(skb, p, bpf_htonl(bpf_ntohl(p->th->seq) - 1), 0,
+				doff | bpf_htons(LB_TH_SYN | LB_TH_FIN), LB_BE_TIME_WAIT_CLEARED,
+				LB_BE_DROP_TIME_WAIT);
+}
+
+/* ---- sockets left here and taken up again (docs/parked-sockets.md) -------- */
+
+/* Our option, when the dispatcher put one last in the segment (adopt, retire): its ExID, else 0. */
+static __always_inline __u16 last_option(struct __sk_buff *skb, const struct l4 *p,
+					 struct lb_rebind_opt *o)
+{
+	__u32 thl = p->th->doff * 4;
+
+	if (thl < sizeof(struct tcphdr) + LB_REBIND_OPT_LEN ||
+	    bpf_skb_load_bytes(skb, p->off + thl - LB_REBIND_OPT_LEN, o, sizeof(*o)) ||
+	    o->kind != LB_REBIND_OPT_KIND || o->len != LB_REBIND_OPT_LEN)
+		return 0;
+	return bpf_ntohs(o->exid);
+}
+
+/* Is @o's tag the balancer's, for this segment's tuple and numbers, in @domain? */
+static __always_inline bool tag_valid(const struct l4 *p, const struct lb_rebind_opt *o,
+				      __u32 domain)
+{
+	struct lb_cookie_secret *secret;
+	struct lb_cookie_tuple ct;
+	__u32 key0 = 0;
+
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!secret)
+		return false;
+	cookie_tuple_of(p, &ct);
+	return !lb_rebind_tag_check(secret, &ct, bpf_ntohl(p->th->seq), bpf_ntohl(p->th->ack_seq),
+				    o->arg, domain, bpf_ntohl(o->val),
+				    bpf_ktime_get_tai_ns() / LB_NS_PER_S);
+}
+
+/*
+ * The balancer's retire (headers/rebind.h): the RST goes on at the socket's
+ * own next expected byte, which the kernel takes at once and answers with
+ * nothing. Releases @skc.
+ */
+static __always_inline int retire(struct __sk_buff *skb, const struct l4 *p, struct bpf_sock *skc,
+				  const struct lb_rebind_opt *o)
+{
+	struct tcp_sock *tp;
+	__be32 old, seq;
+
+	if (!tag_valid(p, o, LB_REBIND_TAG_RETIRE)) {
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_DROP_BAD_RETIRE, TC_ACT_SHOT);
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	seq = tp ? bpf_htonl(tp->rcv_nxt) : 0;
+	bpf_sk_release(skc);
+	if (!tp)
+		return count(skb, LB_BE_RETIRE_NO_SOCKET, TC_ACT_SHOT);
+	old = p->th->seq;
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old, seq, 4) ||
+	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF(p), &seq, 4, 0))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	return count(skb, LB_BE_PARKED_RETIRED, TC_ACT_OK);
+}
+
+/* Nothing in flight either way: every byte written acknowledged, every byte come read. */
+static __always_inline bool socket_idle(const struct tcp_sock *tp)
+{
+	__u32 nxt = tp->snd_nxt;
+
+	return tp->snd_una == nxt && tp->write_seq == nxt && tp->copied_seq == tp->rcv_nxt;
+}
+
+/*
+ * An adopt option for a tuple this host has a socket for: the connection
+ * comes back to the socket it left here idle. Its deltas: where the client's
+ * numbers are now against where the socket's stand. The timestamp delta needs
+ * the segment's TSecr, which translate_in() reads: until then ts_delta holds
+ * the socket's clock now (what its next TSval would be) and has_ts says so.
+ * The same resume sent again keeps its deltas. Returns the entry, or NULL if
+ * the socket cannot be taken up (@stale set: not idle; reset it).
+ */
+static __always_inline struct lb_resume *resume(const struct l4 *p, struct bpf_sock *skc,
+						__u32 state, struct lb_resume *r, bool *stale,
+						__u32 *rcv_nxt)
+{
+	__u32 seq = bpf_ntohl(p->th->seq), ack = bpf_ntohl(p->th->ack_seq);
+	struct lb_handoff_key conn;
+	struct tcp_sock *tp;
+
+	*stale = false;
+	if (r && r->at_seq == seq && r->at_ack == ack)
+		return r;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return NULL;
+	*rcv_nxt = tp->rcv_nxt;
+	if (state != BPF_TCP_ESTABLISHED || !socket_idle(tp)) {
+		*stale = true;
+		return NULL;
+	}
+	r = bpf_sk_storage_get(&resumed, skc, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!r)
+		return NULL;
+	r->seq_delta = seq - tp->rcv_nxt;
+	r->ack_delta = ack - tp->snd_nxt;
+	r->ts_delta = (__u32)(bpf_ktime_get_ns() / (LB_NS_PER_S / 1000)) + tp->tsoffset;
+	r->has_ts = LB_RESUME_TS_PENDING;
+	r->at_seq = seq;
+	r->at_ack = ack;
+	conn_of_client(p, &conn);
+	answers_begin(&conn, tp->snd_nxt);
+	return r;
+}
+
+/*
+ * A client's segment for a resumed socket, into its numbers: seq, ack, SACK
+ * edges, TSecr. A function of its own: its option buffers stay off the
+ * caller's stack.
+ */
+static __noinline int translate_in(struct __sk_buff *skb, struct lb_resume *r)
+{
+	struct syn_options so = {};
+	__u8 old[64] = {}, buf[64] = {};
+	__u32 optlen, off, k;
+	__be32 seq, ack;
+	struct l4 p;
+	__u8 flags;
+
+	if (!skb || !r || parse(skb, &p))
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	flags = tcp_flags(p.th);
+	seq = p.th->seq; /* the rewrites below leave packet pointers stale */
+	ack = p.th->ack_seq;
+	if (tcp_options(skb, &p, old, &optlen, &so))
+		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+	if (r->has_ts == LB_RESUME_TS_PENDING) {
+		/* The socket's TSvals go on from the latest the client has seen. */
+		r->ts_delta = so.has_ts ? so.tsecr - r->ts_delta : 0;
+		r->has_ts = so.has_ts;
+	}
+	if (!(so.has_ts && r->has_ts) && !so.sack_blocks)
+		optlen = 0;
+	__builtin_memcpy(buf, old, sizeof(buf));
+	if (so.has_ts && r->has_ts)
+		opt_wr32(buf, so.ts_off + 6, so.tsecr - r->ts_delta);
+	for (k = 0; k < 4; k++) {
+		if (k >= so.sack_blocks)
+			break;
+		off = so.sack_off + 2 + k * 8;
+		opt_wr32(buf, off, opt_rd32(buf, off) - r->ack_delta);
+		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) - r->ack_delta);
+	}
+	if (set32(skb, &p, TCP_SEQ_OFF(&p), seq, bpf_htonl(bpf_ntohl(seq) - r->seq_delta)) ||
+	    ((flags & LB_TH_ACK) &&
+	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) - r->ack_delta))) ||
+	    set_options(skb, &p, old, buf, optlen))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+	return count(skb, LB_BE_RESUME_IN, TC_ACT_OK);
+}
+
+/*
+ * Ingress, a segment for a socket this host has (not a listener, not
+ * TIME_WAIT): the balancer's retire, a connection coming back to the socket it
+ * left here, a segment of a resumed socket to translate, or (most often) a
+ * connection's own segment to pass. -1: no such socket, backend_ingress_segment()
+ * decides.
+ */
+static __noinline int ingress_existing(struct __sk_buff *skb)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct lb_rebind_opt o = {};
+	struct lb_resume *r;
+	struct bpf_sock *skc;
+	__u32 state, rcv_nxt = 0;
+	__u16 exid = 0;
+	bool stale;
+	struct l4 p;
+	__u8 flags;
+
+	if (!skb || parse(skb, &p) || !to_vip_service(&p))
+		return -1;
+	flags = tcp_flags(p.th);
+	if (flags & LB_TH_SYN)
+		return -1;
+	tuple_of(&p, &tuple);
+	skc = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!skc)
+		return -1;
+	state = sk_state(skc);
+	if (from_balancer(p.eth))
+		exid = last_option(skb, &p, &o);
+	if ((flags & LB_TH_RST) && exid == LB_RETIRE_EXID) {
+		if (state != BPF_TCP_LISTEN && state != BPF_TCP_TIME_WAIT)
+			return retire(skb, &p, skc, &o);
+		bpf_sk_release(skc);
+		return count(skb, LB_BE_RETIRE_NO_SOCKET, TC_ACT_SHOT);
+	}
+	if (state == BPF_TCP_LISTEN || state == BPF_TCP_TIME_WAIT) {
+		bpf_sk_release(skc);
+		return -1;
+	}
+	note_balancer(&p);
+	/* Our own reset of a stale socket, or the hand-off after it finding the socket still there. */
+	if (skb->mark == LB_REINJECT_MARK) {
+		bpf_sk_release(skc);
+		return (flags & LB_TH_RST) ? count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK)
+					   : count(skb, LB_BE_DROP_STALE, TC_ACT_SHOT);
+	}
+	r = bpf_sk_storage_get(&resumed, skc, 0, 0);
+	if (exid == LB_ADOPT_EXID && (flags & (LB_TH_ACK | LB_TH_RST)) == LB_TH_ACK) {
+		if (!tag_valid(&p, &o, LB_REBIND_TAG_ADOPT)) {
+			bpf_sk_release(skc);
+			return count(skb, LB_BE_DROP_BAD_REBIND, TC_ACT_SHOT);
+		}
+		r = resume(&p, skc, state, r, &stale, &rcv_nxt);
+		bpf_sk_release(skc);
+		if (stale) {
+			__be16 doff = ((const __be16 *)p.th)[6] & bpf_htons(0xf000);
+
+			return clear_then_adopt(skb, &p, bpf_htonl(rcv_nxt), 0,
+						doff | bpf_htons(LB_TH_RST), LB_BE_STALE_RESET,
+						LB_BE_DROP_STALE);
+		}
+		if (!r)
+			return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
+		if (r->has_ts == LB_RESUME_TS_PENDING)
+			count(skb, LB_BE_RESUMED, TC_ACT_OK);
+		return translate_in(skb, r);
+	}
+	bpf_sk_release(skc);
+	if (!r)
+		return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
+	return translate_in(skb, r);
+}
+
+/*
+ * Egress, a resumed socket's segment into the client's numbers: seq, ack, SACK
+ * edges, TSval. Not a socket's (no entry): as it is.
+ */
+static __noinline int translate_out(struct __sk_buff *skb)
+{
+	struct syn_options so = {};
+	__u8 old[64] = {}, buf[64] = {};
+	struct bpf_sock *sk;
+	struct lb_resume *r;
+	__u32 optlen, off, k;
+	__be32 seq, ack;
+	struct l4 p;
+	__u8 flags;
+
+	if (!skb)
+		return 0;
+	sk = skb->sk;
+	if (!sk)
+		return 0;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return 0;
+	r = bpf_sk_storage_get(&resumed, sk, 0, 0);
+	if (!r || parse(skb, &p))
+		return 0;
+	flags = tcp_flags(p.th);
+	seq = p.th->seq;
+	ack = p.th->ack_seq;
+	if (tcp_options(skb, &p, old, &optlen, &so))
+		return count(skb, LB_BE_DROP_MALFORMED, -1);
+	if (!(so.has_ts && r->has_ts == 1) && !so.sack_blocks)
+		optlen = 0;
+	__builtin_memcpy(buf, old, sizeof(buf));
+	if (so.has_ts && r->has_ts == 1)
+		opt_wr32(buf, so.ts_off + 2, so.tsval + r->ts_delta);
+	for (k = 0; k < 4; k++) {
+		if (k >= so.sack_blocks)
+			break;
+		off = so.sack_off + 2 + k * 8;
+		opt_wr32(buf, off, opt_rd32(buf, off) + r->seq_delta);
+		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) + r->seq_delta);
+	}
+	if (set32(skb, &p, TCP_SEQ_OFF(&p), seq, bpf_htonl(bpf_ntohl(seq) + r->ack_delta)) ||
+	    ((flags & LB_TH_ACK) &&
+	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) + r->seq_delta))) ||
+	    set_options(skb, &p, old, buf, optlen))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, -1);
+	count(skb, LB_BE_RESUME_OUT, 0);
+	return 0;
 }
 
 /*
@@ -220,6 +516,8 @@ int lb_backend_ingress(struct __sk_buff *skb)
 {
 	int ret = answer_probe(skb);
 
+	if (ret < 0)
+		ret = ingress_existing(skb);
 	return ret >= 0 ? ret : backend_ingress_segment(skb);
 }
 
@@ -230,7 +528,7 @@ int lb_backend_egress(struct __sk_buff *skb)
 	struct l4 p;
 	__u8 flags;
 
-	note_answers(skb);
+	note_answers(skb); /* before translation: in the socket's numbers */
 	if (parse(skb, &p) || !from_vip_service(&p))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
 	flags = tcp_flags(p.th);
@@ -240,11 +538,16 @@ int lb_backend_egress(struct __sk_buff *skb)
 	 */
 	if ((flags & (LB_TH_SYN | LB_TH_ACK)) == (LB_TH_SYN | LB_TH_ACK))
 		return count(skb, LB_BE_EGRESS_SYNACK_DROPPED, TC_ACT_SHOT);
+	/* Our own direct copy of a FIN with data, coming round again, translated already. */
+	if ((flags & LB_TH_FIN) && is_direct_copy(skb, &p))
+		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
+	if (translate_out(skb) < 0)
+		return TC_ACT_SHOT;
 	if (!(flags & (LB_TH_FIN | LB_TH_RST)))
 		return count(skb, LB_BE_EGRESS_PASS, TC_ACT_OK);
-	/* Our own direct copy of a FIN with data, coming round again. */
-	if (is_direct_copy(skb, &p))
-		return count(skb, LB_BE_EGRESS_FIN_DIRECT, TC_ACT_OK);
+	/* Translated: packet pointers are stale, the tuple is not. */
+	if (parse(skb, &p))
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	conn_of_server(&p, &conn);
 	return divert_end(skb, balancer_for(&conn), flags, LB_BE_EGRESS_PASS, TC_ACT_OK);
 }

@@ -64,6 +64,16 @@ struct {
 	__type(value, struct lb_answer_track);
 } answers SEC(".maps");
 
+#ifdef LB_BACKEND_RESUME
+/* Cookie mode: socket → its translation since it was taken up again (struct lb_resume). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lb_resume);
+} resumed SEC(".maps");
+#endif
+
 /* One per CPU: the answer head being read, too big for the stack. */
 struct answer_buf {
 	__u8 b[LB_ANSWER_HEAD_MAX + 1];
@@ -178,6 +188,51 @@ static __always_inline int tcp_options(struct __sk_buff *skb, const struct l4 *p
 	if (bpf_skb_load_bytes(skb, TCP_OPT_OFF(p), buf, optlen))
 		return -1;
 	return parse_syn_options(buf, optlen, o);
+}
+
+/* Big-endian 32-bit words at any byte offset of a 64-byte option buffer. */
+static __always_inline __u32 opt_rd32(const __u8 *b, __u32 off)
+{
+	return (__u32)b[idx64(off)] << 24 | (__u32)b[idx64(off + 1)] << 16 |
+	       (__u32)b[idx64(off + 2)] << 8 | b[idx64(off + 3)];
+}
+
+static __always_inline void opt_wr32(__u8 *b, __u32 off, __u32 v)
+{
+	b[idx64(off)] = v >> 24;
+	b[idx64(off + 1)] = v >> 16;
+	b[idx64(off + 2)] = v >> 8;
+	b[idx64(off + 3)] = v;
+}
+
+/* Replace an aligned 32-bit header field, checksum first. */
+static __always_inline int set32(struct __sk_buff *skb, const struct l4 *p, __u32 off, __be32 old,
+				 __be32 new)
+{
+	if (old == new)
+		return 0;
+	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old, new, 4))
+		return -1;
+	return bpf_skb_store_bytes(skb, off, &new, 4, 0);
+}
+
+/*
+ * Write back the option bytes edited in @new (@old as they were). The fields
+ * sit at any byte offset, so the checksum takes the difference over the whole
+ * option area, which is 4-byte aligned in the header like its length.
+ */
+static __always_inline int set_options(struct __sk_buff *skb, const struct l4 *p, __u8 *old,
+				       __u8 *new, __u32 optlen)
+{
+	__s64 diff;
+
+	optlen = idx64(optlen);
+	if (!optlen)
+		return 0;
+	diff = bpf_csum_diff((__be32 *)old, optlen, (__be32 *)new, optlen, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), 0, (__u32)diff, 0))
+		return -1;
+	return bpf_skb_store_bytes(skb, TCP_OPT_OFF(p), new, optlen, 0);
 }
 
 /*
@@ -638,7 +693,8 @@ static __always_inline bool maybe_probe(const struct l4 *p)
 /* What this host's socket for the probe's tuple has in flight (headers/rebind.h). */
 struct probe_view {
 	__u32 status; /* enum lb_probe_status */
-	__u32 snd_una, rcv_nxt, unsent;
+	__u32 snd_una, rcv_nxt, unsent; /* the socket's own numbers */
+	__u32 snd_delta, rcv_delta;	/* to the client's (a resumed socket's, struct lb_resume) */
 	struct lb_answer_track answer; /* what egress knows of its latest answer */
 };
 
@@ -662,6 +718,14 @@ static __always_inline void probe_socket(struct __sk_buff *skb, const struct l4 
 	}
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (tp) {
+#ifdef LB_BACKEND_RESUME
+		struct lb_resume *r = bpf_sk_storage_get(&resumed, skc, 0, 0);
+
+		if (r) {
+			v->snd_delta = r->ack_delta;
+			v->rcv_delta = r->seq_delta;
+		}
+#endif
 		v->snd_una = tp->snd_una;
 		v->rcv_nxt = tp->rcv_nxt;
 		write_seq = tp->write_seq;
@@ -671,7 +735,7 @@ static __always_inline void probe_socket(struct __sk_buff *skb, const struct l4 
 		 * Idle: every byte written is acknowledged, every request byte the
 		 * balancer sent (up to the probe's seq) has come and been read.
 		 */
-		v->status = v->unsent == 0 && v->rcv_nxt == bpf_ntohl(p->th->seq) &&
+		v->status = v->unsent == 0 && v->rcv_nxt + v->rcv_delta == bpf_ntohl(p->th->seq) &&
 					    copied_seq == v->rcv_nxt
 				    ? LB_PROBE_IDLE
 				    : LB_PROBE_BUSY;
@@ -754,12 +818,12 @@ static __noinline int answer_probe(struct __sk_buff *skb)
 	 * checksum. The option sits at a multiple of 4 from the TCP header (its
 	 * length is), so its 16-bit words line up with the checksum's.
 	 */
-	new32 = bpf_htonl(v.snd_una);
+	new32 = bpf_htonl(v.snd_una + v.snd_delta);
 	if (bpf_skb_load_bytes(skb, TCP_SEQ_OFF(p), &old32, 4) ||
 	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old32, new32, 4) ||
 	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF(p), &new32, 4, 0))
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
-	new32 = bpf_htonl(v.rcv_nxt);
+	new32 = bpf_htonl(v.rcv_nxt + v.rcv_delta);
 	if (bpf_skb_load_bytes(skb, TCP_ACK_OFF(p), &old32, 4) ||
 	    bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old32, new32, 4) ||
 	    bpf_skb_store_bytes(skb, TCP_ACK_OFF(p), &new32, 4, 0))

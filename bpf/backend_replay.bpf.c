@@ -52,51 +52,6 @@ struct {
 	__type(value, struct lb_handoff);
 } handoffs SEC(".maps");
 
-/* Big-endian 32-bit words at any byte offset of a 64-byte option buffer. */
-static __always_inline __u32 opt_rd32(const __u8 *b, __u32 off)
-{
-	return (__u32)b[idx64(off)] << 24 | (__u32)b[idx64(off + 1)] << 16 |
-	       (__u32)b[idx64(off + 2)] << 8 | b[idx64(off + 3)];
-}
-
-static __always_inline void opt_wr32(__u8 *b, __u32 off, __u32 v)
-{
-	b[idx64(off)] = v >> 24;
-	b[idx64(off + 1)] = v >> 16;
-	b[idx64(off + 2)] = v >> 8;
-	b[idx64(off + 3)] = v;
-}
-
-/* Replace an aligned 32-bit header field, checksum first. */
-static __always_inline int set32(struct __sk_buff *skb, const struct l4 *p, __u32 off, __be32 old,
-				 __be32 new)
-{
-	if (old == new)
-		return 0;
-	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old, new, 4))
-		return -1;
-	return bpf_skb_store_bytes(skb, off, &new, 4, 0);
-}
-
-/*
- * Write back the option bytes edited in @new (@old as they were). The fields
- * sit at any byte offset, so the checksum takes the difference over the whole
- * option area, which is 4-byte aligned in the header like its length.
- */
-static __always_inline int set_options(struct __sk_buff *skb, const struct l4 *p, __u8 *old,
-				       __u8 *new, __u32 optlen)
-{
-	__s64 diff;
-
-	optlen = idx64(optlen);
-	if (!optlen)
-		return 0;
-	diff = bpf_csum_diff((__be32 *)old, optlen, (__be32 *)new, optlen, 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), 0, (__u32)diff, 0))
-		return -1;
-	return bpf_skb_store_bytes(skb, TCP_OPT_OFF(p), new, optlen, 0);
-}
-
 /* A SYN to the VIP service: only a replay the balancer vouches for goes in. */
 static __noinline int replay_syn(struct __sk_buff *skb)
 {

@@ -83,6 +83,31 @@ struct lb_answer_track {
 _Static_assert(sizeof(struct lb_answer_track) == 20, "lb_answer_track layout");
 
 /*
+ * `resumed` (cookie mode; socket-local storage, so it goes with its socket):
+ * a connection that left this host and came back, to the socket it left
+ * idle ("parked", docs/parked-sockets.md). The client's numbers have moved on
+ * meanwhile; the socket's have not. In host order:
+ *   client → socket: seq − seq_delta, ack and SACK edges − ack_delta,
+ *                    TSecr − ts_delta
+ *   socket → client: seq + ack_delta, ack and SACK edges + seq_delta,
+ *                    TSval + ts_delta
+ * A socket this host adopted and never left has no entry: nothing to translate.
+ */
+#define LB_RESUME_TS_PENDING 2 /* just resumed: ts_delta holds the socket's clock until the
+				* first segment's TSecr makes it the delta */
+
+struct lb_resume {
+	__u32 seq_delta; /* the client's sequence numbers less the socket's view of them */
+	__u32 ack_delta; /* the server side's numbers as the client knows them, less the socket's */
+	__u32 ts_delta;	 /* added to the socket's TSvals */
+	__u32 at_seq;	 /* the client's seq and ack the resume was made at: the same */
+	__u32 at_ack;	 /*   request sent again takes the same deltas */
+	__u8 has_ts;	 /* 1: translate timestamps; LB_RESUME_TS_PENDING: see below */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lb_resume) == 24, "lb_resume layout");
+
+/*
  * How long `latebind backend status --gc` lets an entry that can no longer
  * carry traffic sit idle: CLOSING beyond the kernel's 60 s TIME_WAIT, SYN_SEEN
  * (a replay the dispatcher gave up on) beyond any retransmission of it.

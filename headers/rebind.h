@@ -28,7 +28,13 @@
  * adopt  balancer → a cookie-mode backend, on the segments of the request it
  *        takes over: the connection's current numbers replace the cookie as
  *        the proof; the backend builds the socket from seq and ack as they
- *        are (bpf_sk_assign_tcp_reqsk takes its ISNs from the ACK).
+ *        are (bpf_sk_assign_tcp_reqsk takes its ISNs from the ACK). If the
+ *        backend still has the socket the connection left there idle (parked),
+ *        it takes that up again instead, translated (struct lb_resume).
+ * retire balancer → a cookie-mode backend, on a RST: the connection has ended,
+ *        or its parked socket there is no longer wanted. The backend puts the
+ *        RST at the socket's own next expected byte, so the kernel takes it.
+ *        Its seq and ack as sent are the tag's only.
  *
  * Tags are 32 bits of SipHash-2-4 under the cookie key over the tuple, seq,
  * ack, arg and the cookie's time counter, so an option is valid for as long as
@@ -45,6 +51,7 @@
 #define LB_PROBE_EXID	   0x4c50 /* "LP" */
 #define LB_ANSWER_EXID	   0x4c41 /* "LA" */
 #define LB_ADOPT_EXID	   0x4c52 /* "LR" */
+#define LB_RETIRE_EXID	   0x4c58 /* "LX" */
 
 /* answer's arg: what the backend found. */
 enum lb_probe_status {
@@ -94,6 +101,7 @@ _Static_assert(sizeof(struct lb_probe_opt) == LB_PROBE_OPT_LEN, "lb_probe_opt la
 /* Domain separation from the cookie and the replay hand-off, which share the key. */
 #define LB_REBIND_TAG_PROBE 0x50 /* 'P' */
 #define LB_REBIND_TAG_ADOPT 0x52 /* 'R' */
+#define LB_REBIND_TAG_RETIRE 0x58 /* 'X' */
 
 LB_INLINE __u32 lb_rebind_tag(const __u64 key[2], const struct lb_cookie_tuple *t, __u32 seq,
 			      __u32 ack, __u32 arg, __u32 counter, __u32 domain)

@@ -90,7 +90,15 @@
 	X(PROBE_ANSWERED,    "probe_answered")    /* balancer's probe: answer sent back */ \
 	X(DROP_BAD_PROBE,    "drop_bad_probe")    /* probe: not from the balancer, or a bad tag */ \
 	X(REBIND_ADOPTED,    "rebind_adopted")    /* next request's hand-off → connection */ \
-	X(DROP_BAD_REBIND,   "drop_bad_rebind")   /* its option: not the balancer's, or a bad tag */
+	X(DROP_BAD_REBIND,   "drop_bad_rebind")   /* its option: not the balancer's, or a bad tag */ \
+	X(RESUMED,           "resumed")           /* ... found its idle socket here: taken up again */ \
+	X(STALE_RESET,       "stale_reset")       /* ... found one not idle: reset, then adopted */ \
+	X(DROP_STALE,        "drop_stale")        /* ... and the hand-off found it there again */ \
+	X(RESUME_IN,         "resume_in")         /* client segment translated for a resumed socket */ \
+	X(RESUME_OUT,        "resume_out")        /* resumed socket's segment translated */ \
+	X(PARKED_RETIRED,    "parked_retired")    /* balancer's retire: the socket reset */ \
+	X(RETIRE_NO_SOCKET,  "retire_no_socket")  /* ... nothing left to reset */ \
+	X(DROP_BAD_RETIRE,   "drop_bad_retire")   /* its option: not the balancer's, or a bad tag */
 
 enum lb_backend_reason {
 #define LB_BREASON_ENUM(id, name) LB_BE_##id,

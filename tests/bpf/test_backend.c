@@ -1328,6 +1328,311 @@ START_TEST(test_kernel_adopt)
 }
 END_TEST
 
+/* ---- a socket left here and taken up again (docs/parked-sockets.md) -------- */
+
+/* A backend object on a veth of a namespace of our own, a listener on the VIP, a packet socket. */
+struct kernel_backend {
+	struct backend *k;
+	int lfd, pkt;
+	uint16_t port;
+};
+
+static void kernel_backend_up(struct kernel_backend *kb, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	uint32_t kk = 0;
+	int v0, v1;
+
+	be_veth_netns(VIP, BACKEND, &v0, &v1);
+	kb->port = port;
+	kb->k = backend__open();
+	ck_assert_ptr_nonnull(kb->k);
+	inet_pton(AF_INET, VIP, (void *)&kb->k->rodata->cfg_vip_addr);
+	kb->k->rodata->cfg_vip_port = htons(port);
+	memcpy((void *)kb->k->rodata->cfg_balancer_macs[0], balancer_mac, 6);
+	kb->k->rodata->cfg_wscale = TEST_WS;
+	ck_assert_int_eq(backend__load(kb->k), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(kb->k->maps.cookie_secret), &kk, &secret, 0),
+			 0);
+	be_tc_on(v0, kb->k->progs.lb_backend_ingress, kb->k->progs.lb_backend_egress);
+	kb->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	ck_assert_int_eq(bind(kb->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(kb->lfd, 4), 0);
+	kb->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	ck_assert_int_ge(kb->pkt, 0);
+	ll.sll_ifindex = v1;
+	ck_assert_int_eq(bind(kb->pkt, (struct sockaddr *)&ll, sizeof(ll)), 0);
+}
+
+static void kernel_backend_down(struct kernel_backend *kb)
+{
+	close(kb->pkt);
+	close(kb->lfd);
+	backend__destroy(kb->k);
+}
+
+/*
+ * A client segment as the balancer forwards it: @flags, @seq/@ack, timestamps
+ * @tsval/@tsecr, @payload; with our option last if @exid (adopt: tagged over
+ * seq, ack and the cookie's low byte; retire: over seq and ack) and the tag
+ * spoilt by @tag_xor. Sent out of the packet socket.
+ */
+static void client_send(const struct kernel_backend *kb, uint8_t flags, uint32_t seq, uint32_t ack,
+			uint32_t tsval, uint32_t tsecr, const char *payload, uint16_t exid,
+			uint32_t tag_xor)
+{
+	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(kb->port) };
+	struct lb_rebind_opt o = {
+		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN, .exid = htons(exid),
+		.arg = exid == LB_ADOPT_EXID ? syn_opts_byte() : 0,
+	};
+	struct lb_segment s = {
+		.seq = seq, .ack = ack, .flags = flags, .window = 502,
+		.has_ts = true, .tsval = tsval, .tsecr = tsecr,
+		.payload = (const uint8_t *)payload, .len = payload ? strlen(payload) : 0,
+		.sport = htons(CPORT), .dport = htons(kb->port),
+	};
+	uint8_t frame[PKT_MAX];
+	size_t len;
+
+	inet_pton(AF_INET, CLIENT, &t.caddr);
+	inet_pton(AF_INET, VIP, &t.vaddr);
+	if (exid) {
+		o.val = htonl(lb_rebind_tag(secret.key, &t, seq, ack, o.arg,
+					    lb_cookie_counter(&secret, tai_now()),
+					    exid == LB_ADOPT_EXID ? LB_REBIND_TAG_ADOPT
+								  : LB_REBIND_TAG_RETIRE) ^
+			      tag_xor);
+		s.extra = (const uint8_t *)&o;
+		s.extra_len = sizeof(o);
+	}
+	memcpy(s.src_mac, balancer_mac, 6);
+	memcpy(s.dst_mac, backend_mac, 6);
+	inet_pton(AF_INET, CLIENT, &s.saddr);
+	inet_pton(AF_INET, VIP, &s.daddr);
+	len = lb_segment_build(frame, sizeof(frame), &s);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(send(kb->pkt, frame, len, 0), (ssize_t)len);
+}
+
+/* The backend's next data segment to the client (its ACKs skipped), checksums checked. */
+static void server_segment(const struct kernel_backend *kb, struct lb_segment *seg, uint8_t *buf)
+{
+	size_t len;
+
+	do
+		len = next_of(kb->pkt, buf, seg, kb->port, false);
+	while (len && !seg->len);
+	ck_assert_msg(len, "no data segment from the backend's kernel");
+	ck_assert_int_eq(pkt_check_csums(buf, len), 0);
+}
+
+/* The first SACK block of a frame (no IP options): true and its edges, or false. */
+static bool first_sack(const uint8_t *frame, size_t len, uint32_t edges[2])
+{
+	size_t i = PKT_TCP + 20, end = PKT_TCP + (frame[PKT_TCP + 12] >> 4) * 4;
+
+	while (i < end && i < len && frame[i] != 0) {
+		if (frame[i] == NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= end || frame[i + 1] < 2)
+			return false;
+		if (frame[i] == 5 && frame[i + 1] >= 10 && i + 10 <= end) {
+			edges[0] = be_tcp32(frame, i + 2 - PKT_TCP);
+			edges[1] = be_tcp32(frame, i + 6 - PKT_TCP);
+			return true;
+		}
+		i += frame[i + 1];
+	}
+	return false;
+}
+
+/* Adopted at @seq/@ack, @req read, @answer written and acknowledged: the socket then idle. */
+static int adopted_idle(struct kernel_backend *kb, uint32_t seq, uint32_t ack, const char *req,
+			const char *answer)
+{
+	uint8_t in[PKT_MAX];
+	struct lb_segment seg;
+	struct pollfd pfd = { .fd = kb->lfd, .events = POLLIN };
+	int afd;
+
+	client_send(kb, 0x18, seq, ack, 0x01020304, 0x0a0b0c0d, req, LB_ADOPT_EXID, 0);
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the adopt segment made no connection");
+	afd = accept(kb->lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	recv_all(afd, strlen(req));
+	ck_assert_int_eq(send(afd, answer, strlen(answer), 0), (ssize_t)strlen(answer));
+	server_segment(kb, &seg, in);
+	ck_assert_uint_eq(seg.seq, ack);
+	client_send(kb, 0x10, seq + strlen(req), ack + strlen(answer), 0x01020305, seg.tsval, NULL,
+		    0, 0);
+	wait_ioctl(afd, SIOCOUTQ, 0, "the first answer acknowledged");
+	return afd;
+}
+
+/*
+ * The connection left this socket idle, went to other backends, and comes back
+ * with its numbers moved on: the adopt option finds the socket, which is taken
+ * up again (no new connection), and every segment either way is translated
+ * between its numbers and the client's: seq, ack, timestamps, SACK edges, the
+ * probe's answer. Then the balancer's retire resets it.
+ */
+START_TEST(test_kernel_resume)
+{
+	static const char req1[] = "GET /a HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char req2[] = "GET /b/again HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char answer1[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+	static const char answer2[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond";
+	const uint32_t seq = 0x10000000u + 7777, ack = 0x7a000001u + 90000;
+	/* Where the connection stands when it comes back: moved on by other backends' answers. */
+	const uint32_t seq2 = seq + strlen(req1) + 4321, ack2 = ack + strlen(answer1) + 987654;
+	const uint32_t seen_ts = 0x50000000u; /* the latest TSval the client has, another backend's */
+	const uint32_t len2 = strlen(req2), alen2 = strlen(answer2);
+	struct kernel_backend kb;
+	struct lb_segment seg;
+	uint8_t in[PKT_MAX];
+	char got[sizeof(req2)];
+	struct pollfd pfd;
+	int afd;
+
+	kernel_backend_up(&kb, 8080);
+	afd = adopted_idle(&kb, seq, ack, req1, answer1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_REBIND_ADOPTED), 1);
+
+	/* A forged resume is refused, and changes nothing. */
+	client_send(&kb, 0x18, seq2, ack2, 0x01020400, seen_ts, req2, LB_ADOPT_EXID, 1u << 7);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_DROP_BAD_REBIND), 1);
+
+	client_send(&kb, 0x18, seq2, ack2, 0x01020400, seen_ts, req2, LB_ADOPT_EXID, 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the resumed socket got no request");
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), (ssize_t)len2);
+	ck_assert_mem_eq(got, req2, len2);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_RESUMED), 1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_REBIND_ADOPTED), 1); /* no second socket */
+	pfd = (struct pollfd){ .fd = kb.lfd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+
+	/* The answer in the client's numbers, its TSvals going on from what the client saw. */
+	ck_assert_int_eq(send(afd, answer2, alen2, 0), (ssize_t)alen2);
+	server_segment(&kb, &seg, in);
+	ck_assert_uint_eq(seg.seq, ack2);
+	ck_assert_uint_eq(seg.ack, seq2 + len2);
+	ck_assert_msg(seg.has_ts && seg.tsval - seen_ts < 5000,
+		      "TSval %#x does not go on from the client's latest %#x", seg.tsval, seen_ts);
+	ck_assert_mem_eq(seg.payload, answer2, alen2);
+
+	/* The same request sent again (no sign yet it arrived): the deltas stay. */
+	client_send(&kb, 0x18, seq2, ack2, 0x01020400, seen_ts, req2, LB_ADOPT_EXID, 0);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_RESUMED), 1);
+
+	/* The client acknowledges the answer at its own numbers: the socket sees it all taken. */
+	client_send(&kb, 0x10, seq2 + len2, ack2 + alen2, 0x01020401, seg.tsval, NULL, 0, 0);
+	wait_ioctl(afd, SIOCOUTQ, 0, "the resumed answer acknowledged");
+	/*
+	 * A byte out of order (one missing before it): the socket's SACK of it
+	 * reaches the client in the client's numbers.
+	 */
+	client_send(&kb, 0x18, seq2 + len2 + 1, ack2 + alen2, 0x01020402, seg.tsval, "x", 0, 0);
+	{
+		size_t len;
+
+		uint32_t edges[2];
+
+		do
+			len = next_of(kb.pkt, in, &seg, kb.port, false);
+		/* Skipping the D-SACK of the request sent twice, [seq2, seq2 + len2). */
+		while (len && (!first_sack(in, len, edges) || edges[0] == seq2));
+		ck_assert_msg(len, "no SACK from the socket");
+		ck_assert_int_eq(pkt_check_csums(in, len), 0);
+		ck_assert_uint_eq(seg.ack, seq2 + len2);
+		ck_assert_uint_eq(edges[0], seq2 + len2 + 1);
+		ck_assert_uint_eq(edges[1], seq2 + len2 + 2);
+	}
+	ck_assert_uint_ge(stat_of(kb.k, LB_BE_RESUME_IN), 2);
+	ck_assert_uint_ge(stat_of(kb.k, LB_BE_RESUME_OUT), 1);
+
+	/* A probe at the client's numbers finds it idle, and answers in the client's numbers. */
+	{
+		struct be_probe p = {
+			.src_mac = balancer_mac, .dst_mac = backend_mac, .saddr = CLIENT,
+			.daddr = VIP, .sport = CPORT, .dport = kb.port,
+			.seq = seq2 + len2, .ack = ack2 + alen2, .secret = &secret,
+			.counter = lb_cookie_counter(&secret, tai_now()),
+		};
+		uint8_t frame[PKT_MAX];
+		size_t plen = be_probe_build(frame, &p), len;
+
+		ck_assert_int_eq(send(kb.pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(kb.pkt, in, &seg, kb.port, true);
+		ck_assert_msg(len, "no answer to the probe");
+		ck_assert_uint_eq(in[PKT_TCP + 20 + 12 + 4], LB_PROBE_IDLE);
+		ck_assert_uint_eq(be_tcp32(in, 4), ack2 + alen2);
+		ck_assert_uint_eq(be_tcp32(in, 8), seq2 + len2);
+	}
+
+	/* A forged retire is refused; the balancer's resets the socket, at any numbers it sends. */
+	client_send(&kb, 0x04, 12345, 0, 0x01020402, seg.tsval, NULL, LB_RETIRE_EXID, 1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_DROP_BAD_RETIRE), 1);
+	client_send(&kb, 0x04, 12345, 0, 0x01020402, seg.tsval, NULL, LB_RETIRE_EXID, 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_PARKED_RETIRED), 1);
+	/* Nothing left to retire now. */
+	client_send(&kb, 0x04, 12346, 0, 0x01020403, seg.tsval, NULL, LB_RETIRE_EXID, 0);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_RETIRE_NO_SOCKET), 1);
+
+	close(afd);
+	kernel_backend_down(&kb);
+}
+END_TEST
+
+/*
+ * The socket left here is not idle when the connection comes back (its server
+ * closed it meanwhile: FIN_WAIT): it is reset, and the request adopted into a
+ * new one.
+ */
+START_TEST(test_kernel_resume_stale)
+{
+	static const char req1[] = "GET /a HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char req2[] = "GET /b HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char answer1[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+	const uint32_t seq = 0x20000000u, ack = 0x6a000001u;
+	const uint32_t seq2 = seq + strlen(req1) + 999, ack2 = ack + strlen(answer1) + 55555;
+	struct kernel_backend kb;
+	struct pollfd pfd;
+	char got[sizeof(req2)];
+	int afd, bfd;
+
+	kernel_backend_up(&kb, 8081);
+	afd = adopted_idle(&kb, seq, ack, req1, answer1);
+	ck_assert_int_eq(shutdown(afd, SHUT_WR), 0); /* its FIN goes out; nobody answers it */
+
+	client_send(&kb, 0x18, seq2, ack2, 0x01020400, 0x0a0b0c0e, req2, LB_ADOPT_EXID, 0);
+	pfd = (struct pollfd){ .fd = kb.lfd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the request made no new connection");
+	bfd = accept(kb.lfd, NULL, NULL);
+	ck_assert_int_ge(bfd, 0);
+	recv_all(bfd, strlen(req2));
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_STALE_RESET), 1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_REBIND_ADOPTED), 2);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_RESUMED), 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+	close(bfd);
+	close(afd);
+	kernel_backend_down(&kb);
+}
+END_TEST
+
 /* ---- several balancers (docs/packet-walk.md §6) ---------------------------- */
 
 static void setup_two(void)
@@ -1545,6 +1850,8 @@ Suite *backend_suite(void)
 	tcase_add_test(tc, test_probe_established);
 	/* Forked like every test here: the namespace it makes dies with it. */
 	tcase_add_test(tc, test_kernel_adopt);
+	tcase_add_test(tc, test_kernel_resume);
+	tcase_add_test(tc, test_kernel_resume_stale);
 	tcase_add_test(tc, test_one_balancer_no_map);
 	suite_add_tcase(s, tc);
 
