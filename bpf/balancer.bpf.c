@@ -926,6 +926,36 @@ static __always_inline int drop_as_read(struct lb_flow *f, struct lb_flow_key *k
 	return LB_FLOW_END_ENDED;
 }
 
+/*
+ * REBIND's parked list: the new backend's entry goes (the connection is back
+ * there), and with @ctx->park the old backend's comes last, pushing the
+ * oldest out into @ctx->parked[0] when the list is full.
+ */
+static __always_inline void park_backend(struct lb_flow *f, __u32 old, struct lb_flow_move *ctx)
+{
+	__u8 leaving = old + 1, coming = ctx->backend + 1;
+	__u32 list = 0, shift = 0, i; /* parked[] as one word, [0] its low byte */
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < LB_FLOW_PARKED; i++) {
+		__u8 b = f->parked[i];
+
+		if (b && b != coming && b != leaving) {
+			list |= (__u32)b << shift;
+			shift += 8;
+		}
+	}
+	if (ctx->park && old < 255) {
+		if (shift == 8 * LB_FLOW_PARKED) {
+			ctx->parked[0] = list & 0xff;
+			list >>= 8;
+			shift -= 8;
+		}
+		list |= (__u32)leaving << shift;
+	}
+	__builtin_memcpy(f->parked, &list, LB_FLOW_PARKED);
+}
+
 SEC("syscall")
 int lb_flow_move(struct lb_flow_move *ctx)
 {
@@ -956,6 +986,7 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		if (__sync_val_compare_and_swap(&f->state, LB_FLOW_BOUND, ctx->state) !=
 		    LB_FLOW_BOUND)
 			return LB_FLOW_END_NOT_BOUND;
+		park_backend(f, f->backend, ctx);
 		move_backend(f, ctx, true);
 		take_request(f, ctx);
 		f->binds++;
@@ -964,6 +995,12 @@ int lb_flow_move(struct lb_flow_move *ctx)
 		return peer_view(f, ctx);
 	case LB_MOVE_DROP:
 		return drop_as_read(f, &k, ctx->state, ctx->seen_ns);
+	case LB_MOVE_UNPARK: {
+		__u32 list = __sync_lock_test_and_set((__u32 *)f->parked, 0);
+
+		__builtin_memcpy(ctx->parked, &list, LB_FLOW_PARKED);
+		return list ? LB_FLOW_END_ENDED : LB_FLOW_END_NOT_BOUND;
+	}
 	}
 	return LB_FLOW_END_NOT_BOUND;
 }

@@ -82,6 +82,8 @@ enum lb_flow_end_result {
 	LB_FLOW_END_NOT_BOUND = 2, /* in another state (ended already, or not handed off) */
 };
 
+#define LB_FLOW_PARKED 4 /* parked sockets per connection, at most */
+
 struct lb_flow {
 	__u32 state;	       /* enum lb_flow_state */
 	__u32 backend;	       /* index into `backends` */
@@ -104,7 +106,9 @@ struct lb_flow {
 	__u32 hint_hash;       /* same-holder hint (headers/hint.h): FNV-1a of the prefix */
 	__u16 hint_len;	       /* ... its length; 0: no hint */
 	__u16 hint_gen;	       /* ... the directory generation it was made under */
-	__u32 pad;
+	__u8 parked[LB_FLOW_PARKED]; /* backends (index + 1; 0: none) holding a socket the
+				      * connection left there idle, oldest first
+				      * (docs/parked-sockets.md); backend 255 is never parked */
 };
 _Static_assert(sizeof(struct lb_flow) == 72, "lb_flow layout");
 
@@ -118,6 +122,7 @@ enum lb_flow_move_op {
 	LB_MOVE_DROP = 5,    /* in state (bound or closing) and last seen at seen_ns, as
 			      * expiry or eviction read it: ended if bound, deleted;
 			      * anything else (a packet since, a port reused) is left */
+	LB_MOVE_UNPARK = 6,  /* the flow's parked backends into parked, none left in it */
 };
 
 /* The lb_flow_move program's context, run with BPF_PROG_TEST_RUN. */
@@ -130,7 +135,7 @@ struct lb_flow_move {
 	__u32 srv_seq;	/* ADVANCE, REBIND */
 	__u8 backend_mac[6];
 	__u8 flags;	/* ADVANCE, REBIND: the flow's LB_FLOW_F_* from now on */
-	__u8 pad;
+	__u8 park;	/* REBIND: the old backend's socket stays (parked), not reset */
 	__u16 hint_len;	/* ADVANCE, REBIND: the same-holder hint from now on */
 	__u32 hint_hash;
 	__u16 hint_gen;
@@ -142,8 +147,12 @@ struct lb_flow_move {
 	__u8 client_hop_mac[6];
 	__u8 syn_opts;
 	__u8 pad3[3];
+	/* Out: REBIND, a parked backend pushed out by the old one ([0]; to retire);
+	 * UNPARK, the flow's parked backends (index + 1 each, as in struct lb_flow) */
+	__u8 parked[LB_FLOW_PARKED];
+	__u32 pad4;
 };
-_Static_assert(sizeof(struct lb_flow_move) == 80, "lb_flow_move layout");
+_Static_assert(sizeof(struct lb_flow_move) == 88, "lb_flow_move layout");
 
 /*
  * The lb_flow_drops program's context: flows as a walk read them, each dropped

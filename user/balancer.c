@@ -73,6 +73,8 @@ struct lb_daemon {
 	/* The main thread's handle on the flow table: expiry, peers' views, dead backends. */
 	struct lb_flow_table flows;
 	struct lb_ifaces ifs;
+	/* What the main thread sends backends: retires of parked sockets (expiry, eviction). */
+	struct lb_handoff_ctx retire;
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
 	struct lb_metrics_source msrc;
@@ -155,6 +157,22 @@ static void reset_client(struct lb_daemon *lb, const struct lb_flow_key *key,
 static void on_flow_evicted(void *arg, const struct lb_flow_key *key, const struct lb_flow *f)
 {
 	reset_client(arg, key, f);
+}
+
+/* A connection ended (expiry, eviction): the sockets it left parked on backends go. */
+static void on_flow_parked(void *arg, const struct lb_flow_key *key,
+			   const uint8_t parked[LB_FLOW_PARKED])
+{
+	struct lb_daemon *lb = arg;
+
+	lb_handoff_retire_parked(&lb->retire, key, parked);
+}
+
+static int send_main(void *arg, const uint8_t *frame, size_t len)
+{
+	struct lb_daemon *lb = arg;
+
+	return lb_ifaces_send(&lb->ifs, frame, len);
 }
 
 static void on_backend_flow_ended(void *arg, const struct lb_flow_key *key,
@@ -608,6 +626,15 @@ static int start_dispatcher(struct lb_daemon *lb)
 			   lb_loader_flow_progs(lb->ld.skel), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;
+	lb->retire = (struct lb_handoff_ctx){
+		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->ld.backends,
+		.send = send_main, .send_ctx = lb, .secret = &lb->secret,
+		.ports = lb->ifs.ports, .n_ports = lb->ifs.n_sides,
+		.local = lb->ifs.local.fd >= 0 ? &lb->ifs.local : NULL,
+	};
+	memcpy(lb->retire.own_mac, lb->ifs.mac, 6);
+	lb->flows.parked = on_flow_parked;
+	lb->flows.parked_ctx = lb;
 	if (lb->cfg.n_peers) {
 		lb->peers = lb_peers_open(&lb->cfg, &lb->flows, lb->ld.backends, &lb->secret);
 		if (!lb->peers) {

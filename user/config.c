@@ -215,6 +215,7 @@ static void set_defaults(struct lb_config *cfg)
 	cfg->handoff.wscale = LB_DEFAULT_WSCALE;
 	cfg->handoff.request_limit = LB_DEFAULT_REQUEST_LIMIT;
 	cfg->handoff.request_timeout_ms = LB_DEFAULT_REQUEST_TIMEOUT_MS;
+	cfg->handoff.park = true;
 	strcpy(cfg->metrics.listen, LB_DEFAULT_METRICS_LISTEN);
 	cfg->metrics.top_routes = LB_ROUTE_TOP_DEFAULT;
 	strcpy(cfg->cookie.key_file, LB_DEFAULT_COOKIE_KEY_FILE);

@@ -82,6 +82,8 @@ struct lb_cfg_handoff {
 	uint8_t wscale;		   /* advertised window scale, default 7 */
 	uint32_t request_limit;	   /* bytes of request head buffered, default 16384 */
 	uint32_t request_timeout_ms; /* default 10000 */
+	bool park;		   /* a connection moving on leaves a cookie-mode backend's socket
+				    * open for its return (docs/parked-sockets.md), default true */
 };
 
 struct lb_cfg_metrics {

@@ -454,15 +454,18 @@ int cfg_health(struct parse *p, const struct ynode *n)
 int cfg_handoff(struct parse *p, const struct ynode *n)
 {
 	const struct ykey *where = YKEY("handoff");
-	enum { O_MSS, O_WSCALE, O_LIMIT, O_TIMEOUT, O_N };
+	enum { O_MSS, O_WSCALE, O_LIMIT, O_TIMEOUT, O_PARK, O_N };
 	struct yd_field f[O_N] = {
 		[O_MSS] = { "mss" },
 		[O_WSCALE] = { "wscale" },
 		[O_LIMIT] = { "request_limit" },
 		[O_TIMEOUT] = { "request_timeout_ms" },
+		[O_PARK] = { "park" },
 	};
+	static const char *const bools[] = { "false", "true" };
 	struct lb_cfg_handoff *h = &p->cfg->handoff;
 	uint32_t v;
+	int on;
 
 	if (n->type == YN_NULL)
 		return 0;
@@ -488,6 +491,12 @@ int cfg_handoff(struct parse *p, const struct ynode *n)
 	     yd_want_uint(&p->doc, f[O_TIMEOUT].val, YKEY_IN(where, "request_timeout_ms"), 10,
 			  3600000, &h->request_timeout_ms)))
 		return -1;
+	if (f[O_PARK].val) {
+		if (yd_want_enum(&p->doc, f[O_PARK].val, YKEY_IN(where, "park"), "true or false",
+				 bools, 2, "park: true or park: false", &on))
+			return -1;
+		h->park = on;
+	}
 	return 0;
 }
 

@@ -137,7 +137,8 @@ struct lb_conn {
 	bool pipelined;		     /* sent before the answer to the request before it */
 	bool prev_exact;	     /* srv_prev is where that answer begins, proven */
 	bool prev_no_body;	     /* ... and it has no body (a HEAD's) */
-	bool retired;		     /* the previous backend's socket is gone */
+	bool retired;		     /* the previous backend is let go (its socket reset, or parked) */
+	bool park;		     /* ... parked: left open for the connection's return */
 	bool held_counted;
 	uint32_t bound;		     /* the backend the connection is bound to */
 	uint32_t srv_prev;	     /* its sequence number when it got its latest request */
@@ -967,6 +968,18 @@ static enum answer_proof answer_before(const struct lb_conn *c, const struct lb_
 }
 
 /*
+ * Does the idle bound backend keep its socket for the connection's return
+ * (docs/parked-sockets.md)? Only a cookie-mode backend's program can take it
+ * up again, and only a move to another backend keeps the flow that lists it:
+ * our own answer ends the connection.
+ */
+static bool parks(const struct lb_dispatcher *d, const struct lb_conn *c)
+{
+	return d->cfg->handoff.park && c->chosen != LB_NO_BACKEND && c->bound < 255 &&
+	       d->cfg->backends[c->bound].handoff == LB_HANDOFF_COOKIE;
+}
+
+/*
  * The bound backend's answer to our probe (headers/rebind.h), in the client's
  * numbers: seq its first unacknowledged byte, ack the next byte it expects.
  * Idle means everything it wrote is acknowledged, it has read every request
@@ -1027,7 +1040,9 @@ static void probe_answer(struct lb_dispatcher *d, struct lb_conn *c, const struc
 	}
 	if (status == LB_PROBE_IDLE) {
 		c->cookie = s->seq - 1;
-		bind_step(d, c, c->bound, LB_BIND_RETIRE);
+		c->park = parks(d, c);
+		if (!c->park)
+			bind_step(d, c, c->bound, LB_BIND_RETIRE);
 	} else if (status != LB_PROBE_NO_SOCKET) {
 		return;
 	}
@@ -2022,6 +2037,7 @@ void lb_conn_describe(const struct lb_conn *c, struct lb_conn_view *v)
 		v->request_len = c->req_len;
 	v->later = c->later;
 	v->fresh = c->fresh;
+	v->park = c->park;
 	v->request_end = request_end(c);
 	v->flow_flags = c->flow_flags;
 	v->syn_opts = c->syn_opts;

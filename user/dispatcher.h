@@ -221,6 +221,7 @@ struct lb_conn_view {
 	bool later;	      /* a later request on a connection bound before: cookie is
 			       * the server's sequence number less one, no cookie */
 	bool fresh;	      /* no flow of ours yet: the hand-off inserts one only if @key has none */
+	bool park;	      /* later: the backend it leaves keeps its socket (parked), not reset */
 	uint32_t request_end; /* the client sequence number after this request's body */
 	uint8_t flow_flags;   /* LB_FLOW_F_* for the flow */
 	uint8_t syn_opts;     /* the cookie's low byte: what the client's SYN offered */

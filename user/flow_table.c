@@ -56,6 +56,17 @@ int lb_flow_pick_victim(const struct lb_flow *f, size_t n)
 }
 
 /* One run of the syscall program @prog_fd on @ctx: its return value, or a negative errno. */
+/* Does @f hold parked backends (docs/parked-sockets.md)? */
+static bool has_parked(const struct lb_flow *f)
+{
+	size_t i;
+
+	for (i = 0; i < LB_FLOW_PARKED; i++)
+		if (f->parked[i])
+			return true;
+	return false;
+}
+
 static int run_step(const struct lb_flow_table *t, int prog_fd, void *ctx, size_t size)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx, .ctx_size_in = size);
@@ -95,10 +106,9 @@ static void changed(struct lb_flow_table *t, const struct lb_flow_key *k, const 
 		t->changed(t->changed_ctx, k, f);
 }
 
-int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m)
+int lb_flow_move(struct lb_flow_table *t, struct lb_flow_move *m)
 {
-	struct lb_flow_move ctx = *m;
-	int ret = run_step(t, t->progs.move, &ctx, sizeof(ctx));
+	int ret = run_step(t, t->progs.move, m, sizeof(*m));
 
 	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP)
 		changed(t, &m->key, NULL);
@@ -211,6 +221,8 @@ static int evict_one(struct lb_flow_table *t)
 	lb_stat_add(&t->evictions, 1); /* read by the daemon's main thread */
 	if (t->evicted && gone.state == LB_FLOW_BOUND)
 		t->evicted(t->evicted_ctx, &keys[v], &gone);
+	if (t->parked && has_parked(&gone))
+		t->parked(t->parked_ctx, &keys[v], gone.parked);
 	return 0;
 }
 
@@ -357,6 +369,15 @@ void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const 
 		count(t, f->backend, -1);
 }
 
+/* @k's connection has ended: its parked backends leave the flow, and go to the callback. */
+static void unpark(struct lb_flow_table *t, const struct lb_flow_key *k)
+{
+	struct lb_flow_move m = { .key = *k, .op = LB_MOVE_UNPARK };
+
+	if (run_step(t, t->progs.move, &m, sizeof(m)) == LB_FLOW_END_ENDED)
+		t->parked(t->parked_ctx, k, m.parked);
+}
+
 static bool expired(const struct lb_flow *f, uint64_t now_ns)
 {
 	if (f->last_seen_ns > now_ns)
@@ -388,6 +409,10 @@ bool lb_flow_expire_step(struct lb_flow_table *t, uint64_t now_ns)
 	}
 	n = lb_flow_walk(t, &t->sweep, keys, vals, LB_FLOW_SWEEP);
 	for (i = 0; i < n; i++) {
+		/* Closing, or about to go: its parked sockets are not wanted any more. */
+		if (t->parked && has_parked(&vals[i]) &&
+		    (vals[i].state == LB_FLOW_CLOSING || expired(&vals[i], now_ns)))
+			unpark(t, &keys[i]);
 		if (expired(&vals[i], now_ns)) {
 			drops.flows[drops.n++] = (struct lb_flow_drop){
 				.key = keys[i], .seen_ns = vals[i].last_seen_ns, .state = vals[i].state

@@ -51,6 +51,14 @@ typedef void (*lb_flow_ended_fn)(void *ctx, const struct lb_flow_key *k, const s
  */
 typedef void (*lb_flow_changed_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/*
+ * Called with the backends holding a parked socket of @k's connection (index
+ * + 1 each, 0: none; docs/parked-sockets.md) once it has ended (closing,
+ * expired, evicted), taken out of the flow: the daemon retires them.
+ */
+typedef void (*lb_flow_parked_fn)(void *ctx, const struct lb_flow_key *k,
+				  const uint8_t parked[LB_FLOW_PARKED]);
+
 /* The balancer object's syscall programs that change flows (bpf/balancer.bpf.c). */
 struct lb_flow_progs {
 	int end;   /* lb_flow_end */
@@ -68,6 +76,8 @@ struct lb_flow_table {
 	void *evicted_ctx;
 	struct lb_flow_cursor sample; /* eviction samples go round the table */
 	struct lb_flow_cursor sweep;  /* and so does the idle expiry */
+	lb_flow_parked_fn parked;     /* or NULL: left to the backends' own timeouts */
+	void *parked_ctx;
 	lb_flow_changed_fn changed;   /* or NULL: no peers */
 	void *changed_ctx;
 	uint64_t pass_ns, prev_pass_ns; /* when this expiry pass and the one before began */
@@ -119,9 +129,9 @@ void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const 
 /*
  * A step of per-request binding on @m->key's flow (enum lb_flow_move_op),
  * taken in the kernel against XDP's own changes: enum lb_flow_end_result
- * (ENDED: done), or a negative errno.
+ * (ENDED: done), or a negative errno. @m's out fields (parked) are filled in.
  */
-int lb_flow_move(struct lb_flow_table *t, const struct lb_flow_move *m);
+int lb_flow_move(struct lb_flow_table *t, struct lb_flow_move *m);
 
 /*
  * A peer balancer's view @f of @k's flow (bound or closing, its backend one of

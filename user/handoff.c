@@ -256,7 +256,50 @@ static struct lb_flow_move move_of(const struct lb_conn_view *v, uint32_t op)
 	};
 }
 
-/* The flow of a later request moves to @backend, in @state (moving or replay); counts move too. */
+/*
+ * The balancer's retire (headers/rebind.h) to @backend, for @k's socket
+ * there: a RST the backend's ingress puts at the socket's own numbers. Ours
+ * are the tag's only.
+ */
+static void send_retire(struct lb_handoff_ctx *h, const struct lb_flow_key *k, uint32_t backend)
+{
+	struct lb_cookie_tuple t = { k->saddr, k->daddr, k->sport, k->dport };
+	struct lb_rebind_opt o = {
+		.kind = LB_REBIND_OPT_KIND, .len = LB_REBIND_OPT_LEN, .exid = htobe16(LB_RETIRE_EXID),
+	};
+	struct lb_segment s = {
+		.flags = LB_TH_RST, .extra = (const uint8_t *)&o, .extra_len = sizeof(o),
+	};
+	struct lb_conn_view v = { .key = *k };
+	const struct lb_backend *b;
+
+	if (backend >= h->cfg->n_backends || h->cfg->backends[backend].handoff != LB_HANDOFF_COOKIE)
+		return;
+	b = &h->backends[backend];
+	if (!mac_known(b->mac))
+		return;
+	memcpy(v.own_mac, h->own_mac, 6);
+	o.val = htobe32(lb_rebind_tag(h->secret->key, &t, s.seq, s.ack, 0, tag_counter(h),
+				      LB_REBIND_TAG_RETIRE));
+	if (send_to_backend(h, &v, b, &s))
+		pr_debug("retire to %s: not sent; its socket stays until its server closes it\n",
+			 name_of(h, backend));
+}
+
+void lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,
+			      const uint8_t parked[LB_FLOW_PARKED])
+{
+	size_t i;
+
+	for (i = 0; i < LB_FLOW_PARKED; i++)
+		if (parked[i])
+			send_retire(h, k, parked[i] - 1u);
+}
+
+/*
+ * The flow of a later request moves to @backend, in @state (moving or replay);
+ * counts move too. A socket parked to make room for the one left now is retired.
+ */
 static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 		       const struct lb_backend *b, uint32_t backend, uint32_t state)
 {
@@ -264,8 +307,13 @@ static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 
 	m.state = state;
 	m.backend = backend;
+	m.park = v->park;
 	memcpy(m.backend_mac, b->mac, 6);
-	return lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED ? 0 : -1;
+	if (lb_flow_move(h->flows, &m) != LB_FLOW_END_ENDED)
+		return -1;
+	if (m.parked[0])
+		send_retire(h, &v->key, m.parked[0] - 1u);
+	return 0;
 }
 
 /*

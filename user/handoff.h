@@ -78,6 +78,7 @@ struct lb_handoff_ctx {
 	const struct lb_handoff_port *local; /* lo, for the local backend; NULL: none */
 	const struct lb_cookie_secret *secret; /* keys the replay hand-off option */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC, set by the caller per batch */
+	uint8_t own_mac[6];	     /* ours on the main interface: retires made without a frame */
 	struct lb_handoff_batch *batch; /* or NULL: every hand-off at once */
 	struct lb_handoff_frame *capture; /* the frame being built goes here instead of out */
 	uint8_t frame[LB_HANDOFF_FRAME_MAX];
@@ -95,6 +96,14 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
  * the insert come first.
  */
 void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void *ctx);
+
+/*
+ * @k's connection has ended, or no longer needs its parked sockets
+ * (@parked: backend index + 1 each, 0: none; docs/parked-sockets.md): each
+ * backend is sent a retire, which resets the socket there.
+ */
+void lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,
+			      const uint8_t parked[LB_FLOW_PARKED]);
 
 /* Whether @frame (either way) belongs to a connection whose hand-off waits in the batch. */
 bool lb_handoff_waiting(const struct lb_handoff_ctx *h, const uint8_t *frame, size_t len);

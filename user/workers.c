@@ -101,6 +101,15 @@ static void on_evicted(void *arg, const struct lb_flow_key *key, const struct lb
 		lb_xsk_send(w->ws->env.xsk, w->tx_queue, frame, len);
 }
 
+/* A flow this thread evicted had parked sockets: they go (lb_handoff_retire_parked). */
+static void on_parked(void *arg, const struct lb_flow_key *key,
+		      const uint8_t parked[LB_FLOW_PARKED])
+{
+	struct worker *w = arg;
+
+	lb_handoff_retire_parked(&w->handoff, key, parked);
+}
+
 /* The config published last, if this thread has not taken it yet. */
 static void take_config(struct worker *w)
 {
@@ -362,6 +371,8 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	lb_flow_table_init(&w->flows, env->flows_fd, env->flow_progs, env->backends);
 	w->flows.evicted = on_evicted;
 	w->flows.evicted_ctx = w;
+	w->flows.parked = on_parked;
+	w->flows.parked_ctx = w;
 	if (env->peers) {
 		w->flows.changed = lb_peers_changed;
 		w->flows.changed_ctx = env->peers;
@@ -380,6 +391,7 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 		.local = env->ifs->local.fd >= 0 ? &env->ifs->local : NULL,
 		.batch = &w->batch,
 	};
+	memcpy(w->handoff.own_mac, env->ifs->mac, 6);
 	lb_dispatcher_set_bind(w->disp, lb_handoff_bind, &w->handoff);
 	return 0;
 }

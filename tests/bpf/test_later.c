@@ -74,8 +74,9 @@ static const char yaml_head[] =
 	"  - {name: web1, address: 198.51.100.11}\n"
 	"  - {name: web2, address: 198.51.100.12}\n"
 	"routes:\n";
-static const char yaml_tail[] =
-	"handoff: {mss: 1400, wscale: 7, request_limit: 4096, request_timeout_ms: 1000}\n";
+/* The old backend's socket reset at each move, unless a test parks it (L.park). */
+static const char yaml_tail[] = "handoff: {mss: 1400, wscale: 7, request_limit: 4096, "
+				"request_timeout_ms: 1000, park: %s}\n";
 
 /* Two leaf prefix routes, every route for any host: both give a hint. */
 static const char routes_leaves[] =
@@ -108,6 +109,7 @@ struct step_rec {
 	uint32_t backend;
 	int ret;
 	bool later;
+	bool park;
 	uint32_t client_isn;
 	uint32_t cookie;
 	uint32_t request_len;
@@ -144,6 +146,7 @@ static struct {
 	size_t n_wire;
 	struct step_rec steps[MAX_STEPS];
 	size_t n_steps;
+	bool park; /* handoff.park in the config start() parses */
 } L;
 
 struct client {
@@ -183,6 +186,7 @@ static int on_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, 
 	r->step = step;
 	r->backend = backend;
 	r->later = v.later;
+	r->park = v.park;
 	r->client_isn = v.client_isn;
 	r->cookie = v.cookie;
 	r->request_len = v.request_len;
@@ -274,10 +278,11 @@ static void start(const char *routes)
 		.hint_gen_fd = bpf_map__fd(L.skel->maps.hint_gen),
 	};
 	struct lb_hint_gen g = { .gen = GEN_BEFORE };
-	char text[4096], err[LB_ERR_MAX];
+	char text[4096], tail[256], err[LB_ERR_MAX];
 	__u32 k = 0;
 
-	snprintf(text, sizeof(text), "%s%s%s", yaml_head, routes, yaml_tail);
+	snprintf(tail, sizeof(tail), yaml_tail, L.park ? "true" : "false");
+	snprintf(text, sizeof(text), "%s%s%s", yaml_head, routes, tail);
 	ck_assert_msg(!lb_config_parse("later.yaml", text, strlen(text), &L.cfg, err, sizeof(err)),
 		      "config: %s", err);
 	L.have_cfg = true;
@@ -1080,6 +1085,40 @@ static uint32_t held_for_web2(struct client *cl)
  * at the connection's numbers with an adopt option that verifies. The
  * client's ACK of web2's bytes settles it.
  */
+/*
+ * Parking on: the idle backend's socket is not reset. The move lists web1
+ * among the flow's parked backends, for the retire at the connection's end;
+ * the adopt option to web2 is the same (web2's program finds what it has).
+ */
+START_TEST(test_answer_idle_parks)
+{
+	const uint32_t l2 = strlen(req_b2);
+	const struct step_rec *r;
+	struct client cl;
+	uint32_t end, srv;
+
+	L.park = true;
+	start(routes_leaves);
+	end = held_for_web2(&cl);
+	srv = cl.cookie + 1 + RESPONSE;
+	L.now += 1;
+	backend_answer(2, LB_PROBE_IDLE, srv, end);
+
+	expect_n_steps(4);
+	r = expect_step(3, LB_BIND_HANDOFF, WEB2);
+	ck_assert(r->later && r->park);
+	ck_assert(r->flow_ok);
+	ck_assert_uint_eq(r->flow.backend, WEB2);
+	ck_assert_uint_eq(r->flow.parked[0], WEB1 + 1);
+	ck_assert_uint_eq(r->flow.parked[1], 0);
+	ck_assert_uint_eq(r->active[WEB1], 0);
+	ck_assert_uint_eq(r->active[WEB2], 1);
+	/* No reset to web1: the request to web2 is all that goes out. */
+	expect_n_wire(4);
+	expect_request(3, &cl, WEB2, end, srv, req_b2, l2, true);
+}
+END_TEST
+
 START_TEST(test_answer_idle_moves)
 {
 	const uint32_t l2 = strlen(req_b2);
@@ -1784,6 +1823,7 @@ Suite *later_suite(void)
 	tcase_add_test(tc, test_coalesced_tail);
 	tcase_add_test(tc, test_coalesced_tail_record_exists);
 	tcase_add_test(tc, test_answer_idle_moves);
+	tcase_add_test(tc, test_answer_idle_parks);
 	tcase_add_test(tc, test_moving_then_next_request_once);
 	tcase_add_test(tc, test_answer_busy_holds);
 	tcase_add_test(tc, test_no_route_404);
