@@ -110,7 +110,8 @@ int lb_flow_move(struct lb_flow_table *t, struct lb_flow_move *m)
 {
 	int ret = run_step(t, t->progs.move, m, sizeof(*m));
 
-	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP)
+	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP &&
+	    m->op != LB_MOVE_UNPARK)
 		changed(t, &m->key, NULL);
 	return ret;
 }
@@ -258,6 +259,13 @@ static int put_flags(struct lb_flow_table *t, const struct lb_flow_key *k, const
 			return err;
 	}
 	return -E2BIG;
+}
+
+int lb_flow_get(const struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *f)
+{
+	if (t->fd < 0)
+		return -ENOENT;
+	return bpf_map_lookup_elem(t->fd, k, f) ? -errno : 0;
 }
 
 int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f)

@@ -97,6 +97,9 @@ void lb_flow_table_init(struct lb_flow_table *t, int fd, struct lb_flow_progs pr
  */
 int lb_flow_put(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/* @k's flow as it is now into @f: 0, or a negative errno (-ENOENT: none). */
+int lb_flow_get(const struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *f);
+
 /*
  * A new connection's flow @f (state dispatch) for @k, in one system call when
  * @k has none: lb_flow_put() if @k has no flow or one in state dispatch (a

@@ -296,6 +296,15 @@ void lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key
 			send_retire(h, k, parked[i] - 1u);
 }
 
+/* The flow's own record of its parked sockets is about to be replaced: they go first. */
+static void retire_all_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k)
+{
+	struct lb_flow_move m = { .key = *k, .op = LB_MOVE_UNPARK };
+
+	if (lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED)
+		lb_handoff_retire_parked(h, k, m.parked);
+}
+
 /*
  * The flow of a later request moves to @backend, in @state (moving or replay);
  * counts move too. A socket parked to make room for the one left now is retired.
@@ -433,15 +442,22 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		return 0;
 	case LB_BIND_REPLAY_RESEND:
 		return send_replayed_syn(h, &v, b);
-	case LB_BIND_REPLAY_DONE:
-		/* Counted in since the replayed SYN. */
+	case LB_BIND_REPLAY_DONE: {
+		struct lb_flow had;
+
+		/* Counted in since the replayed SYN; a later request's parked sockets stay listed. */
 		flow = flow_of(h, &v, b, backend, LB_FLOW_BOUND);
+		if (v.later && !lb_flow_get(flows, &v.key, &had))
+			memcpy(flow.parked, had.parked, sizeof(flow.parked));
 		if (lb_flow_put(flows, &v.key, &flow))
 			return -1;
 		send_request(h, &v, b, backend, false);
 		return 0;
+	}
 	case LB_BIND_REPLAY_ABORT:
 		send_backend_rst(h, &v, b);
+		if (v.later)
+			retire_all_parked(h, &v.key);
 		/* Back to the dispatcher, which may pick another holder or answer. */
 		flow = flow_of(h, &v, b, backend, LB_FLOW_DISPATCH);
 		lb_flow_unbind(flows, &v.key, &flow);
@@ -471,6 +487,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 	}
 	case LB_BIND_RELEASE:
 		/* Off its backend's count if still bound to it, then the dispatcher's. */
+		retire_all_parked(h, &v.key);
 		lb_flow_end(flows, &v.key);
 		flow = (struct lb_flow){ .state = LB_FLOW_DISPATCH, .last_seen_ns = h->now_ns };
 		memcpy(flow.client_hop_mac, v.client_hop_mac, 6);

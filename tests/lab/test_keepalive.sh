@@ -133,6 +133,15 @@ changes=0
 for ((i = 1; i < ${#small[@]}; i++)); do
 	[[ $(holder_of "${small[i]}") != "$(holder_of "${small[i - 1]}")" ]] && changes=$((changes + 1))
 done
+# What the backends' programs count of parking (docs/parked-sockets.md): only
+# cookie-mode backends keep the socket a connection leaves.
+parking() {
+	echo "web1 resumed $(lab_backend_counter web1 resumed)," \
+		"web2 retired $(lab_backend_counter web2 parked_retired)," \
+		"web3 retired $(lab_backend_counter web3 parked_retired)"
+}
+is_cookie() { [[ $(lab_handoff_of "$1") == cookie ]] && echo 1 || echo 0; }
+parked0=$(parking)
 lab_counters_snap D0
 check_one_connection "keepalive: web1, web2, web3, web1 on one connection" client1 small "${small[@]}"
 lab_wait 3 lab_counter_grown D0 rebinds "$changes" || true
@@ -152,6 +161,19 @@ else
 	lab_fail "keepalive: after it closed, no backend holds a socket for its port" \
 		"client port '$port1', after 5 s" "$(lab_backend_sockets "$port1")"
 fi
+
+# Back on web1, the socket it left there idle was taken up again; web2's and
+# web3's, left parked, were retired once the connection closed.
+# shellcheck disable=SC2086 # word lists
+diff_parking() {
+	local -a a b
+	read -r -a a <<<"${1//,/}"
+	read -r -a b <<<"${2//,/}"
+	echo "web1 resumed $((b[2] - a[2])), web2 retired $((b[5] - a[5])), web3 retired $((b[8] - a[8]))"
+}
+check_eq "keepalive: web1's socket resumed, web2's and web3's retired at the close (cookie mode only)" \
+	"web1 resumed $(is_cookie web1), web2 retired $(is_cookie web2), web3 retired $(is_cookie web3)" \
+	"$(diff_parking "$parked0" "$(parking)")"
 
 # --- counters: a backend change is a re-bind ------------------------------------
 later=$((${#small[@]} - 1))
