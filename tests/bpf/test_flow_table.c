@@ -742,6 +742,77 @@ START_TEST(test_move_rebind_again)
 }
 END_TEST
 
+/* REBIND with @park to @to, settled; the parked backend pushed out (slot + 1), or 0. */
+static uint8_t move_parking(uint16_t port, uint32_t to, bool park)
+{
+	struct lb_flow_move m = {
+		.key = key(port), .op = LB_MOVE_REBIND, .state = LB_FLOW_MOVING, .backend = to,
+		.park = park,
+	};
+
+	ck_assert_int_eq(lb_flow_move(&t, &m), LB_FLOW_END_ENDED);
+	ck_assert_int_eq(run_move(port, LB_MOVE_SETTLE, 0, 0, 0, 0, 0), LB_FLOW_END_ENDED);
+	return m.parked[0];
+}
+
+static void assert_parked(uint16_t port, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	struct lb_flow f = get_raw(port);
+	const uint8_t want[LB_FLOW_PARKED] = { a, b, c, d };
+
+	ck_assert_msg(!memcmp(f.parked, want, sizeof(want)), "parked %u %u %u %u, expected %u %u %u %u",
+		      f.parked[0], f.parked[1], f.parked[2], f.parked[3], a, b, c, d);
+}
+
+static uint8_t parked_seen[LB_FLOW_PARKED];
+static int parked_calls;
+
+static void on_parked(void *ctx, const struct lb_flow_key *k, const uint8_t parked[LB_FLOW_PARKED])
+{
+	memcpy(parked_seen, parked, sizeof(parked_seen));
+	parked_calls++;
+}
+
+/*
+ * A connection visiting backends 10 → 11 → … → 15 → 12 (slot + 1 in the list):
+ * each move parks the backend left, oldest first; a fifth pushes the oldest
+ * out for the caller to retire; coming back takes a backend off the list; a
+ * move without parking leaves the list. The connection's end hands the list
+ * to the table's callback once (expiry's pass over a closing flow).
+ */
+START_TEST(test_move_parks)
+{
+	struct lb_flow f = full_flow(LB_FLOW_BOUND);
+	struct lb_flow_key k = key(1);
+	uint32_t i;
+
+	f.backend = 10;
+	backends[10].active = 1;
+	put_raw(1, &f);
+	for (i = 11; i <= 14; i++)
+		ck_assert_uint_eq(move_parking(1, i, true), 0);
+	assert_parked(1, 11, 12, 13, 14);
+	ck_assert_uint_eq(move_parking(1, 15, true), 11); /* backend 10 pushed out */
+	assert_parked(1, 12, 13, 14, 15);
+	ck_assert_uint_eq(move_parking(1, 12, true), 0); /* back on 12; 15 parked */
+	assert_parked(1, 12, 14, 15, 16);
+	ck_assert_uint_eq(move_parking(1, 11, false), 0); /* 12 reset, not parked; 11 back */
+	assert_parked(1, 14, 15, 16, 0);
+	for (i = 10; i <= 15; i++)
+		ck_assert_uint_eq(backends[i].active, i == 11);
+
+	t.parked = on_parked;
+	ck_assert_int_eq(lb_flow_end(&t, &k), LB_FLOW_END_ENDED);
+	lb_flow_expire_step(&t, 778); /* closing, not lingered yet: only unparked */
+	ck_assert_int_eq(parked_calls, 1);
+	ck_assert_mem_eq(parked_seen, ((uint8_t[]){ 14, 15, 16, 0 }), LB_FLOW_PARKED);
+	assert_parked(1, 0, 0, 0, 0);
+	ck_assert_int_eq(get_raw(1).state, LB_FLOW_CLOSING);
+	lb_flow_expire_step(&t, 779);
+	ck_assert_int_eq(parked_calls, 1);
+}
+END_TEST
+
 /*
  * A new connection's flow: inserted where there is none or one in the
  * dispatcher's state (taken over), refused where the connection was handed
@@ -826,6 +897,7 @@ Suite *flow_table_suite(void)
 	tcase_add_loop_test(tc, test_move_refused, 0, sizeof(states) / sizeof(states[0]));
 	tcase_add_loop_test(tc, test_move_rebind, 0, 2);
 	tcase_add_test(tc, test_move_rebind_again);
+	tcase_add_test(tc, test_move_parks);
 	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_disp_stats_rows);
 	suite_add_tcase(s, tc);
