@@ -203,6 +203,51 @@ static __always_inline struct lb_resume *resume(const struct l4 *p, struct bpf_s
 	return r;
 }
 
+/* How far behind the socket's next expected byte a segment of its own may be (retransmissions). */
+#define OWN_SEGMENT_BEHIND (1U << 20)
+
+/*
+ * A segment the socket would not take (its seq, in the socket's numbers,
+ * neither a retransmission nor in its window) that carries a valid cookie: a
+ * new connection on the same ports, which the socket an earlier one left
+ * here (parked, its retire not come yet) stands in the way of. *@rcv_nxt
+ * gets where a RST ends that socket.
+ */
+static __always_inline bool reused_ports(const struct l4 *p, struct bpf_sock *skc,
+					 const struct lb_resume *r, __u32 *rcv_nxt)
+{
+	__u32 seq = bpf_ntohl(p->th->seq), ack = bpf_ntohl(p->th->ack_seq), key0 = 0, off;
+	struct lb_cookie_secret *secret;
+	struct lb_cookie_tuple ct;
+	struct lb_cookie_opts co;
+	struct tcp_sock *tp;
+
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return false;
+	off = seq - (r ? r->seq_delta : 0) - tp->rcv_nxt;
+	if (off <= tp->rcv_wnd || -off <= OWN_SEGMENT_BEHIND)
+		return false;
+	secret = bpf_map_lookup_elem(&cookie_secret, &key0);
+	if (!secret)
+		return false;
+	cookie_tuple_of(p, &ct);
+	if (lb_cookie_check(secret, &ct, seq - 1, ack - 1, bpf_ktime_get_tai_ns() / LB_NS_PER_S,
+			    &co))
+		return false;
+	*rcv_nxt = tp->rcv_nxt;
+	return true;
+}
+
+/* Reset the socket at @rcv_nxt, then adopt the segment afresh (clear_then_adopt). */
+static __always_inline int reset_then_adopt(struct __sk_buff *skb, const struct l4 *p, __u32 rcv_nxt)
+{
+	__be16 doff = ((const __be16 *)p->th)[6] & bpf_htons(0xf000);
+
+	return clear_then_adopt(skb, p, bpf_htonl(rcv_nxt), 0, doff | bpf_htons(LB_TH_RST),
+				LB_BE_STALE_RESET, LB_BE_DROP_STALE);
+}
+
 /*
  * A client's segment for a resumed socket, into its numbers: seq, ack, SACK
  * edges, TSecr. A function of its own: its option buffers stay off the
@@ -252,7 +297,8 @@ static __noinline int translate_in(struct __sk_buff *skb, struct lb_resume *r)
 /*
  * Ingress, a segment for a socket this host has (not a listener, not
  * TIME_WAIT): the balancer's retire, a connection coming back to the socket it
- * left here, a segment of a resumed socket to translate, or (most often) a
+ * left here, a new connection's first request on ports that socket still
+ * holds, a segment of a resumed socket to translate, or (most often) a
  * connection's own segment to pass. -1: no such socket, backend_ingress_segment()
  * decides.
  */
@@ -305,18 +351,17 @@ static __noinline int ingress_existing(struct __sk_buff *skb)
 		}
 		r = resume(&p, skc, state, r, &stale, &rcv_nxt);
 		bpf_sk_release(skc);
-		if (stale) {
-			__be16 doff = ((const __be16 *)p.th)[6] & bpf_htons(0xf000);
-
-			return clear_then_adopt(skb, &p, bpf_htonl(rcv_nxt), 0,
-						doff | bpf_htons(LB_TH_RST), LB_BE_STALE_RESET,
-						LB_BE_DROP_STALE);
-		}
+		if (stale)
+			return reset_then_adopt(skb, &p, rcv_nxt);
 		if (!r)
 			return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 		if (r->has_ts == LB_RESUME_TS_PENDING)
 			count(skb, LB_BE_RESUMED, TC_ACT_OK);
 		return translate_in(skb, r);
+	}
+	if ((flags & (LB_TH_ACK | LB_TH_RST)) == LB_TH_ACK && reused_ports(&p, skc, r, &rcv_nxt)) {
+		bpf_sk_release(skc);
+		return reset_then_adopt(skb, &p, rcv_nxt);
 	}
 	bpf_sk_release(skc);
 	if (!r)

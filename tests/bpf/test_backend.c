@@ -1633,6 +1633,54 @@ START_TEST(test_kernel_resume_stale)
 }
 END_TEST
 
+/*
+ * A new connection on the ports of one whose socket is still parked here (its
+ * retire not come yet): the first request's cookie ACK, which that socket
+ * would never take, resets it and is adopted into a new one.
+ */
+START_TEST(test_kernel_port_reused)
+{
+	static const char req1[] = "GET /a HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char req2[] = "GET /new HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char answer1[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+	const uint32_t isn = 0x5eed0000u;
+	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(8082) };
+	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
+	struct kernel_backend kb;
+	struct pollfd pfd;
+	uint32_t cookie;
+	char got[64];
+	int afd, bfd;
+
+	kernel_backend_up(&kb, 8082);
+	afd = adopted_idle(&kb, 0x30000000u, 0x5a000001u, req1, answer1);
+	/* Its own segments still pass: an ACK at its numbers is no new connection. */
+	client_send(&kb, 0x10, 0x30000000u + strlen(req1), 0x5a000001u + strlen(answer1),
+		    0x01020306, 0x0a0b0c0e, NULL, 0, 0);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_STALE_RESET), 0);
+
+	inet_pton(AF_INET, CLIENT, &t.caddr);
+	inet_pton(AF_INET, VIP, &t.vaddr);
+	cookie = lb_cookie_make(secret.key, &t, isn, lb_cookie_counter(&secret, tai_now()),
+				lb_cookie_encode_opts(&co));
+	client_send(&kb, 0x18, isn + 1, cookie + 1, 0x01020400, 0x0a0b0c0f, req2, 0, 0);
+	pfd = (struct pollfd){ .fd = kb.lfd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the new connection was not adopted");
+	bfd = accept(kb.lfd, NULL, NULL);
+	ck_assert_int_ge(bfd, 0);
+	recv_all(bfd, strlen(req2));
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_STALE_RESET), 1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_ADOPTED), 1);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+	close(bfd);
+	close(afd);
+	kernel_backend_down(&kb);
+}
+END_TEST
+
 /* ---- several balancers (docs/packet-walk.md §6) ---------------------------- */
 
 static void setup_two(void)
@@ -1852,6 +1900,7 @@ Suite *backend_suite(void)
 	tcase_add_test(tc, test_kernel_adopt);
 	tcase_add_test(tc, test_kernel_resume);
 	tcase_add_test(tc, test_kernel_resume_stale);
+	tcase_add_test(tc, test_kernel_port_reused);
 	tcase_add_test(tc, test_one_balancer_no_map);
 	suite_add_tcase(s, tc);
 
