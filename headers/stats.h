@@ -164,6 +164,8 @@ struct lb_counter {
 	X(REQUESTS_HELD,     "requests_held")     /* ... waited for the previous response    */ \
 	X(REBINDS,           "rebinds")           /* ... moved to another backend            */ \
 	X(REBIND_FAILED,     "rebind_failed")     /* the new backend never took it: 503       */ \
+	X(REBINDS_PARKED,    "rebinds_parked")    /* ... of those, the old backend's socket kept for a return */ \
+	X(PARKED_RETIRES,    "parked_retires")    /* retires sent: parked sockets no longer wanted */ \
 	X(STAYS_BODY,        "stays_body")        /* bound for good: a body not followed (chunked, > 1 GiB) */ \
 	X(STAYS_UPGRADE,     "stays_upgrade")     /* bound for good: Upgrade asked            */ \
 	X(STAYS_BUSY,        "stays_busy")        /* the backend kept sending: left with it   */ \

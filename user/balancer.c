@@ -165,7 +165,9 @@ static void on_flow_parked(void *arg, const struct lb_flow_key *key,
 {
 	struct lb_daemon *lb = arg;
 
-	lb_handoff_retire_parked(&lb->retire, key, parked);
+	unsigned int sent = lb_handoff_retire_parked(&lb->retire, key, parked);
+
+	lb_stat_add(&lb->own[LB_DISP_PARKED_RETIRES], sent);
 }
 
 static int send_main(void *arg, const uint8_t *frame, size_t len)

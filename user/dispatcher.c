@@ -568,6 +568,8 @@ static void handed_off(struct lb_dispatcher *d, struct lb_conn *c)
 
 	if (c->later && c->retired)
 		count(d, LB_DISP_REBINDS);
+	if (c->later && c->park)
+		count(d, LB_DISP_REBINDS_PARKED);
 	if (!c->later && c->first_byte_ns && now >= c->first_byte_ns)
 		lb_histogram_observe_ns(&d->handoff_latency, now - c->first_byte_ns);
 	d->trial.done = d->trial.on;

@@ -261,7 +261,7 @@ static struct lb_flow_move move_of(const struct lb_conn_view *v, uint32_t op)
  * there: a RST the backend's ingress puts at the socket's own numbers. Ours
  * are the tag's only.
  */
-static void send_retire(struct lb_handoff_ctx *h, const struct lb_flow_key *k, uint32_t backend)
+static int send_retire(struct lb_handoff_ctx *h, const struct lb_flow_key *k, uint32_t backend)
 {
 	struct lb_cookie_tuple t = { k->saddr, k->daddr, k->sport, k->dport };
 	struct lb_rebind_opt o = {
@@ -274,26 +274,30 @@ static void send_retire(struct lb_handoff_ctx *h, const struct lb_flow_key *k, u
 	const struct lb_backend *b;
 
 	if (backend >= h->cfg->n_backends || h->cfg->backends[backend].handoff != LB_HANDOFF_COOKIE)
-		return;
+		return -1;
 	b = &h->backends[backend];
 	if (!mac_known(b->mac))
-		return;
+		return -1;
 	memcpy(v.own_mac, h->own_mac, 6);
 	o.val = htobe32(lb_rebind_tag(h->secret->key, &t, s.seq, s.ack, 0, tag_counter(h),
 				      LB_REBIND_TAG_RETIRE));
-	if (send_to_backend(h, &v, b, &s))
+	if (send_to_backend(h, &v, b, &s)) {
 		pr_debug("retire to %s: not sent; its socket stays until its server closes it\n",
 			 name_of(h, backend));
+		return -1;
+	}
+	return 0;
 }
 
-void lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,
-			      const uint8_t parked[LB_FLOW_PARKED])
+unsigned int lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,
+				      const uint8_t parked[LB_FLOW_PARKED])
 {
-	size_t i;
+	unsigned int i, sent = 0;
 
 	for (i = 0; i < LB_FLOW_PARKED; i++)
 		if (parked[i])
-			send_retire(h, k, parked[i] - 1u);
+			sent += !send_retire(h, k, parked[i] - 1u);
+	return sent;
 }
 
 /* The flow's own record of its parked sockets is about to be replaced: they go first. */
@@ -309,8 +313,9 @@ static void retire_all_parked(struct lb_handoff_ctx *h, const struct lb_flow_key
  * The flow of a later request moves to @backend, in @state (moving or replay);
  * counts move too. A socket parked to make room for the one left now is retired.
  */
-static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
-		       const struct lb_backend *b, uint32_t backend, uint32_t state)
+static int rebind_flow(struct lb_handoff_ctx *h, struct lb_dispatcher *d,
+		       const struct lb_conn_view *v, const struct lb_backend *b, uint32_t backend,
+		       uint32_t state)
 {
 	struct lb_flow_move m = move_of(v, LB_MOVE_REBIND);
 
@@ -320,8 +325,8 @@ static int rebind_flow(struct lb_handoff_ctx *h, const struct lb_conn_view *v,
 	memcpy(m.backend_mac, b->mac, 6);
 	if (lb_flow_move(h->flows, &m) != LB_FLOW_END_ENDED)
 		return -1;
-	if (m.parked[0])
-		send_retire(h, &v->key, m.parked[0] - 1u);
+	if (m.parked[0] && !send_retire(h, &v->key, m.parked[0] - 1u))
+		lb_dispatcher_count(d, LB_DISP_PARKED_RETIRES, 1);
 	return 0;
 }
 
@@ -419,7 +424,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 		}
 		/* The flow first: the backend's answer may bring client packets at once. */
 		if (v.later) {
-			if (rebind_flow(h, &v, b, backend,
+			if (rebind_flow(h, d, &v, b, backend,
 					step == LB_BIND_HANDOFF ? LB_FLOW_MOVING : LB_FLOW_REPLAY))
 				return -1;
 		} else {

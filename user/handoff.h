@@ -100,9 +100,9 @@ void lb_handoff_commit(struct lb_handoff_ctx *h, lb_handoff_retry_fn retry, void
 /*
  * @k's connection has ended, or no longer needs its parked sockets
  * (@parked: backend index + 1 each, 0: none; docs/parked-sockets.md): each
- * backend is sent a retire, which resets the socket there.
+ * backend is sent a retire, which resets the socket there. Returns how many went out.
  */
-void lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,
+unsigned int lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,
 			      const uint8_t parked[LB_FLOW_PARKED]);
 
 /* Whether @frame (either way) belongs to a connection whose hand-off waits in the batch. */

@@ -107,7 +107,8 @@ static void on_parked(void *arg, const struct lb_flow_key *key,
 {
 	struct worker *w = arg;
 
-	lb_handoff_retire_parked(&w->handoff, key, parked);
+	lb_dispatcher_count(w->disp, LB_DISP_PARKED_RETIRES,
+			    lb_handoff_retire_parked(&w->handoff, key, parked));
 }
 
 /* The config published last, if this thread has not taken it yet. */

@@ -181,6 +181,13 @@ n=$(grew D0 D1 requests_next)
 check "keepalive: requests_next grew by the $later later requests (+$n)" test "$n" -ge "$later"
 n=$(grew D0 D1 rebinds)
 check "keepalive: rebinds grew by the $changes backend changes (+$n)" test "$n" -ge "$changes"
+parks=0
+for ((i = 1; i < ${#small[@]}; i++)); do
+	from=$(holder_of "${small[i - 1]}")
+	[[ $(holder_of "${small[i]}") != "$from" ]] && parks=$((parks + $(is_cookie "$from")))
+done
+check_eq "keepalive: rebinds_parked counts the moves away from a cookie-mode backend" \
+	"$parks" "$(grew D0 D1 rebinds_parked)"
 
 # Two objects of one backend on one connection: the second stays where it is.
 # Its route's prefix is the flow's same-holder hint, so XDP forwards it itself.
