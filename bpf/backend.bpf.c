@@ -161,37 +161,47 @@ static __always_inline bool socket_idle(const struct tcp_sock *tp)
 	return tp->snd_una == nxt && tp->write_seq == nxt && tp->copied_seq == tp->rcv_nxt;
 }
 
+enum resume_result {
+	RESUME_TAKEN,	 /* taken up again: *@r translates from now on */
+	RESUME_ORDINARY, /* not a return: the hand-off that made this socket (or resumed it)
+			  * sent again, a segment like any of its own */
+	RESUME_STALE,	 /* a return to a socket that is not idle: reset it, adopt afresh */
+	RESUME_FAILED,
+};
+
 /*
- * An adopt option for a tuple this host has a socket for: the connection
- * comes back to the socket it left here idle. Its deltas: where the client's
- * numbers are now against where the socket's stand. The timestamp delta needs
- * the segment's TSecr, which translate_in() reads: until then ts_delta holds
- * the socket's clock now (what its next TSval would be) and has_ts says so.
- * The same resume sent again keeps its deltas. Returns the entry, or NULL if
- * the socket cannot be taken up (@stale set: not idle; reset it).
+ * An adopt option for a tuple this host has a socket for. A return of the
+ * connection to the socket it left here comes past every byte the socket has
+ * had (other backends took the requests in between); the hand-off that made
+ * or resumed the socket, sent again, does not. On a return to an idle socket
+ * the deltas are where the client's numbers are now against where the
+ * socket's stand. The timestamp delta needs the segment's TSecr, which
+ * translate_in() reads: until then ts_delta holds the socket's clock now
+ * (what its next TSval would be) and has_ts says so.
  */
-static __always_inline struct lb_resume *resume(const struct l4 *p, struct bpf_sock *skc,
-						__u32 state, struct lb_resume *r, bool *stale,
-						__u32 *rcv_nxt)
+static __always_inline enum resume_result resume(const struct l4 *p, struct bpf_sock *skc,
+						  __u32 state, struct lb_resume **rp,
+						  __u32 *rcv_nxt)
 {
 	__u32 seq = bpf_ntohl(p->th->seq), ack = bpf_ntohl(p->th->ack_seq);
+	struct lb_resume *r = *rp;
 	struct lb_handoff_key conn;
 	struct tcp_sock *tp;
 
-	*stale = false;
 	if (r && r->at_seq == seq && r->at_ack == ack)
-		return r;
+		return RESUME_ORDINARY;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
-		return NULL;
+		return RESUME_FAILED;
 	*rcv_nxt = tp->rcv_nxt;
-	if (state != BPF_TCP_ESTABLISHED || !socket_idle(tp)) {
-		*stale = true;
-		return NULL;
-	}
+	if ((__s32)(seq - (r ? r->seq_delta : 0) - tp->rcv_nxt) <= 0)
+		return RESUME_ORDINARY;
+	if (state != BPF_TCP_ESTABLISHED || !socket_idle(tp))
+		return RESUME_STALE;
 	r = bpf_sk_storage_get(&resumed, skc, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!r)
-		return NULL;
+		return RESUME_FAILED;
+	*rp = r;
 	r->seq_delta = seq - tp->rcv_nxt;
 	r->ack_delta = ack - tp->snd_nxt;
 	r->ts_delta = (__u32)(bpf_ktime_get_ns() / (LB_NS_PER_S / 1000)) + tp->tsoffset;
@@ -200,7 +210,7 @@ static __always_inline struct lb_resume *resume(const struct l4 *p, struct bpf_s
 	r->at_ack = ack;
 	conn_of_client(p, &conn);
 	answers_begin(&conn, tp->snd_nxt);
-	return r;
+	return RESUME_TAKEN;
 }
 
 /* How far behind the socket's next expected byte a segment of its own may be (retransmissions). */
@@ -309,8 +319,8 @@ static __noinline int ingress_existing(struct __sk_buff *skb)
 	struct lb_resume *r;
 	struct bpf_sock *skc;
 	__u32 state, rcv_nxt = 0;
+	enum resume_result res;
 	__u16 exid = 0;
-	bool stale;
 	struct l4 p;
 	__u8 flags;
 
@@ -349,14 +359,16 @@ static __noinline int ingress_existing(struct __sk_buff *skb)
 			bpf_sk_release(skc);
 			return count(skb, LB_BE_DROP_BAD_REBIND, TC_ACT_SHOT);
 		}
-		r = resume(&p, skc, state, r, &stale, &rcv_nxt);
+		res = resume(&p, skc, state, &r, &rcv_nxt);
 		bpf_sk_release(skc);
-		if (stale)
+		if (res == RESUME_STALE)
 			return reset_then_adopt(skb, &p, rcv_nxt);
-		if (!r)
+		if (res == RESUME_FAILED)
 			return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
-		if (r->has_ts == LB_RESUME_TS_PENDING)
+		if (res == RESUME_TAKEN)
 			count(skb, LB_BE_RESUMED, TC_ACT_OK);
+		if (!r)
+			return count(skb, LB_BE_PASS_SOCKET, TC_ACT_OK);
 		return translate_in(skb, r);
 	}
 	if ((flags & (LB_TH_ACK | LB_TH_RST)) == LB_TH_ACK && reused_ports(&p, skc, r, &rcv_nxt)) {

@@ -1634,6 +1634,46 @@ START_TEST(test_kernel_resume_stale)
 END_TEST
 
 /*
+ * The hand-off that made a socket, sent again (the client's ACK of the answer
+ * not seen yet) while the socket is busy with that answer: not a return, so
+ * no reset; the kernel takes it as the duplicate it is.
+ */
+START_TEST(test_kernel_adopt_resent)
+{
+	static const char req[] = "GET /a HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+	const uint32_t seq = 0x40000000u, ack = 0x4a000001u;
+	struct kernel_backend kb;
+	struct lb_segment seg;
+	struct pollfd pfd = { .events = POLLIN };
+	uint8_t in[PKT_MAX];
+	int afd;
+
+	kernel_backend_up(&kb, 8083);
+	client_send(&kb, 0x18, seq, ack, 0x01020304, 0x0a0b0c0d, req, LB_ADOPT_EXID, 0);
+	pfd.fd = kb.lfd;
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the adopt segment made no connection");
+	afd = accept(kb.lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	recv_all(afd, strlen(req));
+	ck_assert_int_eq(send(afd, answer, strlen(answer), 0), (ssize_t)strlen(answer));
+	server_segment(&kb, &seg, in);
+
+	client_send(&kb, 0x18, seq, ack, 0x01020304, 0x0a0b0c0d, req, LB_ADOPT_EXID, 0);
+	client_send(&kb, 0x10, seq + strlen(req), ack + strlen(answer), 0x01020305, seg.tsval, NULL,
+		    0, 0);
+	wait_ioctl(afd, SIOCOUTQ, 0, "the answer acknowledged on the same socket");
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_STALE_RESET), 0);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_RESUMED), 0);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_REBIND_ADOPTED), 1);
+	pfd.fd = kb.lfd;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	close(afd);
+	kernel_backend_down(&kb);
+}
+END_TEST
+
+/*
  * A new connection on the ports of one whose socket is still parked here (its
  * retire not come yet): the first request's cookie ACK, which that socket
  * would never take, resets it and is adopted into a new one.
@@ -1901,6 +1941,7 @@ Suite *backend_suite(void)
 	tcase_add_test(tc, test_kernel_resume);
 	tcase_add_test(tc, test_kernel_resume_stale);
 	tcase_add_test(tc, test_kernel_port_reused);
+	tcase_add_test(tc, test_kernel_adopt_resent);
 	tcase_add_test(tc, test_one_balancer_no_map);
 	suite_add_tcase(s, tc);
 
