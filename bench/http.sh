@@ -557,8 +557,9 @@ w_wrk() {
 	line=$(grep '^requests=' <<<"$out") || die "$mode $kind: wrk gave no result: $(tail -n 3 <<<"$out")"
 	[[ $(kv requests "$line") -gt 0 ]] || die "$mode $kind: wrk completed no request"
 	sock=$(($(kv connect_err "$line") + $(kv read_err "$line") + $(kv write_err "$line") + $(kv timeout_err "$line")))
-	((sock == 0)) || say "round $round $mode $kind: socket errors: connect $(kv connect_err "$line"), read" \
-		"$(kv read_err "$line"), write $(kv write_err "$line"), timeout $(kv timeout_err "$line")"
+	((sock == 0)) || say "round $round $mode $kind: socket errors:" \
+		"connect $(kv connect_err "$line"), read $(kv read_err "$line")," \
+		"write $(kv write_err "$line"), timeout $(kv timeout_err "$line")"
 	status_errs=$(kv status_err "$line")
 	if [[ $kind == rotate* ]]; then
 		st=$(grep '^status_2xx=' <<<"$out") || die "$mode $kind: wrk-rotate.lua gave no status line: $(tail -n 3 <<<"$out")"

@@ -73,7 +73,7 @@ struct lb_daemon {
 	/* The main thread's handle on the flow table: expiry, peers' views, dead backends. */
 	struct lb_flow_table flows;
 	struct lb_ifaces ifs;
-	/* What the main thread sends backends: retires of parked sockets (expiry, eviction). */
+	/* What the main thread sends backends: retires of parked sockets (flow table's pass). */
 	struct lb_handoff_ctx retire;
 	struct lb_metrics *metrics;  /* the Prometheus exporter, or NULL */
 	struct lb_health *health;    /* active checks of every backend */
@@ -159,12 +159,11 @@ static void on_flow_evicted(void *arg, const struct lb_flow_key *key, const stru
 	reset_client(arg, key, f);
 }
 
-/* A connection ended (expiry, eviction): the sockets it left parked on backends go. */
+/* A connection ended (closing, expired, evicted): the sockets it left parked on backends go. */
 static void on_flow_parked(void *arg, const struct lb_flow_key *key,
 			   const uint8_t parked[LB_FLOW_PARKED])
 {
 	struct lb_daemon *lb = arg;
-
 	unsigned int sent = lb_handoff_retire_parked(&lb->retire, key, parked);
 
 	lb_stat_add(&lb->own[LB_DISP_PARKED_RETIRES], sent);

@@ -55,7 +55,6 @@ int lb_flow_pick_victim(const struct lb_flow *f, size_t n)
 	return best;
 }
 
-/* One run of the syscall program @prog_fd on @ctx: its return value, or a negative errno. */
 /* Does @f hold parked backends (docs/parked-sockets.md)? */
 static bool has_parked(const struct lb_flow *f)
 {
@@ -67,6 +66,7 @@ static bool has_parked(const struct lb_flow *f)
 	return false;
 }
 
+/* One run of the syscall program @prog_fd on @ctx: its return value, or a negative errno. */
 static int run_step(const struct lb_flow_table *t, int prog_fd, void *ctx, size_t size)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx, .ctx_size_in = size);

@@ -301,12 +301,14 @@ unsigned int lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_
 }
 
 /* The flow's own record of its parked sockets is about to be replaced: they go first. */
-static void retire_all_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k)
+static void retire_all_parked(struct lb_handoff_ctx *h, struct lb_dispatcher *d,
+			      const struct lb_flow_key *k)
 {
 	struct lb_flow_move m = { .key = *k, .op = LB_MOVE_UNPARK };
 
 	if (lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED)
-		lb_handoff_retire_parked(h, k, m.parked);
+		lb_dispatcher_count(d, LB_DISP_PARKED_RETIRES,
+				    lb_handoff_retire_parked(h, k, m.parked));
 }
 
 /*
@@ -462,7 +464,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 	case LB_BIND_REPLAY_ABORT:
 		send_backend_rst(h, &v, b);
 		if (v.later)
-			retire_all_parked(h, &v.key);
+			retire_all_parked(h, d, &v.key);
 		/* Back to the dispatcher, which may pick another holder or answer. */
 		flow = flow_of(h, &v, b, backend, LB_FLOW_DISPATCH);
 		lb_flow_unbind(flows, &v.key, &flow);
@@ -492,7 +494,7 @@ int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c,
 	}
 	case LB_BIND_RELEASE:
 		/* Off its backend's count if still bound to it, then the dispatcher's. */
-		retire_all_parked(h, &v.key);
+		retire_all_parked(h, d, &v.key);
 		lb_flow_end(flows, &v.key);
 		flow = (struct lb_flow){ .state = LB_FLOW_DISPATCH, .last_seen_ns = h->now_ns };
 		memcpy(flow.client_hop_mac, v.client_hop_mac, 6);

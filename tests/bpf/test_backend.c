@@ -1474,6 +1474,31 @@ static int adopted_idle(struct kernel_backend *kb, uint32_t seq, uint32_t ack, c
 	return afd;
 }
 
+/* @fd's socket was reset: a read fails with ECONNRESET. */
+static void assert_reset(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char got[64];
+
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(fd, got, sizeof(got), 0), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+}
+
+/* @req made a new connection, whose socket is returned; the old one, @old_fd, was reset. */
+static int replaced(struct kernel_backend *kb, int old_fd, const char *req)
+{
+	struct pollfd pfd = { .fd = kb->lfd, .events = POLLIN };
+	int fd;
+
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the request made no new connection");
+	fd = accept(kb->lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	recv_all(fd, strlen(req));
+	assert_reset(old_fd);
+	return fd;
+}
+
 /*
  * The connection left this socket idle, went to other backends, and comes back
  * with its numbers moved on: the adopt option finds the socket, which is taken
@@ -1579,10 +1604,7 @@ START_TEST(test_kernel_resume)
 	client_send(&kb, 0x04, 12345, 0, 0x01020402, seg.tsval, NULL, LB_RETIRE_EXID, 1);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_DROP_BAD_RETIRE), 1);
 	client_send(&kb, 0x04, 12345, 0, 0x01020402, seg.tsval, NULL, LB_RETIRE_EXID, 0);
-	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
-	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), -1);
-	ck_assert_int_eq(errno, ECONNRESET);
+	assert_reset(afd);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_PARKED_RETIRED), 1);
 	/* Nothing left to retire now. */
 	client_send(&kb, 0x04, 12346, 0, 0x01020403, seg.tsval, NULL, LB_RETIRE_EXID, 0);
@@ -1606,8 +1628,6 @@ START_TEST(test_kernel_resume_stale)
 	const uint32_t seq = 0x20000000u, ack = 0x6a000001u;
 	const uint32_t seq2 = seq + strlen(req1) + 999, ack2 = ack + strlen(answer1) + 55555;
 	struct kernel_backend kb;
-	struct pollfd pfd;
-	char got[sizeof(req2)];
 	int afd, bfd;
 
 	kernel_backend_up(&kb, 8081);
@@ -1615,18 +1635,10 @@ START_TEST(test_kernel_resume_stale)
 	ck_assert_int_eq(shutdown(afd, SHUT_WR), 0); /* its FIN goes out; nobody answers it */
 
 	client_send(&kb, 0x18, seq2, ack2, 0x01020400, 0x0a0b0c0e, req2, LB_ADOPT_EXID, 0);
-	pfd = (struct pollfd){ .fd = kb.lfd, .events = POLLIN };
-	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the request made no new connection");
-	bfd = accept(kb.lfd, NULL, NULL);
-	ck_assert_int_ge(bfd, 0);
-	recv_all(bfd, strlen(req2));
+	bfd = replaced(&kb, afd, req2);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_STALE_RESET), 1);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_REBIND_ADOPTED), 2);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_RESUMED), 0);
-	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
-	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), -1);
-	ck_assert_int_eq(errno, ECONNRESET);
 	close(bfd);
 	close(afd);
 	kernel_backend_down(&kb);
@@ -1687,9 +1699,7 @@ START_TEST(test_kernel_port_reused)
 	struct lb_cookie_tuple t = { .cport = htons(CPORT), .vport = htons(8082) };
 	struct lb_cookie_opts co = { .mss = 1460, .wscale = 7, .sack = 1 };
 	struct kernel_backend kb;
-	struct pollfd pfd;
 	uint32_t cookie;
-	char got[64];
 	int afd, bfd;
 
 	kernel_backend_up(&kb, 8082);
@@ -1704,17 +1714,9 @@ START_TEST(test_kernel_port_reused)
 	cookie = lb_cookie_make(secret.key, &t, isn, lb_cookie_counter(&secret, tai_now()),
 				lb_cookie_encode_opts(&co));
 	client_send(&kb, 0x18, isn + 1, cookie + 1, 0x01020400, 0x0a0b0c0f, req2, 0, 0);
-	pfd = (struct pollfd){ .fd = kb.lfd, .events = POLLIN };
-	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the new connection was not adopted");
-	bfd = accept(kb.lfd, NULL, NULL);
-	ck_assert_int_ge(bfd, 0);
-	recv_all(bfd, strlen(req2));
+	bfd = replaced(&kb, afd, req2);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_STALE_RESET), 1);
 	ck_assert_uint_eq(stat_of(kb.k, LB_BE_ADOPTED), 1);
-	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
-	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), -1);
-	ck_assert_int_eq(errno, ECONNRESET);
 	close(bfd);
 	close(afd);
 	kernel_backend_down(&kb);
