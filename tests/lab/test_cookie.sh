@@ -94,6 +94,13 @@ wait "$idle" || rc=$?
 check_eq "cookie: the idle client held them until released" 0 "$rc"
 bad=$(lab_balancer_counter drop_bad_cookie)
 check_eq "cookie: real clients' ACKs all validate" 0 "$bad"
+# What a failure needs to be traced: the client's sockets to the VIP and the
+# dispatcher's view (a late segment of a connection it let go counts here).
+if [[ $bad != 0 ]]; then
+	lab_exec client1 ss -tanH dst "$VIP" | sed 's/^/# client1: /'
+	lab_exec_bpf balancer "$LAB_LATEBIND" status 2>&1 | grep -E "conns|linger|reply|segments" |
+		sed 's/^/# /'
+fi
 
 # A stopped balancer leaves nothing behind: program detached, maps unpinned.
 rc=0
