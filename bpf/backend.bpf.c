@@ -135,7 +135,7 @@ static __always_inline int retire(struct __sk_buff *skb, const struct l4 *p, str
 				  const struct lb_rebind_opt *o)
 {
 	struct tcp_sock *tp;
-	__be32 old, seq;
+	__be32 seq;
 
 	if (!tag_valid(p, o, LB_REBIND_TAG_RETIRE)) {
 		bpf_sk_release(skc);
@@ -146,9 +146,7 @@ static __always_inline int retire(struct __sk_buff *skb, const struct l4 *p, str
 	bpf_sk_release(skc);
 	if (!tp)
 		return count(skb, LB_BE_RETIRE_NO_SOCKET, TC_ACT_SHOT);
-	old = p->th->seq;
-	if (bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), old, seq, 4) ||
-	    bpf_skb_store_bytes(skb, TCP_SEQ_OFF(p), &seq, 4, 0))
+	if (set32(skb, p, TCP_SEQ_OFF(p), p->th->seq, seq))
 		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
 	return count(skb, LB_BE_PARKED_RETIRED, TC_ACT_OK);
 }
@@ -176,7 +174,7 @@ enum resume_result {
  * or resumed the socket, sent again, does not. On a return to an idle socket
  * the deltas are where the client's numbers are now against where the
  * socket's stand. The timestamp delta needs the segment's TSecr, which
- * translate_in() reads: until then ts_delta holds the socket's clock now
+ * translate() reads: until then ts_delta holds the socket's clock now
  * (what its next TSval would be) and has_ts says so.
  */
 static __always_inline enum resume_result resume(const struct l4 *p, struct bpf_sock *skc,
@@ -259,49 +257,63 @@ static __always_inline int reset_then_adopt(struct __sk_buff *skb, const struct 
 }
 
 /*
- * A client's segment for a resumed socket, into its numbers: seq, ack, SACK
- * edges, TSecr. A function of its own: its option buffers stay off the
- * caller's stack.
+ * A segment of a resumed socket translated: into the socket's numbers (@in,
+ * a client's segment: seq, ack, SACK edges, TSecr) or into the client's (the
+ * socket's own: seq, ack, SACK edges, TSval). The SACK edges go with the ack
+ * either way. A client's first segment after the resume completes the
+ * timestamp delta from its TSecr. Counted; 0, or -1 (drop it). A function of
+ * its own: its option buffers stay off the callers' stacks.
  */
-static __noinline int translate_in(struct __sk_buff *skb, struct lb_resume *r)
+static __noinline int translate(struct __sk_buff *skb, struct lb_resume *r, bool in)
 {
 	struct syn_options so = {};
 	__u8 old[64] = {}, buf[64] = {};
-	__u32 optlen, off, k;
+	__u32 optlen, off, k, d_seq, d_ack, d_ts, ts_at;
 	__be32 seq, ack;
 	struct l4 p;
 	__u8 flags;
 
 	if (!skb || !r || parse(skb, &p))
-		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
+		return count(skb, LB_BE_DROP_MALFORMED, -1);
 	flags = tcp_flags(p.th);
 	seq = p.th->seq; /* the rewrites below leave packet pointers stale */
 	ack = p.th->ack_seq;
 	if (tcp_options(skb, &p, old, &optlen, &so))
-		return count(skb, LB_BE_DROP_MALFORMED, TC_ACT_SHOT);
-	if (r->has_ts == LB_RESUME_TS_PENDING) {
+		return count(skb, LB_BE_DROP_MALFORMED, -1);
+	if (in && r->has_ts == LB_RESUME_TS_PENDING) {
 		/* The socket's TSvals go on from the latest the client has seen. */
 		r->ts_delta = so.has_ts ? so.tsecr - r->ts_delta : 0;
 		r->has_ts = so.has_ts;
 	}
-	if (!(so.has_ts && r->has_ts) && !so.sack_blocks)
+	/* Added to the segment's numbers; unsigned, so "less" is the negation. */
+	d_seq = in ? -r->seq_delta : r->ack_delta;
+	d_ack = in ? -r->ack_delta : r->seq_delta;
+	d_ts = in ? -r->ts_delta : r->ts_delta;
+	ts_at = in ? so.ts_off + 6 : so.ts_off + 2; /* TSecr in, TSval out */
+	if (!(so.has_ts && r->has_ts == 1) && !so.sack_blocks)
 		optlen = 0;
 	__builtin_memcpy(buf, old, sizeof(buf));
-	if (so.has_ts && r->has_ts)
-		opt_wr32(buf, so.ts_off + 6, so.tsecr - r->ts_delta);
+	if (so.has_ts && r->has_ts == 1)
+		opt_wr32(buf, ts_at, opt_rd32(buf, ts_at) + d_ts);
 	for (k = 0; k < 4; k++) {
 		if (k >= so.sack_blocks)
 			break;
 		off = so.sack_off + 2 + k * 8;
-		opt_wr32(buf, off, opt_rd32(buf, off) - r->ack_delta);
-		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) - r->ack_delta);
+		opt_wr32(buf, off, opt_rd32(buf, off) + d_ack);
+		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) + d_ack);
 	}
-	if (set32(skb, &p, TCP_SEQ_OFF(&p), seq, bpf_htonl(bpf_ntohl(seq) - r->seq_delta)) ||
+	if (set32(skb, &p, TCP_SEQ_OFF(&p), seq, bpf_htonl(bpf_ntohl(seq) + d_seq)) ||
 	    ((flags & LB_TH_ACK) &&
-	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) - r->ack_delta))) ||
+	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) + d_ack))) ||
 	    set_options(skb, &p, old, buf, optlen))
-		return count(skb, LB_BE_DROP_REWRITE_FAILED, TC_ACT_SHOT);
-	return count(skb, LB_BE_RESUME_IN, TC_ACT_OK);
+		return count(skb, LB_BE_DROP_REWRITE_FAILED, -1);
+	return count(skb, in ? LB_BE_RESUME_IN : LB_BE_RESUME_OUT, 0);
+}
+
+/* A client's segment for a resumed socket, into its numbers: the verdict. */
+static __always_inline int translate_in(struct __sk_buff *skb, struct lb_resume *r)
+{
+	return translate(skb, r, true) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 /*
@@ -381,56 +393,18 @@ static __noinline int ingress_existing(struct __sk_buff *skb)
 	return translate_in(skb, r);
 }
 
-/*
- * Egress, a resumed socket's segment into the client's numbers: seq, ack, SACK
- * edges, TSval. Not a socket's (no entry): as it is.
- */
-static __noinline int translate_out(struct __sk_buff *skb)
+/* Egress, a resumed socket's segment into the client's numbers; not a socket's: as it is. */
+static __always_inline int translate_out(struct __sk_buff *skb)
 {
-	struct syn_options so = {};
-	__u8 old[64] = {}, buf[64] = {};
-	struct bpf_sock *sk;
+	struct bpf_sock *sk = skb->sk;
 	struct lb_resume *r;
-	__u32 optlen, off, k;
-	__be32 seq, ack;
-	struct l4 p;
-	__u8 flags;
 
-	if (!skb)
-		return 0;
-	sk = skb->sk;
-	if (!sk)
-		return 0;
-	sk = bpf_sk_fullsock(sk);
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 0;
 	r = bpf_sk_storage_get(&resumed, sk, 0, 0);
-	if (!r || parse(skb, &p))
-		return 0;
-	flags = tcp_flags(p.th);
-	seq = p.th->seq;
-	ack = p.th->ack_seq;
-	if (tcp_options(skb, &p, old, &optlen, &so))
-		return count(skb, LB_BE_DROP_MALFORMED, -1);
-	if (!(so.has_ts && r->has_ts == 1) && !so.sack_blocks)
-		optlen = 0;
-	__builtin_memcpy(buf, old, sizeof(buf));
-	if (so.has_ts && r->has_ts == 1)
-		opt_wr32(buf, so.ts_off + 2, so.tsval + r->ts_delta);
-	for (k = 0; k < 4; k++) {
-		if (k >= so.sack_blocks)
-			break;
-		off = so.sack_off + 2 + k * 8;
-		opt_wr32(buf, off, opt_rd32(buf, off) + r->seq_delta);
-		opt_wr32(buf, off + 4, opt_rd32(buf, off + 4) + r->seq_delta);
-	}
-	if (set32(skb, &p, TCP_SEQ_OFF(&p), seq, bpf_htonl(bpf_ntohl(seq) + r->ack_delta)) ||
-	    ((flags & LB_TH_ACK) &&
-	     set32(skb, &p, TCP_ACK_OFF(&p), ack, bpf_htonl(bpf_ntohl(ack) + r->seq_delta))) ||
-	    set_options(skb, &p, old, buf, optlen))
-		return count(skb, LB_BE_DROP_REWRITE_FAILED, -1);
-	count(skb, LB_BE_RESUME_OUT, 0);
-	return 0;
+	return r ? translate(skb, r, false) : 0;
 }
 
 /*

@@ -110,8 +110,7 @@ int lb_flow_move(struct lb_flow_table *t, struct lb_flow_move *m)
 {
 	int ret = run_step(t, t->progs.move, m, sizeof(*m));
 
-	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP &&
-	    m->op != LB_MOVE_UNPARK)
+	if (ret == LB_FLOW_END_ENDED && m->op != LB_MOVE_PEER && m->op != LB_MOVE_DROP)
 		changed(t, &m->key, NULL);
 	return ret;
 }
@@ -377,13 +376,24 @@ void lb_flow_unbind(struct lb_flow_table *t, const struct lb_flow_key *k, const 
 		count(t, f->backend, -1);
 }
 
-/* @k's connection has ended: its parked backends leave the flow, and go to the callback. */
-static void unpark(struct lb_flow_table *t, const struct lb_flow_key *k)
+bool lb_flow_unpark(struct lb_flow_table *t, const struct lb_flow_key *k,
+		    uint8_t parked[LB_FLOW_PARKED])
 {
 	struct lb_flow_move m = { .key = *k, .op = LB_MOVE_UNPARK };
 
-	if (run_step(t, t->progs.move, &m, sizeof(m)) == LB_FLOW_END_ENDED)
-		t->parked(t->parked_ctx, k, m.parked);
+	if (run_step(t, t->progs.move, &m, sizeof(m)) != LB_FLOW_END_ENDED)
+		return false;
+	memcpy(parked, m.parked, LB_FLOW_PARKED);
+	return true;
+}
+
+/* @k's connection has ended: its parked backends leave the flow, and go to the callback. */
+static void unpark(struct lb_flow_table *t, const struct lb_flow_key *k)
+{
+	uint8_t parked[LB_FLOW_PARKED];
+
+	if (lb_flow_unpark(t, k, parked))
+		t->parked(t->parked_ctx, k, parked);
 }
 
 static bool expired(const struct lb_flow *f, uint64_t now_ns)

@@ -145,6 +145,14 @@ int lb_flow_move(struct lb_flow_table *t, struct lb_flow_move *m);
  */
 int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, const struct lb_flow *f);
 
+/*
+ * The backends holding parked sockets of @k's connection taken out of its
+ * flow (LB_MOVE_UNPARK) into @parked (index + 1 each, 0: none): true if it
+ * had any.
+ */
+bool lb_flow_unpark(struct lb_flow_table *t, const struct lb_flow_key *k,
+		    uint8_t parked[LB_FLOW_PARKED]);
+
 /* End @k's flow if it is bound (closing, off its backend's count): enum lb_flow_end_result. */
 int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);
 

@@ -304,11 +304,11 @@ unsigned int lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_
 static void retire_all_parked(struct lb_handoff_ctx *h, struct lb_dispatcher *d,
 			      const struct lb_flow_key *k)
 {
-	struct lb_flow_move m = { .key = *k, .op = LB_MOVE_UNPARK };
+	uint8_t parked[LB_FLOW_PARKED];
 
-	if (lb_flow_move(h->flows, &m) == LB_FLOW_END_ENDED)
+	if (lb_flow_unpark(h->flows, k, parked))
 		lb_dispatcher_count(d, LB_DISP_PARKED_RETIRES,
-				    lb_handoff_retire_parked(h, k, m.parked));
+				    lb_handoff_retire_parked(h, k, parked));
 }
 
 /*
