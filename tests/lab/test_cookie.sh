@@ -34,6 +34,7 @@ fi
 lab_pass "cookie: balancer starts and pins its maps"
 
 synacks_before=$(lab_balancer_counter tx_synack)
+acks_before=$(lab_balancer_counter drop_handshake_ack)
 handshakes=0
 
 # name ts sack ws | regex the ss line must match | regex it must not match
@@ -85,6 +86,7 @@ established() { # N: exactly N connections to the VIP established on client1
 	((n == $1))
 }
 check "cookie: 5 idle connections established on the client" lab_wait 10 established 5
+handshakes=$((handshakes + 5))
 check_eq "cookie: ... no flow state kept for them" 0 "$(lab_balancer_flows)"
 check_eq "cookie: ... nor dispatcher state" "$taken" "$(lab_dispatcher_counter conns_taken)"
 check "cookie: ... and they were still open meanwhile" established 5
@@ -92,13 +94,20 @@ touch "$release"
 rc=0
 wait "$idle" || rc=$?
 check_eq "cookie: the idle client held them until released" 0 "$rc"
+# Each handshake's bare ACK is checked and counted as valid. drop_bad_cookie
+# cannot judge it: earlier tests' connections still send now and then (a
+# socket a backend kept for a keep-alive connection that moved, closed by nginx
+# later: its FIN, retransmitted, goes to the client, whose answer comes here).
+acks=$(($(lab_balancer_counter drop_handshake_ack) - acks_before))
+check_eq "cookie: every real client's handshake ACK validates (drop_handshake_ack)" \
+	"$handshakes" "$acks"
 bad=$(lab_balancer_counter drop_bad_cookie)
-check_eq "cookie: real clients' ACKs all validate" 0 "$bad"
+echo "# cookie: segments that failed the cookie meanwhile (late ones of earlier tests): $bad"
 # What a failure needs to be traced: the client's sockets to the VIP and the
-# dispatcher's view (a late segment of a connection it let go counts here).
-if [[ $bad != 0 ]]; then
-	lab_exec client1 ss -tanH dst "$VIP" | sed 's/^/# client1: /'
-	lab_exec_bpf balancer "$LAB_LATEBIND" status 2>&1 | grep -E "conns|linger|reply|segments" |
+# dispatcher's view.
+if ((acks != handshakes)); then
+	lab_exec client1 ss -tanH dst "$VIP" | grep -v TIME-WAIT | sed 's/^/# client1: /'
+	lab_exec_bpf balancer "$LAB_LATEBIND" status 2>&1 | grep -E "conns|cookie|handshake" |
 		sed 's/^/# /'
 fi
 
