@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -167,6 +168,20 @@ static void on_flow_parked(void *arg, const struct lb_flow_key *key,
 	unsigned int sent = lb_handoff_retire_parked(&lb->retire, key, parked);
 
 	lb_stat_add(&lb->own[LB_DISP_PARKED_RETIRES], sent);
+}
+
+/*
+ * The flows go with a daemon that stops, and nobody would retire what they
+ * left parked: nginx would close those sockets later, each FIN going to a
+ * client whose connection lives elsewhere or has ended.
+ */
+static void retire_parked_at_stop(struct lb_daemon *lb)
+{
+	uint64_t before = lb_stat_read(&lb->own[LB_DISP_PARKED_RETIRES]);
+
+	if (lb_flow_unpark_all(&lb->flows))
+		pr_info("stopping: %" PRIu64 " parked socket(s) retired\n",
+			lb_stat_read(&lb->own[LB_DISP_PARKED_RETIRES]) - before);
 }
 
 static int send_main(void *arg, const uint8_t *frame, size_t len)
@@ -848,6 +863,7 @@ int cmd_balancer(int argc, char **argv)
 		goto out; /* the next daemon takes over program and maps */
 	case RUN_STOP:
 		ret = LB_EXIT_OK;
+		retire_parked_at_stop(&lb);
 		break;
 	}
 detach:

@@ -471,6 +471,20 @@ static uint64_t walk_all(struct lb_flow_table *t,
 	return n;
 }
 
+static bool unpark_if_parked(struct lb_flow_table *t, const struct lb_flow_key *k,
+			     const struct lb_flow *f, void *arg)
+{
+	if (!has_parked(f))
+		return false;
+	unpark(t, k);
+	return true;
+}
+
+uint64_t lb_flow_unpark_all(struct lb_flow_table *t)
+{
+	return t->parked ? walk_all(t, unpark_if_parked, NULL) : 0;
+}
+
 struct end_backend {
 	uint32_t slot;
 	lb_flow_ended_fn fn;

@@ -153,6 +153,13 @@ int lb_flow_apply_peer(struct lb_flow_table *t, const struct lb_flow_key *k, con
 bool lb_flow_unpark(struct lb_flow_table *t, const struct lb_flow_key *k,
 		    uint8_t parked[LB_FLOW_PARKED]);
 
+/*
+ * Every flow's parked backends taken out and given to the table's parked
+ * callback, as if each connection had ended: for a daemon that stops and takes
+ * its flows with it. Returns how many flows had any.
+ */
+uint64_t lb_flow_unpark_all(struct lb_flow_table *t);
+
 /* End @k's flow if it is bound (closing, off its backend's count): enum lb_flow_end_result. */
 int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);
 

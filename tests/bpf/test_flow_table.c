@@ -814,6 +814,33 @@ START_TEST(test_move_parks)
 END_TEST
 
 /*
+ * A daemon that stops: every flow with parked backends gives them up to the
+ * callback once (the daemon retires them); flows without any are left alone.
+ */
+START_TEST(test_unpark_all)
+{
+	struct lb_flow f = full_flow(LB_FLOW_BOUND);
+
+	f.backend = 10;
+	backends[10].active = 1;
+	put_raw(1, &f);
+	put_raw(2, &f);
+	put_raw(3, &f);
+	ck_assert_uint_eq(move_parking(1, 11, true), 0);
+	ck_assert_uint_eq(move_parking(3, 12, true), 0);
+	ck_assert_uint_eq(move_parking(3, 13, true), 0);
+	t.parked = on_parked;
+	ck_assert_uint_eq(lb_flow_unpark_all(&t), 2);
+	ck_assert_int_eq(parked_calls, 2);
+	assert_parked(1, 0, 0, 0, 0);
+	assert_parked(3, 0, 0, 0, 0);
+	ck_assert_uint_eq(get_raw(3).backend, 13); /* still bound where it was */
+	ck_assert_uint_eq(lb_flow_unpark_all(&t), 0);
+	ck_assert_int_eq(parked_calls, 2);
+}
+END_TEST
+
+/*
  * A new connection's flow: inserted where there is none or one in the
  * dispatcher's state (taken over), refused where the connection was handed
  * off already (that flow and its count stay), and a full table makes room.
@@ -898,6 +925,7 @@ Suite *flow_table_suite(void)
 	tcase_add_loop_test(tc, test_move_rebind, 0, 2);
 	tcase_add_test(tc, test_move_rebind_again);
 	tcase_add_test(tc, test_move_parks);
+	tcase_add_test(tc, test_unpark_all);
 	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_disp_stats_rows);
 	suite_add_tcase(s, tc);

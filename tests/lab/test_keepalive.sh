@@ -391,9 +391,52 @@ fi
 # --- the end: every flow gone, every active count back to 0 ---------------------
 check "keepalive: flows and active counts settle" lab_wait_settled 8
 
-rm -rf "$KA_TMP"
+# --- a balancer that stops retires what it parked -------------------------------
+# A connection moves from web1 to web2 and stays open, idle, while the balancer
+# stops. Its flows go with it, so it retires web1's parked socket first; left,
+# nginx would close it in 75 s, its FIN going to the client. The test then ends
+# the connection itself (ss -K, both ends): no balancer is left to carry its close.
+release=$KA_TMP/held-release
+# shellcheck disable=SC2016 # expanded by the inner bash
+lab_exec client1 timeout 30 bash -c '
+	export LC_ALL=C
+	exec 3<>"/dev/tcp/$0/$1" || exit 1
+	for p in /web1/only-on-web1.html /web2/only-on-web2.html; do
+		printf "GET %s?ka=held HTTP/1.1\r\nHost: %s\r\n\r\n" "$p" "$0" >&3
+		len=0
+		while IFS= read -r -t 5 line <&3; do
+			line=${line//[[:cntrl:]]/}
+			[[ -z $line ]] && break
+			[[ ${line,,} == content-length:* ]] && len=${line#*: }
+		done
+		read -r -t 5 -N "$len" _ <&3 || exit 1
+	done
+	echo answered
+	for ((i = 0; i < 200; i++)); do
+		if [[ -e $2 ]]; then exit 0; fi
+		sleep 0.1
+	done
+	exit 1' "$VIP" "$VIP_PORT" "$release" >"$KA_TMP/held.out" &
+held=$!
+answered() { grep -q answered "$KA_TMP/held.out"; }
+check "keepalive: stop: a connection answered by web1, then web2, held open" lab_wait 10 answered
+port=$(lab_exec client1 ss -tnH state established dst "$VIP" | awk '{ split($3, a, ":"); print a[2]; exit }')
+on_web1() { lab_exec web1 ss -tanH exclude time-wait dst "$CLIENT1_IP:$port"; }
+retired0=$(lab_backend_counter web1 parked_retired)
+check_eq "keepalive: stop: web1 keeps its socket for the connection while it runs (cookie mode only)" \
+	"$(is_cookie web1)" "$(on_web1 | wc -l)"
 rc=0
 lab_balancer_stop || rc=$?
 check_eq "keepalive: balancer exits 0 on SIGTERM" 0 "$rc"
+no_web1_socket() { [[ -z $(on_web1) ]]; }
+check "keepalive: stop: web1's parked socket retired as the balancer stopped" lab_wait 3 no_web1_socket
+check_eq "keepalive: stop: ... by the balancer's retire (web1 parked_retired; the log)" \
+	"$(is_cookie web1) $(is_cookie web1)" \
+	"$(($(lab_backend_counter web1 parked_retired) - retired0)) $(grep -c 'stopping: 1 parked socket(s) retired' "$LAB_BALANCER_LOG")"
+touch "$release"
+wait "$held" || true
+lab_exec web2 ss -K dst "$CLIENT1_IP:$port" >/dev/null 2>&1 || true
+lab_exec client1 ss -K dst "$VIP" dport = "$VIP_PORT" >/dev/null 2>&1 || true
+rm -rf "$KA_TMP"
 # shellcheck disable=SC2119
 lab_backends_detach
