@@ -7,7 +7,11 @@
 # two-queue balancer link) side by side with HAProxy (`nbthread N`), in the
 # same rounds, their order rotated each round:
 #
-#   latebind-t1, latebind-t2, haproxy-t1, haproxy-t2
+#   latebind-t1, latebind-t2, haproxy-t1, haproxy-t2, direct
+#
+# direct (wrk to web1's own address, no balancer at all) is the bound of the
+# goal: on a machine whose CPUs the clients and backends share, no balancer
+# makes more connections than no balancer.
 #
 # Each mode: the objects verified (http_verify), then wrk with a new connection
 # per request (Connection: close), as the http section's (a). Around it, the
@@ -20,7 +24,7 @@
 # workload close); defines, does nothing.
 
 THREADS_ROUNDS=${BENCH_THREADS_ROUNDS:-5}
-THREADS_MODES=(latebind-t1 latebind-t2 haproxy-t1 haproxy-t2)
+THREADS_MODES=(latebind-t1 latebind-t2 haproxy-t1 haproxy-t2 direct)
 # Per round and latebind mode: round, mode, frames to the dispatcher,
 # frames passed between threads, frames dropped at a full ring.
 THREADS_RAW=$OUT/threads-raw.tsv
@@ -56,7 +60,7 @@ lb_thread_frames() {
 }
 
 # threads_mode_start MODE: latebind with `dispatcher: {threads: N}`, or HAProxy
-# with `nbthread N`, serving the VIP.
+# with `nbthread N`, serving the VIP; or nothing there (direct).
 threads_mode_start() {
 	local n
 	n=$(threads_of "$1")
@@ -71,6 +75,7 @@ threads_mode_start() {
 		HAPROXY_CONF=$OUT/haproxy-t$n.cfg
 		http_mode_start haproxy
 		;;
+	direct) http_mode_start direct ;;
 	esac
 }
 
@@ -85,6 +90,7 @@ threads_mode_stop() {
 		# shellcheck disable=SC2034 # read by haproxy_start (bench/http.sh)
 		HAPROXY_CONF=$OUT/haproxy.cfg
 		;;
+	direct) http_mode_stop direct ;;
 	esac
 }
 
@@ -125,7 +131,7 @@ threads_report() {
 	local m
 	echo "## Threads: latebind \`dispatcher: {threads: N}\` next to HAProxy \`nbthread N\` (h)"
 	echo
-	echo "Same lab, same rounds ($THREADS_ROUNDS; the four modes' order rotated each round), min / median / max"
+	echo "Same lab, same rounds ($THREADS_ROUNDS; the modes' order rotated each round), min / median / max"
 	echo "over rounds. wrk $WRK_VERSION from client1: -t$WRK_THREADS -c$WRK_CONNS, ${HTTP_SECONDS} s, a new connection per"
 	echo "request (Connection: close), /web1/1k.bin, as (a). latebind in cookie mode, one AF_XDP"
 	echo "socket per RX queue of the balancer's link (2 queues), served by 1 or 2 threads; HAProxy"
@@ -133,20 +139,28 @@ threads_report() {
 	echo "user + system time, all its threads (kernel work it runs inline — on veth, delivering the"
 	echo "frames it sends through the next hops — included, for both). **This machine has $(nproc) CPUs,"
 	echo "shared by wrk, the three nginx, the lab's forwarding and the balancer**: a second balancer"
-	echo "thread takes CPU from the others, so requests/s cannot double here."
+	echo "thread takes CPU from the others, so requests/s cannot double here. direct: wrk to web1's"
+	echo "own address, no balancer: the most the clients and nginx make of these CPUs, so the"
+	echo "goal's bound — 2 × HAProxy above direct cannot be met here by any balancer."
 	echo
-	echo "| measure | latebind, 1 thread | latebind, 2 threads | HAProxy, nbthread 1 | HAProxy, nbthread 2 |"
-	echo "| --- | ---: | ---: | ---: | ---: |"
-	trow() { # LABEL METRIC FORMAT
+	echo "| measure | latebind, 1 thread | latebind, 2 threads | HAProxy, nbthread 1 | HAProxy, nbthread 2 | direct |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+	trow() { # LABEL METRIC FORMAT [balancer]: with "balancer", none for direct
 		echo -n "| $1 |"
-		for m in "${THREADS_MODES[@]}"; do echo -n " $(hs "$m" close "$2" "$3") |"; done
+		for m in "${THREADS_MODES[@]}"; do
+			if [[ $m == direct && ${4:-} == balancer ]]; then
+				echo -n " – |"
+			else
+				echo -n " $(hs "$m" close "$2" "$3") |"
+			fi
+		done
 		echo
 	}
 	trow "new-connection requests/s" rps %.0f
 	trow "p50 µs (wrk)" p50 %.0f
 	trow "p99 µs" p99 %.0f
-	trow "balancer CPU, µs per request" cpu_us_req %.2f
-	trow "+ latebind's XDP program, µs per request" xdp_us_req %.2f
+	trow "balancer CPU, µs per request" cpu_us_req %.2f balancer
+	trow "+ latebind's XDP program, µs per request" xdp_us_req %.2f balancer
 	echo -n "| errors, summed over rounds |"
 	for m in "${THREADS_MODES[@]}"; do
 		echo -n " $(awk -F'\t' -v m="$m" '$2 == m && $3 == "close" { e += $7 } END { print e + 0 }' "$HTTP_RAW") |"
@@ -166,6 +180,8 @@ threads_report() {
 	echo "| --- | ---: | ---: |"
 	echo "| requests/s, latebind / HAProxy (goal ≥ 2) | $(hps latebind-t1 haproxy-t1 close rps %.3f) | $(hps latebind-t2 haproxy-t2 close rps %.3f) |"
 	echo "| CPU per request, HAProxy / latebind | $(hps haproxy-t1 latebind-t1 close cpu_us_req %.3f) | $(hps haproxy-t2 latebind-t2 close cpu_us_req %.3f) |"
+	echo "| requests/s, latebind / direct | $(hps latebind-t1 direct close rps %.3f) | $(hps latebind-t2 direct close rps %.3f) |"
+	echo "| requests/s, HAProxy / direct (the goal needs latebind at twice this) | $(hps haproxy-t1 direct close rps %.3f) | $(hps haproxy-t2 direct close rps %.3f) |"
 	echo
 	echo "| paired by round | latebind | HAProxy |"
 	echo "| --- | ---: | ---: |"
