@@ -524,6 +524,16 @@ w_unloaded() {
 		"$(awk '$1 == 200 { print $5 * 1e6 }' "$f" | pct 99)"
 }
 
+# lb_failures: the balancer's counters that tell why a request failed (its own
+# answers, a replay given up, a full ring, a reset), the non-zero ones: for the
+# log of a mode that had errors, since a quick run's report only counts them.
+lb_failures() {
+	lab_exec_bpf balancer "$LAB_LATEBIND" status 2>/dev/null | awk '
+		$1 ~ /^(reply_[45][0-9][0-9]|reply_abandoned|replay_failed|replay_retransmits|tx_full|conns_evicted|flows_reset|tx_client_reset|stays_busy|rebind_failed)$/ && $2 > 0 {
+			printf "%s%s %s", sep, $1, $2; sep = ", " }
+		END { if (sep == "") printf "none" }'
+}
+
 # w_wrk ROUND MODE close|keepalive|rotate|rotate1: close and keepalive ask for
 # /web1/1k.bin (bench/wrk-report.lua); rotate and rotate1 (one connection) ask
 # for every backend's object in turn on each connection (bench/wrk-rotate.lua)
@@ -561,6 +571,10 @@ w_wrk() {
 		"connect $(kv connect_err "$line"), read $(kv read_err "$line")," \
 		"write $(kv write_err "$line"), timeout $(kv timeout_err "$line")"
 	status_errs=$(kv status_err "$line")
+	if ((sock + status_errs)) && [[ $mode == latebind || $mode == replay ]]; then
+		say "round $round $mode $kind: $((sock + status_errs)) failed request(s);" \
+			"the balancer's failure counters so far: $(lb_failures)"
+	fi
 	if [[ $kind == rotate* ]]; then
 		st=$(grep '^status_2xx=' <<<"$out") || die "$mode $kind: wrk-rotate.lua gave no status line: $(tail -n 3 <<<"$out")"
 		non2xx=$(kv non2xx "$st")

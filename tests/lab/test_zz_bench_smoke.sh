@@ -57,6 +57,8 @@ for workload in "time to first byte, p50 µs" "(a) new connection per request, 1
 done
 check_match "bench smoke: replay mode: no request failed" \
 	'Errors in replay mode, summed over rounds: 0\.' "$(cat "$report" 2>/dev/null)"
+# What the bench logged of failed requests (kinds, the balancer's counters).
+grep -E 'failed request|socket errors' "$bench_log" 2>/dev/null | sed 's/^/#   /'
 # The ceiling (a plain MAC-rewriting XDP program in latebind's place): the big
 # transfers' MB/s for direct, ceiling and latebind, its program's time per
 # packet, the paired ratios, no error, and the goal judged.
