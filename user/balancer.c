@@ -642,13 +642,8 @@ static int start_dispatcher(struct lb_daemon *lb)
 			   lb_loader_flow_progs(lb->ld.skel), lb->ld.backends);
 	lb->flows.evicted = on_flow_evicted;
 	lb->flows.evicted_ctx = lb;
-	lb->retire = (struct lb_handoff_ctx){
-		.cfg = &lb->cfg, .flows = &lb->flows, .backends = lb->ld.backends,
-		.send = send_main, .send_ctx = lb, .secret = &lb->secret,
-		.ports = lb->ifs.ports, .n_ports = lb->ifs.n_sides,
-		.local = lb->ifs.local.fd >= 0 ? &lb->ifs.local : NULL,
-	};
-	memcpy(lb->retire.own_mac, lb->ifs.mac, 6);
+	lb_handoff_init(&lb->retire, &lb->cfg, &lb->flows, lb->ld.backends, &lb->secret, &lb->ifs,
+			send_main, lb);
 	lb->flows.parked = on_flow_parked;
 	lb->flows.parked_ctx = lb;
 	if (lb->cfg.n_peers) {

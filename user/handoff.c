@@ -8,6 +8,7 @@
 #include "handoff.h"
 #include "fin_notice.h"
 #include "handoff_opt.h"
+#include "ifaces.h"
 #include "log.h"
 #include "packet.h"
 #include "rebind.h"
@@ -287,6 +288,20 @@ static int send_retire(struct lb_handoff_ctx *h, const struct lb_flow_key *k, ui
 		return -1;
 	}
 	return 0;
+}
+
+void lb_handoff_init(struct lb_handoff_ctx *h, const struct lb_config *cfg,
+		     struct lb_flow_table *flows, struct lb_backend *backends,
+		     const struct lb_cookie_secret *secret, const struct lb_ifaces *ifs,
+		     lb_send_fn send, void *send_ctx)
+{
+	*h = (struct lb_handoff_ctx){
+		.cfg = cfg, .flows = flows, .backends = backends,
+		.send = send, .send_ctx = send_ctx, .secret = secret,
+		.ports = ifs->ports, .n_ports = ifs->n_sides,
+		.local = ifs->local.fd >= 0 ? &ifs->local : NULL,
+	};
+	memcpy(h->own_mac, ifs->mac, 6);
 }
 
 unsigned int lb_handoff_retire_parked(struct lb_handoff_ctx *h, const struct lb_flow_key *k,

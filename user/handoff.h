@@ -84,6 +84,18 @@ struct lb_handoff_ctx {
 	uint8_t frame[LB_HANDOFF_FRAME_MAX];
 };
 
+struct lb_ifaces;
+
+/*
+ * @h set up to hand off and retire through @ifs: frames for a backend behind
+ * the main interface go to @send, the others out of @ifs' side ports or lo
+ * (a local backend). No batch: a caller that batches sets h->batch.
+ */
+void lb_handoff_init(struct lb_handoff_ctx *h, const struct lb_config *cfg,
+		     struct lb_flow_table *flows, struct lb_backend *backends,
+		     const struct lb_cookie_secret *secret, const struct lb_ifaces *ifs,
+		     lb_send_fn send, void *send_ctx);
+
 /* The lb_bind_fn of the balancer (see enum lb_bind_step); @ctx: a struct lb_handoff_ctx. */
 int lb_handoff_bind(void *ctx, struct lb_dispatcher *d, const struct lb_conn *c, uint32_t backend,
 		    enum lb_bind_step step);

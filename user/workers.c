@@ -385,14 +385,9 @@ static int worker_init(struct lb_workers *ws, struct worker *w, unsigned int id,
 	w->disp = lb_dispatcher_new(&conf->cfg, conf->dir, env->secret, &maps, send_frame, w);
 	if (!w->disp)
 		return -1;
-	w->handoff = (struct lb_handoff_ctx){
-		.cfg = &conf->cfg, .flows = &w->flows, .backends = env->backends,
-		.send = send_frame, .send_ctx = w, .secret = env->secret,
-		.ports = env->ifs->ports, .n_ports = env->ifs->n_sides,
-		.local = env->ifs->local.fd >= 0 ? &env->ifs->local : NULL,
-		.batch = &w->batch,
-	};
-	memcpy(w->handoff.own_mac, env->ifs->mac, 6);
+	lb_handoff_init(&w->handoff, &conf->cfg, &w->flows, env->backends, env->secret, env->ifs,
+			send_frame, w);
+	w->handoff.batch = &w->batch;
 	lb_dispatcher_set_bind(w->disp, lb_handoff_bind, &w->handoff);
 	return 0;
 }
