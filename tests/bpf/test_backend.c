@@ -1202,134 +1202,6 @@ static size_t next_of(int fd, uint8_t *buf, struct lb_segment *seg, uint16_t por
 	return len;
 }
 
-START_TEST(test_kernel_adopt)
-{
-	static const char req[] = "GET /next HTTP/1.1\r\nHost: site\r\n\r\n";
-	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-	const uint32_t alen = sizeof(answer) - 1;
-	const uint16_t port = 8080;
-	const uint32_t seq = 0x10000000u + 7777, ack = 0x7a000001u + 90000; /* no cookie */
-	const struct adopt_case valid = { "adopt", AD_VALID, 1, 0, 0, 0 };
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-	uint8_t frame[PKT_MAX], in[PKT_MAX];
-	char got[sizeof(req)];
-	struct lb_segment seg, s;
-	struct pollfd pfd;
-	struct backend *k;
-	int lfd, afd, pkt, v0, v1;
-	uint32_t kk = 0;
-	size_t len;
-
-	be_veth_netns(VIP, BACKEND, &v0, &v1);
-
-	k = backend__open();
-	ck_assert_ptr_nonnull(k);
-	inet_pton(AF_INET, VIP, (void *)&k->rodata->cfg_vip_addr);
-	k->rodata->cfg_vip_port = htons(port);
-	memcpy((void *)k->rodata->cfg_balancer_macs[0], balancer_mac, 6);
-	k->rodata->cfg_wscale = TEST_WS;
-	ck_assert_int_eq(backend__load(k), 0);
-	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(k->maps.cookie_secret), &kk, &secret, 0), 0);
-	be_tc_on(v0, k->progs.lb_backend_ingress, k->progs.lb_backend_egress);
-
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	inet_pton(AF_INET, VIP, &a.sin_addr);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(lfd, 4), 0);
-	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	ck_assert_int_ge(pkt, 0);
-	ll.sll_ifindex = v1;
-	ck_assert_int_eq(bind(pkt, (struct sockaddr *)&ll, sizeof(ll)), 0);
-
-	/* The request's segment with the adopt option, as the dispatcher sends it. */
-	len = adopt_frame(frame, &valid, port, seq, ack, req);
-	ck_assert_int_eq(send(pkt, frame, len, 0), (ssize_t)len);
-
-	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the adopt segment made no connection");
-	afd = accept(lfd, NULL, NULL);
-	ck_assert_int_ge(afd, 0);
-	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
-	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), (ssize_t)sizeof(req) - 1);
-	ck_assert_mem_eq(got, req, sizeof(req) - 1);
-	ck_assert_uint_eq(stat_of(k, LB_BE_REBIND_ADOPTED), 1);
-	ck_assert_uint_eq(stat_of(k, LB_BE_ADOPTED), 0);
-	ck_assert_uint_eq(stat_of(k, LB_BE_DROP_BAD_REBIND), 0);
-
-	/* The response continues the connection's numbers: seq = the adopt's ack. */
-	ck_assert_int_eq(send(afd, answer, alen, 0), (ssize_t)alen);
-	len = next_of(pkt, in, &seg, port, false);
-	while (len && !seg.len)
-		len = next_of(pkt, in, &seg, port, false); /* the request's own ACK */
-	ck_assert_msg(len, "no response from the backend's kernel");
-	ck_assert_int_eq(pkt_check_csums(in, len), 0);
-	ck_assert_uint_eq(seg.seq, ack);
-	ck_assert_uint_eq(seg.ack, seq + sizeof(req) - 1);
-	ck_assert_uint_eq(seg.len, alen);
-	ck_assert_mem_eq(seg.payload, answer, alen);
-
-	/*
-	 * A probe now: the response is not acknowledged, alen bytes beyond seq;
-	 * the egress program read its head: it starts at seq and ends alen after.
-	 */
-	{
-		struct be_probe p = {
-			.src_mac = balancer_mac, .dst_mac = backend_mac, .saddr = CLIENT,
-			.daddr = VIP, .sport = CPORT, .dport = port,
-			.seq = seq + sizeof(req) - 1, .ack = ack, .secret = &secret,
-			.counter = lb_cookie_counter(&secret, tai_now()),
-		};
-		uint8_t want[PKT_MAX];
-		size_t plen = be_probe_build(frame, &p);
-
-		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
-		len = next_of(pkt, in, &seg, port, true);
-		ck_assert_msg(len, "no answer to the probe");
-		be_probe_answer_framed(want, frame, plen, LB_PROBE_BUSY, ack, seq + sizeof(req) - 1,
-				       alen, LB_FRAMING_KNOWN, 0, alen, 5);
-		ck_assert_uint_eq(len, plen);
-		ck_assert_mem_eq(in, want, plen);
-		ck_assert_int_eq(pkt_check_csums(in, len), 0);
-
-		/* The client acknowledges the response; the same probe then finds it idle. */
-		s = (struct lb_segment){
-			.sport = htons(CPORT), .dport = htons(port), .seq = seq + sizeof(req) - 1,
-			.ack = ack + alen, .flags = LB_TH_ACK, .window = 502, .has_ts = true,
-			.tsval = 0x01020305, .tsecr = seg.tsval,
-		};
-		memcpy(s.src_mac, balancer_mac, 6);
-		memcpy(s.dst_mac, backend_mac, 6);
-		inet_pton(AF_INET, CLIENT, &s.saddr);
-		inet_pton(AF_INET, VIP, &s.daddr);
-		len = lb_segment_build(in, sizeof(in), &s);
-		ck_assert_int_eq(send(pkt, in, len, 0), (ssize_t)len);
-		wait_ioctl(afd, SIOCOUTQ, 0, "the response acknowledged");
-		p.ack = ack + alen;
-		plen = be_probe_build(frame, &p);
-		ck_assert_int_eq(send(pkt, frame, plen, 0), (ssize_t)plen);
-		len = next_of(pkt, in, &seg, port, true);
-		ck_assert_msg(len, "no answer to the second probe");
-		/* Relative to the new seq: the answer began alen before it and ends there. */
-		be_probe_answer_framed(want, frame, plen, LB_PROBE_IDLE, ack + alen,
-				       seq + sizeof(req) - 1, 0, LB_FRAMING_KNOWN, -alen, 0, 5);
-		ck_assert_uint_eq(len, plen);
-		ck_assert_mem_eq(in, want, plen);
-	}
-	ck_assert_uint_eq(stat_of(k, LB_BE_PROBE_ANSWERED), 2);
-	/* The probes never reached the socket: nothing more to read. */
-	ck_assert_int_eq(sock_ioctl(afd, SIOCINQ), 0);
-
-	close(afd);
-	close(pkt);
-	close(lfd);
-	backend__destroy(k);
-}
-END_TEST
-
-/* ---- a socket left here and taken up again (docs/parked-sockets.md) -------- */
-
 /* A backend object on a veth of a namespace of our own, a listener on the VIP, a packet socket. */
 struct kernel_backend {
 	struct backend *k;
@@ -1372,6 +1244,110 @@ static void kernel_backend_down(struct kernel_backend *kb)
 	close(kb->lfd);
 	backend__destroy(kb->k);
 }
+
+START_TEST(test_kernel_adopt)
+{
+	static const char req[] = "GET /next HTTP/1.1\r\nHost: site\r\n\r\n";
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	const uint32_t alen = sizeof(answer) - 1;
+	const uint16_t port = 8080;
+	const uint32_t seq = 0x10000000u + 7777, ack = 0x7a000001u + 90000; /* no cookie */
+	const struct adopt_case valid = { "adopt", AD_VALID, 1, 0, 0, 0 };
+	uint8_t frame[PKT_MAX], in[PKT_MAX];
+	char got[sizeof(req)];
+	struct lb_segment seg, s;
+	struct kernel_backend kb;
+	struct pollfd pfd;
+	size_t len;
+	int afd;
+
+	kernel_backend_up(&kb, port);
+
+	/* The request's segment with the adopt option, as the dispatcher sends it. */
+	len = adopt_frame(frame, &valid, port, seq, ack, req);
+	ck_assert_int_eq(send(kb.pkt, frame, len, 0), (ssize_t)len);
+
+	pfd = (struct pollfd){ .fd = kb.lfd, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the adopt segment made no connection");
+	afd = accept(kb.lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	pfd = (struct pollfd){ .fd = afd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(afd, got, sizeof(got), 0), (ssize_t)sizeof(req) - 1);
+	ck_assert_mem_eq(got, req, sizeof(req) - 1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_REBIND_ADOPTED), 1);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_ADOPTED), 0);
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_DROP_BAD_REBIND), 0);
+
+	/* The response continues the connection's numbers: seq = the adopt's ack. */
+	ck_assert_int_eq(send(afd, answer, alen, 0), (ssize_t)alen);
+	len = next_of(kb.pkt, in, &seg, port, false);
+	while (len && !seg.len)
+		len = next_of(kb.pkt, in, &seg, port, false); /* the request's own ACK */
+	ck_assert_msg(len, "no response from the backend's kernel");
+	ck_assert_int_eq(pkt_check_csums(in, len), 0);
+	ck_assert_uint_eq(seg.seq, ack);
+	ck_assert_uint_eq(seg.ack, seq + sizeof(req) - 1);
+	ck_assert_uint_eq(seg.len, alen);
+	ck_assert_mem_eq(seg.payload, answer, alen);
+
+	/*
+	 * A probe now: the response is not acknowledged, alen bytes beyond seq;
+	 * the egress program read its head: it starts at seq and ends alen after.
+	 */
+	{
+		struct be_probe p = {
+			.src_mac = balancer_mac, .dst_mac = backend_mac, .saddr = CLIENT,
+			.daddr = VIP, .sport = CPORT, .dport = port,
+			.seq = seq + sizeof(req) - 1, .ack = ack, .secret = &secret,
+			.counter = lb_cookie_counter(&secret, tai_now()),
+		};
+		uint8_t want[PKT_MAX];
+		size_t plen = be_probe_build(frame, &p);
+
+		ck_assert_int_eq(send(kb.pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(kb.pkt, in, &seg, port, true);
+		ck_assert_msg(len, "no answer to the probe");
+		be_probe_answer_framed(want, frame, plen, LB_PROBE_BUSY, ack, seq + sizeof(req) - 1,
+				       alen, LB_FRAMING_KNOWN, 0, alen, 5);
+		ck_assert_uint_eq(len, plen);
+		ck_assert_mem_eq(in, want, plen);
+		ck_assert_int_eq(pkt_check_csums(in, len), 0);
+
+		/* The client acknowledges the response; the same probe then finds it idle. */
+		s = (struct lb_segment){
+			.sport = htons(CPORT), .dport = htons(port), .seq = seq + sizeof(req) - 1,
+			.ack = ack + alen, .flags = LB_TH_ACK, .window = 502, .has_ts = true,
+			.tsval = 0x01020305, .tsecr = seg.tsval,
+		};
+		memcpy(s.src_mac, balancer_mac, 6);
+		memcpy(s.dst_mac, backend_mac, 6);
+		inet_pton(AF_INET, CLIENT, &s.saddr);
+		inet_pton(AF_INET, VIP, &s.daddr);
+		len = lb_segment_build(in, sizeof(in), &s);
+		ck_assert_int_eq(send(kb.pkt, in, len, 0), (ssize_t)len);
+		wait_ioctl(afd, SIOCOUTQ, 0, "the response acknowledged");
+		p.ack = ack + alen;
+		plen = be_probe_build(frame, &p);
+		ck_assert_int_eq(send(kb.pkt, frame, plen, 0), (ssize_t)plen);
+		len = next_of(kb.pkt, in, &seg, port, true);
+		ck_assert_msg(len, "no answer to the second probe");
+		/* Relative to the new seq: the answer began alen before it and ends there. */
+		be_probe_answer_framed(want, frame, plen, LB_PROBE_IDLE, ack + alen,
+				       seq + sizeof(req) - 1, 0, LB_FRAMING_KNOWN, -alen, 0, 5);
+		ck_assert_uint_eq(len, plen);
+		ck_assert_mem_eq(in, want, plen);
+	}
+	ck_assert_uint_eq(stat_of(kb.k, LB_BE_PROBE_ANSWERED), 2);
+	/* The probes never reached the socket: nothing more to read. */
+	ck_assert_int_eq(sock_ioctl(afd, SIOCINQ), 0);
+
+	close(afd);
+	kernel_backend_down(&kb);
+}
+END_TEST
+
+/* ---- a socket left here and taken up again (docs/parked-sockets.md) -------- */
 
 /*
  * A client segment as the balancer forwards it: @flags, @seq/@ack, timestamps
