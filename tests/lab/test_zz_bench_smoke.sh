@@ -100,18 +100,24 @@ check "bench smoke: (g): the requests rotated across backends ($rotated)" \
 	awk -v r="$rotated" 'BEGIN { split(r, f, " "); exit !(f[2] + 0 >= 50 && f[5] + 0 > 0) }'
 check_match "bench smoke: (g): the goal row is there, judged or marked not valid" \
 	'\| \(g\) [^|]+ \| >= 1\.0 \| [0-9.]+ \| \*\*(met|not met|not valid)\*\*' "$(cat "$report" 2>/dev/null)"
-# Threads: latebind with 1 and 2 dispatcher threads, HAProxy nbthread 1 and 2, no error;
-# the share of frames passed between latebind's threads; the ring's own figures.
+# Threads: latebind with 1 and 2 dispatcher threads, HAProxy nbthread 1 and 2, and
+# direct (the bound), no error; the share of frames passed between latebind's
+# threads; latebind / direct; the ring's own figures.
 th_rows=$(sed -n '/^## Threads/,/^### HTTP: every/p' "$report" 2>/dev/null)
-for measure in "new-connection requests/s" "balancer CPU, µs per request"; do
-	check_match "bench smoke: threads: $measure for latebind 1 and 2 threads, HAProxy nbthread 1 and 2" \
-		"^\\| $measure \\| $num3 \\| $num3 \\| $num3 \\| $num3 \\|\$" "$(grep -F "| $measure |" <<<"$th_rows" | head -n 1)"
-done
-check_match "bench smoke: threads: no request failed" '^\| errors, summed over rounds \| 0 \| 0 \| 0 \| 0 \|$' \
+check_match "bench smoke: threads: new-connection requests/s for latebind 1 and 2 threads, HAProxy nbthread 1 and 2, direct" \
+	"^\\| new-connection requests/s \\| $num3 \\| $num3 \\| $num3 \\| $num3 \\| $num3 \\|\$" \
+	"$(grep -F "| new-connection requests/s |" <<<"$th_rows" | head -n 1)"
+check_match "bench smoke: threads: balancer CPU, µs per request for latebind 1 and 2 threads, HAProxy nbthread 1 and 2 (none for direct)" \
+	"^\\| balancer CPU, µs per request \\| $num3 \\| $num3 \\| $num3 \\| $num3 \\| – \\|\$" \
+	"$(grep -F "| balancer CPU, µs per request |" <<<"$th_rows" | head -n 1)"
+check_match "bench smoke: threads: no request failed" '^\| errors, summed over rounds \| 0 \| 0 \| 0 \| 0 \| 0 \|$' \
 	"$(grep -F '| errors, summed' <<<"$th_rows")"
 check_match "bench smoke: threads: the share of frames passed between latebind's threads" \
-	"^\\| frames to the dispatcher, passed to another thread, % \\| $num3 \\| $num3 \\| – \\| – \\|\$" \
+	"^\\| frames to the dispatcher, passed to another thread, % \\| $num3 \\| $num3 \\| – \\| – \\| – \\|\$" \
 	"$(grep -F '| frames to the dispatcher' <<<"$th_rows")"
+check_match "bench smoke: threads: latebind / direct, paired" \
+	"^\\| requests/s, latebind / direct \\| $num3 \\| $num3 \\|\$" \
+	"$(grep -F '| requests/s, latebind / direct |' <<<"$th_rows")"
 check_match "bench smoke: threads: the ring's cost per frame" '^\| ring, one frame pushed and drained[^|]*\| [0-9.]+ \([0-9.]+\) \|$' \
 	"$(grep -F '| ring, one frame' <<<"$th_rows")"
 check_match "bench smoke: the report says where the balancer's frames are received" \
