@@ -143,6 +143,9 @@ static int remove_seen(struct lb_flow_table *t, const struct lb_flow_key *k, uin
 		return -errno;
 	if (dispatcher_counted(f.state))
 		count(t, f.backend, -1);
+	/* Nobody else would retire them: the list was the flow's alone. */
+	if (t->parked && has_parked(&f))
+		t->parked(t->parked_ctx, k, f.parked);
 	if (ended == LB_FLOW_END_ENDED)
 		f.state = LB_FLOW_BOUND;
 	if (gone)

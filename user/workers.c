@@ -477,8 +477,12 @@ void lb_workers_stop(struct lb_workers *ws)
 			pthread_join(ws->w[i].thread, NULL);
 	for (i = 0; i < ws->n; i++) {
 		struct worker *w = &ws->w[i];
+		unsigned int q;
 
+		/* Its records' flows go with it, their parked sockets retired: sent now. */
 		lb_dispatcher_free(w->disp);
+		for (q = 0; q < w->n_queues; q++)
+			lb_xsk_flush(ws->env.xsk, w->queues[q]);
 		if (w->wake_fd >= 0)
 			close(w->wake_fd);
 	}

@@ -841,6 +841,30 @@ START_TEST(test_unpark_all)
 END_TEST
 
 /*
+ * A flow removed with backends parked (the dispatcher lets a connection go: a
+ * client's reset while it moves) gives them to the callback: nobody else has
+ * the list.
+ */
+START_TEST(test_remove_unparks)
+{
+	struct lb_flow f = full_flow(LB_FLOW_BOUND);
+	struct lb_flow_key k = key(1);
+
+	f.backend = 10;
+	backends[10].active = 1;
+	put_raw(1, &f);
+	ck_assert_uint_eq(move_parking(1, 11, true), 0);
+	ck_assert_uint_eq(move_parking(1, 12, true), 0);
+	t.parked = on_parked;
+	ck_assert_int_eq(lb_flow_end(&t, &k), LB_FLOW_END_ENDED); /* closing, as XDP leaves it */
+	ck_assert_int_eq(lb_flow_remove(&t, &k, NULL), 0);
+	ck_assert_int_eq(parked_calls, 1);
+	ck_assert_mem_eq(parked_seen, ((uint8_t[]){ 11, 12, 0, 0 }), LB_FLOW_PARKED);
+	ck_assert(!present(1));
+}
+END_TEST
+
+/*
  * A new connection's flow: inserted where there is none or one in the
  * dispatcher's state (taken over), refused where the connection was handed
  * off already (that flow and its count stay), and a full table makes room.
@@ -926,6 +950,7 @@ Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_move_rebind_again);
 	tcase_add_test(tc, test_move_parks);
 	tcase_add_test(tc, test_unpark_all);
+	tcase_add_test(tc, test_remove_unparks);
 	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_disp_stats_rows);
 	suite_add_tcase(s, tc);

@@ -141,8 +141,19 @@ keepalive() {
 }
 keepalive "threads"
 
+# Stopped right after them: what they left parked on web2 and web3 is retired,
+# also for a connection whose last move a dispatcher thread still held (its
+# record, freed with the thread, takes the flow and its list along).
 lab_balancer_stop
 check_eq "threads: balancer exits 0 on SIGTERM" 0 "$LAB_STOP_STATUS"
+backends_quiet() {
+	local w
+	for w in "${LAB_WEBS[@]}"; do
+		[[ -z $(lab_exec "$w" ss -tanH exclude listening exclude time-wait) ]] || return 1
+	done
+}
+check "threads: no backend socket of the keep-alive connections left after the stop" \
+	lab_wait 3 backends_quiet
 
 # Replay mode: the backends' SYN/ACKs come back on whichever queue the switch
 # picks, and must reach the thread that replayed the SYN.
