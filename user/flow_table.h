@@ -164,9 +164,10 @@ uint64_t lb_flow_unpark_all(struct lb_flow_table *t);
 int lb_flow_end(struct lb_flow_table *t, const struct lb_flow_key *k);
 
 /*
- * Delete @k's flow, ending it first if bound. @gone (if not NULL) gets the
- * flow as deleted, its state bound if this call ended it. Returns 0, or a
- * negative errno (-ENOENT: not there).
+ * Delete @k's flow, ending it first if bound; its parked backends go to the
+ * table's parked callback. @gone (if not NULL) gets the flow as deleted, its
+ * state bound if this call ended it. Returns 0, or a negative errno (-ENOENT:
+ * not there).
  */
 int lb_flow_remove(struct lb_flow_table *t, const struct lb_flow_key *k, struct lb_flow *gone);
 
