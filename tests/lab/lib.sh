@@ -141,6 +141,25 @@ lab_exec() {
 	ip netns exec "$ns" "$@"
 }
 
+# lab_site_sockets NODE [SS-OPTION...]: NODE's TCP sockets of the site's port
+# that are neither listening nor in TIME-WAIT (ss -tanH; with -K, destroyed).
+lab_site_sockets() {
+	local node=$1
+	shift
+	lab_exec "$node" ss -tanH "$@" exclude listening exclude time-wait \
+		"( sport = :$VIP_PORT or dport = :$VIP_PORT )"
+}
+
+# lab_open_connections [NODE...]: lab_site_sockets of each NODE (default: the
+# clients and backends), one line each, prefixed by the node.
+lab_open_connections() {
+	local n nodes=("$@")
+	((${#nodes[@]})) || nodes=("${LAB_CLIENTS[@]}" "${LAB_WEBS[@]}")
+	for n in "${nodes[@]}"; do
+		lab_site_sockets "$n" 2>/dev/null | sed "s/^/$n: /"
+	done
+}
+
 # lab_exec_bpf NODE CMD...: like lab_exec, with a bpffs on /sys/fs/bpf (ip netns
 # exec remounts /sys, so it is not there otherwise). Nodes with a lab bpffs get
 # it bind-mounted, so pins persist and `latebind status` finds them later;

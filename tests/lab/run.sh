@@ -138,16 +138,6 @@ run_test() {
 	echo "# ${LAB_RESULT_PREFIX:-}$name took $((SECONDS - t0)) s"
 }
 
-# open_connections: the site's TCP connections on the clients and backends that
-# are neither listening nor in TIME-WAIT, one line each, prefixed by the node.
-open_connections() {
-	local n
-	for n in "${LAB_CLIENTS[@]}" "${LAB_WEBS[@]}"; do
-		lab_exec "$n" ss -tanH exclude listening exclude time-wait \
-			"( sport = :$VIP_PORT or dport = :$VIP_PORT )" 2>/dev/null | sed "s/^/$n: /"
-	done
-}
-
 # reap_connections NAME: what test NAME left open is given 3 s to close, then
 # named here and destroyed (ss -K). The next test starts on a quiet lab: a
 # leftover's late segments (a backend's FIN retransmitted for minutes, the
@@ -155,17 +145,18 @@ open_connections() {
 reap_connections() {
 	local n i left
 	for ((i = 0; i < 30; i++)); do
-		left=$(open_connections)
+		# shellcheck disable=SC2119 # every client and backend
+		left=$(lab_open_connections)
 		[[ -z $left ]] && return 0
 		sleep 0.1
 	done
 	echo "# $1 left $(wc -l <<<"$left") connection(s) open; closed now:"
 	sed 's/^/#   /' <<<"$left"
 	for n in "${LAB_CLIENTS[@]}" "${LAB_WEBS[@]}"; do
-		lab_exec "$n" ss -K -tanH exclude listening exclude time-wait \
-			"( sport = :$VIP_PORT or dport = :$VIP_PORT )" >/dev/null 2>&1 || true
+		lab_site_sockets "$n" -K >/dev/null 2>&1 || true
 	done
-	left=$(open_connections)
+	# shellcheck disable=SC2119
+	left=$(lab_open_connections)
 	if [[ -n $left ]]; then
 		echo "# ... still open after ss -K:"
 		sed 's/^/#   /' <<<"$left"

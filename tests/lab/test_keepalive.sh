@@ -421,7 +421,7 @@ held=$!
 answered() { grep -q answered "$KA_TMP/held.out"; }
 check "keepalive: stop: a connection answered by web1, then web2, held open" lab_wait 10 answered
 port=$(lab_exec client1 ss -tnH state established dst "$VIP" | awk '{ split($3, a, ":"); print a[2]; exit }')
-on_web1() { lab_exec web1 ss -tanH exclude time-wait dst "$CLIENT1_IP:$port"; }
+on_web1() { lab_backend_sockets "$port" | grep '^web1: '; }
 retired0=$(lab_backend_counter web1 parked_retired)
 check_eq "keepalive: stop: web1 keeps its socket for the connection while it runs (cookie mode only)" \
 	"$(is_cookie web1)" "$(on_web1 | wc -l)"

@@ -146,12 +146,7 @@ keepalive "threads"
 # record, freed with the thread, takes the flow and its list along).
 lab_balancer_stop
 check_eq "threads: balancer exits 0 on SIGTERM" 0 "$LAB_STOP_STATUS"
-backends_quiet() {
-	local w
-	for w in "${LAB_WEBS[@]}"; do
-		[[ -z $(lab_exec "$w" ss -tanH exclude listening exclude time-wait) ]] || return 1
-	done
-}
+backends_quiet() { [[ -z $(lab_open_connections "${LAB_WEBS[@]}") ]]; }
 check "threads: no backend socket of the keep-alive connections left after the stop" \
 	lab_wait 3 backends_quiet
 
